@@ -1,0 +1,43 @@
+//! The headless command line. Errors are reported here, once, with `anyhow`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Wick: fine-tune pre-trained Hugging Face models on your workstation.
+#[derive(Parser, Debug)]
+#[command(name = "wick", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Look at a dataset the way the trainer will see it.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Benchmarks; each ends with one JSON line.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DataCommand {}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Data(cmd) => match cmd {},
+        Command::Bench(cmd) => match cmd {},
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Loading, tokenization, collation, cache.
