@@ -1,5 +1,9 @@
 //! The headless command line. Errors are reported here, once, with `anyhow`.
 
+mod bench;
+mod data;
+mod progress;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -22,16 +26,26 @@ pub enum Command {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum DataCommand {}
+pub enum DataCommand {
+    /// Features, label names, class balance, token lengths, the first padded batch as a token
+    /// grid, and the padding cost of dynamic, max-length and length-grouped batching.
+    ///
+    /// Example: wick data inspect --data ../shared/hub/datasets/nyu-mll/glue --config mrpc
+    ///          --split validation --tokenizer ../shared/hub/models/sentence-transformers/all-MiniLM-L6-v2
+    Inspect(data::InspectArgs),
+}
 
 #[derive(Subcommand, Debug)]
-pub enum BenchCommand {}
+pub enum BenchCommand {
+    /// Tokenize MRPC train x50 with the MiniLM tokenizer; compare with datasets.map(batched=True).
+    Tokenize(bench::TokenizeBenchArgs),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
-        Command::Data(cmd) => match cmd {},
-        Command::Bench(cmd) => match cmd {},
+        Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
+        Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

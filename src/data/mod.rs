@@ -1,1 +1,49 @@
-//! Loading, tokenization, collation, cache.
+//! Loading, tokenization, collation, cache: everything between "a dataset on disk" and "a batch
+//! of tensors".
+//!
+//! The flow mirrors the course's `load_dataset` → `map(tokenize, batched=True)` →
+//! `DataCollatorWithPadding`:
+//! [`resolve_split`] finds the files, [`prepare_split`] reads, labels, tokenizes and caches
+//! them, [`epoch_batches`] orders rows, and [`Collator`] pads them into a [`Batch`].
+
+mod cache;
+mod card;
+mod collate;
+mod columns;
+mod dataset;
+mod error;
+mod labels;
+mod read;
+mod sampler;
+mod source;
+mod stats;
+mod tokenize;
+
+pub use cache::{CacheStatus, DatasetCache};
+pub use card::{CardConfig, CardFeature, DatasetCard};
+pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};
+pub use columns::{ColumnMapping, ColumnOverrides};
+pub use dataset::{SplitMeta, SplitRequest, TokenizedSplit, prepare_split, tokenize_raw};
+pub use error::{DataError, Result};
+pub use labels::{LabelSet, LabelSource, class_balance};
+pub use read::{HF_METADATA_KEY, RawSplit, read_split};
+pub use sampler::{Order, epoch_batches};
+pub use source::{Format, SplitSource, list_configs, resolve_split};
+pub use stats::{LengthBucket, LengthSummary, PaddingReport, length_histogram, padding_report};
+pub use tokenize::{DEFAULT_MAX_LENGTH, TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
+
+/// Where 🤗 Datasets keeps its cache: `HF_DATASETS_CACHE`, else `$HF_HOME/datasets`, else
+/// `~/.cache/huggingface/datasets`.
+pub fn default_datasets_cache() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("HF_DATASETS_CACHE").filter(|v| !v.is_empty()) {
+        return dir.into();
+    }
+    let hf_home = std::env::var_os("HF_HOME")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            directories::BaseDirs::new().map(|b| b.home_dir().join(".cache").join("huggingface"))
+        })
+        .unwrap_or_else(|| std::path::PathBuf::from(".cache/huggingface"));
+    hf_home.join("datasets")
+}

@@ -1,0 +1,103 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong between "a dataset on disk" and "a batch of tensors".
+///
+/// Each variant names the file (and the row, where it is known) so that a user can fix the
+/// input without reading Wick's source.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path} is not a readable {format} file: {message}")]
+    Corrupt {
+        path: PathBuf,
+        format: &'static str,
+        message: String,
+    },
+    #[error("{path}: unsupported file type (expected .parquet, .csv, .tsv, .jsonl or .json)")]
+    UnknownFormat { path: PathBuf },
+    #[error("no data files match {pattern}")]
+    NoFiles { pattern: String },
+    #[error("{path}: {message}")]
+    Layout { path: PathBuf, message: String },
+    #[error("split '{split}' is empty ({files})")]
+    EmptySplit { split: String, files: String },
+    #[error("{path}: column '{column}' not found (columns: {available})")]
+    MissingColumn {
+        path: PathBuf,
+        column: String,
+        available: String,
+    },
+    #[error("{path}: could not guess the {role} column from {available}; name it explicitly")]
+    CannotGuessColumn {
+        path: PathBuf,
+        role: &'static str,
+        available: String,
+    },
+    #[error("{path}: column '{column}' holds {found}, not text")]
+    NotText {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
+    #[error("{path}: text is not valid UTF-8: {message}")]
+    NonUtf8 { path: PathBuf, message: String },
+    #[error("{path}, row {row}: column '{column}' is null; every row needs text")]
+    NullText {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+    #[error("{path}, row {row}: label {label} is outside 0..{num_labels} ({names})")]
+    LabelOutOfRange {
+        path: PathBuf,
+        row: usize,
+        label: i64,
+        num_labels: usize,
+        names: String,
+    },
+    #[error("{path}, row {row}: label column '{column}' is null")]
+    NullLabel {
+        path: PathBuf,
+        row: usize,
+        column: String,
+    },
+    #[error("{path}: label column '{column}' has type {found}; expected integers or strings")]
+    BadLabelType {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
+    #[error("{path}, row {row}: label '{label}' is not one of the known labels ({names})")]
+    UnknownLabel {
+        path: PathBuf,
+        row: usize,
+        label: String,
+        names: String,
+    },
+    #[error("{path}: the files of this split disagree on their columns: {message}")]
+    SchemaMismatch { path: PathBuf, message: String },
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+    #[error("dataset cache {path}: {message}")]
+    Cache { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("tensor error: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+pub type Result<T, E = DataError> = std::result::Result<T, E>;
+
+impl DataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        DataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

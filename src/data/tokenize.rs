@@ -1,0 +1,285 @@
+//! Batched, parallel tokenization: the equivalent of `datasets.map(tokenize, batched=True,
+//! num_proc=N)` with `truncation=True`, leaving padding to the collator.
+
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
+
+use super::error::{DataError, Result};
+
+/// Longest input Wick lets a model see when its tokenizer states no sensible limit.
+pub const DEFAULT_MAX_LENGTH: usize = 512;
+
+/// A `tokenizer.json` with the facts the collator and the cache need.
+#[derive(Clone)]
+pub struct TextTokenizer {
+    tokenizer: Tokenizer,
+    path: PathBuf,
+    file_hash: String,
+    pad_id: u32,
+    pad_type_id: u32,
+    model_max_length: usize,
+}
+
+impl std::fmt::Debug for TextTokenizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextTokenizer")
+            .field("path", &self.path)
+            .field("pad_id", &self.pad_id)
+            .field("model_max_length", &self.model_max_length)
+            .finish()
+    }
+}
+
+impl TextTokenizer {
+    /// Loads `tokenizer.json` (and `tokenizer_config.json` for the length limit and pad token,
+    /// when present) from a model folder, or a `tokenizer.json` path.
+    pub fn load(path: &Path) -> Result<Self> {
+        let (dir, file) = if path.is_dir() {
+            (path.to_path_buf(), path.join("tokenizer.json"))
+        } else {
+            let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+            (dir, path.to_path_buf())
+        };
+        let bytes = std::fs::read(&file).map_err(|e| DataError::io(&file, e))?;
+        let err = |message: String| DataError::Tokenizer {
+            path: file.clone(),
+            message,
+        };
+        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| err(e.to_string()))?;
+        let config = read_tokenizer_config(&dir)?;
+
+        // The file may carry padding and truncation of its own (MiniLM's pads to 128);
+        // Wick pads in the collator and truncates per request, so both are switched off here.
+        let file_padding = tokenizer.get_padding().cloned();
+        tokenizer.with_padding(None);
+        tokenizer
+            .with_truncation(None)
+            .map_err(|e| err(e.to_string()))?;
+
+        let pad_token = config
+            .as_ref()
+            .and_then(|c| c.get("pad_token"))
+            .and_then(token_content);
+        let pad_id = file_padding
+            .as_ref()
+            .map(|p| p.pad_id)
+            .or_else(|| pad_token.as_deref().and_then(|t| tokenizer.token_to_id(t)))
+            .or_else(|| {
+                ["[PAD]", "<pad>", "<|pad|>"]
+                    .iter()
+                    .find_map(|t| tokenizer.token_to_id(t))
+            })
+            .unwrap_or(0);
+        let pad_type_id = file_padding.map(|p| p.pad_type_id).unwrap_or(0);
+        // Tokenizers without a limit store a huge sentinel (1e30) in `model_max_length`.
+        let model_max_length = config
+            .as_ref()
+            .and_then(|c| c.get("model_max_length"))
+            .and_then(serde_json::Value::as_f64)
+            .filter(|n| *n >= 1.0 && *n <= 1e6)
+            .map(|n| n as usize)
+            .unwrap_or(DEFAULT_MAX_LENGTH);
+        Ok(TextTokenizer {
+            tokenizer,
+            path: file,
+            file_hash: blake3::hash(&bytes).to_hex().to_string(),
+            pad_id,
+            pad_type_id,
+            model_max_length,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Content hash of `tokenizer.json`, part of the cache fingerprint.
+    pub fn file_hash(&self) -> &str {
+        &self.file_hash
+    }
+
+    pub fn pad_id(&self) -> u32 {
+        self.pad_id
+    }
+
+    pub fn pad_type_id(&self) -> u32 {
+        self.pad_type_id
+    }
+
+    /// What `truncation=True` truncates to: the tokenizer's own limit.
+    pub fn model_max_length(&self) -> usize {
+        self.model_max_length
+    }
+
+    /// The token piece for an id, for the batch inspector.
+    pub fn piece(&self, id: u32) -> String {
+        self.tokenizer
+            .id_to_token(id)
+            .unwrap_or_else(|| format!("<{id}>"))
+    }
+
+    /// A copy that truncates pairs longest-first to `max_length`, as `truncation=True` does.
+    fn truncating(&self, max_length: usize) -> Result<Tokenizer> {
+        let mut tokenizer = self.tokenizer.clone();
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length,
+                strategy: TruncationStrategy::LongestFirst,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| DataError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(tokenizer)
+    }
+}
+
+fn read_tokenizer_config(dir: &Path) -> Result<Option<serde_json::Value>> {
+    let path = dir.join("tokenizer_config.json");
+    match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| DataError::Tokenizer {
+                path,
+                message: format!("tokenizer_config.json does not parse: {e}"),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(DataError::io(path, e)),
+    }
+}
+
+/// `"[PAD]"` or `{"content": "[PAD]", ...}`.
+fn token_content(value: &serde_json::Value) -> Option<String> {
+    value
+        .as_str()
+        .or_else(|| value.get("content")?.as_str())
+        .map(str::to_string)
+}
+
+/// How to tokenize a split.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenizeOptions {
+    /// Truncate each row (both texts together) to this many tokens; `None` means the
+    /// tokenizer's `model_max_length`.
+    pub max_length: Option<usize>,
+    /// Worker threads; `0` means one per core.
+    pub threads: usize,
+    /// Rows per work item, like `map(batch_size=1000)`.
+    pub chunk_rows: usize,
+}
+
+impl Default for TokenizeOptions {
+    fn default() -> Self {
+        TokenizeOptions {
+            max_length: None,
+            threads: 0,
+            chunk_rows: 1000,
+        }
+    }
+}
+
+impl TokenizeOptions {
+    pub fn resolved_max_length(&self, tokenizer: &TextTokenizer) -> usize {
+        self.max_length.unwrap_or(tokenizer.model_max_length())
+    }
+}
+
+/// Tokenized rows in flat, Arrow-friendly form: row `i` is `ids[offsets[i]..offsets[i + 1]]`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenColumns {
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u8>,
+    pub offsets: Vec<i32>,
+}
+
+impl TokenColumns {
+    pub fn num_rows(&self) -> usize {
+        self.offsets.len().saturating_sub(1)
+    }
+}
+
+/// Tokenizes `first[i]` (with `second[i]`, for pairs) on `options.threads` named threads,
+/// calling `progress(done, total)` after each chunk.
+pub fn tokenize(
+    tokenizer: &TextTokenizer,
+    first: &[&str],
+    second: Option<&[&str]>,
+    options: &TokenizeOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<TokenColumns> {
+    if second.is_some_and(|second| second.len() != first.len()) {
+        return Err(DataError::Invalid(
+            "the two text columns have different lengths".into(),
+        ));
+    }
+    let max_length = options.resolved_max_length(tokenizer);
+    if max_length < 4 {
+        return Err(DataError::Invalid(format!(
+            "max_length {max_length} is too small to hold a text and its special tokens"
+        )));
+    }
+    let truncating = tokenizer.truncating(max_length)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .thread_name(|i| format!("wick-tokenize-{i}"))
+        .build()
+        .map_err(|e| DataError::Invalid(format!("cannot start tokenizer threads: {e}")))?;
+    let total = first.len();
+    let done = AtomicUsize::new(0);
+    let chunk_rows = options.chunk_rows.max(1);
+    let encode_chunk = |chunk: usize| -> Result<(Vec<u32>, Vec<u8>, Vec<u32>)> {
+        let start = chunk * chunk_rows;
+        let end = (start + chunk_rows).min(total);
+        let mut ids = Vec::with_capacity((end - start) * 64);
+        let mut type_ids = Vec::with_capacity((end - start) * 64);
+        let mut lengths = Vec::with_capacity(end - start);
+        for row in start..end {
+            let encoding = match second {
+                Some(second) => truncating.encode_fast((first[row], second[row]), true),
+                None => truncating.encode_fast(first[row], true),
+            }
+            .map_err(|e| DataError::Tokenizer {
+                path: tokenizer.path.clone(),
+                message: format!("row {row}: {e}"),
+            })?;
+            ids.extend_from_slice(encoding.get_ids());
+            type_ids.extend(encoding.get_type_ids().iter().map(|&t| t as u8));
+            lengths.push(encoding.get_ids().len() as u32);
+        }
+        let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
+        progress(finished, total);
+        Ok((ids, type_ids, lengths))
+    };
+    let chunks: Vec<_> = pool.install(|| {
+        (0..total.div_ceil(chunk_rows))
+            .into_par_iter()
+            .map(encode_chunk)
+            .collect::<Result<Vec<_>>>()
+    })?;
+
+    let total_tokens: usize = chunks.iter().map(|c| c.0.len()).sum();
+    if total_tokens > i32::MAX as usize {
+        return Err(DataError::Invalid(
+            "more than 2^31 tokens in one split; split the dataset into several files".into(),
+        ));
+    }
+    let mut columns = TokenColumns {
+        ids: Vec::with_capacity(total_tokens),
+        type_ids: Vec::new(),
+        offsets: Vec::with_capacity(total + 1),
+    };
+    columns.type_ids.reserve(columns.ids.capacity());
+    columns.offsets.push(0);
+    for (ids, type_ids, lengths) in chunks {
+        columns.ids.extend_from_slice(&ids);
+        columns.type_ids.extend_from_slice(&type_ids);
+        for len in lengths {
+            let last = *columns.offsets.last().unwrap_or(&0);
+            columns.offsets.push(last + len as i32);
+        }
+    }
+    Ok(columns)
+}
