@@ -1,6 +1,6 @@
 //! `wick data inspect`: what the tokenizer and the collator make of a dataset.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 use serde_json::json;
 
@@ -90,8 +90,7 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             bar.set_length(total as u64);
             bar.set_position(done as u64);
         },
-    )
-    .with_context(|| format!("preparing split '{}' of {}", args.split, args.data))?;
+    )?;
     bar.finish_and_clear();
 
     let collator = Collator {
@@ -238,7 +237,7 @@ fn print_overview(split: &TokenizedSplit) {
             "  <- text pair".to_string()
         } else if name == meta.mapping.label {
             format!(
-                "  <- label ({:?}: {})",
+                "  <- label ({}: {})",
                 meta.labels.source,
                 meta.labels.names.join(", ")
             )

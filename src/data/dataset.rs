@@ -121,7 +121,7 @@ impl TokenizedSplit {
             .fields()
             .iter()
             .filter(|f| !ADDED.contains(&f.name().as_str()))
-            .map(|f| (f.name().clone(), f.data_type().to_string()))
+            .map(|f| (f.name().clone(), hf_dtype(f.data_type())))
             .collect()
     }
 
@@ -194,6 +194,17 @@ impl TokenizedSplit {
             offsets,
             labels,
         })
+    }
+}
+
+/// The 🤗 Datasets name of an Arrow type (`string`, `int64`, ...), which users know.
+fn hf_dtype(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string".into(),
+        DataType::Binary | DataType::LargeBinary | DataType::BinaryView => "binary".into(),
+        DataType::Boolean => "bool".into(),
+        other if other.is_primitive() => other.to_string().to_lowercase(),
+        other => other.to_string(),
     }
 }
 

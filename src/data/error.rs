@@ -6,11 +6,11 @@ use std::path::PathBuf;
 /// input without reading Wick's source.
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("cannot read {path}: {source}")]
+    // The io error is part of the message, not a `#[source]`, so that chains print it once.
+    #[error("cannot read {path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path} is not a readable {format} file: {message}")]
     Corrupt {
@@ -97,7 +97,7 @@ impl DataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

@@ -30,6 +30,18 @@ pub struct LabelSet {
     pub source: LabelSource,
 }
 
+impl std::fmt::Display for LabelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LabelSource::ParquetMetadata => "ClassLabel from the parquet metadata",
+            LabelSource::DatasetCard => "ClassLabel from the dataset card",
+            LabelSource::Given => "given",
+            LabelSource::DistinctStrings => "distinct values",
+            LabelSource::IntegerRange => "integer labels without names",
+        })
+    }
+}
+
 impl LabelSet {
     pub fn len(&self) -> usize {
         self.names.len()
