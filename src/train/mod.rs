@@ -1,0 +1,3 @@
+//! Training: the run configuration.
+
+pub mod config;
