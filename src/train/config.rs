@@ -356,7 +356,8 @@ impl TrainConfig {
     }
 
     /// `metric_for_best_model`, defaulting to "loss" when a best model is
-    /// needed (HF: `load_best_model_at_end` or `save_strategy = "best"`).
+    /// needed. HF defaults it for `load_best_model_at_end`; Wick also does for
+    /// `save_strategy = "best"`, which has nothing to compare otherwise.
     pub fn resolved_metric_for_best_model(&self) -> Option<String> {
         match &self.metric_for_best_model {
             Some(metric) => Some(metric.clone()),
@@ -378,6 +379,15 @@ impl TrainConfig {
     /// `eval_steps`, defaulting to `logging_steps` (HF).
     pub fn resolved_eval_steps(&self) -> u64 {
         self.eval_steps.unwrap_or(self.logging_steps)
+    }
+
+    /// Token length to truncate to: `max_length` if set, else 512; never more
+    /// than the model's limit (`model_max`: position embeddings or the
+    /// tokenizer's `model_max_length`, which is sometimes a huge sentinel).
+    pub fn resolved_max_length(&self, model_max: Option<usize>) -> usize {
+        const DEFAULT_CAP: usize = 512;
+        let wanted = self.max_length.map_or(DEFAULT_CAP, |m| m as usize);
+        model_max.map_or(wanted, |limit| wanted.min(limit)).max(1)
     }
 
     /// `data_seed`, defaulting to `seed` (HF).

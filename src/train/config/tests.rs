@@ -283,6 +283,19 @@ fn step_arithmetic_matches_trainer() {
 }
 
 #[test]
+fn max_length_defaults_to_512_and_respects_model_limit() {
+    let mut c = minimal();
+    assert_eq!(c.resolved_max_length(None), 512);
+    assert_eq!(c.resolved_max_length(Some(usize::MAX)), 512);
+    assert_eq!(c.resolved_max_length(Some(256)), 256);
+    c.max_length = Some(128);
+    assert_eq!(c.resolved_max_length(Some(512)), 128);
+    c.max_length = Some(1024);
+    assert_eq!(c.resolved_max_length(Some(512)), 512);
+    assert_eq!(c.resolved_max_length(None), 1024);
+}
+
+#[test]
 fn warmup_steps_like_hf() {
     let mut c = minimal();
     assert_eq!(c.warmup_steps_for(1377), 0);
