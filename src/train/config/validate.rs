@@ -1,0 +1,249 @@
+//! Value and cross-key checks, following `TrainingArguments.__post_init__`
+//! and `EarlyStoppingCallback.on_train_begin` where HF has the same rule.
+
+use super::{ConfigError, IntervalStrategy, SaveStrategy, TrainConfig};
+
+/// The `device` key, parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+    Cpu,
+    /// CUDA device ordinal (`"cuda"` is ordinal 0).
+    Cuda(usize),
+}
+
+impl DeviceSpec {
+    /// Parses "cpu", "cuda" or "cuda:N".
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "cpu" => Some(Self::Cpu),
+            "cuda" => Some(Self::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda),
+        }
+    }
+}
+
+impl TrainConfig {
+    /// The parsed `device` (validated, so `None` only for unvalidated configs).
+    pub fn device_spec(&self) -> Option<DeviceSpec> {
+        DeviceSpec::parse(&self.device)
+    }
+
+    pub(super) fn validate_in(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, message: &str| Err(ConfigError::bad(file, key, message));
+        let missing = |key: &str| {
+            Err(ConfigError::Missing {
+                file: file.into(),
+                key: key.into(),
+            })
+        };
+
+        if self.model.trim().is_empty() {
+            return missing("model");
+        }
+        if self.dataset.trim().is_empty() {
+            return missing("dataset");
+        }
+        if self.train_split.trim().is_empty() {
+            return bad("train_split", "must not be empty");
+        }
+        for (key, value) in [
+            ("max_length", self.max_length),
+            ("pad_to_multiple_of", self.pad_to_multiple_of),
+            ("tokenize_threads", self.tokenize_threads),
+        ] {
+            if value == Some(0) {
+                return bad(key, "must be at least 1 (or unset)");
+            }
+        }
+        let Some(device) = self.device_spec() else {
+            return bad("device", "expected \"cpu\", \"cuda\" or \"cuda:N\"");
+        };
+
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad("learning_rate", "must be a positive number");
+        }
+        if self.max_steps == 0 || self.max_steps < -1 {
+            return bad("max_steps", "must be -1 (use num_train_epochs) or positive");
+        }
+        if self.max_steps < 0 && !(self.num_train_epochs.is_finite() && self.num_train_epochs > 0.0)
+        {
+            return bad("num_train_epochs", "must be positive (or set max_steps)");
+        }
+        for (key, value) in [
+            (
+                "per_device_train_batch_size",
+                self.per_device_train_batch_size,
+            ),
+            (
+                "per_device_eval_batch_size",
+                self.per_device_eval_batch_size,
+            ),
+            (
+                "gradient_accumulation_steps",
+                self.gradient_accumulation_steps,
+            ),
+        ] {
+            if value == 0 {
+                return bad(key, "must be at least 1");
+            }
+        }
+        for (key, value) in [
+            ("weight_decay", self.weight_decay),
+            ("max_grad_norm", self.max_grad_norm),
+            ("early_stopping_threshold", self.early_stopping_threshold),
+        ] {
+            if !(value.is_finite() && value >= 0.0) {
+                return bad(key, "must be a number >= 0");
+            }
+        }
+        for (key, value) in [
+            ("adam_beta1", self.adam_beta1),
+            ("adam_beta2", self.adam_beta2),
+        ] {
+            if !(0.0..1.0).contains(&value) {
+                return bad(key, "must be in [0, 1)");
+            }
+        }
+        if !(self.adam_epsilon.is_finite() && self.adam_epsilon > 0.0) {
+            return bad("adam_epsilon", "must be a positive number");
+        }
+        if !(self.warmup_steps.is_finite() && self.warmup_steps >= 0.0)
+            || (self.warmup_steps >= 1.0 && self.warmup_steps.fract() != 0.0)
+        {
+            return bad(
+                "warmup_steps",
+                "must be a whole number of steps, or a ratio in [0, 1)",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.warmup_ratio) {
+            return bad("warmup_ratio", "must be in [0, 1]");
+        }
+
+        if self.logging_strategy == IntervalStrategy::Steps && self.logging_steps == 0 {
+            return bad(
+                "logging_steps",
+                "must be at least 1 with logging_strategy = \"steps\"",
+            );
+        }
+        if self.eval_strategy != IntervalStrategy::No && self.eval_split.is_none() {
+            return bad("eval_strategy", "needs an eval_split to evaluate on");
+        }
+        if self.eval_steps == Some(0) {
+            return bad(
+                "eval_steps",
+                "must be at least 1 (or unset = logging_steps)",
+            );
+        }
+        if self.eval_strategy == IntervalStrategy::Steps && self.resolved_eval_steps() == 0 {
+            return bad(
+                "eval_steps",
+                "eval_strategy = \"steps\" needs eval_steps or logging_steps",
+            );
+        }
+        if self.save_strategy == SaveStrategy::Steps && self.save_steps == 0 {
+            return bad(
+                "save_steps",
+                "must be at least 1 with save_strategy = \"steps\"",
+            );
+        }
+        if self.save_total_limit == Some(0) {
+            return bad(
+                "save_total_limit",
+                "must be at least 1 (or unset = keep all)",
+            );
+        }
+        if self
+            .metric_for_best_model
+            .as_deref()
+            .is_some_and(|m| m.contains(char::is_whitespace))
+        {
+            return bad(
+                "metric_for_best_model",
+                "must be a metric name like \"eval_f1\"",
+            );
+        }
+        self.validate_best_model(file)?;
+        self.validate_early_stopping(file)?;
+
+        if device == DeviceSpec::Cpu {
+            if self.bf16 {
+                return bad("bf16", "bf16 mixed precision needs a CUDA device");
+            }
+            if self.tf32 {
+                return bad("tf32", "TF32 needs a CUDA device");
+            }
+        }
+        Ok(())
+    }
+
+    /// HF: with `load_best_model_at_end` (and save_strategy != "best"), saving
+    /// must happen exactly when evaluating.
+    fn validate_best_model(&self, file: &str) -> Result<(), ConfigError> {
+        let best_needed = self.load_best_model_at_end || self.save_strategy == SaveStrategy::Best;
+        if best_needed && self.eval_strategy == IntervalStrategy::No {
+            let key = if self.load_best_model_at_end {
+                "load_best_model_at_end"
+            } else {
+                "save_strategy"
+            };
+            return Err(ConfigError::bad(
+                file,
+                key,
+                "needs eval_strategy \"steps\" or \"epoch\"",
+            ));
+        }
+        if !self.load_best_model_at_end || self.save_strategy == SaveStrategy::Best {
+            return Ok(());
+        }
+        let same = matches!(
+            (self.eval_strategy, self.save_strategy),
+            (IntervalStrategy::Steps, SaveStrategy::Steps)
+                | (IntervalStrategy::Epoch, SaveStrategy::Epoch)
+        );
+        if !same {
+            return Err(ConfigError::bad(
+                file,
+                "load_best_model_at_end",
+                format!(
+                    "needs save_strategy to match eval_strategy ({:?} vs {:?})",
+                    self.save_strategy, self.eval_strategy
+                ),
+            ));
+        }
+        if self.eval_strategy == IntervalStrategy::Steps
+            && !self.save_steps.is_multiple_of(self.resolved_eval_steps())
+        {
+            return Err(ConfigError::bad(
+                file,
+                "save_steps",
+                format!(
+                    "must be a multiple of eval_steps ({}) with load_best_model_at_end",
+                    self.resolved_eval_steps()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// HF's `EarlyStoppingCallback` asserts these at train begin; Wick says it up front.
+    fn validate_early_stopping(&self, file: &str) -> Result<(), ConfigError> {
+        let Some(patience) = self.early_stopping_patience else {
+            return Ok(());
+        };
+        let key = "early_stopping_patience";
+        if patience == 0 {
+            return Err(ConfigError::bad(file, key, "must be at least 1 (or unset)"));
+        }
+        if !self.load_best_model_at_end {
+            return Err(ConfigError::bad(
+                file,
+                key,
+                "needs load_best_model_at_end = true",
+            ));
+        }
+        Ok(())
+    }
+}

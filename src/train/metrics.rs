@@ -1,0 +1,366 @@
+//! `compute_metrics` for sequence classification, matching scikit-learn (the
+//! GLUE metric of 🤗 `evaluate` calls `accuracy_score`, `f1_score`,
+//! `matthews_corrcoef`).
+
+use serde_json::{Map, Value};
+
+/// How precision, recall and F1 are averaged over classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Averaging {
+    /// Two labels: scores of the positive class 1 (sklearn `average="binary"`).
+    Binary,
+    /// Unweighted mean over the labels present in labels or predictions
+    /// (sklearn `average="macro"`).
+    Macro,
+}
+
+/// Evaluation metrics of one evaluation pass.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metrics {
+    pub accuracy: f64,
+    pub f1: f64,
+    pub precision: f64,
+    pub recall: f64,
+    pub matthews_correlation: f64,
+    /// `confusion_matrix[true][predicted]` counts, `num_labels` square.
+    pub confusion_matrix: Vec<Vec<u64>>,
+    pub averaging: Averaging,
+    pub num_examples: usize,
+    /// Mean evaluation loss; the loop fills it in (`compute_metrics` never sees logits).
+    pub loss: Option<f64>,
+}
+
+/// Metric names `Metrics::get` knows, without the `eval_` prefix.
+const METRIC_NAMES: &[&str] = &[
+    "loss",
+    "accuracy",
+    "f1",
+    "precision",
+    "recall",
+    "matthews_correlation",
+];
+
+/// Why metrics cannot be computed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetricsError {
+    #[error("compute_metrics: {predictions} predictions but {labels} labels")]
+    LengthMismatch { predictions: usize, labels: usize },
+    #[error("compute_metrics: no examples to evaluate")]
+    Empty,
+    #[error("compute_metrics: {what} {value} is out of range for {num_labels} labels")]
+    OutOfRange {
+        what: &'static str,
+        value: u32,
+        num_labels: usize,
+    },
+}
+
+/// Accuracy, F1/precision/recall (binary for 2 labels, else macro), MCC and
+/// the confusion matrix. Zero divisions give 0, as sklearn's `zero_division`.
+pub fn compute_metrics(
+    predictions: &[u32],
+    labels: &[u32],
+    num_labels: usize,
+) -> Result<Metrics, MetricsError> {
+    if predictions.len() != labels.len() {
+        return Err(MetricsError::LengthMismatch {
+            predictions: predictions.len(),
+            labels: labels.len(),
+        });
+    }
+    if labels.is_empty() {
+        return Err(MetricsError::Empty);
+    }
+    let mut confusion = vec![vec![0u64; num_labels]; num_labels];
+    for (&p, &l) in predictions.iter().zip(labels) {
+        for (what, value) in [("prediction", p), ("label", l)] {
+            if value as usize >= num_labels {
+                return Err(MetricsError::OutOfRange {
+                    what,
+                    value,
+                    num_labels,
+                });
+            }
+        }
+        confusion[l as usize][p as usize] += 1;
+    }
+
+    let n = labels.len() as f64;
+    let correct: u64 = (0..num_labels).map(|k| confusion[k][k]).sum();
+    let per_class: Vec<ClassScores> = (0..num_labels)
+        .map(|k| ClassScores::of(&confusion, k))
+        .collect();
+    let (averaging, precision, recall, f1) = if num_labels == 2 {
+        let positive = &per_class[1];
+        (
+            Averaging::Binary,
+            positive.precision,
+            positive.recall,
+            positive.f1,
+        )
+    } else {
+        let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.present).collect();
+        let mean = |f: fn(&ClassScores) -> f64| {
+            present.iter().map(|c| f(c)).sum::<f64>() / present.len().max(1) as f64
+        };
+        (
+            Averaging::Macro,
+            mean(|c| c.precision),
+            mean(|c| c.recall),
+            mean(|c| c.f1),
+        )
+    };
+
+    Ok(Metrics {
+        accuracy: correct as f64 / n,
+        f1,
+        precision,
+        recall,
+        matthews_correlation: matthews(&confusion),
+        confusion_matrix: confusion,
+        averaging,
+        num_examples: labels.len(),
+        loss: None,
+    })
+}
+
+/// One class's one-vs-rest scores.
+struct ClassScores {
+    precision: f64,
+    recall: f64,
+    f1: f64,
+    /// Appears in the labels or the predictions (sklearn's `unique_labels`).
+    present: bool,
+}
+
+impl ClassScores {
+    fn of(confusion: &[Vec<u64>], k: usize) -> Self {
+        let tp = confusion[k][k] as f64;
+        let predicted: u64 = confusion.iter().map(|row| row[k]).sum();
+        let actual: u64 = confusion[k].iter().sum();
+        let ratio = |num: f64, den: u64| if den == 0 { 0.0 } else { num / den as f64 };
+        Self {
+            precision: ratio(tp, predicted),
+            recall: ratio(tp, actual),
+            // sklearn >= 1.3 computes F1 as 2tp / (2tp + fp + fn).
+            f1: ratio(2.0 * tp, predicted + actual),
+            present: predicted + actual > 0,
+        }
+    }
+}
+
+/// Multiclass Matthews correlation (sklearn `matthews_corrcoef`), 0 when undefined.
+fn matthews(confusion: &[Vec<u64>]) -> f64 {
+    let k = confusion.len();
+    let true_counts: Vec<f64> = confusion
+        .iter()
+        .map(|row| row.iter().sum::<u64>() as f64)
+        .collect();
+    let pred_counts: Vec<f64> = (0..k)
+        .map(|j| confusion.iter().map(|row| row[j]).sum::<u64>() as f64)
+        .collect();
+    let correct: f64 = (0..k).map(|i| confusion[i][i] as f64).sum();
+    let samples: f64 = true_counts.iter().sum();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
+    let cov_ytyp = correct * samples - dot(&true_counts, &pred_counts);
+    let cov_ypyp = samples * samples - dot(&pred_counts, &pred_counts);
+    let cov_ytyt = samples * samples - dot(&true_counts, &true_counts);
+    if cov_ypyp * cov_ytyt == 0.0 {
+        return 0.0;
+    }
+    cov_ytyp / (cov_ytyt * cov_ypyp).sqrt()
+}
+
+impl Metrics {
+    /// Names accepted by [`Metrics::get`] (each also with an `eval_` prefix),
+    /// for validating `metric_for_best_model` before training starts.
+    pub fn names() -> &'static [&'static str] {
+        METRIC_NAMES
+    }
+
+    /// Whether `name` (e.g. `"f1"` or `"eval_f1"`) is a metric Wick computes.
+    pub fn is_known(name: &str) -> bool {
+        METRIC_NAMES.contains(&strip_eval(name))
+    }
+
+    /// A metric by name, `eval_` prefix optional; `mcc` is an alias of
+    /// `matthews_correlation`. `loss` is `None` until the loop sets it.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        match strip_eval(name) {
+            "accuracy" => Some(self.accuracy),
+            "f1" => Some(self.f1),
+            "precision" => Some(self.precision),
+            "recall" => Some(self.recall),
+            "matthews_correlation" | "mcc" => Some(self.matthews_correlation),
+            "loss" => self.loss,
+            _ => None,
+        }
+    }
+
+    /// The scalar metrics as HF log keys with `prefix` (e.g. `"eval_"`):
+    /// `eval_loss`, `eval_accuracy`, ... (loss only when set).
+    pub fn to_log_entries(&self, prefix: &str) -> Map<String, Value> {
+        METRIC_NAMES
+            .iter()
+            .filter_map(|name| Some((format!("{prefix}{name}"), self.get(name)?)))
+            .map(|(key, value)| (key, Value::from(value)))
+            .collect()
+    }
+}
+
+fn strip_eval(name: &str) -> &str {
+    name.strip_prefix("eval_").unwrap_or(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 1e-12
+    }
+
+    /// Expected values from scikit-learn 1.9.1 (`average="binary"`/`"macro"`, `zero_division=0`).
+    fn check(p: &[u32], l: &[u32], k: usize, expected: [f64; 5], confusion: &[&[u64]]) {
+        let m = compute_metrics(p, l, k).unwrap();
+        let got = [
+            m.accuracy,
+            m.f1,
+            m.precision,
+            m.recall,
+            m.matthews_correlation,
+        ];
+        for (name, (g, e)) in ["accuracy", "f1", "precision", "recall", "mcc"]
+            .iter()
+            .zip(got.iter().zip(expected))
+        {
+            assert!(close(*g, e), "{name}: got {g}, sklearn {e}");
+        }
+        let confusion: Vec<Vec<u64>> = confusion.iter().map(|row| row.to_vec()).collect();
+        assert_eq!(m.confusion_matrix, confusion);
+        assert_eq!(m.num_examples, l.len());
+    }
+
+    #[test]
+    fn binary_matches_sklearn() {
+        check(
+            &[1, 0, 1, 1, 0, 0, 1, 0, 1, 1],
+            &[1, 0, 0, 1, 0, 1, 1, 1, 1, 0],
+            2,
+            [
+                0.6,
+                0.6666666666666666,
+                0.6666666666666666,
+                0.6666666666666666,
+                0.16666666666666666,
+            ],
+            &[&[2, 2], &[2, 4]],
+        );
+    }
+
+    #[test]
+    fn multiclass_macro_matches_sklearn() {
+        check(
+            &[0, 1, 2, 2, 1, 0, 2, 1, 1, 0, 2, 2],
+            &[0, 2, 2, 1, 1, 0, 2, 0, 1, 0, 1, 2],
+            3,
+            [
+                0.6666666666666666,
+                0.6746031746031745,
+                0.7000000000000001,
+                0.6666666666666666,
+                0.5052911526399114,
+            ],
+            &[&[3, 1, 0], &[0, 2, 2], &[0, 1, 3]],
+        );
+    }
+
+    #[test]
+    fn no_positive_predictions_give_zero_not_nan() {
+        check(
+            &[0, 0, 0, 0],
+            &[0, 1, 0, 1],
+            2,
+            [0.5, 0.0, 0.0, 0.0, 0.0],
+            &[&[2, 0], &[2, 0]],
+        );
+    }
+
+    #[test]
+    fn macro_ignores_classes_absent_from_labels_and_predictions() {
+        check(
+            &[0, 1, 0, 1],
+            &[0, 1, 1, 1],
+            3,
+            [
+                0.75,
+                0.7333333333333334,
+                0.75,
+                0.8333333333333333,
+                0.5773502691896258,
+            ],
+            &[&[1, 0, 0], &[1, 2, 0], &[0, 0, 0]],
+        );
+    }
+
+    #[test]
+    fn single_class_all_correct_has_zero_mcc() {
+        check(
+            &[1, 1, 1],
+            &[1, 1, 1],
+            2,
+            [1.0, 1.0, 1.0, 1.0, 0.0],
+            &[&[0, 0], &[0, 3]],
+        );
+    }
+
+    #[test]
+    fn bad_input_is_an_error_not_a_panic() {
+        assert_eq!(
+            compute_metrics(&[0, 1], &[0], 2),
+            Err(MetricsError::LengthMismatch {
+                predictions: 2,
+                labels: 1
+            })
+        );
+        assert_eq!(compute_metrics(&[], &[], 2), Err(MetricsError::Empty));
+        assert!(matches!(
+            compute_metrics(&[0, 2], &[0, 1], 2),
+            Err(MetricsError::OutOfRange {
+                what: "prediction",
+                value: 2,
+                ..
+            })
+        ));
+        assert!(matches!(
+            compute_metrics(&[0, 1], &[5, 1], 2),
+            Err(MetricsError::OutOfRange {
+                what: "label",
+                value: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn get_accepts_eval_prefix_and_loss() {
+        let mut m = compute_metrics(&[1, 0, 1], &[1, 1, 1], 2).unwrap();
+        assert_eq!(m.get("accuracy"), m.get("eval_accuracy"));
+        assert!(close(m.get("eval_accuracy").unwrap(), 2.0 / 3.0));
+        assert_eq!(m.get("mcc"), Some(m.matthews_correlation));
+        assert_eq!(m.get("eval_loss"), None);
+        m.loss = Some(0.25);
+        assert_eq!(m.get("loss"), Some(0.25));
+        assert_eq!(m.get("bleu"), None);
+        for name in Metrics::names() {
+            assert!(
+                m.get(name).is_some() && Metrics::is_known(&format!("eval_{name}")),
+                "{name}"
+            );
+        }
+        assert!(!Metrics::is_known("eval_bleu"));
+        let log = m.to_log_entries("eval_");
+        assert_eq!(log.get("eval_loss"), Some(&Value::from(0.25)));
+        assert_eq!(log.len(), Metrics::names().len());
+    }
+}

@@ -1,0 +1,4 @@
+//! Training: the run configuration and evaluation metrics.
+
+pub mod config;
+pub mod metrics;
