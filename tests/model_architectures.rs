@@ -450,6 +450,45 @@ fn xlm_roberta_uses_the_roberta_layout() {
 }
 
 #[test]
+fn sharded_checkpoints_load() {
+    let arch = bert();
+    let model = random_model(&arch, 8);
+    let all = tensors_of(&model);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("config.json"), arch.config.to_string()).unwrap();
+    let mut shards = [HashMap::new(), HashMap::new()];
+    let mut weight_map = serde_json::Map::new();
+    for (i, (name, t)) in all.iter().enumerate() {
+        let file = format!("model-0000{}-of-00002.safetensors", i % 2 + 1);
+        shards[i % 2].insert(name.clone(), t.clone());
+        weight_map.insert(name.clone(), json!(file));
+    }
+    for (i, shard) in shards.iter().enumerate() {
+        let file = dir.join(format!("model-0000{}-of-00002.safetensors", i + 1));
+        candle_core::safetensors::save(shard, file).unwrap();
+    }
+    let index = json!({"metadata": {}, "weight_map": weight_map});
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+    let (loaded, report) = Classifier::load(dir, &labels(), &Device::Cpu).unwrap();
+    assert!(
+        report.newly_initialized.is_empty() && report.unused.is_empty(),
+        "{report:?}"
+    );
+    assert_eq!(
+        logits(&loaded, &arch, &mut Dropout::off()),
+        logits(&model, &arch, &mut Dropout::off())
+    );
+
+    // A shard named in the index but absent is an error naming the file.
+    std::fs::remove_file(dir.join("model-00002-of-00002.safetensors")).unwrap();
+    let msg = Classifier::load(dir, &labels(), &Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("model-00002-of-00002.safetensors"), "{msg}");
+}
+
+#[test]
 fn loading_rejects_bad_folders() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -26,7 +26,11 @@ impl Linear {
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let dims = xs.dims().to_vec();
-        let (last, lead) = dims.split_last().expect("linear input has a rank >= 1");
+        let Some((last, lead)) = dims.split_last() else {
+            return Err(ModelError::Input(
+                "a linear layer needs an input of rank >= 1".into(),
+            ));
+        };
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, *last))?;
         let out = flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
@@ -180,6 +184,34 @@ mod tests {
         for (a, b) in y.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
+    }
+
+    #[test]
+    fn gelu_tanh_matches_its_formula() {
+        let x = [-3.0f64, -1.0, 0.0, 0.5, 2.0];
+        let t = Tensor::new(&x.map(|v| v as f32), &Device::Cpu).unwrap();
+        let y = gelu_tanh(&t).unwrap().to_vec1::<f32>().unwrap();
+        for (v, got) in x.iter().zip(y) {
+            let inner = (2.0 / std::f64::consts::PI).sqrt() * (v + 0.044715 * v.powi(3));
+            let want = 0.5 * v * (1.0 + inner.tanh());
+            assert!((got as f64 - want).abs() < 1e-6, "{v}: {got} vs {want}");
+        }
+    }
+
+    #[test]
+    fn additive_mask_is_finite() {
+        let mask = Tensor::new(&[[1u32, 1, 0]], &Device::Cpu).unwrap();
+        let add = additive_mask(&mask)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert_eq!(add, vec![0.0, 0.0, f32::MIN]);
+        // A fully masked row still gives a finite (uniform) softmax, not NaN.
+        let scores = Tensor::new(&[[f32::MIN, f32::MIN]], &Device::Cpu).unwrap();
+        let p = softmax_last_dim(&scores).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(p, vec![vec![0.5, 0.5]]);
     }
 
     #[test]
