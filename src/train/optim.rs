@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
+use rayon::prelude::*;
 
 use super::error::OptimError;
 use super::grads::Gradients;
@@ -40,13 +41,16 @@ pub fn uses_weight_decay(name: &str) -> bool {
         .any(|part| part == "ln" || part.starts_with("ln_") || part.ends_with("_ln"))
 }
 
+/// Per-parameter state. Moments live on the host as f32: the update is one fused pass over
+/// host memory (candle would need ~10 full-size tensor passes per parameter), and the exact
+/// float operation order of torch is explicit.
 #[derive(Debug)]
 struct Slot {
     name: String,
     var: Var,
     decay: bool,
-    exp_avg: Tensor,
-    exp_avg_sq: Tensor,
+    exp_avg: Vec<f32>,
+    exp_avg_sq: Vec<f32>,
 }
 
 #[derive(Debug)]
@@ -58,22 +62,47 @@ pub struct AdamW {
 
 const STEP_KEY: &str = "step";
 
+/// Scalars of one step, rounded to f32 where torch's f32 kernels round them.
+#[derive(Clone, Copy)]
+struct StepScalars {
+    decay_factor: f32,
+    one_minus_beta1: f32,
+    beta2: f32,
+    one_minus_beta2: f32,
+    bias_correction2_sqrt: f32,
+    eps: f32,
+    neg_step_size: f32,
+}
+
+/// torch single-tensor AdamW on one element:
+/// `p *= 1 - lr*wd; m.lerp_(g, 1-b1); v = v*b2 + (1-b2)*g*g;`
+/// `p += -lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)`.
+#[inline]
+fn update(p: &mut f32, m: &mut f32, v: &mut f32, g: f32, s: StepScalars, decay: bool) {
+    if decay {
+        *p *= s.decay_factor;
+    }
+    *m += s.one_minus_beta1 * (g - *m);
+    *v = *v * s.beta2 + s.one_minus_beta2 * g * g;
+    let denom = v.sqrt() / s.bias_correction2_sqrt + s.eps;
+    *p += s.neg_step_size * (*m / denom);
+}
+
+const CHUNK: usize = 1 << 14;
+
 impl AdamW {
     /// `params` in the same order as the gradients that `step` will receive.
     pub fn new(params: &[(String, Var)], config: AdamWConfig) -> Result<Self, OptimError> {
         let slots = params
             .iter()
-            .map(|(name, var)| {
-                let zeros = Tensor::zeros(var.shape(), DType::F32, var.device())?;
-                Ok(Slot {
-                    name: name.clone(),
-                    var: var.clone(),
-                    decay: uses_weight_decay(name),
-                    exp_avg: zeros.clone(),
-                    exp_avg_sq: zeros,
-                })
+            .map(|(name, var)| Slot {
+                name: name.clone(),
+                var: var.clone(),
+                decay: uses_weight_decay(name),
+                exp_avg: vec![0.0; var.elem_count()],
+                exp_avg_sq: vec![0.0; var.elem_count()],
             })
-            .collect::<Result<Vec<_>, OptimError>>()?;
+            .collect();
         Ok(Self {
             slots,
             config,
@@ -90,8 +119,8 @@ impl AdamW {
         &self.config
     }
 
-    /// One update with learning rate `lr`, in the operation order of torch's single-tensor
-    /// AdamW: decay, moments, bias-corrected step.
+    /// One update with learning rate `lr`, with the operation order of torch's single-tensor
+    /// AdamW: decoupled decay, moments, bias-corrected step.
     pub fn step(&mut self, grads: &Gradients, lr: f64) -> Result<(), OptimError> {
         if grads.len() != self.slots.len() {
             return Err(OptimError::Mismatch(format!(
@@ -100,12 +129,7 @@ impl AdamW {
                 self.slots.len()
             )));
         }
-        let c = self.config;
-        let step = self.step + 1;
-        let bias_correction1 = 1.0 - c.beta1.powi(step as i32);
-        let bias_correction2_sqrt = (1.0 - c.beta2.powi(step as i32)).sqrt();
-        let step_size = lr / bias_correction1;
-        for (slot, grad) in self.slots.iter_mut().zip(grads.as_slice()) {
+        for (slot, grad) in self.slots.iter().zip(grads.as_slice()) {
             if grad.dims() != slot.var.dims() {
                 return Err(OptimError::Mismatch(format!(
                     "gradient for {} has shape {:?}, parameter has {:?}",
@@ -114,17 +138,38 @@ impl AdamW {
                     slot.var.dims()
                 )));
             }
-            let grad = grad.to_dtype(DType::F32)?;
-            let mut param = slot.var.as_tensor().detach();
-            if slot.decay && c.weight_decay != 0.0 {
-                param = (param * (1.0 - lr * c.weight_decay))?;
-            }
-            // exp_avg.lerp_(grad, 1 - beta1)
-            slot.exp_avg = (&slot.exp_avg + ((&grad - &slot.exp_avg)? * (1.0 - c.beta1))?)?;
-            slot.exp_avg_sq = ((&slot.exp_avg_sq * c.beta2)? + (grad.sqr()? * (1.0 - c.beta2))?)?;
-            let denom = ((slot.exp_avg_sq.sqrt()? / bias_correction2_sqrt)? + c.eps)?;
-            let update = (slot.exp_avg.div(&denom)? * step_size)?;
-            slot.var.set(&(param - update)?)?;
+        }
+        let c = self.config;
+        let step = self.step + 1;
+        // torch computes these in Python floats (f64) and hands them to f32 kernels.
+        let bias_correction1 = 1.0 - c.beta1.powf(step as f64);
+        let bias_correction2 = 1.0 - c.beta2.powf(step as f64);
+        let scalars = StepScalars {
+            decay_factor: (1.0 - lr * c.weight_decay) as f32,
+            one_minus_beta1: (1.0 - c.beta1) as f32,
+            beta2: c.beta2 as f32,
+            one_minus_beta2: (1.0 - c.beta2) as f32,
+            bias_correction2_sqrt: bias_correction2.sqrt() as f32,
+            eps: c.eps as f32,
+            neg_step_size: (-lr / bias_correction1) as f32,
+        };
+        for (slot, grad) in self.slots.iter_mut().zip(grads.as_slice()) {
+            let g: Vec<f32> = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
+            let mut p: Vec<f32> = slot.var.as_tensor().flatten_all()?.to_vec1()?;
+            let decay = slot.decay && c.weight_decay != 0.0;
+            // Element-wise, so splitting across threads cannot change the result.
+            p.par_chunks_mut(CHUNK)
+                .zip(slot.exp_avg.par_chunks_mut(CHUNK))
+                .zip(slot.exp_avg_sq.par_chunks_mut(CHUNK))
+                .zip(g.par_chunks(CHUNK))
+                .for_each(|(((p, m), v), g)| {
+                    for i in 0..p.len() {
+                        update(&mut p[i], &mut m[i], &mut v[i], g[i], scalars, decay);
+                    }
+                });
+            let shape = slot.var.shape().clone();
+            slot.var
+                .set(&Tensor::from_vec(p, shape, slot.var.device())?)?;
         }
         self.step = step;
         Ok(())
@@ -139,14 +184,11 @@ impl AdamW {
         };
         let mut tensors: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.slots.len());
         for slot in &self.slots {
-            tensors.push((
-                format!("exp_avg.{}", slot.name),
-                slot.exp_avg.to_device(&Device::Cpu)?,
-            ));
-            tensors.push((
-                format!("exp_avg_sq.{}", slot.name),
-                slot.exp_avg_sq.to_device(&Device::Cpu)?,
-            ));
+            let shape = slot.var.shape().clone();
+            for (kind, values) in [("exp_avg", &slot.exp_avg), ("exp_avg_sq", &slot.exp_avg_sq)] {
+                let t = Tensor::from_slice(values, shape.clone(), &Device::Cpu)?;
+                tensors.push((format!("{kind}.{}", slot.name), t));
+            }
         }
         let metadata = HashMap::from([(STEP_KEY.to_string(), self.step.to_string())]);
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
@@ -164,7 +206,7 @@ impl AdamW {
 
     /// Restores what `save_state` wrote. Every parameter must have both moments with its
     /// shape, and the file must hold nothing else, so a state cannot be applied to another
-    /// model by accident.
+    /// model by accident. On error the optimizer is unchanged.
     pub fn load_state(&mut self, path: &Path) -> Result<(), OptimError> {
         let file_error = |e: String| OptimError::StateFile {
             path: path.to_path_buf(),
@@ -183,16 +225,11 @@ impl AdamW {
             .and_then(|m| m.get(STEP_KEY))
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| file_error("no step count in the metadata".into()))?;
-        let device = self
-            .slots
-            .first()
-            .map(|s| s.var.device().clone())
-            .unwrap_or(Device::Cpu);
-        let mut tensors = candle_core::safetensors::load_buffer(&bytes, &device)
+        let mut tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)
             .map_err(|e| file_error(e.to_string()))?;
         let mut restored = Vec::with_capacity(self.slots.len());
         for slot in &self.slots {
-            let mut take = |kind: &str| -> Result<Tensor, OptimError> {
+            let mut take = |kind: &str| -> Result<Vec<f32>, OptimError> {
                 let key = format!("{kind}.{}", slot.name);
                 let t = tensors
                     .remove(&key)
@@ -205,7 +242,7 @@ impl AdamW {
                         slot.var.dims()
                     )));
                 }
-                Ok(t)
+                Ok(t.flatten_all()?.to_vec1()?)
             };
             restored.push((take("exp_avg")?, take("exp_avg_sq")?));
         }
