@@ -2,11 +2,13 @@
 //!
 //! The modules each hold one idea (see `ARCHITECTURE.md`):
 //! - [`data`]: loading, tokenization, collation, cache;
-//! - [`train`]: the training configuration and evaluation metrics;
-//! - [`runs`]: run folders, metrics logs, trainer state and checkpoints;
+//! - [`model`]: encoders with classification heads, HF-compatible load/save;
+//! - [`train`]: configuration, optimizer, schedules, the loop, metrics, checkpoints;
+//! - [`runs`]: run folders, metrics logs, trainer state and checkpoint bookkeeping;
 //! - [`cli`]: the headless command line (`wick data`, `wick train`, `wick bench`, ...).
 
 pub mod cli;
 pub mod data;
+pub mod model;
 pub mod runs;
 pub mod train;

@@ -1,0 +1,351 @@
+//! `Classifier`: an encoder plus its sequence-classification head, with HF-compatible
+//! parameter names, loading and saving.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, Var};
+
+use super::bert::{self, BertEncoder, BertHead, check_token_types};
+use super::config::{Architecture, ModelConfig};
+use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
+use super::dropout::Dropout;
+use super::error::{ModelError, Result};
+use super::layers::additive_mask;
+use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
+use super::roberta::{self, RobertaHead};
+use super::weights::{self, CONFIG_FILE, WEIGHTS_FILE};
+
+/// What `Classifier::load` did with the checkpoint's tensors.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadReport {
+    /// Head parameters absent from the checkpoint, initialised like HF.
+    pub newly_initialized: Vec<String>,
+    /// Checkpoint tensors (file names) that the model does not use, sorted.
+    pub unused: Vec<String>,
+}
+
+/// Encoder outputs, as `BertModel` returns them.
+#[derive(Debug, Clone)]
+pub struct EncoderOutput {
+    /// `[batch, seq, hidden]`
+    pub last_hidden_state: Tensor,
+    /// `tanh(dense(h[CLS]))` `[batch, hidden]`; only BERT has a pooler.
+    pub pooler_output: Option<Tensor>,
+}
+
+#[derive(Debug, Clone)]
+enum Network {
+    Bert(BertEncoder, BertHead),
+    Roberta(BertEncoder, RobertaHead),
+    DistilBert(DistilBertEncoder, DistilBertHead),
+}
+
+/// A `*ForSequenceClassification` model.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    config: ModelConfig,
+    labels: Vec<String>,
+    params: Vec<(String, Var)>,
+    network: Network,
+    device: Device,
+}
+
+/// Seed for freshly initialised head weights when the caller gives none.
+pub const DEFAULT_HEAD_SEED: u64 = 42;
+
+fn param_specs(config: &ModelConfig, num_labels: usize) -> Vec<ParamSpec> {
+    let mut list = SpecList::new();
+    match config.architecture {
+        Architecture::Bert => {
+            bert::encoder_specs(config, &mut list);
+            bert::head_specs(config, num_labels, &mut list);
+        }
+        Architecture::Roberta | Architecture::XlmRoberta => {
+            bert::encoder_specs(config, &mut list);
+            roberta::head_specs(config, num_labels, &mut list);
+        }
+        Architecture::DistilBert => {
+            distilbert::encoder_specs(config, &mut list);
+            distilbert::head_specs(config, num_labels, &mut list);
+        }
+    }
+    list.specs
+}
+
+fn check_labels(labels: &[String]) -> Result<()> {
+    if labels.is_empty() {
+        return Err(ModelError::Labels(
+            "a classifier needs at least one label".into(),
+        ));
+    }
+    let mut seen = HashSet::new();
+    for label in labels {
+        if !seen.insert(label) {
+            return Err(ModelError::Labels(format!("label {label:?} appears twice")));
+        }
+    }
+    Ok(())
+}
+
+impl Classifier {
+    /// Loads `config.json` + safetensors weights from `dir`. `labels` fixes the head size; when
+    /// empty, the config's `id2label` is used. Missing head tensors are initialised from
+    /// [`DEFAULT_HEAD_SEED`].
+    pub fn load(dir: &Path, labels: &[String], device: &Device) -> Result<(Self, LoadReport)> {
+        Self::load_with_seed(dir, labels, DEFAULT_HEAD_SEED, device)
+    }
+
+    /// [`Classifier::load`] with the seed for freshly initialised head tensors.
+    pub fn load_with_seed(
+        dir: &Path,
+        labels: &[String],
+        head_seed: u64,
+        device: &Device,
+    ) -> Result<(Self, LoadReport)> {
+        let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
+        let labels = if labels.is_empty() {
+            config.id2label.clone()
+        } else {
+            labels.to_vec()
+        };
+        check_labels(&labels)?;
+        let tensors = weights::read_weights(dir, device)?;
+        let mut available = weights::by_canonical_name(tensors, config.architecture)?;
+        let mut init = Initializer::new(head_seed, config.initializer_range);
+        let mut report = LoadReport::default();
+        let mut params = Vec::new();
+        for spec in param_specs(&config, labels.len()) {
+            let value = match available.remove(&spec.name) {
+                Some((file_name, tensor)) => {
+                    weights::checked_f32(&file_name, &tensor, &spec.shape)?
+                }
+                None if spec.head => {
+                    report.newly_initialized.push(spec.name.clone());
+                    init.tensor(&spec, device)?
+                }
+                None => {
+                    return Err(ModelError::MissingTensor {
+                        name: spec.name,
+                        dir: dir.to_path_buf(),
+                    });
+                }
+            };
+            params.push((spec.name, Var::from_tensor(&value)?));
+        }
+        report.unused = available
+            .into_values()
+            .map(|(file_name, _)| file_name)
+            .collect();
+        report.unused.sort();
+        let model = Self::assemble(config, labels, params, device)?;
+        Ok((model, report))
+    }
+
+    /// A randomly initialised model, as transformers' `_init_weights` would build it.
+    /// Labels come from the config's `id2label` when it has `num_labels` entries, otherwise
+    /// they are `LABEL_0`, `LABEL_1`, ... like HF.
+    pub fn from_config_random(
+        config: ModelConfig,
+        num_labels: usize,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
+        let labels = if config.id2label.len() == num_labels {
+            config.id2label.clone()
+        } else {
+            (0..num_labels).map(|i| format!("LABEL_{i}")).collect()
+        };
+        check_labels(&labels)?;
+        let mut init = Initializer::new(seed, config.initializer_range);
+        let params = param_specs(&config, num_labels)
+            .into_iter()
+            .map(|spec| {
+                Ok((
+                    spec.name.clone(),
+                    Var::from_tensor(&init.tensor(&spec, device)?)?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::assemble(config, labels, params, device)
+    }
+
+    fn assemble(
+        config: ModelConfig,
+        labels: Vec<String>,
+        params: Vec<(String, Var)>,
+        device: &Device,
+    ) -> Result<Self> {
+        let table = ParamTable::new(&params);
+        let network = match config.architecture {
+            Architecture::Bert => Network::Bert(
+                BertEncoder::new(&config, &table)?,
+                BertHead::new(&config, &table)?,
+            ),
+            Architecture::Roberta | Architecture::XlmRoberta => Network::Roberta(
+                BertEncoder::new(&config, &table)?,
+                RobertaHead::new(&config, &table)?,
+            ),
+            Architecture::DistilBert => Network::DistilBert(
+                DistilBertEncoder::new(&config, &table)?,
+                DistilBertHead::new(&config, &table)?,
+            ),
+        };
+        Ok(Self {
+            config,
+            labels,
+            params,
+            network,
+            device: device.clone(),
+        })
+    }
+
+    fn check_inputs(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        mask: &Tensor,
+    ) -> Result<()> {
+        let dims = input_ids.dims();
+        if dims.len() != 2 || dims[0] == 0 || dims[1] == 0 {
+            return Err(ModelError::Input(format!(
+                "input_ids must be a non-empty [batch, seq] tensor, got {dims:?}"
+            )));
+        }
+        for (name, t) in [
+            ("input_ids", input_ids),
+            ("token_type_ids", token_type_ids),
+            ("attention_mask", mask),
+        ] {
+            if t.dtype() != DType::U32 {
+                return Err(ModelError::Input(format!(
+                    "{name} must be u32, got {:?}",
+                    t.dtype()
+                )));
+            }
+            if t.dims() != dims {
+                return Err(ModelError::Input(format!(
+                    "{name} has shape {:?}, input_ids has {dims:?}",
+                    t.dims()
+                )));
+            }
+            if !t.device().same_device(&self.device) {
+                return Err(ModelError::Input(format!(
+                    "{name} is not on the model's device"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Encoder outputs (hidden states and, for BERT, the pooler output).
+    pub fn forward_encoder(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        dropout: &mut Dropout,
+    ) -> Result<EncoderOutput> {
+        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let mask = additive_mask(attention_mask)?;
+        Ok(match &self.network {
+            Network::Bert(encoder, head) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
+                EncoderOutput {
+                    pooler_output: Some(head.pool(&hidden)?),
+                    last_hidden_state: hidden,
+                }
+            }
+            Network::Roberta(encoder, _) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                EncoderOutput {
+                    last_hidden_state: encoder.forward(
+                        input_ids,
+                        token_type_ids,
+                        &mask,
+                        dropout,
+                    )?,
+                    pooler_output: None,
+                }
+            }
+            Network::DistilBert(encoder, _) => EncoderOutput {
+                last_hidden_state: encoder.forward(input_ids, &mask, dropout)?,
+                pooler_output: None,
+            },
+        })
+    }
+
+    /// f32 logits `[batch, num_labels]`. Inputs are u32 `[batch, seq]` on the model's device;
+    /// `attention_mask` is 1 for real tokens. DistilBERT ignores `token_type_ids`.
+    pub fn forward(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        dropout: &mut Dropout,
+    ) -> Result<Tensor> {
+        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let mask = additive_mask(attention_mask)?;
+        match &self.network {
+            Network::Bert(encoder, head) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
+                head.forward(&hidden, dropout)
+            }
+            Network::Roberta(encoder, head) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
+                head.forward(&hidden, dropout)
+            }
+            Network::DistilBert(encoder, head) => {
+                let hidden = encoder.forward(input_ids, &mask, dropout)?;
+                head.forward(&hidden, dropout)
+            }
+        }
+    }
+
+    /// Every trainable tensor with its HF name, in state-dict order.
+    pub fn params(&self) -> &[(String, Var)] {
+        &self.params
+    }
+
+    /// Writes `config.json` (with this model's labels) and `model.safetensors` into `dir`,
+    /// each through a temporary file and a rename.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let tensors: Vec<(String, Tensor)> = self
+            .params
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        weights::write_safetensors(&dir.join(WEIGHTS_FILE), &tensors)?;
+        weights::write_json(
+            &dir.join(CONFIG_FILE),
+            &self.config.to_json_with_labels(&self.labels),
+        )
+    }
+
+    pub fn num_parameters(&self) -> usize {
+        self.params.iter().map(|(_, v)| v.elem_count()).sum()
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    pub fn num_labels(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}

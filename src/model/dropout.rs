@@ -1,0 +1,94 @@
+//! Dropout with masks drawn on the host from a seeded ChaCha stream.
+//!
+//! Candle's device RNG cannot be seeded per step, so resumed training would not replay the same
+//! masks. Here each optimizer step gets its own stream `(seed, step)`: a resumed run recreates
+//! the exact masks of the step it resumes at.
+
+use candle_core::Tensor;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::error::Result;
+
+/// Either off (evaluation) or on with a deterministic mask stream.
+#[derive(Debug, Clone)]
+pub struct Dropout {
+    rng: Option<ChaCha8Rng>,
+}
+
+impl Dropout {
+    /// Evaluation mode: every dropout is the identity.
+    pub fn off() -> Self {
+        Self { rng: None }
+    }
+
+    /// Training mode for one optimizer step; the same `(seed, step)` gives the same masks.
+    pub fn train(seed: u64, step: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(step);
+        Self { rng: Some(rng) }
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.rng.is_some()
+    }
+
+    /// HF/torch semantics: zero each element with probability `p`, scale kept ones by 1/(1-p).
+    pub fn apply(&mut self, xs: &Tensor, p: f64) -> Result<Tensor> {
+        let Some(rng) = self.rng.as_mut() else {
+            return Ok(xs.clone());
+        };
+        if p <= 0.0 {
+            return Ok(xs.clone());
+        }
+        let scale = if p >= 1.0 {
+            0.0
+        } else {
+            (1.0 / (1.0 - p)) as f32
+        };
+        let p = p as f32;
+        let mask: Vec<f32> = (0..xs.elem_count())
+            .map(|_| if rng.random::<f32>() < p { 0.0 } else { scale })
+            .collect();
+        let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
+        Ok(xs.mul(&mask)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn off_is_identity_and_on_is_seeded() {
+        let x = Tensor::ones((64, 64), candle_core::DType::F32, &Device::Cpu).unwrap();
+        let off = Dropout::off().apply(&x, 0.5).unwrap();
+        assert_eq!(off.to_vec2::<f32>().unwrap(), x.to_vec2::<f32>().unwrap());
+
+        let a = Dropout::train(7, 3)
+            .apply(&x, 0.25)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let b = Dropout::train(7, 3)
+            .apply(&x, 0.25)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        let c = Dropout::train(7, 4)
+            .apply(&x, 0.25)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        let flat: Vec<f32> = a.into_iter().flatten().collect();
+        let dropped = flat.iter().filter(|v| **v == 0.0).count() as f64 / flat.len() as f64;
+        assert!((dropped - 0.25).abs() < 0.03, "dropped fraction {dropped}");
+        assert!(
+            flat.iter()
+                .all(|v| *v == 0.0 || (*v - 1.0 / 0.75).abs() < 1e-6)
+        );
+    }
+}

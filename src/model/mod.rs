@@ -1,0 +1,20 @@
+//! Encoder models for sequence classification (BERT, DistilBERT, RoBERTa, XLM-RoBERTa) built
+//! from differentiable candle ops so that training matches PyTorch.
+
+mod attention;
+mod bert;
+mod classifier;
+mod config;
+mod distilbert;
+mod dropout;
+mod error;
+mod layers;
+mod params;
+mod roberta;
+mod weights;
+
+pub use classifier::{Classifier, DEFAULT_HEAD_SEED, EncoderOutput, LoadReport};
+pub use config::{Activation, Architecture, ModelConfig};
+pub use dropout::Dropout;
+pub use error::{ModelError, Result};
+pub use layers::cross_entropy;

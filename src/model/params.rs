@@ -1,0 +1,143 @@
+//! The list of trainable tensors an architecture expects, and HF-style initialisation.
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Tensor, Var};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::error::{ModelError, Result};
+
+/// How transformers' `_init_weights` fills a tensor.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Init {
+    /// normal(0, initializer_range)
+    Normal,
+    /// normal(0, initializer_range) with the padding row zeroed (embeddings with `padding_idx`)
+    NormalZeroRow(u32),
+    Zeros,
+    Ones,
+}
+
+/// One trainable tensor: its HF name in a `*ForSequenceClassification` checkpoint, its shape,
+/// its initialiser, and whether it belongs to the task head (which may be absent from a
+/// pretrained checkpoint and is then freshly initialised).
+#[derive(Debug, Clone)]
+pub(crate) struct ParamSpec {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub init: Init,
+    pub head: bool,
+}
+
+/// Collects specs in the order modules are declared, which fixes `Classifier::params` order.
+pub(crate) struct SpecList {
+    pub specs: Vec<ParamSpec>,
+    head: bool,
+}
+
+impl SpecList {
+    pub fn new() -> Self {
+        Self {
+            specs: Vec::new(),
+            head: false,
+        }
+    }
+
+    /// Following specs belong to the task head.
+    pub fn start_head(&mut self) {
+        self.head = true;
+    }
+
+    fn push(&mut self, name: String, shape: Vec<usize>, init: Init) {
+        let head = self.head;
+        self.specs.push(ParamSpec {
+            name,
+            shape,
+            init,
+            head,
+        });
+    }
+
+    pub fn linear(&mut self, name: &str, inp: usize, out: usize) {
+        self.push(format!("{name}.weight"), vec![out, inp], Init::Normal);
+        self.push(format!("{name}.bias"), vec![out], Init::Zeros);
+    }
+
+    pub fn layer_norm(&mut self, name: &str, dim: usize) {
+        self.push(format!("{name}.weight"), vec![dim], Init::Ones);
+        self.push(format!("{name}.bias"), vec![dim], Init::Zeros);
+    }
+
+    pub fn embedding(&mut self, name: &str, rows: usize, dim: usize, padding_idx: Option<u32>) {
+        let init = match padding_idx {
+            Some(p) => Init::NormalZeroRow(p),
+            None => Init::Normal,
+        };
+        self.push(format!("{name}.weight"), vec![rows, dim], init);
+    }
+}
+
+/// Draws initial values; one RNG stream walks the specs in order, so a seed fixes them all.
+pub(crate) struct Initializer {
+    rng: ChaCha8Rng,
+    std: f64,
+}
+
+impl Initializer {
+    pub fn new(seed: u64, std: f64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            std,
+        }
+    }
+
+    pub fn tensor(&mut self, spec: &ParamSpec, device: &Device) -> Result<Tensor> {
+        let n: usize = spec.shape.iter().product();
+        let values: Vec<f32> = match spec.init {
+            Init::Zeros => vec![0.0; n],
+            Init::Ones => vec![1.0; n],
+            Init::Normal | Init::NormalZeroRow(_) => {
+                let mut v: Vec<f32> = (0..n).map(|_| self.normal()).collect();
+                if let Init::NormalZeroRow(row) = spec.init {
+                    let width = spec.shape.get(1).copied().unwrap_or(1);
+                    let start = row as usize * width;
+                    if let Some(r) = v.get_mut(start..start + width) {
+                        r.fill(0.0);
+                    }
+                }
+                v
+            }
+        };
+        Ok(Tensor::from_vec(values, spec.shape.as_slice(), device)?)
+    }
+
+    /// Box-Muller; `1 - u` keeps the log argument in (0, 1].
+    fn normal(&mut self) -> f32 {
+        let u1: f64 = 1.0 - self.rng.random::<f64>();
+        let u2: f64 = self.rng.random::<f64>();
+        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+        (z * self.std) as f32
+    }
+}
+
+/// Name → tensor view of the variables, used to wire up modules.
+pub(crate) struct ParamTable(HashMap<String, Tensor>);
+
+impl ParamTable {
+    pub fn new(params: &[(String, Var)]) -> Self {
+        Self(
+            params
+                .iter()
+                .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+                .collect(),
+        )
+    }
+
+    pub fn get(&self, name: &str) -> Result<Tensor> {
+        self.0
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ModelError::Config(format!("internal: no parameter named {name}")))
+    }
+}

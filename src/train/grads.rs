@@ -1,0 +1,147 @@
+//! Gradients aligned with `Classifier::params()`: accumulation and torch-style clipping.
+
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Tensor, Var};
+
+use super::error::OptimError;
+
+/// One gradient per parameter, in the order of the parameter list it was built from.
+#[derive(Debug, Clone)]
+pub struct Gradients {
+    grads: Vec<Tensor>,
+}
+
+impl Gradients {
+    /// Picks each parameter's gradient out of a backward pass. Every parameter must have one:
+    /// a missing gradient means the graph was cut somewhere, which must not go unnoticed.
+    pub fn from_store(params: &[(String, Var)], store: &GradStore) -> Result<Self, OptimError> {
+        let grads = params
+            .iter()
+            .map(|(name, var)| {
+                store
+                    .get(var.as_tensor())
+                    // Detached so the backward graph can be freed.
+                    .map(|g| g.detach())
+                    .ok_or_else(|| OptimError::MissingGradient(name.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { grads })
+    }
+
+    pub fn as_slice(&self) -> &[Tensor] {
+        &self.grads
+    }
+
+    pub fn len(&self) -> usize {
+        self.grads.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.grads.is_empty()
+    }
+
+    /// Adds `other` element-wise (gradient accumulation over micro-batches).
+    pub fn accumulate(&mut self, other: &Gradients) -> Result<(), OptimError> {
+        if self.grads.len() != other.grads.len() {
+            return Err(OptimError::Mismatch(format!(
+                "{} gradients vs {}",
+                self.grads.len(),
+                other.grads.len()
+            )));
+        }
+        for (i, (mine, theirs)) in self.grads.iter_mut().zip(&other.grads).enumerate() {
+            if mine.dims() != theirs.dims() {
+                return Err(OptimError::Mismatch(format!(
+                    "gradient {i} has shape {:?} vs {:?}",
+                    mine.dims(),
+                    theirs.dims()
+                )));
+            }
+            *mine = (&*mine + theirs)?;
+        }
+        Ok(())
+    }
+
+    /// Multiplies every gradient by `factor` (e.g. 1/accumulation steps).
+    pub fn scale(&mut self, factor: f64) -> Result<(), OptimError> {
+        for g in &mut self.grads {
+            *g = (&*g * factor)?;
+        }
+        Ok(())
+    }
+
+    /// L2 norm over all gradients together.
+    pub fn global_norm(&self) -> Result<f64, OptimError> {
+        let mut sum = 0.0f64;
+        for g in &self.grads {
+            sum += g
+                .to_dtype(DType::F32)?
+                .sqr()?
+                .sum_all()?
+                .to_scalar::<f32>()? as f64;
+        }
+        Ok(sum.sqrt())
+    }
+
+    /// torch `clip_grad_norm_`: scale by `max_norm / (norm + 1e-6)` when that is below 1.
+    /// Returns the norm before clipping. A non-finite norm is an error (torch would NaN
+    /// every parameter).
+    pub fn clip(&mut self, max_norm: f64) -> Result<f64, OptimError> {
+        let norm = self.global_norm()?;
+        if !norm.is_finite() {
+            return Err(OptimError::NonFinite(norm));
+        }
+        let coef = max_norm / (norm + 1e-6);
+        if coef < 1.0 {
+            self.scale(coef)?;
+        }
+        Ok(norm)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn params() -> Vec<(String, Var)> {
+        vec![
+            ("a".into(), Var::new(&[1.0f32, 2.0], &Device::Cpu).unwrap()),
+            ("b".into(), Var::new(&[3.0f32], &Device::Cpu).unwrap()),
+        ]
+    }
+
+    fn grads_of(p: &[(String, Var)], k: f64) -> Gradients {
+        let loss = ((p[0].1.as_tensor().sqr().unwrap().sum_all().unwrap()
+            + p[1].1.as_tensor().sum_all().unwrap())
+        .unwrap()
+            * k)
+            .unwrap();
+        Gradients::from_store(p, &loss.backward().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn accumulate_norm_and_clip() {
+        let p = params();
+        let mut g = grads_of(&p, 1.0); // a: [2, 4], b: [1]
+        g.accumulate(&grads_of(&p, 2.0)).unwrap(); // a: [6, 12], b: [3]
+        assert_eq!(g.as_slice()[0].to_vec1::<f32>().unwrap(), vec![6.0, 12.0]);
+        let norm = g.global_norm().unwrap();
+        assert!((norm - (36.0f64 + 144.0 + 9.0).sqrt()).abs() < 1e-5);
+        let pre = g.clip(1.0).unwrap();
+        assert_eq!(pre, norm);
+        assert!((g.global_norm().unwrap() - 1.0).abs() < 1e-5);
+        // Already below the limit: untouched.
+        let before = g.as_slice()[0].to_vec1::<f32>().unwrap();
+        g.clip(10.0).unwrap();
+        assert_eq!(g.as_slice()[0].to_vec1::<f32>().unwrap(), before);
+    }
+
+    #[test]
+    fn missing_gradient_is_an_error() {
+        let p = params();
+        let loss = p[0].1.as_tensor().sum_all().unwrap();
+        let err = Gradients::from_store(&p, &loss.backward().unwrap()).unwrap_err();
+        assert!(err.to_string().contains('b'), "{err}");
+    }
+}
