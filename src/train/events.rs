@@ -1,0 +1,114 @@
+//! The two enums that cross the channel between a front end (GUI or CLI) and the trainer
+//! thread: [`Command`] goes in, [`Event`] comes out.
+
+use std::path::PathBuf;
+
+use super::config::TrainConfig;
+use super::metrics::Metrics;
+
+/// What a front end may ask of a running trainer. Each is handled between optimizer steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Stop after the current step; a checkpoint is saved so the run can be resumed.
+    Stop,
+    SaveNow,
+    EvalNow,
+}
+
+/// What the trainer reports, in order: `Preparing`*, `Started`, then `Step`/`Eval`/
+/// `CheckpointSaved`/`Paused`/`Resumed`, and exactly one `Finished` or `Failed`.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// Data or model preparation before the first step (`total` 0 when unknown).
+    Preparing {
+        stage: String,
+        done: u64,
+        total: u64,
+    },
+    Started(Box<Started>),
+    Step(StepReport),
+    Eval(EvalReport),
+    CheckpointSaved {
+        step: u64,
+        path: PathBuf,
+    },
+    Paused {
+        step: u64,
+    },
+    Resumed {
+        step: u64,
+    },
+    Finished(Box<Summary>),
+    Failed {
+        reason: String,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Started {
+    /// The fully resolved configuration the run uses.
+    pub config: TrainConfig,
+    pub run_dir: PathBuf,
+    pub device: String,
+    pub total_steps: u64,
+    pub steps_per_epoch: u64,
+    pub warmup_steps: u64,
+    pub train_rows: usize,
+    pub eval_rows: usize,
+    pub label_names: Vec<String>,
+    pub num_parameters: usize,
+    /// Tensors that the pre-trained weights did not have (usually the new head).
+    pub newly_initialized: Vec<String>,
+    /// Set when continuing from a checkpoint: its global step.
+    pub resumed_at_step: Option<u64>,
+}
+
+/// One optimizer step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepReport {
+    pub step: u64,
+    pub total_steps: u64,
+    /// Fractional epoch, as HF logs it.
+    pub epoch: f64,
+    /// Mean training loss of this step's batches.
+    pub loss: f64,
+    /// The learning rate this step used.
+    pub learning_rate: f64,
+    /// Global gradient norm before clipping.
+    pub grad_norm: f64,
+    pub samples_per_s: f64,
+    /// Non-padding tokens per second.
+    pub tokens_per_s: f64,
+    pub eta_s: f64,
+    pub elapsed_s: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalReport {
+    pub step: u64,
+    pub epoch: f64,
+    pub metrics: Metrics,
+    pub runtime_s: f64,
+    pub samples_per_s: f64,
+    /// Whether this evaluation improved `metric_for_best_model`.
+    pub is_best: bool,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    pub run_dir: PathBuf,
+    pub global_step: u64,
+    pub epoch: f64,
+    /// Mean training loss over the steps of this session.
+    pub train_loss: f64,
+    pub train_runtime_s: f64,
+    pub train_samples_per_s: f64,
+    pub best_metric: Option<(String, f64)>,
+    pub best_checkpoint: Option<PathBuf>,
+    pub last_eval: Option<Metrics>,
+    pub stopped_by_user: bool,
+    pub stopped_early: bool,
+}

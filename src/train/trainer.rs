@@ -1,0 +1,853 @@
+//! The training loop, on its own named thread. Read [`Session::train`] top to bottom: it is
+//! the course's hand-written loop (forward, loss, backward, clip, optimizer step, schedule),
+//! with Trainer's logging, evaluation, checkpointing and early stopping around it.
+
+use candle_core::Device;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use super::checkpoint::{self, Position, SchedulerState, TrainingState};
+use super::config::{DeviceSpec, IntervalStrategy, SaveStrategy, TrainConfig};
+use super::evaluate::{Evaluation, evaluate};
+use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
+use super::metrics::Metrics;
+use super::train_error::TrainError;
+use super::{AdamW, AdamWConfig, Gradients, SchedulerType, lr_at};
+use crate::data::{
+    self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
+    TokenizeOptions, TokenizedSplit,
+};
+use crate::model::{Classifier, Dropout, cross_entropy};
+use crate::runs::{
+    BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
+};
+
+/// Where a trainer keeps what outlives it.
+#[derive(Debug, Clone, Default)]
+pub struct TrainerOptions {
+    /// Runs root; `None` means [`crate::runs::runs_root`] (OS data dir or `WICK_RUNS_DIR`).
+    pub runs_root: Option<PathBuf>,
+    /// The datasets cache folder (`HF_DATASETS_CACHE`); `None` disables the tokenized cache.
+    pub datasets_cache: Option<PathBuf>,
+}
+
+/// The front end's side of a running trainer.
+pub struct TrainerHandle {
+    pub commands: Sender<Command>,
+    pub events: Receiver<Event>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl TrainerHandle {
+    /// Waits for the trainer thread to end (after its `Finished` or `Failed`).
+    pub fn join(self) {
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts a trainer thread for `config` (already validated) and returns its channels.
+pub fn spawn(config: TrainConfig, options: TrainerOptions) -> std::io::Result<TrainerHandle> {
+    let (command_tx, command_rx) = crossbeam_channel::unbounded();
+    let (event_tx, event_rx) = crossbeam_channel::unbounded();
+    let thread = std::thread::Builder::new()
+        .name("wick-trainer".into())
+        .spawn(move || run_to_end(&config, &options, &command_rx, &event_tx))?;
+    Ok(TrainerHandle {
+        commands: command_tx,
+        events: event_rx,
+        thread,
+    })
+}
+
+/// Runs a whole training and always ends with one `Finished` or `Failed`, panics included.
+pub fn run_to_end(
+    config: &TrainConfig,
+    options: &TrainerOptions,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+) {
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run(config, options, commands, events)
+    }));
+    let event = match outcome {
+        Ok(Ok(summary)) => Event::Finished(Box::new(summary)),
+        Ok(Err(err)) => Event::Failed {
+            reason: err.to_string(),
+        },
+        Err(panic) => Event::Failed {
+            reason: format!("internal error in the trainer: {}", panic_message(&panic)),
+        },
+    };
+    let _ = events.send(event);
+}
+
+fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+fn run(
+    config: &TrainConfig,
+    options: &TrainerOptions,
+    commands: &Receiver<Command>,
+    events: &Sender<Event>,
+) -> Result<Summary, TrainError> {
+    config.validate()?;
+    let mut session = Session::prepare(config, options, commands, events)?;
+    match session.train() {
+        Ok(summary) => Ok(summary),
+        Err(err) => {
+            // The run folder says what happened; its last checkpoint stays resumable.
+            let _ = session.run.finish(RunStatus::Failed, Some(err.to_string()));
+            Err(err)
+        }
+    }
+}
+
+/// Everything one run holds while it trains.
+struct Session<'a> {
+    cfg: TrainConfig,
+    commands: &'a Receiver<Command>,
+    events: &'a Sender<Event>,
+    device: Device,
+    model: Classifier,
+    optimizer: AdamW,
+    train: TokenizedSplit,
+    eval: Option<TokenizedSplit>,
+    collator: Collator,
+    tokenizer_files: Vec<PathBuf>,
+    run: RunDir,
+    log: MetricsLog,
+    checkpoints: Checkpoints,
+    state: TrainerState,
+    scheduler: SchedulerState,
+    position: Position,
+    best_metric: Option<(String, bool)>,
+    last_saved_step: Option<u64>,
+    last_eval: Option<Metrics>,
+}
+
+impl<'a> Session<'a> {
+    fn prepare(
+        cfg: &TrainConfig,
+        options: &TrainerOptions,
+        commands: &'a Receiver<Command>,
+        events: &'a Sender<Event>,
+    ) -> Result<Self, TrainError> {
+        let device = open_device(cfg)?;
+        let best_metric = match cfg.resolved_metric_for_best_model() {
+            Some(name) if !Metrics::is_known(&name) => {
+                return Err(TrainError::Invalid(format!(
+                    "metric_for_best_model: '{name}' is not a metric Wick computes (known: {})",
+                    Metrics::names().join(", ")
+                )));
+            }
+            Some(name) => Some((name, cfg.resolved_greater_is_better().unwrap_or(true))),
+            None => None,
+        };
+
+        // Data: tokenized the way `datasets.map(tokenize, batched=True)` would.
+        let model_dir = local_dir(&cfg.model, "model")?;
+        let tokenizer = TextTokenizer::load(&model_dir)?;
+        let model_config = crate::model::ModelConfig::from_file(&model_dir.join("config.json"))?;
+        let position_limit = model_config
+            .max_position_embeddings
+            .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
+        let max_length =
+            cfg.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
+        let cache = options
+            .datasets_cache
+            .as_deref()
+            .map(DatasetCache::in_datasets_cache);
+        let tokenize_options = TokenizeOptions {
+            max_length: Some(max_length),
+            threads: cfg.tokenize_threads.unwrap_or(0) as usize,
+            ..TokenizeOptions::default()
+        };
+        let load =
+            |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
+                let request = SplitRequest {
+                    data: cfg.dataset.clone(),
+                    config: cfg.dataset_config.clone(),
+                    split: split.to_string(),
+                    columns: ColumnOverrides {
+                        text: cfg.text_column.clone(),
+                        text_pair: cfg.text_pair_column.clone(),
+                        label: cfg.label_column.clone(),
+                    },
+                    labels,
+                };
+                let stage = format!("tokenizing {split}");
+                let split = data::prepare_split(
+                    &request,
+                    &tokenizer,
+                    &tokenize_options,
+                    cache.as_ref(),
+                    &|done, total| {
+                        let _ = events.send(Event::Preparing {
+                            stage: stage.clone(),
+                            done: done as u64,
+                            total: total as u64,
+                        });
+                    },
+                )?;
+                Ok(split)
+            };
+        let train = load(&cfg.train_split, None)?;
+        let labels = train.meta.labels.names.clone();
+        let eval = match cfg.eval_split.as_deref() {
+            Some(split) if !split.is_empty() => Some(load(split, Some(labels.clone()))?),
+            _ => None,
+        };
+        if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
+            return Err(TrainError::Invalid(
+                "eval_strategy needs an eval_split; set eval_split or eval_strategy = \"no\""
+                    .into(),
+            ));
+        }
+
+        // Model and optimizer, fresh or from a checkpoint.
+        let _ = events.send(Event::Preparing {
+            stage: "loading model".into(),
+            done: 0,
+            total: 0,
+        });
+        let resume_dir = resume_checkpoint(cfg)?;
+        let weights_dir = resume_dir.as_deref().unwrap_or(&model_dir);
+        let (model, report) = Classifier::load(weights_dir, &labels, &device)?;
+        let mut optimizer = AdamW::new(
+            model.params(),
+            AdamWConfig {
+                beta1: cfg.adam_beta1,
+                beta2: cfg.adam_beta2,
+                eps: cfg.adam_epsilon,
+                weight_decay: cfg.weight_decay,
+            },
+        )?;
+
+        let rows = train.len() as u64;
+        let total_steps = cfg.total_optimizer_steps(rows);
+        let steps_per_epoch = cfg.optimizer_steps_per_epoch(rows);
+        let scheduler = SchedulerState {
+            lr_scheduler_type: scheduler_name(cfg),
+            base_learning_rate: cfg.learning_rate,
+            warmup_steps: cfg.warmup_steps_for(total_steps),
+            total_steps,
+            last_epoch: 0,
+        };
+        let position = Position {
+            global_step: 0,
+            epoch: 0,
+            step_in_epoch: 0,
+            seed: cfg.seed,
+            data_seed: cfg.resolved_data_seed(),
+        };
+
+        let (run, state, position, scheduler) = match &resume_dir {
+            Some(dir) => {
+                let restored = checkpoint::load(dir, &mut optimizer)?;
+                if restored.scheduler.total_steps != scheduler.total_steps
+                    || restored.scheduler.warmup_steps != scheduler.warmup_steps
+                {
+                    return Err(TrainError::Invalid(format!(
+                        "{} was trained for {} steps ({} warmup); this config asks for {} ({}). \
+                         Resume with the same data, batch size and epochs.",
+                        dir.display(),
+                        restored.scheduler.total_steps,
+                        restored.scheduler.warmup_steps,
+                        total_steps,
+                        scheduler.warmup_steps
+                    )));
+                }
+                let run_path = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+                let mut run = RunDir::open(&run_path)?;
+                run.set_status(RunStatus::Running)?;
+                truncate_log_after(&run.metrics_path(), restored.position.global_step)?;
+                (
+                    run,
+                    restored.trainer_state,
+                    restored.position,
+                    restored.scheduler,
+                )
+            }
+            None => {
+                let run = match &cfg.output_dir {
+                    Some(dir) => RunDir::create_at(Path::new(dir), cfg)?,
+                    None => {
+                        let root = crate::runs::runs_root(options.runs_root.as_deref())
+                            .ok_or_else(|| {
+                                TrainError::Invalid(
+                                    "no runs folder: set output_dir or WICK_RUNS_DIR".into(),
+                                )
+                            })?;
+                        RunDir::create_named(&root, cfg)?
+                    }
+                };
+                let mut state =
+                    TrainerState::new(cfg, total_steps, cfg.num_epochs_to_iterate(rows));
+                if let Some(patience) = cfg.early_stopping_patience {
+                    state.set_early_stopping(patience, cfg.early_stopping_threshold, 0);
+                }
+                state.train_batch_size = Some(u64::from(cfg.per_device_train_batch_size));
+                (run, state, position, scheduler)
+            }
+        };
+        let log = run.metrics_log()?;
+        let checkpoints = Checkpoints::open_for_training(run.path())?;
+        let collator = Collator {
+            pad_to_multiple_of: cfg.pad_to_multiple_of.map(|m| m as usize),
+            ..Collator::new(&tokenizer, max_length)
+        };
+        let tokenizer_files = [
+            "tokenizer.json",
+            "tokenizer_config.json",
+            "special_tokens_map.json",
+            "vocab.txt",
+        ]
+        .iter()
+        .map(|name| model_dir.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+
+        let _ = events.send(Event::Started(Box::new(Started {
+            config: cfg.clone(),
+            run_dir: run.path().to_path_buf(),
+            device: device_name(&device),
+            total_steps,
+            steps_per_epoch,
+            warmup_steps: scheduler.warmup_steps,
+            train_rows: train.len(),
+            eval_rows: eval.as_ref().map_or(0, |e| e.len()),
+            label_names: labels,
+            num_parameters: model.num_parameters(),
+            newly_initialized: report.newly_initialized,
+            resumed_at_step: resume_dir.as_ref().map(|_| position.global_step),
+        })));
+        Ok(Session {
+            cfg: cfg.clone(),
+            commands,
+            events,
+            device,
+            model,
+            optimizer,
+            train,
+            eval,
+            collator,
+            tokenizer_files,
+            run,
+            log,
+            checkpoints,
+            state,
+            scheduler,
+            position,
+            best_metric,
+            last_saved_step: resume_dir.as_ref().map(|_| position.global_step),
+            last_eval: None,
+        })
+    }
+
+    /// The loop.
+    fn train(&mut self) -> Result<Summary, TrainError> {
+        let total_steps = self.scheduler.total_steps;
+        let accumulation = self.cfg.gradient_accumulation_steps.max(1) as usize;
+        let order = if self.cfg.group_by_length {
+            Order::GroupedByLength {
+                seed: self.position.data_seed,
+            }
+        } else {
+            Order::Shuffled {
+                seed: self.position.data_seed,
+            }
+        };
+        let lengths = self.train.lengths();
+        let started = Instant::now();
+        let first_step = self.position.global_step;
+        let (mut samples, mut tokens, mut loss_sum) = (0usize, 0usize, 0.0f64);
+        let (mut logged_loss, mut logged_steps) = (0.0f64, 0u64);
+        let mut train_seconds = 0.0f64;
+        let mut stop = Stop::No;
+
+        'epochs: while self.position.global_step < total_steps {
+            let epoch = self.position.epoch;
+            let batches = data::epoch_batches(
+                &lengths,
+                self.cfg.per_device_train_batch_size as usize,
+                order,
+                epoch,
+                self.cfg.dataloader_drop_last,
+            );
+            let steps_this_epoch = batches.len().div_ceil(accumulation) as u64;
+            let skip = self.position.step_in_epoch as usize * accumulation;
+            for group in batches[skip.min(batches.len())..].chunks(accumulation) {
+                if let Some(requested) = self.handle_commands()? {
+                    stop = requested;
+                    break 'epochs;
+                }
+                let step_start = Instant::now();
+                let step = self.position.global_step;
+                let learning_rate = lr_at(
+                    scheduler_type(&self.cfg),
+                    self.cfg.learning_rate,
+                    step,
+                    self.scheduler.warmup_steps,
+                    total_steps,
+                );
+
+                // Forward and backward over each batch of the accumulation group.
+                let mut dropout = Dropout::train(self.position.seed, step);
+                let mut grads: Option<Gradients> = None;
+                let mut step_loss = 0.0;
+                for rows in group {
+                    let batch = self
+                        .collator
+                        .collate(&self.train, rows)
+                        .to_device(&self.device)?;
+                    let logits = self.model.forward(
+                        &batch.input_ids,
+                        &batch.token_type_ids,
+                        &batch.attention_mask,
+                        &mut dropout,
+                    )?;
+                    let loss = cross_entropy(&logits, &batch.labels)?;
+                    let scaled = (&loss / group.len() as f64)?;
+                    let batch_grads =
+                        Gradients::from_store(self.model.params(), &scaled.backward()?)?;
+                    match grads.as_mut() {
+                        Some(total) => total.accumulate(&batch_grads)?,
+                        None => grads = Some(batch_grads),
+                    }
+                    step_loss += loss.to_scalar::<f32>()? as f64 / group.len() as f64;
+                    samples += rows.len();
+                    tokens += batch.stats.real_tokens;
+                }
+                if !step_loss.is_finite() {
+                    return Err(TrainError::NonFiniteLoss {
+                        step: step + 1,
+                        loss: step_loss,
+                        learning_rate,
+                    });
+                }
+                let mut grads =
+                    grads.ok_or_else(|| TrainError::Invalid("an empty batch group".into()))?;
+                let grad_norm = if self.cfg.max_grad_norm > 0.0 {
+                    grads.clip(self.cfg.max_grad_norm)?
+                } else {
+                    grads.global_norm()?
+                };
+                self.optimizer.step(&grads, learning_rate)?;
+
+                self.position.global_step += 1;
+                self.position.step_in_epoch += 1;
+                self.scheduler.last_epoch = self.position.global_step;
+                self.state.global_step = self.position.global_step;
+                let epoch_progress = epoch as f64
+                    + self.position.step_in_epoch as f64 / steps_this_epoch.max(1) as f64;
+                self.state.epoch = Some(epoch_progress);
+                train_seconds += step_start.elapsed().as_secs_f64();
+                loss_sum += step_loss;
+                logged_loss += step_loss;
+                logged_steps += 1;
+
+                let done = self.position.global_step - first_step;
+                let per_step = train_seconds / done as f64;
+                let _ = self.events.send(Event::Step(StepReport {
+                    step: self.position.global_step,
+                    total_steps,
+                    epoch: epoch_progress,
+                    loss: step_loss,
+                    learning_rate,
+                    grad_norm,
+                    samples_per_s: samples as f64 / train_seconds,
+                    tokens_per_s: tokens as f64 / train_seconds,
+                    eta_s: per_step * (total_steps - self.position.global_step) as f64,
+                    elapsed_s: started.elapsed().as_secs_f64(),
+                }));
+
+                let gs = self.position.global_step;
+                let end_of_epoch = self.position.step_in_epoch == steps_this_epoch;
+                let log_now = match self.cfg.logging_strategy {
+                    IntervalStrategy::Steps => {
+                        gs % self.cfg.logging_steps.max(1) == 0
+                            || (gs == 1 && self.cfg.logging_first_step)
+                    }
+                    IntervalStrategy::Epoch => end_of_epoch,
+                    IntervalStrategy::No => false,
+                };
+                if log_now {
+                    self.log_record(json!({
+                        "loss": logged_loss / logged_steps as f64,
+                        "grad_norm": grad_norm,
+                        "learning_rate": learning_rate,
+                        "epoch": epoch_progress,
+                        "step": gs,
+                    }))?;
+                    (logged_loss, logged_steps) = (0.0, 0);
+                }
+                let eval_now = match self.cfg.eval_strategy {
+                    IntervalStrategy::Steps => gs % self.cfg.resolved_eval_steps().max(1) == 0,
+                    IntervalStrategy::Epoch => end_of_epoch,
+                    IntervalStrategy::No => false,
+                };
+                let mut improved = false;
+                if eval_now {
+                    let (is_best, patience_ran_out) = self.evaluate_and_log()?;
+                    improved = is_best;
+                    if patience_ran_out {
+                        stop = Stop::EarlyStopping;
+                    }
+                }
+                let save_now = match self.cfg.save_strategy {
+                    SaveStrategy::Steps => gs % self.cfg.save_steps.max(1) == 0,
+                    SaveStrategy::Epoch => end_of_epoch,
+                    SaveStrategy::Best => improved,
+                    SaveStrategy::No => false,
+                };
+                if save_now {
+                    self.save_checkpoint()?;
+                }
+                if stop != Stop::No || gs >= total_steps {
+                    break 'epochs;
+                }
+            }
+            self.position.epoch += 1;
+            self.position.step_in_epoch = 0;
+        }
+
+        self.finish(
+            stop,
+            loss_sum,
+            self.position.global_step - first_step,
+            samples,
+            train_seconds,
+        )
+    }
+
+    /// Drains the command channel; blocks while paused. Returns a stop request, if any.
+    fn handle_commands(&mut self) -> Result<Option<Stop>, TrainError> {
+        let mut paused = false;
+        loop {
+            let command = if paused {
+                match self.commands.recv() {
+                    Ok(command) => command,
+                    // The front end is gone: nobody can resume us, so stop cleanly.
+                    Err(_) => return Ok(Some(Stop::User)),
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(command) => command,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(None),
+                }
+            };
+            let step = self.position.global_step;
+            match command {
+                Command::Pause if !paused => {
+                    paused = true;
+                    let _ = self.events.send(Event::Paused { step });
+                }
+                Command::Resume if paused => {
+                    paused = false;
+                    let _ = self.events.send(Event::Resumed { step });
+                }
+                Command::Pause | Command::Resume => {}
+                Command::Stop => return Ok(Some(Stop::User)),
+                Command::SaveNow => self.save_checkpoint()?,
+                Command::EvalNow => {
+                    if self.eval.is_some() {
+                        self.evaluate_and_log()?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates, logs, and updates the best metric and early stopping.
+    /// Returns `(is_best, patience_ran_out)`.
+    fn evaluate_and_log(&mut self) -> Result<(bool, bool), TrainError> {
+        let Some(split) = self.eval.as_ref() else {
+            return Ok((false, false));
+        };
+        let Evaluation {
+            metrics, runtime_s, ..
+        } = evaluate(
+            &self.model,
+            split,
+            &self.collator,
+            self.cfg.per_device_eval_batch_size as usize,
+            &self.device,
+        )?;
+        let rows = split.len() as f64;
+        let epoch = self.state.epoch.unwrap_or(0.0);
+        let mut record = metrics.to_log_entries("eval_");
+        record.insert("eval_runtime".into(), json!(runtime_s));
+        record.insert("eval_samples_per_second".into(), json!(rows / runtime_s));
+        record.insert("epoch".into(), json!(epoch));
+        record.insert("step".into(), json!(self.position.global_step));
+        self.log_record(Value::Object(record))?;
+
+        let (mut is_best, mut patience_ran_out) = (false, false);
+        if let Some((name, greater_is_better)) = self.best_metric.clone() {
+            let value = metrics.get(&name).ok_or_else(|| {
+                TrainError::Invalid(format!("metric_for_best_model '{name}' was not computed"))
+            })?;
+            if let Some(patience) = self.cfg.early_stopping_patience {
+                patience_ran_out =
+                    self.state.record_early_stopping(value, greater_is_better) >= patience;
+            }
+            let checkpoint =
+                self.checkpoints
+                    .run_dir()
+                    .join(crate::runs::checkpoints::checkpoint_name(
+                        self.position.global_step,
+                    ));
+            is_best = self.state.update_best(
+                value,
+                greater_is_better,
+                Some(checkpoint.display().to_string()),
+            );
+            if is_best {
+                self.run.set_best_metric(BestMetric {
+                    name: format!("eval_{}", name.trim_start_matches("eval_")),
+                    value,
+                    step: self.position.global_step,
+                    checkpoint: None,
+                })?;
+            }
+        }
+        let _ = self.events.send(Event::Eval(EvalReport {
+            step: self.position.global_step,
+            epoch,
+            metrics: metrics.clone(),
+            runtime_s,
+            samples_per_s: rows / runtime_s,
+            is_best,
+        }));
+        self.last_eval = Some(metrics);
+        Ok((is_best, patience_ran_out))
+    }
+
+    fn save_checkpoint(&mut self) -> Result<(), TrainError> {
+        if self.last_saved_step == Some(self.position.global_step) {
+            return Ok(());
+        }
+        let saved = checkpoint::save(
+            &self.checkpoints,
+            &self.model,
+            &TrainingState {
+                optimizer: &self.optimizer,
+                scheduler: &self.scheduler,
+                position: &self.position,
+                trainer_state: &self.state,
+                tokenizer_files: &self.tokenizer_files,
+            },
+        )?;
+        self.last_saved_step = Some(self.position.global_step);
+        self.checkpoints
+            .rotate(self.cfg.save_total_limit, self.state.best_global_step)?;
+        let _ = self.events.send(Event::CheckpointSaved {
+            step: self.position.global_step,
+            path: saved.path.clone(),
+        });
+        Ok(())
+    }
+
+    /// Appends to `metrics.jsonl` and to the trainer state's `log_history`.
+    fn log_record(&mut self, record: Value) -> Result<(), TrainError> {
+        let Value::Object(record) = record else {
+            return Err(TrainError::Invalid("a log record must be an object".into()));
+        };
+        self.log.append(&record)?;
+        let mut history: LogRecord = record;
+        history.remove("wall_time");
+        self.state.log_history.push(history);
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        stop: Stop,
+        loss_sum: f64,
+        steps: u64,
+        samples: usize,
+        train_seconds: f64,
+    ) -> Result<Summary, TrainError> {
+        let stopped_by_user = stop == Stop::User;
+        if stopped_by_user {
+            // Nothing is lost: the stopped run can be resumed from here.
+            self.save_checkpoint()?;
+        }
+        let train_loss = if steps > 0 {
+            loss_sum / steps as f64
+        } else {
+            0.0
+        };
+        let epoch = self.state.epoch.unwrap_or(0.0);
+        self.log_record(json!({
+            "train_runtime": train_seconds,
+            "train_samples_per_second": samples as f64 / train_seconds.max(1e-9),
+            "train_steps_per_second": steps as f64 / train_seconds.max(1e-9),
+            "train_loss": train_loss,
+            "epoch": epoch,
+            "step": self.position.global_step,
+        }))?;
+
+        let best_checkpoint = self
+            .state
+            .best_model_checkpoint
+            .as_ref()
+            .map(PathBuf::from)
+            .filter(|p| p.join(crate::runs::checkpoints::MODEL_FILE).is_file());
+        if self.cfg.load_best_model_at_end
+            && let Some(best) = &best_checkpoint
+        {
+            let labels = self.model.labels().to_vec();
+            let (model, _) = Classifier::load(best, &labels, &self.device)?;
+            self.model = model;
+        }
+        let status = if stopped_by_user {
+            RunStatus::Stopped
+        } else {
+            RunStatus::Finished
+        };
+        self.run.finish(status, None)?;
+        Ok(Summary {
+            run_dir: self.run.path().to_path_buf(),
+            global_step: self.position.global_step,
+            epoch,
+            train_loss,
+            train_runtime_s: train_seconds,
+            train_samples_per_s: samples as f64 / train_seconds.max(1e-9),
+            best_metric: self
+                .best_metric
+                .as_ref()
+                .zip(self.state.best_metric)
+                .map(|((name, _), value)| (name.clone(), value)),
+            best_checkpoint,
+            last_eval: self.last_eval.clone(),
+            stopped_by_user,
+            stopped_early: stop == Stop::EarlyStopping,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    No,
+    User,
+    EarlyStopping,
+}
+
+fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
+    match cfg.device_spec() {
+        Some(DeviceSpec::Cpu) | None => {
+            if cfg.bf16 || cfg.tf32 {
+                return Err(TrainError::Invalid(
+                    "bf16 and tf32 need a CUDA GPU; set device = \"cuda\" or turn them off".into(),
+                ));
+            }
+            Ok(Device::Cpu)
+        }
+        Some(DeviceSpec::Cuda(ordinal)) => Device::new_cuda(ordinal).map_err(|e| {
+            TrainError::Invalid(format!(
+                "device = \"{}\": CUDA is not available ({e}). This build of Wick is CPU-only \
+                 unless built with `--features cuda`; use device = \"cpu\"",
+                cfg.device
+            ))
+        }),
+    }
+}
+
+fn device_name(device: &Device) -> String {
+    match device {
+        Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
+        Device::Cuda(_) => "cuda".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A model or dataset given as a local folder or file; Hub ids are resolved by the hub module.
+fn local_dir(value: &str, key: &str) -> Result<PathBuf, TrainError> {
+    let path = PathBuf::from(value);
+    if path.is_dir() {
+        Ok(path)
+    } else {
+        Err(TrainError::Invalid(format!(
+            "{key} = \"{value}\": no such folder"
+        )))
+    }
+}
+
+fn scheduler_type(cfg: &TrainConfig) -> SchedulerType {
+    use super::config::LrSchedulerType as L;
+    match cfg.lr_scheduler_type {
+        L::Linear => SchedulerType::Linear,
+        L::Cosine => SchedulerType::Cosine,
+        L::Constant => SchedulerType::Constant,
+        L::ConstantWithWarmup => SchedulerType::ConstantWithWarmup,
+    }
+}
+
+fn scheduler_name(cfg: &TrainConfig) -> String {
+    serde_json::to_value(cfg.lr_scheduler_type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The checkpoint folder to resume from: a path, or `latest` in `output_dir`.
+fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
+    let Some(value) = cfg.resume_from_checkpoint.as_deref() else {
+        return Ok(None);
+    };
+    if value == "latest" {
+        let dir = cfg.output_dir.as_deref().ok_or_else(|| {
+            TrainError::Invalid("resume_from_checkpoint = \"latest\" needs output_dir".into())
+        })?;
+        let latest = Checkpoints::open(Path::new(dir))?
+            .latest()?
+            .ok_or_else(|| {
+                TrainError::Invalid(format!(
+                    "resume_from_checkpoint: no complete checkpoint in {dir}"
+                ))
+            })?;
+        return Ok(Some(latest.path.clone()));
+    }
+    let path = PathBuf::from(value);
+    let problems = crate::runs::checkpoints::checkpoint_problems(&path);
+    if !problems.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "resume_from_checkpoint = \"{value}\" is not a complete checkpoint: {}",
+            problems.join("; ")
+        )));
+    }
+    Ok(Some(path))
+}
+
+/// Keeps only the log lines up to `step`: a resumed run re-does the steps after its
+/// checkpoint, and their old lines would otherwise appear twice.
+fn truncate_log_after(path: &Path, step: u64) -> Result<(), TrainError> {
+    let read = crate::runs::read_metrics(path)?;
+    let kept: Vec<String> = read
+        .records
+        .iter()
+        .filter(|r| {
+            r.get("step")
+                .and_then(Value::as_u64)
+                .is_none_or(|s| s <= step)
+        })
+        .filter(|r| !r.contains_key("train_runtime"))
+        .map(|r| Value::Object(r.clone()).to_string())
+        .collect();
+    let mut text = kept.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    let temp = path.with_extension("jsonl.tmp");
+    std::fs::write(&temp, text)
+        .and_then(|()| std::fs::rename(&temp, path))
+        .map_err(|e| TrainError::Invalid(format!("rewriting {}: {e}", path.display())))
+}
