@@ -164,6 +164,23 @@ fn shapes_and_save_reload(arch: &Arch) {
         serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
             .unwrap();
     assert_eq!(saved["num_labels"], json!(3));
+    // transformers refuses safetensors files without `format: pt` metadata.
+    let bytes = std::fs::read(tmp.path().join("model.safetensors")).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let format = header
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("format").cloned());
+    assert_eq!(format.as_deref(), Some("pt"));
+    let files: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        files.len(),
+        2,
+        "only config.json and model.safetensors: {files:?}"
+    );
     assert_eq!(saved["id2label"]["1"], json!("LABEL_1"));
     let (back, report) = Classifier::load(tmp.path(), &[], &Device::Cpu).unwrap();
     assert!(

@@ -41,7 +41,8 @@ enum Network {
     DistilBert(DistilBertEncoder, DistilBertHead),
 }
 
-/// A `*ForSequenceClassification` model.
+/// A `*ForSequenceClassification` model. Cloning is shallow: clones share the parameter
+/// variables, so an optimizer step on one is seen by all.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     config: ModelConfig,

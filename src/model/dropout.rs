@@ -23,6 +23,8 @@ impl Dropout {
     }
 
     /// Training mode for one optimizer step; the same `(seed, step)` gives the same masks.
+    /// Use one value for all micro-batches of a step (in order), or one per micro-batch with
+    /// a distinct `step` index; either way a resumed run can rebuild it.
     pub fn train(seed: u64, step: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(step);
