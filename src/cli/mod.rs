@@ -1,5 +1,7 @@
 //! The headless command line. Errors are reported here, once, with `anyhow`.
 
+pub mod hub;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -19,6 +21,9 @@ pub enum Command {
     /// Benchmarks; each ends with one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The Hugging Face Hub: search, info, download, and a loopback mirror.
+    #[command(subcommand)]
+    Hub(hub::HubCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -32,6 +37,7 @@ pub fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Data(cmd) => match cmd {},
         Command::Bench(cmd) => match cmd {},
+        Command::Hub(cmd) => hub::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
