@@ -251,6 +251,32 @@ fn repeated_cuts_fail_clearly_keep_nothing_cached_and_resume_later() {
 }
 
 #[test]
+fn a_short_but_well_formed_body_is_not_kept() {
+    let hub = Hub::new();
+    hub.mirror
+        .add_fault(FaultRule::new("model.safetensors", Fault::ShortBody(1000)).method("GET"));
+    let err = download(&hub, &hub.settings(), "model.safetensors").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            HubError::SizeMismatch {
+                actual: 1000,
+                expected: 300_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let repo = hub.cache().join(MODEL);
+    assert!(blobs(&repo).is_empty(), "{:?}", blobs(&repo));
+    let offline = hub.settings().with_offline(true);
+    assert!(matches!(
+        download(&hub, &offline, "model.safetensors"),
+        Err(HubError::Offline { .. })
+    ));
+}
+
+#[test]
 fn offline_serves_cache_hits_and_names_misses() {
     let hub = Hub::new();
     hub::resolve_model(&hub.settings(), "acme/tiny-bert", None).unwrap();

@@ -261,9 +261,12 @@ fn dataset_info(settings: &HubSettings, id: &str, split: &str, rows: usize) -> R
         }
         Err(e) => eprintln!("viewer splits unavailable: {e}"),
     }
-    let info = hub::viewer_info(settings, &spec.repo, &config)
-        .ok()
-        .or_else(|| details.card.info(&config).cloned());
+    // The card keeps feature order; the viewer's JSON object may not.
+    let info = details
+        .card
+        .info(&config)
+        .cloned()
+        .or_else(|| hub::viewer_info(settings, &spec.repo, &config).ok());
     if let Some(info) = info {
         println!("features of {config}:");
         for f in &info.features {

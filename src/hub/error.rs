@@ -30,6 +30,9 @@ pub enum HubError {
     )]
     Offline { what: String, cache: PathBuf },
 
+    #[error("offline mode (HF_HUB_OFFLINE=1): {what} needs the network")]
+    OfflineNetwork { what: String },
+
     #[error(
         "{url}: HTTP {status}: authentication required for {repo} (gated or private repo); \
          set HF_TOKEN or write a token to $HF_HOME/token, and accept the repo's terms on the Hub"

@@ -98,9 +98,8 @@ pub(crate) fn is_gated(value: &Option<serde_json::Value>) -> bool {
 /// Search the Hub; collects up to `query.limit` results across pages.
 pub fn search(settings: &HubSettings, query: &SearchQuery) -> HubResult<Vec<RepoSummary>> {
     if settings.offline {
-        return Err(HubError::Offline {
-            what: format!("search of {}", query.kind.plural()),
-            cache: settings.hub_cache.clone(),
+        return Err(HubError::OfflineNetwork {
+            what: format!("searching {}", query.kind.plural()),
         });
     }
     let http = Http::new(settings)?;

@@ -56,9 +56,8 @@ fn viewer_url(settings: &HubSettings, path: &str, params: &[(&str, &str)]) -> Hu
 
 fn offline_guard(settings: &HubSettings, what: &str) -> HubResult<()> {
     if settings.offline {
-        return Err(HubError::Offline {
-            what: format!("dataset viewer answer for {what}"),
-            cache: settings.hub_cache.clone(),
+        return Err(HubError::OfflineNetwork {
+            what: format!("the dataset viewer for {what}"),
         });
     }
     Ok(())
@@ -194,14 +193,7 @@ pub fn first_rows(
     sink: Option<EventSink>,
 ) -> HubResult<FirstRows> {
     let config = spec.config.clone().unwrap_or_else(|| "default".to_string());
-    let viewer = if settings.offline {
-        Err(HubError::Offline {
-            what: "the dataset viewer".to_string(),
-            cache: settings.hub_cache.clone(),
-        })
-    } else {
-        viewer_first_rows(settings, &spec.repo, &config, split)
-    };
+    let viewer = viewer_first_rows(settings, &spec.repo, &config, split);
     let viewer_err = match viewer {
         Ok(mut rows) => {
             rows.rows.truncate(n);

@@ -32,6 +32,9 @@ pub enum Fault {
     Slow { chunk: usize, pause_ms: u64 },
     /// Answer with a 302 to this absolute URL.
     RedirectTo(String),
+    /// A well-formed but short body: only this many bytes, with a matching
+    /// Content-Length (a broken proxy or a changed file).
+    ShortBody(u64),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,6 +265,14 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             Delivery::Whole,
         ),
         Some(Fault::CutAfter(n)) => (routes::handle(shared, &request), Delivery::CutAfter(n)),
+        Some(Fault::ShortBody(n)) => {
+            let mut response = routes::handle(shared, &request);
+            response.body.truncate(n as usize);
+            response
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
+            (response, Delivery::Whole)
+        }
         Some(Fault::Slow { chunk, pause_ms }) => (
             routes::handle(shared, &request),
             Delivery::Slow {

@@ -1,0 +1,118 @@
+//! `wick hub ...` end to end against the loopback mirror. The environment is
+//! set on the child process only.
+
+mod support;
+
+use std::process::{Command, Output};
+
+use support::Hub;
+
+fn wick(hub: &Hub, offline: bool, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(args)
+        .env_remove("HF_TOKEN")
+        .env_remove("HF_HUB_CACHE")
+        .env_remove("HUGGINGFACE_HUB_CACHE")
+        .env_remove("HF_DATASETS_CACHE")
+        .env("HF_HOME", hub.home.path())
+        .env("HF_ENDPOINT", hub.mirror.url())
+        .env("WICK_HF_VIEWER_URL", hub.mirror.viewer_url())
+        .env("HF_HUB_OFFLINE", if offline { "1" } else { "0" })
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn search_info_and_download_from_the_command_line() {
+    let hub = Hub::new();
+    let out = stdout(&wick(
+        &hub,
+        false,
+        &[
+            "hub", "search", "datasets", "set-", "--limit", "4", "--sort", "likes",
+        ],
+    ));
+    let ids: Vec<&str> = out.lines().filter(|l| l.starts_with("bulk/")).collect();
+    assert_eq!(
+        ids,
+        ["bulk/set-0", "bulk/set-1", "bulk/set-2", "bulk/set-3"],
+        "{out}"
+    );
+
+    let out = stdout(&wick(&hub, false, &["hub", "search", "models", "gated"]));
+    assert!(out.contains("acme/gated-bert [gated]"), "{out}");
+
+    let out = stdout(&wick(
+        &hub,
+        false,
+        &["hub", "info", "dataset", "acme/pairs", "--rows", "2"],
+    ));
+    for expected in [
+        "licence: mit",
+        "config pairs:",
+        "train: data/train-*",
+        "label: class_label [negative, positive]",
+        "split train: 4 rows",
+        "viewer splits: pairs/train, pairs/validation",
+        "(dataset viewer)",
+        "\"sentence\":\"good\"",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+
+    let out = stdout(&wick(
+        &hub,
+        false,
+        &["hub", "download", "model", "acme/tiny-bert"],
+    ));
+    let dir = std::path::PathBuf::from(out.trim());
+    assert!(dir.starts_with(hub.cache().join("models--acme--tiny-bert/snapshots")));
+    assert!(dir.join("model.safetensors").is_file());
+
+    let out = stdout(&wick(
+        &hub,
+        false,
+        &[
+            "hub",
+            "download",
+            "dataset",
+            "acme/pairs",
+            "--split",
+            "validation",
+        ],
+    ));
+    assert!(
+        out.contains("data/validation-00000-of-00001.parquet"),
+        "{out}"
+    );
+}
+
+#[test]
+fn offline_command_line_is_plain_about_misses() {
+    let hub = Hub::new();
+    let out = wick(&hub, true, &["hub", "download", "model", "acme/tiny-bert"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "offline mode (HF_HUB_OFFLINE=1): model acme/tiny-bert is not in the cache at"
+        ),
+        "{err}"
+    );
+    assert!(hub.mirror.requests().is_empty(), "offline asks nobody");
+    let out = wick(
+        &hub,
+        false,
+        &["hub", "download", "model", "acme/pickle-only"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pickle weights are not supported"));
+}
