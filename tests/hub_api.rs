@@ -162,6 +162,14 @@ fn viewer_gives_splits_info_and_first_rows() {
     assert_eq!(rows.columns, ["sentence", "label"]);
     assert_eq!(rows.rows.len(), 2);
     assert_eq!(rows.rows[0]["sentence"], "nice");
+    // Without a config, the viewer's split list names it.
+    let spec = DatasetSpec::parse("acme/pairs").unwrap();
+    let rows = hub::first_rows(&settings, &spec, "train", 2, None).unwrap();
+    assert_eq!(
+        (rows.source, rows.config.as_str()),
+        (RowsSource::Viewer, "pairs")
+    );
+    assert_eq!(rows.rows.len(), 2);
     assert!(
         !hub.home.path().join("hub/datasets--acme--pairs").exists(),
         "the viewer path downloads nothing"

@@ -97,14 +97,19 @@ impl CardData {
             .unwrap_or_default()
     }
 
+    /// The named config; without a name, the one marked `default` or the
+    /// only one. With several and no default the caller must choose, as in
+    /// `datasets.load_dataset`.
     pub fn config(&self, name: Option<&str>) -> Option<&CardConfig> {
         match name {
             Some(name) => self.configs.iter().find(|c| c.name == name),
-            None => self
-                .configs
-                .iter()
-                .find(|c| c.default)
-                .or_else(|| self.configs.first()),
+            None => {
+                let only = match self.configs.as_slice() {
+                    [only] => Some(only),
+                    _ => None,
+                };
+                self.configs.iter().find(|c| c.default).or(only)
+            }
         }
     }
 
@@ -292,6 +297,13 @@ mod tests {
         assert!(front_matter("# just a title").is_none());
         assert!(front_matter("---\nno end").is_none());
         assert_eq!(CardData::from_yaml(&Value::Null), CardData::default());
+        let two = "---\nconfigs:\n- config_name: a\n  data_files: a/*\n- config_name: b\n  data_files: b/*\n---\n";
+        let card = CardData::from_yaml(&front_matter(two).unwrap());
+        assert!(
+            card.config(None).is_none(),
+            "two configs, no default: must choose"
+        );
+        assert_eq!(card.config(Some("b")).unwrap().data_files[0].1, ["b/*"]);
     }
 
     #[test]

@@ -155,6 +155,11 @@ pub fn classify_source(arg: &str) -> Source {
     }
 }
 
+/// Whether `arg` names a Hub repo (`owner/name[:config]`) rather than a local path.
+pub fn is_hub_id(arg: &str) -> bool {
+    matches!(classify_source(arg), Source::Hub(_))
+}
+
 /// Accept a repo-relative file name from a server only if joining it to a
 /// cache folder cannot leave that folder.
 pub fn check_repo_path<'a>(repo: &str, name: &'a str) -> HubResult<&'a str> {
@@ -243,6 +248,7 @@ mod tests {
                 "{local} should be local"
             );
         }
+        assert!(is_hub_id("nyu-mll/glue") && !is_hub_id("./glue"));
         let dir = tempfile::tempdir().unwrap();
         let arg = dir.path().to_str().unwrap();
         assert_eq!(

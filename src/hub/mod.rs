@@ -21,7 +21,7 @@ pub mod viewer;
 
 pub use card::{CardConfig, CardData, ConfigInfo, Feature, SplitInfo};
 pub use error::{HubError, HubResult};
-pub use id::{DatasetSpec, RepoId, RepoKind, Source, classify_source};
+pub use id::{DatasetSpec, RepoId, RepoKind, Source, classify_source, is_hub_id};
 pub use info::{RepoDetails, RepoFile, repo_details};
 pub use progress::{EventSink, HubEvent, channel_sink};
 pub use resolve::{

@@ -114,8 +114,11 @@ fn card_split_files(
         .ok_or_else(|| HubError::Data {
             what: format!("dataset {}", spec.repo),
             message: format!(
-                "no config {:?} in the card (configs: {})",
-                spec.config.as_deref().unwrap_or("default"),
+                "{} (configs: {})",
+                match &spec.config {
+                    Some(name) => format!("no config {name:?} in the card"),
+                    None => format!("several configs; name one as {}:CONFIG", spec.repo),
+                },
                 card.configs
                     .iter()
                     .map(|c| c.name.as_str())

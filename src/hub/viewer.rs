@@ -184,6 +184,22 @@ pub fn viewer_first_rows(
     })
 }
 
+/// The config to ask the viewer about: the named one, else the first config
+/// the viewer lists with this split.
+fn viewer_config(settings: &HubSettings, spec: &DatasetSpec, split: &str) -> HubResult<String> {
+    if let Some(config) = &spec.config {
+        return Ok(config.clone());
+    }
+    viewer_splits(settings, &spec.repo)?
+        .into_iter()
+        .find(|s| s.split == split)
+        .map(|s| s.config)
+        .ok_or_else(|| HubError::NotFound {
+            what: format!("split {split:?} of {}", spec.repo),
+            url: format!("{}/splits", settings.viewer_url),
+        })
+}
+
 /// First `n` rows of a split: from the viewer, else from its downloaded parquet.
 pub fn first_rows(
     settings: &HubSettings,
@@ -192,8 +208,8 @@ pub fn first_rows(
     n: usize,
     sink: Option<EventSink>,
 ) -> HubResult<FirstRows> {
-    let config = spec.config.clone().unwrap_or_else(|| "default".to_string());
-    let viewer = viewer_first_rows(settings, &spec.repo, &config, split);
+    let viewer = viewer_config(settings, spec, split)
+        .and_then(|config| viewer_first_rows(settings, &spec.repo, &config, split));
     let viewer_err = match viewer {
         Ok(mut rows) => {
             rows.rows.truncate(n);
