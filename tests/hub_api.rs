@@ -294,3 +294,17 @@ fn file_names_that_escape_the_cache_are_rejected() {
     }
     assert_eq!(resolves(&hub), before, "rejected before asking the server");
 }
+
+#[test]
+fn mirror_binds_loopback_only_and_stops_when_dropped() {
+    let hub = Hub::new();
+    let addr = hub.mirror.addr();
+    assert!(addr.ip().is_loopback() && addr.is_ipv4(), "{addr}");
+    assert!(std::net::TcpStream::connect(addr).is_ok());
+    let Hub { mirror, .. } = hub;
+    drop(mirror);
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the port is closed once the mirror is dropped"
+    );
+}

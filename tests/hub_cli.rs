@@ -116,3 +116,51 @@ fn offline_command_line_is_plain_about_misses() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("pickle weights are not supported"));
 }
+
+#[test]
+fn hub_serve_runs_the_mirror_for_people() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    support::tiny_hub(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args([
+            "hub",
+            "serve",
+            dir.path().to_str().unwrap(),
+            "--token",
+            "hf_serve",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line.trim().strip_prefix("HF_ENDPOINT=").map(str::to_string);
+    let home = tempfile::tempdir().unwrap();
+    let result = endpoint.as_deref().map(|url| {
+        let settings = wick::hub::HubSettings::with_home(home.path()).with_endpoint(url);
+        let anonymous = wick::hub::resolve_model(&settings, "acme/gated-bert", None);
+        let with_token = wick::hub::resolve_model(
+            &settings.with_token(Some("hf_serve")),
+            "acme/gated-bert",
+            None,
+        );
+        (
+            anonymous.is_err(),
+            with_token.map(|d| d.join("model.safetensors").is_file()),
+        )
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(url_is_loopback(endpoint.as_deref()), "{line}");
+    let (anonymous_refused, with_token) = result.unwrap();
+    assert!(anonymous_refused);
+    assert!(with_token.unwrap());
+}
+
+fn url_is_loopback(url: Option<&str>) -> bool {
+    url.is_some_and(|u| u.starts_with("http://127.0.0.1:"))
+}
