@@ -267,10 +267,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
         Some(Fault::CutAfter(n)) => (routes::handle(shared, &request), Delivery::CutAfter(n)),
         Some(Fault::ShortBody(n)) => {
             let mut response = routes::handle(shared, &request);
-            response.body.truncate(n as usize);
-            response
-                .headers
-                .retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
+            response.body.truncate(n);
             (response, Delivery::Whole)
         }
         Some(Fault::Slow { chunk, pause_ms }) => (

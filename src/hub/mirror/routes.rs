@@ -1,13 +1,12 @@
 //! Request routing for the mirror: Hub API, `resolve` downloads, viewer API.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 
 use serde_json::{Value, json};
 
 use super::Shared;
 use super::repos::{MirrorFile, MirrorRepo, Revision};
-use super::server::{Request, Response};
+use super::server::{Body, Request, Response};
 use crate::hub::card::{CardData, matches_pattern};
 use crate::hub::id::{RepoKind, check_repo_path};
 
@@ -281,18 +280,12 @@ fn serve_file(request: &Request, rev: &Revision, file: &MirrorFile) -> Response 
         None => (200, 0, file.size.saturating_sub(1)),
     };
     let len = if file.size == 0 { 0 } else { end + 1 - start };
-    let body = if request.method == "HEAD" {
-        Vec::new()
-    } else {
-        match read_slice(file, start, len) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return Response::error(500, &format!("mirror cannot read {}: {e}", file.path));
-            }
-        }
+    let body = Body::File {
+        path: file.disk.clone(),
+        start,
+        len,
     };
-    let mut response =
-        with_meta(Response::new(status, body)).with("Content-Length", len.to_string());
+    let mut response = with_meta(Response::with_body(status, body));
     if status == 206 {
         response = response.with(
             "Content-Range",
@@ -311,14 +304,6 @@ fn parse_range(value: &str) -> Option<(u64, Option<u64>)> {
         e => Some(e.parse().ok()?),
     };
     Some((start, end))
-}
-
-fn read_slice(file: &MirrorFile, start: u64, len: u64) -> std::io::Result<Vec<u8>> {
-    let mut f = std::fs::File::open(&file.disk)?;
-    f.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::with_capacity(len as usize);
-    f.take(len).read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// The split's data files: the card's `configs:` on main, else the parquet branch.

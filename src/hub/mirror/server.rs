@@ -3,8 +3,9 @@
 //! crate because the fault injection needs the raw socket: cutting a body
 //! mid-way and dribbling bytes slowly.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const MAX_HEAD_BYTES: usize = 64 * 1024;
@@ -60,16 +61,56 @@ pub(crate) fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
     })
 }
 
+/// A body in memory, or a byte range of a file streamed from disk (so
+/// `wick hub serve` can serve multi-gigabyte weights).
+#[derive(Debug, Clone)]
+pub(crate) enum Body {
+    Bytes(Vec<u8>),
+    File { path: PathBuf, start: u64, len: u64 },
+}
+
+impl Body {
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(bytes) => bytes.len() as u64,
+            Body::File { len, .. } => *len,
+        }
+    }
+
+    /// Keep only the first `n` bytes.
+    pub fn truncate(&mut self, n: u64) {
+        match self {
+            Body::Bytes(bytes) => bytes.truncate(n as usize),
+            Body::File { len, .. } => *len = (*len).min(n),
+        }
+    }
+
+    fn reader(&self) -> std::io::Result<Box<dyn Read + '_>> {
+        Ok(match self {
+            Body::Bytes(bytes) => Box::new(bytes.as_slice()),
+            Body::File { path, start, len } => {
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(*start))?;
+                Box::new(file.take(*len))
+            }
+        })
+    }
+}
+
 /// What to send back; `body` is written only for GET.
 #[derive(Debug, Clone)]
 pub(crate) struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Body,
 }
 
 impl Response {
     pub fn new(status: u16, body: Vec<u8>) -> Self {
+        Self::with_body(status, Body::Bytes(body))
+    }
+
+    pub fn with_body(status: u16, body: Body) -> Self {
         Self {
             status,
             headers: Vec::new(),
@@ -143,22 +184,33 @@ pub(crate) fn write_response(
     if head_only || response.status == 304 {
         return stream.flush();
     }
-    match delivery {
-        Delivery::Whole => stream.write_all(&response.body)?,
-        Delivery::CutAfter(n) => {
-            let n = (n as usize).min(response.body.len().saturating_sub(1));
-            stream.write_all(&response.body[..n])?;
+    let (limit, chunk, pause) = match delivery {
+        Delivery::Whole => (response.body.len(), 64 * 1024, None),
+        // Always stop short, even for tiny bodies, so the cut is real.
+        Delivery::CutAfter(n) => (
+            n.min(response.body.len().saturating_sub(1)),
+            64 * 1024,
+            None,
+        ),
+        Delivery::Slow { chunk, pause } => (response.body.len(), chunk.max(1), Some(pause)),
+    };
+    let mut reader = response.body.reader()?.take(limit);
+    let mut buf = vec![0u8; chunk];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        stream.write_all(&buf[..n])?;
+        if let Some(pause) = pause {
             stream.flush()?;
-            // Closing with bytes still owed is what a dropped connection looks like.
-            return stream.shutdown(std::net::Shutdown::Both);
+            std::thread::sleep(pause);
         }
-        Delivery::Slow { chunk, pause } => {
-            for part in response.body.chunks(chunk.max(1)) {
-                stream.write_all(part)?;
-                stream.flush()?;
-                std::thread::sleep(pause);
-            }
-        }
+    }
+    if let Delivery::CutAfter(_) = delivery {
+        stream.flush()?;
+        // Closing with bytes still owed is what a dropped connection looks like.
+        return stream.shutdown(std::net::Shutdown::Both);
     }
     stream.flush()
 }
