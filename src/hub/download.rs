@@ -206,6 +206,11 @@ impl Downloader {
         reporter: &Reporter,
     ) -> HubResult<()> {
         let _lock = cache.lock(&meta.etag)?;
+        let blob = cache.blob(&meta.etag);
+        if file_len(&blob) == Some(meta.size) {
+            // Another process finished it while we waited for the lock.
+            return Ok(());
+        }
         let partial = cache.incomplete(&meta.etag);
         create_parent(&partial)?;
         for _ in 0..MAX_RESUMES {
@@ -227,7 +232,6 @@ impl Downloader {
                 expected: meta.size,
             });
         }
-        let blob = cache.blob(&meta.etag);
         std::fs::rename(&partial, &blob).map_err(|e| HubError::io(&blob, e))
     }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hf_hub::progress::{DownloadEvent, ProgressEvent, ProgressHandler};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum HubEvent {
     /// A file transfer begins; `total` is its size when the server said so.
     Started {
