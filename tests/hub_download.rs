@@ -410,6 +410,18 @@ fn gated_repos_need_the_token_and_get_it() {
         std::fs::read(dir.join("model.safetensors")).unwrap(),
         pattern_bytes(5000, 5)
     );
+    // Gated datasets: the split download needs the token too; the viewer
+    // (which never gets it) refuses, so first rows come from the parquet.
+    let err = hub::resolve_dataset(&hub.settings(), "acme/gated-pairs", "train", None).unwrap_err();
+    assert!(matches!(err, HubError::Unauthorized { .. }), "{err}");
+    let spec = hub::DatasetSpec::parse("acme/gated-pairs:pairs").unwrap();
+    let rows = hub::first_rows(&settings, &spec, "train", 5, None).unwrap();
+    assert!(
+        matches!(rows.source, hub::RowsSource::Parquet { .. }),
+        "{:?}",
+        rows.source
+    );
+    assert_eq!(rows.rows.len(), 1);
     let text = format!(
         "{err} {settings:?} {}",
         serde_json::to_string(&settings).unwrap()
