@@ -377,10 +377,15 @@ pub(crate) fn resolve_url(
 
 fn map_hf_error(err: HFError, repo: &str, filename: &str, url: &str) -> HubError {
     match err {
-        HFError::AuthRequired { .. } | HFError::Forbidden { .. } => HubError::Unauthorized {
+        HFError::AuthRequired { .. } => HubError::Unauthorized {
             repo: repo.to_string(),
             url: url.to_string(),
             status: 401,
+        },
+        HFError::Forbidden { .. } => HubError::Unauthorized {
+            repo: repo.to_string(),
+            url: url.to_string(),
+            status: 403,
         },
         HFError::RepoNotFound { .. } | HFError::EntryNotFound { .. } => HubError::NotFound {
             what: format!("{filename} in {repo}"),
