@@ -2,6 +2,7 @@
 //!
 //! The modules each hold one idea (see `ARCHITECTURE.md`):
 //! - [`data`]: loading, tokenization, collation, cache;
+//! - [`hub`]: the Hugging Face Hub: search, details, downloads, cache, mirror;
 //! - [`model`]: encoders with classification heads, HF-compatible load/save;
 //! - [`train`]: configuration, optimizer, schedules, the loop, metrics, checkpoints;
 //! - [`runs`]: run folders, metrics logs, trainer state and checkpoint bookkeeping;
@@ -9,6 +10,7 @@
 
 pub mod cli;
 pub mod data;
+pub mod hub;
 pub mod model;
 pub mod runs;
 pub mod train;

@@ -2,6 +2,7 @@
 
 mod bench;
 mod data;
+pub mod hub;
 mod progress;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +24,9 @@ pub enum Command {
     /// Benchmarks; each ends with one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The Hugging Face Hub: search, info, download, and a loopback mirror.
+    #[command(subcommand)]
+    Hub(hub::HubCommand),
 }
 
 #[derive(Subcommand, Debug)]
@@ -46,6 +50,7 @@ pub fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
         Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
+        Command::Hub(cmd) => hub::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

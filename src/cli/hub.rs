@@ -1,0 +1,377 @@
+//! `wick hub ...`: search, inspect and download from the Hugging Face Hub,
+//! and serve a Hub-layout folder as a loopback mirror.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use clap::{Subcommand, ValueEnum};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+
+use crate::hub::mirror::{Mirror, MirrorOptions};
+use crate::hub::{
+    self, DatasetSpec, EventSink, HubEvent, HubSettings, RepoId, RepoKind, RowsSource, SearchQuery,
+    SortKey,
+};
+
+#[derive(Subcommand, Debug)]
+pub enum HubCommand {
+    /// Search models or datasets on the Hub.
+    Search {
+        kind: KindArg,
+        /// Text to look for in repo ids.
+        #[arg(default_value = "")]
+        query: String,
+        #[arg(long, value_enum, default_value_t = SortArg::Downloads)]
+        sort: SortArg,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        author: Option<String>,
+        /// Tag such as a task (`text-classification`); repeat to require several.
+        #[arg(long)]
+        filter: Vec<String>,
+    },
+    /// Show a repo: files, card configs, features, splits and first rows.
+    Info {
+        kind: KindArg,
+        /// `owner/name`, for datasets optionally `owner/name:config`.
+        id: String,
+        /// Split whose first rows to show (datasets).
+        #[arg(long, default_value = "train")]
+        split: String,
+        #[arg(long, default_value_t = 5)]
+        rows: usize,
+    },
+    /// Download a dataset split or a model's config, tokenizer and safetensors weights.
+    Download {
+        kind: KindArg,
+        id: String,
+        #[arg(long)]
+        config: Option<String>,
+        #[arg(long, default_value = "train")]
+        split: String,
+    },
+    /// Serve a Hub-layout folder on 127.0.0.1 (point HF_ENDPOINT at it).
+    Serve {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Token that opens repos marked gated in their `.mirror.json`
+        /// (default: the WICK_MIRROR_TOKEN variable).
+        #[arg(long)]
+        token: Option<String>,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum KindArg {
+    #[value(alias = "models")]
+    Model,
+    #[value(alias = "datasets")]
+    Dataset,
+}
+
+impl From<KindArg> for RepoKind {
+    fn from(kind: KindArg) -> Self {
+        match kind {
+            KindArg::Model => RepoKind::Model,
+            KindArg::Dataset => RepoKind::Dataset,
+        }
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum SortArg {
+    Downloads,
+    Likes,
+    Trending,
+    Modified,
+}
+
+impl From<SortArg> for SortKey {
+    fn from(sort: SortArg) -> Self {
+        match sort {
+            SortArg::Downloads => SortKey::Downloads,
+            SortArg::Likes => SortKey::Likes,
+            SortArg::Trending => SortKey::Trending,
+            SortArg::Modified => SortKey::Modified,
+        }
+    }
+}
+
+pub fn run(command: HubCommand) -> Result<()> {
+    let settings = HubSettings::from_env();
+    match command {
+        HubCommand::Search {
+            kind,
+            query,
+            sort,
+            limit,
+            author,
+            filter,
+        } => {
+            let mut q = SearchQuery::new(kind.into(), &query);
+            q.sort = sort.into();
+            q.limit = limit;
+            q.author = author;
+            q.filter = filter;
+            let hits = hub::search(&settings, &q)?;
+            for hit in &hits {
+                let mut flags = String::new();
+                if hit.gated {
+                    flags.push_str(" [gated]");
+                }
+                if hit.private {
+                    flags.push_str(" [private]");
+                }
+                println!(
+                    "{}{flags}\n  downloads {}  likes {}  modified {}\n  tags: {}",
+                    hit.id,
+                    hit.downloads,
+                    hit.likes,
+                    hit.last_modified.as_deref().unwrap_or("?"),
+                    hit.tags.join(", ")
+                );
+            }
+            eprintln!("{} result(s)", hits.len());
+            Ok(())
+        }
+        HubCommand::Info {
+            kind: KindArg::Dataset,
+            id,
+            split,
+            rows,
+        } => dataset_info(&settings, &id, &split, rows),
+        HubCommand::Info {
+            kind: KindArg::Model,
+            id,
+            ..
+        } => {
+            let repo = RepoId::parse(&id)?;
+            let details = hub::repo_details(&settings, RepoKind::Model, &repo, "main")?;
+            print_files(&details);
+            Ok(())
+        }
+        HubCommand::Download {
+            kind: KindArg::Dataset,
+            id,
+            config,
+            split,
+        } => {
+            let mut spec = DatasetSpec::parse(&id)?;
+            if config.is_some() {
+                spec.config = config;
+            }
+            let bars = Bars::new();
+            let resolved = hub::resolve_dataset_spec(&settings, &spec, &split, Some(bars.sink()))?;
+            println!(
+                "{}:{} split {} ({})",
+                resolved.repo, resolved.config, resolved.split, resolved.revision
+            );
+            for file in &resolved.files {
+                println!("{}", file.display());
+            }
+            Ok(())
+        }
+        HubCommand::Download {
+            kind: KindArg::Model,
+            id,
+            ..
+        } => {
+            let bars = Bars::new();
+            let dir = hub::resolve_model(&settings, &id, Some(bars.sink()))?;
+            println!("{}", dir.display());
+            Ok(())
+        }
+        HubCommand::Serve { dir, port, token } => {
+            let options = MirrorOptions {
+                port,
+                token: token.or_else(|| std::env::var("WICK_MIRROR_TOKEN").ok()),
+                log_to_stderr: true,
+                ..MirrorOptions::default()
+            };
+            let mirror = Mirror::start(&dir, options)
+                .with_context(|| format!("serving {}", dir.display()))?;
+            for id in mirror.repo_ids() {
+                eprintln!("serving {id}");
+            }
+            println!("HF_ENDPOINT={}", mirror.url());
+            println!("{}={}", hub::settings::VIEWER_URL_VAR, mirror.viewer_url());
+            mirror.wait();
+            Ok(())
+        }
+    }
+}
+
+fn print_files(details: &hub::RepoDetails) {
+    let mut flags = String::new();
+    if details.gated {
+        flags.push_str(" [gated]");
+    }
+    if details.private {
+        flags.push_str(" [private]");
+    }
+    if details.from_cache {
+        flags.push_str(" [from cache]");
+    }
+    println!("{}{flags}", details.id);
+    if let Some(sha) = &details.sha {
+        println!("commit: {sha}");
+    }
+    println!(
+        "licence: {}",
+        details.card.license.as_deref().unwrap_or("(not stated)")
+    );
+    println!("files:");
+    for file in &details.files {
+        match file.size {
+            Some(size) => println!("  {}  ({})", file.path, indicatif::HumanBytes(size)),
+            None => println!("  {}", file.path),
+        }
+    }
+}
+
+fn dataset_info(settings: &HubSettings, id: &str, split: &str, rows: usize) -> Result<()> {
+    let mut spec = DatasetSpec::parse(id)?;
+    let details = hub::repo_details(settings, RepoKind::Dataset, &spec.repo, "main")?;
+    print_files(&details);
+    for config in &details.card.configs {
+        println!(
+            "config {}{}:",
+            config.name,
+            if config.default { " (default)" } else { "" }
+        );
+        for (split, patterns) in &config.data_files {
+            println!("  {split}: {}", patterns.join(", "));
+        }
+    }
+    if spec.config.is_none() {
+        spec.config = details.card.config(None).map(|c| c.name.clone());
+    }
+    let config = spec.config.clone().unwrap_or_else(|| "default".to_string());
+    match hub::viewer_splits(settings, &spec.repo) {
+        Ok(splits) => {
+            let names: Vec<String> = splits
+                .iter()
+                .map(|s| format!("{}/{}", s.config, s.split))
+                .collect();
+            println!("viewer splits: {}", names.join(", "));
+        }
+        Err(e) => eprintln!("viewer splits unavailable: {e}"),
+    }
+    // The card keeps feature order; the viewer's JSON object may not.
+    let info = details
+        .card
+        .info(&config)
+        .cloned()
+        .or_else(|| hub::viewer_info(settings, &spec.repo, &config).ok());
+    if let Some(info) = info {
+        println!("features of {config}:");
+        for f in &info.features {
+            if f.class_names.is_empty() {
+                println!("  {}: {}", f.name, f.dtype);
+            } else {
+                println!("  {}: {} [{}]", f.name, f.dtype, f.class_names.join(", "));
+            }
+        }
+        for s in &info.splits {
+            let n = s
+                .num_examples
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "?".into());
+            println!("  split {}: {n} rows", s.name);
+        }
+    }
+    let bars = Bars::new();
+    let first = hub::first_rows(settings, &spec, split, rows, Some(bars.sink()))?;
+    match &first.source {
+        RowsSource::Viewer => println!(
+            "first rows of {}/{} (dataset viewer):",
+            first.config, first.split
+        ),
+        RowsSource::Parquet { path, reason } => {
+            eprintln!("viewer unavailable: {reason}");
+            println!(
+                "first rows of {}/{} (from {}):",
+                first.config,
+                first.split,
+                path.display()
+            );
+        }
+    }
+    for row in &first.rows {
+        println!("  {}", serde_json::Value::Object(row.clone()));
+    }
+    Ok(())
+}
+
+/// One indicatif bar per file, driven by `HubEvent`s.
+struct Bars {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<String, ProgressBar>>,
+}
+
+impl Bars {
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            multi: MultiProgress::new(),
+            bars: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn sink(self: &Arc<Self>) -> EventSink {
+        let me = Arc::clone(self);
+        Arc::new(move |event| me.on_event(event))
+    }
+
+    fn bar(&self, file: &str, total: Option<u64>) -> Option<ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        let bar = bars.entry(file.to_string()).or_insert_with(|| {
+            let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
+            let style = ProgressStyle::with_template(
+                "{msg:30!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+            bar.set_style(style);
+            bar.set_message(file.to_string());
+            bar
+        });
+        if let Some(total) = total {
+            bar.set_length(total);
+        }
+        Some(bar.clone())
+    }
+
+    fn on_event(&self, event: HubEvent) {
+        match event {
+            HubEvent::Started { file, total, .. } => {
+                self.bar(&file, total);
+            }
+            HubEvent::Progress {
+                file, bytes, total, ..
+            } => {
+                if let Some(bar) = self.bar(&file, total) {
+                    bar.set_position(bytes);
+                }
+            }
+            HubEvent::Resumed {
+                file, from, total, ..
+            } => {
+                if let Some(bar) = self.bar(&file, Some(total)) {
+                    bar.set_position(from);
+                    bar.set_message(format!("{file} (resumed)"));
+                }
+            }
+            HubEvent::CacheHit { file, .. } => {
+                let _ = self.multi.println(format!("{file}: in cache"));
+            }
+            HubEvent::Finished { file, .. } => {
+                if let Some(bar) = self.bar(&file, None) {
+                    bar.finish();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Hugging Face Hub client: search, repo details, dataset-viewer rows,
+//! downloads into the cache shared with Python's huggingface_hub, offline
+//! mode, and a loopback mirror of the Hub for tests and air-gapped machines.
+//!
+//! Every call takes a [`HubSettings`] explicitly (see [`HubSettings::from_env`]).
+//! The API is blocking; hf-hub's tokio runtime stays inside [`download`].
+
+mod cache;
+pub mod card;
+mod download;
+pub mod error;
+mod http;
+pub mod id;
+pub mod info;
+pub mod mirror;
+pub mod progress;
+pub mod resolve;
+pub mod search;
+pub mod settings;
+pub mod viewer;
+
+pub use card::{CardConfig, CardData, ConfigInfo, Feature, SplitInfo};
+pub use error::{HubError, HubResult};
+pub use id::{DatasetSpec, RepoId, RepoKind, Source, classify_source, is_hub_id};
+pub use info::{RepoDetails, RepoFile, repo_details};
+pub use progress::{EventSink, HubEvent, channel_sink};
+pub use resolve::{
+    PARQUET_BRANCH, ResolvedDataset, resolve_dataset, resolve_dataset_spec, resolve_model,
+};
+pub use search::{RepoSummary, SearchQuery, SortKey, search};
+pub use settings::HubSettings;
+pub use viewer::{
+    FirstRows, RowsSource, SplitName, first_rows, read_parquet_rows, viewer_first_rows,
+    viewer_info, viewer_splits,
+};
+
+use std::path::PathBuf;
+
+/// Download one file of a repo at `revision` into the cache; returns its
+/// snapshot path. Offline, returns the cached file or a plain error.
+pub fn download_file(
+    settings: &HubSettings,
+    kind: RepoKind,
+    repo: &str,
+    revision: &str,
+    filename: &str,
+    sink: Option<EventSink>,
+) -> HubResult<PathBuf> {
+    let repo = RepoId::parse(repo)?;
+    download::Downloader::new(settings, sink)?.file(kind, &repo, revision, filename)
+}
