@@ -9,10 +9,12 @@ use crate::data::{
     self, Collator, ColumnOverrides, DatasetCache, HostBatch, Order, Padding, SplitRequest,
     TextTokenizer, TokenizeOptions, TokenizedSplit,
 };
+use crate::hub::{self, HubSettings};
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
-    /// A data file (parquet, csv, tsv, jsonl), a glob, or a Hub-layout dataset folder.
+    /// A data file (parquet, csv, tsv, jsonl), a glob, a Hub-layout dataset folder, or a Hub
+    /// dataset id (`nyu-mll/glue:mrpc`), downloaded through the cache.
     #[arg(long)]
     pub data: String,
     /// Dataset config (e.g. `mrpc`), when the folder has several.
@@ -20,9 +22,9 @@ pub struct InspectArgs {
     pub config: Option<String>,
     #[arg(long, default_value = "train")]
     pub split: String,
-    /// A model folder holding `tokenizer.json`, or the file itself.
+    /// A model folder holding `tokenizer.json`, the file itself, or a Hub model id.
     #[arg(long)]
-    pub tokenizer: std::path::PathBuf,
+    pub tokenizer: String,
     /// Truncate to this many tokens [default: the tokenizer's model_max_length].
     #[arg(long)]
     pub max_length: Option<usize>,
@@ -61,10 +63,21 @@ pub enum PaddingArg {
 }
 
 pub fn inspect(args: &InspectArgs) -> Result<()> {
-    let tokenizer = TextTokenizer::load(&args.tokenizer)?;
+    let settings = HubSettings::from_env();
+    let sink = progress::download_sink();
+    let model_dir = hub::local_model(&settings, &args.tokenizer, Some(sink.clone()))?;
+    let tokenizer = TextTokenizer::load(&model_dir)?;
+    let local = hub::local_split(
+        &settings,
+        &args.data,
+        args.config.as_deref(),
+        &args.split,
+        Some(sink),
+    )?;
     let request = SplitRequest {
-        data: args.data.clone(),
-        config: args.config.clone(),
+        data: local.data,
+        config: local.config,
+        files: local.files,
         split: args.split.clone(),
         columns: ColumnOverrides {
             text: args.text_column.clone(),
@@ -78,8 +91,7 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
         threads: args.threads,
         ..TokenizeOptions::default()
     };
-    let cache =
-        (!args.no_cache).then(|| DatasetCache::in_datasets_cache(&data::default_datasets_cache()));
+    let cache = (!args.no_cache).then(|| DatasetCache::in_datasets_cache(&settings.datasets_cache));
     let bar = progress::bar(0, "tokenizing", "rows");
     let split = data::prepare_split(
         &request,

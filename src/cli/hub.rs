@@ -1,18 +1,15 @@
 //! `wick hub ...`: search, inspect and download from the Hugging Face Hub,
 //! and serve a Hub-layout folder as a loopback mirror.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 
+use super::progress::DownloadBars;
 use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 use crate::hub::mirror::{Mirror, MirrorOptions};
 use crate::hub::{
-    self, DatasetSpec, EventSink, HubEvent, HubSettings, RepoId, RepoKind, RowsSource, SearchQuery,
-    SortKey,
+    self, DatasetSpec, HubSettings, RepoId, RepoKind, RowsSource, SearchQuery, SortKey,
 };
 
 #[derive(Subcommand, Debug)]
@@ -164,7 +161,7 @@ pub fn run(command: HubCommand) -> Result<()> {
             if config.is_some() {
                 spec.config = config;
             }
-            let bars = Bars::new();
+            let bars = DownloadBars::new();
             let resolved = hub::resolve_dataset_spec(&settings, &spec, &split, Some(bars.sink()))?;
             println!(
                 "{}:{} split {} ({})",
@@ -180,7 +177,7 @@ pub fn run(command: HubCommand) -> Result<()> {
             id,
             ..
         } => {
-            let bars = Bars::new();
+            let bars = DownloadBars::new();
             let dir = hub::resolve_model(&settings, &id, Some(bars.sink()))?;
             println!("{}", dir.display());
             Ok(())
@@ -284,7 +281,7 @@ fn dataset_info(settings: &HubSettings, id: &str, split: &str, rows: usize) -> R
             println!("  split {}: {n} rows", s.name);
         }
     }
-    let bars = Bars::new();
+    let bars = DownloadBars::new();
     let first = hub::first_rows(settings, &spec, split, rows, Some(bars.sink()))?;
     match &first.source {
         RowsSource::Viewer => println!(
@@ -305,73 +302,4 @@ fn dataset_info(settings: &HubSettings, id: &str, split: &str, rows: usize) -> R
         println!("  {}", serde_json::Value::Object(row.clone()));
     }
     Ok(())
-}
-
-/// One indicatif bar per file, driven by `HubEvent`s.
-struct Bars {
-    multi: MultiProgress,
-    bars: Mutex<HashMap<String, ProgressBar>>,
-}
-
-impl Bars {
-    fn new() -> Arc<Self> {
-        Arc::new(Self {
-            multi: MultiProgress::new(),
-            bars: Mutex::new(HashMap::new()),
-        })
-    }
-
-    fn sink(self: &Arc<Self>) -> EventSink {
-        let me = Arc::clone(self);
-        Arc::new(move |event| me.on_event(event))
-    }
-
-    fn bar(&self, file: &str, total: Option<u64>) -> Option<ProgressBar> {
-        let mut bars = self.bars.lock().ok()?;
-        let bar = bars.entry(file.to_string()).or_insert_with(|| {
-            let bar = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
-            let style = ProgressStyle::with_template(
-                "{msg:30!} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
-            bar.set_style(style);
-            bar.set_message(file.to_string());
-            bar
-        });
-        if let Some(total) = total {
-            bar.set_length(total);
-        }
-        Some(bar.clone())
-    }
-
-    fn on_event(&self, event: HubEvent) {
-        match event {
-            HubEvent::Started { file, total, .. } => {
-                self.bar(&file, total);
-            }
-            HubEvent::Progress {
-                file, bytes, total, ..
-            } => {
-                if let Some(bar) = self.bar(&file, total) {
-                    bar.set_position(bytes);
-                }
-            }
-            HubEvent::Resumed {
-                file, from, total, ..
-            } => {
-                if let Some(bar) = self.bar(&file, Some(total)) {
-                    bar.set_position(from);
-                    bar.set_message(format!("{file} (resumed)"));
-                }
-            }
-            HubEvent::CacheHit { file, .. } => {
-                let _ = self.multi.println(format!("{file}: in cache"));
-            }
-            HubEvent::Finished { file, .. } => {
-                if let Some(bar) = self.bar(&file, None) {
-                    bar.finish();
-                }
-            }
-        }
-    }
 }

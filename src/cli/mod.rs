@@ -4,6 +4,7 @@ mod bench;
 mod data;
 pub mod hub;
 mod progress;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -21,6 +22,11 @@ pub enum Command {
     /// Look at a dataset the way the trainer will see it.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Fine-tune a model: `wick train --config examples/mrpc-minilm.toml [--set key=value]`.
+    ///
+    /// Prints a progress bar with loss and ETA, writes a run folder (config.toml,
+    /// metrics.jsonl, checkpoint-STEP/), and ends with a summary table.
+    Train(train::TrainArgs),
     /// Benchmarks; each ends with one JSON line.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -51,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
         Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
         Command::Hub(cmd) => hub::run(cmd),
+        Command::Train(args) => train::train(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,7 +14,7 @@ use super::columns::{ColumnMapping, ColumnOverrides};
 use super::error::{DataError, Result};
 use super::labels::{self, LabelSet, LabelSource};
 use super::read::{RawSplit, read_split};
-use super::source::resolve_split;
+use super::source::{resolve_split, split_from_files};
 use super::tokenize::{TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
 
 /// Columns that tokenization adds next to the original ones.
@@ -40,6 +40,10 @@ pub struct SplitRequest {
     /// Label names to use instead of discovering them; an evaluation split reuses the
     /// training split's so that ids agree.
     pub labels: Option<Vec<String>>,
+    /// The split's files when they are already known (a Hub download); `data` is then the
+    /// folder whose dataset card describes them.
+    #[serde(default)]
+    pub files: Vec<std::path::PathBuf>,
 }
 
 /// What a tokenized split is, stored with it in the cache.
@@ -225,7 +229,16 @@ pub fn prepare_split(
     cache: Option<&DatasetCache>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<TokenizedSplit> {
-    let source = resolve_split(&request.data, request.config.as_deref(), &request.split)?;
+    let source = if request.files.is_empty() {
+        resolve_split(&request.data, request.config.as_deref(), &request.split)?
+    } else {
+        split_from_files(
+            &request.files,
+            Path::new(&request.data),
+            request.config.as_deref(),
+            &request.split,
+        )?
+    };
     let max_length = options.resolved_max_length(tokenizer);
     let fingerprint = fingerprint(&source.files, request, tokenizer, max_length)?;
 

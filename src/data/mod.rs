@@ -28,22 +28,6 @@ pub use error::{DataError, Result};
 pub use labels::{LabelSet, LabelSource, class_balance};
 pub use read::{HF_METADATA_KEY, RawSplit, read_split};
 pub use sampler::{Order, epoch_batches};
-pub use source::{Format, SplitSource, list_configs, resolve_split};
+pub use source::{Format, SplitSource, list_configs, resolve_split, split_from_files};
 pub use stats::{LengthBucket, LengthSummary, PaddingReport, length_histogram, padding_report};
 pub use tokenize::{DEFAULT_MAX_LENGTH, TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
-
-/// Where 🤗 Datasets keeps its cache: `HF_DATASETS_CACHE`, else `$HF_HOME/datasets`, else
-/// `~/.cache/huggingface/datasets`.
-pub fn default_datasets_cache() -> std::path::PathBuf {
-    if let Some(dir) = std::env::var_os("HF_DATASETS_CACHE").filter(|v| !v.is_empty()) {
-        return dir.into();
-    }
-    let hf_home = std::env::var_os("HF_HOME")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
-        .or_else(|| {
-            directories::BaseDirs::new().map(|b| b.home_dir().join(".cache").join("huggingface"))
-        })
-        .unwrap_or_else(|| std::path::PathBuf::from(".cache/huggingface"));
-    hf_home.join("datasets")
-}

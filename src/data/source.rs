@@ -103,6 +103,31 @@ pub fn resolve_split(data: &str, config: Option<&str>, split: &str) -> Result<Sp
     })
 }
 
+/// A split whose files are already known, described by the card in `dir` (when it has one).
+pub fn split_from_files(
+    files: &[PathBuf],
+    dir: &Path,
+    config: Option<&str>,
+    split: &str,
+) -> Result<SplitSource> {
+    for file in files {
+        Format::from_path(file)?;
+    }
+    let card = if dir.is_dir() {
+        DatasetCard::read_dir(dir)?
+    } else {
+        DatasetCard::default()
+    };
+    Ok(SplitSource {
+        files: files.to_vec(),
+        split: split.to_string(),
+        config: config.map(str::to_string),
+        card_features: card
+            .features_of(config.unwrap_or("default"))
+            .map(<[_]>::to_vec),
+    })
+}
+
 /// The configs of a dataset folder and the splits of each, for pickers and messages.
 pub fn list_configs(dir: &Path) -> Result<Vec<(String, Vec<String>)>> {
     let card = DatasetCard::read_dir(dir)?;

@@ -12,6 +12,8 @@ pub enum TrainError {
     #[error(transparent)]
     Optim(#[from] super::OptimError),
     #[error(transparent)]
+    Hub(#[from] crate::hub::HubError),
+    #[error(transparent)]
     Runs(#[from] crate::runs::RunsError),
     #[error(transparent)]
     Metrics(#[from] super::metrics::MetricsError),

@@ -19,18 +19,21 @@ use crate::data::{
     self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
     TokenizeOptions, TokenizedSplit,
 };
+use crate::hub::{self, HubEvent, HubSettings};
 use crate::model::{Classifier, Dropout, cross_entropy};
 use crate::runs::{
     BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
 };
 
-/// Where a trainer keeps what outlives it.
-#[derive(Debug, Clone, Default)]
+/// Where a trainer finds models and data, and keeps what outlives it.
+#[derive(Debug, Clone)]
 pub struct TrainerOptions {
     /// Runs root; `None` means [`crate::runs::runs_root`] (OS data dir or `WICK_RUNS_DIR`).
     pub runs_root: Option<PathBuf>,
-    /// The datasets cache folder (`HF_DATASETS_CACHE`); `None` disables the tokenized cache.
-    pub datasets_cache: Option<PathBuf>,
+    /// Endpoint, caches, token and offline mode for Hub ids.
+    pub hub: HubSettings,
+    /// Read and write tokenized splits in `hub.datasets_cache`.
+    pub dataset_cache: bool,
 }
 
 /// The front end's side of a running trainer.
@@ -151,8 +154,33 @@ impl<'a> Session<'a> {
             None => None,
         };
 
+        // Hub ids are downloaded into the shared cache first, with progress.
+        let download_progress: hub::EventSink = {
+            let events = events.clone();
+            std::sync::Arc::new(move |event| {
+                if let HubEvent::Progress {
+                    file, bytes, total, ..
+                } = event
+                {
+                    let _ = events.send(Event::Preparing {
+                        stage: format!("downloading {file}"),
+                        done: bytes,
+                        total: total.unwrap_or(0),
+                    });
+                }
+            })
+        };
+        let model_dir =
+            hub::local_model(&options.hub, &cfg.model, Some(download_progress.clone()))?;
+        if !model_dir.join("config.json").is_file() {
+            return Err(TrainError::Invalid(format!(
+                "model = \"{}\": {} has no config.json",
+                cfg.model,
+                model_dir.display()
+            )));
+        }
+
         // Data: tokenized the way `datasets.map(tokenize, batched=True)` would.
-        let model_dir = local_dir(&cfg.model, "model")?;
         let tokenizer = TextTokenizer::load(&model_dir)?;
         let model_config = crate::model::ModelConfig::from_file(&model_dir.join("config.json"))?;
         let position_limit = model_config
@@ -161,9 +189,8 @@ impl<'a> Session<'a> {
         let max_length =
             cfg.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
         let cache = options
-            .datasets_cache
-            .as_deref()
-            .map(DatasetCache::in_datasets_cache);
+            .dataset_cache
+            .then(|| DatasetCache::in_datasets_cache(&options.hub.datasets_cache));
         let tokenize_options = TokenizeOptions {
             max_length: Some(max_length),
             threads: cfg.tokenize_threads.unwrap_or(0) as usize,
@@ -171,9 +198,17 @@ impl<'a> Session<'a> {
         };
         let load =
             |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
+                let local = hub::local_split(
+                    &options.hub,
+                    &cfg.dataset,
+                    cfg.dataset_config.as_deref(),
+                    split,
+                    Some(download_progress.clone()),
+                )?;
                 let request = SplitRequest {
-                    data: cfg.dataset.clone(),
-                    config: cfg.dataset_config.clone(),
+                    data: local.data,
+                    config: local.config,
+                    files: local.files,
                     split: split.to_string(),
                     columns: ColumnOverrides {
                         text: cfg.text_column.clone(),
@@ -766,18 +801,6 @@ fn device_name(device: &Device) -> String {
         Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
         Device::Cuda(_) => "cuda".into(),
         other => format!("{other:?}"),
-    }
-}
-
-/// A model or dataset given as a local folder or file; Hub ids are resolved by the hub module.
-fn local_dir(value: &str, key: &str) -> Result<PathBuf, TrainError> {
-    let path = PathBuf::from(value);
-    if path.is_dir() {
-        Ok(path)
-    } else {
-        Err(TrainError::Invalid(format!(
-            "{key} = \"{value}\": no such folder"
-        )))
     }
 }
 

@@ -1,0 +1,227 @@
+//! `wick train`: the trainer headless, with a progress bar and a summary table. It writes the
+//! same run folder as the GUI.
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+use super::progress;
+use crate::hub::HubSettings;
+use crate::train::config::TrainConfig;
+use crate::train::{Event, Summary, TrainerOptions};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// A flat TOML file of TrainingArguments keys plus model/dataset/columns (see examples/).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Override one key, e.g. `--set learning_rate=3e-5 --set model=org/name`. Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub overrides: Vec<String>,
+    /// Runs folder [default: $WICK_RUNS_DIR, else the OS data directory]; `output_dir` wins.
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+    /// Do not read or write the tokenized-split cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// Reads the config, applies `--set`, and validates, so every error names its key.
+pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<TrainConfig> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
+    let mut config = TrainConfig::parse_unvalidated(&text, &file)?;
+    config.resolve_paths_relative_to(path.parent().unwrap_or(std::path::Path::new(".")));
+    for item in overrides {
+        config.apply_override(item)?;
+    }
+    config.validate()?;
+    Ok(config)
+}
+
+pub fn train(args: &TrainArgs) -> Result<()> {
+    let config = load_config(&args.config, &args.overrides)?;
+    let handle = crate::train::spawn(
+        config,
+        TrainerOptions {
+            runs_root: args.runs_dir.clone(),
+            hub: HubSettings::from_env(),
+            dataset_cache: !args.no_cache,
+        },
+    )?;
+    let mut preparing: Option<(String, ProgressBar)> = None;
+    let mut bar: Option<ProgressBar> = None;
+    let mut outcome = Err(anyhow!("the trainer stopped without a word"));
+    for event in handle.events.iter() {
+        match event {
+            Event::Preparing { stage, done, total } => {
+                if preparing.as_ref().is_none_or(|(s, _)| *s != stage) {
+                    if let Some((_, old)) = preparing.take() {
+                        old.finish_and_clear();
+                    }
+                    preparing = Some((stage.clone(), progress::bar(total, &stage, "")));
+                }
+                if let Some((_, b)) = &preparing {
+                    b.set_length(total);
+                    b.set_position(done);
+                }
+            }
+            Event::Started(started) => {
+                if let Some((_, old)) = preparing.take() {
+                    old.finish_and_clear();
+                }
+                println!("run folder: {}", started.run_dir.display());
+                println!(
+                    "{} train rows, {} eval rows, labels [{}]; {} parameters on {}",
+                    started.train_rows,
+                    started.eval_rows,
+                    started.label_names.join(", "),
+                    started.num_parameters,
+                    started.device
+                );
+                if !started.newly_initialized.is_empty() {
+                    println!(
+                        "newly initialized: {}",
+                        started.newly_initialized.join(", ")
+                    );
+                }
+                println!(
+                    "{} optimizer steps ({} per epoch, {} warmup){}",
+                    started.total_steps,
+                    started.steps_per_epoch,
+                    started.warmup_steps,
+                    started
+                        .resumed_at_step
+                        .map(|s| format!(", resuming at step {s}"))
+                        .unwrap_or_default()
+                );
+                let b = ProgressBar::new(started.total_steps);
+                b.set_style(
+                    ProgressStyle::with_template(
+                        "{bar:30.cyan/blue} {pos}/{len} steps {elapsed_precise} {msg}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                if let Some(step) = started.resumed_at_step {
+                    b.set_position(step);
+                }
+                bar = Some(b);
+            }
+            Event::Step(step) => {
+                if let Some(b) = &bar {
+                    b.set_position(step.step);
+                    b.set_message(format!(
+                        "epoch {:.2} loss {:.4} lr {:.2e} {:.1} samples/s ETA {}",
+                        step.epoch,
+                        step.loss,
+                        step.learning_rate,
+                        step.samples_per_s,
+                        format_duration(step.eta_s)
+                    ));
+                }
+            }
+            Event::Eval(eval) => {
+                let m = &eval.metrics;
+                let line = format!(
+                    "eval @ step {} (epoch {:.2}): loss {:.4} accuracy {:.4} f1 {:.4} mcc {:.4}{}",
+                    eval.step,
+                    eval.epoch,
+                    m.loss.unwrap_or(f64::NAN),
+                    m.accuracy,
+                    m.f1,
+                    m.matthews_correlation,
+                    if eval.is_best { "  (best)" } else { "" }
+                );
+                print_line(&bar, line);
+            }
+            Event::CheckpointSaved { step, path } => {
+                print_line(
+                    &bar,
+                    format!("saved checkpoint at step {step}: {}", path.display()),
+                );
+            }
+            Event::Paused { step } => print_line(&bar, format!("paused at step {step}")),
+            Event::Resumed { step } => print_line(&bar, format!("resumed at step {step}")),
+            Event::Finished(summary) => {
+                if let Some(b) = &bar {
+                    b.finish();
+                }
+                print_summary(&summary);
+                outcome = Ok(());
+            }
+            Event::Failed { reason } => {
+                if let Some(b) = &bar {
+                    b.abandon();
+                }
+                outcome = Err(anyhow!(reason));
+            }
+        }
+    }
+    handle.join();
+    outcome
+}
+
+fn print_line(bar: &Option<ProgressBar>, line: String) {
+    match bar {
+        Some(b) if !b.is_hidden() => b.println(line),
+        _ => println!("{line}"),
+    }
+}
+
+fn format_duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
+fn print_summary(summary: &Summary) {
+    let mut rows: Vec<(String, String)> = vec![
+        ("run folder".into(), summary.run_dir.display().to_string()),
+        ("global step".into(), summary.global_step.to_string()),
+        ("epoch".into(), format!("{:.2}", summary.epoch)),
+        ("train loss".into(), format!("{:.4}", summary.train_loss)),
+        (
+            "train runtime".into(),
+            format_duration(summary.train_runtime_s),
+        ),
+        (
+            "train samples/s".into(),
+            format!("{:.2}", summary.train_samples_per_s),
+        ),
+    ];
+    if let Some(m) = &summary.last_eval {
+        rows.push((
+            "eval loss".into(),
+            format!("{:.4}", m.loss.unwrap_or(f64::NAN)),
+        ));
+        rows.push(("eval accuracy".into(), format!("{:.4}", m.accuracy)));
+        rows.push(("eval f1".into(), format!("{:.4}", m.f1)));
+        rows.push(("eval precision".into(), format!("{:.4}", m.precision)));
+        rows.push(("eval recall".into(), format!("{:.4}", m.recall)));
+        rows.push(("eval mcc".into(), format!("{:.4}", m.matthews_correlation)));
+    }
+    if let Some((name, value)) = &summary.best_metric {
+        rows.push((format!("best {name}"), format!("{value:.4}")));
+    }
+    if let Some(path) = &summary.best_checkpoint {
+        rows.push(("best checkpoint".into(), path.display().to_string()));
+    }
+    if summary.stopped_by_user {
+        rows.push((
+            "status".into(),
+            "stopped (resumable from the last checkpoint)".into(),
+        ));
+    } else if summary.stopped_early {
+        rows.push(("status".into(), "early stopping".into()));
+    }
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    println!();
+    for (key, value) in rows {
+        println!("  {key:<width$}  {value}");
+    }
+}
