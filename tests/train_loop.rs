@@ -1,0 +1,428 @@
+//! The trainer engine end to end on a tiny BERT: events, the run folder, resume equivalence,
+//! commands, and failures that must become `Event::Failed` with a readable reason.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use wick::hub::HubSettings;
+use wick::runs::checkpoints::REQUIRED_CHECKPOINT_FILES;
+use wick::runs::{RunStatus, read_metrics};
+use wick::train::config::TrainConfig;
+use wick::train::{Command, Event, TrainerOptions};
+
+const WORDS: &[&str] = &[
+    "the", "film", "was", "good", "bad", "great", "awful", "plot", "and", "acting", "is", "a",
+    "story", "fine", "dull", "fun",
+];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A tiny BERT folder (the PyTorch fixture with dropout switched on) plus a WordPiece
+/// tokenizer whose ids fit its 1000-row vocabulary.
+fn tiny_model(dir: &Path) -> PathBuf {
+    let model = dir.join("tiny-bert");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::copy(
+        fixtures().join("tiny-bert/model.safetensors"),
+        model.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tiny-bert/config.json")).unwrap(),
+    )
+    .unwrap();
+    config["hidden_dropout_prob"] = 0.1.into();
+    config["attention_probs_dropout_prob"] = 0.1.into();
+    std::fs::write(model.join("config.json"), config.to_string()).unwrap();
+
+    let mut tokenizer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("minilm-tokenizer/tokenizer.json")).unwrap(),
+    )
+    .unwrap();
+    let mut vocab = serde_json::Map::new();
+    for (i, token) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        .iter()
+        .enumerate()
+    {
+        vocab.insert(token.to_string(), i.into());
+    }
+    let letters = ('a'..='z').flat_map(|c| [c.to_string(), format!("##{c}")]);
+    for token in WORDS
+        .iter()
+        .map(|w| w.to_string())
+        .chain(letters)
+        .chain([".".to_string(), ",".to_string()])
+    {
+        let id = vocab.len();
+        vocab.entry(token).or_insert(id.into());
+    }
+    tokenizer["model"]["vocab"] = vocab.into();
+    for added in tokenizer["added_tokens"].as_array_mut().unwrap() {
+        let content = added["content"].as_str().unwrap().to_string();
+        let id = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .position(|t| *t == content)
+            .unwrap();
+        added["id"] = id.into();
+    }
+    tokenizer["post_processor"]["special_tokens"]["[CLS]"]["ids"] = serde_json::json!([2]);
+    tokenizer["post_processor"]["special_tokens"]["[SEP]"]["ids"] = serde_json::json!([3]);
+    tokenizer["padding"] = serde_json::Value::Null;
+    tokenizer["truncation"] = serde_json::Value::Null;
+    std::fs::write(model.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    model
+}
+
+/// Pairs whose label follows the words in them, so a model can learn something.
+fn tiny_dataset(dir: &Path) -> PathBuf {
+    let data = dir.join("reviews");
+    std::fs::create_dir_all(data.join("data")).unwrap();
+    for (split, rows, offset) in [("train", 40, 0), ("validation", 12, 1000)] {
+        let mut csv = String::from("sentence1,sentence2,label\n");
+        for i in 0..rows {
+            let n = i + offset;
+            let label = ["neg", "neu", "pos"][n % 3];
+            let cue = ["awful", "fine", "great"][n % 3];
+            let filler: Vec<&str> = (0..(3 + n % 5))
+                .map(|k| WORDS[(n * 7 + k * 3) % 11])
+                .collect();
+            csv.push_str(&format!(
+                "the film was {cue},{} {cue},{label}\n",
+                filler.join(" ")
+            ));
+        }
+        std::fs::write(data.join(format!("data/{split}.csv")), csv).unwrap();
+    }
+    data
+}
+
+fn config(dir: &Path, output: &str) -> TrainConfig {
+    let text = format!(
+        r#"
+model = "{model}"
+dataset = "{data}"
+output_dir = "{out}"
+learning_rate = 1e-3
+num_train_epochs = 3
+per_device_train_batch_size = 4
+per_device_eval_batch_size = 5
+gradient_accumulation_steps = 2
+warmup_ratio = 0.1
+weight_decay = 0.01
+logging_steps = 2
+eval_strategy = "epoch"
+save_strategy = "epoch"
+seed = 7
+"#,
+        model = tiny_model(dir).display(),
+        data = tiny_dataset(dir).display(),
+        out = dir.join(output).display()
+    );
+    TrainConfig::from_toml_str(&text).expect("test config is valid")
+}
+
+fn options(dir: &Path) -> TrainerOptions {
+    TrainerOptions {
+        runs_root: Some(dir.join("runs")),
+        hub: HubSettings::with_home(&dir.join("hf")).with_offline(true),
+        dataset_cache: true,
+    }
+}
+
+/// Runs to the end, answering each event with `on_event`; returns every event.
+fn run(
+    config: TrainConfig,
+    options: TrainerOptions,
+    mut on_event: impl FnMut(&Event, &crossbeam_channel::Sender<Command>),
+) -> Vec<Event> {
+    let handle = wick::train::spawn(config, options).unwrap();
+    let mut events = Vec::new();
+    loop {
+        let event = handle
+            .events
+            .recv_timeout(Duration::from_secs(600))
+            .expect("the trainer reports within 10 minutes");
+        on_event(&event, &handle.commands);
+        let last = matches!(event, Event::Finished(_) | Event::Failed { .. });
+        events.push(event);
+        if last {
+            break;
+        }
+    }
+    handle.join();
+    events
+}
+
+fn failure(events: &[Event]) -> Option<&str> {
+    events.iter().find_map(|e| match e {
+        Event::Failed { reason } => Some(reason.as_str()),
+        _ => None,
+    })
+}
+
+fn final_weights(run_dir: &Path, step: u64) -> Vec<u8> {
+    std::fs::read(run_dir.join(format!("checkpoint-{step}/model.safetensors"))).unwrap()
+}
+
+#[test]
+fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = run(config(dir.path(), "run"), options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let Event::Started(started) = &events
+        .iter()
+        .find(|e| !matches!(e, Event::Preparing { .. }))
+        .unwrap()
+    else {
+        panic!("Started comes before any step");
+    };
+    // 40 rows / batch 4 = 10 batches, accumulation 2 -> 5 optimizer steps an epoch.
+    assert_eq!(
+        (
+            started.steps_per_epoch,
+            started.total_steps,
+            started.warmup_steps
+        ),
+        (5, 15, 2)
+    );
+    assert_eq!(started.label_names, vec!["neg", "neu", "pos"]);
+    let steps: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Step(s) => Some(s.step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(steps, (1..=15).collect::<Vec<_>>());
+    let evals = events
+        .iter()
+        .filter(|e| matches!(e, Event::Eval(_)))
+        .count();
+    assert_eq!(evals, 3);
+    let Some(Event::Finished(summary)) = events.last() else {
+        panic!("ends with Finished")
+    };
+    assert_eq!(summary.global_step, 15);
+    assert!((summary.epoch - 3.0).abs() < 1e-9);
+
+    let run_dir = dir.path().join("run");
+    assert!(run_dir.join("config.toml").is_file());
+    for step in [5, 10, 15] {
+        for file in REQUIRED_CHECKPOINT_FILES {
+            assert!(
+                run_dir.join(format!("checkpoint-{step}/{file}")).is_file(),
+                "checkpoint-{step}/{file}"
+            );
+        }
+        assert!(
+            run_dir
+                .join(format!("checkpoint-{step}/tokenizer.json"))
+                .is_file()
+        );
+    }
+    let log = read_metrics(&run_dir.join("metrics.jsonl")).unwrap();
+    assert!(log.torn_last_line.is_none());
+    let train_lines: Vec<_> = log
+        .records
+        .iter()
+        .filter(|r| r.contains_key("loss"))
+        .collect();
+    assert_eq!(train_lines.len(), 7, "logging_steps = 2 over 15 steps");
+    for key in ["step", "epoch", "loss", "learning_rate", "grad_norm"] {
+        assert!(train_lines[0].contains_key(key), "{key}");
+    }
+    let eval_lines: Vec<_> = log
+        .records
+        .iter()
+        .filter(|r| r.contains_key("eval_loss"))
+        .collect();
+    assert_eq!(eval_lines.len(), 3);
+    for key in [
+        "eval_accuracy",
+        "eval_f1",
+        "eval_precision",
+        "eval_recall",
+        "eval_matthews_correlation",
+        "epoch",
+        "step",
+    ] {
+        assert!(eval_lines[0].contains_key(key), "{key}");
+    }
+    assert!(log.records.last().unwrap().contains_key("train_runtime"));
+    // The checkpoint's trainer_state.json carries HF's log_history.
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run_dir.join("checkpoint-15/trainer_state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["global_step"], 15);
+    assert_eq!(state["log_history"].as_array().unwrap().len(), 7 + 3);
+    // The trained model is an HF folder that loads back.
+    let labels: Vec<String> = vec!["neg".into(), "neu".into(), "pos".into()];
+    wick::model::Classifier::load(
+        &run_dir.join("checkpoint-15"),
+        &labels,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let info = wick::runs::RunDir::open(&run_dir).unwrap();
+    assert_eq!(info.info().status, RunStatus::Finished);
+}
+
+#[test]
+fn a_stopped_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = config(dir.path(), "full");
+    let events = run(full.clone(), options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+
+    // Same config, stopped by the user after step 6 (mid-epoch, mid-schedule).
+    let mut interrupted = full.clone();
+    interrupted.output_dir = Some(dir.path().join("interrupted").display().to_string());
+    let events = run(
+        interrupted.clone(),
+        options(dir.path()),
+        |event, commands| {
+            if let Event::Step(s) = event
+                && s.step == 6
+            {
+                commands.send(Command::Stop).unwrap();
+            }
+        },
+    );
+    let Some(Event::Finished(summary)) = events.last() else {
+        panic!("a stop finishes cleanly: {:?}", failure(&events))
+    };
+    assert!(summary.stopped_by_user);
+    let stopped_at = summary.global_step;
+    assert!((6..15).contains(&stopped_at), "stopped at {stopped_at}");
+    let checkpoint = dir
+        .path()
+        .join(format!("interrupted/checkpoint-{stopped_at}"));
+    assert!(checkpoint.is_dir());
+
+    let mut resumed = interrupted;
+    resumed.resume_from_checkpoint = Some(checkpoint.display().to_string());
+    let events = run(resumed, options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let Some(Event::Started(started)) = events.iter().find(|e| matches!(e, Event::Started(_)))
+    else {
+        panic!()
+    };
+    assert_eq!(started.resumed_at_step, Some(stopped_at));
+
+    assert!(
+        final_weights(&dir.path().join("full"), 15)
+            == final_weights(&dir.path().join("interrupted"), 15),
+        "resumed weights differ from the uninterrupted run"
+    );
+    let evals = |run: &str| -> Vec<serde_json::Value> {
+        read_metrics(&dir.path().join(run).join("metrics.jsonl"))
+            .unwrap()
+            .records
+            .into_iter()
+            .filter(|r| r.contains_key("eval_loss"))
+            .map(|mut r| {
+                r.remove("wall_time");
+                r.remove("eval_runtime");
+                r.remove("eval_samples_per_second");
+                serde_json::Value::Object(r)
+            })
+            .collect()
+    };
+    assert_eq!(evals("full"), evals("interrupted"));
+}
+
+#[test]
+fn pause_eval_now_save_now_and_resume_are_obeyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "run");
+    cfg.num_train_epochs = 1.0;
+    cfg.save_strategy = wick::train::config::SaveStrategy::No;
+    let mut sent = false;
+    let events = run(cfg, options(dir.path()), |event, commands| match event {
+        Event::Step(s) if s.step == 1 && !sent => {
+            sent = true;
+            for command in [
+                Command::Pause,
+                Command::EvalNow,
+                Command::SaveNow,
+                Command::Resume,
+            ] {
+                commands.send(command).unwrap();
+            }
+        }
+        _ => {}
+    });
+    assert_eq!(failure(&events), None);
+    let position = |f: &dyn Fn(&Event) -> bool| events.iter().position(f).unwrap();
+    let paused = position(&|e| matches!(e, Event::Paused { .. }));
+    let eval = position(&|e| matches!(e, Event::Eval(_)));
+    let saved = position(&|e| matches!(e, Event::CheckpointSaved { .. }));
+    let resumed = position(&|e| matches!(e, Event::Resumed { .. }));
+    assert!(
+        paused < eval && eval < saved && saved < resumed,
+        "{paused} {eval} {saved} {resumed}"
+    );
+    assert!(matches!(events.last(), Some(Event::Finished(_))));
+}
+
+#[test]
+fn a_diverging_run_fails_with_a_clear_message_and_keeps_its_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "run");
+    cfg.learning_rate = 1e30;
+    cfg.warmup_ratio = 0.0;
+    let events = run(cfg, options(dir.path()), |_, _| {});
+    let reason = failure(&events).expect("a NaN loss stops the run");
+    assert!(
+        reason.contains("loss became") && reason.contains("learning_rate"),
+        "{reason}"
+    );
+    let info = wick::runs::RunDir::open(&dir.path().join("run")).unwrap();
+    assert_eq!(info.info().status, RunStatus::Failed);
+}
+
+#[test]
+fn bad_settings_fail_at_start_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "run");
+    cfg.metric_for_best_model = Some("bleu".into());
+    let events = run(cfg, options(dir.path()), |_, _| {});
+    let reason = failure(&events).unwrap();
+    assert!(
+        reason.contains("metric_for_best_model") && reason.contains("bleu"),
+        "{reason}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::Step(_))));
+
+    let mut cfg = config(dir.path(), "run2");
+    cfg.model = dir.path().join("no-such-model").display().to_string();
+    let reason_missing = failure(&run(cfg, options(dir.path()), |_, _| {}))
+        .unwrap()
+        .to_string();
+    assert!(reason_missing.contains("no-such-model"), "{reason_missing}");
+
+    let mut cfg = config(dir.path(), "run3");
+    cfg.device = "cuda".into();
+    let reason_cuda = failure(&run(cfg, options(dir.path()), |_, _| {}))
+        .unwrap()
+        .to_string();
+    assert!(
+        reason_cuda.contains("cuda") && reason_cuda.contains("cpu"),
+        "{reason_cuda}"
+    );
+
+    // Unknown keys and bad values are refused before any thread starts, naming the key.
+    let err = TrainConfig::from_toml_str("model = \"m\"\ndataset = \"d\"\nlearning_rat = 1e-5\n")
+        .unwrap_err();
+    assert!(err.to_string().contains("learning_rat"), "{err}");
+    let err = TrainConfig::from_toml_str(
+        "model = \"m\"\ndataset = \"d\"\nper_device_train_batch_size = 0\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("per_device_train_batch_size"),
+        "{err}"
+    );
+}
