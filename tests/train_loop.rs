@@ -426,3 +426,60 @@ fn bad_settings_fail_at_start_naming_the_problem() {
         "{err}"
     );
 }
+
+#[test]
+fn hub_ids_train_end_to_end_through_a_loopback_mirror() {
+    // A Hub-layout folder served on 127.0.0.1; the trainer sees only ids and an endpoint.
+    let dir = tempfile::tempdir().unwrap();
+    let hub_root = dir.path().join("hub");
+    let model = tiny_model(dir.path());
+    let model_repo = hub_root.join("models/wick-test/tiny-bert");
+    std::fs::create_dir_all(&model_repo).unwrap();
+    for entry in std::fs::read_dir(&model).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(&path, model_repo.join(path.file_name().unwrap())).unwrap();
+    }
+    let data_repo = hub_root.join("datasets/wick-test/reviews");
+    std::fs::create_dir_all(&data_repo).unwrap();
+    let data = tiny_dataset(dir.path());
+    std::fs::create_dir_all(data_repo.join("data")).unwrap();
+    for split in ["train", "validation"] {
+        std::fs::copy(
+            data.join(format!("data/{split}.csv")),
+            data_repo.join(format!("data/{split}.csv")),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        data_repo.join("README.md"),
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train.csv\n  - split: validation\n    path: data/validation.csv\n---\n",
+    )
+    .unwrap();
+    let mirror = wick::hub::mirror::Mirror::start(&hub_root, Default::default()).unwrap();
+
+    let mut cfg = config(dir.path(), "run");
+    cfg.model = "wick-test/tiny-bert".into();
+    cfg.dataset = "wick-test/reviews".into();
+    cfg.max_steps = 2;
+    let mut opts = options(dir.path());
+    opts.hub = HubSettings::with_home(&dir.path().join("hf-home")).with_endpoint(&mirror.url());
+    let events = run(cfg.clone(), opts.clone(), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let cache = dir.path().join("hf-home/hub");
+    assert!(
+        cache
+            .join("models--wick-test--tiny-bert/refs/main")
+            .is_file()
+    );
+    assert!(
+        cache
+            .join("datasets--wick-test--reviews/refs/main")
+            .is_file()
+    );
+
+    // Offline, the same ids are served from the cache.
+    drop(mirror);
+    cfg.output_dir = Some(dir.path().join("run-offline").display().to_string());
+    opts.hub = opts.hub.with_offline(true);
+    assert_eq!(failure(&run(cfg, opts, |_, _| {})), None);
+}
