@@ -1,6 +1,7 @@
 //! The headless command line. Errors are reported here, once, with `anyhow`.
 
 mod bench;
+mod bench_train;
 mod data;
 pub mod hub;
 mod progress;
@@ -49,6 +50,9 @@ pub enum DataCommand {
 pub enum BenchCommand {
     /// Tokenize MRPC train x50 with the MiniLM tokenizer; compare with datasets.map(batched=True).
     Tokenize(bench::TokenizeBenchArgs),
+    /// Training throughput: the MRPC recipe (default) or `--synthetic` fixed-shape batches
+    /// like torch_train_bench.py; prints per-phase times and ends with one JSON line.
+    Train(bench_train::TrainBenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -56,6 +60,7 @@ pub fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
         Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
+        Command::Bench(BenchCommand::Train(args)) => bench_train::train(&args),
         Command::Hub(cmd) => hub::run(cmd),
         Command::Train(args) => train::train(&args),
     };
