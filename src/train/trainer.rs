@@ -507,7 +507,7 @@ impl<'a> Session<'a> {
                 let end_of_epoch = self.position.step_in_epoch == steps_this_epoch;
                 let log_now = match self.cfg.logging_strategy {
                     IntervalStrategy::Steps => {
-                        gs % self.cfg.logging_steps.max(1) == 0
+                        gs.is_multiple_of(self.cfg.logging_steps.max(1))
                             || (gs == 1 && self.cfg.logging_first_step)
                     }
                     IntervalStrategy::Epoch => end_of_epoch,
@@ -524,7 +524,7 @@ impl<'a> Session<'a> {
                     (logged_loss, logged_steps) = (0.0, 0);
                 }
                 let eval_now = match self.cfg.eval_strategy {
-                    IntervalStrategy::Steps => gs % self.cfg.resolved_eval_steps().max(1) == 0,
+                    IntervalStrategy::Steps => gs.is_multiple_of(self.cfg.resolved_eval_steps().max(1)),
                     IntervalStrategy::Epoch => end_of_epoch,
                     IntervalStrategy::No => false,
                 };
@@ -537,7 +537,7 @@ impl<'a> Session<'a> {
                     }
                 }
                 let save_now = match self.cfg.save_strategy {
-                    SaveStrategy::Steps => gs % self.cfg.save_steps.max(1) == 0,
+                    SaveStrategy::Steps => gs.is_multiple_of(self.cfg.save_steps.max(1)),
                     SaveStrategy::Epoch => end_of_epoch,
                     SaveStrategy::Best => improved,
                     SaveStrategy::No => false,
