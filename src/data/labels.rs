@@ -83,8 +83,8 @@ pub fn label_set(split: &RawSplit, column: &str) -> Result<LabelSet> {
     let from_card = split.source.card_features.as_ref().and_then(|features| {
         features
             .iter()
-            .find(|f| f.name == column)
-            .and_then(|f| f.class_names.clone())
+            .find(|f| f.name == column && !f.class_names.is_empty())
+            .map(|f| f.class_names.clone())
     });
     if let Some(names) = from_card {
         return Ok(LabelSet {

@@ -7,7 +7,7 @@
 //! them, [`epoch_batches`] orders rows, and [`Collator`] pads them into a [`Batch`].
 
 mod cache;
-mod card;
+pub mod card;
 mod collate;
 mod columns;
 mod dataset;
@@ -20,7 +20,6 @@ mod stats;
 mod tokenize;
 
 pub use cache::{CacheStatus, DatasetCache};
-pub use card::{CardConfig, CardFeature, DatasetCard};
 pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};
 pub use columns::{ColumnMapping, ColumnOverrides};
 pub use dataset::{SplitMeta, SplitRequest, TokenizedSplit, prepare_split, tokenize_raw};

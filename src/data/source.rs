@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::card::{CardFeature, DatasetCard};
+use super::card::{self, Feature};
 use super::error::{DataError, Result};
 
 /// The file formats Wick reads, each through arrow's own reader.
@@ -47,7 +47,7 @@ pub struct SplitSource {
     pub split: String,
     pub config: Option<String>,
     /// Features from the dataset card's `dataset_info`, when there is a card.
-    pub card_features: Option<Vec<CardFeature>>,
+    pub card_features: Option<Vec<Feature>>,
 }
 
 impl SplitSource {
@@ -114,9 +114,9 @@ pub fn split_from_files(
         Format::from_path(file)?;
     }
     let card = if dir.is_dir() {
-        DatasetCard::read_dir(dir)?
+        card::read_dir(dir)?
     } else {
-        DatasetCard::default()
+        card::CardData::default()
     };
     Ok(SplitSource {
         files: files.to_vec(),
@@ -130,7 +130,7 @@ pub fn split_from_files(
 
 /// The configs of a dataset folder and the splits of each, for pickers and messages.
 pub fn list_configs(dir: &Path) -> Result<Vec<(String, Vec<String>)>> {
-    let card = DatasetCard::read_dir(dir)?;
+    let card = card::read_dir(dir)?;
     if !card.configs.is_empty() {
         return Ok(card
             .configs
@@ -155,7 +155,7 @@ pub fn list_configs(dir: &Path) -> Result<Vec<(String, Vec<String>)>> {
 }
 
 fn resolve_folder(dir: &Path, config: Option<&str>, split: &str) -> Result<SplitSource> {
-    let card = DatasetCard::read_dir(dir)?;
+    let card = card::read_dir(dir)?;
     let layout_err = |message: String| DataError::Layout {
         path: dir.to_path_buf(),
         message,
@@ -164,7 +164,7 @@ fn resolve_folder(dir: &Path, config: Option<&str>, split: &str) -> Result<Split
         by_file_naming(dir, config, split)?
     } else {
         let chosen = match config {
-            Some(name) => card.config(name).ok_or_else(|| {
+            Some(name) => card.config(Some(name)).ok_or_else(|| {
                 layout_err(format!(
                     "no config '{name}' in the dataset card (configs: {})",
                     names(card.configs.iter().map(|c| c.name.as_str()))

@@ -6,7 +6,7 @@
 //! The API is blocking; hf-hub's tokio runtime stays inside [`download`].
 
 mod cache;
-pub mod card;
+
 mod download;
 pub mod error;
 mod http;
@@ -19,6 +19,7 @@ pub mod search;
 pub mod settings;
 pub mod viewer;
 
+pub use crate::data::card;
 pub use card::{CardConfig, CardData, ConfigInfo, Feature, SplitInfo};
 pub use error::{HubError, HubResult};
 pub use id::{DatasetSpec, RepoId, RepoKind, Source, classify_source, is_hub_id};

@@ -333,11 +333,11 @@ fn example_recipe_parses() {
     let examples = path.parent().unwrap();
     assert_eq!(
         Path::new(&c.model),
-        examples.join("../shared/hub/models/sentence-transformers/all-MiniLM-L6-v2")
+        examples.join("../../shared/hub/models/sentence-transformers/all-MiniLM-L6-v2")
     );
     assert_eq!(
         Path::new(&c.dataset),
-        examples.join("../shared/hub/datasets/nyu-mll/glue")
+        examples.join("../../shared/hub/datasets/nyu-mll/glue")
     );
     assert_eq!(c.dataset_config.as_deref(), Some("mrpc"));
     assert_eq!(c.eval_strategy, IntervalStrategy::Epoch);
