@@ -7,6 +7,7 @@ use candle_core::{D, DType, Tensor};
 
 use super::config::Activation;
 use super::error::{ModelError, Result};
+use super::fused;
 use super::params::ParamTable;
 
 /// `y = x W^T + b`, weights laid out `[out, in]` like torch.
@@ -58,6 +59,9 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if fused::usable(xs) {
+            return Ok(fused::layer_norm(xs, &self.weight, &self.bias, self.eps)?);
+        }
         let mean = xs.mean_keepdim(D::Minus1)?;
         let centered = xs.broadcast_sub(&mean)?;
         let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
@@ -115,6 +119,9 @@ pub(crate) fn activation(xs: &Tensor, act: Activation) -> Result<Tensor> {
 
 /// HF `gelu`: `x/2 * (1 + erf(x/sqrt(2)))`.
 pub(crate) fn gelu_erf(xs: &Tensor) -> Result<Tensor> {
+    if fused::usable(xs) {
+        return Ok(fused::gelu_erf(xs)?);
+    }
     let erf = (xs * std::f64::consts::FRAC_1_SQRT_2)?.erf()?;
     Ok(((xs * 0.5)? * (erf + 1.0)?)?)
 }
@@ -128,6 +135,9 @@ pub(crate) fn gelu_tanh(xs: &Tensor) -> Result<Tensor> {
 /// Softmax over the last dimension. The max is detached: softmax is shift-invariant, so the
 /// result and its gradient are unchanged, and the max only guards against overflow.
 pub(crate) fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
+    if fused::usable(xs) {
+        return Ok(fused::softmax_last_dim(xs)?);
+    }
     let max = xs.max_keepdim(D::Minus1)?.detach();
     let exp = xs.broadcast_sub(&max)?.exp()?;
     Ok(exp.broadcast_div(&exp.sum_keepdim(D::Minus1)?)?)

@@ -8,6 +8,7 @@ mod config;
 mod distilbert;
 mod dropout;
 mod error;
+mod fused;
 mod layers;
 mod params;
 mod roberta;
