@@ -74,6 +74,10 @@ impl Gradients {
     pub fn global_norm(&self) -> Result<f64, OptimError> {
         let mut sum = 0.0f64;
         for g in &self.grads {
+            if let Some(sq) = cpu_sum_of_squares(g) {
+                sum += sq as f64;
+                continue;
+            }
             sum += g
                 .to_dtype(DType::F32)?
                 .sqr()?
@@ -97,6 +101,26 @@ impl Gradients {
         }
         Ok(norm)
     }
+}
+
+/// Sum of squares of a contiguous f32 CPU tensor read straight from its storage (no temporary
+/// tensors), with candle's f32 accumulation replaced by fixed-size f64 partial sums added in
+/// order, so the result does not depend on thread scheduling.
+fn cpu_sum_of_squares(g: &Tensor) -> Option<f32> {
+    use rayon::prelude::*;
+    if !g.device().is_cpu() || g.dtype() != DType::F32 {
+        return None;
+    }
+    let (storage, layout) = g.storage_and_layout();
+    let candle_core::Storage::Cpu(candle_core::CpuStorage::F32(data)) = &*storage else {
+        return None;
+    };
+    let (a, b) = layout.contiguous_offsets()?;
+    let partials: Vec<f64> = data[a..b]
+        .par_chunks(1 << 14)
+        .map(|c| c.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>())
+        .collect();
+    Some(partials.iter().sum::<f64>() as f32)
 }
 
 #[cfg(test)]

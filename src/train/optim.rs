@@ -90,6 +90,57 @@ fn update(p: &mut f32, m: &mut f32, v: &mut f32, g: f32, s: StepScalars, decay: 
 
 const CHUNK: usize = 1 << 14;
 
+/// The update over whole buffers. Element-wise, so splitting across threads cannot change
+/// the result.
+fn update_all(p: &mut [f32], m: &mut [f32], v: &mut [f32], g: &[f32], s: StepScalars, decay: bool) {
+    p.par_chunks_mut(CHUNK)
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .zip(g.par_chunks(CHUNK))
+        .for_each(|(((p, m), v), g)| {
+            for i in 0..p.len() {
+                update(&mut p[i], &mut m[i], &mut v[i], g[i], s, decay);
+            }
+        });
+}
+
+/// The AdamW update applied to a CPU parameter's storage in place.
+struct InPlaceUpdate<'a> {
+    moments: std::cell::RefCell<(&'a mut Vec<f32>, &'a mut Vec<f32>)>,
+    scalars: StepScalars,
+    decay: bool,
+}
+
+impl candle_core::InplaceOp2 for InPlaceUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "wick-adamw"
+    }
+
+    fn cpu_fwd(
+        &self,
+        dst: &mut candle_core::CpuStorage,
+        dst_l: &candle_core::Layout,
+        src: &candle_core::CpuStorage,
+        src_l: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        let (candle_core::CpuStorage::F32(p), candle_core::CpuStorage::F32(g)) = (dst, src) else {
+            candle_core::bail!("adamw: f32 parameters and gradients only");
+        };
+        let (Some((p0, p1)), Some((g0, g1))) =
+            (dst_l.contiguous_offsets(), src_l.contiguous_offsets())
+        else {
+            candle_core::bail!("adamw: contiguous parameters and gradients only");
+        };
+        let mut moments = self.moments.borrow_mut();
+        let (m, v) = &mut *moments;
+        if p1 - p0 != m.len() || g1 - g0 != m.len() {
+            candle_core::bail!("adamw: size mismatch");
+        }
+        update_all(&mut p[p0..p1], m, v, &g[g0..g1], self.scalars, self.decay);
+        Ok(())
+    }
+}
+
 impl AdamW {
     /// `params` in the same order as the gradients that `step` will receive.
     pub fn new(params: &[(String, Var)], config: AdamWConfig) -> Result<Self, OptimError> {
@@ -154,19 +205,22 @@ impl AdamW {
             neg_step_size: (-lr / bias_correction1) as f32,
         };
         for (slot, grad) in self.slots.iter_mut().zip(grads.as_slice()) {
+            let decay = slot.decay && c.weight_decay != 0.0;
+            let var = slot.var.as_tensor();
+            if var.device().is_cpu() && var.dtype() == DType::F32 && var.is_contiguous() {
+                // In place on the parameter's own buffer: no copies, no allocation.
+                let grad = grad.to_dtype(DType::F32)?.contiguous()?;
+                let op = InPlaceUpdate {
+                    moments: std::cell::RefCell::new((&mut slot.exp_avg, &mut slot.exp_avg_sq)),
+                    scalars,
+                    decay,
+                };
+                var.inplace_op2(&grad, &op)?;
+                continue;
+            }
             let g: Vec<f32> = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             let mut p: Vec<f32> = slot.var.as_tensor().flatten_all()?.to_vec1()?;
-            let decay = slot.decay && c.weight_decay != 0.0;
-            // Element-wise, so splitting across threads cannot change the result.
-            p.par_chunks_mut(CHUNK)
-                .zip(slot.exp_avg.par_chunks_mut(CHUNK))
-                .zip(slot.exp_avg_sq.par_chunks_mut(CHUNK))
-                .zip(g.par_chunks(CHUNK))
-                .for_each(|(((p, m), v), g)| {
-                    for i in 0..p.len() {
-                        update(&mut p[i], &mut m[i], &mut v[i], g[i], scalars, decay);
-                    }
-                });
+            update_all(&mut p, &mut slot.exp_avg, &mut slot.exp_avg_sq, &g, scalars, decay);
             let shape = slot.var.shape().clone();
             slot.var
                 .set(&Tensor::from_vec(p, shape, slot.var.device())?)?;
