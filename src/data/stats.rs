@@ -110,7 +110,11 @@ mod tests {
         let lengths = [0, 1, 5, 9, 10, 10];
         let h = length_histogram(&lengths, 5);
         assert_eq!(h.iter().map(|b| b.rows).sum::<usize>(), lengths.len());
-        assert_eq!(h.last().unwrap().rows, 3, "9, 10 and 10 share the last bucket");
+        assert_eq!(
+            h.last().unwrap().rows,
+            3,
+            "9, 10 and 10 share the last bucket"
+        );
         assert!(h.iter().all(|b| b.to - b.from == h[0].to - h[0].from));
     }
 

@@ -524,7 +524,9 @@ impl<'a> Session<'a> {
                     (logged_loss, logged_steps) = (0.0, 0);
                 }
                 let eval_now = match self.cfg.eval_strategy {
-                    IntervalStrategy::Steps => gs.is_multiple_of(self.cfg.resolved_eval_steps().max(1)),
+                    IntervalStrategy::Steps => {
+                        gs.is_multiple_of(self.cfg.resolved_eval_steps().max(1))
+                    }
                     IntervalStrategy::Epoch => end_of_epoch,
                     IntervalStrategy::No => false,
                 };
