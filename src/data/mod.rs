@@ -18,6 +18,7 @@ mod sampler;
 mod source;
 mod stats;
 mod tokenize;
+mod wordpiece;
 
 pub use cache::{CacheStatus, DatasetCache};
 pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};

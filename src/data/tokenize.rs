@@ -3,10 +3,12 @@
 
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 
 use super::error::{DataError, Result};
+use super::wordpiece::{FastWordPiece, Scratch};
 
 /// Longest input Wick lets a model see when its tokenizer states no sensible limit.
 pub const DEFAULT_MAX_LENGTH: usize = 512;
@@ -20,6 +22,8 @@ pub struct TextTokenizer {
     pad_id: u32,
     pad_type_id: u32,
     model_max_length: usize,
+    /// The exact BERT WordPiece fast path, when the tokenizer is of that kind.
+    fast: Option<Arc<FastWordPiece>>,
 }
 
 impl std::fmt::Debug for TextTokenizer {
@@ -28,6 +32,7 @@ impl std::fmt::Debug for TextTokenizer {
             .field("path", &self.path)
             .field("pad_id", &self.pad_id)
             .field("model_max_length", &self.model_max_length)
+            .field("fast_path", &self.fast_path())
             .finish()
     }
 }
@@ -81,14 +86,77 @@ impl TextTokenizer {
             .filter(|n| *n >= 1.0 && *n <= 1e6)
             .map(|n| n as usize)
             .unwrap_or(DEFAULT_MAX_LENGTH);
-        Ok(TextTokenizer {
+        let mut loaded = TextTokenizer {
             tokenizer,
             path: file,
             file_hash: blake3::hash(&bytes).to_hex().to_string(),
             pad_id,
             pad_type_id,
             model_max_length,
+            fast: None,
+        };
+        loaded.set_fast_path(true);
+        Ok(loaded)
+    }
+
+    /// Whether ASCII rows take the exact BERT WordPiece fast path (the tokenizer is a BERT
+    /// WordPiece one); every other row, and every row of other tokenizers, goes through the
+    /// `tokenizers` crate. Both give identical ids and type ids.
+    pub fn fast_path(&self) -> bool {
+        self.fast.is_some()
+    }
+
+    /// Switches the fast path off (or back on, where the tokenizer allows it), so that every
+    /// row goes through the `tokenizers` crate; for comparisons.
+    pub fn set_fast_path(&mut self, enabled: bool) {
+        self.fast = None;
+        if enabled && let Ok(fast) = FastWordPiece::new(&self.tokenizer) {
+            // Belt and braces: a fast path that disagrees with the crate on a few probes is
+            // not used.
+            if self.agrees_on_probes(&fast) {
+                self.fast = Some(Arc::new(fast));
+            }
+        }
+    }
+
+    fn agrees_on_probes(&self, fast: &FastWordPiece) -> bool {
+        const PROBES: [(&str, Option<&str>, usize); 4] = [
+            (
+                "Hello, World! [CLS] unaffable\tx\u{7}y",
+                Some("A [SEP]b [MASK]"),
+                DEFAULT_MAX_LENGTH,
+            ),
+            ("The quick brown fox's 3.5% (jumped) over...", None, 8),
+            (
+                "one two three four five six seven eight nine ten",
+                Some("[SEP] [SEP] [SEP] [SEP] [SEP] [SEP] a b c d e f g h"),
+                9,
+            ),
+            ("", Some(""), DEFAULT_MAX_LENGTH),
+        ];
+        let mut scratch = Scratch::default();
+        PROBES.iter().all(|&(first, second, max_length)| {
+            let mut quick = (Vec::new(), Vec::new());
+            let mut slow = (Vec::new(), Vec::new());
+            let Ok(truncating) = self.truncating(max_length) else {
+                return false;
+            };
+            fast.encode(
+                first,
+                second,
+                max_length,
+                &mut scratch,
+                &mut quick.0,
+                &mut quick.1,
+            ) && encode_with_crate(&truncating, first, second, &mut slow.0, &mut slow.1).is_ok()
+                && quick == slow
         })
+    }
+
+    /// The fast path itself, for the equality tests.
+    #[cfg(test)]
+    pub(super) fn fast(&self) -> Option<&FastWordPiece> {
+        self.fast.as_deref()
     }
 
     pub fn path(&self) -> &Path {
@@ -121,7 +189,7 @@ impl TextTokenizer {
     }
 
     /// A copy that truncates pairs longest-first to `max_length`, as `truncation=True` does.
-    fn truncating(&self, max_length: usize) -> Result<Tokenizer> {
+    pub(super) fn truncating(&self, max_length: usize) -> Result<Tokenizer> {
         let mut tokenizer = self.tokenizer.clone();
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -135,6 +203,23 @@ impl TextTokenizer {
             })?;
         Ok(tokenizer)
     }
+}
+
+/// `encode_fast` with special tokens through the `tokenizers` crate, appending ids and type ids.
+pub(super) fn encode_with_crate(
+    truncating: &Tokenizer,
+    first: &str,
+    second: Option<&str>,
+    ids: &mut Vec<u32>,
+    type_ids: &mut Vec<u8>,
+) -> tokenizers::Result<()> {
+    let encoding = match second {
+        Some(second) => truncating.encode_fast((first, second), true),
+        None => truncating.encode_fast(first, true),
+    }?;
+    ids.extend_from_slice(encoding.get_ids());
+    type_ids.extend(encoding.get_type_ids().iter().map(|&t| t as u8));
+    Ok(())
 }
 
 fn read_tokenizer_config(dir: &Path) -> Result<Option<serde_json::Value>> {
@@ -236,18 +321,29 @@ pub fn tokenize(
         let mut ids = Vec::with_capacity((end - start) * 64);
         let mut type_ids = Vec::with_capacity((end - start) * 64);
         let mut lengths = Vec::with_capacity(end - start);
+        let mut scratch = Scratch::default();
         for row in start..end {
-            let encoding = match second {
-                Some(second) => truncating.encode_fast((first[row], second[row]), true),
-                None => truncating.encode_fast(first[row], true),
+            let before = ids.len();
+            let pair = second.map(|second| second[row]);
+            let fast = tokenizer.fast.as_ref().is_some_and(|fast| {
+                fast.encode(
+                    first[row],
+                    pair,
+                    max_length,
+                    &mut scratch,
+                    &mut ids,
+                    &mut type_ids,
+                )
+            });
+            if !fast {
+                encode_with_crate(&truncating, first[row], pair, &mut ids, &mut type_ids).map_err(
+                    |e| DataError::Tokenizer {
+                        path: tokenizer.path.clone(),
+                        message: format!("row {row}: {e}"),
+                    },
+                )?;
             }
-            .map_err(|e| DataError::Tokenizer {
-                path: tokenizer.path.clone(),
-                message: format!("row {row}: {e}"),
-            })?;
-            ids.extend_from_slice(encoding.get_ids());
-            type_ids.extend(encoding.get_type_ids().iter().map(|&t| t as u8));
-            lengths.push(encoding.get_ids().len() as u32);
+            lengths.push((ids.len() - before) as u32);
         }
         let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
         progress(finished, total);
