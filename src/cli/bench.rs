@@ -30,6 +30,10 @@ pub struct TokenizeBenchArgs {
     /// Tokenizer threads [default: one per core].
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Send every row through the `tokenizers` crate, without the exact BERT WordPiece fast
+    /// path (for comparison; the ids are the same).
+    #[arg(long)]
+    pub no_fast_path: bool,
     /// The torch/datasets reference (`tokenize_map_s`, `tokenize_map_rows`).
     #[arg(
         long,
@@ -44,7 +48,10 @@ pub fn tokenize(args: &TokenizeBenchArgs) -> Result<()> {
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }
-    let tokenizer = TextTokenizer::load(&args.tokenizer)?;
+    let mut tokenizer = TextTokenizer::load(&args.tokenizer)?;
+    if args.no_fast_path {
+        tokenizer.set_fast_path(false);
+    }
     let request = SplitRequest {
         data: args.data.clone(),
         config: Some(args.config.clone()),
@@ -84,12 +91,13 @@ pub fn tokenize(args: &TokenizeBenchArgs) -> Result<()> {
     let reference_pairs_per_s = reference.map(|(s, r)| r / s);
     let ratio = reference_pairs_per_s.map(|r| pairs_per_s / r);
     println!(
-        "wick:      {rows} pairs in {seconds:.2} s = {pairs_per_s:.0} pairs/s ({} threads)",
+        "wick:      {rows} pairs in {seconds:.2} s = {pairs_per_s:.0} pairs/s ({} threads, WordPiece fast path {})",
         if args.threads == 0 {
             rayon::current_num_threads()
         } else {
             args.threads
-        }
+        },
+        if tokenizer.fast_path() { "on" } else { "off" }
     );
     match reference {
         Some((s, r)) => println!(
@@ -117,6 +125,7 @@ pub fn tokenize(args: &TokenizeBenchArgs) -> Result<()> {
             "reference_pairs_per_s": reference_pairs_per_s,
             "ratio": ratio,
             "cached_reopen_ms": reopen_ms,
+            "fast_path": tokenizer.fast_path(),
         })
     );
     Ok(())
