@@ -68,7 +68,9 @@ impl CustomOp1 for Softmax {
     }
 
     fn bwd(&self, _arg: &Tensor, res: &Tensor, grad: &Tensor) -> CResult<Option<Tensor>> {
-        Ok(Some(res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxBwd)?))
+        Ok(Some(
+            res.apply_op2_no_bwd(&grad.contiguous()?, &SoftmaxBwd)?,
+        ))
     }
 }
 
@@ -342,7 +344,9 @@ mod tests {
         let mean = x.mean_keepdim(D::Minus1).unwrap();
         let c = x.broadcast_sub(&mean).unwrap();
         let var = c.sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
-        let normed = c.broadcast_div(&(var + eps).unwrap().sqrt().unwrap()).unwrap();
+        let normed = c
+            .broadcast_div(&(var + eps).unwrap().sqrt().unwrap())
+            .unwrap();
         normed.broadcast_mul(w).unwrap().broadcast_add(b).unwrap()
     }
 
@@ -353,7 +357,10 @@ mod tests {
     }
 
     fn composed_gelu(x: &Tensor) -> Tensor {
-        let erf = (x * std::f64::consts::FRAC_1_SQRT_2).unwrap().erf().unwrap();
+        let erf = (x * std::f64::consts::FRAC_1_SQRT_2)
+            .unwrap()
+            .erf()
+            .unwrap();
         ((x * 0.5).unwrap() * (erf + 1.0).unwrap()).unwrap()
     }
 

@@ -220,7 +220,14 @@ impl AdamW {
             }
             let g: Vec<f32> = grad.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
             let mut p: Vec<f32> = slot.var.as_tensor().flatten_all()?.to_vec1()?;
-            update_all(&mut p, &mut slot.exp_avg, &mut slot.exp_avg_sq, &g, scalars, decay);
+            update_all(
+                &mut p,
+                &mut slot.exp_avg,
+                &mut slot.exp_avg_sq,
+                &g,
+                scalars,
+                decay,
+            );
             let shape = slot.var.shape().clone();
             slot.var
                 .set(&Tensor::from_vec(p, shape, slot.var.device())?)?;
