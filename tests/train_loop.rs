@@ -483,3 +483,46 @@ fn hub_ids_train_end_to_end_through_a_loopback_mirror() {
     opts.hub = opts.hub.with_offline(true);
     assert_eq!(failure(&run(cfg, opts, |_, _| {})), None);
 }
+
+#[test]
+fn early_stopping_ends_the_run_and_the_best_checkpoint_survives_rotation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "run");
+    // No evaluation can beat the first by a threshold this large: patience runs out at once.
+    cfg.early_stopping_threshold = 100.0;
+    cfg.load_best_model_at_end = true;
+    cfg.metric_for_best_model = Some("eval_loss".into());
+    cfg.early_stopping_patience = Some(1);
+    cfg.save_total_limit = Some(1);
+    cfg.validate().unwrap();
+    let events = run(cfg, options(dir.path()), |_, _| {});
+    let Some(Event::Finished(summary)) = events.last() else {
+        panic!("{:?}", failure(&events))
+    };
+    assert!(summary.stopped_early);
+    assert_eq!(
+        summary.global_step, 10,
+        "stops after the second of three epochs"
+    );
+    let best = summary.best_checkpoint.clone().expect("a best checkpoint");
+    assert!(best.is_dir(), "{}", best.display());
+    // save_total_limit = 1 keeps the best and the latest, nothing else.
+    let run_dir = dir.path().join("run");
+    assert!(run_dir.join("checkpoint-10").is_dir());
+    let checkpoints = std::fs::read_dir(&run_dir)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("checkpoint-")
+        })
+        .count();
+    let expected = if best.ends_with("checkpoint-10") {
+        1
+    } else {
+        2
+    };
+    assert_eq!(checkpoints, expected);
+}
