@@ -337,7 +337,7 @@ fn dropout_and_padding(arch: &Arch) {
 
 fn gradients_reach_every_parameter(arch: &Arch) {
     let model = random_model(arch, 4);
-    let (ids, types, mask) = batch(arch);
+    let (_, types, mask) = batch(arch);
     // Put the pad id at an attended position too: like torch's `padding_idx`, its embedding
     // row must still get no gradient (masked positions get none anyway).
     let p = arch.pad;
