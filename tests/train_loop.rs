@@ -413,6 +413,17 @@ fn bad_settings_fail_at_start_naming_the_problem() {
         "{reason_cuda}"
     );
 
+    let mut cfg = config(dir.path(), "run4");
+    cfg.dataloader_drop_last = true;
+    cfg.per_device_train_batch_size = 64;
+    let reason_empty = failure(&run(cfg, options(dir.path()), |_, _| {}))
+        .unwrap()
+        .to_string();
+    assert!(
+        reason_empty.contains("dataloader_drop_last"),
+        "{reason_empty}"
+    );
+
     // Unknown keys and bad values are refused before any thread starts, naming the key.
     let err = TrainConfig::from_toml_str("model = \"m\"\ndataset = \"d\"\nlearning_rat = 1e-5\n")
         .unwrap_err();

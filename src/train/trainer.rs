@@ -266,6 +266,13 @@ impl<'a> Session<'a> {
         )?;
 
         let rows = train.len() as u64;
+        if cfg.batches_per_epoch(rows) == 0 {
+            return Err(TrainError::Invalid(format!(
+                "dataloader_drop_last drops every batch: {rows} training rows are fewer than \
+                 per_device_train_batch_size = {}",
+                cfg.per_device_train_batch_size
+            )));
+        }
         let total_steps = cfg.total_optimizer_steps(rows);
         let steps_per_epoch = cfg.optimizer_steps_per_epoch(rows);
         let scheduler = SchedulerState {
