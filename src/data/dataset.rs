@@ -129,16 +129,6 @@ impl TokenizedSplit {
             .collect()
     }
 
-    /// A text cell of the original table, for previews.
-    pub fn text(&self, column: &str, row: usize) -> Option<String> {
-        let array = self.table.column_by_name(column)?;
-        let array = arrow::compute::cast(array, &DataType::Utf8).ok()?;
-        let strings = array.as_string::<i32>();
-        strings
-            .is_valid(row)
-            .then(|| strings.value(row).to_string())
-    }
-
     fn bounds(&self, row: usize) -> (usize, usize) {
         (self.offsets[row] as usize, self.offsets[row + 1] as usize)
     }
