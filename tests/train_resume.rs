@@ -5,7 +5,8 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 use wick::model::{Classifier, Dropout, ModelConfig, cross_entropy};
-use wick::train::{AdamW, AdamWConfig, Gradients, SchedulerType, lr_at};
+use wick::train::config::LrSchedulerType;
+use wick::train::{AdamW, AdamWConfig, Gradients, lr_at};
 
 const SEED: u64 = 17;
 const TOTAL: u64 = 6;
@@ -57,7 +58,7 @@ fn train_step(model: &Classifier, optimizer: &mut AdamW, step: u64) {
     grads.scale(0.5).unwrap();
     grads.clip(1.0).unwrap();
     optimizer
-        .step(&grads, lr_at(SchedulerType::Linear, 1e-2, step, 1, TOTAL))
+        .step(&grads, lr_at(LrSchedulerType::Linear, 1e-2, step, 1, TOTAL))
         .unwrap();
 }
 

@@ -22,6 +22,6 @@ pub use evaluate::{Evaluation, evaluate};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
-pub use schedule::{SchedulerType, lr_at, warmup_steps_from};
+pub use schedule::lr_at;
 pub use train_error::TrainError;
 pub use trainer::{TrainerHandle, TrainerOptions, run_to_end, spawn};

@@ -1,22 +1,11 @@
 //! Learning-rate schedules with the exact semantics of HF's `get_*_schedule_with_warmup`
 //! (a `LambdaLR`: optimizer step `k`, counting from 0, uses `base_lr * lambda(k)`).
 
-use serde::{Deserialize, Serialize};
-
-/// HF `lr_scheduler_type` values Wick supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum SchedulerType {
-    #[default]
-    Linear,
-    Cosine,
-    Constant,
-    ConstantWithWarmup,
-}
+use super::config::LrSchedulerType;
 
 /// The learning rate for optimizer step `step` (0-based).
 pub fn lr_at(
-    kind: SchedulerType,
+    kind: LrSchedulerType,
     base_lr: f64,
     step: u64,
     warmup_steps: u64,
@@ -27,15 +16,15 @@ pub fn lr_at(
     let in_warmup = step < warmup_steps;
     let warm = s / warmup.max(1.0);
     let factor = match kind {
-        SchedulerType::Constant => 1.0,
-        SchedulerType::ConstantWithWarmup => {
+        LrSchedulerType::Constant => 1.0,
+        LrSchedulerType::ConstantWithWarmup => {
             if in_warmup {
                 warm
             } else {
                 1.0
             }
         }
-        SchedulerType::Linear => {
+        LrSchedulerType::Linear => {
             if in_warmup {
                 warm
             } else {
@@ -44,7 +33,7 @@ pub fn lr_at(
                 (remaining / span).max(0.0)
             }
         }
-        SchedulerType::Cosine => {
+        LrSchedulerType::Cosine => {
             if in_warmup {
                 warm
             } else {
@@ -56,15 +45,6 @@ pub fn lr_at(
         }
     };
     base_lr * factor
-}
-
-/// HF `TrainingArguments.get_warmup_steps`: explicit steps win, else `ceil(ratio * total)`.
-pub fn warmup_steps_from(warmup_steps: u64, warmup_ratio: f64, total_steps: u64) -> u64 {
-    if warmup_steps > 0 {
-        warmup_steps
-    } else {
-        (warmup_ratio * total_steps as f64).ceil().max(0.0) as u64
-    }
 }
 
 #[cfg(test)]
@@ -93,13 +73,13 @@ mod tests {
             0.0,
         ];
         for (k, w) in want.iter().enumerate() {
-            let got = lr_at(SchedulerType::Linear, 1.0, k as u64, 4, 10);
+            let got = lr_at(LrSchedulerType::Linear, 1.0, k as u64, 4, 10);
             assert!(close(got, *w), "step {k}: {got} vs {w}");
         }
         // Without warmup the first step uses the full rate: (total - 0) / total.
-        assert_eq!(lr_at(SchedulerType::Linear, 5e-5, 0, 0, 1377), 5e-5);
+        assert_eq!(lr_at(LrSchedulerType::Linear, 5e-5, 0, 0, 1377), 5e-5);
         assert!(close(
-            lr_at(SchedulerType::Linear, 5e-5, 1, 0, 1377),
+            lr_at(LrSchedulerType::Linear, 5e-5, 1, 0, 1377),
             5e-5 * 1376.0 / 1377.0
         ));
     }
@@ -107,44 +87,43 @@ mod tests {
     #[test]
     fn cosine_with_warmup() {
         // warmup 2, total 10: progress (k-2)/8, lambda = 0.5 (1 + cos(pi progress)).
-        assert_eq!(lr_at(SchedulerType::Cosine, 2.0, 0, 2, 10), 0.0);
-        assert_eq!(lr_at(SchedulerType::Cosine, 2.0, 1, 2, 10), 1.0);
-        assert!(close(lr_at(SchedulerType::Cosine, 2.0, 2, 2, 10), 2.0));
-        assert!(close(lr_at(SchedulerType::Cosine, 2.0, 6, 2, 10), 1.0)); // progress 1/2
+        assert_eq!(lr_at(LrSchedulerType::Cosine, 2.0, 0, 2, 10), 0.0);
+        assert_eq!(lr_at(LrSchedulerType::Cosine, 2.0, 1, 2, 10), 1.0);
+        assert!(close(lr_at(LrSchedulerType::Cosine, 2.0, 2, 2, 10), 2.0));
+        assert!(close(lr_at(LrSchedulerType::Cosine, 2.0, 6, 2, 10), 1.0)); // progress 1/2
         let k4 = 0.5 * (1.0 + (std::f64::consts::PI * 0.25).cos()) * 2.0;
-        assert!(close(lr_at(SchedulerType::Cosine, 2.0, 4, 2, 10), k4));
-        assert!(lr_at(SchedulerType::Cosine, 2.0, 10, 2, 10).abs() < 1e-15);
+        assert!(close(lr_at(LrSchedulerType::Cosine, 2.0, 4, 2, 10), k4));
+        assert!(lr_at(LrSchedulerType::Cosine, 2.0, 10, 2, 10).abs() < 1e-15);
     }
 
     #[test]
     fn constant_variants() {
-        assert_eq!(lr_at(SchedulerType::Constant, 3.0, 0, 5, 10), 3.0);
-        assert_eq!(lr_at(SchedulerType::ConstantWithWarmup, 3.0, 0, 5, 10), 0.0);
+        assert_eq!(lr_at(LrSchedulerType::Constant, 3.0, 0, 5, 10), 3.0);
+        assert_eq!(
+            lr_at(LrSchedulerType::ConstantWithWarmup, 3.0, 0, 5, 10),
+            0.0
+        );
         assert!(close(
-            lr_at(SchedulerType::ConstantWithWarmup, 3.0, 2, 5, 10),
+            lr_at(LrSchedulerType::ConstantWithWarmup, 3.0, 2, 5, 10),
             1.2
         ));
-        assert_eq!(lr_at(SchedulerType::ConstantWithWarmup, 3.0, 5, 5, 10), 3.0);
         assert_eq!(
-            lr_at(SchedulerType::ConstantWithWarmup, 3.0, 50, 5, 10),
+            lr_at(LrSchedulerType::ConstantWithWarmup, 3.0, 5, 5, 10),
+            3.0
+        );
+        assert_eq!(
+            lr_at(LrSchedulerType::ConstantWithWarmup, 3.0, 50, 5, 10),
             3.0
         );
     }
 
     #[test]
-    fn warmup_from_ratio() {
-        assert_eq!(warmup_steps_from(7, 0.5, 100), 7);
-        assert_eq!(warmup_steps_from(0, 0.1, 1377), 138); // ceil(137.7)
-        assert_eq!(warmup_steps_from(0, 0.0, 1377), 0);
-    }
-
-    #[test]
     fn serde_names_match_hf() {
         let names: Vec<String> = [
-            SchedulerType::Linear,
-            SchedulerType::Cosine,
-            SchedulerType::Constant,
-            SchedulerType::ConstantWithWarmup,
+            LrSchedulerType::Linear,
+            LrSchedulerType::Cosine,
+            LrSchedulerType::Constant,
+            LrSchedulerType::ConstantWithWarmup,
         ]
         .iter()
         .map(|k| serde_json::to_string(k).unwrap())
@@ -158,7 +137,7 @@ mod tests {
                 "\"constant_with_warmup\""
             ]
         );
-        let parsed: SchedulerType = serde_json::from_str("\"constant_with_warmup\"").unwrap();
-        assert_eq!(parsed, SchedulerType::ConstantWithWarmup);
+        let parsed: LrSchedulerType = serde_json::from_str("\"constant_with_warmup\"").unwrap();
+        assert_eq!(parsed, LrSchedulerType::ConstantWithWarmup);
     }
 }

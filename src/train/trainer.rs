@@ -14,7 +14,7 @@ use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
 use super::metrics::Metrics;
 use super::train_error::TrainError;
-use super::{AdamW, AdamWConfig, Gradients, SchedulerType, lr_at};
+use super::{AdamW, AdamWConfig, Gradients, lr_at};
 use crate::data::{
     self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
     TokenizeOptions, TokenizedSplit,
@@ -433,7 +433,7 @@ impl<'a> Session<'a> {
                 let step_start = Instant::now();
                 let step = self.position.global_step;
                 let learning_rate = lr_at(
-                    scheduler_type(&self.cfg),
+                    self.cfg.lr_scheduler_type,
                     self.cfg.learning_rate,
                     step,
                     self.scheduler.warmup_steps,
@@ -810,16 +810,6 @@ fn device_name(device: &Device) -> String {
         Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
         Device::Cuda(_) => "cuda".into(),
         other => format!("{other:?}"),
-    }
-}
-
-fn scheduler_type(cfg: &TrainConfig) -> SchedulerType {
-    use super::config::LrSchedulerType as L;
-    match cfg.lr_scheduler_type {
-        L::Linear => SchedulerType::Linear,
-        L::Cosine => SchedulerType::Cosine,
-        L::Constant => SchedulerType::Constant,
-        L::ConstantWithWarmup => SchedulerType::ConstantWithWarmup,
     }
 }
 
