@@ -537,3 +537,109 @@ fn early_stopping_ends_the_run_and_the_best_checkpoint_survives_rotation() {
     };
     assert_eq!(checkpoints, expected);
 }
+
+/// `wick train` as a user runs it: the binary, a config file, `--set`, exit codes.
+#[test]
+fn the_train_command_runs_a_config_file_and_names_bad_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), "cli-run");
+    let file = dir.path().join("run.toml");
+    std::fs::write(&file, cfg.to_toml_string()).unwrap();
+    let wick = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wick"))
+            .args(args)
+            .env("HF_HOME", dir.path().join("hf"))
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let file_arg = file.display().to_string();
+    let out = wick(&[
+        "train",
+        "--config",
+        &file_arg,
+        "--set",
+        "num_train_epochs=1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "run folder",
+        "5 optimizer steps",
+        "eval @ step 5",
+        "eval accuracy",
+        "train samples/s",
+    ] {
+        assert!(
+            stdout.contains(needle),
+            "'{needle}' missing from:\n{stdout}"
+        );
+    }
+    assert!(
+        dir.path()
+            .join("cli-run/checkpoint-5/model.safetensors")
+            .is_file()
+    );
+
+    let out = wick(&["train", "--config", &file_arg, "--set", "learning_rat=1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("learning_rat") && stderr.contains("learning_rate"),
+        "{stderr}"
+    );
+
+    let out = wick(&[
+        "train",
+        "--config",
+        &file_arg,
+        "--set",
+        "lr_scheduler_type=exponential",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lr_scheduler_type"));
+}
+
+/// `wick data inspect --json` gives the first batch as nested arrays, as DataCollatorWithPadding
+/// pads it.
+#[test]
+fn the_inspect_command_prints_one_json_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args([
+            "data",
+            "inspect",
+            "--json",
+            "--config",
+            "mrpc",
+            "--split",
+            "validation",
+        ])
+        .arg("--data")
+        .arg(fixtures().join("glue"))
+        .arg("--tokenizer")
+        .arg(fixtures().join("minilm-tokenizer"))
+        .env("HF_HOME", dir.path())
+        .env("HF_HUB_OFFLINE", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["rows"], 408);
+    assert_eq!(
+        json["label_names"],
+        serde_json::json!(["not_equivalent", "equivalent"])
+    );
+    assert_eq!(json["class_balance"][1]["rows"], 279);
+    let ids = json["first_batch"]["input_ids"].as_array().unwrap();
+    assert_eq!((ids.len(), ids[0].as_array().unwrap().len()), (8, 74));
+    assert_eq!(json["features"][0]["type"], "string");
+}
