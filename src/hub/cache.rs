@@ -125,27 +125,40 @@ pub(crate) fn is_commit_hash(revision: &str) -> bool {
 
 /// Every file under a snapshot, as repo-relative `a/b.ext` names.
 pub(crate) fn snapshot_files(dir: &Path) -> Vec<String> {
+    let mut out: Vec<String> = walk_files(dir, |_| false)
+        .iter()
+        .filter_map(|path| {
+            let rel = path.strip_prefix(dir).ok()?;
+            let parts: Vec<String> = rel
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Some(parts.join("/"))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every regular file below `dir`, skipping entries (and whole folders) for which `skip`
+/// holds. Unreadable folders are passed over: callers list what is there.
+pub(crate) fn walk_files(dir: &Path, skip: impl Fn(&Path) -> bool) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&current) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let path = entry.path();
+        for path in entries.flatten().map(|entry| entry.path()) {
+            if skip(&path) {
+                continue;
+            }
             if path.is_dir() {
                 stack.push(path);
-            } else if path.is_file()
-                && let Ok(rel) = path.strip_prefix(dir)
-            {
-                let parts: Vec<String> = rel
-                    .components()
-                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
-                    .collect();
-                out.push(parts.join("/"));
+            } else if path.is_file() {
+                out.push(path);
             }
         }
     }
-    out.sort();
     out
 }

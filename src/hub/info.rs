@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cache::{CacheRepo, snapshot_files};
-use super::card::{CardData, front_matter};
+use super::card::CardData;
 use super::error::{HubError, HubResult};
 use super::http::Http;
 use super::id::{RepoId, RepoKind};
@@ -159,11 +159,7 @@ fn cached_details(
             path,
         })
         .collect();
-    let card = std::fs::read_to_string(snapshot.join("README.md"))
-        .ok()
-        .and_then(|text| front_matter(&text))
-        .map(|yaml| CardData::from_yaml(&yaml))
-        .unwrap_or_default();
+    let card = super::card::read_dir(&snapshot).unwrap_or_default();
     Ok(RepoDetails {
         id: repo.to_string(),
         kind,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::cache::{CacheRepo, snapshot_files};
-use super::card::{CardData, front_matter, matches_pattern};
+use super::card::{CardData, matches_pattern};
 use super::download::Downloader;
 use super::error::{HubError, HubResult};
 use super::id::{DatasetSpec, RepoId, RepoKind, check_repo_path};
@@ -195,11 +195,7 @@ fn cached_dataset(
         cache: cache.root.clone(),
     };
     if let Some(dir) = cache.snapshot_of("main") {
-        let card = std::fs::read_to_string(dir.join("README.md"))
-            .ok()
-            .and_then(|t| front_matter(&t))
-            .map(|y| CardData::from_yaml(&y))
-            .unwrap_or_default();
+        let card = super::card::read_dir(&dir).unwrap_or_default();
         if !card.configs.is_empty() {
             let details = local_details(&dir);
             let (config, names) = card_split_files(&card, &details, spec, split)?;

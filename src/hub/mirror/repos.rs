@@ -161,24 +161,11 @@ fn scan_repo(kind: RepoKind, owner: &Path, name: &Path) -> Option<MirrorRepo> {
 }
 
 fn scan_revision(dir: &Path) -> Revision {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if is_hidden(&path) {
-                continue;
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Some(file) = index_file(dir, &path) {
-                files.insert(file.path.clone(), file);
-            }
-        }
-    }
+    let files: BTreeMap<String, MirrorFile> = crate::hub::cache::walk_files(dir, is_hidden)
+        .iter()
+        .filter_map(|path| index_file(dir, path))
+        .map(|file| (file.path.clone(), file))
+        .collect();
     // A stable fake commit: same content, same id; 40 hex like git.
     let mut hasher = blake3::Hasher::new();
     for file in files.values() {
