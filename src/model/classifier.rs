@@ -239,6 +239,30 @@ impl Classifier {
         Ok(())
     }
 
+    /// The encoder's last hidden state `[batch, seq, hidden]`, after checking the inputs.
+    fn last_hidden_state(
+        &self,
+        input_ids: &Tensor,
+        token_type_ids: &Tensor,
+        attention_mask: &Tensor,
+        dropout: &mut Dropout,
+    ) -> Result<Tensor> {
+        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let mask = additive_mask(attention_mask)?;
+        match &self.network {
+            Network::Bert(encoder, _) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                encoder.forward(input_ids, token_type_ids, &mask, dropout)
+            }
+            Network::Roberta(encoder, _) => {
+                check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                encoder.forward(input_ids, token_type_ids, &mask, dropout)
+            }
+            // DistilBERT has no token types.
+            Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout),
+        }
+    }
+
     /// Encoder outputs (hidden states and, for BERT, the pooler output).
     pub fn forward_encoder(
         &self,
@@ -247,33 +271,14 @@ impl Classifier {
         attention_mask: &Tensor,
         dropout: &mut Dropout,
     ) -> Result<EncoderOutput> {
-        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
-        let mask = additive_mask(attention_mask)?;
-        Ok(match &self.network {
-            Network::Bert(encoder, head) => {
-                check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
-                EncoderOutput {
-                    pooler_output: Some(head.pool(&hidden)?),
-                    last_hidden_state: hidden,
-                }
-            }
-            Network::Roberta(encoder, _) => {
-                check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                EncoderOutput {
-                    last_hidden_state: encoder.forward(
-                        input_ids,
-                        token_type_ids,
-                        &mask,
-                        dropout,
-                    )?,
-                    pooler_output: None,
-                }
-            }
-            Network::DistilBert(encoder, _) => EncoderOutput {
-                last_hidden_state: encoder.forward(input_ids, &mask, dropout)?,
-                pooler_output: None,
-            },
+        let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
+        let pooler_output = match &self.network {
+            Network::Bert(_, head) => Some(head.pool(&hidden)?),
+            Network::Roberta(..) | Network::DistilBert(..) => None,
+        };
+        Ok(EncoderOutput {
+            last_hidden_state: hidden,
+            pooler_output,
         })
     }
 
@@ -286,23 +291,11 @@ impl Classifier {
         attention_mask: &Tensor,
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
-        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
-        let mask = additive_mask(attention_mask)?;
+        let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
         match &self.network {
-            Network::Bert(encoder, head) => {
-                check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
-                head.forward(&hidden, dropout)
-            }
-            Network::Roberta(encoder, head) => {
-                check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                let hidden = encoder.forward(input_ids, token_type_ids, &mask, dropout)?;
-                head.forward(&hidden, dropout)
-            }
-            Network::DistilBert(encoder, head) => {
-                let hidden = encoder.forward(input_ids, &mask, dropout)?;
-                head.forward(&hidden, dropout)
-            }
+            Network::Bert(_, head) => head.forward(&hidden, dropout),
+            Network::Roberta(_, head) => head.forward(&hidden, dropout),
+            Network::DistilBert(_, head) => head.forward(&hidden, dropout),
         }
     }
 
