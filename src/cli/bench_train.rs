@@ -12,7 +12,6 @@ use std::time::Instant;
 use super::bench::peak_rss_mb;
 use crate::hub::HubSettings;
 use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
-use crate::train::config::TrainConfig;
 use crate::train::{AdamW, AdamWConfig, Event, Gradients, TrainerOptions};
 
 #[derive(Args, Debug)]
@@ -72,11 +71,6 @@ fn median(xs: &mut [f64]) -> f64 {
 }
 
 fn recipe(args: &TrainBenchArgs) -> Result<()> {
-    let file = args.config.display().to_string();
-    let text =
-        std::fs::read_to_string(&args.config).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
-    let mut config = TrainConfig::parse_unvalidated(&text, &file)?;
-    config.resolve_paths_relative_to(args.config.parent().unwrap_or(std::path::Path::new(".")));
     let runs = std::env::temp_dir().join(format!("wick-bench-train-{}", std::process::id()));
     let mut overrides: Vec<String> = vec![
         "eval_strategy=no".into(),
@@ -88,10 +82,7 @@ fn recipe(args: &TrainBenchArgs) -> Result<()> {
         overrides.push(format!("max_steps={steps}"));
     }
     overrides.extend(args.overrides.iter().cloned());
-    for item in &overrides {
-        config.apply_override(item)?;
-    }
-    config.validate()?;
+    let config = super::train::load_config(&args.config, &overrides)?;
     let handle = crate::train::spawn(
         config,
         TrainerOptions {

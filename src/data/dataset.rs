@@ -5,7 +5,6 @@ use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, UInt8Type, UInt32Type};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -345,18 +344,11 @@ fn fingerprint(
     let mut hasher = blake3::Hasher::new();
     hasher.update(format!("wick-tokenized-split/{CACHE_FORMAT}\n").as_bytes());
     for file in files {
-        let mut handle = std::fs::File::open(file).map_err(|e| DataError::io(file, e))?;
+        let handle = std::fs::File::open(file).map_err(|e| DataError::io(file, e))?;
         let mut file_hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; 1 << 20];
-        loop {
-            let n = handle
-                .read(&mut buffer)
-                .map_err(|e| DataError::io(file, e))?;
-            if n == 0 {
-                break;
-            }
-            file_hasher.update(&buffer[..n]);
-        }
+        file_hasher
+            .update_reader(handle)
+            .map_err(|e| DataError::io(file, e))?;
         hasher.update(file_hasher.finalize().as_bytes());
     }
     let params = serde_json::json!({
