@@ -6,10 +6,14 @@
 //! - [`model`]: encoders with classification heads, HF-compatible load/save;
 //! - [`train`]: configuration, optimizer, schedules, the loop, metrics, checkpoints;
 //! - [`runs`]: run folders, metrics logs, trainer state and checkpoint bookkeeping;
+//! - [`app`]: the egui desktop app (six panels over the same engine);
+//! - [`demo`]: the offline demo's synthetic data and tiny random model;
 //! - [`cli`]: the headless command line (`wick data`, `wick train`, `wick bench`, ...).
 
+pub mod app;
 pub mod cli;
 pub mod data;
+pub mod demo;
 pub mod hub;
 pub mod model;
 pub mod runs;

@@ -14,8 +14,9 @@ use std::process::ExitCode;
 #[derive(Parser, Debug)]
 #[command(name = "wick", version, about, long_about = None)]
 pub struct Cli {
+    /// Without a command, the desktop app opens.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -57,13 +58,20 @@ pub enum BenchCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {
+    let Some(command) = cli.command else {
+        return report(crate::app::run_native());
+    };
+    report(match command {
         Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
         Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
         Command::Bench(BenchCommand::Train(args)) => bench_train::train(&args),
         Command::Hub(cmd) => hub::run(cmd),
         Command::Train(args) => train::train(&args),
-    };
+    })
+}
+
+/// Prints an error once, at the edge, and turns it into the exit code.
+fn report(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -11,12 +11,14 @@ mod evaluate;
 pub mod events;
 mod grads;
 pub mod metrics;
+pub mod presets;
 mod optim;
 mod schedule;
 mod train_error;
 mod trainer;
 
 pub use checkpoint::{Position, SchedulerState};
+pub use config::TrainConfig;
 pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};

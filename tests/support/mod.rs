@@ -1,6 +1,9 @@
 //! Tiny Hub-layout folders built in temp dirs, and settings pointing at a mirror.
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod app;
+pub mod tiny;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -1,0 +1,153 @@
+//! Chart data: every point is kept; drawing decimates to what the plot's width can show.
+//!
+//! Decimation keeps, per pixel-wide bucket of the visible x range, the first, minimum,
+//! maximum and last point (the M4 rule), so spikes and the line's shape survive while
+//! 100k-point series cost a few thousand vertices per frame.
+
+use egui_plot::{Line, PlotPoints, PlotUi};
+
+/// One named curve.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub name: String,
+    /// `[x, y]`, x non-decreasing.
+    pub points: Vec<[f64; 2]>,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            points: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, x: f64, y: f64) {
+        if x.is_finite() && y.is_finite() {
+            self.points.push([x, y]);
+        }
+    }
+
+    pub fn last(&self) -> Option<[f64; 2]> {
+        self.points.last().copied()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+}
+
+/// The points of `points` (sorted by x) to draw for the x range `[x_min, x_max]` on a plot
+/// `buckets` pixels wide: at most 4 per bucket, plus one neighbour on each side so lines
+/// run to the edges.
+pub fn decimate(points: &[[f64; 2]], x_min: f64, x_max: f64, buckets: usize) -> Vec<[f64; 2]> {
+    let start = points.partition_point(|p| p[0] < x_min).saturating_sub(1);
+    let end = (points.partition_point(|p| p[0] <= x_max) + 1).min(points.len());
+    let visible = &points[start..end];
+    let buckets = buckets.max(1);
+    if visible.len() <= 4 * buckets || !(x_max > x_min) {
+        return visible.to_vec();
+    }
+    let width = (x_max - x_min) / buckets as f64;
+    let mut out = Vec::with_capacity(4 * buckets + 2);
+    let mut i = 0;
+    while i < visible.len() {
+        let bucket = ((visible[i][0] - x_min) / width).floor();
+        let mut j = i + 1;
+        while j < visible.len() && ((visible[j][0] - x_min) / width).floor() == bucket {
+            j += 1;
+        }
+        let group = &visible[i..j];
+        let (mut lo, mut hi) = (0, 0);
+        for (k, p) in group.iter().enumerate() {
+            if p[1] < group[lo][1] {
+                lo = k;
+            }
+            if p[1] > group[hi][1] {
+                hi = k;
+            }
+        }
+        let mut picks = [0, lo.min(hi), lo.max(hi), group.len() - 1];
+        picks.sort_unstable();
+        let mut previous = usize::MAX;
+        for k in picks {
+            if k != previous {
+                out.push(group[k]);
+                previous = k;
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+/// Exponential moving average with TensorBoard's debiasing, `weight` in [0, 1).
+pub fn ema(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
+    let mut out = Vec::with_capacity(points.len());
+    let (mut last, mut debias) = (0.0, 1.0);
+    for p in points {
+        last = last * weight + (1.0 - weight) * p[1];
+        debias *= weight;
+        out.push([p[0], last / (1.0 - debias).max(f64::MIN_POSITIVE)]);
+    }
+    out
+}
+
+/// Adds `series` to a plot, decimated to the plot's current x range and pixel width.
+pub fn draw_line(plot_ui: &mut PlotUi, series: &Series, color: Option<egui::Color32>, width: f32) {
+    if series.points.is_empty() {
+        return;
+    }
+    let bounds = plot_ui.plot_bounds();
+    let pixels = plot_ui.transform().frame().width().max(1.0) as usize;
+    let [x_min, x_max] = [bounds.min()[0], bounds.max()[0]];
+    let points = if x_max > x_min {
+        decimate(&series.points, x_min, x_max, pixels)
+    } else {
+        series.points.clone()
+    };
+    let mut line = Line::new(series.name.clone(), PlotPoints::from(points)).width(width);
+    if let Some(color) = color {
+        line = line.color(color);
+    }
+    plot_ui.line(line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimation_bounds_the_points_and_keeps_extremes() {
+        let points: Vec<[f64; 2]> = (0..100_000)
+            .map(|i| [i as f64, if i == 54_321 { 100.0 } else { (i as f64 * 0.01).sin() }])
+            .collect();
+        let drawn = decimate(&points, 0.0, 99_999.0, 800);
+        assert!(drawn.len() <= 4 * 800 + 2, "{} points", drawn.len());
+        assert!(drawn.contains(&[54_321.0, 100.0]), "the spike must survive");
+        assert_eq!(drawn.first(), points.first());
+        assert_eq!(drawn.last(), points.last());
+        assert!(drawn.windows(2).all(|w| w[0][0] <= w[1][0]));
+    }
+
+    #[test]
+    fn decimation_of_a_zoomed_range_keeps_neighbours_and_few_points_as_is() {
+        let points: Vec<[f64; 2]> = (0..1000).map(|i| [i as f64, i as f64]).collect();
+        let drawn = decimate(&points, 100.5, 110.5, 800);
+        assert_eq!(drawn.first(), Some(&[100.0, 100.0]));
+        assert_eq!(drawn.last(), Some(&[111.0, 111.0]));
+        assert_eq!(drawn.len(), 12);
+        assert!(decimate(&[], 0.0, 1.0, 10).is_empty());
+    }
+
+    #[test]
+    fn ema_is_debiased_and_smooths() {
+        let points = [[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]];
+        for p in ema(&points, 0.9) {
+            assert!((p[1] - 1.0).abs() < 1e-12);
+        }
+        let noisy: Vec<[f64; 2]> = (0..200).map(|i| [i as f64, (i % 2) as f64]).collect();
+        let smooth = ema(&noisy, 0.9);
+        assert!((smooth[199][1] - 0.5).abs() < 0.06);
+    }
+}

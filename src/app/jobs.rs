@@ -1,0 +1,292 @@
+//! Background work for the UI: every slow thing (Hub calls, downloads, tokenization, training
+//! events, predictions) runs on a named thread and reports back over one channel, which the app
+//! drains once per frame. Senders wake the UI with `request_repaint`.
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+use std::collections::BTreeMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::panels::{data, hub, playground, runs, train};
+use crate::hub::{EventSink, HubEvent};
+
+pub type JobId = u64;
+
+/// Everything that comes back to the UI thread.
+#[derive(Debug)]
+pub enum Msg {
+    /// A job's progress; `total` 0 when unknown.
+    Progress {
+        job: JobId,
+        done: u64,
+        total: u64,
+        detail: String,
+    },
+    /// A job's thread ended (after its last message).
+    Finished { job: JobId },
+    /// A job's thread panicked: a bug, reported instead of taking the app down.
+    Crashed { job: JobId, label: String, reason: String },
+    Hub(hub::Msg),
+    Data(data::Msg),
+    Train(train::Msg),
+    /// An event from the trainer thread of the active run.
+    Trainer(crate::train::Event),
+    Runs(runs::Msg),
+    Playground(playground::Msg),
+    /// The offline demo's files are ready (or could not be written).
+    Demo(Result<crate::demo::DemoFiles, String>),
+}
+
+/// A job still running, for the status bar.
+#[derive(Debug, Clone)]
+pub struct JobStatus {
+    pub label: String,
+    pub done: u64,
+    pub total: u64,
+    pub detail: String,
+    pub started: Instant,
+}
+
+impl JobStatus {
+    /// Fraction done, when the total is known.
+    pub fn fraction(&self) -> Option<f32> {
+        (self.total > 0).then(|| (self.done as f32 / self.total as f32).clamp(0.0, 1.0))
+    }
+}
+
+type Repaint = Arc<dyn Fn() + Send + Sync>;
+
+/// The sending side handed to a job's thread.
+#[derive(Clone)]
+pub struct Reporter {
+    job: JobId,
+    tx: Sender<Msg>,
+    repaint: Repaint,
+}
+
+impl Reporter {
+    pub fn job(&self) -> JobId {
+        self.job
+    }
+
+    /// Sends a result to the UI thread and wakes it.
+    pub fn send(&self, msg: Msg) {
+        // The receiver only goes away when the app closes; nothing is left to tell.
+        let _ = self.tx.send(msg);
+        (self.repaint)();
+    }
+
+    pub fn progress(&self, done: u64, total: u64, detail: impl Into<String>) {
+        self.send(Msg::Progress {
+            job: self.job,
+            done,
+            total,
+            detail: detail.into(),
+        });
+    }
+
+    /// A Hub event sink that turns download progress into this job's progress.
+    pub fn hub_sink(&self) -> EventSink {
+        let reporter = self.clone();
+        Arc::new(move |event| {
+            if let HubEvent::Progress {
+                file, bytes, total, ..
+            } = event
+            {
+                reporter.progress(bytes, total.unwrap_or(0), format!("downloading {file}"));
+            }
+        })
+    }
+}
+
+pub struct Jobs {
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    repaint: Repaint,
+    running: BTreeMap<JobId, JobStatus>,
+    next_id: JobId,
+}
+
+impl Jobs {
+    /// `repaint` wakes the UI; in the app it is `ctx.request_repaint()`.
+    pub fn new(repaint: impl Fn() + Send + Sync + 'static) -> Self {
+        let (tx, rx) = unbounded();
+        Self {
+            tx,
+            rx,
+            repaint: Arc::new(repaint),
+            running: BTreeMap::new(),
+            next_id: 1,
+        }
+    }
+
+    /// Runs `work` on a thread named `wick-{name}`; it shows in the status bar as `label`
+    /// until it returns. A panic is caught and reported as [`Msg::Crashed`].
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        label: impl Into<String>,
+        work: impl FnOnce(&Reporter) + Send + 'static,
+    ) -> JobId {
+        let reporter = self.reporter();
+        let job = reporter.job;
+        let label = label.into();
+        self.running.insert(
+            job,
+            JobStatus {
+                label: label.clone(),
+                done: 0,
+                total: 0,
+                detail: String::new(),
+                started: Instant::now(),
+            },
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("wick-{name}"))
+            .spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| work(&reporter)));
+                if let Err(panic) = outcome {
+                    reporter.send(Msg::Crashed {
+                        job,
+                        label,
+                        reason: panic_message(panic.as_ref()),
+                    });
+                }
+                reporter.send(Msg::Finished { job });
+            });
+        if let Err(err) = spawned {
+            let _ = self.tx.send(Msg::Crashed {
+                job,
+                label: "starting a background thread".into(),
+                reason: err.to_string(),
+            });
+            let _ = self.tx.send(Msg::Finished { job });
+        }
+        job
+    }
+
+    /// A sender with a fresh job id that is not listed as running (for long-lived
+    /// forwarders such as the trainer's event pump).
+    pub fn reporter(&mut self) -> Reporter {
+        let job = self.next_id;
+        self.next_id += 1;
+        Reporter {
+            job,
+            tx: self.tx.clone(),
+            repaint: self.repaint.clone(),
+        }
+    }
+
+    /// Everything that arrived since the last frame. Progress and completion update the
+    /// running list here; the rest is returned for the panels.
+    pub fn drain(&mut self) -> Vec<Msg> {
+        let mut out = Vec::new();
+        for msg in self.rx.try_iter() {
+            match msg {
+                Msg::Progress {
+                    job,
+                    done,
+                    total,
+                    detail,
+                } => {
+                    if let Some(status) = self.running.get_mut(&job) {
+                        status.done = done;
+                        status.total = total;
+                        status.detail = detail;
+                    }
+                }
+                Msg::Finished { job } => {
+                    self.running.remove(&job);
+                }
+                other => out.push(other),
+            }
+        }
+        out
+    }
+
+    pub fn running(&self) -> impl Iterator<Item = &JobStatus> {
+        self.running.values()
+    }
+
+    pub fn is_running(&self, job: JobId) -> bool {
+        self.running.contains_key(&job)
+    }
+
+    pub fn status(&self, job: JobId) -> Option<&JobStatus> {
+        self.running.get(&job)
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn drain_until_idle(jobs: &mut Jobs) -> Vec<Msg> {
+        let mut out = Vec::new();
+        for _ in 0..500 {
+            out.extend(jobs.drain());
+            if jobs.running().next().is_none() {
+                return out;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("jobs did not finish");
+    }
+
+    #[test]
+    fn progress_updates_the_running_list_and_finish_removes_it() {
+        let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut jobs = Jobs::new(|| {});
+        let job = jobs.spawn("test", "counting", move |r| {
+            r.progress(3, 10, "three");
+            gate_rx.recv().unwrap();
+        });
+        for _ in 0..500 {
+            jobs.drain();
+            if jobs.status(job).is_some_and(|s| s.done == 3) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let status = jobs.status(job).expect("still running");
+        assert_eq!((status.done, status.total, status.detail.as_str()), (3, 10, "three"));
+        assert_eq!(status.fraction(), Some(0.3));
+        gate_tx.send(()).unwrap();
+        drain_until_idle(&mut jobs);
+        assert!(!jobs.is_running(job));
+    }
+
+    #[test]
+    fn a_panicking_job_is_reported_not_propagated() {
+        let mut jobs = Jobs::new(|| {});
+        jobs.spawn("test", "exploding", |_| panic!("boom"));
+        let msgs = drain_until_idle(&mut jobs);
+        assert!(msgs.iter().any(|m| matches!(
+            m,
+            Msg::Crashed { label, reason, .. } if label == "exploding" && reason == "boom"
+        )));
+    }
+
+    #[test]
+    fn senders_wake_the_ui() {
+        let wakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = wakes.clone();
+        let mut jobs = Jobs::new(move || {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        jobs.spawn("test", "quiet", |r| r.progress(1, 1, ""));
+        drain_until_idle(&mut jobs);
+        // One progress plus the finish notice.
+        assert!(wakes.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    }
+}

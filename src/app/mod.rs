@@ -1,0 +1,604 @@
+//! The desktop app: a left navigation over six panels (Hub, Data, Train, Monitor, Runs,
+//! Playground), a top bar and a status bar.
+//!
+//! The UI thread never blocks: slow work runs on named threads ([`jobs`]) and comes back as
+//! [`jobs::Msg`]s, drained once per frame. The trainer is the same engine `wick train` runs;
+//! its [`crate::train::Event`]s are forwarded into the same channel. Nothing here does tensor
+//! math.
+
+pub mod charts;
+pub mod jobs;
+pub mod panels;
+pub mod settings;
+pub mod toasts;
+pub mod welcome;
+pub mod widgets;
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use crate::hub::HubSettings;
+use crate::train::{TrainConfig, TrainerOptions};
+use jobs::{Jobs, Msg};
+use panels::{
+    data::DataPanel, hub::HubPanel, monitor::MonitorPanel, playground::PlaygroundPanel,
+    runs::RunsPanel, train::TrainPanel,
+};
+use settings::{Settings, SettingsChange, SettingsWindow, TokenStore};
+use toasts::Toasts;
+
+/// The key of the app state in eframe's storage.
+pub const STORAGE_KEY: &str = "wick-state";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Tab {
+    #[default]
+    Hub,
+    Data,
+    Train,
+    Monitor,
+    Runs,
+    Playground,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Hub,
+        Tab::Data,
+        Tab::Train,
+        Tab::Monitor,
+        Tab::Runs,
+        Tab::Playground,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Hub => "Hub",
+            Tab::Data => "Data",
+            Tab::Train => "Train",
+            Tab::Monitor => "Monitor",
+            Tab::Runs => "Runs",
+            Tab::Playground => "Playground",
+        }
+    }
+
+    fn icon(self) -> &'static str {
+        match self {
+            Tab::Hub => "☁",
+            Tab::Data => "☰",
+            Tab::Train => "⚙",
+            Tab::Monitor => "📈",
+            Tab::Runs => "🗐",
+            Tab::Playground => "▶",
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Tab::Hub => "Search the Hub (or your mirror) for datasets and models",
+            Tab::Data => "See what the tokenizer and the collator make of the data",
+            Tab::Train => "The hyperparameters (TrainingArguments), presets and preflight",
+            Tab::Monitor => "Live charts of the run in progress",
+            Tab::Runs => "Every run: history, overlays, diffs, forks, exports",
+            Tab::Playground => "Try a trained checkpoint on your own text",
+        }
+    }
+}
+
+/// Everything that persists between launches. Panels keep their runtime parts in
+/// `#[serde(skip)]` fields.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AppState {
+    pub tab: Tab,
+    /// The first-run welcome view was left (it also hides once a run exists).
+    pub welcome_dismissed: bool,
+    pub settings: Settings,
+    /// The run being put together: Hub and Data fill in the data and model, Train the
+    /// hyperparameters; Start trains exactly this (the same file `wick train` reads).
+    pub recipe: TrainConfig,
+    pub hub: HubPanel,
+    pub data: DataPanel,
+    pub train: TrainPanel,
+    pub monitor: MonitorPanel,
+    pub runs: RunsPanel,
+    pub playground: PlaygroundPanel,
+}
+
+/// Where the app keeps its files and what it starts from; tests point these at temp dirs.
+#[derive(Debug, Clone)]
+pub struct AppOptions {
+    /// The OS data folder (`ProjectDirs`): the token file, and `runs/` unless changed.
+    pub data_dir: PathBuf,
+    /// The Hub settings from the environment (HF_HOME, HF_ENDPOINT, HF_TOKEN, ...).
+    pub env_hub: HubSettings,
+    /// The devices the picker offers.
+    pub devices: Vec<String>,
+}
+
+impl AppOptions {
+    pub fn from_environment() -> Self {
+        let data_dir = directories::ProjectDirs::from("org", "wick", "wick")
+            .map(|dirs| dirs.data_dir().to_path_buf())
+            .unwrap_or_else(|| std::env::temp_dir().join("wick"));
+        Self {
+            data_dir,
+            env_hub: HubSettings::from_env(),
+            devices: vec!["cpu".into()],
+        }
+    }
+}
+
+/// A request from a panel to the app, handled after the panel is drawn.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Navigate(Tab),
+    /// Start training this configuration (from Train).
+    StartTraining(Box<TrainConfig>),
+    /// The runs folder changed (a run started, ended, was renamed or deleted).
+    RunsChanged,
+    OpenSettings,
+}
+
+/// What a panel gets to work with each frame.
+pub struct Cx<'a> {
+    pub jobs: &'a mut Jobs,
+    pub toasts: &'a mut Toasts,
+    /// The effective Hub settings (environment + settings + token).
+    pub hub: &'a HubSettings,
+    pub recipe: &'a mut TrainConfig,
+    pub runs_root: &'a Path,
+    pub devices: &'a [String],
+    pub actions: &'a mut Vec<Action>,
+}
+
+pub struct WickApp {
+    pub state: AppState,
+    options: AppOptions,
+    jobs: Jobs,
+    toasts: Toasts,
+    settings_window: SettingsWindow,
+    tokens: TokenStore,
+    hub: HubSettings,
+    applied_theme: Option<settings::Theme>,
+    /// Whether the runs folder holds any run (the welcome view shows only when not).
+    runs_exist: bool,
+    demo_job: Option<jobs::JobId>,
+}
+
+impl WickApp {
+    /// A fresh app; `saved` is the persisted state, if any (a copy that does not parse
+    /// gives the defaults and a warning).
+    pub fn new(ctx: &egui::Context, options: AppOptions, saved: Option<&str>) -> Self {
+        let mut toasts = Toasts::default();
+        let state = match saved.map(serde_json::from_str::<AppState>) {
+            None => AppState::default(),
+            Some(Ok(state)) => state,
+            Some(Err(err)) => {
+                log_warning(&format!("saved app state ignored: {err}"));
+                toasts.warning(
+                    "Saved settings could not be read; using the defaults",
+                    err.to_string(),
+                );
+                AppState::default()
+            }
+        };
+        let repaint_ctx = ctx.clone();
+        let tokens = TokenStore::new(&options.data_dir);
+        let hub = state.settings.hub(&options.env_hub, tokens.load().as_deref());
+        let mut app = Self {
+            state,
+            options,
+            jobs: Jobs::new(move || repaint_ctx.request_repaint()),
+            toasts,
+            settings_window: SettingsWindow::default(),
+            tokens,
+            hub,
+            applied_theme: None,
+            runs_exist: false,
+            demo_job: None,
+        };
+        if app.state.recipe.device.is_empty() {
+            app.state.recipe.device = app.state.settings.default_device.clone();
+        }
+        app.dispatch_actions(vec![Action::RunsChanged]);
+        app
+    }
+
+    /// The app's state as eframe persists it.
+    pub fn saved_state(&self) -> String {
+        serde_json::to_string(&self.state).unwrap_or_default()
+    }
+
+    pub fn hub_settings(&self) -> &HubSettings {
+        &self.hub
+    }
+
+    pub fn toasts(&self) -> &Toasts {
+        &self.toasts
+    }
+
+    pub fn runs_root(&self) -> PathBuf {
+        self.state.settings.runs_root(&self.options.data_dir)
+    }
+
+    /// One frame: drain the background channel, then draw.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let ctx = ui.ctx().clone();
+        self.apply_theme(&ctx);
+        self.drain_messages();
+
+        egui::Panel::top("wick-top-bar").show(ui, |ui| self.top_bar(ui));
+        egui::Panel::bottom("wick-status-bar").show(ui, |ui| self.status_bar(ui));
+        egui::Panel::left("wick-navigation")
+            .resizable(false)
+            .exact_size(150.0)
+            .show(ui, |ui| self.navigation(ui));
+
+        let mut actions = Vec::new();
+        let runs_root = self.runs_root();
+        if self.shows_welcome() {
+            egui::CentralPanel::default().show(ui, |ui| {
+                let busy = self.demo_job.is_some_and(|job| self.jobs.is_running(job));
+                match welcome::show(ui, &self.hub.endpoint, self.hub.offline, busy) {
+                    welcome::Choice::None => {}
+                    welcome::Choice::Dismiss => self.state.welcome_dismissed = true,
+                    welcome::Choice::CourseRecipe => {
+                        self.state.welcome_dismissed = true;
+                        crate::train::presets::Preset::CourseRecipe.apply(&mut self.state.recipe);
+                        self.state.tab = Tab::Train;
+                    }
+                    welcome::Choice::OfflineDemo => self.start_demo(),
+                }
+            });
+            self.finish_frame(&ctx, actions);
+            return;
+        }
+        egui::CentralPanel::default().show(ui, |ui| {
+            let state = &mut self.state;
+            let mut cx = Cx {
+                jobs: &mut self.jobs,
+                toasts: &mut self.toasts,
+                hub: &self.hub,
+                recipe: &mut state.recipe,
+                runs_root: &runs_root,
+                devices: &self.options.devices,
+                actions: &mut actions,
+            };
+            match state.tab {
+                Tab::Hub => state.hub.ui(ui, &mut cx),
+                Tab::Data => state.data.ui(ui, &mut cx),
+                Tab::Train => state.train.ui(ui, &mut cx),
+                Tab::Monitor => state.monitor.ui(ui, &mut cx),
+                Tab::Runs => state.runs.ui(ui, &mut cx),
+                Tab::Playground => state.playground.ui(ui, &mut cx),
+            }
+        });
+
+        self.finish_frame(&ctx, actions);
+    }
+
+    /// Settings window, actions from this frame, toasts.
+    fn finish_frame(&mut self, ctx: &egui::Context, mut actions: Vec<Action>) {
+        let change = self.settings_window.show(
+            ctx,
+            &mut self.state.settings,
+            &self.tokens,
+            &self.hub,
+            &self.options.devices,
+            &mut self.toasts,
+        );
+        if !matches!(change, SettingsChange::None) {
+            self.hub = self
+                .state
+                .settings
+                .hub(&self.options.env_hub, self.tokens.load().as_deref());
+            actions.push(Action::RunsChanged);
+        }
+        self.dispatch_actions(actions);
+        self.toasts.show(ctx);
+    }
+
+    /// The first-run view: nothing trained yet and not dismissed.
+    pub fn shows_welcome(&self) -> bool {
+        !self.state.welcome_dismissed && !self.runs_exist && !self.state.monitor.is_training()
+    }
+
+    /// Generates the offline demo's data and model (first time only) on a job, then trains.
+    pub fn start_demo(&mut self) {
+        if self.demo_job.is_some_and(|job| self.jobs.is_running(job)) {
+            return;
+        }
+        let root = self.options.data_dir.join("demo");
+        self.demo_job = Some(self.jobs.spawn("demo", "preparing the offline demo", move |r| {
+            r.send(Msg::Demo(
+                crate::demo::materialize(&root).map_err(|err| format!("{}: {err}", root.display())),
+            ));
+        }));
+    }
+
+    fn apply_theme(&mut self, ctx: &egui::Context) {
+        let theme = self.state.settings.theme;
+        if self.applied_theme != Some(theme) {
+            ctx.set_theme(match theme {
+                settings::Theme::System => egui::ThemePreference::System,
+                settings::Theme::Dark => egui::ThemePreference::Dark,
+                settings::Theme::Light => egui::ThemePreference::Light,
+            });
+            self.applied_theme = Some(theme);
+        }
+    }
+
+    fn drain_messages(&mut self) {
+        let messages = self.jobs.drain();
+        if messages.is_empty() {
+            return;
+        }
+        let mut actions = Vec::new();
+        let runs_root = self.runs_root();
+        let state = &mut self.state;
+        let mut cx = Cx {
+            jobs: &mut self.jobs,
+            toasts: &mut self.toasts,
+            hub: &self.hub,
+            recipe: &mut state.recipe,
+            runs_root: &runs_root,
+            devices: &self.options.devices,
+            actions: &mut actions,
+        };
+        for msg in messages {
+            match msg {
+                Msg::Hub(msg) => state.hub.on_msg(msg, &mut cx),
+                Msg::Data(msg) => state.data.on_msg(msg, &mut cx),
+                Msg::Train(msg) => state.train.on_msg(msg, &mut cx),
+                Msg::Trainer(event) => state.monitor.on_event(event, &mut cx),
+                Msg::Runs(msg) => state.runs.on_msg(msg, &mut cx),
+                Msg::Playground(msg) => state.playground.on_msg(msg, &mut cx),
+                Msg::Crashed { label, reason, .. } => cx.toasts.error(
+                    format!("Internal error while {label}"),
+                    format!("{reason}\nThis is a bug in Wick; the app keeps running."),
+                ),
+                Msg::Demo(Ok(files)) => {
+                    let config = crate::demo::config(&files);
+                    *cx.recipe = config.clone();
+                    cx.actions.push(Action::StartTraining(Box::new(config)));
+                    state.welcome_dismissed = true;
+                }
+                Msg::Demo(Err(err)) => cx
+                    .toasts
+                    .error("Could not write the offline demo's files", err),
+                Msg::Progress { .. } | Msg::Finished { .. } => {}
+            }
+        }
+        self.dispatch_actions(actions);
+    }
+
+    fn dispatch_actions(&mut self, mut actions: Vec<Action>) {
+        while !actions.is_empty() {
+            let mut follow_ups = Vec::new();
+            for action in actions {
+                match action {
+                    Action::Navigate(tab) => self.state.tab = tab,
+                    Action::OpenSettings => self.settings_window.open = true,
+                    Action::StartTraining(config) => {
+                        if self.start_training(*config) {
+                            follow_ups.push(Action::RunsChanged);
+                        }
+                    }
+                    Action::RunsChanged => {
+                        let runs_root = self.runs_root();
+                        self.runs_exist = std::fs::read_dir(&runs_root)
+                            .map(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file())))
+                            .unwrap_or(false);
+                        let state = &mut self.state;
+                        let mut cx = Cx {
+                            jobs: &mut self.jobs,
+                            toasts: &mut self.toasts,
+                            hub: &self.hub,
+                            recipe: &mut state.recipe,
+                            runs_root: &runs_root,
+                            devices: &self.options.devices,
+                            actions: &mut follow_ups,
+                        };
+                        state.runs.refresh(&mut cx);
+                        state.playground.refresh(&mut cx);
+                    }
+                }
+            }
+            actions = follow_ups;
+        }
+    }
+
+    /// Starts the trainer thread and a forwarder that moves its events into the app's
+    /// channel (waking the UI), and shows Monitor. Returns false, with a toast, when it
+    /// cannot start.
+    pub fn start_training(&mut self, config: TrainConfig) -> bool {
+        if self.state.monitor.is_training() {
+            self.toasts.error(
+                "A run is already training",
+                "Stop it in Monitor first; Wick trains one run at a time.",
+            );
+            return false;
+        }
+        if let Err(err) = config.validate() {
+            self.toasts.error("The configuration is not valid", err.to_string());
+            return false;
+        }
+        let options = TrainerOptions {
+            runs_root: Some(self.runs_root()),
+            hub: self.hub.clone(),
+            dataset_cache: true,
+        };
+        let handle = match crate::train::spawn(config.clone(), options) {
+            Ok(handle) => handle,
+            Err(err) => {
+                self.toasts
+                    .error("Could not start the trainer thread", err.to_string());
+                return false;
+            }
+        };
+        let commands = handle.commands.clone();
+        let reporter = self.jobs.reporter();
+        let forwarder = std::thread::Builder::new()
+            .name("wick-trainer-events".into())
+            .spawn(move || {
+                for event in handle.events.iter() {
+                    reporter.send(Msg::Trainer(event));
+                }
+                handle.join();
+            });
+        if let Err(err) = forwarder {
+            // Without the forwarder nobody would see the events: stop the run.
+            let _ = commands.send(crate::train::Command::Stop);
+            self.toasts
+                .error("Could not start the trainer thread", err.to_string());
+            return false;
+        }
+        self.state.monitor.attach(commands, config);
+        self.state.tab = Tab::Monitor;
+        true
+    }
+
+    fn top_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.label(
+                egui::RichText::new("Wick")
+                    .strong()
+                    .size(18.0)
+                    .color(widgets::accent(ui.visuals().dark_mode)),
+            );
+            ui.label(widgets::muted(ui, "fine-tune Hugging Face models on this machine"));
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                if ui
+                    .button("⚙ Settings")
+                    .on_hover_text("Hub endpoint, token, caches, offline mode, device, theme")
+                    .clicked()
+                {
+                    self.settings_window.open = true;
+                }
+                let recipe = &self.state.recipe;
+                if !recipe.model.is_empty() || !recipe.dataset.is_empty() {
+                    ui.label(widgets::muted(
+                        ui,
+                        format!(
+                            "recipe: {} on {}{}",
+                            short_name(&recipe.model),
+                            short_name(&recipe.dataset),
+                            recipe
+                                .dataset_config
+                                .as_deref()
+                                .map(|c| format!(" ({c})"))
+                                .unwrap_or_default()
+                        ),
+                    ));
+                }
+                if self.hub.offline {
+                    ui.label(egui::RichText::new("offline").color(toasts::Level::Warning.color(ui.visuals().dark_mode)))
+                        .on_hover_text("Only cached Hub files are used (Settings → Offline)");
+                }
+            });
+        });
+    }
+
+    fn navigation(&mut self, ui: &mut egui::Ui) {
+        ui.add_space(6.0);
+        for tab in Tab::ALL {
+            let selected = self.state.tab == tab;
+            let text = egui::RichText::new(format!("{}  {}", tab.icon(), tab.title())).size(15.0);
+            let response = ui
+                .add_sized(
+                    [ui.available_width(), 30.0],
+                    egui::Button::selectable(selected, text),
+                )
+                .on_hover_text(tab.help());
+            if response.clicked() {
+                self.state.tab = tab;
+                self.state.welcome_dismissed = true;
+            }
+            if tab == Tab::Monitor
+                && let Some(fraction) = self.state.monitor.progress_fraction()
+            {
+                ui.add(egui::ProgressBar::new(fraction).desired_height(3.0));
+            }
+        }
+    }
+
+    fn status_bar(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            self.state.monitor.status_line(ui);
+            ui.separator();
+            ui.label(format!("device: {}", self.state.recipe.device))
+                .on_hover_text("The device new runs use (Train → Device)");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let running: Vec<_> = self.jobs.running().collect();
+                if let Some(job) = running.first() {
+                    if running.len() > 1 {
+                        ui.label(widgets::muted(ui, format!("+{} more", running.len() - 1)));
+                    }
+                    let text = if job.detail.is_empty() {
+                        job.label.clone()
+                    } else {
+                        format!("{}: {}", job.label, job.detail)
+                    };
+                    match job.fraction() {
+                        Some(fraction) => {
+                            ui.add(
+                                egui::ProgressBar::new(fraction)
+                                    .desired_width(160.0)
+                                    .show_percentage(),
+                            );
+                        }
+                        None => {
+                            ui.spinner();
+                        }
+                    }
+                    ui.label(text);
+                } else {
+                    ui.label(widgets::muted(ui, "idle"));
+                }
+            });
+        });
+    }
+}
+
+impl eframe::App for WickApp {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.show(ui);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        storage.set_string(STORAGE_KEY, self.saved_state());
+    }
+}
+
+/// `org/name` → `name`; paths → their last component.
+pub fn short_name(id: &str) -> &str {
+    let trimmed = id.trim_end_matches('/');
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+fn log_warning(message: &str) {
+    eprintln!("wick: warning: {message}");
+}
+
+/// Opens the desktop window (what `wick` with no command does).
+pub fn run_native() -> anyhow::Result<()> {
+    let options = AppOptions::from_environment();
+    let native = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("Wick")
+            .with_app_id("wick")
+            .with_inner_size([1280.0, 820.0])
+            .with_min_inner_size([900.0, 560.0]),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "wick",
+        native,
+        Box::new(move |cc| {
+            let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
+            Ok(Box::new(WickApp::new(&cc.egui_ctx, options, saved.as_deref())))
+        }),
+    )
+    .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+}

@@ -1,0 +1,711 @@
+//! Monitor: the run in progress, live. Charts of train loss (raw and EMA), eval loss, eval
+//! metrics, learning rate, grad norm and throughput; progress and ETA; Pause, Resume, Stop,
+//! Save now and Eval now; and a note when eval loss rises while the metric still improves.
+
+use crossbeam_channel::Sender;
+use egui::{Color32, RichText};
+use egui_plot::{Legend, Plot, Points, VLine};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::app::charts::{self, Series};
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary, TrainConfig};
+
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct MonitorPanel {
+    /// EMA weight for the smoothed train loss, as TensorBoard's slider.
+    pub smoothing: f64,
+    pub show_raw_loss: bool,
+    #[serde(skip)]
+    run: Option<LiveRun>,
+}
+
+impl Default for MonitorPanel {
+    fn default() -> Self {
+        Self {
+            smoothing: 0.6,
+            show_raw_loss: true,
+            run: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Phase {
+    Preparing { stage: String, done: u64, total: u64 },
+    Training,
+    Paused,
+    Finished(Box<Summary>),
+    Failed(String),
+}
+
+/// The run this session started, as its events describe it.
+pub struct LiveRun {
+    commands: Sender<Command>,
+    pub config: TrainConfig,
+    pub started: Option<Box<Started>>,
+    pub phase: Phase,
+    pub last_step: Option<StepReport>,
+    pub train_loss: Series,
+    pub eval_loss: Series,
+    pub learning_rate: Series,
+    pub grad_norm: Series,
+    pub samples_per_s: Series,
+    /// `eval_accuracy`, `eval_f1`, ... by name.
+    pub eval_metrics: BTreeMap<String, Series>,
+    pub evals: Vec<EvalReport>,
+    /// Steps with a saved checkpoint, and where.
+    pub checkpoints: BTreeMap<u64, PathBuf>,
+    /// A command sent and not yet acknowledged (e.g. "Saving…").
+    pending: Option<&'static str>,
+    alert: Option<Alert>,
+}
+
+impl LiveRun {
+    fn new(commands: Sender<Command>, config: TrainConfig) -> Self {
+        Self {
+            commands,
+            config,
+            started: None,
+            phase: Phase::Preparing {
+                stage: "starting".into(),
+                done: 0,
+                total: 0,
+            },
+            last_step: None,
+            train_loss: Series::new("train loss"),
+            eval_loss: Series::new("eval loss"),
+            learning_rate: Series::new("learning rate"),
+            grad_norm: Series::new("grad norm"),
+            samples_per_s: Series::new("samples/s"),
+            eval_metrics: BTreeMap::new(),
+            evals: Vec::new(),
+            checkpoints: BTreeMap::new(),
+            pending: None,
+            alert: None,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        !matches!(self.phase, Phase::Finished(_) | Phase::Failed(_))
+    }
+
+    fn name(&self) -> String {
+        self.started
+            .as_ref()
+            .and_then(|s| s.run_dir.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "new run".into())
+    }
+
+    /// The metric that decides the best checkpoint: `metric_for_best_model`, else eval loss.
+    fn best_metric_name(&self) -> String {
+        let config = self.started.as_ref().map_or(&self.config, |s| &s.config);
+        let name = config
+            .resolved_metric_for_best_model()
+            .unwrap_or_else(|| "loss".into());
+        format!("eval_{}", name.trim_start_matches("eval_"))
+    }
+
+    fn apply(&mut self, event: Event) -> Option<Notice> {
+        match event {
+            Event::Preparing { stage, done, total } => {
+                self.phase = Phase::Preparing { stage, done, total };
+            }
+            Event::Started(started) => {
+                self.started = Some(started);
+                self.phase = Phase::Training;
+            }
+            Event::Step(step) => {
+                let x = step.step as f64;
+                self.train_loss.push(x, step.loss);
+                self.learning_rate.push(x, step.learning_rate);
+                self.grad_norm.push(x, step.grad_norm);
+                self.samples_per_s.push(x, step.samples_per_s);
+                self.last_step = Some(step);
+            }
+            Event::Eval(report) => {
+                let x = report.step as f64;
+                for (name, value) in report.metrics.to_log_entries("eval_") {
+                    let Some(value) = value.as_f64() else { continue };
+                    if name == "eval_loss" {
+                        self.eval_loss.push(x, value);
+                    } else {
+                        self.eval_metrics
+                            .entry(name.clone())
+                            .or_insert_with(|| Series::new(name))
+                            .push(x, value);
+                    }
+                }
+                if self.pending == Some("Evaluating…") {
+                    self.pending = None;
+                }
+                self.evals.push(report);
+            }
+            Event::CheckpointSaved { step, path } => {
+                self.checkpoints.insert(step, path);
+                if self.pending == Some("Saving…") {
+                    self.pending = None;
+                }
+            }
+            Event::Paused { .. } => {
+                self.phase = Phase::Paused;
+                self.pending = None;
+            }
+            Event::Resumed { .. } => {
+                self.phase = Phase::Training;
+                self.pending = None;
+            }
+            Event::Finished(summary) => {
+                self.pending = None;
+                let notice = Notice::Finished {
+                    name: self.name(),
+                    stopped: summary.stopped_by_user,
+                };
+                self.phase = Phase::Finished(summary);
+                return Some(notice);
+            }
+            Event::Failed { reason } => {
+                self.pending = None;
+                self.alert = Some(Alert::error("The run failed", reason.clone()));
+                self.phase = Phase::Failed(reason.clone());
+                return Some(Notice::Failed { reason });
+            }
+        }
+        None
+    }
+
+    fn send(&mut self, command: Command, pending: Option<&'static str>) {
+        if self.commands.send(command).is_err() {
+            self.alert = Some(Alert::error(
+                "The trainer is not listening",
+                "Its thread has ended; the run folder holds what was saved.",
+            ));
+        } else {
+            self.pending = pending;
+        }
+    }
+
+    /// Fraction of optimizer steps done.
+    fn fraction(&self) -> Option<f32> {
+        match &self.phase {
+            Phase::Preparing { done, total, .. } if *total > 0 => Some(*done as f32 / *total as f32),
+            Phase::Preparing { .. } => None,
+            Phase::Finished(_) => Some(1.0),
+            _ => self
+                .last_step
+                .map(|s| s.step as f32 / s.total_steps.max(1) as f32),
+        }
+    }
+}
+
+enum Notice {
+    Finished { name: String, stopped: bool },
+    Failed { reason: String },
+}
+
+/// Eval loss going up while the chosen metric still improves: the model grows confident on
+/// what it gets wrong, the usual first sign of overfitting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverfitNote {
+    /// The step of the lowest eval loss so far, and that loss.
+    pub lowest_loss: (u64, f64),
+    /// The latest eval loss.
+    pub latest_loss: (u64, f64),
+    /// The improving metric's name, and its latest value.
+    pub metric: (String, f64),
+    /// Best evaluation by the metric: step and checkpoint folder, if it was saved.
+    pub best_step: u64,
+    pub best_checkpoint: Option<PathBuf>,
+}
+
+/// Checks the evaluations so far (in order) against the note's rule: the latest eval loss is
+/// above the lowest one by more than 1%, and the metric at the latest evaluation is at its
+/// best so far (higher is better unless `greater_is_better` is false).
+pub fn overfit_note(
+    evals: &[EvalReport],
+    metric: &str,
+    greater_is_better: bool,
+    checkpoints: &BTreeMap<u64, PathBuf>,
+) -> Option<OverfitNote> {
+    if metric == "eval_loss" || evals.len() < 2 {
+        return None;
+    }
+    let loss = |e: &EvalReport| e.metrics.loss;
+    let value = |e: &EvalReport| e.metrics.get(metric.trim_start_matches("eval_"));
+    let latest = evals.last()?;
+    let latest_loss = loss(latest)?;
+    let (lowest_step, lowest_loss) = evals
+        .iter()
+        .filter_map(|e| Some((e.step, loss(e)?)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    if lowest_step == latest.step || latest_loss <= lowest_loss * 1.01 {
+        return None;
+    }
+    let better = |a: f64, b: f64| if greater_is_better { a > b } else { a < b };
+    let latest_value = value(latest)?;
+    let best = evals
+        .iter()
+        .filter_map(|e| Some((e.step, value(e)?)))
+        .reduce(|best, e| if better(e.1, best.1) { e } else { best })?;
+    let improving = evals
+        .iter()
+        .filter(|e| e.step < latest.step && e.step >= lowest_step)
+        .filter_map(value)
+        .all(|earlier| !better(earlier, latest_value));
+    if !improving || best.1 != latest_value {
+        return None;
+    }
+    Some(OverfitNote {
+        lowest_loss: (lowest_step, lowest_loss),
+        latest_loss: (latest.step, latest_loss),
+        metric: (metric.to_string(), latest_value),
+        best_step: best.0,
+        best_checkpoint: checkpoints.get(&best.0).cloned(),
+    })
+}
+
+impl MonitorPanel {
+    pub fn attach(&mut self, commands: Sender<Command>, config: TrainConfig) {
+        self.run = Some(LiveRun::new(commands, config));
+    }
+
+    pub fn is_training(&self) -> bool {
+        self.run.as_ref().is_some_and(LiveRun::is_active)
+    }
+
+    pub fn live_run(&self) -> Option<&LiveRun> {
+        self.run.as_ref()
+    }
+
+    pub fn progress_fraction(&self) -> Option<f32> {
+        self.run.as_ref().filter(|r| r.is_active())?.fraction()
+    }
+
+    pub fn on_event(&mut self, event: Event, cx: &mut Cx) {
+        let Some(run) = self.run.as_mut() else {
+            return;
+        };
+        let checkpoint = matches!(event, Event::CheckpointSaved { .. });
+        match run.apply(event) {
+            Some(Notice::Finished { name, stopped }) => {
+                if stopped {
+                    cx.toasts.info(format!("{name} stopped; it can be resumed from Runs"));
+                } else {
+                    cx.toasts.success(format!("{name} finished"));
+                }
+                cx.actions.push(Action::RunsChanged);
+            }
+            Some(Notice::Failed { reason }) => {
+                cx.toasts.error("The run failed", reason);
+                cx.actions.push(Action::RunsChanged);
+            }
+            None if checkpoint => cx.actions.push(Action::RunsChanged),
+            None => {}
+        }
+    }
+
+    /// The status bar's part: the active run's step, loss and ETA.
+    pub fn status_line(&self, ui: &mut egui::Ui) {
+        let Some(run) = &self.run else {
+            ui.label(widgets::muted(ui, "no active run"));
+            return;
+        };
+        let name = run.name();
+        match &run.phase {
+            Phase::Preparing { stage, done, total } => {
+                ui.spinner();
+                let progress = if *total > 0 {
+                    format!(" {:.0}%", 100.0 * *done as f64 / *total as f64)
+                } else {
+                    String::new()
+                };
+                ui.label(format!("{name}: {stage}{progress}"));
+            }
+            Phase::Training | Phase::Paused => {
+                let paused = if run.phase == Phase::Paused { " (paused)" } else { "" };
+                match run.last_step {
+                    Some(s) => ui.label(format!(
+                        "● {name}{paused}  step {}/{} · loss {:.4} · ETA {}",
+                        s.step,
+                        s.total_steps,
+                        s.loss,
+                        widgets::duration(s.eta_s)
+                    )),
+                    None => ui.label(format!("● {name}{paused}  first step…")),
+                };
+            }
+            Phase::Finished(summary) => {
+                ui.label(widgets::muted(
+                    ui,
+                    format!(
+                        "{name} {} at step {}",
+                        if summary.stopped_by_user { "stopped" } else { "finished" },
+                        summary.global_step
+                    ),
+                ));
+            }
+            Phase::Failed(_) => {
+                ui.label(RichText::new(format!("{name} failed")).color(
+                    crate::app::toasts::Level::Error.color(ui.visuals().dark_mode),
+                ));
+            }
+        }
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Monitor",
+            "The run in progress: every logged step and evaluation, as it happens.",
+        );
+        let Some(run) = self.run.as_mut() else {
+            widgets::empty_state(
+                ui,
+                "No run in this session yet. Put a recipe together in Train and press Start;\n\
+                 past runs are in Runs.",
+            );
+            ui.vertical_centered(|ui| {
+                if ui.button("Go to Train").clicked() {
+                    cx.actions.push(Action::Navigate(Tab::Train));
+                }
+            });
+            return;
+        };
+        widgets::alert(ui, &mut run.alert);
+        header(ui, run, cx);
+        ui.separator();
+        if let Some(note) = overfit_note_for(run) {
+            overfit_banner(ui, &note);
+        }
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.show_raw_loss, "Raw loss");
+            let smoothing = ui.label("Smoothing");
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).fixed_decimals(2))
+                .labelled_by(smoothing.id)
+                .on_hover_text("EMA weight of the smoothed train loss (as TensorBoard's)");
+        });
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            charts_grid(ui, run, self.smoothing, self.show_raw_loss);
+        });
+    }
+}
+
+fn overfit_note_for(run: &LiveRun) -> Option<OverfitNote> {
+    let config = run.started.as_ref().map_or(&run.config, |s| &s.config);
+    let metric = run.best_metric_name();
+    overfit_note(
+        &run.evals,
+        &metric,
+        config.resolved_greater_is_better().unwrap_or(true),
+        &run.checkpoints,
+    )
+}
+
+fn overfit_banner(ui: &mut egui::Ui, note: &OverfitNote) {
+    let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new("⚠ Possible overfitting").strong().color(color));
+            ui.label(format!(
+                "Eval loss rose from {:.4} (step {}) to {:.4} (step {}) while {} still \
+                 improves ({:.4}): the model grows confident on the examples it gets wrong.",
+                note.lowest_loss.1,
+                note.lowest_loss.0,
+                note.latest_loss.1,
+                note.latest_loss.0,
+                note.metric.0,
+                note.metric.1,
+            ));
+            match &note.best_checkpoint {
+                Some(path) => ui.label(format!(
+                    "Best checkpoint by {}: {} (step {}).",
+                    note.metric.0,
+                    path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned()),
+                    note.best_step
+                )),
+                None => ui.label(format!(
+                    "The best evaluation (step {}) has no checkpoint yet; \"Save now\" keeps this one.",
+                    note.best_step
+                )),
+            };
+        });
+}
+
+fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
+    let name = run.name();
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&name).strong().size(16.0));
+        if let Some(started) = &run.started {
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "{} · {} · {} · {} parameters · {} train / {} eval rows",
+                    crate::app::short_name(&started.config.model),
+                    crate::app::short_name(&started.config.dataset),
+                    started.device,
+                    widgets::compact_count(started.num_parameters as u64),
+                    started.train_rows,
+                    started.eval_rows
+                ),
+            ));
+        }
+    });
+    ui.horizontal(|ui| {
+        let active = run.is_active();
+        let training = run.phase == Phase::Training;
+        let paused = run.phase == Phase::Paused;
+        let idle = run.pending.is_none();
+        if ui
+            .add_enabled(training && idle, egui::Button::new("⏸ Pause"))
+            .on_hover_text("Pause between steps; nothing is lost")
+            .clicked()
+        {
+            run.send(Command::Pause, Some("Pausing…"));
+        }
+        if ui
+            .add_enabled(paused && idle, egui::Button::new("▶ Resume"))
+            .clicked()
+        {
+            run.send(Command::Resume, Some("Resuming…"));
+        }
+        if ui
+            .add_enabled(active && idle, egui::Button::new("⏹ Stop"))
+            .on_hover_text("Stop after this step and save a checkpoint to resume from")
+            .clicked()
+        {
+            run.send(Command::Stop, Some("Stopping…"));
+        }
+        if ui
+            .add_enabled((training || paused) && idle, egui::Button::new("Save now"))
+            .on_hover_text("Write a checkpoint at the current step")
+            .clicked()
+        {
+            run.send(Command::SaveNow, Some("Saving…"));
+        }
+        let has_eval = run.started.as_ref().is_some_and(|s| s.eval_rows > 0);
+        if ui
+            .add_enabled((training || paused) && idle && has_eval, egui::Button::new("Eval now"))
+            .on_hover_text("Evaluate on the eval split at the current step")
+            .clicked()
+        {
+            run.send(Command::EvalNow, Some("Evaluating…"));
+        }
+        if let Some(pending) = run.pending {
+            ui.spinner();
+            ui.label(pending);
+        }
+        if !active {
+            if ui.button("Open in Runs").clicked() {
+                cx.actions.push(Action::Navigate(Tab::Runs));
+            }
+            if matches!(run.phase, Phase::Finished(_)) && ui.button("Try in Playground").clicked() {
+                cx.actions.push(Action::Navigate(Tab::Playground));
+            }
+        }
+    });
+    progress_row(ui, run);
+}
+
+fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
+    match &run.phase {
+        Phase::Preparing { stage, done, total } => {
+            ui.horizontal(|ui| {
+                if *total > 0 {
+                    ui.add(
+                        egui::ProgressBar::new(*done as f32 / *total as f32)
+                            .show_percentage()
+                            .desired_width(320.0),
+                    );
+                } else {
+                    ui.spinner();
+                }
+                ui.label(stage);
+            });
+        }
+        Phase::Training | Phase::Paused => {
+            let Some(step) = run.last_step else {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("running the first step…");
+                });
+                return;
+            };
+            ui.horizontal(|ui| {
+                ui.add(
+                    egui::ProgressBar::new(step.step as f32 / step.total_steps.max(1) as f32)
+                        .text(format!("step {} / {}", step.step, step.total_steps))
+                        .desired_width(320.0),
+                );
+                ui.label(format!(
+                    "epoch {:.2} · {:.1} samples/s · elapsed {} · ETA {}",
+                    step.epoch,
+                    step.samples_per_s,
+                    widgets::duration(step.elapsed_s),
+                    widgets::duration(step.eta_s)
+                ));
+            });
+        }
+        Phase::Finished(summary) => {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(format!(
+                    "{} at step {} (epoch {:.2}) · train loss {:.4} · {} · {:.1} samples/s",
+                    if summary.stopped_by_user {
+                        "Stopped"
+                    } else if summary.stopped_early {
+                        "Stopped early (patience ran out)"
+                    } else {
+                        "Finished"
+                    },
+                    summary.global_step,
+                    summary.epoch,
+                    summary.train_loss,
+                    widgets::duration(summary.train_runtime_s),
+                    summary.train_samples_per_s
+                ));
+                if let Some((name, value)) = &summary.best_metric {
+                    ui.label(format!("· best {name} {value:.4}"));
+                }
+            });
+        }
+        Phase::Failed(reason) => {
+            ui.label(RichText::new(format!("Failed: {reason}")).color(Color32::from_rgb(220, 80, 70)));
+        }
+    }
+}
+
+fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool) {
+    let width = (ui.available_width() - 12.0) / 2.0;
+    let height = 210.0;
+    let dark = ui.visuals().dark_mode;
+    let accent = widgets::accent(dark);
+    let best_step = run
+        .evals
+        .iter()
+        .filter(|e| e.is_best)
+        .map(|e| e.step)
+        .next_back();
+    let plot = |id: &str| {
+        Plot::new(format!("monitor-{id}"))
+            .width(width)
+            .height(height)
+            .legend(Legend::default())
+            .link_axis(egui::Id::unique("monitor-x"), [true, false])
+            .link_cursor(egui::Id::unique("monitor-x"), [true, false])
+            .x_axis_label("step")
+    };
+    egui::Grid::new("monitor-charts")
+        .num_columns(2)
+        .spacing([12.0, 12.0])
+        .show(ui, |ui| {
+            chart_box(ui, "Loss", |ui| {
+                let smooth = Series {
+                    name: "train loss (EMA)".into(),
+                    points: charts::ema(&run.train_loss.points, smoothing),
+                };
+                plot("loss").show(ui, |plot_ui| {
+                    if show_raw {
+                        charts::draw_line(plot_ui, &run.train_loss, Some(accent.gamma_multiply(0.35)), 1.0);
+                    }
+                    charts::draw_line(plot_ui, &smooth, Some(accent), 2.0);
+                    charts::draw_line(plot_ui, &run.eval_loss, Some(Color32::from_rgb(90, 150, 230)), 2.0);
+                    plot_ui.points(
+                        Points::new("eval loss points", run.eval_loss.points.clone())
+                            .radius(3.0)
+                            .color(Color32::from_rgb(90, 150, 230)),
+                    );
+                    if let Some(step) = best_step {
+                        plot_ui.vline(VLine::new("best checkpoint", step as f64).style(egui_plot::LineStyle::dashed_loose()));
+                    }
+                });
+            });
+            chart_box(ui, "Eval metrics", |ui| {
+                plot("metrics").show(ui, |plot_ui| {
+                    for series in run.eval_metrics.values() {
+                        charts::draw_line(plot_ui, series, None, 2.0);
+                        plot_ui.points(Points::new(series.name.clone(), series.points.clone()).radius(3.0));
+                    }
+                    if let Some(step) = best_step {
+                        plot_ui.vline(VLine::new("best checkpoint", step as f64).style(egui_plot::LineStyle::dashed_loose()));
+                    }
+                });
+            });
+            ui.end_row();
+            chart_box(ui, "Learning rate", |ui| {
+                plot("lr").show(ui, |plot_ui| {
+                    charts::draw_line(plot_ui, &run.learning_rate, Some(Color32::from_rgb(160, 120, 230)), 2.0);
+                });
+            });
+            chart_box(ui, "Grad norm (before clipping)", |ui| {
+                plot("grad-norm").show(ui, |plot_ui| {
+                    charts::draw_line(plot_ui, &run.grad_norm, Some(Color32::from_rgb(90, 190, 160)), 1.5);
+                    let clip = run.started.as_ref().map_or(run.config.max_grad_norm, |s| s.config.max_grad_norm);
+                    if clip > 0.0 && !run.grad_norm.is_empty() {
+                        plot_ui.hline(egui_plot::HLine::new("max_grad_norm", clip).style(egui_plot::LineStyle::dashed_loose()));
+                    }
+                });
+            });
+            ui.end_row();
+            chart_box(ui, "Throughput (samples/s)", |ui| {
+                plot("throughput").show(ui, |plot_ui| {
+                    charts::draw_line(plot_ui, &run.samples_per_s, Some(Color32::from_rgb(230, 120, 150)), 1.5);
+                });
+            });
+            ui.end_row();
+        });
+}
+
+fn chart_box(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
+    ui.vertical(|ui| {
+        ui.label(RichText::new(title).strong());
+        add(ui);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::metrics::compute_metrics;
+
+    fn eval(step: u64, loss: f64, accuracy: f64) -> EvalReport {
+        let mut metrics = compute_metrics(&[0, 1], &[0, 1], 2).unwrap();
+        metrics.loss = Some(loss);
+        metrics.accuracy = accuracy;
+        EvalReport {
+            step,
+            epoch: step as f64 / 100.0,
+            metrics,
+            runtime_s: 1.0,
+            samples_per_s: 1.0,
+            is_best: false,
+        }
+    }
+
+    #[test]
+    fn note_when_eval_loss_rises_and_the_metric_improves() {
+        let evals = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78), eval(300, 0.47, 0.81)];
+        let checkpoints = BTreeMap::from([(300, PathBuf::from("/r/checkpoint-300"))]);
+        let note = overfit_note(&evals, "eval_accuracy", true, &checkpoints).expect("a note");
+        assert_eq!(note.lowest_loss, (200, 0.42));
+        assert_eq!(note.latest_loss, (300, 0.47));
+        assert_eq!(note.best_step, 300);
+        assert_eq!(note.best_checkpoint, Some(PathBuf::from("/r/checkpoint-300")));
+    }
+
+    #[test]
+    fn no_note_when_loss_falls_or_the_metric_drops_too() {
+        let falling = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78)];
+        assert_eq!(overfit_note(&falling, "eval_accuracy", true, &BTreeMap::new()), None);
+        let both_worse = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78), eval(300, 0.47, 0.74)];
+        assert_eq!(overfit_note(&both_worse, "eval_accuracy", true, &BTreeMap::new()), None);
+        let noise = [eval(100, 0.420, 0.70), eval(200, 0.421, 0.78)];
+        assert_eq!(overfit_note(&noise, "eval_accuracy", true, &BTreeMap::new()), None);
+        assert_eq!(overfit_note(&both_worse, "eval_loss", false, &BTreeMap::new()), None);
+    }
+}

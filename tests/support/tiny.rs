@@ -1,0 +1,93 @@
+//! A tiny trainable BERT (the PyTorch fixture) with a WordPiece tokenizer, and a tiny
+//! dataset whose labels follow its words.
+
+use std::path::{Path, PathBuf};
+
+pub const WORDS: &[&str] = &[
+    "the", "film", "was", "good", "bad", "great", "awful", "plot", "and", "acting", "is", "a",
+    "story", "fine", "dull", "fun",
+];
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// A tiny BERT folder (the PyTorch fixture with dropout switched on) plus a WordPiece
+/// tokenizer whose ids fit its 1000-row vocabulary.
+pub fn tiny_model(dir: &Path) -> PathBuf {
+    let model = dir.join("tiny-bert");
+    std::fs::create_dir_all(&model).unwrap();
+    std::fs::copy(
+        fixtures().join("tiny-bert/model.safetensors"),
+        model.join("model.safetensors"),
+    )
+    .unwrap();
+    let mut config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("tiny-bert/config.json")).unwrap(),
+    )
+    .unwrap();
+    config["hidden_dropout_prob"] = 0.1.into();
+    config["attention_probs_dropout_prob"] = 0.1.into();
+    std::fs::write(model.join("config.json"), config.to_string()).unwrap();
+
+    let mut tokenizer: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("minilm-tokenizer/tokenizer.json")).unwrap(),
+    )
+    .unwrap();
+    let mut vocab = serde_json::Map::new();
+    for (i, token) in ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+        .iter()
+        .enumerate()
+    {
+        vocab.insert(token.to_string(), i.into());
+    }
+    let letters = ('a'..='z').flat_map(|c| [c.to_string(), format!("##{c}")]);
+    for token in WORDS
+        .iter()
+        .map(|w| w.to_string())
+        .chain(letters)
+        .chain([".".to_string(), ",".to_string()])
+    {
+        let id = vocab.len();
+        vocab.entry(token).or_insert(id.into());
+    }
+    tokenizer["model"]["vocab"] = vocab.into();
+    for added in tokenizer["added_tokens"].as_array_mut().unwrap() {
+        let content = added["content"].as_str().unwrap().to_string();
+        let id = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+            .iter()
+            .position(|t| *t == content)
+            .unwrap();
+        added["id"] = id.into();
+    }
+    tokenizer["post_processor"]["special_tokens"]["[CLS]"]["ids"] = serde_json::json!([2]);
+    tokenizer["post_processor"]["special_tokens"]["[SEP]"]["ids"] = serde_json::json!([3]);
+    tokenizer["padding"] = serde_json::Value::Null;
+    tokenizer["truncation"] = serde_json::Value::Null;
+    std::fs::write(model.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    model
+}
+
+/// Pairs whose label follows the words in them, so a model can learn something.
+pub fn tiny_dataset(dir: &Path) -> PathBuf {
+    let data = dir.join("reviews");
+    std::fs::create_dir_all(data.join("data")).unwrap();
+    for (split, rows, offset) in [("train", 40, 0), ("validation", 12, 1000)] {
+        let mut csv = String::from("sentence1,sentence2,label\n");
+        for i in 0..rows {
+            let n = i + offset;
+            let label = ["neg", "neu", "pos"][n % 3];
+            let cue = ["awful", "fine", "great"][n % 3];
+            let filler: Vec<&str> = (0..(3 + n % 5))
+                .map(|k| WORDS[(n * 7 + k * 3) % 11])
+                .collect();
+            csv.push_str(&format!(
+                "the film was {cue},{} {cue},{label}\n",
+                filler.join(" ")
+            ));
+        }
+        std::fs::write(data.join(format!("data/{split}.csv")), csv).unwrap();
+    }
+    data
+}
+
