@@ -62,6 +62,11 @@ impl Tab {
         }
     }
 
+    /// The navigation button's text (what tests click).
+    pub fn nav_label(self) -> String {
+        format!("{}  {}", self.icon(), self.title())
+    }
+
     fn icon(self) -> &'static str {
         match self {
             Tab::Hub => "☁",
@@ -504,7 +509,7 @@ impl WickApp {
         ui.add_space(6.0);
         for tab in Tab::ALL {
             let selected = self.state.tab == tab;
-            let text = egui::RichText::new(format!("{}  {}", tab.icon(), tab.title())).size(15.0);
+            let text = egui::RichText::new(tab.nav_label()).size(15.0);
             let response = ui
                 .add_sized(
                     [ui.available_width(), 30.0],

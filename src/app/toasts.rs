@@ -108,7 +108,7 @@ impl Toasts {
                                         .color(toast.level.color(dark)),
                                 );
                                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                                    if ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                                    if ui.small_button("🗙").on_hover_text("Dismiss").clicked() {
                                         close = Some(index);
                                     }
                                     if !toast.detail.is_empty()

@@ -39,7 +39,7 @@ pub fn show(ui: &mut egui::Ui, endpoint: &str, offline: bool, demo_busy: bool) -
                 ui.label(RichText::new("Course recipe").strong().size(16.0));
                 ui.label(
                     "GLUE/MRPC (sentence pairs: paraphrase or not) with a small pre-trained BERT, \
-                     preset to the 🤗 course's chapter 3 hyperparameters. Downloads about 100 MB \
+                     preset to the Hugging Face course's chapter 3 hyperparameters. Downloads about 100 MB \
                      from:",
                 );
                 ui.label(RichText::new(endpoint).monospace());

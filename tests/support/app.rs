@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
 use wick::app::{AppOptions, WickApp};
 use wick::hub::HubSettings;
 

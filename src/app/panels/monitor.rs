@@ -330,13 +330,13 @@ impl MonitorPanel {
                 let paused = if run.phase == Phase::Paused { " (paused)" } else { "" };
                 match run.last_step {
                     Some(s) => ui.label(format!(
-                        "● {name}{paused}  step {}/{} · loss {:.4} · ETA {}",
+                        "⏺ {name}{paused}  step {}/{} · loss {:.4} · ETA {}",
                         s.step,
                         s.total_steps,
                         s.loss,
                         widgets::duration(s.eta_s)
                     )),
-                    None => ui.label(format!("● {name}{paused}  first step…")),
+                    None => ui.label(format!("⏺ {name}{paused}  first step…")),
                 };
             }
             Phase::Finished(summary) => {
