@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod panels;
 pub mod settings;
 pub mod toasts;
+pub mod tour;
 pub mod welcome;
 pub mod widgets;
 
@@ -169,6 +170,7 @@ pub struct WickApp {
     /// Whether the runs folder holds any run (the welcome view shows only when not).
     runs_exist: bool,
     demo_job: Option<jobs::JobId>,
+    tour: Option<tour::Tour>,
 }
 
 impl WickApp {
@@ -202,6 +204,7 @@ impl WickApp {
             applied_theme: None,
             runs_exist: false,
             demo_job: None,
+            tour: None,
         };
         if app.state.recipe.device.is_empty() {
             app.state.recipe.device = app.state.settings.default_device.clone();
@@ -227,11 +230,22 @@ impl WickApp {
         self.state.settings.runs_root(&self.options.data_dir)
     }
 
+    /// Runs the screenshot tour on top of the normal frames.
+    pub fn with_tour(mut self, tour: tour::Tour) -> Self {
+        self.tour = Some(tour);
+        self
+    }
+
     /// One frame: drain the background channel, then draw.
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.apply_theme(&ctx);
         self.drain_messages();
+        if let Some(mut tour) = self.tour.take()
+            && tour.frame(self, &ctx)
+        {
+            self.tour = Some(tour);
+        }
 
         egui::Panel::top("wick-top-bar").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("wick-status-bar").show(ui, |ui| self.status_bar(ui));
@@ -602,8 +616,65 @@ pub fn run_native() -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
-            Ok(Box::new(WickApp::new(&cc.egui_ctx, options, saved.as_deref())))
+            let app = WickApp::new(&cc.egui_ctx, options, saved.as_deref());
+            Ok(Box::new(match std::env::var_os("WICK_TOUR_DIR") {
+                Some(dir) => app.with_tour(tour::Tour::new(Path::new(&dir), tour_stops())),
+                None => app,
+            }))
         }),
     )
     .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))
+}
+
+/// The screenshot tour's stops, in order: the first run, then each panel in use.
+fn tour_stops() -> Vec<tour::Stop> {
+    use std::time::Duration;
+    fn tab(app: &mut WickApp, tab: Tab) {
+        app.state.welcome_dismissed = true;
+        app.state.tab = tab;
+    }
+    vec![
+        tour::Stop {
+            name: "welcome",
+            enter: |app| app.state.welcome_dismissed = false,
+            ready: |_| true,
+            max_wait: Duration::from_secs(5),
+        },
+        tour::Stop {
+            name: "monitor",
+            enter: |app| app.start_demo(),
+            ready: |app| !app.state.monitor.is_training() && app.state.monitor.live_run().is_some(),
+            max_wait: Duration::from_secs(120),
+        },
+        tour::Stop {
+            name: "hub",
+            enter: |app| tab(app, Tab::Hub),
+            ready: |_| true,
+            max_wait: Duration::from_secs(30),
+        },
+        tour::Stop {
+            name: "data",
+            enter: |app| tab(app, Tab::Data),
+            ready: |_| true,
+            max_wait: Duration::from_secs(60),
+        },
+        tour::Stop {
+            name: "train",
+            enter: |app| tab(app, Tab::Train),
+            ready: |_| true,
+            max_wait: Duration::from_secs(60),
+        },
+        tour::Stop {
+            name: "runs",
+            enter: |app| tab(app, Tab::Runs),
+            ready: |_| true,
+            max_wait: Duration::from_secs(30),
+        },
+        tour::Stop {
+            name: "playground",
+            enter: |app| tab(app, Tab::Playground),
+            ready: |_| true,
+            max_wait: Duration::from_secs(30),
+        },
+    ]
 }
