@@ -99,3 +99,36 @@ fn a_demo_run_feeds_monitor_until_it_finishes() {
     );
     assert!(!run.eval_metrics.is_empty(), "evaluated at the end of the epoch");
 }
+
+#[test]
+fn first_launch_welcomes_and_the_offline_demo_trains_without_a_network() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9: any network use would fail.
+    let unplugged = HubSettings::with_home(&dir.path().join("hf"))
+        .with_endpoint("http://127.0.0.1:9")
+        .with_viewer_url("http://127.0.0.1:9/viewer");
+    let mut harness = harness(dir.path(), unplugged);
+    harness.run_steps(2);
+    assert!(harness.state().shows_welcome());
+    assert!(has_label_containing(&harness, "Welcome to Wick"));
+    harness.get_by_label("Start the offline demo").click();
+    wait_for(&mut harness, "the demo run to start", |h| {
+        h.state().state.monitor.live_run().is_some()
+    });
+    assert_eq!(harness.state().state.tab, Tab::Monitor);
+    wait_for(&mut harness, "the demo run to finish", |h| {
+        !h.state().state.monitor.is_training()
+    });
+    let run = harness.state().state.monitor.live_run().unwrap();
+    assert!(
+        matches!(run.phase, wick::app::panels::monitor::Phase::Finished(_)),
+        "{:?}",
+        run.phase
+    );
+    let accuracy = run.eval_metrics["eval_accuracy"].last().unwrap()[1];
+    println!("offline demo: eval_accuracy {accuracy:.3} after {} steps", run.train_loss.points.len());
+    // The demo's cue words decide the label: a working trainer learns them.
+    assert!(accuracy > 0.6, "eval_accuracy {accuracy}");
+    assert!(!harness.state().shows_welcome(), "a run exists now");
+    assert!(dir.path().join("demo/tiny-bert-random/model.safetensors").is_file());
+}
