@@ -192,7 +192,9 @@ impl WickApp {
         };
         let repaint_ctx = ctx.clone();
         let tokens = TokenStore::new(&options.data_dir);
-        let hub = state.settings.hub(&options.env_hub, tokens.load().as_deref());
+        let hub = state
+            .settings
+            .hub(&options.env_hub, tokens.load().as_deref());
         let mut app = Self {
             state,
             options,
@@ -329,11 +331,15 @@ impl WickApp {
             return;
         }
         let root = self.options.data_dir.join("demo");
-        self.demo_job = Some(self.jobs.spawn("demo", "preparing the offline demo", move |r| {
-            r.send(Msg::Demo(
-                crate::demo::materialize(&root).map_err(|err| format!("{}: {err}", root.display())),
-            ));
-        }));
+        self.demo_job = Some(
+            self.jobs
+                .spawn("demo", "preparing the offline demo", move |r| {
+                    r.send(Msg::Demo(
+                        crate::demo::materialize(&root)
+                            .map_err(|err| format!("{}: {err}", root.display())),
+                    ));
+                }),
+        );
     }
 
     fn apply_theme(&mut self, ctx: &egui::Context) {
@@ -407,7 +413,10 @@ impl WickApp {
                     Action::RunsChanged => {
                         let runs_root = self.runs_root();
                         self.runs_exist = std::fs::read_dir(&runs_root)
-                            .map(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file())))
+                            .map(|mut entries| {
+                                entries
+                                    .any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file()))
+                            })
                             .unwrap_or(false);
                         let state = &mut self.state;
                         let mut cx = Cx {
@@ -440,7 +449,8 @@ impl WickApp {
             return false;
         }
         if let Err(err) = config.validate() {
-            self.toasts.error("The configuration is not valid", err.to_string());
+            self.toasts
+                .error("The configuration is not valid", err.to_string());
             return false;
         }
         let options = TrainerOptions {
@@ -486,7 +496,10 @@ impl WickApp {
                     .size(18.0)
                     .color(widgets::accent(ui.visuals().dark_mode)),
             );
-            ui.label(widgets::muted(ui, "fine-tune Hugging Face models on this machine"));
+            ui.label(widgets::muted(
+                ui,
+                "fine-tune Hugging Face models on this machine",
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui
                     .button("⚙ Settings")
@@ -512,8 +525,11 @@ impl WickApp {
                     ));
                 }
                 if self.hub.offline {
-                    ui.label(egui::RichText::new("offline").color(toasts::Level::Warning.color(ui.visuals().dark_mode)))
-                        .on_hover_text("Only cached Hub files are used (Settings → Offline)");
+                    ui.label(
+                        egui::RichText::new("offline")
+                            .color(toasts::Level::Warning.color(ui.visuals().dark_mode)),
+                    )
+                    .on_hover_text("Only cached Hub files are used (Settings → Offline)");
                 }
             });
         });

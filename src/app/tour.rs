@@ -72,9 +72,14 @@ impl Tour {
                 let settled = ready_at.is_some_and(|at| at.elapsed() > Duration::from_millis(800));
                 if settled || timed_out {
                     if timed_out && ready_at.is_none() {
-                        eprintln!("tour: {} was not ready after {:?}; shooting anyway", stop.name, stop.max_wait);
+                        eprintln!(
+                            "tour: {} was not ready after {:?}; shooting anyway",
+                            stop.name, stop.max_wait
+                        );
                     }
-                    let path = self.out_dir.join(format!("{:02}-{}.png", self.index + 1, stop.name));
+                    let path =
+                        self.out_dir
+                            .join(format!("{:02}-{}.png", self.index + 1, stop.name));
                     let saved = self.saved.clone();
                     ctx.request_screenshot(move |image| {
                         let result = save_png(&image, &path).map(|()| path);
