@@ -12,6 +12,7 @@ pub mod events;
 mod grads;
 pub mod metrics;
 mod optim;
+pub mod predict;
 pub mod presets;
 mod schedule;
 mod split_predictions;
@@ -25,6 +26,9 @@ pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
+pub use predict::{
+    ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
+};
 pub use schedule::lr_at;
 pub use train_error::TrainError;
 pub use trainer::{TrainerHandle, TrainerOptions, run_to_end, spawn};
