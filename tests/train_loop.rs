@@ -165,6 +165,13 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
         assert!(eval_lines[0].contains_key(key), "{key}");
     }
     assert!(log.records.last().unwrap().contains_key("train_runtime"));
+    // Every line carries wall-clock seconds since the run started, for time overlays.
+    let elapsed: Vec<f64> = log
+        .records
+        .iter()
+        .map(|r| r["elapsed_s"].as_f64().expect("elapsed_s on every line"))
+        .collect();
+    assert!(elapsed.windows(2).all(|w| w[0] <= w[1]), "{elapsed:?}");
     // The checkpoint's trainer_state.json carries HF's log_history.
     let state: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(run_dir.join("checkpoint-15/trainer_state.json")).unwrap(),
@@ -172,6 +179,39 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
     .unwrap();
     assert_eq!(state["global_step"], 15);
     assert_eq!(state["log_history"].as_array().unwrap().len(), 7 + 3);
+    assert!(
+        state["log_history"][0].get("elapsed_s").is_none(),
+        "log_history keeps HF's keys"
+    );
+    // trainer.predict(validation) with the final model.
+    let predictions = wick::runs::read_predictions(&run_dir)
+        .unwrap()
+        .expect("predictions.json");
+    assert_eq!(predictions.split, "validation");
+    assert_eq!(predictions.step, 15);
+    assert_eq!(predictions.checkpoint.as_deref(), Some("checkpoint-15"));
+    assert_eq!(predictions.label_names, vec!["neg", "neu", "pos"]);
+    assert_eq!(predictions.rows.len(), 12);
+    assert_eq!(
+        predictions.metrics["eval_accuracy"], eval_lines[2]["eval_accuracy"],
+        "the same model on the same split"
+    );
+    for (i, row) in predictions.rows.iter().enumerate() {
+        assert_eq!(row.row, i);
+        assert_eq!(
+            row.label as usize,
+            (i + 1000) % 3,
+            "tiny_dataset's label rule"
+        );
+        let sum: f32 = row.probs.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "row {i}: {:?}", row.probs);
+        let argmax = (0..3)
+            .max_by(|&a, &b| row.probs[a].total_cmp(&row.probs[b]))
+            .unwrap();
+        assert_eq!(row.prediction as usize, argmax, "row {i}");
+        assert!(row.text.starts_with("the film was "), "{}", row.text);
+        assert!(row.text_pair.is_some());
+    }
     // The trained model is an HF folder that loads back.
     let labels: Vec<String> = vec!["neg".into(), "neu".into(), "pos".into()];
     wick::model::Classifier::load(
@@ -239,6 +279,7 @@ fn a_stopped_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
             .filter(|r| r.contains_key("eval_loss"))
             .map(|mut r| {
                 r.remove("wall_time");
+                r.remove("elapsed_s");
                 r.remove("eval_runtime");
                 r.remove("eval_samples_per_second");
                 serde_json::Value::Object(r)

@@ -6,6 +6,7 @@
 //!   config.toml        full resolved TrainConfig (never a token)
 //!   run.json           status, times, best metric (RunInfo)
 //!   metrics.jsonl      one HF log_history entry per line (MetricsLog)
+//!   predictions.json   the final model on the eval split, row by row (Predictions)
 //!   checkpoint-459/    model.safetensors, config.json, trainer_state.json, ...
 //!   tmp-checkpoint-918/  a checkpoint being written (ignored, cleaned)
 //! ```
@@ -13,12 +14,16 @@
 pub mod checkpoints;
 mod fsio;
 pub mod metrics_log;
+pub mod predictions;
 mod run_dir;
 pub mod time;
 pub mod trainer_state;
 
 pub use checkpoints::{Checkpoint, CheckpointEntry, Checkpoints, TempCheckpointDir};
 pub use metrics_log::{LogRecord, MetricsLog, MetricsRead, read_metrics};
+pub use predictions::{
+    PREDICTIONS_FILE, PredictionRow, Predictions, read_predictions, write_predictions,
+};
 pub use run_dir::{
     BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunInfo, RunListing,
     RunStatus, RunSummary, list_runs, run_folder_name,

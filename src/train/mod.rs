@@ -12,18 +12,23 @@ pub mod events;
 mod grads;
 pub mod metrics;
 mod optim;
+pub mod predict;
 pub mod presets;
 mod schedule;
+mod split_predictions;
 mod train_error;
 mod trainer;
 
 pub use checkpoint::{Position, SchedulerState};
 pub use config::TrainConfig;
 pub use error::OptimError;
-pub use evaluate::{Evaluation, evaluate};
+pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
+pub use predict::{
+    ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
+};
 pub use schedule::lr_at;
 pub use train_error::TrainError;
 pub use trainer::{TrainerHandle, TrainerOptions, run_to_end, spawn};

@@ -13,6 +13,7 @@ use super::config::{DeviceSpec, IntervalStrategy, SaveStrategy, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
 use super::metrics::Metrics;
+use super::split_predictions::{PredictedBy, split_predictions};
 use super::train_error::TrainError;
 use super::{AdamW, AdamWConfig, Gradients, lr_at};
 use crate::data::{
@@ -133,6 +134,8 @@ struct Session<'a> {
     best_metric: Option<(String, bool)>,
     last_saved_step: Option<u64>,
     last_eval: Option<Metrics>,
+    /// When this session started: `elapsed_s` in the metrics log counts from here.
+    started: Instant,
 }
 
 impl<'a> Session<'a> {
@@ -390,6 +393,7 @@ impl<'a> Session<'a> {
             best_metric,
             last_saved_step: resume_dir.as_ref().map(|_| position.global_step),
             last_eval: None,
+            started: Instant::now(),
         })
     }
 
@@ -674,6 +678,23 @@ impl<'a> Session<'a> {
         Ok((is_best, patience_ran_out))
     }
 
+    /// `trainer.predict(eval split)` with the final model, into `predictions.json`.
+    fn write_predictions(&self, by: PredictedBy) -> Result<(), TrainError> {
+        let Some(split) = self.eval.as_ref() else {
+            return Ok(());
+        };
+        let evaluation = evaluate(
+            &self.model,
+            split,
+            &self.collator,
+            self.cfg.per_device_eval_batch_size as usize,
+            &self.device,
+        )?;
+        let predictions = split_predictions(split, &evaluation, by)?;
+        crate::runs::write_predictions(self.run.path(), &predictions)?;
+        Ok(())
+    }
+
     fn save_checkpoint(&mut self) -> Result<(), TrainError> {
         if self.last_saved_step == Some(self.position.global_step) {
             return Ok(());
@@ -699,14 +720,21 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Appends to `metrics.jsonl` and to the trainer state's `log_history`.
+    /// Appends to `metrics.jsonl` (with `elapsed_s`, wall-clock seconds since the session
+    /// started, so runs can be overlaid against time) and to the trainer state's
+    /// `log_history` (without the wall-clock keys, as HF has it).
     fn log_record(&mut self, record: Value) -> Result<(), TrainError> {
-        let Value::Object(record) = record else {
+        let Value::Object(mut record) = record else {
             return Err(TrainError::Invalid("a log record must be an object".into()));
         };
+        record.insert(
+            "elapsed_s".into(),
+            json!(self.started.elapsed().as_secs_f64()),
+        );
         self.log.append(&record)?;
         let mut history: LogRecord = record;
         history.remove("wall_time");
+        history.remove("elapsed_s");
         self.state.log_history.push(history);
         Ok(())
     }
@@ -752,6 +780,21 @@ impl<'a> Session<'a> {
             let (model, _) = Classifier::load(best, &labels, &self.device)?;
             self.model = model;
         }
+        let predicted_by = match (&best_checkpoint, self.cfg.load_best_model_at_end) {
+            (Some(best), true) => PredictedBy {
+                step: self
+                    .state
+                    .best_global_step
+                    .unwrap_or(self.position.global_step),
+                checkpoint: best.file_name().map(|n| n.to_string_lossy().into_owned()),
+            },
+            _ => PredictedBy {
+                step: self.position.global_step,
+                checkpoint: (self.last_saved_step == Some(self.position.global_step))
+                    .then(|| crate::runs::checkpoints::checkpoint_name(self.position.global_step)),
+            },
+        };
+        self.write_predictions(predicted_by)?;
         let status = if stopped_by_user {
             RunStatus::Stopped
         } else {
