@@ -15,21 +15,49 @@ use crate::train::TrainConfig;
 
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 const SUBJECTS: &[&str] = &[
-    "the film", "the plot", "the acting", "the soundtrack", "the ending", "the story",
-    "the cast", "the script", "the pacing", "the camera work",
+    "the film",
+    "the plot",
+    "the acting",
+    "the soundtrack",
+    "the ending",
+    "the story",
+    "the cast",
+    "the script",
+    "the pacing",
+    "the camera work",
 ];
 const CUES: [&[&str]; 3] = [
     &["awful", "boring", "dull", "terrible", "weak", "painful"],
     &["okay", "average", "fine", "ordinary", "so so", "passable"],
-    &["great", "wonderful", "brilliant", "moving", "superb", "delightful"],
+    &[
+        "great",
+        "wonderful",
+        "brilliant",
+        "moving",
+        "superb",
+        "delightful",
+    ],
 ];
 const FILLERS: &[&str] = &[
-    "i think", "honestly", "to be fair", "overall", "in the end", "for me", "sadly",
-    "surprisingly", "as expected", "once again",
+    "i think",
+    "honestly",
+    "to be fair",
+    "overall",
+    "in the end",
+    "for me",
+    "sadly",
+    "surprisingly",
+    "as expected",
+    "once again",
 ];
 const TAILS: &[&str] = &[
-    "", "and i would say so again", "for most of the time", "from start to finish",
-    "if you ask me", "at least in parts", "which says a lot",
+    "",
+    "and i would say so again",
+    "for most of the time",
+    "from start to finish",
+    "if you ask me",
+    "at least in parts",
+    "which says a lot",
 ];
 
 /// Where the demo's files are, once generated.
@@ -85,7 +113,8 @@ fn write_atomically(
     std::fs::create_dir_all(parent)?;
     let temp = parent.join(format!(
         ".{}.partial",
-        dir.file_name().map_or_else(|| "demo".into(), |n| n.to_string_lossy())
+        dir.file_name()
+            .map_or_else(|| "demo".into(), |n| n.to_string_lossy())
     ));
     if temp.exists() {
         std::fs::remove_dir_all(&temp)?;
@@ -223,8 +252,9 @@ fn write_model(dir: &Path) -> std::io::Result<()> {
     });
     std::fs::write(dir.join("config.json"), config.to_string())?;
     let model_config = ModelConfig::from_file(&dir.join("config.json")).map_err(io_error)?;
-    let model = Classifier::from_config_random(model_config, LABELS.len(), 20_261_126, &Device::Cpu)
-        .map_err(io_error)?;
+    let model =
+        Classifier::from_config_random(model_config, LABELS.len(), 20_261_126, &Device::Cpu)
+            .map_err(io_error)?;
     model.save(dir).map_err(io_error)?;
     std::fs::write(
         dir.join("README.md"),

@@ -51,7 +51,11 @@ fn a_saved_state_that_does_not_parse_gives_defaults_and_a_warning() {
         env_hub: HubSettings::with_home(&dir.path().join("hf")),
         devices: vec!["cpu".into()],
     };
-    let app = WickApp::new(&egui::Context::default(), options.clone(), Some("{not json"));
+    let app = WickApp::new(
+        &egui::Context::default(),
+        options.clone(),
+        Some("{not json"),
+    );
     assert_eq!(app.state.tab, Tab::Hub);
     assert!(
         app.toasts()
@@ -73,7 +77,10 @@ fn a_saved_state_that_does_not_parse_gives_defaults_and_a_warning() {
 #[test]
 fn a_demo_run_feeds_monitor_until_it_finishes() {
     let dir = tempfile::tempdir().unwrap();
-    let mut harness = harness(dir.path(), HubSettings::with_home(&dir.path().join("hf")).with_offline(true));
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
     let files = wick::demo::materialize(&dir.path().join("demo")).unwrap();
     let mut config = wick::demo::config(&files);
     config.num_train_epochs = 1.0;
@@ -97,5 +104,8 @@ fn a_demo_run_feeds_monitor_until_it_finishes() {
         "{:?}",
         run.phase
     );
-    assert!(!run.eval_metrics.is_empty(), "evaluated at the end of the epoch");
+    assert!(
+        !run.eval_metrics.is_empty(),
+        "evaluated at the end of the epoch"
+    );
 }

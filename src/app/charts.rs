@@ -120,7 +120,16 @@ mod tests {
     #[test]
     fn decimation_bounds_the_points_and_keeps_extremes() {
         let points: Vec<[f64; 2]> = (0..100_000)
-            .map(|i| [i as f64, if i == 54_321 { 100.0 } else { (i as f64 * 0.01).sin() }])
+            .map(|i| {
+                [
+                    i as f64,
+                    if i == 54_321 {
+                        100.0
+                    } else {
+                        (i as f64 * 0.01).sin()
+                    },
+                ]
+            })
             .collect();
         let drawn = decimate(&points, 0.0, 99_999.0, 800);
         assert!(drawn.len() <= 4 * 800 + 2, "{} points", drawn.len());

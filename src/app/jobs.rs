@@ -24,9 +24,15 @@ pub enum Msg {
         detail: String,
     },
     /// A job's thread ended (after its last message).
-    Finished { job: JobId },
+    Finished {
+        job: JobId,
+    },
     /// A job's thread panicked: a bug, reported instead of taking the app down.
-    Crashed { job: JobId, label: String, reason: String },
+    Crashed {
+        job: JobId,
+        label: String,
+        reason: String,
+    },
     Hub(hub::Msg),
     Data(data::Msg),
     Train(train::Msg),
@@ -259,7 +265,10 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         let status = jobs.status(job).expect("still running");
-        assert_eq!((status.done, status.total, status.detail.as_str()), (3, 10, "three"));
+        assert_eq!(
+            (status.done, status.total, status.detail.as_str()),
+            (3, 10, "three")
+        );
         assert_eq!(status.fraction(), Some(0.3));
         gate_tx.send(()).unwrap();
         drain_until_idle(&mut jobs);

@@ -190,7 +190,9 @@ impl WickApp {
         };
         let repaint_ctx = ctx.clone();
         let tokens = TokenStore::new(&options.data_dir);
-        let hub = state.settings.hub(&options.env_hub, tokens.load().as_deref());
+        let hub = state
+            .settings
+            .hub(&options.env_hub, tokens.load().as_deref());
         let mut app = Self {
             state,
             options,
@@ -315,11 +317,15 @@ impl WickApp {
             return;
         }
         let root = self.options.data_dir.join("demo");
-        self.demo_job = Some(self.jobs.spawn("demo", "preparing the offline demo", move |r| {
-            r.send(Msg::Demo(
-                crate::demo::materialize(&root).map_err(|err| format!("{}: {err}", root.display())),
-            ));
-        }));
+        self.demo_job = Some(
+            self.jobs
+                .spawn("demo", "preparing the offline demo", move |r| {
+                    r.send(Msg::Demo(
+                        crate::demo::materialize(&root)
+                            .map_err(|err| format!("{}: {err}", root.display())),
+                    ));
+                }),
+        );
     }
 
     fn apply_theme(&mut self, ctx: &egui::Context) {
@@ -393,7 +399,10 @@ impl WickApp {
                     Action::RunsChanged => {
                         let runs_root = self.runs_root();
                         self.runs_exist = std::fs::read_dir(&runs_root)
-                            .map(|mut entries| entries.any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file())))
+                            .map(|mut entries| {
+                                entries
+                                    .any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file()))
+                            })
                             .unwrap_or(false);
                         let state = &mut self.state;
                         let mut cx = Cx {
@@ -426,7 +435,8 @@ impl WickApp {
             return false;
         }
         if let Err(err) = config.validate() {
-            self.toasts.error("The configuration is not valid", err.to_string());
+            self.toasts
+                .error("The configuration is not valid", err.to_string());
             return false;
         }
         let options = TrainerOptions {
@@ -472,7 +482,10 @@ impl WickApp {
                     .size(18.0)
                     .color(widgets::accent(ui.visuals().dark_mode)),
             );
-            ui.label(widgets::muted(ui, "fine-tune Hugging Face models on this machine"));
+            ui.label(widgets::muted(
+                ui,
+                "fine-tune Hugging Face models on this machine",
+            ));
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 if ui
                     .button("⚙ Settings")
@@ -498,8 +511,11 @@ impl WickApp {
                     ));
                 }
                 if self.hub.offline {
-                    ui.label(egui::RichText::new("offline").color(toasts::Level::Warning.color(ui.visuals().dark_mode)))
-                        .on_hover_text("Only cached Hub files are used (Settings → Offline)");
+                    ui.label(
+                        egui::RichText::new("offline")
+                            .color(toasts::Level::Warning.color(ui.visuals().dark_mode)),
+                    )
+                    .on_hover_text("Only cached Hub files are used (Settings → Offline)");
                 }
             });
         });
@@ -602,7 +618,11 @@ pub fn run_native() -> anyhow::Result<()> {
         native,
         Box::new(move |cc| {
             let saved = cc.storage.and_then(|s| s.get_string(STORAGE_KEY));
-            Ok(Box::new(WickApp::new(&cc.egui_ctx, options, saved.as_deref())))
+            Ok(Box::new(WickApp::new(
+                &cc.egui_ctx,
+                options,
+                saved.as_deref(),
+            )))
         }),
     )
     .map_err(|err| anyhow::anyhow!("could not open the window: {err}"))

@@ -297,7 +297,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path()).unwrap().permissions().mode();
+            let mode = std::fs::metadata(store.path())
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         store.save("").unwrap();
@@ -323,6 +326,9 @@ mod tests {
         assert_eq!(hub.hub_cache, Path::new("/mine/hub"));
         assert!(hub.offline);
         assert_eq!(hub.token.as_deref(), Some("file-token"));
-        assert_eq!(settings.runs_root(Path::new("/data")), Path::new("/data/runs"));
+        assert_eq!(
+            settings.runs_root(Path::new("/data")),
+            Path::new("/data/runs")
+        );
     }
 }

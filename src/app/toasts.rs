@@ -82,10 +82,11 @@ impl Toasts {
 
     pub fn show(&mut self, ctx: &egui::Context) {
         let now = ctx.input(|i| i.time);
-        self.items.retain(|toast| match (toast.level.lasts_s(), toast.shown_at) {
-            (Some(lasts), Some(at)) => now - at < lasts,
-            _ => true,
-        });
+        self.items
+            .retain(|toast| match (toast.level.lasts_s(), toast.shown_at) {
+                (Some(lasts), Some(at)) => now - at < lasts,
+                _ => true,
+            });
         if self.items.is_empty() {
             return;
         }
@@ -107,16 +108,26 @@ impl Toasts {
                                         .strong()
                                         .color(toast.level.color(dark)),
                                 );
-                                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                                    if ui.small_button("🗙").on_hover_text("Dismiss").clicked() {
-                                        close = Some(index);
-                                    }
-                                    if !toast.detail.is_empty()
-                                        && ui.small_button("Copy").on_hover_text("Copy the details").clicked()
-                                    {
-                                        ui.ctx().copy_text(format!("{}\n{}", toast.title, toast.detail));
-                                    }
-                                });
+                                ui.with_layout(
+                                    egui::Layout::right_to_left(egui::Align::Center),
+                                    |ui| {
+                                        if ui.small_button("🗙").on_hover_text("Dismiss").clicked()
+                                        {
+                                            close = Some(index);
+                                        }
+                                        if !toast.detail.is_empty()
+                                            && ui
+                                                .small_button("Copy")
+                                                .on_hover_text("Copy the details")
+                                                .clicked()
+                                        {
+                                            ui.ctx().copy_text(format!(
+                                                "{}\n{}",
+                                                toast.title, toast.detail
+                                            ));
+                                        }
+                                    },
+                                );
                             });
                             if !toast.detail.is_empty() {
                                 ui.label(RichText::new(&toast.detail).small());

@@ -86,7 +86,11 @@ fn step(ui: &mut egui::Ui, number: &str, title: &str, text: &str) {
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.set_min_height(110.0);
-        ui.label(RichText::new(format!("{number}. {title}")).strong().size(16.0));
+        ui.label(
+            RichText::new(format!("{number}. {title}"))
+                .strong()
+                .size(16.0),
+        );
         ui.label(text);
     });
 }

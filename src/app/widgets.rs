@@ -49,7 +49,11 @@ pub fn alert(ui: &mut Ui, alert: &mut Option<Alert>) {
                     Level::Warning => "⚠",
                     Level::Info | Level::Success => "ℹ",
                 };
-                ui.label(RichText::new(format!("{icon} {}", current.title)).strong().color(color));
+                ui.label(
+                    RichText::new(format!("{icon} {}", current.title))
+                        .strong()
+                        .color(color),
+                );
                 ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                     if ui.small_button("Dismiss").clicked() {
                         dismiss = true;
@@ -70,7 +74,13 @@ pub fn alert(ui: &mut Ui, alert: &mut Option<Alert>) {
 }
 
 /// A labelled single-line text field in a two-column grid; returns the field's response.
-pub fn grid_text(ui: &mut Ui, label: &str, value: &mut String, hint: &str, help: &str) -> egui::Response {
+pub fn grid_text(
+    ui: &mut Ui,
+    label: &str,
+    value: &mut String,
+    hint: &str,
+    help: &str,
+) -> egui::Response {
     let label = ui.label(label).on_hover_text(help);
     let response = ui
         .add(

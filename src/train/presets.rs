@@ -126,8 +126,15 @@ mod tests {
         for preset in Preset::ALL {
             let mut config = with_data();
             preset.apply(&mut config);
-            config.validate().unwrap_or_else(|e| panic!("{}: {e}", preset.name()));
-            assert_eq!(config.model, "m", "{} keeps the chosen model", preset.name());
+            config
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", preset.name()));
+            assert_eq!(
+                config.model,
+                "m",
+                "{} keeps the chosen model",
+                preset.name()
+            );
         }
     }
 

@@ -90,4 +90,3 @@ pub fn tiny_dataset(dir: &Path) -> PathBuf {
     }
     data
 }
-

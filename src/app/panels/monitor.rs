@@ -36,7 +36,11 @@ impl Default for MonitorPanel {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
-    Preparing { stage: String, done: u64, total: u64 },
+    Preparing {
+        stage: String,
+        done: u64,
+        total: u64,
+    },
     Training,
     Paused,
     Finished(Box<Summary>),
@@ -131,7 +135,9 @@ impl LiveRun {
             Event::Eval(report) => {
                 let x = report.step as f64;
                 for (name, value) in report.metrics.to_log_entries("eval_") {
-                    let Some(value) = value.as_f64() else { continue };
+                    let Some(value) = value.as_f64() else {
+                        continue;
+                    };
                     if name == "eval_loss" {
                         self.eval_loss.push(x, value);
                     } else {
@@ -193,7 +199,9 @@ impl LiveRun {
     /// Fraction of optimizer steps done.
     fn fraction(&self) -> Option<f32> {
         match &self.phase {
-            Phase::Preparing { done, total, .. } if *total > 0 => Some(*done as f32 / *total as f32),
+            Phase::Preparing { done, total, .. } if *total > 0 => {
+                Some(*done as f32 / *total as f32)
+            }
             Phase::Preparing { .. } => None,
             Phase::Finished(_) => Some(1.0),
             _ => self
@@ -294,7 +302,8 @@ impl MonitorPanel {
         match run.apply(event) {
             Some(Notice::Finished { name, stopped }) => {
                 if stopped {
-                    cx.toasts.info(format!("{name} stopped; it can be resumed from Runs"));
+                    cx.toasts
+                        .info(format!("{name} stopped; it can be resumed from Runs"));
                 } else {
                     cx.toasts.success(format!("{name} finished"));
                 }
@@ -327,7 +336,11 @@ impl MonitorPanel {
                 ui.label(format!("{name}: {stage}{progress}"));
             }
             Phase::Training | Phase::Paused => {
-                let paused = if run.phase == Phase::Paused { " (paused)" } else { "" };
+                let paused = if run.phase == Phase::Paused {
+                    " (paused)"
+                } else {
+                    ""
+                };
                 match run.last_step {
                     Some(s) => ui.label(format!(
                         "⏺ {name}{paused}  step {}/{} · loss {:.4} · ETA {}",
@@ -344,15 +357,20 @@ impl MonitorPanel {
                     ui,
                     format!(
                         "{name} {} at step {}",
-                        if summary.stopped_by_user { "stopped" } else { "finished" },
+                        if summary.stopped_by_user {
+                            "stopped"
+                        } else {
+                            "finished"
+                        },
                         summary.global_step
                     ),
                 ));
             }
             Phase::Failed(_) => {
-                ui.label(RichText::new(format!("{name} failed")).color(
-                    crate::app::toasts::Level::Error.color(ui.visuals().dark_mode),
-                ));
+                ui.label(
+                    RichText::new(format!("{name} failed"))
+                        .color(crate::app::toasts::Level::Error.color(ui.visuals().dark_mode)),
+                );
             }
         }
     }
@@ -491,7 +509,10 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
         }
         let has_eval = run.started.as_ref().is_some_and(|s| s.eval_rows > 0);
         if ui
-            .add_enabled((training || paused) && idle && has_eval, egui::Button::new("Eval now"))
+            .add_enabled(
+                (training || paused) && idle && has_eval,
+                egui::Button::new("Eval now"),
+            )
             .on_hover_text("Evaluate on the eval split at the current step")
             .clicked()
         {
@@ -575,7 +596,9 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
             });
         }
         Phase::Failed(reason) => {
-            ui.label(RichText::new(format!("Failed: {reason}")).color(Color32::from_rgb(220, 80, 70)));
+            ui.label(
+                RichText::new(format!("Failed: {reason}")).color(Color32::from_rgb(220, 80, 70)),
+            );
         }
     }
 }
@@ -611,17 +634,30 @@ fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool)
                 };
                 plot("loss").show(ui, |plot_ui| {
                     if show_raw {
-                        charts::draw_line(plot_ui, &run.train_loss, Some(accent.gamma_multiply(0.35)), 1.0);
+                        charts::draw_line(
+                            plot_ui,
+                            &run.train_loss,
+                            Some(accent.gamma_multiply(0.35)),
+                            1.0,
+                        );
                     }
                     charts::draw_line(plot_ui, &smooth, Some(accent), 2.0);
-                    charts::draw_line(plot_ui, &run.eval_loss, Some(Color32::from_rgb(90, 150, 230)), 2.0);
+                    charts::draw_line(
+                        plot_ui,
+                        &run.eval_loss,
+                        Some(Color32::from_rgb(90, 150, 230)),
+                        2.0,
+                    );
                     plot_ui.points(
                         Points::new("eval loss points", run.eval_loss.points.clone())
                             .radius(3.0)
                             .color(Color32::from_rgb(90, 150, 230)),
                     );
                     if let Some(step) = best_step {
-                        plot_ui.vline(VLine::new("best checkpoint", step as f64).style(egui_plot::LineStyle::dashed_loose()));
+                        plot_ui.vline(
+                            VLine::new("best checkpoint", step as f64)
+                                .style(egui_plot::LineStyle::dashed_loose()),
+                        );
                     }
                 });
             });
@@ -629,32 +665,58 @@ fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool)
                 plot("metrics").show(ui, |plot_ui| {
                     for series in run.eval_metrics.values() {
                         charts::draw_line(plot_ui, series, None, 2.0);
-                        plot_ui.points(Points::new(series.name.clone(), series.points.clone()).radius(3.0));
+                        plot_ui.points(
+                            Points::new(series.name.clone(), series.points.clone()).radius(3.0),
+                        );
                     }
                     if let Some(step) = best_step {
-                        plot_ui.vline(VLine::new("best checkpoint", step as f64).style(egui_plot::LineStyle::dashed_loose()));
+                        plot_ui.vline(
+                            VLine::new("best checkpoint", step as f64)
+                                .style(egui_plot::LineStyle::dashed_loose()),
+                        );
                     }
                 });
             });
             ui.end_row();
             chart_box(ui, "Learning rate", |ui| {
                 plot("lr").show(ui, |plot_ui| {
-                    charts::draw_line(plot_ui, &run.learning_rate, Some(Color32::from_rgb(160, 120, 230)), 2.0);
+                    charts::draw_line(
+                        plot_ui,
+                        &run.learning_rate,
+                        Some(Color32::from_rgb(160, 120, 230)),
+                        2.0,
+                    );
                 });
             });
             chart_box(ui, "Grad norm (before clipping)", |ui| {
                 plot("grad-norm").show(ui, |plot_ui| {
-                    charts::draw_line(plot_ui, &run.grad_norm, Some(Color32::from_rgb(90, 190, 160)), 1.5);
-                    let clip = run.started.as_ref().map_or(run.config.max_grad_norm, |s| s.config.max_grad_norm);
+                    charts::draw_line(
+                        plot_ui,
+                        &run.grad_norm,
+                        Some(Color32::from_rgb(90, 190, 160)),
+                        1.5,
+                    );
+                    let clip = run
+                        .started
+                        .as_ref()
+                        .map_or(run.config.max_grad_norm, |s| s.config.max_grad_norm);
                     if clip > 0.0 && !run.grad_norm.is_empty() {
-                        plot_ui.hline(egui_plot::HLine::new("max_grad_norm", clip).style(egui_plot::LineStyle::dashed_loose()));
+                        plot_ui.hline(
+                            egui_plot::HLine::new("max_grad_norm", clip)
+                                .style(egui_plot::LineStyle::dashed_loose()),
+                        );
                     }
                 });
             });
             ui.end_row();
             chart_box(ui, "Throughput (samples/s)", |ui| {
                 plot("throughput").show(ui, |plot_ui| {
-                    charts::draw_line(plot_ui, &run.samples_per_s, Some(Color32::from_rgb(230, 120, 150)), 1.5);
+                    charts::draw_line(
+                        plot_ui,
+                        &run.samples_per_s,
+                        Some(Color32::from_rgb(230, 120, 150)),
+                        1.5,
+                    );
                 });
             });
             ui.end_row();
@@ -689,23 +751,46 @@ mod tests {
 
     #[test]
     fn note_when_eval_loss_rises_and_the_metric_improves() {
-        let evals = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78), eval(300, 0.47, 0.81)];
+        let evals = [
+            eval(100, 0.50, 0.70),
+            eval(200, 0.42, 0.78),
+            eval(300, 0.47, 0.81),
+        ];
         let checkpoints = BTreeMap::from([(300, PathBuf::from("/r/checkpoint-300"))]);
         let note = overfit_note(&evals, "eval_accuracy", true, &checkpoints).expect("a note");
         assert_eq!(note.lowest_loss, (200, 0.42));
         assert_eq!(note.latest_loss, (300, 0.47));
         assert_eq!(note.best_step, 300);
-        assert_eq!(note.best_checkpoint, Some(PathBuf::from("/r/checkpoint-300")));
+        assert_eq!(
+            note.best_checkpoint,
+            Some(PathBuf::from("/r/checkpoint-300"))
+        );
     }
 
     #[test]
     fn no_note_when_loss_falls_or_the_metric_drops_too() {
         let falling = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78)];
-        assert_eq!(overfit_note(&falling, "eval_accuracy", true, &BTreeMap::new()), None);
-        let both_worse = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78), eval(300, 0.47, 0.74)];
-        assert_eq!(overfit_note(&both_worse, "eval_accuracy", true, &BTreeMap::new()), None);
+        assert_eq!(
+            overfit_note(&falling, "eval_accuracy", true, &BTreeMap::new()),
+            None
+        );
+        let both_worse = [
+            eval(100, 0.50, 0.70),
+            eval(200, 0.42, 0.78),
+            eval(300, 0.47, 0.74),
+        ];
+        assert_eq!(
+            overfit_note(&both_worse, "eval_accuracy", true, &BTreeMap::new()),
+            None
+        );
         let noise = [eval(100, 0.420, 0.70), eval(200, 0.421, 0.78)];
-        assert_eq!(overfit_note(&noise, "eval_accuracy", true, &BTreeMap::new()), None);
-        assert_eq!(overfit_note(&both_worse, "eval_loss", false, &BTreeMap::new()), None);
+        assert_eq!(
+            overfit_note(&noise, "eval_accuracy", true, &BTreeMap::new()),
+            None
+        );
+        assert_eq!(
+            overfit_note(&both_worse, "eval_loss", false, &BTreeMap::new()),
+            None
+        );
     }
 }
