@@ -13,6 +13,7 @@ mod grads;
 pub mod metrics;
 mod optim;
 pub mod predict;
+pub mod preflight;
 pub mod presets;
 mod schedule;
 mod split_predictions;
@@ -29,6 +30,7 @@ pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
 pub use predict::{
     ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
 };
+pub use preflight::{PreflightReport, preflight};
 pub use schedule::lr_at;
 pub use train_error::TrainError;
 pub use trainer::{TrainerHandle, TrainerOptions, run_to_end, spawn};

@@ -828,7 +828,7 @@ enum Stop {
     EarlyStopping,
 }
 
-fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
+pub(super) fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
     match cfg.device_spec() {
         Some(DeviceSpec::Cpu) | None => {
             if cfg.bf16 || cfg.tf32 {

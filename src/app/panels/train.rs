@@ -1,22 +1,1055 @@
-//! The Train panel.
+//! Train: the hyperparameter form over the recipe (`TrainConfig`, TrainingArguments names and
+//! defaults), presets, TOML import and export (the file `wick train --config` reads), the
+//! device, a preflight step, and Start.
+//!
+//! Every field is edited as text and applied with `TrainConfig::apply_override`, the same
+//! parser as `wick train --set key=value`, so the form accepts exactly what the CLI accepts.
+//! `validate()` runs on every change and its error shows under the field it names; Start stays
+//! disabled while anything is wrong.
 
+use egui::{RichText, Ui};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-use crate::app::Cx;
+use crate::app::jobs::{self, JobId};
+use crate::app::toasts::Level;
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::train::TrainConfig;
+use crate::train::config::{ConfigError, KeyOrigin, key_info};
+use crate::train::preflight::{BatchSource, PreflightProgress, PreflightReport};
+use crate::train::presets::Preset;
 
 #[derive(Debug)]
-pub enum Msg {}
+pub enum Msg {
+    /// A file dialog closed (`None`: cancelled).
+    Picked {
+        purpose: FileAction,
+        path: Option<PathBuf>,
+    },
+    Imported {
+        path: PathBuf,
+        result: Result<Box<TrainConfig>, String>,
+    },
+    Exported {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
+    Preflight {
+        generation: u64,
+        config: Box<TrainConfig>,
+        result: Result<Box<PreflightReport>, String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileAction {
+    Import,
+    Export,
+}
+
+/// How a key is edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Text,
+    Bool,
+    Choice(&'static [&'static str]),
+}
+
+/// One row of the form: the key and what an empty field means.
+struct Field {
+    key: &'static str,
+    kind: Kind,
+    hint: &'static str,
+}
+
+const fn text(key: &'static str, hint: &'static str) -> Field {
+    Field {
+        key,
+        kind: Kind::Text,
+        hint,
+    }
+}
+
+const fn flag(key: &'static str) -> Field {
+    Field {
+        key,
+        kind: Kind::Bool,
+        hint: "",
+    }
+}
+
+const fn choice(key: &'static str, options: &'static [&'static str]) -> Field {
+    Field {
+        key,
+        kind: Kind::Choice(options),
+        hint: "",
+    }
+}
+
+const INTERVALS: &[&str] = &["no", "steps", "epoch"];
+
+/// A group of the form.
+pub struct Group {
+    pub title: &'static str,
+    fields: &'static [Field],
+}
+
+impl Group {
+    pub fn keys(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.fields.iter().map(|f| f.key)
+    }
+}
+
+/// The form, in order. `device` is not here: it has its own picker next to Start.
+pub const GROUPS: &[Group] = &[
+    Group {
+        title: "Basics",
+        fields: &[
+            text("model", "a Hub id (org/name) or a local folder"),
+            text("dataset", "a Hub id, a local folder or a data file"),
+            text("dataset_config", "none"),
+            text("train_split", "train"),
+            text("eval_split", "none: no evaluation"),
+            text("output_dir", "a new folder in the runs folder"),
+            text("run_name", "named after the model and dataset"),
+            text("num_train_epochs", "3"),
+            text("max_steps", "-1: use num_train_epochs"),
+            text("per_device_train_batch_size", "8"),
+            text("learning_rate", "5e-5"),
+            text("seed", "42"),
+        ],
+    },
+    Group {
+        title: "Optimizer",
+        fields: &[
+            text("weight_decay", "0"),
+            text("adam_beta1", "0.9"),
+            text("adam_beta2", "0.999"),
+            text("adam_epsilon", "1e-8"),
+            text("max_grad_norm", "1.0 (0: no clipping)"),
+            text("gradient_accumulation_steps", "1"),
+        ],
+    },
+    Group {
+        title: "Schedule",
+        fields: &[
+            choice(
+                "lr_scheduler_type",
+                &["linear", "cosine", "constant", "constant_with_warmup"],
+            ),
+            text("warmup_steps", "0 (a value in (0, 1) is a ratio)"),
+            text("warmup_ratio", "0"),
+        ],
+    },
+    Group {
+        title: "Evaluation and saving",
+        fields: &[
+            choice("eval_strategy", INTERVALS),
+            text("eval_steps", "unset: logging_steps"),
+            text("per_device_eval_batch_size", "8"),
+            choice("logging_strategy", INTERVALS),
+            text("logging_steps", "500"),
+            flag("logging_first_step"),
+            choice("save_strategy", &["no", "steps", "epoch", "best"]),
+            text("save_steps", "500"),
+            text("save_total_limit", "unset: keep every checkpoint"),
+            flag("load_best_model_at_end"),
+            text("metric_for_best_model", "unset: loss (when needed)"),
+            choice("greater_is_better", &["", "true", "false"]),
+            text("early_stopping_patience", "unset: no early stopping"),
+            text("early_stopping_threshold", "0"),
+        ],
+    },
+    Group {
+        title: "Advanced",
+        fields: &[
+            text("data_seed", "unset: seed"),
+            flag("group_by_length"),
+            flag("dataloader_drop_last"),
+            text("pad_to_multiple_of", "unset: no rounding"),
+            text("max_length", "unset: the model's maximum, at most 512"),
+            text("tokenize_threads", "unset: one per core"),
+            text("text_column", "guessed"),
+            text("text_pair_column", "guessed"),
+            text("label_column", "guessed"),
+            text("resume_from_checkpoint", "a checkpoint folder, or latest"),
+            flag("bf16"),
+            flag("tf32"),
+        ],
+    },
+];
+
+/// Keys a "Reset to defaults" leaves alone: the data and model (from Hub and Data) and the
+/// device.
+const KEPT_ON_RESET: &[&str] = &[
+    "model",
+    "dataset",
+    "dataset_config",
+    "train_split",
+    "eval_split",
+    "text_column",
+    "text_pair_column",
+    "label_column",
+    "device",
+];
+
+/// What the user typed into a field, kept while it has focus or does not parse.
+#[derive(Debug, Clone, Default)]
+struct Draft {
+    text: String,
+    /// Why the text could not be applied (the recipe keeps its previous value).
+    error: Option<String>,
+}
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct TrainPanel {}
+pub struct TrainPanel {
+    /// The TOML file of the last import or export.
+    pub toml_path: String,
+    #[serde(skip)]
+    drafts: BTreeMap<&'static str, Draft>,
+    #[serde(skip)]
+    alert: Option<Alert>,
+    #[serde(skip)]
+    file_job: Option<JobId>,
+    #[serde(skip)]
+    preflight_job: Option<JobId>,
+    #[serde(skip)]
+    preflight_generation: u64,
+    /// The last preflight: the recipe it ran on and what it found.
+    #[serde(skip)]
+    preflight: Option<(Box<TrainConfig>, Result<Box<PreflightReport>, String>)>,
+}
 
 impl TrainPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, _cx: &mut Cx) {
-        ui.heading("Train");
+    /// The report of the last preflight, if it succeeded.
+    pub fn preflight_report(&self) -> Option<&PreflightReport> {
+        self.preflight.as_ref()?.1.as_ref().ok().map(|r| r.as_ref())
     }
 
-    pub fn on_msg(&mut self, msg: Msg, _cx: &mut Cx) {
-        match msg {}
+    pub fn preflight_running(&self, cx_jobs: &jobs::Jobs) -> bool {
+        self.preflight_job
+            .is_some_and(|job| cx_jobs.is_running(job))
+    }
+
+    /// The first problem with the form: a field that does not parse, else `validate()`.
+    pub fn problem(&self, recipe: &TrainConfig) -> Option<(String, String)> {
+        if let Some((key, draft)) = self.drafts.iter().find(|(_, d)| d.error.is_some()) {
+            return Some((key.to_string(), draft.error.clone().unwrap_or_default()));
+        }
+        recipe
+            .validate()
+            .err()
+            .map(|err| (err.key().unwrap_or("").to_string(), error_message(&err)))
+    }
+
+    pub fn ui(&mut self, ui: &mut Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Train",
+            "The hyperparameters of the run, with TrainingArguments' names and defaults. \
+             Hover a name for what it does.",
+        );
+        widgets::alert(ui, &mut self.alert);
+        let problem = self.problem(cx.recipe);
+
+        egui::Panel::right("train-side")
+            .resizable(true)
+            .default_size(380.0)
+            .min_size(320.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("train-side-scroll")
+                    .show(ui, |ui| self.side(ui, cx, problem.as_ref()));
+            });
+
+        egui::CentralPanel::default().show(ui, |ui| {
+            if cx.recipe.model.trim().is_empty() || cx.recipe.dataset.trim().is_empty() {
+                ui.horizontal(|ui| {
+                    ui.label(widgets::muted(
+                        ui,
+                        "No data or model yet: pick them in Hub, type them below, or apply the \
+                         Course recipe preset.",
+                    ));
+                    if ui.small_button("Go to Hub").clicked() {
+                        cx.actions.push(Action::Navigate(Tab::Hub));
+                    }
+                });
+                ui.add_space(4.0);
+            }
+            egui::ScrollArea::vertical()
+                .id_salt("train-form-scroll")
+                .show(ui, |ui| self.form(ui, cx, problem.as_ref()));
+        });
+    }
+
+    fn form(&mut self, ui: &mut Ui, cx: &mut Cx, problem: Option<&(String, String)>) {
+        let table = toml::Table::try_from(&*cx.recipe).unwrap_or_default();
+        let defaults = toml::Table::try_from(TrainConfig::default()).unwrap_or_default();
+        for (index, group) in GROUPS.iter().enumerate() {
+            let has_problem = problem.is_some_and(|(key, _)| group.keys().any(|k| k == key));
+            let title = if has_problem {
+                RichText::new(format!("⚠ {}", group.title))
+                    .strong()
+                    .color(Level::Error.color(ui.visuals().dark_mode))
+            } else {
+                RichText::new(group.title).strong()
+            };
+            egui::CollapsingHeader::new(title)
+                .id_salt(group.title)
+                .default_open(index == 0)
+                .show(ui, |ui| {
+                    egui::Grid::new(("train-grid", group.title))
+                        .num_columns(2)
+                        .spacing([12.0, 4.0])
+                        .min_col_width(200.0)
+                        .show(ui, |ui| {
+                            for field in group.fields {
+                                self.field(ui, cx.recipe, field, &table, &defaults, problem);
+                            }
+                        });
+                    ui.add_space(2.0);
+                    let resettable: Vec<&str> = group
+                        .keys()
+                        .filter(|k| !KEPT_ON_RESET.contains(k))
+                        .collect();
+                    if ui
+                        .small_button(format!("Reset {} to defaults", group.title))
+                        .on_hover_text(format!(
+                            "Sets {} back to Trainer's defaults",
+                            resettable.join(", ")
+                        ))
+                        .clicked()
+                    {
+                        reset_keys(cx.recipe, &resettable);
+                        self.drafts.retain(|key, _| !resettable.contains(key));
+                    }
+                });
+        }
+    }
+
+    fn field(
+        &mut self,
+        ui: &mut Ui,
+        recipe: &mut TrainConfig,
+        field: &Field,
+        table: &toml::Table,
+        defaults: &toml::Table,
+        problem: Option<&(String, String)>,
+    ) {
+        let key = field.key;
+        let current = value_text(table.get(key));
+        let default = value_text(defaults.get(key));
+        let changed = current != default;
+        let help = tooltip(key, &default);
+        let name = RichText::new(key).monospace();
+        let name = if changed {
+            name.color(widgets::accent(ui.visuals().dark_mode))
+        } else {
+            name
+        };
+        match field.kind {
+            Kind::Bool => {
+                ui.label("");
+                let mut value = current == "true";
+                if ui.checkbox(&mut value, name).on_hover_text(&help).changed() {
+                    self.apply(recipe, key, if value { "true" } else { "false" });
+                }
+            }
+            Kind::Choice(options) => {
+                let label = ui.label(name).on_hover_text(&help);
+                let shown = |v: &str| {
+                    if v.is_empty() {
+                        "auto".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                let mut picked = None;
+                egui::ComboBox::from_id_salt(("train-choice", key))
+                    .selected_text(shown(&current))
+                    .width(260.0)
+                    .show_ui(ui, |ui| {
+                        for option in options {
+                            if ui
+                                .selectable_label(current == *option, shown(option))
+                                .clicked()
+                            {
+                                picked = Some(*option);
+                            }
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text(&help);
+                if let Some(option) = picked {
+                    self.apply(recipe, key, option);
+                }
+            }
+            Kind::Text => {
+                let label = ui.label(name).on_hover_text(&help);
+                let mut text = self
+                    .drafts
+                    .get(key)
+                    .map_or_else(|| current.clone(), |d| d.text.clone());
+                let response = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut text)
+                            .hint_text(field.hint)
+                            .desired_width(260.0),
+                    )
+                    .labelled_by(label.id)
+                    .on_hover_text(&help);
+                if response.changed() {
+                    self.apply(recipe, key, &text);
+                    if let Some(draft) = self.drafts.get_mut(key) {
+                        draft.text = text;
+                    }
+                }
+                // A good value is shown as the recipe has it once the field is left.
+                if !response.has_focus() && self.drafts.get(key).is_some_and(|d| d.error.is_none())
+                {
+                    self.drafts.remove(key);
+                }
+            }
+        }
+        ui.end_row();
+
+        let error = self
+            .drafts
+            .get(key)
+            .and_then(|d| d.error.clone())
+            .or_else(|| problem.filter(|(k, _)| k == key).map(|(_, m)| m.clone()));
+        if let Some(error) = error {
+            ui.label("");
+            ui.label(
+                RichText::new(format!("⚠ {error}"))
+                    .small()
+                    .color(Level::Error.color(ui.visuals().dark_mode)),
+            );
+            ui.end_row();
+        }
+    }
+
+    /// Applies `key = text` the way `wick train --set` does; a value that does not parse is
+    /// kept as a draft with its error, and the recipe keeps its previous value.
+    fn apply(&mut self, recipe: &mut TrainConfig, key: &'static str, text: &str) {
+        let draft = self.drafts.entry(key).or_default();
+        draft.text = text.to_string();
+        draft.error = recipe
+            .apply_override(&format!("{key}={text}"))
+            .err()
+            .map(|err| error_message(&err));
+    }
+
+    fn side(&mut self, ui: &mut Ui, cx: &mut Cx, problem: Option<&(String, String)>) {
+        ui.label(RichText::new("Presets").strong());
+        ui.horizontal_wrapped(|ui| {
+            for preset in Preset::ALL {
+                if ui
+                    .button(preset.name())
+                    .on_hover_text(format!(
+                        "{}\n\nData and model are kept unless empty.",
+                        preset.description()
+                    ))
+                    .clicked()
+                {
+                    preset.apply(cx.recipe);
+                    self.drafts.clear();
+                    cx.toasts.info(format!("Preset applied: {}", preset.name()));
+                }
+            }
+        });
+        if ui
+            .small_button("Reset all to defaults")
+            .on_hover_text(
+                "Every hyperparameter back to Trainer's defaults; data, model and device stay",
+            )
+            .clicked()
+        {
+            let keys: Vec<&str> = GROUPS
+                .iter()
+                .flat_map(Group::keys)
+                .filter(|k| !KEPT_ON_RESET.contains(k))
+                .collect();
+            reset_keys(cx.recipe, &keys);
+            self.drafts.clear();
+        }
+        ui.separator();
+
+        ui.label(RichText::new("TOML file").strong())
+            .on_hover_text("The same file `wick train --config` reads; relative paths in it are relative to its folder");
+        let busy = self.file_job.is_some_and(|job| cx.jobs.is_running(job));
+        egui::Grid::new("train-toml").num_columns(2).show(ui, |ui| {
+            widgets::grid_text(
+                ui,
+                "TOML path",
+                &mut self.toml_path,
+                "/path/to/run.toml",
+                "Where Import reads and Export writes",
+            );
+        });
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!busy, egui::Button::new("Import"))
+                .on_hover_text("Replace the recipe with this file")
+                .clicked()
+            {
+                self.import(cx);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Export"))
+                .on_hover_text("Write the recipe, every key with its help, to this file")
+                .clicked()
+            {
+                self.export(cx);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Import…"))
+                .on_hover_text("Pick a file to import")
+                .clicked()
+            {
+                self.pick(cx, FileAction::Import);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Export…"))
+                .on_hover_text("Pick where to export")
+                .clicked()
+            {
+                self.pick(cx, FileAction::Export);
+            }
+        });
+        ui.separator();
+
+        ui.label(RichText::new("Run").strong());
+        let device_label = ui.label("Device");
+        let mut devices: Vec<String> = cx.devices.to_vec();
+        if !devices.contains(&cx.recipe.device) {
+            devices.push(cx.recipe.device.clone());
+        }
+        let mut picked = None;
+        egui::ComboBox::from_id_salt("train-device")
+            .selected_text(cx.recipe.device.clone())
+            .show_ui(ui, |ui| {
+                for device in &devices {
+                    if ui
+                        .selectable_label(*device == cx.recipe.device, device)
+                        .clicked()
+                    {
+                        picked = Some(device.clone());
+                    }
+                }
+            })
+            .response
+            .labelled_by(device_label.id)
+            .on_hover_text(tooltip("device", "cpu"));
+        if let Some(device) = picked {
+            cx.recipe.device = device;
+        }
+        if let Some((key, message)) = problem {
+            if key == "device" {
+                ui.label(
+                    RichText::new(format!("⚠ {message}"))
+                        .small()
+                        .color(Level::Error.color(ui.visuals().dark_mode)),
+                );
+            }
+        }
+
+        ui.add_space(4.0);
+        let valid = problem.is_none();
+        let running = self.preflight_running(cx.jobs);
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(valid && !running, egui::Button::new("Run preflight"))
+                .on_hover_text("One real forward and backward step on the chosen device: step time, ETA, memory, the largest batch that fits")
+                .clicked()
+            {
+                self.start_preflight(cx);
+            }
+            let start = ui
+                .add_enabled(valid, egui::Button::new(RichText::new("▶ Start training").strong()))
+                .on_hover_text("Train exactly this recipe; Monitor shows it live")
+                .on_disabled_hover_text("Fix the highlighted field first");
+            if start.clicked() {
+                self.start(cx);
+            }
+        });
+        if let Some((key, message)) = problem {
+            let where_ = if key.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: ")
+            };
+            ui.label(
+                RichText::new(format!("⚠ Not ready: {where_}{message}"))
+                    .color(Level::Error.color(ui.visuals().dark_mode)),
+            );
+        }
+        if let Some(status) = self.preflight_job.and_then(|job| cx.jobs.status(job)) {
+            ui.horizontal(|ui| {
+                match status.fraction() {
+                    Some(f) => {
+                        ui.add(egui::ProgressBar::new(f).desired_width(120.0));
+                    }
+                    None => {
+                        ui.spinner();
+                    }
+                }
+                ui.label(if status.detail.is_empty() {
+                    "preflight…".to_string()
+                } else {
+                    format!("preflight: {}", status.detail)
+                });
+            });
+        }
+        if let Some((config, result)) = &self.preflight {
+            ui.add_space(6.0);
+            preflight_card(ui, config, result, cx.recipe);
+        }
+    }
+
+    fn start(&mut self, cx: &mut Cx) {
+        match cx.recipe.validate() {
+            Ok(()) => cx
+                .actions
+                .push(Action::StartTraining(Box::new(cx.recipe.clone()))),
+            Err(err) => cx
+                .toasts
+                .error("The configuration is not valid", err.to_string()),
+        }
+    }
+
+    fn start_preflight(&mut self, cx: &mut Cx) {
+        self.preflight_generation += 1;
+        let generation = self.preflight_generation;
+        let config = cx.recipe.clone();
+        let hub = cx.hub.clone();
+        self.preflight_job = Some(cx.jobs.spawn("preflight", "preflight", move |reporter| {
+            let progress_reporter = reporter.clone();
+            let progress: PreflightProgress =
+                std::sync::Arc::new(move |stage: &str, done, total| {
+                    progress_reporter.progress(done, total, stage);
+                });
+            let result = crate::train::preflight(&config, &hub, progress)
+                .map(Box::new)
+                .map_err(|err| err.to_string());
+            reporter.send(jobs::Msg::Train(Msg::Preflight {
+                generation,
+                config: Box::new(config),
+                result,
+            }));
+        }));
+    }
+
+    fn import(&mut self, cx: &mut Cx) {
+        let Some(path) = self.path_or_alert() else {
+            return;
+        };
+        self.file_job = Some(
+            cx.jobs
+                .spawn("import", "importing a TOML recipe", move |reporter| {
+                    let result = read_recipe(&path).map(Box::new);
+                    reporter.send(jobs::Msg::Train(Msg::Imported { path, result }));
+                }),
+        );
+    }
+
+    fn export(&mut self, cx: &mut Cx) {
+        let Some(path) = self.path_or_alert() else {
+            return;
+        };
+        let text = exportable(cx.recipe).to_toml_string();
+        self.file_job = Some(
+            cx.jobs
+                .spawn("export", "exporting the recipe", move |reporter| {
+                    let result = std::fs::write(&path, text)
+                        .map_err(|err| format!("{}: {err}", path.display()));
+                    reporter.send(jobs::Msg::Train(Msg::Exported { path, result }));
+                }),
+        );
+    }
+
+    fn pick(&mut self, cx: &mut Cx, purpose: FileAction) {
+        let start_dir = Path::new(&self.toml_path)
+            .parent()
+            .filter(|p| p.is_dir())
+            .map(Path::to_path_buf);
+        self.file_job = Some(
+            cx.jobs
+                .spawn("file-dialog", "choosing a file", move |reporter| {
+                    let mut dialog = rfd::FileDialog::new().add_filter("TOML", &["toml"]);
+                    if let Some(dir) = start_dir {
+                        dialog = dialog.set_directory(dir);
+                    }
+                    let path = match purpose {
+                        FileAction::Import => dialog.pick_file(),
+                        FileAction::Export => dialog.set_file_name("run.toml").save_file(),
+                    };
+                    reporter.send(jobs::Msg::Train(Msg::Picked { purpose, path }));
+                }),
+        );
+    }
+
+    fn path_or_alert(&mut self) -> Option<PathBuf> {
+        let path = self.toml_path.trim();
+        if path.is_empty() {
+            self.alert = Some(Alert::warning(
+                "No TOML file given",
+                "Type a path in \"TOML path\", or use Import… / Export… to pick one.",
+            ));
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Picked { path: None, .. } => {}
+            Msg::Picked {
+                purpose,
+                path: Some(path),
+            } => {
+                self.toml_path = path.display().to_string();
+                match purpose {
+                    FileAction::Import => self.import(cx),
+                    FileAction::Export => self.export(cx),
+                }
+            }
+            Msg::Imported { path, result } => match result {
+                Ok(config) => {
+                    *cx.recipe = *config;
+                    self.drafts.clear();
+                    self.alert = None;
+                    match cx.recipe.validate() {
+                        Ok(()) => cx.toasts.success(format!("Imported {}", path.display())),
+                        Err(err) => cx.toasts.warning(
+                            format!("Imported {}; it needs a fix before Start", path.display()),
+                            err.to_string(),
+                        ),
+                    }
+                }
+                Err(err) => {
+                    cx.toasts.error("Could not import the recipe", err.clone());
+                    self.alert = Some(Alert::error("Could not import the recipe", err));
+                }
+            },
+            Msg::Exported { path, result } => match result {
+                Ok(()) => cx.toasts.success(format!("Exported to {}", path.display())),
+                Err(err) => {
+                    cx.toasts.error("Could not export the recipe", err.clone());
+                    self.alert = Some(Alert::error("Could not export the recipe", err));
+                }
+            },
+            Msg::Preflight {
+                generation,
+                config,
+                result,
+            } => {
+                if generation != self.preflight_generation {
+                    return;
+                }
+                if let Err(err) = &result {
+                    cx.toasts.error("Preflight failed", err.clone());
+                }
+                self.preflight = Some((config, result));
+            }
+        }
+    }
+}
+
+/// Reads a recipe like `wick train --config` does (relative paths against the file's
+/// folder), without cross-key validation: the form shows what to fix.
+pub fn read_recipe(path: &Path) -> Result<TrainConfig, String> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|err| format!("{file}: {err}"))?;
+    let mut config = TrainConfig::parse_unvalidated(&text, &file).map_err(|err| err.to_string())?;
+    config.resolve_paths_relative_to(path.parent().unwrap_or(Path::new(".")));
+    Ok(config)
+}
+
+/// The recipe as written to a file: local relative paths made absolute, since the file's
+/// reader resolves them against the file's folder, not this process's working directory.
+pub fn exportable(recipe: &TrainConfig) -> TrainConfig {
+    let mut config = recipe.clone();
+    let absolute = |value: &mut String| {
+        let path = Path::new(value.as_str());
+        if path.is_relative()
+            && (value.starts_with('.') || path.exists())
+            && let Ok(abs) = std::path::absolute(path)
+        {
+            *value = abs.display().to_string();
+        }
+    };
+    absolute(&mut config.model);
+    absolute(&mut config.dataset);
+    if let Some(out) = config.output_dir.as_mut() {
+        absolute(out);
+    }
+    if let Some(resume) = config
+        .resume_from_checkpoint
+        .as_mut()
+        .filter(|r| r.as_str() != "latest")
+    {
+        absolute(resume);
+    }
+    config
+}
+
+/// Sets `keys` back to `TrainConfig::default()`'s values.
+pub fn reset_keys(recipe: &mut TrainConfig, keys: &[&str]) {
+    let (Ok(mut table), Ok(defaults)) = (
+        toml::Table::try_from(&*recipe),
+        toml::Table::try_from(TrainConfig::default()),
+    ) else {
+        return;
+    };
+    for key in keys {
+        match defaults.get(*key) {
+            Some(value) => table.insert(key.to_string(), value.clone()),
+            None => table.remove(*key),
+        };
+    }
+    if let Ok(config) = toml::Value::Table(table).try_into() {
+        *recipe = config;
+    }
+}
+
+/// A TOML value as the form shows it: strings bare, small floats in `5e-5` notation,
+/// unset as "".
+fn value_text(value: Option<&toml::Value>) -> String {
+    match value {
+        None => String::new(),
+        Some(toml::Value::String(s)) => s.clone(),
+        Some(toml::Value::Float(f)) if *f != 0.0 && (f.abs() < 1e-2 || f.abs() >= 1e7) => {
+            format!("{f:e}")
+        }
+        Some(toml::Value::Float(f)) => format!("{f}"),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// The key's help, its default and where it comes from.
+fn tooltip(key: &str, default: &str) -> String {
+    let Some(info) = key_info(key) else {
+        return key.to_string();
+    };
+    let origin = match info.origin {
+        KeyOrigin::TrainingArguments => "TrainingArguments",
+        KeyOrigin::EarlyStoppingCallback => "EarlyStoppingCallback",
+        KeyOrigin::Wick => "Wick",
+    };
+    let default = if default.is_empty() { "unset" } else { default };
+    format!("{}\n\nDefault: {default} ({origin})", info.help)
+}
+
+/// The message without the "<config>: bad value for `key`:" prefix (the field names it).
+fn error_message(err: &ConfigError) -> String {
+    match err {
+        ConfigError::BadValue { message, .. } => message.clone(),
+        ConfigError::Missing { .. } => "required".into(),
+        other => other.to_string(),
+    }
+}
+
+fn preflight_card(
+    ui: &mut Ui,
+    config: &TrainConfig,
+    result: &Result<Box<PreflightReport>, String>,
+    recipe: &TrainConfig,
+) {
+    let dark = ui.visuals().dark_mode;
+    let (stroke, title) = match result {
+        Ok(_) => (widgets::accent(dark), "Preflight result"),
+        Err(_) => (Level::Error.color(dark), "Preflight failed"),
+    };
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, stroke))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.label(RichText::new(title).strong().color(stroke));
+            if config != recipe {
+                ui.label(widgets::muted(
+                    ui,
+                    "The recipe changed since; run preflight again for current figures.",
+                ));
+            }
+            let report = match result {
+                Ok(report) => report,
+                Err(err) => {
+                    ui.label(RichText::new(err).monospace().small());
+                    return;
+                }
+            };
+            egui::Grid::new("preflight-grid")
+                .num_columns(2)
+                .spacing([12.0, 3.0])
+                .show(ui, |ui| {
+                    let row = |ui: &mut Ui, name: &str, value: String, help: &str| {
+                        ui.label(widgets::muted(ui, name)).on_hover_text(help);
+                        ui.label(value).on_hover_text(help);
+                        ui.end_row();
+                    };
+                    row(ui, "Device", report.device.clone(), "Where the step ran");
+                    row(
+                        ui,
+                        "Step time",
+                        format!("{:.3} s", report.step_time_s),
+                        "One optimizer step (forward, backward, clip, AdamW) on a batch of typical length, after a warm-up step",
+                    );
+                    row(
+                        ui,
+                        "Worst-case step",
+                        format!(
+                            "{:.3} s ({} × {} tokens)",
+                            report.worst_step_time_s, report.batch_size, report.worst_seq_len
+                        ),
+                        "The same on the longest rows",
+                    );
+                    let steps = match (report.steps_per_epoch, report.total_steps) {
+                        (Some(per_epoch), Some(total)) => format!("{total} ({per_epoch} per epoch)"),
+                        (None, Some(total)) => total.to_string(),
+                        _ => "unknown (no training rows)".into(),
+                    };
+                    row(ui, "Steps", steps, "Optimizer steps of the whole run");
+                    row(
+                        ui,
+                        "ETA",
+                        report.eta_s.map_or_else(|| "unknown".into(), widgets::duration),
+                        "Step time × steps; evaluation and checkpoints come on top",
+                    );
+                    if let Some(memory) = &report.memory {
+                        row(
+                            ui,
+                            "Memory",
+                            format!(
+                                "peak {} (was {} before loading)",
+                                widgets::bytes(memory.peak),
+                                widgets::bytes(memory.rss_before)
+                            ),
+                            if memory.peak_reset {
+                                "Process resident set (VmHWM) during the measured steps"
+                            } else {
+                                "Process resident set peak since the app started (VmHWM could not be reset)"
+                            },
+                        );
+                        if let Some(available) = memory.available {
+                            row(ui, "Available", widgets::bytes(available), "MemAvailable in /proc/meminfo");
+                        }
+                    } else {
+                        row(ui, "Memory", "not measured on this device".into(), "Only CPU memory is measured");
+                    }
+                    let largest = match report.largest_batch {
+                        Some(b) if b.estimated => format!("about {} (estimated)", b.batch_size),
+                        Some(b) => b.batch_size.to_string(),
+                        None => "not estimated".into(),
+                    };
+                    row(
+                        ui,
+                        "Largest batch",
+                        largest,
+                        "Extrapolated from the peak memory at two batch sizes, keeping 10% free",
+                    );
+                });
+            let source = match &report.batch_source {
+                BatchSource::LongestRows { split } => {
+                    format!("Measured on the longest rows of the {split} split.")
+                }
+                BatchSource::Synthetic { reason } => format!(
+                    "Measured on full-length synthetic rows: the data could not be read ({reason})."
+                ),
+            };
+            ui.label(widgets::muted(ui, source));
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::config::KEYS;
+
+    #[test]
+    fn every_key_is_in_the_form_once() {
+        let mut seen: Vec<&str> = GROUPS.iter().flat_map(Group::keys).collect();
+        seen.push("device"); // its own picker
+        for info in KEYS {
+            let count = seen.iter().filter(|k| **k == info.name).count();
+            assert_eq!(count, 1, "{} appears {count} times", info.name);
+        }
+        assert_eq!(seen.len(), KEYS.len());
+    }
+
+    #[test]
+    fn values_show_as_typed_and_parse_back() {
+        let config = TrainConfig::default();
+        let table = toml::Table::try_from(&config).unwrap();
+        assert_eq!(value_text(table.get("learning_rate")), "5e-5");
+        assert_eq!(value_text(table.get("adam_epsilon")), "1e-8");
+        assert_eq!(value_text(table.get("num_train_epochs")), "3");
+        assert_eq!(value_text(table.get("train_split")), "train");
+        assert_eq!(value_text(table.get("max_length")), "");
+        // Every shown value parses back to the same configuration.
+        let mut again = config.clone();
+        for field in GROUPS.iter().flat_map(|g| g.fields) {
+            let text = value_text(table.get(field.key));
+            again
+                .apply_override(&format!("{}={text}", field.key))
+                .unwrap_or_else(|e| panic!("{}: {e}", field.key));
+        }
+        assert_eq!(again, config);
+    }
+
+    #[test]
+    fn reset_restores_defaults_and_keeps_the_rest() {
+        let mut config = TrainConfig {
+            model: "m".into(),
+            learning_rate: 1e-3,
+            max_length: Some(64),
+            warmup_ratio: 0.2,
+            ..TrainConfig::default()
+        };
+        reset_keys(&mut config, &["learning_rate", "max_length"]);
+        assert_eq!(config.learning_rate, 5e-5);
+        assert_eq!(config.max_length, None);
+        assert_eq!((config.model.as_str(), config.warmup_ratio), ("m", 0.2));
+    }
+
+    #[test]
+    fn drafts_that_do_not_parse_block_start_and_keep_the_old_value() {
+        let mut panel = TrainPanel::default();
+        let mut recipe = TrainConfig {
+            model: "m".into(),
+            dataset: "d".into(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(panel.problem(&recipe), None);
+        panel.apply(&mut recipe, "learning_rate", "fast");
+        assert_eq!(recipe.learning_rate, 5e-5);
+        assert_eq!(
+            panel.problem(&recipe).map(|p| p.0),
+            Some("learning_rate".into())
+        );
+        panel.apply(&mut recipe, "learning_rate", "-1");
+        assert_eq!(recipe.learning_rate, -1.0);
+        assert_eq!(
+            panel.problem(&recipe),
+            Some(("learning_rate".into(), "must be a positive number".into()))
+        );
+        panel.apply(&mut recipe, "learning_rate", "2e-5");
+        assert_eq!((recipe.learning_rate, panel.problem(&recipe)), (2e-5, None));
+    }
+
+    #[test]
+    fn exported_relative_paths_become_absolute() {
+        let config = TrainConfig {
+            model: "./models/x".into(),
+            dataset: "org/name".into(),
+            ..TrainConfig::default()
+        };
+        let out = exportable(&config);
+        assert!(Path::new(&out.model).is_absolute(), "{}", out.model);
+        assert_eq!(out.dataset, "org/name", "Hub ids stay");
     }
 }

@@ -1,0 +1,563 @@
+//! Preflight: before a run starts, one REAL training step on the chosen device, to say how
+//! long the run will take and whether it fits in memory.
+//!
+//! It loads the model and tokenizer exactly as the trainer does, builds the worst-case batch
+//! (the longest rows of the train split, or full-length synthetic tokens when the data cannot
+//! be read), and runs forward + backward + optimizer step: a warm-up, then measured steps. On
+//! CPU, memory comes from `/proc/self/status` (VmRSS, VmHWM) and `/proc/meminfo`
+//! (MemAvailable); the largest batch size is extrapolated from the peak at two batch sizes
+//! and labelled an estimate.
+
+use candle_core::Device;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::config::{DeviceSpec, TrainConfig};
+use super::trainer::open_device;
+use super::{AdamW, AdamWConfig, Gradients, TrainError};
+use crate::data::{
+    self, Collator, ColumnOverrides, DatasetCache, HostBatch, Order, PadStats, SplitRequest,
+    TextTokenizer, TokenizeOptions,
+};
+use crate::hub::{self, HubEvent, HubSettings};
+use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
+
+/// Progress as `(stage, done, total)`; `total` is 0 when unknown.
+pub type PreflightProgress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
+
+/// Where the measured batch came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchSource {
+    /// The longest rows of the train split (the worst case the run will meet).
+    LongestRows { split: String },
+    /// Full-length synthetic tokens, because the data could not be read (the reason).
+    Synthetic { reason: String },
+}
+
+/// Memory seen on CPU, in bytes (process resident set, from `/proc/self/status`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryReport {
+    /// Resident set before the model was loaded.
+    pub rss_before: u64,
+    /// Resident set after the measured steps.
+    pub rss_after: u64,
+    /// The highest resident set seen during the steps (VmHWM).
+    pub peak: u64,
+    /// Whether the peak counter could be reset before each step; when not, `peak` is the
+    /// process's peak since it started.
+    pub peak_reset: bool,
+    /// Memory the system could still give (MemAvailable), when known.
+    pub available: Option<u64>,
+    /// Peak growth per extra sample in a batch, from the peaks at two batch sizes
+    /// (`None` when the difference was too small to measure).
+    pub per_sample: Option<u64>,
+}
+
+/// The largest batch size that should fit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LargestBatch {
+    pub batch_size: u64,
+    /// True when extrapolated from two measurements rather than tried.
+    pub estimated: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreflightReport {
+    /// The device the step ran on, e.g. "cpu (2 threads)".
+    pub device: String,
+    pub model_dir: PathBuf,
+    pub num_parameters: usize,
+    pub batch_source: BatchSource,
+    /// `per_device_train_batch_size`.
+    pub batch_size: usize,
+    /// The resolved `max_length` (what rows are truncated to).
+    pub max_length: usize,
+    /// Padded length of the worst-case batch.
+    pub worst_seq_len: usize,
+    /// Padded length of the typical batch the step time comes from.
+    pub typical_seq_len: usize,
+    /// Seconds per optimizer step at the typical batch (all accumulation micro-batches
+    /// included): what the ETA uses.
+    pub step_time_s: f64,
+    /// Seconds per optimizer step at the worst-case batch.
+    pub worst_step_time_s: f64,
+    /// Training rows, when the data could be read.
+    pub train_rows: Option<u64>,
+    pub steps_per_epoch: Option<u64>,
+    /// Optimizer steps of the whole run (`TrainConfig::total_optimizer_steps`).
+    pub total_steps: Option<u64>,
+    /// `step_time_s * total_steps`: training only, evaluation comes on top.
+    pub eta_s: Option<f64>,
+    /// CPU only; `None` on other devices (not measured, rather than guessed).
+    pub memory: Option<MemoryReport>,
+    pub largest_batch: Option<LargestBatch>,
+}
+
+/// Runs one real training step (after a warm-up) for `config` and reports time and memory.
+pub fn preflight(
+    config: &TrainConfig,
+    hub_settings: &HubSettings,
+    progress: PreflightProgress,
+) -> Result<PreflightReport, TrainError> {
+    config.validate()?;
+    let device = open_device(config)?;
+    let rss_before = proc_status_kib("VmRSS").map(|k| k * 1024);
+
+    progress("finding the model", 0, 0);
+    let sink: hub::EventSink = {
+        let progress = progress.clone();
+        Arc::new(move |event| {
+            if let HubEvent::Progress {
+                file, bytes, total, ..
+            } = event
+            {
+                progress(&format!("downloading {file}"), bytes, total.unwrap_or(0));
+            }
+        })
+    };
+    let model_dir = hub::local_model(hub_settings, &config.model, Some(sink.clone()))?;
+    if !model_dir.join("config.json").is_file() {
+        return Err(TrainError::Invalid(format!(
+            "model = \"{}\": {} has no config.json",
+            config.model,
+            model_dir.display()
+        )));
+    }
+    let tokenizer = TextTokenizer::load(&model_dir)?;
+    let model_config = ModelConfig::from_file(&model_dir.join("config.json"))?;
+    let position_limit = model_config
+        .max_position_embeddings
+        .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
+    let max_length =
+        config.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
+    let collator = Collator {
+        pad_to_multiple_of: config.pad_to_multiple_of.map(|m| m as usize),
+        ..Collator::new(&tokenizer, max_length)
+    };
+    let batch_size = config.per_device_train_batch_size.max(1) as usize;
+
+    let batches = match load_train_batches(
+        config,
+        hub_settings,
+        &tokenizer,
+        max_length,
+        &collator,
+        &sink,
+        &progress,
+    ) {
+        Ok(batches) => batches,
+        Err(err) => synthetic_batches(&model_config, &collator, err.to_string()),
+    };
+
+    progress("loading the model", 0, 0);
+    let (model, _) = Classifier::load(&model_dir, &batches.labels, &device)?;
+    let mut optimizer = AdamW::new(
+        model.params(),
+        AdamWConfig {
+            beta1: config.adam_beta1,
+            beta2: config.adam_beta2,
+            eps: config.adam_epsilon,
+            weight_decay: config.weight_decay,
+        },
+    )?;
+    let mut stepper = Stepper {
+        config,
+        device: &device,
+        model: &model,
+        optimizer: &mut optimizer,
+        step: 0,
+    };
+
+    // Two batch sizes for the memory slope: (B/2, B), or (1, 2) when B is 1.
+    let (small, large) = if batch_size >= 2 {
+        (batch_size / 2, batch_size)
+    } else {
+        (1, 2)
+    };
+    let cpu = matches!(device, Device::Cpu);
+    let total_phases = 5;
+    progress("warm-up step", 0, total_phases);
+    stepper.run(&batches.worst(small))?;
+    progress("measuring memory", 1, total_phases);
+    let peak_reset = reset_peak_rss();
+    stepper.run(&batches.worst(small))?;
+    let peak_small = proc_status_kib("VmHWM").map(|k| k * 1024);
+    reset_peak_rss();
+    progress("measuring memory", 2, total_phases);
+    stepper.run(&batches.worst(large))?;
+    let peak_large = proc_status_kib("VmHWM").map(|k| k * 1024);
+    progress("measuring the worst-case step", 3, total_phases);
+    let worst = batches.worst(batch_size);
+    let worst_timing = stepper.run(&worst)?;
+    let typical_timing = match &batches.typical {
+        Some(typical) if typical.seq_len != worst.seq_len => {
+            progress("measuring a typical step", 4, total_phases);
+            Some((typical.seq_len, stepper.run(typical)?))
+        }
+        _ => None,
+    };
+    progress("done", total_phases, total_phases);
+
+    let accumulation = config.gradient_accumulation_steps.max(1) as f64;
+    let per_optimizer_step = |t: StepTiming| accumulation * t.forward_backward_s + t.update_s;
+    let worst_step_time_s = per_optimizer_step(worst_timing);
+    let (typical_seq_len, step_time_s) = match typical_timing {
+        Some((len, timing)) => (len, per_optimizer_step(timing)),
+        None => (worst.seq_len, worst_step_time_s),
+    };
+    let train_rows = batches.train_rows;
+    let steps_per_epoch = train_rows.map(|rows| config.optimizer_steps_per_epoch(rows));
+    let total_steps = match train_rows {
+        Some(rows) => Some(config.total_optimizer_steps(rows)),
+        None if config.max_steps > 0 => Some(config.max_steps as u64),
+        None => None,
+    };
+
+    let memory = match (cpu, rss_before, peak_small, peak_large) {
+        (true, Some(rss_before), Some(peak_small), Some(peak_large)) => {
+            let per_sample = peak_large
+                .checked_sub(peak_small)
+                .map(|growth| growth / (large - small) as u64)
+                .filter(|&bytes| bytes >= 4096);
+            Some(MemoryReport {
+                rss_before,
+                rss_after: proc_status_kib("VmRSS").map_or(0, |k| k * 1024),
+                peak: peak_small
+                    .max(peak_large)
+                    .max(proc_status_kib("VmHWM").map_or(0, |k| k * 1024)),
+                peak_reset,
+                available: meminfo_kib("MemAvailable").map(|k| k * 1024),
+                per_sample,
+            })
+        }
+        _ => None,
+    };
+    let largest_batch = memory.as_ref().and_then(|m| {
+        largest_batch_estimate(
+            peak_large?,
+            large as u64,
+            m.per_sample?,
+            m.rss_after,
+            m.available?,
+        )
+    });
+
+    Ok(PreflightReport {
+        device: match config.device_spec() {
+            Some(DeviceSpec::Cuda(n)) => format!("cuda:{n}"),
+            _ => format!("cpu ({} threads)", rayon::current_num_threads()),
+        },
+        model_dir,
+        num_parameters: model.num_parameters(),
+        batch_source: batches.source,
+        batch_size,
+        max_length,
+        worst_seq_len: worst.seq_len,
+        typical_seq_len,
+        step_time_s,
+        worst_step_time_s,
+        train_rows,
+        steps_per_epoch,
+        total_steps,
+        eta_s: total_steps.map(|steps| step_time_s * steps as f64),
+        memory,
+        largest_batch,
+    })
+}
+
+/// The largest batch whose extrapolated peak stays under 90% of what the process could
+/// reach (its resident set now plus what the system still has available).
+pub fn largest_batch_estimate(
+    peak_at_batch: u64,
+    batch: u64,
+    per_sample: u64,
+    rss_now: u64,
+    available: u64,
+) -> Option<LargestBatch> {
+    if per_sample == 0 {
+        return None;
+    }
+    let fixed = peak_at_batch.saturating_sub(per_sample * batch);
+    let budget = (rss_now.saturating_add(available) as f64 * 0.9) as u64;
+    let batch_size = budget.saturating_sub(fixed) / per_sample;
+    Some(LargestBatch {
+        batch_size,
+        estimated: true,
+    })
+}
+
+/// What the steps run on.
+struct Batches {
+    source: BatchSource,
+    labels: Vec<String>,
+    train_rows: Option<u64>,
+    /// The worst-case rows, longest first (repeated when the split has fewer rows).
+    worst_rows: WorstRows,
+    /// A batch of median padded length from the run's first epoch.
+    typical: Option<HostBatch>,
+}
+
+enum WorstRows {
+    Split {
+        split: Box<data::TokenizedSplit>,
+        collator: Collator,
+        rows: Vec<usize>,
+    },
+    Synthetic(HostBatch),
+}
+
+impl Batches {
+    /// The `size` worst-case rows as one padded batch.
+    fn worst(&self, size: usize) -> HostBatch {
+        match &self.worst_rows {
+            WorstRows::Split {
+                split,
+                collator,
+                rows,
+            } => {
+                let picked: Vec<usize> = rows.iter().copied().cycle().take(size).collect();
+                collator.collate(split, &picked)
+            }
+            WorstRows::Synthetic(row) => repeat_row(row, size),
+        }
+    }
+}
+
+fn load_train_batches(
+    config: &TrainConfig,
+    hub_settings: &HubSettings,
+    tokenizer: &TextTokenizer,
+    max_length: usize,
+    collator: &Collator,
+    sink: &hub::EventSink,
+    progress: &PreflightProgress,
+) -> Result<Batches, TrainError> {
+    let split_name = config.train_split.clone();
+    let local = hub::local_split(
+        hub_settings,
+        &config.dataset,
+        config.dataset_config.as_deref(),
+        &split_name,
+        Some(sink.clone()),
+    )?;
+    let request = SplitRequest {
+        data: local.data,
+        config: local.config,
+        files: local.files,
+        split: split_name.clone(),
+        columns: ColumnOverrides {
+            text: config.text_column.clone(),
+            text_pair: config.text_pair_column.clone(),
+            label: config.label_column.clone(),
+        },
+        labels: None,
+    };
+    let cache = DatasetCache::in_datasets_cache(&hub_settings.datasets_cache);
+    let stage = format!("tokenizing {split_name}");
+    let split = data::prepare_split(
+        &request,
+        tokenizer,
+        &TokenizeOptions {
+            max_length: Some(max_length),
+            threads: config.tokenize_threads.unwrap_or(0) as usize,
+            ..TokenizeOptions::default()
+        },
+        Some(&cache),
+        &|done, total| progress(&stage, done as u64, total as u64),
+    )?;
+    if split.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "the {split_name} split has no rows"
+        )));
+    }
+    let lengths = split.lengths();
+    let mut by_length: Vec<usize> = (0..lengths.len()).collect();
+    by_length.sort_by_key(|&row| std::cmp::Reverse(lengths[row]));
+
+    let order = if config.group_by_length {
+        Order::GroupedByLength {
+            seed: config.resolved_data_seed(),
+        }
+    } else {
+        Order::Shuffled {
+            seed: config.resolved_data_seed(),
+        }
+    };
+    let mut epoch = data::epoch_batches(
+        &lengths,
+        config.per_device_train_batch_size as usize,
+        order,
+        0,
+        config.dataloader_drop_last,
+    );
+    epoch.sort_by_key(|rows| {
+        collator.padded_length(rows.iter().map(|&r| lengths[r]).max().unwrap_or(0))
+    });
+    let typical = epoch
+        .get(epoch.len() / 2)
+        .map(|rows| collator.collate(&split, rows));
+    Ok(Batches {
+        source: BatchSource::LongestRows { split: split_name },
+        labels: split.meta.labels.names.clone(),
+        train_rows: Some(split.len() as u64),
+        worst_rows: WorstRows::Split {
+            collator: collator.clone(),
+            rows: by_length,
+            split: Box::new(split),
+        },
+        typical,
+    })
+}
+
+/// Full-length rows of ordinary word ids, for when the data cannot be read.
+fn synthetic_batches(model_config: &ModelConfig, collator: &Collator, reason: String) -> Batches {
+    let seq_len = collator.padded_length(collator.max_length);
+    // Ids past the special tokens, inside the vocabulary.
+    let vocab = model_config.vocab_size.max(2) as u32;
+    let input_ids = (0..seq_len as u32)
+        .map(|i| 1 + (100 + i * 7) % (vocab - 1))
+        .collect();
+    let row = HostBatch {
+        rows: vec![0],
+        seq_len,
+        input_ids,
+        token_type_ids: vec![0; seq_len],
+        attention_mask: vec![1; seq_len],
+        labels: vec![0],
+        stats: PadStats {
+            real_tokens: seq_len,
+            pad_tokens: 0,
+        },
+    };
+    let labels = if model_config.id2label.len() >= 2 {
+        model_config.id2label.clone()
+    } else {
+        vec!["LABEL_0".into(), "LABEL_1".into()]
+    };
+    Batches {
+        source: BatchSource::Synthetic { reason },
+        labels,
+        train_rows: None,
+        worst_rows: WorstRows::Synthetic(row),
+        typical: None,
+    }
+}
+
+fn repeat_row(row: &HostBatch, size: usize) -> HostBatch {
+    let repeat = |field: &[u32]| field.repeat(size);
+    HostBatch {
+        rows: (0..size).collect(),
+        seq_len: row.seq_len,
+        input_ids: repeat(&row.input_ids),
+        token_type_ids: repeat(&row.token_type_ids),
+        attention_mask: repeat(&row.attention_mask),
+        labels: repeat(&row.labels),
+        stats: PadStats {
+            real_tokens: row.stats.real_tokens * size,
+            pad_tokens: row.stats.pad_tokens * size,
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct StepTiming {
+    forward_backward_s: f64,
+    /// Clipping and the optimizer update.
+    update_s: f64,
+}
+
+/// The trainer's step, without its bookkeeping.
+struct Stepper<'a> {
+    config: &'a TrainConfig,
+    device: &'a Device,
+    model: &'a Classifier,
+    optimizer: &'a mut AdamW,
+    step: u64,
+}
+
+impl Stepper<'_> {
+    fn run(&mut self, batch: &HostBatch) -> Result<StepTiming, TrainError> {
+        let started = Instant::now();
+        let batch = batch.to_device(self.device)?;
+        let mut dropout = Dropout::train(self.config.seed, self.step);
+        let logits = self.model.forward(
+            &batch.input_ids,
+            &batch.token_type_ids,
+            &batch.attention_mask,
+            &mut dropout,
+        )?;
+        let loss = cross_entropy(&logits, &batch.labels)?;
+        let mut grads = Gradients::from_store(self.model.params(), &loss.backward()?)?;
+        // Reading the loss waits for the device, so the time is the real one.
+        let loss_value = loss.to_scalar::<f32>()?;
+        let forward_backward_s = started.elapsed().as_secs_f64();
+        let update_started = Instant::now();
+        if self.config.max_grad_norm > 0.0 {
+            grads.clip(self.config.max_grad_norm)?;
+        }
+        self.optimizer.step(&grads, self.config.learning_rate)?;
+        let update_s = update_started.elapsed().as_secs_f64();
+        self.step += 1;
+        if !loss_value.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                step: self.step,
+                loss: loss_value as f64,
+                learning_rate: self.config.learning_rate,
+            });
+        }
+        Ok(StepTiming {
+            forward_backward_s,
+            update_s,
+        })
+    }
+}
+
+/// A `kB` field of `/proc/self/status` (Linux), in KiB.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    kib_field(&std::fs::read_to_string("/proc/self/status").ok()?, field)
+}
+
+fn meminfo_kib(field: &str) -> Option<u64> {
+    kib_field(&std::fs::read_to_string("/proc/meminfo").ok()?, field)
+}
+
+fn kib_field(text: &str, field: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+}
+
+/// Resets VmHWM to the current resident set (Linux `clear_refs` value 5).
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_kib_fields_of_proc_files() {
+        let text = "Name:\twick\nVmHWM:\t  123456 kB\nVmRSS:\t   65432 kB\n";
+        assert_eq!(kib_field(text, "VmHWM"), Some(123_456));
+        assert_eq!(kib_field(text, "VmRSS"), Some(65_432));
+        assert_eq!(kib_field(text, "VmSwap"), None);
+        assert!(
+            proc_status_kib("VmRSS").is_some_and(|k| k > 0),
+            "Linux has /proc"
+        );
+    }
+
+    #[test]
+    fn the_largest_batch_is_extrapolated_from_the_per_sample_slope() {
+        const MIB: u64 = 1 << 20;
+        // 1 GiB fixed + 10 MiB per sample at batch 8; 2 GiB resident + 8 GiB available:
+        // 0.9 * 10 GiB = 9216 MiB; (9216 - 1024) / 10 = 819.
+        let peak = 1024 * MIB + 8 * 10 * MIB;
+        let estimate = largest_batch_estimate(peak, 8, 10 * MIB, 2048 * MIB, 8192 * MIB).unwrap();
+        assert_eq!(estimate.batch_size, 819);
+        assert!(estimate.estimated);
+        assert_eq!(largest_batch_estimate(peak, 8, 0, 0, 0), None);
+    }
+}
