@@ -45,7 +45,9 @@ pub fn decimate(points: &[[f64; 2]], x_min: f64, x_max: f64, buckets: usize) -> 
     let end = (points.partition_point(|p| p[0] <= x_max) + 1).min(points.len());
     let visible = &points[start..end];
     let buckets = buckets.max(1);
-    if visible.len() <= 4 * buckets || !(x_max > x_min) {
+    // An empty or NaN range has nothing to bucket.
+    let empty_range = x_max.partial_cmp(&x_min) != Some(std::cmp::Ordering::Greater);
+    if visible.len() <= 4 * buckets || empty_range {
         return visible.to_vec();
     }
     let width = (x_max - x_min) / buckets as f64;
