@@ -211,7 +211,11 @@ impl PlaygroundPanel {
                             self.checkpoint = CheckpointPick::Best;
                         }
                     }
-                    Err(err) => self.fail(cx, "Could not list the runs", err),
+                    Err(err) => {
+                        // Show the empty state with the alert rather than a spinner forever.
+                        self.listed = true;
+                        self.fail(cx, "Could not list the runs", err);
+                    }
                 }
             }
             Msg::Loaded { dir, result } => {
@@ -263,7 +267,13 @@ impl PlaygroundPanel {
                 match result {
                     Ok(check) => {
                         cx.toasts.success(export_summary(&check));
-                        self.exported = Some((PathBuf::from(self.export_dir.trim()), check));
+                        let folder = check
+                            .files
+                            .first()
+                            .and_then(|f| f.parent())
+                            .map(Path::to_path_buf)
+                            .unwrap_or_default();
+                        self.exported = Some((folder, check));
                     }
                     Err(err) => self.fail(cx, "The export failed", err),
                 }
