@@ -1,7 +1,7 @@
 //! The trainer engine end to end on a tiny BERT: events, the run folder, resume equivalence,
 //! commands, and failures that must become `Event::Failed` with a readable reason.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use wick::hub::HubSettings;
 use wick::runs::checkpoints::REQUIRED_CHECKPOINT_FILES;
@@ -287,6 +287,14 @@ fn a_stopped_and_resumed_run_ends_bit_identical_to_an_uninterrupted_one() {
             .collect()
     };
     assert_eq!(evals("full"), evals("interrupted"));
+    // The resumed session's clock goes on from the stopped one's.
+    let elapsed: Vec<f64> = read_metrics(&dir.path().join("interrupted/metrics.jsonl"))
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r["elapsed_s"].as_f64().unwrap())
+        .collect();
+    assert!(elapsed.windows(2).all(|w| w[0] <= w[1]), "{elapsed:?}");
 }
 
 #[test]

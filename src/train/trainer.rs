@@ -134,8 +134,10 @@ struct Session<'a> {
     best_metric: Option<(String, bool)>,
     last_saved_step: Option<u64>,
     last_eval: Option<Metrics>,
-    /// When this session started: `elapsed_s` in the metrics log counts from here.
+    /// When this session started, and the run's logged seconds before it (resumed runs):
+    /// `elapsed_s` in the metrics log is their sum.
     started: Instant,
+    elapsed_before: f64,
 }
 
 impl<'a> Session<'a> {
@@ -342,6 +344,13 @@ impl<'a> Session<'a> {
                 (run, state, position, scheduler)
             }
         };
+        // A resumed run's clock goes on from its last logged line, so that curves drawn
+        // against wall time continue instead of starting over.
+        let elapsed_before = crate::runs::read_metrics(&run.metrics_path())?
+            .records
+            .iter()
+            .filter_map(|r| r.get("elapsed_s").and_then(Value::as_f64))
+            .fold(0.0f64, f64::max);
         let log = run.metrics_log()?;
         let checkpoints = Checkpoints::open_for_training(run.path())?;
         let collator = Collator {
@@ -394,6 +403,7 @@ impl<'a> Session<'a> {
             last_saved_step: resume_dir.as_ref().map(|_| position.global_step),
             last_eval: None,
             started: Instant::now(),
+            elapsed_before,
         })
     }
 
@@ -720,8 +730,8 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    /// Appends to `metrics.jsonl` (with `elapsed_s`, wall-clock seconds since the session
-    /// started, so runs can be overlaid against time) and to the trainer state's
+    /// Appends to `metrics.jsonl` (with `elapsed_s`, wall-clock seconds of training so far,
+    /// so runs can be overlaid against time) and to the trainer state's
     /// `log_history` (without the wall-clock keys, as HF has it).
     fn log_record(&mut self, record: Value) -> Result<(), TrainError> {
         let Value::Object(mut record) = record else {
@@ -729,7 +739,7 @@ impl<'a> Session<'a> {
         };
         record.insert(
             "elapsed_s".into(),
-            json!(self.started.elapsed().as_secs_f64()),
+            json!(self.elapsed_before + self.started.elapsed().as_secs_f64()),
         );
         self.log.append(&record)?;
         let mut history: LogRecord = record;

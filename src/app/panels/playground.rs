@@ -1,25 +1,763 @@
-//! The Playground panel.
+//! Playground: try a trained checkpoint on your own text (the course's
+//! `pipeline("text-classification")`), and export it as a Hugging Face model folder that is
+//! reloaded to confirm the same logits.
+//!
+//! Listing runs, loading a model, predicting and exporting all run on jobs; the loaded model
+//! is cached (behind an `Arc`) for the selected checkpoint.
 
+use egui::RichText;
 use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use crate::app::Cx;
+use crate::app::jobs::{self, JobId};
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab, short_name};
+use crate::runs::{BestMetric, Checkpoints, RunStatus, list_runs};
+use crate::train::{ExportCheck, Prediction, Predictor, device_from_name, export_model};
+
+/// Predictions and exports run on the CPU: single inputs are quick there, and a run that
+/// is training keeps the GPU to itself.
+const DEVICE: &str = "cpu";
 
 #[derive(Debug)]
-pub enum Msg {}
+pub enum Msg {
+    Listed {
+        generation: u64,
+        result: Result<Vec<RunChoice>, String>,
+    },
+    Loaded {
+        dir: PathBuf,
+        result: Result<Arc<Predictor>, String>,
+    },
+    Predicted {
+        request: u64,
+        result: Result<Shown, String>,
+    },
+    FolderPicked(Option<PathBuf>),
+    Exported {
+        request: u64,
+        result: Result<ExportCheck, String>,
+    },
+}
+
+/// A run that has at least one complete checkpoint.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunChoice {
+    pub name: String,
+    pub path: PathBuf,
+    pub model: String,
+    pub dataset: String,
+    pub status: RunStatus,
+    pub best_metric: Option<BestMetric>,
+    /// Steps of the complete checkpoints, oldest first.
+    pub checkpoints: Vec<u64>,
+}
+
+impl RunChoice {
+    /// The best evaluation's checkpoint, when it was saved (and not rotated away).
+    pub fn best_step(&self) -> Option<u64> {
+        let step = self.best_metric.as_ref()?.step;
+        self.checkpoints.contains(&step).then_some(step)
+    }
+
+    /// The checkpoint folder a pick means: the best one, else the latest.
+    pub fn resolve(&self, pick: &CheckpointPick) -> Option<(u64, PathBuf)> {
+        let step = match pick {
+            CheckpointPick::Best => self.best_step().or(self.checkpoints.last().copied())?,
+            CheckpointPick::Step(step) => Some(*step).filter(|s| self.checkpoints.contains(s))?,
+        };
+        Some((step, self.path.join(checkpoint_folder(step))))
+    }
+}
+
+fn checkpoint_folder(step: u64) -> String {
+    crate::runs::checkpoints::checkpoint_name(step)
+}
+
+/// Which checkpoint of the run: its best (the latest when there is no best), or a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum CheckpointPick {
+    #[default]
+    Best,
+    Step(u64),
+}
+
+/// A prediction with what it was made from.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub prediction: Prediction,
+    pub checkpoint: PathBuf,
+    pub text: String,
+    pub text_pair: Option<String>,
+}
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct PlaygroundPanel {}
+pub struct PlaygroundPanel {
+    /// The selected run's folder name.
+    pub run: Option<String>,
+    pub checkpoint: CheckpointPick,
+    pub text: String,
+    pub text_pair: String,
+    pub export_dir: String,
+
+    #[serde(skip)]
+    runs: Vec<RunChoice>,
+    #[serde(skip)]
+    listed: bool,
+    #[serde(skip)]
+    list_generation: u64,
+    #[serde(skip)]
+    listing: Option<JobId>,
+    /// The model of the selected checkpoint, loaded once.
+    #[serde(skip)]
+    model: Option<(PathBuf, Arc<Predictor>)>,
+    #[serde(skip)]
+    loading: Option<(PathBuf, JobId)>,
+    /// A checkpoint that failed to load (not retried until picked again).
+    #[serde(skip)]
+    failed_load: Option<PathBuf>,
+    #[serde(skip)]
+    predict_after_load: bool,
+    #[serde(skip)]
+    predicting: Option<JobId>,
+    #[serde(skip)]
+    request: u64,
+    #[serde(skip)]
+    shown: Option<Shown>,
+    #[serde(skip)]
+    picking: Option<JobId>,
+    #[serde(skip)]
+    export_after_pick: bool,
+    #[serde(skip)]
+    exporting: Option<JobId>,
+    #[serde(skip)]
+    export_request: u64,
+    #[serde(skip)]
+    exported: Option<(PathBuf, ExportCheck)>,
+    #[serde(skip)]
+    alert: Option<Alert>,
+}
+
+/// `Exported 4 files; reloaded: max |Δlogit| = 0`.
+pub fn export_summary(check: &ExportCheck) -> String {
+    let diff = if check.max_abs_logit_diff == 0.0 {
+        "0".to_string()
+    } else {
+        format!("{:.1e}", check.max_abs_logit_diff)
+    };
+    format!(
+        "Exported {} files; reloaded: max |Δlogit| = {diff}",
+        check.files.len()
+    )
+}
+
+/// Runs with at least one complete checkpoint, newest first.
+fn list_choices(root: &Path) -> Result<Vec<RunChoice>, String> {
+    let listing = list_runs(root).map_err(|e| e.to_string())?;
+    let mut choices = Vec::new();
+    for run in listing.runs {
+        // A run whose checkpoints cannot be read is left out, not fatal to the list.
+        let Ok(checkpoints) = Checkpoints::open(&run.path).and_then(|c| c.complete()) else {
+            continue;
+        };
+        if checkpoints.is_empty() {
+            continue;
+        }
+        choices.push(RunChoice {
+            name: run.name,
+            path: run.path,
+            model: run.info.model,
+            dataset: run.info.dataset,
+            status: run.info.status,
+            best_metric: run.info.best_metric,
+            checkpoints: checkpoints.iter().map(|c| c.step).collect(),
+        });
+    }
+    Ok(choices)
+}
 
 impl PlaygroundPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, _cx: &mut Cx) {
-        ui.heading("Playground");
+    /// The runs folder changed: list it again (on a job).
+    pub fn refresh(&mut self, cx: &mut Cx) {
+        self.list_generation += 1;
+        let generation = self.list_generation;
+        let root = cx.runs_root.to_path_buf();
+        self.listing = Some(
+            cx.jobs
+                .spawn("playground-runs", "listing runs", move |reporter| {
+                    reporter.send(jobs::Msg::Playground(Msg::Listed {
+                        generation,
+                        result: list_choices(&root),
+                    }));
+                }),
+        );
     }
 
-    /// The runs folder changed: list it again.
-    pub fn refresh(&mut self, _cx: &mut Cx) {}
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Listed { generation, result } => {
+                if generation != self.list_generation {
+                    return;
+                }
+                self.listing = None;
+                match result {
+                    Ok(runs) => {
+                        self.runs = runs;
+                        self.listed = true;
+                        if self.selected_run().is_none() {
+                            self.run = self.runs.first().map(|r| r.name.clone());
+                            self.checkpoint = CheckpointPick::Best;
+                        }
+                    }
+                    Err(err) => {
+                        // Show the empty state with the alert rather than a spinner forever.
+                        self.listed = true;
+                        self.fail(cx, "Could not list the runs", err);
+                    }
+                }
+            }
+            Msg::Loaded { dir, result } => {
+                if self.loading.as_ref().is_some_and(|(d, _)| *d == dir) {
+                    self.loading = None;
+                }
+                let selected = self.selected_dir().map(|(_, d)| d);
+                match result {
+                    Ok(predictor) if selected.as_ref() == Some(&dir) => {
+                        self.model = Some((dir, predictor));
+                        if std::mem::take(&mut self.predict_after_load) {
+                            self.start_prediction(cx);
+                        }
+                    }
+                    // The selection moved on meanwhile.
+                    Ok(_) => {}
+                    Err(err) => {
+                        self.predict_after_load = false;
+                        self.failed_load = Some(dir.clone());
+                        self.fail(cx, &format!("Could not load {}", folder_name(&dir)), err);
+                    }
+                }
+            }
+            Msg::Predicted { request, result } => {
+                if request != self.request {
+                    return;
+                }
+                self.predicting = None;
+                match result {
+                    Ok(shown) => self.shown = Some(shown),
+                    Err(err) => self.fail(cx, "The prediction failed", err),
+                }
+            }
+            Msg::FolderPicked(folder) => {
+                self.picking = None;
+                let export = std::mem::take(&mut self.export_after_pick);
+                if let Some(folder) = folder {
+                    self.export_dir = folder.display().to_string();
+                    if export {
+                        self.start_export(cx);
+                    }
+                }
+            }
+            Msg::Exported { request, result } => {
+                if request != self.export_request {
+                    return;
+                }
+                self.exporting = None;
+                match result {
+                    Ok(check) => {
+                        cx.toasts.success(export_summary(&check));
+                        let folder = check
+                            .files
+                            .first()
+                            .and_then(|f| f.parent())
+                            .map(Path::to_path_buf)
+                            .unwrap_or_default();
+                        self.exported = Some((folder, check));
+                    }
+                    Err(err) => self.fail(cx, "The export failed", err),
+                }
+            }
+        }
+    }
 
-    pub fn on_msg(&mut self, msg: Msg, _cx: &mut Cx) {
-        match msg {}
+    fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
+        cx.toasts.error(title, detail.clone());
+        self.alert = Some(Alert::error(title, detail));
+    }
+
+    fn selected_run(&self) -> Option<&RunChoice> {
+        let name = self.run.as_deref()?;
+        self.runs.iter().find(|r| r.name == name)
+    }
+
+    /// The selected checkpoint: its step and folder.
+    fn selected_dir(&self) -> Option<(u64, PathBuf)> {
+        self.selected_run()?.resolve(&self.checkpoint)
+    }
+
+    /// Loads the selected checkpoint's model on a job unless it is loaded, loading, or
+    /// failed to load already.
+    fn ensure_loading(&mut self, cx: &mut Cx) {
+        let Some((_, dir)) = self.selected_dir() else {
+            return;
+        };
+        let ready = self.model.as_ref().is_some_and(|(d, _)| *d == dir);
+        let busy = self.loading.as_ref().is_some_and(|(d, _)| *d == dir);
+        if ready || busy || self.failed_load.as_ref() == Some(&dir) {
+            return;
+        }
+        self.model = None;
+        let job_dir = dir.clone();
+        let job = cx.jobs.spawn(
+            "playground-load",
+            format!("loading {}", folder_name(&dir)),
+            move |reporter| {
+                let result = device_from_name(DEVICE)
+                    .and_then(|device| Predictor::load(&job_dir, &device))
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string());
+                reporter.send(jobs::Msg::Playground(Msg::Loaded {
+                    dir: job_dir,
+                    result,
+                }));
+            },
+        );
+        self.loading = Some((dir, job));
+    }
+
+    fn predict(&mut self, cx: &mut Cx) {
+        if self.selected_dir().is_none() {
+            self.alert = Some(Alert::warning(
+                "Pick a run and a checkpoint first",
+                "Only runs with a saved checkpoint are listed.",
+            ));
+            return;
+        }
+        if self.text.trim().is_empty() {
+            self.alert = Some(Alert::warning(
+                "Type a text first",
+                "The model classifies the text (with the pair, for two-sentence tasks).",
+            ));
+            return;
+        }
+        self.alert = None;
+        // Picking Predict again retries a checkpoint that failed to load.
+        self.failed_load = None;
+        self.request += 1;
+        let ready = match (&self.model, self.selected_dir()) {
+            (Some((loaded, _)), Some((_, dir))) => *loaded == dir,
+            _ => false,
+        };
+        if ready {
+            self.start_prediction(cx);
+        } else {
+            self.predict_after_load = true;
+            self.ensure_loading(cx);
+        }
+    }
+
+    fn start_prediction(&mut self, cx: &mut Cx) {
+        let Some((dir, predictor)) = self.model.clone() else {
+            return;
+        };
+        let request = self.request;
+        let text = self.text.clone();
+        let pair = Some(self.text_pair.clone()).filter(|p| !p.trim().is_empty());
+        self.predicting = Some(cx.jobs.spawn(
+            "playground-predict",
+            "predicting",
+            move |reporter| {
+                let result = predictor
+                    .predict(&text, pair.as_deref())
+                    .map(|prediction| Shown {
+                        prediction,
+                        checkpoint: dir,
+                        text,
+                        text_pair: pair,
+                    })
+                    .map_err(|e| e.to_string());
+                reporter.send(jobs::Msg::Playground(Msg::Predicted { request, result }));
+            },
+        ));
+    }
+
+    fn pick_folder(&mut self, cx: &mut Cx, then_export: bool) {
+        if self.picking.is_some_and(|job| cx.jobs.is_running(job)) {
+            return;
+        }
+        self.export_after_pick = then_export;
+        self.picking = Some(
+            cx.jobs
+                .spawn("playground-pick", "choosing a folder", |reporter| {
+                    let folder = rfd::FileDialog::new()
+                        .set_title("Export the model into this folder")
+                        .pick_folder();
+                    reporter.send(jobs::Msg::Playground(Msg::FolderPicked(folder)));
+                }),
+        );
+    }
+
+    fn start_export(&mut self, cx: &mut Cx) {
+        let Some((_, source)) = self.selected_dir() else {
+            self.alert = Some(Alert::warning(
+                "Pick a run and a checkpoint first",
+                "The export writes the selected checkpoint's model.",
+            ));
+            return;
+        };
+        let out = PathBuf::from(self.export_dir.trim());
+        self.alert = None;
+        self.exported = None;
+        self.export_request += 1;
+        let request = self.export_request;
+        self.exporting = Some(cx.jobs.spawn(
+            "playground-export",
+            format!("exporting {}", folder_name(&source)),
+            move |reporter| {
+                let result = device_from_name(DEVICE)
+                    .and_then(|device| export_model(&source, &out, &device))
+                    .map_err(|e| e.to_string());
+                reporter.send(jobs::Msg::Playground(Msg::Exported { request, result }));
+            },
+        ));
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Playground",
+            "Try a trained checkpoint on your own text, and export it as a Hugging Face model.",
+        );
+        widgets::alert(ui, &mut self.alert);
+        if !self.listed {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Listing runs…");
+            });
+            return;
+        }
+        if self.runs.is_empty() {
+            widgets::empty_state(
+                ui,
+                "No run has a saved checkpoint yet. Train one (Train, then Start); each\n\
+                 checkpoint it saves can be tried here.",
+            );
+            ui.vertical_centered(|ui| {
+                if ui.button("Go to Train").clicked() {
+                    cx.actions.push(Action::Navigate(Tab::Train));
+                }
+            });
+            return;
+        }
+        // Loading starts as soon as a checkpoint is picked, so Predict answers quickly.
+        self.ensure_loading(cx);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            self.selection(ui);
+            ui.add_space(8.0);
+            self.inputs(ui, cx);
+            ui.add_space(8.0);
+            self.result(ui);
+            ui.add_space(12.0);
+            ui.separator();
+            self.export(ui, cx);
+        });
+    }
+
+    fn selection(&mut self, ui: &mut egui::Ui) {
+        let run_names: Vec<String> = self.runs.iter().map(|r| r.name.clone()).collect();
+        let current = self.run.clone().unwrap_or_default();
+        ui.horizontal(|ui| {
+            egui::ComboBox::from_label("Run")
+                .selected_text(if current.is_empty() {
+                    "pick a run"
+                } else {
+                    &current
+                })
+                .width(340.0)
+                .show_ui(ui, |ui| {
+                    for name in &run_names {
+                        if ui
+                            .selectable_label(current == *name, name.as_str())
+                            .clicked()
+                        {
+                            self.run = Some(name.clone());
+                            self.checkpoint = CheckpointPick::Best;
+                        }
+                    }
+                });
+            ui.add_space(12.0);
+            let Some(run) = self.selected_run().cloned() else {
+                return;
+            };
+            let best = run.best_step();
+            let pick_text = |pick: &CheckpointPick| match pick {
+                CheckpointPick::Best => match (best, run.checkpoints.last()) {
+                    (Some(step), _) => format!("best ({})", checkpoint_folder(step)),
+                    (None, Some(step)) => format!("latest ({})", checkpoint_folder(*step)),
+                    (None, None) => "none".into(),
+                },
+                CheckpointPick::Step(step) => checkpoint_folder(*step),
+            };
+            egui::ComboBox::from_label("Checkpoint")
+                .selected_text(pick_text(&self.checkpoint))
+                .width(220.0)
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(
+                        &mut self.checkpoint,
+                        CheckpointPick::Best,
+                        pick_text(&CheckpointPick::Best),
+                    );
+                    for step in run.checkpoints.iter().rev() {
+                        let pick = CheckpointPick::Step(*step);
+                        ui.selectable_value(&mut self.checkpoint, pick, pick_text(&pick));
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "best: the checkpoint of the best evaluation (metric_for_best_model), \
+                     else the latest",
+                );
+        });
+        if let Some(run) = self.selected_run() {
+            let mut facts = vec![
+                format!("{} on {}", short_name(&run.model), short_name(&run.dataset)),
+                format!("{:?}", run.status).to_lowercase(),
+            ];
+            if let Some(best) = &run.best_metric {
+                facts.push(format!(
+                    "best {} {:.4} at step {}",
+                    best.name, best.value, best.step
+                ));
+            }
+            ui.label(widgets::muted(ui, facts.join(" · ")));
+        }
+        match (&self.loading, &self.model) {
+            (Some((dir, _)), _) => {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label(format!("Loading {}…", folder_name(dir)));
+                });
+            }
+            (None, Some((dir, predictor))) => {
+                ui.label(widgets::muted(
+                    ui,
+                    format!(
+                        "{} loaded · labels: {}",
+                        folder_name(dir),
+                        predictor.labels().join(", ")
+                    ),
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn inputs(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let text_label = ui.label(RichText::new("Text").strong());
+        ui.add(
+            egui::TextEdit::multiline(&mut self.text)
+                .hint_text("The sentence to classify")
+                .desired_rows(3)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(text_label.id);
+        let pair_label = ui
+            .label(RichText::new("Text pair (optional)").strong())
+            .on_hover_text(
+                "The second sentence, for pair tasks such as MRPC (sentence1, sentence2)",
+            );
+        ui.add(
+            egui::TextEdit::multiline(&mut self.text_pair)
+                .hint_text("Leave empty for single-sentence tasks")
+                .desired_rows(2)
+                .desired_width(f32::INFINITY),
+        )
+        .labelled_by(pair_label.id);
+        ui.add_space(4.0);
+        ui.horizontal(|ui| {
+            let busy = self.predicting.is_some_and(|job| cx.jobs.is_running(job))
+                || self.predict_after_load;
+            if ui
+                .add_enabled(!busy, egui::Button::new("▶ Predict"))
+                .on_hover_text("Classify the text with the selected checkpoint")
+                .clicked()
+            {
+                self.predict(cx);
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
+    }
+
+    fn result(&self, ui: &mut egui::Ui) {
+        let Some(shown) = &self.shown else {
+            ui.label(widgets::muted(
+                ui,
+                "Type a text and press Predict to see the label and its probability.",
+            ));
+            return;
+        };
+        let prediction = &shown.prediction;
+        let dark = ui.visuals().dark_mode;
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label("Predicted:");
+                ui.label(
+                    RichText::new(&prediction.label)
+                        .strong()
+                        .size(20.0)
+                        .color(widgets::accent(dark)),
+                );
+            });
+            egui::Grid::new("playground-probabilities")
+                .num_columns(2)
+                .spacing([12.0, 6.0])
+                .show(ui, |ui| {
+                    for (label, prob) in &prediction.probs {
+                        let top = *label == prediction.label;
+                        let name = RichText::new(label);
+                        ui.label(if top { name.strong() } else { name });
+                        let mut bar = egui::ProgressBar::new(*prob)
+                            .desired_width(320.0)
+                            .text(format!("{:.1}%", prob * 100.0));
+                        if top {
+                            bar = bar.fill(widgets::accent(dark).gamma_multiply(0.8));
+                        }
+                        ui.add(bar);
+                        ui.end_row();
+                    }
+                });
+            let logits: Vec<String> = prediction
+                .logits
+                .iter()
+                .map(|l| format!("{l:.3}"))
+                .collect();
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "by {} · logits [{}]{}",
+                    folder_name(&shown.checkpoint),
+                    logits.join(", "),
+                    if shown.text_pair.is_some() {
+                        " · with the pair"
+                    } else {
+                        ""
+                    }
+                ),
+            ));
+        });
+    }
+
+    fn export(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        ui.label(RichText::new("Export").strong());
+        ui.label(widgets::muted(
+            ui,
+            "Writes config.json (id2label, label2id), model.safetensors, the tokenizer files \
+             and a model card, then reloads the folder and compares logits with the source.",
+        ));
+        let picking = self.picking.is_some_and(|job| cx.jobs.is_running(job));
+        let exporting = self.exporting.is_some_and(|job| cx.jobs.is_running(job));
+        egui::Grid::new("playground-export")
+            .num_columns(2)
+            .show(ui, |ui| {
+                widgets::grid_text(
+                    ui,
+                    "Export folder",
+                    &mut self.export_dir,
+                    "/path/to/my-model",
+                    "Where the Hugging Face folder is written (created if needed)",
+                );
+            });
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(!picking, egui::Button::new("Browse…"))
+                .on_hover_text("Choose the export folder")
+                .clicked()
+            {
+                self.pick_folder(cx, false);
+            }
+            if ui
+                .add_enabled(!exporting && !picking, egui::Button::new("Export model…"))
+                .on_hover_text("Export the selected checkpoint into the folder")
+                .clicked()
+            {
+                if self.export_dir.trim().is_empty() {
+                    self.pick_folder(cx, true);
+                } else {
+                    self.start_export(cx);
+                }
+            }
+            if exporting || picking {
+                ui.spinner();
+            }
+        });
+        if let Some((folder, check)) = &self.exported {
+            ui.label(
+                RichText::new(format!("{} ({})", export_summary(check), folder.display()))
+                    .color(crate::app::toasts::Level::Success.color(ui.visuals().dark_mode)),
+            );
+        }
+    }
+}
+
+fn folder_name(dir: &Path) -> String {
+    dir.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(checkpoints: Vec<u64>, best: Option<u64>) -> RunChoice {
+        RunChoice {
+            name: "r".into(),
+            path: PathBuf::from("/runs/r"),
+            model: "m".into(),
+            dataset: "d".into(),
+            status: RunStatus::Finished,
+            best_metric: best.map(|step| BestMetric {
+                name: "eval_accuracy".into(),
+                value: 0.9,
+                step,
+                checkpoint: None,
+            }),
+            checkpoints,
+        }
+    }
+
+    #[test]
+    fn best_means_the_best_saved_checkpoint_else_the_latest() {
+        let with_best = run(vec![5, 10, 15], Some(10));
+        assert_eq!(
+            with_best.resolve(&CheckpointPick::Best),
+            Some((10, PathBuf::from("/runs/r/checkpoint-10")))
+        );
+        // The best evaluation's checkpoint was rotated away (or never saved).
+        let rotated = run(vec![15, 20], Some(10));
+        assert_eq!(rotated.resolve(&CheckpointPick::Best).unwrap().0, 20);
+        assert_eq!(with_best.resolve(&CheckpointPick::Step(5)).unwrap().0, 5);
+        assert_eq!(with_best.resolve(&CheckpointPick::Step(7)), None);
+    }
+
+    #[test]
+    fn the_export_summary_reads_well() {
+        let check = ExportCheck {
+            files: vec![PathBuf::from("a"), PathBuf::from("b")],
+            max_abs_logit_diff: 0.0,
+        };
+        assert_eq!(
+            export_summary(&check),
+            "Exported 2 files; reloaded: max |Δlogit| = 0"
+        );
+        let close = ExportCheck {
+            max_abs_logit_diff: 2.5e-7,
+            ..check
+        };
+        assert!(export_summary(&close).ends_with("= 2.5e-7"));
     }
 }
