@@ -13,7 +13,7 @@ use super::columns::{ColumnMapping, ColumnOverrides};
 use super::error::{DataError, Result};
 use super::labels::{self, LabelSet, LabelSource};
 use super::read::{RawSplit, read_split};
-use super::source::{resolve_split, split_from_files};
+use super::source::{SplitSource, resolve_split, split_from_files};
 use super::tokenize::{TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
 
 /// Columns that tokenization adds next to the original ones.
@@ -208,6 +208,21 @@ fn cache_path(status: &CacheStatus) -> &Path {
     }
 }
 
+/// The files (and card features) a request names: its Hub files when known, else whatever
+/// `data` resolves to. What [`prepare_split`] reads; the Data panel reads columns from it too.
+pub fn split_source(request: &SplitRequest) -> Result<SplitSource> {
+    if request.files.is_empty() {
+        resolve_split(&request.data, request.config.as_deref(), &request.split)
+    } else {
+        split_from_files(
+            &request.files,
+            Path::new(&request.data),
+            request.config.as_deref(),
+            &request.split,
+        )
+    }
+}
+
 /// Loads, validates, labels and tokenizes a split, through the cache when one is given.
 ///
 /// `progress(done, total)` reports tokenized rows.
@@ -218,16 +233,7 @@ pub fn prepare_split(
     cache: Option<&DatasetCache>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<TokenizedSplit> {
-    let source = if request.files.is_empty() {
-        resolve_split(&request.data, request.config.as_deref(), &request.split)?
-    } else {
-        split_from_files(
-            &request.files,
-            Path::new(&request.data),
-            request.config.as_deref(),
-            &request.split,
-        )?
-    };
+    let source = split_source(request)?;
     let max_length = options.resolved_max_length(tokenizer);
     let fingerprint = fingerprint(&source.files, request, tokenizer, max_length)?;
 

@@ -23,7 +23,9 @@ mod wordpiece;
 pub use cache::{CacheStatus, DatasetCache};
 pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};
 pub use columns::{ColumnMapping, ColumnOverrides};
-pub use dataset::{SplitMeta, SplitRequest, TokenizedSplit, prepare_split, tokenize_raw};
+pub use dataset::{
+    SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
+};
 pub use error::{DataError, Result};
 pub use labels::{LabelSet, LabelSource, class_balance};
 pub use read::{HF_METADATA_KEY, RawSplit, read_split};

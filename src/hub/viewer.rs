@@ -218,15 +218,21 @@ pub fn first_rows(
         Err(err) => err,
     };
     let resolved = super::resolve::resolve_dataset_spec(settings, spec, split, sink)?;
+    // Parquet first (read lazily); else the split's first csv/tsv/jsonl file.
     let path = resolved
         .files
         .iter()
         .find(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .or_else(|| resolved.files.first())
         .ok_or_else(|| HubError::Data {
             what: format!("{}:{}/{split}", spec.repo, resolved.config),
-            message: format!("viewer unavailable ({viewer_err}) and the split has no parquet file"),
+            message: format!("viewer unavailable ({viewer_err}) and the split has no data file"),
         })?;
-    let (columns, rows) = read_parquet_rows(path, n)?;
+    let (columns, rows) = if path.extension().is_some_and(|e| e == "parquet") {
+        read_parquet_rows(path, n)?
+    } else {
+        read_text_rows(path, n)?
+    };
     Ok(FirstRows {
         config: resolved.config.clone(),
         split: split.to_string(),
@@ -237,6 +243,38 @@ pub fn first_rows(
             reason: viewer_err.to_string(),
         },
     })
+}
+
+/// The first `n` rows of a csv, tsv or jsonl file as JSON objects (the file is read whole).
+fn read_text_rows(path: &Path, n: usize) -> HubResult<(Vec<String>, Vec<Row>)> {
+    let data_err = |message: String| HubError::Data {
+        what: path.display().to_string(),
+        message,
+    };
+    let source = crate::data::resolve_split(&path.to_string_lossy(), None, "train")
+        .map_err(|e| data_err(e.to_string()))?;
+    let raw = crate::data::read_split(&source).map_err(|e| data_err(e.to_string()))?;
+    let table = raw.table.slice(0, n.min(raw.table.num_rows()));
+    record_batch_rows(&table).map_err(data_err)
+}
+
+fn record_batch_rows(batch: &arrow::array::RecordBatch) -> Result<(Vec<String>, Vec<Row>), String> {
+    let columns = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let mut writer = arrow::json::ArrayWriter::new(Vec::new());
+    writer.write(batch).map_err(|e| e.to_string())?;
+    writer.finish().map_err(|e| e.to_string())?;
+    let bytes = writer.into_inner();
+    let rows = if bytes.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| e.to_string())?
+    };
+    Ok((columns, rows))
 }
 
 /// The first `n` rows of a parquet file as JSON objects.

@@ -10,6 +10,7 @@ mod error;
 mod evaluate;
 pub mod events;
 mod grads;
+pub mod inputs;
 pub mod metrics;
 mod optim;
 pub mod predict;
@@ -26,6 +27,7 @@ pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
+pub use inputs::{RecipeInputs, split_request, train_order};
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
 pub use predict::{
     ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,

@@ -12,14 +12,12 @@ use super::checkpoint::{self, Position, SchedulerState, TrainingState};
 use super::config::{DeviceSpec, IntervalStrategy, SaveStrategy, TrainConfig};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
+use super::inputs::{RecipeInputs, train_order};
 use super::metrics::Metrics;
 use super::split_predictions::{PredictedBy, split_predictions};
 use super::train_error::TrainError;
 use super::{AdamW, AdamWConfig, Gradients, lr_at};
-use crate::data::{
-    self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
-    TokenizeOptions, TokenizedSplit,
-};
+use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
 use crate::hub::{self, HubEvent, HubSettings};
 use crate::model::{Classifier, Dropout, cross_entropy};
 use crate::runs::{
@@ -175,59 +173,21 @@ impl<'a> Session<'a> {
                 }
             })
         };
-        let model_dir =
-            hub::local_model(&options.hub, &cfg.model, Some(download_progress.clone()))?;
-        if !model_dir.join("config.json").is_file() {
-            return Err(TrainError::Invalid(format!(
-                "model = \"{}\": {} has no config.json",
-                cfg.model,
-                model_dir.display()
-            )));
-        }
-
-        // Data: tokenized the way `datasets.map(tokenize, batched=True)` would.
-        let tokenizer = TextTokenizer::load(&model_dir)?;
-        let model_config = crate::model::ModelConfig::from_file(&model_dir.join("config.json"))?;
-        let position_limit = model_config
-            .max_position_embeddings
-            .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
-        let max_length =
-            cfg.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
+        let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
+        let model_dir = inputs.model_dir.clone();
         let cache = options
             .dataset_cache
             .then(|| DatasetCache::in_datasets_cache(&options.hub.datasets_cache));
-        let tokenize_options = TokenizeOptions {
-            max_length: Some(max_length),
-            threads: cfg.tokenize_threads.unwrap_or(0) as usize,
-            ..TokenizeOptions::default()
-        };
         let load =
             |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
-                let local = hub::local_split(
-                    &options.hub,
-                    &cfg.dataset,
-                    cfg.dataset_config.as_deref(),
-                    split,
-                    Some(download_progress.clone()),
-                )?;
-                let request = SplitRequest {
-                    data: local.data,
-                    config: local.config,
-                    files: local.files,
-                    split: split.to_string(),
-                    columns: ColumnOverrides {
-                        text: cfg.text_column.clone(),
-                        text_pair: cfg.text_pair_column.clone(),
-                        label: cfg.label_column.clone(),
-                    },
-                    labels,
-                };
                 let stage = format!("tokenizing {split}");
-                let split = data::prepare_split(
-                    &request,
-                    &tokenizer,
-                    &tokenize_options,
+                inputs.prepare_split(
+                    cfg,
+                    &options.hub,
+                    split,
+                    labels,
                     cache.as_ref(),
+                    Some(download_progress.clone()),
                     &|done, total| {
                         let _ = events.send(Event::Preparing {
                             stage: stage.clone(),
@@ -235,8 +195,7 @@ impl<'a> Session<'a> {
                             total: total as u64,
                         });
                     },
-                )?;
-                Ok(split)
+                )
             };
         let train = load(&cfg.train_split, None)?;
         let labels = train.meta.labels.names.clone();
@@ -353,10 +312,7 @@ impl<'a> Session<'a> {
             .fold(0.0f64, f64::max);
         let log = run.metrics_log()?;
         let checkpoints = Checkpoints::open_for_training(run.path())?;
-        let collator = Collator {
-            pad_to_multiple_of: cfg.pad_to_multiple_of.map(|m| m as usize),
-            ..Collator::new(&tokenizer, max_length)
-        };
+        let collator = inputs.collator(cfg);
         let tokenizer_files = [
             "tokenizer.json",
             "tokenizer_config.json",
@@ -411,15 +367,7 @@ impl<'a> Session<'a> {
     fn train(&mut self) -> Result<Summary, TrainError> {
         let total_steps = self.scheduler.total_steps;
         let accumulation = self.cfg.gradient_accumulation_steps.max(1) as usize;
-        let order = if self.cfg.group_by_length {
-            Order::GroupedByLength {
-                seed: self.position.data_seed,
-            }
-        } else {
-            Order::Shuffled {
-                seed: self.position.data_seed,
-            }
-        };
+        let order = train_order(&self.cfg, self.position.data_seed);
         let lengths = self.train.lengths();
         let started = Instant::now();
         let first_step = self.position.global_step;

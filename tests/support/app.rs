@@ -62,6 +62,12 @@ pub fn add_trainable_repos(hub_root: &Path) {
         &hub_root.join("models/acme/tiny-bert-real/.mirror.json"),
         r#"{"downloads": 42, "likes": 3, "tags": ["text-classification"], "pipeline_tag": "text-classification"}"#,
     );
+    // The Hub infers csv splits from file names and serves them converted to parquet; the
+    // mirror does neither, so the card names the files.
+    super::write(
+        &hub_root.join("datasets/acme/reviews/README.md"),
+        "---\nconfigs:\n- config_name: default\n  data_files:\n  - split: train\n    path: data/train.csv\n  - split: validation\n    path: data/validation.csv\n---\n# reviews\n",
+    );
     super::write(
         &hub_root.join("datasets/acme/reviews/.mirror.json"),
         r#"{"downloads": 77, "likes": 5, "tags": ["task_categories:text-classification"]}"#,

@@ -1,22 +1,1036 @@
-//! The Data panel.
+//! Data: what the tokenizer and the collator make of the recipe's dataset, before training.
+//! Column mapping (guesses preselected), max_length, padding, length grouping, batch size and
+//! tokenizer threads write into the recipe; "Tokenize" runs the same preparation the trainer
+//! runs ([`RecipeInputs`]) through the tokenized-split cache, then shows a batch inspector
+//! (the epoch's batches in the sampler's order), a length histogram with the max_length cut,
+//! the class balance and the padding cost of three batching strategies.
+//!
+//! Reading, tokenizing, collating and the statistics all run on jobs; `ui` only draws the
+//! small structs they send back.
 
+use std::sync::Arc;
+use std::time::Instant;
+
+use egui::{Color32, RichText};
+use egui_plot::{Bar, BarChart, Plot, VLine};
 use serde::{Deserialize, Serialize};
 
-use crate::app::Cx;
+use crate::app::jobs::{self, JobId};
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::data::{
+    self, CacheStatus, Collator, ColumnMapping, ColumnOverrides, DatasetCache, LengthBucket,
+    LengthSummary, Padding, PaddingReport, TextTokenizer, TokenizedSplit,
+};
+use crate::train::{RecipeInputs, TrainConfig, split_request, train_order};
+
+/// Tokens drawn per row in the batch inspector (the rest is summarised).
+const GRID_TOKENS: usize = 96;
+const HISTOGRAM_BUCKETS: usize = 24;
 
 #[derive(Debug)]
-pub enum Msg {}
+pub enum Msg {
+    Columns {
+        key: String,
+        result: Result<ColumnsView, String>,
+    },
+    Tokenized {
+        generation: u64,
+        result: Result<Box<Tokenized>, String>,
+    },
+    Batch {
+        generation: u64,
+        batch: BatchView,
+    },
+}
+
+/// The training split's columns and the guessed roles.
+#[derive(Debug, Clone)]
+pub struct ColumnsView {
+    pub columns: Vec<String>,
+    /// The guess, or why nothing could be guessed.
+    pub guess: Result<ColumnMapping, String>,
+    pub rows: usize,
+}
+
+/// A Tokenize result: the prepared split (kept for stepping through batches) and the numbers.
+#[derive(Debug)]
+pub struct Tokenized {
+    pub prepared: Arc<Prepared>,
+    pub report: Report,
+    pub first_batch: BatchView,
+}
+
+/// What batch stepping needs, shared with the jobs that collate batches.
+pub struct Prepared {
+    pub split: TokenizedSplit,
+    pub tokenizer: TextTokenizer,
+    pub collator: Collator,
+    /// The epoch's batches, in the order training takes them.
+    pub batches: Vec<Vec<usize>>,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("rows", &self.split.len())
+            .field("batches", &self.batches.len())
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The recipe settings this was computed for (see [`signature`]).
+    pub signature: String,
+    pub cache_hit: bool,
+    pub cache_detail: String,
+    pub seconds: f64,
+    pub rows: usize,
+    pub split: String,
+    pub max_length: usize,
+    pub mapping: ColumnMapping,
+    pub label_source: String,
+    pub summary: LengthSummary,
+    pub histogram: Vec<LengthBucket>,
+    /// Label name and rows, in class-id order.
+    pub balance: Vec<(String, usize)>,
+    pub padding: PaddingReport,
+    pub batch_size: usize,
+    pub order: String,
+}
+
+/// One collated batch, ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchView {
+    pub index: usize,
+    pub total: usize,
+    pub seq_len: usize,
+    pub real_tokens: usize,
+    pub pad_tokens: usize,
+    pub rows: Vec<RowView>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowView {
+    pub row: usize,
+    pub label: String,
+    pub pieces: Vec<String>,
+    pub ids: Vec<u32>,
+    pub attention_mask: Vec<u32>,
+    pub type_ids: Vec<u32>,
+}
+
+/// How the batch inspector pads (training always pads dynamically).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum PreviewPadding {
+    #[default]
+    Dynamic,
+    MaxLength,
+}
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct DataPanel {}
+pub struct DataPanel {
+    pub preview_padding: PreviewPadding,
+    #[serde(skip)]
+    columns: Option<ColumnsView>,
+    /// The dataset/config/split the columns were asked for.
+    #[serde(skip)]
+    columns_key: String,
+    #[serde(skip)]
+    columns_job: Option<JobId>,
+    #[serde(skip)]
+    tokenize_job: Option<JobId>,
+    #[serde(skip)]
+    generation: u64,
+    #[serde(skip)]
+    prepared: Option<Arc<Prepared>>,
+    #[serde(skip)]
+    report: Option<Report>,
+    #[serde(skip)]
+    batch: Option<BatchView>,
+    #[serde(skip)]
+    batch_job: Option<JobId>,
+    #[serde(skip)]
+    alert: Option<Alert>,
+}
 
 impl DataPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, _cx: &mut Cx) {
-        ui.heading("Data");
+    /// The batch the inspector shows.
+    pub fn batch_view(&self) -> Option<&BatchView> {
+        self.batch.as_ref()
     }
 
-    pub fn on_msg(&mut self, msg: Msg, _cx: &mut Cx) {
-        match msg {}
+    /// The numbers of the last Tokenize.
+    pub fn report(&self) -> Option<&Report> {
+        self.report.as_ref()
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Data",
+            "What the tokenizer and DataCollatorWithPadding make of the recipe's dataset.",
+        );
+        widgets::alert(ui, &mut self.alert);
+        if cx.recipe.dataset.trim().is_empty() || cx.recipe.model.trim().is_empty() {
+            self.recipe_line(ui, cx);
+            ui.add_space(8.0);
+            let missing = match (
+                cx.recipe.dataset.trim().is_empty(),
+                cx.recipe.model.trim().is_empty(),
+            ) {
+                (true, true) => "a dataset and a model",
+                (true, false) => "a dataset",
+                _ => "a model (its tokenizer is used)",
+            };
+            widgets::empty_state(
+                ui,
+                &format!("Pick {missing} in Hub (\"Use for training\"), then come back here."),
+            );
+            ui.vertical_centered(|ui| {
+                if ui.button("Go to Hub").clicked() {
+                    cx.actions.push(Action::Navigate(Tab::Hub));
+                }
+            });
+            return;
+        }
+        self.refresh_columns(cx);
+        egui::ScrollArea::vertical()
+            .id_salt("data-panel")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                self.recipe_line(ui, cx);
+                ui.add_space(6.0);
+                self.settings_ui(ui, cx);
+                ui.add_space(6.0);
+                self.tokenize_bar(ui, cx);
+                ui.separator();
+                self.preview_ui(ui, cx);
+            });
+    }
+
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Columns { key, .. } if key != self.columns_key => {}
+            Msg::Columns {
+                result: Ok(view), ..
+            } => {
+                adopt_guesses(cx.recipe, &view);
+                self.columns = Some(view);
+            }
+            Msg::Columns {
+                result: Err(err), ..
+            } => {
+                self.columns = None;
+                self.fail(cx, "Could not read the dataset's columns", err);
+            }
+            Msg::Tokenized { generation, .. } if generation != self.generation => {}
+            Msg::Tokenized {
+                result: Ok(tokenized),
+                ..
+            } => {
+                let Tokenized {
+                    prepared,
+                    report,
+                    first_batch,
+                } = *tokenized;
+                self.alert = None;
+                self.prepared = Some(prepared);
+                self.report = Some(report);
+                self.batch = Some(first_batch);
+            }
+            Msg::Tokenized {
+                result: Err(err), ..
+            } => self.fail(cx, "Tokenize failed", err),
+            Msg::Batch { generation, .. } if generation != self.generation => {}
+            Msg::Batch { batch, .. } => self.batch = Some(batch),
+        }
+    }
+
+    fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
+        cx.toasts.error(title, detail.clone());
+        self.alert = Some(Alert::error(title, detail));
+    }
+
+    fn recipe_line(&self, ui: &mut egui::Ui, cx: &Cx) {
+        let recipe = &cx.recipe;
+        egui::Grid::new("data-recipe")
+            .num_columns(2)
+            .show(ui, |ui| {
+                ui.label("Dataset");
+                if recipe.dataset.is_empty() {
+                    ui.label(widgets::muted(ui, "none yet"));
+                } else {
+                    let mut text = recipe.dataset.clone();
+                    if let Some(config) = &recipe.dataset_config {
+                        text.push_str(&format!(" · config {config}"));
+                    }
+                    text.push_str(&format!(" · train on {}", recipe.train_split));
+                    match recipe.eval_split.as_deref() {
+                        Some(eval) if !eval.is_empty() => {
+                            text.push_str(&format!(", evaluate on {eval}"))
+                        }
+                        _ => text.push_str(", no evaluation split"),
+                    }
+                    ui.label(RichText::new(text).strong());
+                }
+                ui.end_row();
+                ui.label("Model (tokenizer)");
+                if recipe.model.is_empty() {
+                    ui.label(widgets::muted(ui, "none yet"));
+                } else {
+                    ui.label(RichText::new(&recipe.model).strong());
+                }
+                ui.end_row();
+            });
+    }
+
+    /// Asks for the training split's columns when the dataset, config or split changed.
+    fn refresh_columns(&mut self, cx: &mut Cx) {
+        let key = columns_key(cx.recipe);
+        if key == self.columns_key {
+            return;
+        }
+        self.columns_key = key.clone();
+        self.columns = None;
+        self.report = None;
+        self.batch = None;
+        self.prepared = None;
+        let mut cfg = cx.recipe.clone();
+        // The columns that exist do not depend on the roles chosen.
+        cfg.text_column = None;
+        cfg.text_pair_column = None;
+        cfg.label_column = None;
+        let settings = cx.hub.clone();
+        self.columns_job = Some(cx.jobs.spawn(
+            "data-columns",
+            format!("reading the columns of {}", cfg.dataset),
+            move |r| {
+                let result = read_columns(&cfg, &settings, r);
+                r.send(jobs::Msg::Data(Msg::Columns { key, result }));
+            },
+        ));
+    }
+
+    fn settings_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let loading = self.columns_job.is_some_and(|j| cx.jobs.is_running(j));
+        ui.columns(2, |columns| {
+            let ui = &mut columns[0];
+            ui.strong("Columns");
+            match &self.columns {
+                None if loading => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("Reading the columns (downloading the split if needed)…");
+                    });
+                }
+                None => {
+                    ui.label(widgets::muted(ui, "The columns could not be read."));
+                }
+                Some(view) => column_pickers(ui, cx.recipe, view),
+            }
+
+            let ui = &mut columns[1];
+            ui.strong("Tokenization and batching");
+            egui::Grid::new("data-settings").num_columns(2).show(ui, |ui| {
+                let recipe = &mut *cx.recipe;
+                let label = ui.label("max_length").on_hover_text(
+                    "Rows are cut to this many tokens (both texts together). Capped by the \
+                     tokenizer's model_max_length and the model's positions.",
+                );
+                let mut max_length = recipe.max_length.unwrap_or(512);
+                if ui
+                    .add(egui::DragValue::new(&mut max_length).range(8..=8192))
+                    .labelled_by(label.id)
+                    .changed()
+                {
+                    recipe.max_length = Some(max_length);
+                }
+                ui.end_row();
+
+                ui.label("Truncation");
+                ui.add_enabled(false, egui::Checkbox::new(&mut true, "Truncate to max_length"))
+                    .on_disabled_hover_text(
+                        "Always on, as truncation=True in the course: longer rows are cut, the \
+                         longer text of a pair first.",
+                    );
+                ui.end_row();
+
+                let preview_label = ui.label("Padding");
+                egui::ComboBox::from_id_salt("data-padding")
+                    .selected_text(match self.preview_padding {
+                        PreviewPadding::Dynamic => "dynamic (longest in batch)",
+                        PreviewPadding::MaxLength => "max_length (preview only)",
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut self.preview_padding,
+                            PreviewPadding::Dynamic,
+                            "dynamic (longest in batch)",
+                        );
+                        ui.selectable_value(
+                            &mut self.preview_padding,
+                            PreviewPadding::MaxLength,
+                            "max_length (preview only)",
+                        );
+                    })
+                    .response
+                    .labelled_by(preview_label.id)
+                    .on_hover_text(
+                        "Training always pads each batch to its longest row, like \
+                         DataCollatorWithPadding. \"max_length\" only previews what padding \
+                         every row to max_length would cost.",
+                    );
+                ui.end_row();
+
+                let mut multiple_on = recipe.pad_to_multiple_of.is_some();
+                let mut multiple = recipe.pad_to_multiple_of.unwrap_or(8);
+                let label = ui.label("pad_to_multiple_of").on_hover_text(
+                    "Round each batch's length up to a multiple of this (8 suits tensor cores).",
+                );
+                ui.horizontal(|ui| {
+                    ui.checkbox(&mut multiple_on, "Round up");
+                    ui.add_enabled(
+                        multiple_on,
+                        egui::DragValue::new(&mut multiple).range(1..=512),
+                    )
+                    .labelled_by(label.id);
+                });
+                recipe.pad_to_multiple_of = multiple_on.then_some(multiple);
+                ui.end_row();
+
+                ui.label("Batches");
+                ui.checkbox(&mut recipe.group_by_length, "Group by length").on_hover_text(
+                    "group_by_length: batches of similar lengths, less padding; still shuffled",
+                );
+                ui.end_row();
+
+                let label = ui.label("Batch size").on_hover_text(
+                    "per_device_train_batch_size: rows per training batch (the same field as Train)",
+                );
+                ui.add(
+                    egui::DragValue::new(&mut recipe.per_device_train_batch_size).range(1..=4096),
+                )
+                .labelled_by(label.id);
+                ui.end_row();
+
+                let label = ui
+                    .label("Tokenizer threads")
+                    .on_hover_text("Worker threads for tokenization; 0 means one per core.");
+                let mut threads = recipe.tokenize_threads.unwrap_or(0);
+                if ui
+                    .add(egui::DragValue::new(&mut threads).range(0..=256))
+                    .labelled_by(label.id)
+                    .changed()
+                {
+                    recipe.tokenize_threads = (threads > 0).then_some(threads);
+                }
+                ui.end_row();
+            });
+        });
+    }
+
+    fn tokenize_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let running = self.tokenize_job.filter(|j| cx.jobs.is_running(*j));
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(running.is_none(), egui::Button::new("Tokenize"))
+                .on_hover_text(
+                    "Download what is missing, then tokenize the training split the way training \
+                     will (through the cache)",
+                )
+                .clicked()
+            {
+                self.tokenize(cx);
+            }
+            if let Some(job) = running {
+                let status = cx.jobs.status(job);
+                let fraction = status.and_then(|s| s.fraction());
+                let detail = status
+                    .map(|s| s.detail.clone())
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| "preparing…".into());
+                ui.add(
+                    egui::ProgressBar::new(fraction.unwrap_or(0.0))
+                        .desired_width(300.0)
+                        .animate(fraction.is_none())
+                        .text(detail),
+                );
+            } else if let Some(report) = &self.report {
+                let color = if report.cache_hit {
+                    Color32::from_rgb(80, 170, 90)
+                } else {
+                    widgets::accent(ui.visuals().dark_mode)
+                };
+                ui.label(
+                    RichText::new(if report.cache_hit {
+                        "cache hit"
+                    } else {
+                        "cache miss"
+                    })
+                    .strong()
+                    .color(color),
+                )
+                .on_hover_text(&report.cache_detail);
+                ui.label(widgets::muted(
+                    ui,
+                    format!(
+                        "{} rows of {} in {:.2} s",
+                        report.rows, report.split, report.seconds
+                    ),
+                ));
+                if report.signature != signature(cx.recipe, self.preview_padding) {
+                    ui.label(
+                        RichText::new("Settings changed: Tokenize again to refresh the preview")
+                            .color(ui.visuals().warn_fg_color),
+                    );
+                }
+            }
+        });
+    }
+
+    fn tokenize(&mut self, cx: &mut Cx) {
+        self.generation += 1;
+        let generation = self.generation;
+        let cfg = cx.recipe.clone();
+        let settings = cx.hub.clone();
+        let padding = self.preview_padding;
+        self.tokenize_job = Some(cx.jobs.spawn(
+            "data-tokenize",
+            format!("tokenizing {}", cfg.train_split),
+            move |r| {
+                let result = tokenize_recipe(&cfg, &settings, padding, r).map(Box::new);
+                r.send(jobs::Msg::Data(Msg::Tokenized { generation, result }));
+            },
+        ));
+    }
+
+    fn step_batch(&mut self, cx: &mut Cx, index: usize) {
+        let Some(prepared) = self.prepared.clone() else {
+            return;
+        };
+        let generation = self.generation;
+        self.batch_job = Some(cx.jobs.spawn(
+            "data-batch",
+            format!("collating batch {}", index + 1),
+            move |r| {
+                let batch = batch_view(&prepared, index);
+                r.send(jobs::Msg::Data(Msg::Batch { generation, batch }));
+            },
+        ));
+    }
+
+    fn preview_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let Some(report) = self.report.clone() else {
+            widgets::empty_state(
+                ui,
+                "Press Tokenize to see batches, token lengths, the class balance and what \
+                 padding costs.",
+            );
+            return;
+        };
+        ui.label(widgets::muted(
+            ui,
+            format!(
+                "text: {}{} · label: {} ({}) · max_length {}",
+                report.mapping.text,
+                report
+                    .mapping
+                    .text_pair
+                    .as_ref()
+                    .map(|p| format!(" + {p}"))
+                    .unwrap_or_default(),
+                report.mapping.label,
+                report.label_source,
+                report.max_length
+            ),
+        ));
+        ui.add_space(4.0);
+        self.batch_ui(ui, cx);
+        ui.add_space(8.0);
+        ui.columns(2, |columns| {
+            histogram_ui(&mut columns[0], &report);
+            balance_ui(&mut columns[1], &report);
+            columns[1].add_space(8.0);
+            padding_ui(&mut columns[1], &report);
+        });
+    }
+
+    fn batch_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let Some(batch) = self.batch.clone() else {
+            return;
+        };
+        let busy = self.batch_job.is_some_and(|j| cx.jobs.is_running(j));
+        let mut step = None;
+        ui.horizontal(|ui| {
+            ui.strong("Batch inspector");
+            if ui
+                .add_enabled(!busy && batch.index > 0, egui::Button::new("Prev batch"))
+                .clicked()
+            {
+                step = Some(batch.index - 1);
+            }
+            ui.label(format!("Batch {} of {}", batch.index + 1, batch.total));
+            if ui
+                .add_enabled(
+                    !busy && batch.index + 1 < batch.total,
+                    egui::Button::new("Next batch"),
+                )
+                .clicked()
+            {
+                step = Some(batch.index + 1);
+            }
+            if let Some(report) = &self.report {
+                ui.label(widgets::muted(
+                    ui,
+                    format!(
+                        "{} · padded to {} tokens: {} real, {} pad",
+                        report.order, batch.seq_len, batch.real_tokens, batch.pad_tokens
+                    ),
+                ));
+            }
+        });
+        if let Some(index) = step {
+            self.step_batch(cx, index);
+        }
+        token_grid(ui, &batch);
+    }
+}
+
+/// Sets the recipe's columns to the guesses where they are unset or do not exist.
+fn adopt_guesses(recipe: &mut TrainConfig, view: &ColumnsView) {
+    let exists = |c: &Option<String>| c.as_ref().is_some_and(|c| view.columns.contains(c));
+    let Ok(guess) = &view.guess else {
+        return;
+    };
+    if !exists(&recipe.text_column) {
+        recipe.text_column = Some(guess.text.clone());
+        recipe.text_pair_column = guess.text_pair.clone();
+    }
+    if recipe.text_pair_column.is_some() && !exists(&recipe.text_pair_column) {
+        recipe.text_pair_column = None;
+    }
+    if !exists(&recipe.label_column) {
+        recipe.label_column = Some(guess.label.clone());
+    }
+}
+
+fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) {
+    if let Err(reason) = &view.guess {
+        ui.label(RichText::new(format!("No guess: {reason}")).color(ui.visuals().warn_fg_color));
+    }
+    egui::Grid::new("data-columns")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (title, field, optional) in [
+                ("Text column", &mut recipe.text_column, false),
+                ("Text pair column", &mut recipe.text_pair_column, true),
+                ("Label column", &mut recipe.label_column, false),
+            ] {
+                let label = ui.label(title);
+                let shown = field.clone().unwrap_or_else(|| "(none)".to_string());
+                egui::ComboBox::from_id_salt(title)
+                    .selected_text(shown)
+                    .show_ui(ui, |ui| {
+                        if optional {
+                            ui.selectable_value(field, None, "(none)");
+                        }
+                        for column in &view.columns {
+                            ui.selectable_value(field, Some(column.clone()), column);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+                ui.end_row();
+            }
+        });
+    ui.label(widgets::muted(
+        ui,
+        format!("{} rows · columns: {}", view.rows, view.columns.join(", ")),
+    ));
+}
+
+fn token_grid(ui: &mut egui::Ui, batch: &BatchView) {
+    let dark = ui.visuals().dark_mode;
+    let pad_fill = if dark {
+        Color32::from_gray(48)
+    } else {
+        Color32::from_gray(222)
+    };
+    let weak = ui.visuals().weak_text_color();
+    for (i, row) in batch.rows.iter().enumerate() {
+        ui.label(RichText::new(format!("row {} · label {}", row.row, row.label)).strong());
+        egui::ScrollArea::horizontal()
+            .id_salt(("data-grid-row", i))
+            .show(ui, |ui| {
+                ui.horizontal_top(|ui| {
+                    ui.spacing_mut().item_spacing = egui::vec2(2.0, 0.0);
+                    ui.vertical(|ui| {
+                        for name in ["piece", "id", "mask", "type"] {
+                            ui.label(RichText::new(name).monospace().small().color(weak));
+                        }
+                    });
+                    let shown = row.ids.len().min(GRID_TOKENS);
+                    for t in 0..shown {
+                        let pad = row.attention_mask[t] == 0;
+                        let fill = if pad { pad_fill } else { Color32::TRANSPARENT };
+                        egui::Frame::new()
+                            .fill(fill)
+                            .inner_margin(egui::Margin::symmetric(2, 0))
+                            .show(ui, |ui| {
+                                ui.vertical(|ui| {
+                                    let color = if pad { weak } else { ui.visuals().text_color() };
+                                    for text in [
+                                        row.pieces[t].clone(),
+                                        row.ids[t].to_string(),
+                                        row.attention_mask[t].to_string(),
+                                        row.type_ids[t].to_string(),
+                                    ] {
+                                        ui.label(
+                                            RichText::new(text).monospace().small().color(color),
+                                        );
+                                    }
+                                });
+                            });
+                    }
+                    if row.ids.len() > shown {
+                        ui.label(widgets::muted(
+                            ui,
+                            format!("… {} more", row.ids.len() - shown),
+                        ));
+                    }
+                });
+            });
+        ui.add_space(2.0);
+    }
+}
+
+fn histogram_ui(ui: &mut egui::Ui, report: &Report) {
+    ui.strong("Token lengths");
+    let s = &report.summary;
+    ui.label(widgets::muted(
+        ui,
+        format!(
+            "min {} · median {} · p95 {} · max {} · {} rows reach max_length ({})",
+            s.min, s.median, s.p95, s.max, s.truncated_rows, report.max_length
+        ),
+    ));
+    let bars: Vec<Bar> = report
+        .histogram
+        .iter()
+        .map(|b| {
+            Bar::new((b.from + b.to) as f64 / 2.0 - 0.5, b.rows as f64)
+                .width((b.to - b.from) as f64 * 0.9)
+                .name(format!("{}-{} tokens", b.from, b.to.saturating_sub(1)))
+        })
+        .collect();
+    let longest = report.histogram.last().map_or(0, |b| b.to);
+    // Show the cut when it is near the data; far beyond it nothing is truncated anyway.
+    let show_cut = report.max_length <= longest.saturating_mul(2).max(16);
+    Plot::new("data-length-histogram")
+        .height(180.0)
+        .allow_scroll(false)
+        .allow_zoom(false)
+        .x_axis_label("tokens")
+        .y_axis_label("rows")
+        .include_y(0.0)
+        .show(ui, |plot| {
+            plot.bar_chart(BarChart::new("rows", bars));
+            if show_cut {
+                plot.vline(
+                    VLine::new("max_length", report.max_length as f64)
+                        .color(Color32::from_rgb(220, 80, 60)),
+                );
+            }
+        });
+    if !show_cut {
+        ui.label(widgets::muted(
+            ui,
+            format!(
+                "max_length ({}) is far past the longest row ({}): nothing is cut.",
+                report.max_length, s.max
+            ),
+        ));
+    }
+}
+
+fn balance_ui(ui: &mut egui::Ui, report: &Report) {
+    ui.strong("Class balance");
+    let total = report.rows.max(1);
+    egui::Grid::new("data-balance")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (name, rows) in &report.balance {
+                ui.label(name);
+                let fraction = *rows as f32 / total as f32;
+                ui.add(
+                    egui::ProgressBar::new(fraction)
+                        .desired_width(220.0)
+                        .text(format!("{rows} rows ({:.1}%)", fraction * 100.0)),
+                );
+                ui.end_row();
+            }
+        });
+}
+
+fn padding_ui(ui: &mut egui::Ui, report: &Report) {
+    ui.strong(format!(
+        "Padding over one shuffled epoch (batch size {})",
+        report.batch_size
+    ));
+    egui::Grid::new("data-padding-report")
+        .num_columns(2)
+        .show(ui, |ui| {
+            for (name, stats) in [
+                ("dynamic", report.padding.dynamic),
+                ("max_length", report.padding.max_length),
+                ("grouped by length", report.padding.grouped),
+            ] {
+                ui.label(name);
+                let waste = stats.waste() as f32;
+                ui.add(
+                    egui::ProgressBar::new(waste)
+                        .desired_width(220.0)
+                        .text(format!(
+                            "{:.1}% padding ({} pad of {} tokens)",
+                            waste * 100.0,
+                            stats.pad_tokens,
+                            stats.real_tokens + stats.pad_tokens
+                        )),
+                );
+                ui.end_row();
+            }
+        });
+}
+
+fn columns_key(recipe: &TrainConfig) -> String {
+    format!(
+        "{}|{:?}|{}",
+        recipe.dataset, recipe.dataset_config, recipe.train_split
+    )
+}
+
+/// The recipe settings a preview depends on; a different one marks the preview stale.
+pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
+    format!(
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}",
+        columns_key(recipe),
+        recipe.model,
+        recipe.text_column,
+        recipe.text_pair_column,
+        recipe.label_column,
+        recipe.max_length,
+        recipe.pad_to_multiple_of,
+        recipe.group_by_length,
+        recipe.per_device_train_batch_size,
+        padding,
+        recipe.resolved_data_seed(),
+        recipe.dataloader_drop_last,
+    )
+}
+
+/// The training split's columns and guessed roles (downloading the split when needed).
+fn read_columns(
+    cfg: &TrainConfig,
+    settings: &crate::hub::HubSettings,
+    reporter: &jobs::Reporter,
+) -> Result<ColumnsView, String> {
+    let request = split_request(
+        cfg,
+        settings,
+        &cfg.train_split,
+        None,
+        Some(reporter.hub_sink()),
+    )
+    .map_err(|e| e.to_string())?;
+    let source = data::split_source(&request).map_err(|e| e.to_string())?;
+    let raw = data::read_split(&source).map_err(|e| e.to_string())?;
+    let columns = raw
+        .table
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    let guess =
+        ColumnMapping::resolve(&raw, &ColumnOverrides::default()).map_err(|e| e.to_string());
+    Ok(ColumnsView {
+        columns,
+        guess,
+        rows: raw.num_rows(),
+    })
+}
+
+/// Tokenize's job: the trainer's preparation, then the preview's numbers and first batch.
+fn tokenize_recipe(
+    cfg: &TrainConfig,
+    settings: &crate::hub::HubSettings,
+    padding: PreviewPadding,
+    reporter: &jobs::Reporter,
+) -> Result<Tokenized, String> {
+    let started = Instant::now();
+    let inputs =
+        RecipeInputs::load(cfg, settings, Some(reporter.hub_sink())).map_err(|e| e.to_string())?;
+    let cache = DatasetCache::in_datasets_cache(&settings.datasets_cache);
+    let split = inputs
+        .prepare_split(
+            cfg,
+            settings,
+            &cfg.train_split,
+            None,
+            Some(&cache),
+            Some(reporter.hub_sink()),
+            &|done, total| reporter.progress(done as u64, total as u64, "tokenizing"),
+        )
+        .map_err(|e| e.to_string())?;
+    let seconds = started.elapsed().as_secs_f64();
+    let training_collator = inputs.collator(cfg);
+    let collator = Collator {
+        padding: match padding {
+            PreviewPadding::Dynamic => Padding::Longest,
+            PreviewPadding::MaxLength => Padding::MaxLength,
+        },
+        ..training_collator.clone()
+    };
+    let batch_size = cfg.per_device_train_batch_size.max(1) as usize;
+    let data_seed = cfg.resolved_data_seed();
+    let lengths = split.lengths();
+    let order = train_order(cfg, data_seed);
+    let batches = data::epoch_batches(&lengths, batch_size, order, 0, cfg.dataloader_drop_last);
+    let (cache_hit, cache_detail) = match &split.cache {
+        CacheStatus::Hit { path } => (true, format!("read from {}", path.display())),
+        CacheStatus::Miss { path, reason } => (
+            false,
+            match reason {
+                Some(reason) => format!("tokenized and written to {} ({reason})", path.display()),
+                None => format!("tokenized and written to {}", path.display()),
+            },
+        ),
+        CacheStatus::Disabled => (false, "cache disabled".into()),
+    };
+    let report = Report {
+        signature: signature(cfg, padding),
+        cache_hit,
+        cache_detail,
+        seconds,
+        rows: split.len(),
+        split: cfg.train_split.clone(),
+        max_length: split.meta.max_length,
+        mapping: split.meta.mapping.clone(),
+        label_source: split.meta.labels.source.to_string(),
+        summary: LengthSummary::of(&lengths, split.meta.max_length),
+        histogram: data::length_histogram(&lengths, HISTOGRAM_BUCKETS),
+        balance: split
+            .meta
+            .labels
+            .names
+            .iter()
+            .cloned()
+            .zip(split.class_balance())
+            .collect(),
+        padding: data::padding_report(&split, &training_collator, batch_size, data_seed),
+        batch_size,
+        order: match order {
+            data::Order::GroupedByLength { .. } => "epoch 1, grouped by length".into(),
+            _ => "epoch 1, shuffled".into(),
+        },
+    };
+    let prepared = Arc::new(Prepared {
+        split,
+        tokenizer: inputs.tokenizer,
+        collator,
+        batches,
+    });
+    let first_batch = batch_view(&prepared, 0);
+    Ok(Tokenized {
+        prepared,
+        report,
+        first_batch,
+    })
+}
+
+/// Collates batch `index` of the epoch and names its pieces.
+pub fn batch_view(prepared: &Prepared, index: usize) -> BatchView {
+    let total = prepared.batches.len();
+    let index = index.min(total.saturating_sub(1));
+    let rows = prepared.batches.get(index).cloned().unwrap_or_default();
+    let batch = prepared.collator.collate(&prepared.split, &rows);
+    let names = &prepared.split.meta.labels.names;
+    let rows = (0..batch.len())
+        .map(|i| {
+            let ids = batch.row(&batch.input_ids, i).to_vec();
+            let label = batch.labels[i] as usize;
+            RowView {
+                row: batch.rows[i],
+                label: names
+                    .get(label)
+                    .map(|n| format!("{label} = {n}"))
+                    .unwrap_or_else(|| label.to_string()),
+                pieces: ids.iter().map(|&id| prepared.tokenizer.piece(id)).collect(),
+                attention_mask: batch.row(&batch.attention_mask, i).to_vec(),
+                type_ids: batch.row(&batch.token_type_ids, i).to_vec(),
+                ids,
+            }
+        })
+        .collect();
+    BatchView {
+        index,
+        total,
+        seq_len: batch.seq_len,
+        real_tokens: batch.stats.real_tokens,
+        pad_tokens: batch.stats.pad_tokens,
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(columns: &[&str], guess: ColumnMapping) -> ColumnsView {
+        ColumnsView {
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            guess: Ok(guess),
+            rows: 3,
+        }
+    }
+
+    #[test]
+    fn guesses_fill_unset_or_missing_columns_and_keep_valid_choices() {
+        let guess = ColumnMapping {
+            text: "sentence1".into(),
+            text_pair: Some("sentence2".into()),
+            label: "label".into(),
+        };
+        let columns = ["sentence1", "sentence2", "label", "idx"];
+        let mut recipe = TrainConfig::default();
+        adopt_guesses(&mut recipe, &view(&columns, guess.clone()));
+        assert_eq!(recipe.text_column.as_deref(), Some("sentence1"));
+        assert_eq!(recipe.text_pair_column.as_deref(), Some("sentence2"));
+        assert_eq!(recipe.label_column.as_deref(), Some("label"));
+
+        // A user's valid choice (no pair) stays; a column that does not exist is replaced.
+        recipe.text_column = Some("sentence2".into());
+        recipe.text_pair_column = None;
+        recipe.label_column = Some("gone".into());
+        adopt_guesses(&mut recipe, &view(&columns, guess));
+        assert_eq!(recipe.text_column.as_deref(), Some("sentence2"));
+        assert_eq!(recipe.text_pair_column, None);
+        assert_eq!(recipe.label_column.as_deref(), Some("label"));
+    }
+
+    #[test]
+    fn the_signature_changes_with_what_the_preview_depends_on() {
+        let recipe = TrainConfig::default();
+        let base = signature(&recipe, PreviewPadding::Dynamic);
+        assert_ne!(base, signature(&recipe, PreviewPadding::MaxLength));
+        let mut bigger = recipe.clone();
+        bigger.per_device_train_batch_size += 1;
+        assert_ne!(base, signature(&bigger, PreviewPadding::Dynamic));
+        let mut lr = recipe.clone();
+        lr.learning_rate *= 2.0;
+        assert_eq!(base, signature(&lr, PreviewPadding::Dynamic));
     }
 }

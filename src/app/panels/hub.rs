@@ -1,22 +1,1122 @@
-//! The Hub panel.
+//! Hub: search datasets and models on the Hub (or a mirror), look inside one (a dataset's
+//! configs, splits, features with ClassLabel names, sizes and first rows; a model's files,
+//! size, pipeline tag and weight format), and "Use for training", which downloads it and puts
+//! it in the recipe. Local data comes in through a path field or the file dialog.
+//!
+//! Every Hub call runs on a job with the same library functions `wick hub search/info/
+//! download` call; results carry a generation so a stale answer is dropped.
 
+use std::path::{Path, PathBuf};
+
+use egui::RichText;
+use egui_extras::{Column, TableBuilder};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::app::Cx;
+use crate::app::jobs::{self, JobId};
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::hub::{
+    self, DatasetSpec, Feature, FirstRows, HubSettings, RepoDetails, RepoId, RepoKind, RepoSummary,
+    RowsSource, SearchQuery, SortKey,
+};
+
+/// Results asked for per page ("Load more" asks for this many more).
+const PAGE: usize = 20;
+/// Rows shown in a dataset's preview.
+const PREVIEW_ROWS: usize = 8;
+/// Task tags offered by the filter (datasets are filtered by `task_categories:<task>`).
+pub const TASKS: &[&str] = &[
+    "text-classification",
+    "zero-shot-classification",
+    "sentence-similarity",
+    "token-classification",
+    "question-answering",
+    "fill-mask",
+    "feature-extraction",
+];
+/// Splits tried, in order, as the evaluation split.
+const EVAL_SPLITS: &[&str] = &["validation", "valid", "dev", "test"];
 
 #[derive(Debug)]
-pub enum Msg {}
+pub enum Msg {
+    Searched {
+        generation: u64,
+        result: Result<Vec<RepoSummary>, String>,
+    },
+    Details {
+        generation: u64,
+        result: Result<Details, String>,
+    },
+    /// A Hub dataset or a local path is ready to train on.
+    DatasetReady(Result<DatasetChoice, String>),
+    /// A model was downloaded; the id.
+    ModelReady(Result<String, String>),
+    /// The file dialog closed (None: cancelled).
+    LocalPicked(Option<PathBuf>),
+}
+
+/// What "Use for training" puts in the recipe for a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetChoice {
+    pub dataset: String,
+    pub config: Option<String>,
+    pub train_split: String,
+    pub eval_split: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Details {
+    Dataset(Box<DatasetDetails>),
+    Model(Box<ModelDetails>),
+}
+
+#[derive(Debug, Clone)]
+pub struct DatasetDetails {
+    pub repo: RepoDetails,
+    pub configs: Vec<String>,
+    pub config: Option<String>,
+    pub splits: Vec<SplitRow>,
+    pub features: Vec<Feature>,
+    /// The first rows of `preview_split`, or why they could not be read.
+    pub preview_split: String,
+    pub rows: Result<FirstRows, String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SplitRow {
+    pub name: String,
+    pub rows: Option<u64>,
+    pub bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelDetails {
+    pub repo: RepoDetails,
+    pub total_bytes: u64,
+    pub pipeline_tag: Option<String>,
+    pub safetensors: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum SearchKind {
+    #[default]
+    Datasets,
+    Models,
+}
+
+impl SearchKind {
+    fn repo_kind(self) -> RepoKind {
+        match self {
+            SearchKind::Datasets => RepoKind::Dataset,
+            SearchKind::Models => RepoKind::Model,
+        }
+    }
+}
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct HubPanel {}
+pub struct HubPanel {
+    pub query: String,
+    pub kind: SearchKind,
+    pub sort: SortKey,
+    /// A task tag, empty for any task.
+    pub task: String,
+    /// The last local data path typed or picked.
+    pub local_path: String,
+    #[serde(skip)]
+    results: Vec<RepoSummary>,
+    #[serde(skip)]
+    results_kind: Option<SearchKind>,
+    /// How many results the last search asked for.
+    #[serde(skip)]
+    limit: usize,
+    #[serde(skip)]
+    searched: bool,
+    #[serde(skip)]
+    search_job: Option<JobId>,
+    #[serde(skip)]
+    search_generation: u64,
+    #[serde(skip)]
+    selected: Option<(SearchKind, String)>,
+    #[serde(skip)]
+    details: Option<Details>,
+    #[serde(skip)]
+    details_job: Option<JobId>,
+    #[serde(skip)]
+    details_generation: u64,
+    /// The download behind "Use for training" (or the local path check).
+    #[serde(skip)]
+    use_job: Option<JobId>,
+    #[serde(skip)]
+    alert: Option<Alert>,
+}
 
 impl HubPanel {
-    pub fn ui(&mut self, ui: &mut egui::Ui, _cx: &mut Cx) {
-        ui.heading("Hub");
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Hub",
+            "Find a dataset and a model to fine-tune, or use a local data file.",
+        );
+        if cx.hub.offline {
+            offline_banner(ui, cx);
+        }
+        widgets::alert(ui, &mut self.alert);
+        self.search_bar(ui, cx);
+        self.local_bar(ui, cx);
+        if let Some(job) = self.use_job.filter(|job| cx.jobs.is_running(*job)) {
+            progress_line(ui, cx, job, "Downloading for training…");
+        }
+        ui.separator();
+
+        egui::Panel::left("hub-results")
+            .resizable(true)
+            .default_size(460.0)
+            .min_size(320.0)
+            .show(ui, |ui| self.results_ui(ui, cx));
+        egui::CentralPanel::default().show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("hub-details")
+                .auto_shrink([false, false])
+                .show(ui, |ui| self.details_ui(ui, cx));
+        });
     }
 
-    pub fn on_msg(&mut self, msg: Msg, _cx: &mut Cx) {
-        match msg {}
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Searched { generation, .. } if generation != self.search_generation => {}
+            Msg::Searched { result, .. } => {
+                self.searched = true;
+                match result {
+                    Ok(results) => self.results = results,
+                    Err(err) => {
+                        self.results.clear();
+                        self.fail(cx, "Search failed", err);
+                    }
+                }
+            }
+            Msg::Details { generation, .. } if generation != self.details_generation => {}
+            Msg::Details { result, .. } => match result {
+                Ok(details) => self.details = Some(details),
+                Err(err) => {
+                    self.details = None;
+                    self.fail(cx, "Could not read the repo", err);
+                }
+            },
+            Msg::DatasetReady(Ok(choice)) => {
+                let recipe = &mut *cx.recipe;
+                if recipe.dataset != choice.dataset || recipe.dataset_config != choice.config {
+                    // Another dataset's columns would not exist here.
+                    recipe.text_column = None;
+                    recipe.text_pair_column = None;
+                    recipe.label_column = None;
+                }
+                recipe.dataset = choice.dataset.clone();
+                recipe.dataset_config = choice.config.clone();
+                recipe.train_split = choice.train_split.clone();
+                recipe.eval_split = choice.eval_split.clone();
+                self.alert = None;
+                let config = choice
+                    .config
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default();
+                match &choice.eval_split {
+                    Some(eval) => cx.toasts.success(format!(
+                        "Dataset {}{config}: training on {}, evaluating on {eval}",
+                        choice.dataset, choice.train_split
+                    )),
+                    None => cx.toasts.warning(
+                        format!("Dataset {}{config} has no evaluation split", choice.dataset),
+                        "Training works, but set Evaluation to \"no\" in Train (or pick data \
+                         with a validation split) to get past the check.",
+                    ),
+                }
+                cx.actions.push(Action::Navigate(Tab::Data));
+            }
+            Msg::DatasetReady(Err(err)) => self.fail(cx, "Could not use this dataset", err),
+            Msg::ModelReady(Ok(id)) => {
+                cx.recipe.model = id.clone();
+                self.alert = None;
+                cx.toasts
+                    .success(format!("Model {id} is the recipe's model and tokenizer"));
+                cx.actions.push(Action::Navigate(Tab::Data));
+            }
+            Msg::ModelReady(Err(err)) => self.fail(cx, "Could not use this model", err),
+            Msg::LocalPicked(Some(path)) => {
+                self.local_path = path.display().to_string();
+                self.use_local_path(cx);
+            }
+            Msg::LocalPicked(None) => {}
+        }
+    }
+
+    fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
+        cx.toasts.error(title, detail.clone());
+        self.alert = Some(Alert::error(title, detail));
+    }
+
+    fn search_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let mut search = false;
+        ui.horizontal(|ui| {
+            let before = self.kind;
+            ui.selectable_value(&mut self.kind, SearchKind::Datasets, "Datasets");
+            ui.selectable_value(&mut self.kind, SearchKind::Models, "Models");
+            if before != self.kind {
+                search = true;
+            }
+            ui.separator();
+            let label = ui.label("Search the Hub");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.query)
+                        .hint_text("e.g. glue, imdb, bert")
+                        .desired_width(220.0),
+                )
+                .labelled_by(label.id);
+            if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                search = true;
+            }
+            let sort_before = self.sort;
+            egui::ComboBox::from_label("Sort by")
+                .selected_text(sort_name(self.sort))
+                .show_ui(ui, |ui| {
+                    for key in [SortKey::Downloads, SortKey::Likes, SortKey::Modified] {
+                        ui.selectable_value(&mut self.sort, key, sort_name(key));
+                    }
+                });
+            let task_before = self.task.clone();
+            egui::ComboBox::from_label("Task")
+                .selected_text(if self.task.is_empty() {
+                    "any task"
+                } else {
+                    self.task.as_str()
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut self.task, String::new(), "any task");
+                    for task in TASKS {
+                        ui.selectable_value(&mut self.task, task.to_string(), *task);
+                    }
+                });
+            if (sort_before != self.sort || task_before != self.task) && self.searched {
+                search = true;
+            }
+            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
+            // A newer search supersedes a running one (its results are dropped as stale).
+            if ui
+                .button("Search")
+                .on_hover_text("Search names on the Hub (or the mirror in Settings)")
+                .clicked()
+            {
+                search = true;
+            }
+            if busy {
+                ui.spinner();
+            }
+        });
+        if search {
+            self.search(cx, PAGE);
+        }
+    }
+
+    fn local_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        ui.horizontal(|ui| {
+            let label = ui.label("Local data path");
+            let field = ui
+                .add(
+                    egui::TextEdit::singleline(&mut self.local_path)
+                        .hint_text("a csv, tsv, jsonl or parquet file, or a dataset folder")
+                        .desired_width(360.0),
+                )
+                .labelled_by(label.id);
+            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            let busy = self.use_job.is_some_and(|j| cx.jobs.is_running(j));
+            if (ui
+                .add_enabled(
+                    !busy && !self.local_path.trim().is_empty(),
+                    egui::Button::new("Use local path"),
+                )
+                .clicked()
+                || enter)
+                && !self.local_path.trim().is_empty()
+            {
+                self.use_local_path(cx);
+            }
+            if ui
+                .add_enabled(!busy, egui::Button::new("Open local file…"))
+                .on_hover_text("Pick a csv, tsv, jsonl or parquet file")
+                .clicked()
+            {
+                cx.jobs.spawn("file-dialog", "choosing a data file", |r| {
+                    // rfd blocks until the dialog closes: never on the UI thread.
+                    let picked = rfd::FileDialog::new()
+                        .add_filter("Data files", &["csv", "tsv", "jsonl", "json", "parquet"])
+                        .pick_file();
+                    r.send(jobs::Msg::Hub(Msg::LocalPicked(picked)));
+                });
+            }
+        });
+    }
+
+    /// Starts a search asking for `limit` results (a new search or "Load more").
+    fn search(&mut self, cx: &mut Cx, limit: usize) {
+        self.alert = None;
+        if cx.hub.offline {
+            self.results.clear();
+            self.searched = true;
+            self.alert = Some(Alert::warning(
+                "Offline mode is on: searching the Hub is disabled",
+                "Turn offline mode off in Settings to search. Cached datasets and models can \
+                 still be used by id, and local files work.",
+            ));
+            return;
+        }
+        self.search_generation += 1;
+        self.limit = limit;
+        self.results_kind = Some(self.kind);
+        let mut query = SearchQuery::new(self.kind.repo_kind(), self.query.trim());
+        query.sort = self.sort;
+        query.limit = limit;
+        if !self.task.is_empty() {
+            query.filter.push(match self.kind {
+                SearchKind::Datasets => format!("task_categories:{}", self.task),
+                SearchKind::Models => self.task.clone(),
+            });
+        }
+        let settings = cx.hub.clone();
+        let generation = self.search_generation;
+        let what = if self.query.trim().is_empty() {
+            format!("searching {}", query.kind.plural())
+        } else {
+            format!(
+                "searching {} for {:?}",
+                query.kind.plural(),
+                self.query.trim()
+            )
+        };
+        self.search_job = Some(cx.jobs.spawn("hub-search", what, move |r| {
+            let result = hub::search(&settings, &query).map_err(|e| e.to_string());
+            r.send(jobs::Msg::Hub(Msg::Searched { generation, result }));
+        }));
+    }
+
+    fn select(&mut self, cx: &mut Cx, kind: SearchKind, id: String, config: Option<String>) {
+        self.details_generation += 1;
+        self.selected = Some((kind, id.clone()));
+        if self
+            .details
+            .as_ref()
+            .is_some_and(|d| details_id(d) != id.as_str())
+        {
+            self.details = None;
+        }
+        let settings = cx.hub.clone();
+        let generation = self.details_generation;
+        self.details_job = Some(
+            cx.jobs
+                .spawn("hub-info", format!("reading {id}"), move |r| {
+                    let result = match kind {
+                        SearchKind::Datasets => {
+                            dataset_details(&settings, &id, config, Some(r.hub_sink()))
+                                .map(|d| Details::Dataset(Box::new(d)))
+                        }
+                        SearchKind::Models => {
+                            model_details(&settings, &id).map(|d| Details::Model(Box::new(d)))
+                        }
+                    };
+                    r.send(jobs::Msg::Hub(Msg::Details { generation, result }));
+                }),
+        );
+    }
+
+    fn use_local_path(&mut self, cx: &mut Cx) {
+        let path = self.local_path.trim().to_string();
+        self.use_job = Some(
+            cx.jobs
+                .spawn("local-data", format!("reading {path}"), move |r| {
+                    r.send(jobs::Msg::Hub(Msg::DatasetReady(check_local_data(
+                        Path::new(&path),
+                    ))));
+                }),
+        );
+    }
+
+    fn use_dataset(&mut self, cx: &mut Cx, details: &DatasetDetails) {
+        let settings = cx.hub.clone();
+        let id = details.repo.id.clone();
+        let config = details.config.clone();
+        let names: Vec<String> = details.splits.iter().map(|s| s.name.clone()).collect();
+        self.use_job = Some(
+            cx.jobs
+                .spawn("hub-download", format!("downloading {id}"), move |r| {
+                    let result = download_dataset(&settings, &id, config, &names, r);
+                    r.send(jobs::Msg::Hub(Msg::DatasetReady(result)));
+                }),
+        );
+    }
+
+    fn use_model(&mut self, cx: &mut Cx, id: String) {
+        let settings = cx.hub.clone();
+        self.use_job = Some(
+            cx.jobs
+                .spawn("hub-download", format!("downloading {id}"), move |r| {
+                    let result = hub::local_model(&settings, &id, Some(r.hub_sink()))
+                        .map(|_| id)
+                        .map_err(|e| e.to_string());
+                    r.send(jobs::Msg::Hub(Msg::ModelReady(result)));
+                }),
+        );
+    }
+
+    fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        if self.results.is_empty() {
+            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
+            if busy {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Searching…");
+                });
+            } else if self.searched && !cx.hub.offline {
+                widgets::empty_state(
+                    ui,
+                    "Nothing matches. Try a shorter name, another task, or the other kind.",
+                );
+            } else {
+                widgets::empty_state(
+                    ui,
+                    "Search for a dataset (e.g. glue) or a model (e.g. MiniLM), or press Search \
+                     to list the most downloaded.",
+                );
+            }
+            return;
+        }
+        let kind = self.results_kind.unwrap_or(self.kind);
+        let mut clicked = None;
+        let selected_id = self.selected.as_ref().map(|(_, id)| id.clone());
+        let more = self.results.len() >= self.limit;
+        let height = (ui.available_height() - if more { 36.0 } else { 4.0 }).max(120.0);
+        TableBuilder::new(ui)
+            .id_salt("hub-results-table")
+            .striped(true)
+            .resizable(true)
+            .max_scroll_height(height)
+            .column(Column::remainder().at_least(160.0).clip(true))
+            .column(Column::initial(80.0).at_least(50.0))
+            .column(Column::initial(50.0).at_least(40.0))
+            .column(Column::initial(86.0).at_least(60.0))
+            .column(Column::initial(50.0).at_least(40.0))
+            .header(20.0, |mut header| {
+                for title in ["id", "downloads", "likes", "updated", "gated"] {
+                    header.col(|ui| {
+                        ui.strong(title);
+                    });
+                }
+            })
+            .body(|mut body| {
+                for hit in &self.results {
+                    body.row(20.0, |mut row| {
+                        let is_selected = selected_id.as_deref() == Some(hit.id.as_str());
+                        row.set_selected(is_selected);
+                        row.col(|ui| {
+                            if ui.selectable_label(is_selected, &hit.id).clicked() {
+                                clicked = Some(hit.id.clone());
+                            }
+                        });
+                        row.col(|ui| {
+                            ui.label(widgets::compact_count(hit.downloads));
+                        });
+                        row.col(|ui| {
+                            ui.label(hit.likes.to_string());
+                        });
+                        row.col(|ui| {
+                            ui.label(short_date(hit.last_modified.as_deref()));
+                        });
+                        row.col(|ui| {
+                            if hit.gated {
+                                ui.label("gated").on_hover_text(
+                                    "Needs a token with access (Settings); accept the terms on \
+                                     the Hub first",
+                                );
+                            }
+                        });
+                    });
+                }
+            });
+        if more {
+            ui.add_space(4.0);
+            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
+            if ui
+                .add_enabled(!busy, egui::Button::new("Load more"))
+                .clicked()
+            {
+                let limit = self.limit + PAGE;
+                self.search(cx, limit);
+            }
+        }
+        if let Some(id) = clicked {
+            self.select(cx, kind, id, None);
+        }
+    }
+
+    fn details_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let loading = self.details_job.is_some_and(|j| cx.jobs.is_running(j));
+        let Some(details) = self.details.clone() else {
+            if loading {
+                ui.horizontal(|ui| {
+                    ui.spinner();
+                    ui.label("Reading the repo…");
+                });
+            } else {
+                widgets::empty_state(
+                    ui,
+                    "Select a result to see its configs, splits, features and first rows \
+                     (datasets) or its files (models).",
+                );
+            }
+            return;
+        };
+        if loading {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Refreshing…");
+            });
+        }
+        let busy = self.use_job.is_some_and(|j| cx.jobs.is_running(j));
+        match details {
+            Details::Dataset(d) => self.dataset_ui(ui, cx, &d, busy),
+            Details::Model(m) => self.model_ui(ui, cx, &m, busy),
+        }
+    }
+
+    fn dataset_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx, d: &DatasetDetails, busy: bool) {
+        ui.horizontal(|ui| {
+            ui.heading(format!("Dataset {}", d.repo.id));
+            repo_badges(ui, &d.repo);
+        });
+        ui.label(widgets::muted(
+            ui,
+            format!(
+                "licence: {} · {} downloads · {} likes",
+                d.repo.card.license.as_deref().unwrap_or("not stated"),
+                widgets::compact_count(d.repo.downloads),
+                d.repo.likes
+            ),
+        ));
+        ui.add_space(4.0);
+        let mut reload = None;
+        ui.horizontal(|ui| {
+            if d.configs.len() > 1 {
+                let mut config = d.config.clone().unwrap_or_default();
+                egui::ComboBox::from_label("Config")
+                    .selected_text(config.clone())
+                    .show_ui(ui, |ui| {
+                        for name in &d.configs {
+                            ui.selectable_value(&mut config, name.clone(), name);
+                        }
+                    });
+                if Some(&config) != d.config.as_ref() {
+                    reload = Some(config);
+                }
+            } else if let Some(config) = &d.config {
+                ui.label(format!("config: {config}"));
+            }
+            ui.add_space(12.0);
+            if ui
+                .add_enabled(!busy, egui::Button::new("Use for training"))
+                .on_hover_text(
+                    "Download the training and evaluation splits and make this the recipe's \
+                     dataset",
+                )
+                .clicked()
+            {
+                self.use_dataset(cx, d);
+            }
+        });
+        if let Some(config) = reload {
+            self.select(cx, SearchKind::Datasets, d.repo.id.clone(), Some(config));
+        }
+
+        ui.add_space(6.0);
+        ui.strong("Splits");
+        if d.splits.is_empty() {
+            ui.label(widgets::muted(ui, "No splits are listed for this config."));
+        } else {
+            egui::Grid::new("hub-splits").striped(true).show(ui, |ui| {
+                for split in &d.splits {
+                    ui.label(&split.name);
+                    ui.label(match split.rows {
+                        Some(n) => format!("{} rows", widgets::compact_count(n)),
+                        None => "rows unknown".into(),
+                    });
+                    ui.label(split.bytes.map(widgets::bytes).unwrap_or_default());
+                    ui.end_row();
+                }
+            });
+        }
+
+        ui.add_space(6.0);
+        ui.strong("Features");
+        if d.features.is_empty() {
+            let columns = d
+                .rows
+                .as_ref()
+                .map(|r| r.columns.join(", "))
+                .unwrap_or_default();
+            ui.label(widgets::muted(
+                ui,
+                if columns.is_empty() {
+                    "The card and the viewer describe no features.".to_string()
+                } else {
+                    format!("Not described by the card; columns: {columns}")
+                },
+            ));
+        } else {
+            egui::Grid::new("hub-features")
+                .striped(true)
+                .show(ui, |ui| {
+                    for f in &d.features {
+                        ui.label(RichText::new(&f.name).monospace());
+                        ui.label(&f.dtype);
+                        if f.class_names.is_empty() {
+                            ui.label("");
+                        } else {
+                            ui.label(format!("labels: {}", f.class_names.join(", ")));
+                        }
+                        ui.end_row();
+                    }
+                });
+        }
+
+        ui.add_space(6.0);
+        match &d.rows {
+            Ok(rows) => {
+                let source = match &rows.source {
+                    RowsSource::Viewer => "from the dataset viewer".to_string(),
+                    RowsSource::Parquet { .. } => "from the downloaded file".to_string(),
+                };
+                ui.strong(format!("First rows of {} ({source})", rows.split));
+                if let RowsSource::Parquet { reason, .. } = &rows.source {
+                    ui.label(widgets::muted(ui, format!("viewer unavailable: {reason}")));
+                }
+                rows_table(ui, rows);
+            }
+            Err(err) => {
+                ui.strong(format!("First rows of {}", d.preview_split));
+                ui.label(widgets::muted(ui, format!("Could not read them: {err}")));
+            }
+        }
+    }
+
+    fn model_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx, m: &ModelDetails, busy: bool) {
+        ui.horizontal(|ui| {
+            ui.heading(format!("Model {}", m.repo.id));
+            repo_badges(ui, &m.repo);
+        });
+        ui.label(widgets::muted(
+            ui,
+            format!(
+                "licence: {} · {} downloads · {} likes",
+                m.repo.card.license.as_deref().unwrap_or("not stated"),
+                widgets::compact_count(m.repo.downloads),
+                m.repo.likes
+            ),
+        ));
+        egui::Grid::new("hub-model-facts").show(ui, |ui| {
+            ui.label("pipeline tag");
+            ui.label(m.pipeline_tag.as_deref().unwrap_or("none"));
+            ui.end_row();
+            ui.label("weights");
+            if m.safetensors {
+                ui.label("safetensors");
+            } else {
+                ui.label(
+                    RichText::new("no safetensors (Wick does not load pickle weights)")
+                        .color(ui.visuals().warn_fg_color),
+                );
+            }
+            ui.end_row();
+            ui.label("size");
+            ui.label(widgets::bytes(m.total_bytes));
+            ui.end_row();
+        });
+        ui.add_space(4.0);
+        if ui
+            .add_enabled(!busy, egui::Button::new("Use for training"))
+            .on_hover_text(
+                "Download config, tokenizer and safetensors weights and make this the recipe's \
+                 model",
+            )
+            .clicked()
+        {
+            self.use_model(cx, m.repo.id.clone());
+        }
+        ui.add_space(6.0);
+        ui.strong("Files");
+        egui::Grid::new("hub-model-files")
+            .striped(true)
+            .show(ui, |ui| {
+                for file in &m.repo.files {
+                    ui.label(RichText::new(&file.path).monospace());
+                    ui.label(file.size.map(widgets::bytes).unwrap_or_default());
+                    ui.end_row();
+                }
+            });
+    }
+}
+
+fn offline_banner(ui: &mut egui::Ui, cx: &mut Cx) {
+    let color = ui.visuals().warn_fg_color;
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.0, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal(|ui| {
+                ui.label(
+                    RichText::new(
+                        "⚠ Offline mode: searching the Hub is off. Cached repos still work by \
+                         id, and so do local files.",
+                    )
+                    .color(color),
+                );
+                if ui.small_button("Open settings").clicked() {
+                    cx.actions.push(Action::OpenSettings);
+                }
+            });
+        });
+}
+
+fn progress_line(ui: &mut egui::Ui, cx: &Cx, job: JobId, text: &str) {
+    let status = cx.jobs.status(job);
+    let fraction = status.and_then(|s| s.fraction());
+    let detail = status.map(|s| s.detail.clone()).unwrap_or_default();
+    ui.horizontal(|ui| {
+        let bar = egui::ProgressBar::new(fraction.unwrap_or(0.0))
+            .desired_width(260.0)
+            .animate(fraction.is_none())
+            .text(if detail.is_empty() {
+                text.to_string()
+            } else {
+                detail
+            });
+        ui.add(bar);
+    });
+}
+
+fn repo_badges(ui: &mut egui::Ui, repo: &RepoDetails) {
+    if repo.gated {
+        ui.label(RichText::new("gated").color(ui.visuals().warn_fg_color))
+            .on_hover_text("Needs a token with access (Settings)");
+    }
+    if repo.private {
+        ui.label("private");
+    }
+    if repo.from_cache {
+        ui.label(widgets::muted(ui, "from the local cache"));
+    }
+}
+
+fn rows_table(ui: &mut egui::Ui, rows: &FirstRows) {
+    if rows.rows.is_empty() || rows.columns.is_empty() {
+        ui.label(widgets::muted(ui, "The split is empty."));
+        return;
+    }
+    ui.push_id("hub-rows", |ui| {
+        egui::ScrollArea::horizontal().show(ui, |ui| {
+            TableBuilder::new(ui)
+                .id_salt("hub-rows-table")
+                .striped(true)
+                .resizable(true)
+                .vscroll(false)
+                .columns(
+                    Column::initial(180.0).at_least(50.0).clip(true),
+                    rows.columns.len(),
+                )
+                .header(20.0, |mut header| {
+                    for name in &rows.columns {
+                        header.col(|ui| {
+                            ui.strong(name);
+                        });
+                    }
+                })
+                .body(|mut body| {
+                    for row in &rows.rows {
+                        body.row(20.0, |mut table_row| {
+                            for name in &rows.columns {
+                                table_row.col(|ui| {
+                                    let text = cell_text(row.get(name));
+                                    ui.label(&text).on_hover_text(&text);
+                                });
+                            }
+                        });
+                    }
+                });
+        });
+    });
+}
+
+fn cell_text(value: Option<&Value>) -> String {
+    match value {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+    }
+}
+
+fn sort_name(key: SortKey) -> &'static str {
+    match key {
+        SortKey::Downloads => "downloads",
+        SortKey::Likes => "likes",
+        SortKey::Trending => "trending",
+        SortKey::Modified => "last modified",
+    }
+}
+
+fn short_date(value: Option<&str>) -> String {
+    value
+        .map(|v| v.chars().take(10).collect())
+        .unwrap_or_default()
+}
+
+fn details_id(details: &Details) -> &str {
+    match details {
+        Details::Dataset(d) => &d.repo.id,
+        Details::Model(m) => &m.repo.id,
+    }
+}
+
+/// A dataset's card, configs, splits with sizes, features and first rows (what
+/// `wick hub info dataset` prints). The rows may fail on their own without failing the rest.
+pub fn dataset_details(
+    settings: &HubSettings,
+    id: &str,
+    config: Option<String>,
+    sink: Option<hub::EventSink>,
+) -> Result<DatasetDetails, String> {
+    let spec = DatasetSpec::parse(id).map_err(|e| e.to_string())?;
+    let repo = hub::repo_details(settings, RepoKind::Dataset, &spec.repo, "main")
+        .map_err(|e| e.to_string())?;
+    // Offline or without a viewer this is empty; the card may still say enough.
+    let viewer_splits = hub::viewer_splits(settings, &spec.repo).unwrap_or_default();
+    let mut configs: Vec<String> = repo.card.configs.iter().map(|c| c.name.clone()).collect();
+    for s in &viewer_splits {
+        if !configs.contains(&s.config) {
+            configs.push(s.config.clone());
+        }
+    }
+    let config = config
+        .or(spec.config.clone())
+        .or_else(|| repo.card.config(None).map(|c| c.name.clone()))
+        .or_else(|| configs.first().cloned());
+    let config_name = config.clone().unwrap_or_else(|| "default".to_string());
+    // The card keeps feature order; the viewer's JSON object may not.
+    let info = repo
+        .card
+        .info(&config_name)
+        .cloned()
+        .or_else(|| hub::viewer_info(settings, &spec.repo, &config_name).ok());
+    let mut names: Vec<String> = match repo.card.config(Some(&config_name)) {
+        Some(card_config) => card_config
+            .data_files
+            .iter()
+            .map(|(s, _)| s.clone())
+            .collect(),
+        None => viewer_splits
+            .iter()
+            .filter(|s| s.config == config_name)
+            .map(|s| s.split.clone())
+            .collect(),
+    };
+    if names.is_empty()
+        && let Some(info) = &info
+    {
+        names = info.splits.iter().map(|s| s.name.clone()).collect();
+    }
+    let splits = names
+        .iter()
+        .map(|name| {
+            let sizes = info
+                .as_ref()
+                .and_then(|i| i.splits.iter().find(|s| &s.name == name));
+            SplitRow {
+                name: name.clone(),
+                rows: sizes.and_then(|s| s.num_examples),
+                bytes: sizes.and_then(|s| s.num_bytes),
+            }
+        })
+        .collect();
+    let preview_split = train_split_of(&names);
+    let preview_spec = DatasetSpec {
+        repo: spec.repo.clone(),
+        config: config.clone(),
+    };
+    let rows = hub::first_rows(settings, &preview_spec, &preview_split, PREVIEW_ROWS, sink)
+        .map_err(|e| e.to_string());
+    Ok(DatasetDetails {
+        repo,
+        configs,
+        config,
+        splits,
+        features: info.map(|i| i.features).unwrap_or_default(),
+        preview_split,
+        rows,
+    })
+}
+
+/// A model's files, total size, pipeline tag and whether it has safetensors weights.
+pub fn model_details(settings: &HubSettings, id: &str) -> Result<ModelDetails, String> {
+    let repo_id = RepoId::parse(id).map_err(|e| e.to_string())?;
+    let repo = hub::repo_details(settings, RepoKind::Model, &repo_id, "main")
+        .map_err(|e| e.to_string())?;
+    let total_bytes = repo.files.iter().filter_map(|f| f.size).sum();
+    let pipeline_tag = repo
+        .tags
+        .iter()
+        .find(|t| TASKS.contains(&t.as_str()))
+        .cloned();
+    let safetensors =
+        repo.has_file("model.safetensors") || repo.has_file("model.safetensors.index.json");
+    Ok(ModelDetails {
+        repo,
+        total_bytes,
+        pipeline_tag,
+        safetensors,
+    })
+}
+
+/// `train` when there is one, else the first split.
+fn train_split_of(names: &[String]) -> String {
+    if names.iter().any(|n| n == "train") || names.is_empty() {
+        "train".to_string()
+    } else {
+        names[0].clone()
+    }
+}
+
+fn eval_split_of(names: &[String], train: &str) -> Option<String> {
+    EVAL_SPLITS
+        .iter()
+        .find(|e| **e != train && names.iter().any(|n| n == *e))
+        .map(|e| e.to_string())
+}
+
+/// Downloads the training split (and the evaluation split when there is one).
+fn download_dataset(
+    settings: &HubSettings,
+    id: &str,
+    config: Option<String>,
+    names: &[String],
+    reporter: &jobs::Reporter,
+) -> Result<DatasetChoice, String> {
+    let train_split = train_split_of(names);
+    let eval_split = eval_split_of(names, &train_split);
+    let local = hub::local_split(
+        settings,
+        id,
+        config.as_deref(),
+        &train_split,
+        Some(reporter.hub_sink()),
+    )
+    .map_err(|e| e.to_string())?;
+    if let Some(eval) = &eval_split {
+        hub::local_split(
+            settings,
+            id,
+            config.as_deref(),
+            eval,
+            Some(reporter.hub_sink()),
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(DatasetChoice {
+        dataset: id.to_string(),
+        config: local.config.or(config),
+        train_split,
+        eval_split,
+    })
+}
+
+/// Checks that a local file or folder can be read as a dataset, and picks its splits.
+pub fn check_local_data(path: &Path) -> Result<DatasetChoice, String> {
+    if !path.exists() {
+        return Err(format!("{}: no such file or folder", path.display()));
+    }
+    let data = path.display().to_string();
+    if path.is_dir() {
+        let configs = crate::data::list_configs(path).map_err(|e| e.to_string())?;
+        let Some((config, splits)) = configs.first() else {
+            return Err(format!(
+                "{data}: no dataset card configs and no {{config}}/{{split}}-* or data/{{split}}-* \
+                 files"
+            ));
+        };
+        let train_split = train_split_of(splits);
+        let source = crate::data::resolve_split(&data, Some(config), &train_split)
+            .map_err(|e| e.to_string())?;
+        crate::data::read_split(&source).map_err(|e| e.to_string())?;
+        return Ok(DatasetChoice {
+            dataset: data,
+            config: (configs.len() > 1).then(|| config.clone()),
+            eval_split: eval_split_of(splits, &train_split),
+            train_split,
+        });
+    }
+    // A single file is the training split; reading it whole is the honest check.
+    let source = crate::data::resolve_split(&data, None, "train").map_err(|e| e.to_string())?;
+    let raw = crate::data::read_split(&source).map_err(|e| e.to_string())?;
+    if raw.num_rows() == 0 {
+        return Err(format!("{data}: the file has no rows"));
+    }
+    Ok(DatasetChoice {
+        dataset: data,
+        config: None,
+        train_split: "train".into(),
+        eval_split: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_are_chosen_like_the_course() {
+        let names: Vec<String> = ["test", "train", "validation"].map(String::from).to_vec();
+        assert_eq!(train_split_of(&names), "train");
+        assert_eq!(
+            eval_split_of(&names, "train").as_deref(),
+            Some("validation")
+        );
+        let only_test: Vec<String> = ["train", "test"].map(String::from).to_vec();
+        assert_eq!(eval_split_of(&only_test, "train").as_deref(), Some("test"));
+        let odd: Vec<String> = ["full"].map(String::from).to_vec();
+        assert_eq!(train_split_of(&odd), "full");
+        assert_eq!(eval_split_of(&odd, "full"), None);
+    }
+
+    #[test]
+    fn a_missing_or_unreadable_local_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.csv");
+        let err = check_local_data(&missing).unwrap_err();
+        assert!(err.contains("nope.csv"), "{err}");
+        let bad = dir.path().join("bad.parquet");
+        std::fs::write(&bad, b"not parquet at all").unwrap();
+        let err = check_local_data(&bad).unwrap_err();
+        assert!(err.contains("bad.parquet"), "{err}");
+        let good = dir.path().join("good.csv");
+        std::fs::write(&good, "text,label\nhello,pos\nbye,neg\n").unwrap();
+        let choice = check_local_data(&good).unwrap();
+        assert_eq!(choice.train_split, "train");
+        assert_eq!(choice.eval_split, None);
+    }
+
+    #[test]
+    fn dates_are_shortened_and_missing_cells_blank() {
+        assert_eq!(short_date(Some("2025-03-01T00:00:00.000Z")), "2025-03-01");
+        assert_eq!(short_date(None), "");
+        assert_eq!(cell_text(Some(&Value::Null)), "");
+        assert_eq!(cell_text(Some(&serde_json::json!(3))), "3");
+        assert_eq!(cell_text(Some(&serde_json::json!("a"))), "a");
     }
 }

@@ -1,0 +1,130 @@
+//! What a recipe ([`TrainConfig`]) turns into before the first step: the model folder and its
+//! tokenizer, the effective `max_length`, the tokenized splits, the collator and the batch
+//! order. The trainer and the app's Data panel both go through here, so the preview shows
+//! exactly what training will see.
+
+use std::path::PathBuf;
+
+use super::config::TrainConfig;
+use super::train_error::TrainError;
+use crate::data::{
+    self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
+    TokenizeOptions, TokenizedSplit,
+};
+use crate::hub::{self, EventSink, HubSettings};
+
+/// The recipe's model folder (downloaded when it is a Hub id), tokenizer and `max_length`.
+pub struct RecipeInputs {
+    pub model_dir: PathBuf,
+    pub tokenizer: TextTokenizer,
+    /// `max_length` capped by the tokenizer's `model_max_length` and the model's positions.
+    pub max_length: usize,
+}
+
+impl RecipeInputs {
+    /// Resolves `cfg.model` (downloading with `sink` as progress) and loads its tokenizer.
+    pub fn load(
+        cfg: &TrainConfig,
+        hub_settings: &HubSettings,
+        sink: Option<EventSink>,
+    ) -> Result<Self, TrainError> {
+        let model_dir = hub::local_model(hub_settings, &cfg.model, sink)?;
+        if !model_dir.join("config.json").is_file() {
+            return Err(TrainError::Invalid(format!(
+                "model = \"{}\": {} has no config.json",
+                cfg.model,
+                model_dir.display()
+            )));
+        }
+        let tokenizer = TextTokenizer::load(&model_dir)?;
+        let model_config = crate::model::ModelConfig::from_file(&model_dir.join("config.json"))?;
+        let position_limit = model_config
+            .max_position_embeddings
+            .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
+        let max_length =
+            cfg.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
+        Ok(Self {
+            model_dir,
+            tokenizer,
+            max_length,
+        })
+    }
+
+    pub fn tokenize_options(&self, cfg: &TrainConfig) -> TokenizeOptions {
+        TokenizeOptions {
+            max_length: Some(self.max_length),
+            threads: cfg.tokenize_threads.unwrap_or(0) as usize,
+            ..TokenizeOptions::default()
+        }
+    }
+
+    /// Downloads (when a Hub id) and tokenizes `split` of `cfg.dataset` with the recipe's
+    /// columns, through `cache` when given. `labels` fixes the label names (evaluation
+    /// splits reuse the training split's). `progress(done, total)` counts tokenized rows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn prepare_split(
+        &self,
+        cfg: &TrainConfig,
+        hub_settings: &HubSettings,
+        split: &str,
+        labels: Option<Vec<String>>,
+        cache: Option<&DatasetCache>,
+        sink: Option<EventSink>,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<TokenizedSplit, TrainError> {
+        let request = split_request(cfg, hub_settings, split, labels, sink)?;
+        Ok(data::prepare_split(
+            &request,
+            &self.tokenizer,
+            &self.tokenize_options(cfg),
+            cache,
+            progress,
+        )?)
+    }
+
+    /// The collator training uses (dynamic padding, `pad_to_multiple_of` from the recipe).
+    pub fn collator(&self, cfg: &TrainConfig) -> Collator {
+        Collator {
+            pad_to_multiple_of: cfg.pad_to_multiple_of.map(|m| m as usize),
+            ..Collator::new(&self.tokenizer, self.max_length)
+        }
+    }
+}
+
+/// The split's local files and the recipe's column choices, downloading a Hub split first.
+pub fn split_request(
+    cfg: &TrainConfig,
+    hub_settings: &HubSettings,
+    split: &str,
+    labels: Option<Vec<String>>,
+    sink: Option<EventSink>,
+) -> Result<SplitRequest, TrainError> {
+    let local = hub::local_split(
+        hub_settings,
+        &cfg.dataset,
+        cfg.dataset_config.as_deref(),
+        split,
+        sink,
+    )?;
+    Ok(SplitRequest {
+        data: local.data,
+        config: local.config,
+        files: local.files,
+        split: split.to_string(),
+        columns: ColumnOverrides {
+            text: cfg.text_column.clone(),
+            text_pair: cfg.text_pair_column.clone(),
+            label: cfg.label_column.clone(),
+        },
+        labels,
+    })
+}
+
+/// The order training batches come in (`group_by_length`, shuffled by `data_seed`).
+pub fn train_order(cfg: &TrainConfig, data_seed: u64) -> Order {
+    if cfg.group_by_length {
+        Order::GroupedByLength { seed: data_seed }
+    } else {
+        Order::Shuffled { seed: data_seed }
+    }
+}

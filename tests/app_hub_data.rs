@@ -1,0 +1,325 @@
+//! The Hub and Data panels driven like a user: search the loopback mirror, look inside a
+//! dataset, "Use for training" a dataset and a model, then Tokenize (cache miss, then hit)
+//! and step through the epoch's batches. Bad local paths show an alert and a toast.
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use wick::app::{Tab, WickApp};
+use wick::hub::HubSettings;
+use wick::hub::mirror::{Mirror, MirrorOptions};
+
+mod support;
+use support::app::{add_trainable_repos, harness, has_label, has_label_containing, wait_for};
+
+/// The tiny Hub plus the trainable repos, served by a loopback mirror.
+fn trainable_hub() -> support::Hub {
+    let dir = tempfile::tempdir().unwrap();
+    support::tiny_hub(dir.path());
+    add_trainable_repos(dir.path());
+    let mirror = Mirror::start(
+        dir.path(),
+        MirrorOptions {
+            token: Some(support::TOKEN.to_string()),
+            page_size: 3,
+            ..MirrorOptions::default()
+        },
+    )
+    .unwrap();
+    support::Hub {
+        dir,
+        home: tempfile::tempdir().unwrap(),
+        mirror,
+    }
+}
+
+/// The app past its welcome view, on the Hub panel.
+fn app(data_dir: &std::path::Path, hub: HubSettings) -> Harness<'static, WickApp> {
+    let mut harness = harness(data_dir, hub);
+    harness.state_mut().state.welcome_dismissed = true;
+    harness.run_steps(2);
+    harness.get_by_label(&Tab::Hub.nav_label()).click();
+    harness.run_steps(2);
+    harness
+}
+
+fn type_into(harness: &mut Harness<'static, WickApp>, label: &str, text: &str) {
+    let field = harness.get_by_label(label);
+    field.focus();
+    field.type_text(text);
+    harness.run_steps(2);
+}
+
+fn click(harness: &mut Harness<'static, WickApp>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run_steps(2);
+}
+
+fn search(harness: &mut Harness<'static, WickApp>, query: &str) {
+    type_into(harness, "Search the Hub", query);
+    click(harness, "Search");
+}
+
+/// Selects a search hit and uses it for training; returns when the app moved to Data.
+fn use_for_training(harness: &mut Harness<'static, WickApp>, id: &str, heading: &str) {
+    wait_for(harness, &format!("{id} in the results"), |h| {
+        has_label(h, id)
+    });
+    click(harness, id);
+    wait_for(harness, &format!("the details of {id}"), |h| {
+        has_label(h, heading)
+    });
+    click(harness, "Use for training");
+    wait_for(
+        harness,
+        &format!("{id} to be downloaded and the Data tab"),
+        |h| h.state().state.tab == Tab::Data,
+    );
+}
+
+/// Tokenize, then wait for a report that is newer than `previous` rows/hit pair.
+fn tokenize(harness: &mut Harness<'static, WickApp>, expect_hit: bool) {
+    click(harness, "Tokenize");
+    let want = if expect_hit {
+        "cache hit"
+    } else {
+        "cache miss"
+    };
+    wait_for(harness, want, |h| {
+        h.state()
+            .state
+            .data
+            .report()
+            .is_some_and(|r| r.cache_hit == expect_hit)
+            && has_label(h, want)
+    });
+}
+
+#[test]
+fn search_pick_tokenize_and_step_through_batches() {
+    let hub = trainable_hub();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), hub.settings());
+
+    // A dataset with a card: features with ClassLabel names and first rows.
+    search(&mut harness, "acme");
+    wait_for(&mut harness, "acme/pairs in the results", |h| {
+        has_label(h, "acme/pairs")
+    });
+    assert!(has_label(&harness, "acme/reviews"));
+    click(&mut harness, "acme/pairs");
+    wait_for(&mut harness, "features and first rows of acme/pairs", |h| {
+        has_label(h, "labels: negative, positive") && has_label(h, "good")
+    });
+    assert!(has_label_containing(&harness, "First rows of train"));
+
+    // The trainable csv dataset: first rows come from the downloaded file.
+    use_for_training(&mut harness, "acme/reviews", "Dataset acme/reviews");
+    let recipe = &harness.state().state.recipe;
+    assert_eq!(recipe.dataset, "acme/reviews");
+    assert_eq!(recipe.dataset_config.as_deref(), Some("default"));
+    assert_eq!(recipe.train_split, "train");
+    assert_eq!(recipe.eval_split.as_deref(), Some("validation"));
+
+    // The model, the same way.
+    click(&mut harness, &Tab::Hub.nav_label());
+    click(&mut harness, "Models");
+    use_for_training(
+        &mut harness,
+        "acme/tiny-bert-real",
+        "Model acme/tiny-bert-real",
+    );
+    assert_eq!(harness.state().state.recipe.model, "acme/tiny-bert-real");
+
+    // Data: the guessed columns land in the recipe.
+    wait_for(&mut harness, "the guessed columns", |h| {
+        h.state().state.recipe.label_column.is_some()
+    });
+    let recipe = &harness.state().state.recipe;
+    assert_eq!(recipe.text_column.as_deref(), Some("sentence1"));
+    assert_eq!(recipe.text_pair_column.as_deref(), Some("sentence2"));
+    assert_eq!(recipe.label_column.as_deref(), Some("label"));
+    assert!(has_label(&harness, "Text column"));
+
+    tokenize(&mut harness, false);
+    let report = harness.state().state.data.report().unwrap().clone();
+    assert_eq!(report.rows, 40);
+    let names: Vec<&str> = report.balance.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["neg", "neu", "pos"]);
+    assert_eq!(report.balance.iter().map(|(_, n)| n).sum::<usize>(), 40);
+    assert!(report.padding.grouped.pad_tokens <= report.padding.dynamic.pad_tokens);
+    assert!(report.padding.dynamic.pad_tokens < report.padding.max_length.pad_tokens);
+
+    let first = harness.state().state.data.batch_view().unwrap().clone();
+    assert_eq!(first.index, 0);
+    assert_eq!(first.rows.len(), 8, "the default batch size");
+    assert_eq!(first.total, 5);
+    assert!(has_label(&harness, "Batch 1 of 5"));
+    // The grid: every row is [CLS] ... [SEP] ... [SEP], padding has mask 0.
+    for row in &first.rows {
+        assert_eq!(row.pieces[0], "[CLS]");
+        let real = row.attention_mask.iter().filter(|&&m| m == 1).count();
+        assert!(row.attention_mask[real..].iter().all(|&m| m == 0));
+        assert!(row.ids[real..].iter().all(|&id| id == 0), "pad id 0");
+    }
+
+    click(&mut harness, "Next batch");
+    wait_for(&mut harness, "batch 2", |h| {
+        h.state()
+            .state
+            .data
+            .batch_view()
+            .is_some_and(|b| b.index == 1)
+    });
+    let second = harness.state().state.data.batch_view().unwrap().clone();
+    assert_ne!(
+        first.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+        second.rows.iter().map(|r| r.row).collect::<Vec<_>>(),
+        "Next batch shows other rows"
+    );
+    assert!(has_label(&harness, "Batch 2 of 5"));
+    click(&mut harness, "Prev batch");
+    wait_for(&mut harness, "batch 1 again", |h| {
+        h.state()
+            .state
+            .data
+            .batch_view()
+            .is_some_and(|b| b.index == 0)
+    });
+    assert_eq!(harness.state().state.data.batch_view().unwrap(), &first);
+
+    // The second Tokenize reads the cache, and the batches are the same.
+    tokenize(&mut harness, true);
+    assert_eq!(harness.state().state.data.batch_view().unwrap(), &first);
+}
+
+#[test]
+fn a_missing_or_unreadable_local_file_shows_an_alert_and_a_toast() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    let missing = dir.path().join("missing.csv");
+    type_into(
+        &mut harness,
+        "Local data path",
+        &missing.display().to_string(),
+    );
+    click(&mut harness, "Use local path");
+    wait_for(&mut harness, "the alert about the missing file", |h| {
+        has_label_containing(h, "no such file or folder")
+    });
+    assert!(has_label(&harness, "⚠ Could not use this dataset"));
+    assert!(
+        harness
+            .state()
+            .toasts()
+            .items()
+            .iter()
+            .any(|t| t.title == "Could not use this dataset" && t.detail.contains("missing.csv"))
+    );
+
+    let bad = dir.path().join("broken.parquet");
+    std::fs::write(&bad, b"this is not parquet").unwrap();
+    harness.state_mut().state.hub.local_path = bad.display().to_string();
+    harness.run_steps(2);
+    click(&mut harness, "Use local path");
+    wait_for(&mut harness, "the alert about the broken file", |h| {
+        has_label_containing(h, "broken.parquet") && has_label(h, "⚠ Could not use this dataset")
+    });
+    assert_eq!(harness.state().state.recipe.dataset, "");
+
+    // A good file becomes the recipe's dataset.
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, "text,label\ngreat film,pos\ndull plot,neg\n").unwrap();
+    harness.state_mut().state.hub.local_path = good.display().to_string();
+    harness.run_steps(2);
+    click(&mut harness, "Use local path");
+    wait_for(&mut harness, "the local file in the recipe", |h| {
+        h.state().state.tab == Tab::Data
+    });
+    assert_eq!(
+        harness.state().state.recipe.dataset,
+        good.display().to_string()
+    );
+}
+
+#[test]
+fn offline_mode_says_why_search_is_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = app(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    assert!(has_label_containing(
+        &harness,
+        "Offline mode: searching the Hub is off"
+    ));
+    search(&mut harness, "glue");
+    assert!(has_label_containing(
+        &harness,
+        "Offline mode is on: searching the Hub is disabled"
+    ));
+}
+
+#[test]
+fn mrpc_and_minilm_from_a_mirror_of_the_shared_hub() {
+    let Some(shared) = support::shared_hub() else {
+        return;
+    };
+    let mirror = Mirror::start(&shared, MirrorOptions::default()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let settings = HubSettings::with_home(home.path())
+        .with_endpoint(&mirror.url())
+        .with_viewer_url(&mirror.viewer_url());
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), settings);
+
+    search(&mut harness, "glue");
+    wait_for(&mut harness, "nyu-mll/glue in the results", |h| {
+        has_label(h, "nyu-mll/glue")
+    });
+    click(&mut harness, "nyu-mll/glue");
+    wait_for(&mut harness, "MRPC's features and first rows", |h| {
+        has_label(h, "labels: not_equivalent, equivalent") && has_label_containing(h, "Amrozi")
+    });
+    assert!(has_label(&harness, "3.7k rows"));
+    use_for_training(&mut harness, "nyu-mll/glue", "Dataset nyu-mll/glue");
+    let recipe = &harness.state().state.recipe;
+    assert_eq!(recipe.dataset_config.as_deref(), Some("mrpc"));
+    assert_eq!(recipe.eval_split.as_deref(), Some("validation"));
+
+    click(&mut harness, &Tab::Hub.nav_label());
+    click(&mut harness, "Models");
+    harness.state_mut().state.hub.query.clear();
+    search(&mut harness, "MiniLM");
+    use_for_training(
+        &mut harness,
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "Model sentence-transformers/all-MiniLM-L6-v2",
+    );
+    wait_for(&mut harness, "the guessed columns", |h| {
+        h.state().state.recipe.label_column.is_some()
+    });
+    tokenize(&mut harness, false);
+    let report = harness.state().state.data.report().unwrap().clone();
+    assert_eq!(report.rows, 3668);
+    assert_eq!(
+        report.balance,
+        vec![
+            ("not_equivalent".to_string(), 1194),
+            ("equivalent".to_string(), 2474)
+        ]
+    );
+    let first = harness.state().state.data.batch_view().unwrap().clone();
+    click(&mut harness, "Next batch");
+    wait_for(&mut harness, "batch 2", |h| {
+        h.state()
+            .state
+            .data
+            .batch_view()
+            .is_some_and(|b| b.index == 1)
+    });
+    assert_ne!(harness.state().state.data.batch_view().unwrap(), &first);
+    tokenize(&mut harness, true);
+}
