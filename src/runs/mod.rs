@@ -11,6 +11,7 @@
 //! ```
 
 pub mod checkpoints;
+pub mod compare;
 mod fsio;
 pub mod metrics_log;
 mod run_dir;
