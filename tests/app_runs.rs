@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use egui_kittest::kittest::{NodeT, Queryable};
 use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::runs::{RunDir, RunStatus};
@@ -126,7 +126,10 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     write_predictions(&small, &[0, 1]);
     write_predictions(&big, &[0, 2, 5]);
 
-    let mut harness = harness(dir.path(), HubSettings::with_home(&dir.path().join("hf")).with_offline(true));
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
     open_runs(&mut harness, 2);
     assert!(has_label(&harness, "lr-small") && has_label(&harness, "lr-big"));
     assert!(has_label(&harness, "finished"), "the status column");
@@ -140,14 +143,26 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     });
     assert!(has_label(&harness, "Curves") && has_label(&harness, "Series"));
     // The config diff shows learning_rate and nothing else (run_name and output_dir are noise).
-    assert!(has_label(&harness, "learning_rate"), "the config diff names learning_rate");
-    for same in ["seed", "model", "num_train_epochs", "run_name", "output_dir"] {
+    assert!(
+        has_label(&harness, "learning_rate"),
+        "the config diff names learning_rate"
+    );
+    for same in [
+        "seed",
+        "model",
+        "num_train_epochs",
+        "run_name",
+        "output_dir",
+    ] {
         assert!(!has_label(&harness, same), "{same} is not a difference");
     }
     assert!(has_label(&harness, "0.001") && has_label(&harness, "0.003"));
     // Per-example diff: rows 1, 2 and 5 flipped (row 0 is wrong in both, the same way).
     assert!(
-        has_label_containing(&harness, "3 of 12 validation examples flipped: B fixed 1, broke 2"),
+        has_label_containing(
+            &harness,
+            "3 of 12 validation examples flipped: B fixed 1, broke 2"
+        ),
         "the flip summary"
     );
     assert!(has_label(&harness, "Confusion matrix delta (B − A)"));
@@ -160,19 +175,29 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     let csv = std::fs::read_to_string(&csv_path).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(header.starts_with("run,step,epoch,elapsed_s,"), "{header}");
-    assert!(header.contains(",loss,") && header.contains("eval_loss"), "{header}");
-    assert!(csv.lines().any(|l| l.starts_with("lr-small,")) && csv.lines().any(|l| l.starts_with("lr-big,")));
+    assert!(
+        header.contains(",loss,") && header.contains("eval_loss"),
+        "{header}"
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with("lr-small,"))
+            && csv.lines().any(|l| l.starts_with("lr-big,"))
+    );
 
     // Rename the focused run (lr-big, ticked last): run.json changes, the folder does not.
     set_text(&mut harness, "Run name", "big learning rate");
     click(&mut harness, "Rename");
-    wait_for(&mut harness, "the renamed run in the table", |h| has_label(h, "big learning rate"));
+    wait_for(&mut harness, "the renamed run in the table", |h| {
+        has_label(h, "big learning rate")
+    });
     let info = RunDir::open(&big).unwrap().info().clone();
     assert_eq!(info.run_name.as_deref(), Some("big learning rate"));
     assert!(big.is_dir());
 
     // Fork from its checkpoint: the recipe trains from those weights as a new run.
-    wait_for(&mut harness, "the checkpoint picker", |h| has_label(h, "Fork…"));
+    wait_for(&mut harness, "the checkpoint picker", |h| {
+        has_label(h, "Fork…")
+    });
     click(&mut harness, "Fork…");
     assert_eq!(harness.state().state.tab, Tab::Train);
     let recipe = &harness.state().state.recipe;
@@ -185,8 +210,17 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
         .strip_prefix("checkpoint-")
         .expect("the model is a checkpoint folder")
         .to_string();
-    assert_eq!(recipe.run_name.as_deref(), Some(format!("big learning rate-fork-{step}").as_str()));
-    assert_eq!((recipe.output_dir.as_deref(), recipe.resume_from_checkpoint.as_deref()), (None, None));
+    assert_eq!(
+        recipe.run_name.as_deref(),
+        Some(format!("big learning rate-fork-{step}").as_str())
+    );
+    assert_eq!(
+        (
+            recipe.output_dir.as_deref(),
+            recipe.resume_from_checkpoint.as_deref()
+        ),
+        (None, None)
+    );
     assert_eq!(recipe.learning_rate, 3e-3);
 
     // Delete lr-small (unticking it focuses it) after confirming.
@@ -197,7 +231,11 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     assert!(has_label(&harness, "Delete this run?"));
     click(&mut harness, "Delete run");
     wait_for(&mut harness, "lr-small to leave the table", |h| {
-        h.state().state.runs.rows().is_some_and(|rows| rows.len() == 1)
+        h.state()
+            .state
+            .runs
+            .rows()
+            .is_some_and(|rows| rows.len() == 1)
     });
     assert!(!small.exists());
     assert!(big.exists());
@@ -216,13 +254,19 @@ fn a_run_that_says_running_is_deleted_only_once_confirmed_crashed() {
     let run = RunDir::create(&runs_root, "20260101-000000-crashed", &config).unwrap();
     assert_eq!(run.info().status, RunStatus::Running);
 
-    let mut harness = harness(dir.path(), HubSettings::with_home(&dir.path().join("hf")).with_offline(true));
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
     open_runs(&mut harness, 1);
     tick(&mut harness, "crashed run");
     click(&mut harness, "Delete…");
     assert!(has_label_containing(&harness, "says it is still running"));
     let delete = harness.get_by_label("Delete run");
-    assert!(delete.accesskit_node().is_disabled(), "refused until confirmed crashed");
+    assert!(
+        delete.accesskit_node().is_disabled(),
+        "refused until confirmed crashed"
+    );
     click(&mut harness, "Delete run");
     harness.run_steps(5);
     assert!(run.path().exists());

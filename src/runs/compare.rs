@@ -104,7 +104,9 @@ pub enum CompareError {
     LabelNames { a: Vec<String>, b: Vec<String> },
     #[error("the runs predicted a different number of rows ({a} and {b})")]
     RowCount { a: usize, b: usize },
-    #[error("row {index} differs between the runs (row id {a_row} with label {a_label} and row id {b_row} with label {b_label}): they did not use the same validation data")]
+    #[error(
+        "row {index} differs between the runs (row id {a_row} with label {a_label} and row id {b_row} with label {b_label}): they did not use the same validation data"
+    )]
     Row {
         index: usize,
         a_row: u64,
@@ -113,7 +115,11 @@ pub enum CompareError {
         b_label: usize,
     },
     #[error("row {row}: label or prediction {value} is not one of the {classes} classes")]
-    ClassOutOfRange { row: u64, value: usize, classes: usize },
+    ClassOutOfRange {
+        row: u64,
+        value: usize,
+        classes: usize,
+    },
 }
 
 /// A validation example whose prediction differs between run A and run B.
@@ -244,7 +250,12 @@ pub fn confusion_delta(a: &Predictions, b: &Predictions) -> Result<Vec<Vec<i64>>
     Ok(ca
         .iter()
         .zip(&cb)
-        .map(|(ra, rb)| ra.iter().zip(rb).map(|(&x, &y)| y as i64 - x as i64).collect())
+        .map(|(ra, rb)| {
+            ra.iter()
+                .zip(rb)
+                .map(|(&x, &y)| y as i64 - x as i64)
+                .collect()
+        })
         .collect())
 }
 
@@ -283,7 +294,9 @@ pub fn curve(records: &[LogRecord], y_key: &str, x: XAxis) -> Vec<[f64; 2]> {
 
 /// Whether any record has `elapsed_s` (wall-time x axis available).
 pub fn has_elapsed(records: &[LogRecord]) -> bool {
-    records.iter().any(|r| r.get("elapsed_s").is_some_and(Value::is_number))
+    records
+        .iter()
+        .any(|r| r.get("elapsed_s").is_some_and(Value::is_number))
 }
 
 /// The series a run's log can be drawn as: `loss`, `eval_loss`, each `eval_*` metric,
@@ -297,7 +310,11 @@ pub fn curve_keys(records: &[LogRecord]) -> Vec<String> {
     ];
     let present: BTreeSet<&str> = records
         .iter()
-        .flat_map(|r| r.iter().filter(|(_, v)| v.is_number()).map(|(k, _)| k.as_str()))
+        .flat_map(|r| {
+            r.iter()
+                .filter(|(_, v)| v.is_number())
+                .map(|(k, _)| k.as_str())
+        })
         .collect();
     let mut keys: Vec<String> = ["loss", "eval_loss"]
         .into_iter()
@@ -416,8 +433,14 @@ mod tests {
         let a = predictions(&[0, 0, 1, 1]);
         let b = predictions(&[1, 1, 1, 0]);
         let flips = prediction_flips(&a, &b).unwrap();
-        assert_eq!(flips.rows.iter().map(|f| f.row).collect::<Vec<_>>(), [0, 1, 3]);
-        assert_eq!((flips.fixed, flips.broken, flips.both_wrong, flips.total), (2, 1, 0, 4));
+        assert_eq!(
+            flips.rows.iter().map(|f| f.row).collect::<Vec<_>>(),
+            [0, 1, 3]
+        );
+        assert_eq!(
+            (flips.fixed, flips.broken, flips.both_wrong, flips.total),
+            (2, 1, 0, 4)
+        );
         assert!(flips.rows[0].a_is_right() && !flips.rows[0].b_is_right());
         assert_eq!(flips.rows[1].text, "text 1");
         assert!(prediction_flips(&a, &a).unwrap().rows.is_empty());
@@ -429,7 +452,10 @@ mod tests {
         let b = predictions(&[1, 1, 1, 0]);
         assert_eq!(confusion(&a), vec![vec![1, 1], vec![1, 1]]);
         assert_eq!(confusion(&b), vec![vec![1, 1], vec![0, 2]]);
-        assert_eq!(confusion_delta(&a, &b).unwrap(), vec![vec![0, 0], vec![-1, 1]]);
+        assert_eq!(
+            confusion_delta(&a, &b).unwrap(),
+            vec![vec![0, 0], vec![-1, 1]]
+        );
     }
 
     #[test]
@@ -437,7 +463,10 @@ mod tests {
         let a = predictions(&[0, 0, 1, 1]);
         let mut other = predictions(&[0, 0, 1, 1]);
         other.split = "test".into();
-        assert!(matches!(prediction_flips(&a, &other), Err(CompareError::Split { .. })));
+        assert!(matches!(
+            prediction_flips(&a, &other),
+            Err(CompareError::Split { .. })
+        ));
         let mut other = predictions(&[0, 0, 1]);
         other.rows.truncate(3);
         assert_eq!(
@@ -446,7 +475,10 @@ mod tests {
         );
         let mut other = predictions(&[0, 0, 1, 1]);
         other.label_names.reverse();
-        assert!(matches!(confusion_delta(&a, &other), Err(CompareError::LabelNames { .. })));
+        assert!(matches!(
+            confusion_delta(&a, &other),
+            Err(CompareError::LabelNames { .. })
+        ));
         let mut other = predictions(&[0, 0, 1, 1]);
         other.rows[2].label = 0;
         let err = prediction_flips(&a, &other).unwrap_err();
@@ -499,7 +531,13 @@ mod tests {
         assert!(!has_elapsed(&log[1..]));
         assert_eq!(
             curve_keys(&log),
-            ["loss", "eval_loss", "eval_accuracy", "learning_rate", "grad_norm"]
+            [
+                "loss",
+                "eval_loss",
+                "eval_accuracy",
+                "learning_rate",
+                "grad_norm"
+            ]
         );
     }
 

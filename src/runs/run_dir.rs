@@ -425,7 +425,10 @@ mod tests {
         let mut run = RunDir::create(root.path(), "folder", &config()).unwrap();
         run.set_run_name("  baseline lr 2e-5 ").unwrap();
         let reopened = RunDir::open(&root.path().join("folder")).unwrap();
-        assert_eq!(reopened.info().run_name.as_deref(), Some("baseline lr 2e-5"));
+        assert_eq!(
+            reopened.info().run_name.as_deref(),
+            Some("baseline lr 2e-5")
+        );
         assert_eq!(reopened.name(), "folder");
         run.set_run_name("").unwrap();
         assert_eq!(RunDir::open(run.path()).unwrap().info().run_name, None);

@@ -154,7 +154,11 @@ fn list(root: &Path) -> Result<(Vec<RunRow>, Vec<BrokenRun>), String> {
 
 /// The recipe for a fork: the run's config training from `checkpoint`'s weights as a new
 /// run (fresh optimizer and schedule), named `<name>-fork-<step>`.
-pub fn fork_config(config: &TrainConfig, run_name: &str, checkpoint: &CheckpointEntry) -> TrainConfig {
+pub fn fork_config(
+    config: &TrainConfig,
+    run_name: &str,
+    checkpoint: &CheckpointEntry,
+) -> TrainConfig {
     let mut fork = config.clone();
     fork.model = checkpoint.path.display().to_string();
     fork.resume_from_checkpoint = None;
@@ -237,9 +241,12 @@ struct OverlayCache {
     without_wall_time: Vec<String>,
 }
 
+/// Two runs' per-example comparison: flips, confusion delta (B − A), label names.
+type PairDiff = (Flips, Vec<Vec<i64>>, Vec<String>);
+
 struct PairCache {
     key: [(PathBuf, Fingerprint); 2],
-    result: Result<(Flips, Vec<Vec<i64>>, Vec<String>), CompareError>,
+    result: Result<PairDiff, CompareError>,
 }
 
 #[derive(Default)]
@@ -388,7 +395,8 @@ impl RunsPanel {
                 cx.toasts.error("Could not open the folder", err);
             }
             Msg::Screenshot(image) => {
-                let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect) else {
+                let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect)
+                else {
                     return;
                 };
                 let ppp = self.rt.pixels_per_point.max(0.1);
@@ -406,10 +414,14 @@ impl RunsPanel {
                     Export::Csv => "metrics",
                 };
                 match result {
-                    Ok(path) => cx.toasts.success(format!("Saved the {kind} to {}", path.display())),
+                    Ok(path) => cx
+                        .toasts
+                        .success(format!("Saved the {kind} to {}", path.display())),
                     Err(err) => {
-                        cx.toasts.error(format!("Could not save the {kind}"), err.clone());
-                        self.rt.alert = Some(Alert::error(format!("Could not save the {kind}"), err));
+                        cx.toasts
+                            .error(format!("Could not save the {kind}"), err.clone());
+                        self.rt.alert =
+                            Some(Alert::error(format!("Could not save the {kind}"), err));
                     }
                 }
             }
@@ -434,7 +446,11 @@ impl RunsPanel {
                 continue;
             };
             let fingerprint = row.fingerprint;
-            let cached = self.rt.cache.get(path).is_some_and(|(f, _)| *f == fingerprint);
+            let cached = self
+                .rt
+                .cache
+                .get(path)
+                .is_some_and(|(f, _)| *f == fingerprint);
             if cached || self.rt.loading.get(path) == Some(&fingerprint) {
                 continue;
             }
@@ -453,7 +469,11 @@ impl RunsPanel {
     }
 
     fn row(&self, path: &Path) -> Option<&RunRow> {
-        self.rt.rows.as_ref()?.iter().find(|r| r.summary.path == path)
+        self.rt
+            .rows
+            .as_ref()?
+            .iter()
+            .find(|r| r.summary.path == path)
     }
 
     fn loaded(&self, path: &Path) -> Option<&Arc<LoadedRun>> {
@@ -468,11 +488,22 @@ impl RunsPanel {
         );
         widgets::alert(ui, &mut self.rt.alert);
         ui.horizontal(|ui| {
-            if ui.button("Refresh").on_hover_text("List the runs folder again").clicked() {
+            if ui
+                .button("Refresh")
+                .on_hover_text("List the runs folder again")
+                .clicked()
+            {
                 self.refresh(cx);
             }
-            ui.label(widgets::muted(ui, format!("runs folder: {}", cx.runs_root.display())));
-            if self.rt.listing_job.is_some_and(|job| cx.jobs.is_running(job)) {
+            ui.label(widgets::muted(
+                ui,
+                format!("runs folder: {}", cx.runs_root.display()),
+            ));
+            if self
+                .rt
+                .listing_job
+                .is_some_and(|job| cx.jobs.is_running(job))
+            {
                 ui.spinner();
             }
         });
@@ -520,17 +551,25 @@ impl RunsPanel {
             return;
         }
         ui.collapsing(
-            format!("⚠ {} folder(s) in the runs folder are not readable runs", self.rt.broken.len()),
+            format!(
+                "⚠ {} folder(s) in the runs folder are not readable runs",
+                self.rt.broken.len()
+            ),
             |ui| {
                 for broken in &self.rt.broken {
-                    ui.label(RichText::new(format!("{}: {}", broken.path.display(), broken.reason)).small());
+                    ui.label(
+                        RichText::new(format!("{}: {}", broken.path.display(), broken.reason))
+                            .small(),
+                    );
                 }
             },
         );
     }
 
     fn table(&mut self, ui: &mut egui::Ui) {
-        let Some(rows) = self.rt.rows.as_ref() else { return };
+        let Some(rows) = self.rt.rows.as_ref() else {
+            return;
+        };
         let selected = &mut self.rt.selected;
         let focused = &mut self.rt.focused;
         let dark = ui.visuals().dark_mode;
@@ -551,7 +590,15 @@ impl RunsPanel {
                 .column(Column::remainder().at_least(110.0))
                 .max_scroll_height(height)
                 .header(22.0, |mut header| {
-                    for title in ["Run (tick to compare)", "Model", "Dataset", "Status", "Best metric", "Duration", "Started (UTC)"] {
+                    for title in [
+                        "Run (tick to compare)",
+                        "Model",
+                        "Dataset",
+                        "Status",
+                        "Best metric",
+                        "Duration",
+                        "Started (UTC)",
+                    ] {
                         header.col(|ui| {
                             ui.strong(title);
                         });
@@ -564,7 +611,7 @@ impl RunsPanel {
                         let info = &run.summary.info;
                         row.set_selected(focused.as_ref() == Some(path));
                         let mut ticked = selected.contains(path);
-                        let (_, cell) = row.col(|ui| {
+                        row.col(|ui| {
                             let response = ui
                                 .checkbox(&mut ticked, run.display_name())
                                 .on_hover_text(format!("Folder: {}", run.summary.name));
@@ -577,13 +624,15 @@ impl RunsPanel {
                                 *focused = Some(path.clone());
                             }
                         });
-                        let _ = cell;
                         row.col(|ui| {
-                            ui.label(crate::app::short_name(&info.model)).on_hover_text(&info.model);
+                            ui.label(crate::app::short_name(&info.model))
+                                .on_hover_text(&info.model);
                         });
                         row.col(|ui| {
                             let dataset = match &info.dataset_config {
-                                Some(c) => format!("{} ({c})", crate::app::short_name(&info.dataset)),
+                                Some(c) => {
+                                    format!("{} ({c})", crate::app::short_name(&info.dataset))
+                                }
                                 None => crate::app::short_name(&info.dataset).to_string(),
                             };
                             ui.label(dataset).on_hover_text(&info.dataset);
@@ -601,7 +650,10 @@ impl RunsPanel {
                                     .on_hover_text(format!(
                                         "at step {}{}",
                                         best.step,
-                                        best.checkpoint.as_deref().map(|c| format!(" ({c})")).unwrap_or_default()
+                                        best.checkpoint
+                                            .as_deref()
+                                            .map(|c| format!(" ({c})"))
+                                            .unwrap_or_default()
                                     ));
                             }
                             None => {
@@ -629,18 +681,30 @@ impl RunsPanel {
 
     fn manage_section(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         let Some(path) = self.rt.focused.clone() else {
-            ui.label(widgets::muted(ui, "Click a run (or tick it) to rename, delete, open, fork or resume it."));
+            ui.label(widgets::muted(
+                ui,
+                "Click a run (or tick it) to rename, delete, open, fork or resume it.",
+            ));
             return;
         };
-        let Some(row) = self.row(&path).cloned() else { return };
+        let Some(row) = self.row(&path).cloned() else {
+            return;
+        };
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             ui.horizontal(|ui| {
-                ui.label(RichText::new(format!("Manage: {}", row.display_name())).strong().size(15.0));
+                ui.label(
+                    RichText::new(format!("Manage: {}", row.display_name()))
+                        .strong()
+                        .size(15.0),
+                );
                 ui.label(widgets::muted(ui, format!("folder {}", row.summary.name)));
             });
             if let Some(err) = &row.summary.info.error {
-                ui.label(RichText::new(format!("Failed: {err}")).color(crate::app::toasts::Level::Error.color(ui.visuals().dark_mode)));
+                ui.label(
+                    RichText::new(format!("Failed: {err}"))
+                        .color(crate::app::toasts::Level::Error.color(ui.visuals().dark_mode)),
+                );
             }
             if self.rt.rename_for.as_ref() != Some(&path) {
                 self.rt.rename_for = Some(path.clone());
@@ -652,17 +716,26 @@ impl RunsPanel {
                 let response = ui
                     .add(egui::TextEdit::singleline(&mut self.rt.rename_text).desired_width(260.0))
                     .labelled_by(label.id)
-                    .on_hover_text("Shown in this table and in the charts; the folder keeps its name");
+                    .on_hover_text(
+                        "Shown in this table and in the charts; the folder keeps its name",
+                    );
                 let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                 if ui.button("Rename").clicked() || enter {
                     self.rename(&path, cx);
                 }
                 ui.separator();
-                if ui.button("Open folder").on_hover_text(path.display().to_string()).clicked() {
+                if ui
+                    .button("Open folder")
+                    .on_hover_text(path.display().to_string())
+                    .clicked()
+                {
                     open_folder(&path, cx);
                 }
                 let deleting = self.rt.deleting.is_some();
-                if ui.add_enabled(!deleting, egui::Button::new("Delete…")).clicked() {
+                if ui
+                    .add_enabled(!deleting, egui::Button::new("Delete…"))
+                    .clicked()
+                {
                     self.rt.delete = Some(DeleteRequest {
                         path: path.clone(),
                         name: row.display_name().to_string(),
@@ -712,7 +785,9 @@ impl RunsPanel {
         let config = match &loaded.config {
             Ok(config) => config,
             Err(err) => {
-                ui.label(format!("⚠ Its config.toml cannot be used, so it cannot be forked or resumed: {err}"));
+                ui.label(format!(
+                    "⚠ Its config.toml cannot be used, so it cannot be forked or resumed: {err}"
+                ));
                 return;
             }
         };
@@ -724,7 +799,10 @@ impl RunsPanel {
             }
         };
         if complete.is_empty() {
-            ui.label(widgets::muted(ui, "No complete checkpoint in this run: nothing to fork or resume from."));
+            ui.label(widgets::muted(
+                ui,
+                "No complete checkpoint in this run: nothing to fork or resume from.",
+            ));
             return;
         }
         let step = self
@@ -783,7 +861,9 @@ impl RunsPanel {
     }
 
     fn delete_dialog(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let Some(request) = self.rt.delete.as_mut() else { return };
+        let Some(request) = self.rt.delete.as_mut() else {
+            return;
+        };
         let mut close = false;
         let mut confirmed = false;
         let modal = egui::Modal::new(egui::Id::unique("runs-delete")).show(ui.ctx(), |ui| {
@@ -800,11 +880,17 @@ impl RunsPanel {
                     "⚠ This run says it is still running. If it is training now (in this window or \
                      with `wick train`), stop it first. A run that crashed keeps saying so.",
                 ).color(color));
-                ui.checkbox(&mut request.crashed_confirmed, "It crashed: nothing is training it");
+                ui.checkbox(
+                    &mut request.crashed_confirmed,
+                    "It crashed: nothing is training it",
+                );
             }
             ui.horizontal(|ui| {
                 let allowed = !request.says_running || request.crashed_confirmed;
-                if ui.add_enabled(allowed, egui::Button::new("Delete run")).clicked() {
+                if ui
+                    .add_enabled(allowed, egui::Button::new("Delete run"))
+                    .clicked()
+                {
                     confirmed = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -821,7 +907,8 @@ impl RunsPanel {
             self.rt.deleting = Some(path.clone());
             self.rt.selected.retain(|p| p != &path);
             cx.jobs.spawn("runs-delete", "deleting a run", move |r| {
-                let result = std::fs::remove_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()));
+                let result =
+                    std::fs::remove_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()));
                 r.send(jobs::Msg::Runs(Msg::Deleted { path, result }));
             });
         } else if close {
@@ -831,7 +918,10 @@ impl RunsPanel {
 
     fn compare_section(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         if self.rt.selected.is_empty() {
-            ui.label(widgets::muted(ui, "Tick runs in the table to overlay their curves and compare them."));
+            ui.label(widgets::muted(
+                ui,
+                "Tick runs in the table to overlay their curves and compare them.",
+            ));
             return;
         }
         let pending: Vec<String> = self
@@ -841,7 +931,12 @@ impl RunsPanel {
             .filter(|p| !self.rt.cache.contains_key(*p))
             .map(|p| match self.rt.load_errors.get(p) {
                 Some(err) => format!("⚠ {err}"),
-                None => format!("reading {}…", p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()),
+                None => format!(
+                    "reading {}…",
+                    p.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                ),
             })
             .collect();
         for line in &pending {
@@ -857,7 +952,10 @@ impl RunsPanel {
             ui.heading("Per-example diff");
             self.example_diff(ui);
         } else {
-            ui.label(widgets::muted(ui, "Tick a second run to see the config and per-example diffs."));
+            ui.label(widgets::muted(
+                ui,
+                "Tick a second run to see the config and per-example diffs.",
+            ));
         }
     }
 
@@ -884,7 +982,9 @@ impl RunsPanel {
         if self.x_axis == XAxis::WallTime && !any_wall_time {
             self.x_axis = XAxis::Step;
         }
-        if !keys.contains(&self.series_key) && let Some(first) = keys.first() {
+        if !keys.contains(&self.series_key)
+            && let Some(first) = keys.first()
+        {
             self.series_key = first.clone();
         }
         ui.horizontal(|ui| {
@@ -901,7 +1001,9 @@ impl RunsPanel {
             ui.selectable_value(&mut self.x_axis, XAxis::Epoch, "Epoch");
             ui.add_enabled_ui(any_wall_time, |ui| {
                 ui.selectable_value(&mut self.x_axis, XAxis::WallTime, "Wall time")
-                    .on_disabled_hover_text("These runs' logs have no elapsed_s (logged by newer versions)");
+                    .on_disabled_hover_text(
+                        "These runs' logs have no elapsed_s (logged by newer versions)",
+                    );
             });
         });
         let key: Vec<(PathBuf, Fingerprint)> =
@@ -913,7 +1015,10 @@ impl RunsPanel {
             let mut series = Vec::new();
             let mut without_wall_time = Vec::new();
             for (index, path, _, run) in &loaded {
-                let name = self.row(path).map(|r| r.display_name().to_string()).unwrap_or_default();
+                let name = self
+                    .row(path)
+                    .map(|r| r.display_name().to_string())
+                    .unwrap_or_default();
                 if self.x_axis == XAxis::WallTime && !run.has_elapsed {
                     without_wall_time.push(name);
                     continue;
@@ -935,11 +1040,16 @@ impl RunsPanel {
             });
         }
         self.rt.pixels_per_point = ui.ctx().pixels_per_point();
-        let Some(overlay) = &self.rt.overlay else { return };
+        let Some(overlay) = &self.rt.overlay else {
+            return;
+        };
         if !overlay.without_wall_time.is_empty() {
             ui.label(widgets::muted(
                 ui,
-                format!("Left out (no wall time in their logs): {}", overlay.without_wall_time.join(", ")),
+                format!(
+                    "Left out (no wall time in their logs): {}",
+                    overlay.without_wall_time.join(", ")
+                ),
             ));
         }
         let x_label = match self.x_axis {
@@ -1013,7 +1123,10 @@ impl RunsPanel {
     fn request_png(&mut self, ctx: &egui::Context, cx: &mut Cx) {
         let path = self.png_path.trim();
         if path.is_empty() {
-            self.rt.alert = Some(Alert::warning("Choose where to save the chart", "Type a path in PNG file or use Browse PNG…"));
+            self.rt.alert = Some(Alert::warning(
+                "Choose where to save the chart",
+                "Type a path in PNG file or use Browse PNG…",
+            ));
             return;
         }
         self.rt.pending_png = Some(PathBuf::from(path));
@@ -1024,22 +1137,33 @@ impl RunsPanel {
     fn export_csv(&mut self, cx: &mut Cx) {
         let path = self.csv_path.trim();
         if path.is_empty() {
-            self.rt.alert = Some(Alert::warning("Choose where to save the metrics", "Type a path in CSV file or use Browse CSV…"));
+            self.rt.alert = Some(Alert::warning(
+                "Choose where to save the metrics",
+                "Type a path in CSV file or use Browse CSV…",
+            ));
             return;
         }
         let mut runs: Vec<(String, Arc<LoadedRun>)> = Vec::new();
         for p in &self.rt.selected {
             let Some(loaded) = self.loaded(p) else {
-                self.rt.alert = Some(Alert::warning("Some ticked runs are still being read", "Try again in a moment."));
+                self.rt.alert = Some(Alert::warning(
+                    "Some ticked runs are still being read",
+                    "Try again in a moment.",
+                ));
                 return;
             };
-            let name = self.row(p).map(|r| r.display_name().to_string()).unwrap_or_default();
+            let name = self
+                .row(p)
+                .map(|r| r.display_name().to_string())
+                .unwrap_or_default();
             runs.push((name, loaded.clone()));
         }
         let path = PathBuf::from(path);
         cx.jobs.spawn("runs-csv", "exporting metrics", move |r| {
-            let tables: Vec<(String, &[LogRecord])> =
-                runs.iter().map(|(n, l)| (n.clone(), &l.records[..])).collect();
+            let tables: Vec<(String, &[LogRecord])> = runs
+                .iter()
+                .map(|(n, l)| (n.clone(), &l.records[..]))
+                .collect();
             let csv = compare::metrics_csv(&tables);
             let result = std::fs::write(&path, csv)
                 .map(|()| path.clone())
@@ -1056,7 +1180,10 @@ impl RunsPanel {
         let mut configs = Vec::new();
         for p in &self.rt.selected {
             let Some(loaded) = self.loaded(p) else { return };
-            let name = self.row(p).map(|r| r.display_name().to_string()).unwrap_or_default();
+            let name = self
+                .row(p)
+                .map(|r| r.display_name().to_string())
+                .unwrap_or_default();
             match &loaded.config {
                 Ok(config) => {
                     names.push(name);
@@ -1108,7 +1235,11 @@ impl RunsPanel {
 
     fn example_diff(&mut self, ui: &mut egui::Ui) {
         let [a, b] = [&self.rt.selected[0], &self.rt.selected[1]];
-        let name = |p: &PathBuf| self.row(p).map(|r| r.display_name().to_string()).unwrap_or_default();
+        let name = |p: &PathBuf| {
+            self.row(p)
+                .map(|r| r.display_name().to_string())
+                .unwrap_or_default()
+        };
         let (name_a, name_b) = (name(a), name(b));
         if self.rt.selected.len() > 2 {
             ui.label(widgets::muted(ui, "Comparing the first two ticked runs."));
@@ -1124,7 +1255,11 @@ impl RunsPanel {
                 return;
             }
             (pa, _) => {
-                let missing = if matches!(pa, Ok(None)) { &name_a } else { &name_b };
+                let missing = if matches!(pa, Ok(None)) {
+                    &name_a
+                } else {
+                    &name_b
+                };
                 ui.label(widgets::muted(
                     ui,
                     format!("{missing} has no {PREDICTIONS_FILE}: it is written when a run finishes its final evaluation."),
@@ -1135,7 +1270,11 @@ impl RunsPanel {
         let key = [(a.clone(), *fa), (b.clone(), *fb)];
         if self.rt.pair.as_ref().is_none_or(|c| c.key != key) {
             let result = compare::prediction_flips(pa, pb).and_then(|flips| {
-                Ok((flips, compare::confusion_delta(pa, pb)?, pa.label_names.clone()))
+                Ok((
+                    flips,
+                    compare::confusion_delta(pa, pb)?,
+                    pa.label_names.clone(),
+                ))
             });
             self.rt.pair = Some(PairCache { key, result });
         }
@@ -1143,7 +1282,9 @@ impl RunsPanel {
         let (flips, delta, labels) = match &pair.result {
             Ok(r) => r,
             Err(err) => {
-                ui.label(format!("⚠ These runs cannot be compared example by example: {err}"));
+                ui.label(format!(
+                    "⚠ These runs cannot be compared example by example: {err}"
+                ));
                 return;
             }
         };
@@ -1159,28 +1300,30 @@ impl RunsPanel {
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {
                 ui.strong("Confusion matrix delta (B − A)");
-                egui::Grid::new("runs-confusion-delta").striped(true).show(ui, |ui| {
-                    ui.label(widgets::muted(ui, "gold \\ predicted"));
-                    for name in labels {
-                        ui.strong(name);
-                    }
-                    ui.end_row();
-                    let dark = ui.visuals().dark_mode;
-                    for (gold, row) in delta.iter().enumerate() {
-                        ui.strong(&labels[gold]);
-                        for (predicted, &d) in row.iter().enumerate() {
-                            // More on the diagonal, or less off it, is better.
-                            let good = (gold == predicted) == (d > 0);
-                            let color = match d {
-                                0 => ui.visuals().weak_text_color(),
-                                _ if good => crate::app::toasts::Level::Success.color(dark),
-                                _ => crate::app::toasts::Level::Error.color(dark),
-                            };
-                            ui.label(RichText::new(format!("{d:+}")).color(color).monospace());
+                egui::Grid::new("runs-confusion-delta")
+                    .striped(true)
+                    .show(ui, |ui| {
+                        ui.label(widgets::muted(ui, "gold \\ predicted"));
+                        for name in labels {
+                            ui.strong(name);
                         }
                         ui.end_row();
-                    }
-                });
+                        let dark = ui.visuals().dark_mode;
+                        for (gold, row) in delta.iter().enumerate() {
+                            ui.strong(&labels[gold]);
+                            for (predicted, &d) in row.iter().enumerate() {
+                                // More on the diagonal, or less off it, is better.
+                                let good = (gold == predicted) == (d > 0);
+                                let color = match d {
+                                    0 => ui.visuals().weak_text_color(),
+                                    _ if good => crate::app::toasts::Level::Success.color(dark),
+                                    _ => crate::app::toasts::Level::Error.color(dark),
+                                };
+                                ui.label(RichText::new(format!("{d:+}")).color(color).monospace());
+                            }
+                            ui.end_row();
+                        }
+                    });
             });
             ui.separator();
             ui.vertical(|ui| {
@@ -1191,8 +1334,17 @@ impl RunsPanel {
                 let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| i.to_string());
                 let dark = ui.visuals().dark_mode;
                 let mark = |right: bool, text: String| {
-                    let level = if right { crate::app::toasts::Level::Success } else { crate::app::toasts::Level::Error };
-                    RichText::new(if right { format!("{text} (right)") } else { text }).color(level.color(dark))
+                    let level = if right {
+                        crate::app::toasts::Level::Success
+                    } else {
+                        crate::app::toasts::Level::Error
+                    };
+                    RichText::new(if right {
+                        format!("{text} (right)")
+                    } else {
+                        text
+                    })
+                    .color(level.color(dark))
                 };
                 ui.push_id("runs-flips", |ui| {
                     TableBuilder::new(ui)
@@ -1262,23 +1414,24 @@ fn open_folder(path: &Path, cx: &mut Cx) {
         "xdg-open"
     };
     let path = path.to_path_buf();
-    cx.jobs.spawn("runs-open", "opening the run folder", move |r| {
-        let result = std::process::Command::new(opener)
-            .arg(&path)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .map_err(|e| format!("{opener} {}: {e}", path.display()))
-            .and_then(|mut child| match child.wait() {
-                Ok(status) if status.success() || cfg!(target_os = "windows") => Ok(()),
-                Ok(status) => Err(format!("{opener} {} exited with {status}", path.display())),
-                Err(e) => Err(format!("{opener}: {e}")),
-            });
-        if let Err(err) = result {
-            r.send(jobs::Msg::Runs(Msg::OpenFailed(err)));
-        }
-    });
+    cx.jobs
+        .spawn("runs-open", "opening the run folder", move |r| {
+            let result = std::process::Command::new(opener)
+                .arg(&path)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("{opener} {}: {e}", path.display()))
+                .and_then(|mut child| match child.wait() {
+                    Ok(status) if status.success() || cfg!(target_os = "windows") => Ok(()),
+                    Ok(status) => Err(format!("{opener} {} exited with {status}", path.display())),
+                    Err(e) => Err(format!("{opener}: {e}")),
+                });
+            if let Err(err) = result {
+                r.send(jobs::Msg::Runs(Msg::OpenFailed(err)));
+            }
+        });
 }
 
 /// A save dialog on a job (it blocks its thread until the user answers).
@@ -1325,7 +1478,10 @@ mod tests {
         assert_eq!(fork.learning_rate, 3e-5);
         config.resume_from_checkpoint = None;
         let resume = resume_config(&config, &entry(20));
-        assert_eq!(resume.resume_from_checkpoint.as_deref(), Some("/runs/r/checkpoint-20"));
+        assert_eq!(
+            resume.resume_from_checkpoint.as_deref(),
+            Some("/runs/r/checkpoint-20")
+        );
         assert_eq!(resume.model, "bert-base-uncased");
         assert_eq!(resume.output_dir.as_deref(), Some("/runs/r"));
     }
