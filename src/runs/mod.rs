@@ -12,6 +12,7 @@
 //! ```
 
 pub mod checkpoints;
+pub mod compare;
 mod fsio;
 pub mod metrics_log;
 pub mod predictions;

@@ -266,6 +266,14 @@ impl RunDir {
         self.write_info()
     }
 
+    /// Renames the run for display: `run_name` in `run.json` (the folder keeps its
+    /// name, so paths to it stay valid). An empty name clears it.
+    pub fn set_run_name(&mut self, name: &str) -> Result<(), RunsError> {
+        let name = name.trim();
+        self.info.run_name = (!name.is_empty()).then(|| name.to_string());
+        self.write_info()
+    }
+
     pub fn set_best_metric(&mut self, best: BestMetric) -> Result<(), RunsError> {
         self.info.best_metric = Some(best);
         self.write_info()
@@ -409,6 +417,21 @@ mod tests {
             (info.status, info.finished_at, info.error),
             (RunStatus::Running, None, None)
         );
+    }
+
+    #[test]
+    fn rename_sets_run_name_and_keeps_the_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let mut run = RunDir::create(root.path(), "folder", &config()).unwrap();
+        run.set_run_name("  baseline lr 2e-5 ").unwrap();
+        let reopened = RunDir::open(&root.path().join("folder")).unwrap();
+        assert_eq!(
+            reopened.info().run_name.as_deref(),
+            Some("baseline lr 2e-5")
+        );
+        assert_eq!(reopened.name(), "folder");
+        run.set_run_name("").unwrap();
+        assert_eq!(RunDir::open(run.path()).unwrap().info().run_name, None);
     }
 
     #[test]

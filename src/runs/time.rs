@@ -60,6 +60,50 @@ pub fn unix_seconds(time: SystemTime) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// Unix seconds of an RFC 3339 UTC time as [`UtcDateTime::rfc3339`] writes it
+/// (`2026-11-26T07:34:40Z`); `None` for anything else.
+pub fn parse_rfc3339(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() != 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'Z'
+    {
+        return None;
+    }
+    let num = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    Some(
+        days_from_civil(year, month as u32, day as u32) * 86_400
+            + hour * 3600
+            + minute * 60
+            + second,
+    )
+}
+
+/// Howard Hinnant's `days_from_civil`: (y, m, d) to days since 1970-01-01.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Howard Hinnant's `civil_from_days`: days since 1970-01-01 to (y, m, d).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -93,5 +137,15 @@ mod tests {
         assert_eq!(at(1_795_678_480).rfc3339(), "2026-11-26T07:34:40Z");
         // End of a non-leap year.
         assert_eq!(at(1_767_225_599).rfc3339(), "2025-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn rfc3339_parses_back() {
+        for secs in [0, 951_782_400, 1_795_678_480, 1_767_225_599] {
+            assert_eq!(parse_rfc3339(&at(secs).rfc3339()), Some(secs as i64));
+        }
+        assert_eq!(parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339("2026-11-26 07:34:40"), None);
+        assert_eq!(parse_rfc3339(""), None);
     }
 }

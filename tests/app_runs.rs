@@ -1,0 +1,281 @@
+//! The Runs panel driven through the accessibility tree, on two real tiny runs trained by
+//! the lib's trainer: listing, overlay, config diff, per-example diff, CSV export, rename,
+//! fork and delete (with the confirmation a "running" run needs).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::{NodeT, Queryable};
+use wick::app::{Tab, WickApp};
+use wick::hub::HubSettings;
+use wick::runs::{RunDir, RunStatus};
+use wick::train::config::TrainConfig;
+use wick::train::{Event, TrainerOptions};
+
+mod support;
+use support::app::{harness, has_label, has_label_containing, wait_for};
+use support::tiny::{tiny_dataset, tiny_model};
+
+fn config(dir: &Path, run_name: &str, learning_rate: f64) -> TrainConfig {
+    let text = format!(
+        r#"
+model = "{model}"
+dataset = "{data}"
+run_name = "{run_name}"
+learning_rate = {learning_rate}
+num_train_epochs = 1
+per_device_train_batch_size = 4
+per_device_eval_batch_size = 6
+logging_steps = 2
+eval_strategy = "epoch"
+save_strategy = "epoch"
+seed = 7
+"#,
+        model = tiny_model(dir).display(),
+        data = tiny_dataset(dir).display(),
+    );
+    TrainConfig::from_toml_str(&text).expect("test config is valid")
+}
+
+/// Trains `config` to the end with the lib's trainer; returns the run folder.
+fn train(config: TrainConfig, dir: &Path, runs_root: &Path) -> PathBuf {
+    let options = TrainerOptions {
+        runs_root: Some(runs_root.to_path_buf()),
+        hub: HubSettings::with_home(&dir.join("hf")).with_offline(true),
+        dataset_cache: true,
+    };
+    let handle = wick::train::spawn(config, options).unwrap();
+    let mut run_dir = None;
+    loop {
+        let event = handle
+            .events
+            .recv_timeout(Duration::from_secs(600))
+            .expect("the trainer reports within 10 minutes");
+        match event {
+            Event::Started(started) => run_dir = Some(started.run_dir.clone()),
+            Event::Finished(_) => break,
+            Event::Failed { reason } => panic!("the tiny run failed: {reason}"),
+            _ => {}
+        }
+    }
+    handle.join();
+    run_dir.expect("a Started event")
+}
+
+/// A `predictions.json` of the agreed shape for the tiny validation split (12 rows), right
+/// except on the `wrong` rows. Written only when the trainer did not write one.
+fn write_predictions(run: &Path, wrong: &[usize]) {
+    let path = run.join("predictions.json");
+    if path.exists() {
+        return;
+    }
+    let rows: Vec<serde_json::Value> = (0..12)
+        .map(|i| {
+            let label = (i + 1000) % 3;
+            let prediction = if wrong.contains(&i) { (label + 1) % 3 } else { label };
+            serde_json::json!({"row": i, "label": label, "prediction": prediction,
+                "probs": [0.2, 0.3, 0.5], "text": format!("the film was number {i}"), "text_pair": null})
+        })
+        .collect();
+    let doc = serde_json::json!({"split": "validation", "step": 10, "checkpoint": "checkpoint-10",
+        "label_names": ["neg", "neu", "pos"], "metrics": {}, "rows": rows});
+    std::fs::write(path, doc.to_string()).unwrap();
+}
+
+fn open_runs(harness: &mut Harness<'static, WickApp>, expected_rows: usize) {
+    harness.run_steps(2);
+    harness.get_by_label(&Tab::Runs.nav_label()).click();
+    wait_for(harness, "the runs to be listed", |h| {
+        h.state()
+            .state
+            .runs
+            .rows()
+            .is_some_and(|rows| rows.len() == expected_rows)
+    });
+}
+
+fn tick(harness: &mut Harness<'static, WickApp>, name: &str) {
+    // The table's checkbox comes first; the overlay's legend has one of the same name.
+    harness
+        .get_all_by_role_and_label(egui::accesskit::Role::CheckBox, name)
+        .next()
+        .unwrap()
+        .click_accesskit();
+    harness.run_steps(2);
+}
+
+fn click(harness: &mut Harness<'static, WickApp>, label: &str) {
+    harness.get_by_label(label).click_accesskit();
+    harness.run_steps(2);
+}
+
+fn set_text(harness: &mut Harness<'static, WickApp>, label: &str, text: &str) {
+    let field = harness.get_by_label(label);
+    field.focus();
+    field.set_text_value_accesskit(text);
+    harness.run_steps(2);
+}
+
+#[test]
+fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_root = dir.path().join("runs");
+    let small = train(config(dir.path(), "lr-small", 1e-3), dir.path(), &runs_root);
+    let big = train(config(dir.path(), "lr-big", 3e-3), dir.path(), &runs_root);
+    write_predictions(&small, &[0, 1]);
+    write_predictions(&big, &[0, 2, 5]);
+
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    open_runs(&mut harness, 2);
+    assert!(has_label(&harness, "lr-small") && has_label(&harness, "lr-big"));
+    assert!(has_label(&harness, "finished"), "the status column");
+
+    // Tick both: A = lr-small, B = lr-big.
+    tick(&mut harness, "lr-small");
+    tick(&mut harness, "lr-big");
+    wait_for(&mut harness, "both runs' files to be read", |h| {
+        let runs = &h.state().state.runs;
+        runs.selected().len() == 2 && runs.selected().iter().all(|p| runs.is_loaded(p))
+    });
+    assert!(has_label(&harness, "Curves") && has_label(&harness, "Series"));
+    // The config diff shows learning_rate and nothing else (run_name and output_dir are noise).
+    assert!(
+        has_label(&harness, "learning_rate"),
+        "the config diff names learning_rate"
+    );
+    for same in [
+        "seed",
+        "model",
+        "num_train_epochs",
+        "run_name",
+        "output_dir",
+    ] {
+        assert!(!has_label(&harness, same), "{same} is not a difference");
+    }
+    assert!(has_label(&harness, "0.001") && has_label(&harness, "0.003"));
+    // Per-example diff: rows 1, 2 and 5 flipped (row 0 is wrong in both, the same way).
+    assert!(
+        has_label_containing(
+            &harness,
+            "3 of 12 validation examples flipped: B fixed 1, broke 2"
+        ),
+        "the flip summary"
+    );
+    assert!(has_label(&harness, "Confusion matrix delta (B − A)"));
+
+    // CSV export of both runs.
+    let csv_path = dir.path().join("metrics.csv");
+    set_text(&mut harness, "CSV file", &csv_path.display().to_string());
+    click(&mut harness, "Export metrics CSV");
+    wait_for(&mut harness, "the CSV file", |_| csv_path.exists());
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("run,step,epoch,elapsed_s,"), "{header}");
+    assert!(
+        header.contains(",loss,") && header.contains("eval_loss"),
+        "{header}"
+    );
+    assert!(
+        csv.lines().any(|l| l.starts_with("lr-small,"))
+            && csv.lines().any(|l| l.starts_with("lr-big,"))
+    );
+
+    // Rename the focused run (lr-big, ticked last): run.json changes, the folder does not.
+    set_text(&mut harness, "Run name", "big learning rate");
+    click(&mut harness, "Rename");
+    wait_for(&mut harness, "the renamed run in the table", |h| {
+        has_label(h, "big learning rate")
+    });
+    let info = RunDir::open(&big).unwrap().info().clone();
+    assert_eq!(info.run_name.as_deref(), Some("big learning rate"));
+    assert!(big.is_dir());
+
+    // Fork from its checkpoint: the recipe trains from those weights as a new run.
+    wait_for(&mut harness, "the checkpoint picker", |h| {
+        has_label(h, "Fork…")
+    });
+    click(&mut harness, "Fork…");
+    assert_eq!(harness.state().state.tab, Tab::Train);
+    let recipe = &harness.state().state.recipe;
+    let checkpoint = PathBuf::from(&recipe.model);
+    assert_eq!(checkpoint.parent(), Some(big.as_path()));
+    let step = checkpoint
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .strip_prefix("checkpoint-")
+        .expect("the model is a checkpoint folder")
+        .to_string();
+    assert_eq!(
+        recipe.run_name.as_deref(),
+        Some(format!("big learning rate-fork-{step}").as_str())
+    );
+    assert_eq!(
+        (
+            recipe.output_dir.as_deref(),
+            recipe.resume_from_checkpoint.as_deref()
+        ),
+        (None, None)
+    );
+    assert_eq!(recipe.learning_rate, 3e-3);
+
+    // Delete lr-small (unticking it focuses it) after confirming.
+    harness.get_by_label(&Tab::Runs.nav_label()).click();
+    harness.run_steps(2);
+    tick(&mut harness, "lr-small");
+    click(&mut harness, "Delete…");
+    assert!(has_label(&harness, "Delete this run?"));
+    click(&mut harness, "Delete run");
+    wait_for(&mut harness, "lr-small to leave the table", |h| {
+        h.state()
+            .state
+            .runs
+            .rows()
+            .is_some_and(|rows| rows.len() == 1)
+    });
+    assert!(!small.exists());
+    assert!(big.exists());
+}
+
+#[test]
+fn a_run_that_says_running_is_deleted_only_once_confirmed_crashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_root = dir.path().join("runs");
+    let config = TrainConfig {
+        model: "acme/tiny".into(),
+        dataset: "acme/reviews".into(),
+        run_name: Some("crashed run".into()),
+        ..TrainConfig::default()
+    };
+    let run = RunDir::create(&runs_root, "20260101-000000-crashed", &config).unwrap();
+    assert_eq!(run.info().status, RunStatus::Running);
+
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    open_runs(&mut harness, 1);
+    tick(&mut harness, "crashed run");
+    click(&mut harness, "Delete…");
+    assert!(has_label_containing(&harness, "says it is still running"));
+    let delete = harness.get_by_label("Delete run");
+    assert!(
+        delete.accesskit_node().is_disabled(),
+        "refused until confirmed crashed"
+    );
+    click(&mut harness, "Delete run");
+    harness.run_steps(5);
+    assert!(run.path().exists());
+
+    click(&mut harness, "It crashed: nothing is training it");
+    click(&mut harness, "Delete run");
+    wait_for(&mut harness, "the run to be deleted", |h| {
+        h.state().state.runs.rows().is_some_and(<[_]>::is_empty)
+    });
+    assert!(!run.path().exists());
+    assert!(has_label_containing(&harness, "No runs yet"));
+}
