@@ -256,8 +256,6 @@ impl WickApp {
             .exact_size(150.0)
             .show(ui, |ui| self.navigation(ui));
 
-        let mut actions = Vec::new();
-        let runs_root = self.runs_root();
         if self.shows_welcome() {
             egui::CentralPanel::default().show(ui, |ui| {
                 let busy = self.demo_job.is_some_and(|job| self.jobs.is_running(job));
@@ -272,35 +270,25 @@ impl WickApp {
                     welcome::Choice::OfflineDemo => self.start_demo(),
                 }
             });
-            self.finish_frame(&ctx, actions);
+            self.finish_frame(&ctx);
             return;
         }
         egui::CentralPanel::default().show(ui, |ui| {
-            let state = &mut self.state;
-            let mut cx = Cx {
-                jobs: &mut self.jobs,
-                toasts: &mut self.toasts,
-                hub: &self.hub,
-                recipe: &mut state.recipe,
-                runs_root: &runs_root,
-                devices: &self.options.devices,
-                actions: &mut actions,
-            };
-            match state.tab {
-                Tab::Hub => state.hub.ui(ui, &mut cx),
-                Tab::Data => state.data.ui(ui, &mut cx),
-                Tab::Train => state.train.ui(ui, &mut cx),
-                Tab::Monitor => state.monitor.ui(ui, &mut cx),
-                Tab::Runs => state.runs.ui(ui, &mut cx),
-                Tab::Playground => state.playground.ui(ui, &mut cx),
-            }
+            self.with_cx(|state, cx| match state.tab {
+                Tab::Hub => state.hub.ui(ui, cx),
+                Tab::Data => state.data.ui(ui, cx),
+                Tab::Train => state.train.ui(ui, cx),
+                Tab::Monitor => state.monitor.ui(ui, cx),
+                Tab::Runs => state.runs.ui(ui, cx),
+                Tab::Playground => state.playground.ui(ui, cx),
+            });
         });
-
-        self.finish_frame(&ctx, actions);
+        self.finish_frame(&ctx);
     }
 
     /// Settings window, actions from this frame, toasts.
-    fn finish_frame(&mut self, ctx: &egui::Context, mut actions: Vec<Action>) {
+    fn finish_frame(&mut self, ctx: &egui::Context) {
+        let mut actions = Vec::new();
         let change = self.settings_window.show(
             ctx,
             &mut self.state.settings,
@@ -318,6 +306,29 @@ impl WickApp {
         }
         self.dispatch_actions(actions);
         self.toasts.show(ctx);
+    }
+
+    /// Lends `f` the panels and a `Cx`; the actions they push are handled after it.
+    fn with_cx<R>(&mut self, f: impl FnOnce(&mut AppState, &mut Cx) -> R) -> R {
+        let runs_root = self.runs_root();
+        let mut actions = Vec::new();
+        // The panels reach the recipe through `cx`; lend it out of the state meanwhile.
+        let mut recipe = std::mem::take(&mut self.state.recipe);
+        let result = {
+            let mut cx = Cx {
+                jobs: &mut self.jobs,
+                toasts: &mut self.toasts,
+                hub: &self.hub,
+                recipe: &mut recipe,
+                runs_root: &runs_root,
+                devices: &self.options.devices,
+                actions: &mut actions,
+            };
+            f(&mut self.state, &mut cx)
+        };
+        self.state.recipe = recipe;
+        self.dispatch_actions(actions);
+        result
     }
 
     /// The first-run view: nothing trained yet and not dismissed.
@@ -359,43 +370,32 @@ impl WickApp {
         if messages.is_empty() {
             return;
         }
-        let mut actions = Vec::new();
-        let runs_root = self.runs_root();
-        let state = &mut self.state;
-        let mut cx = Cx {
-            jobs: &mut self.jobs,
-            toasts: &mut self.toasts,
-            hub: &self.hub,
-            recipe: &mut state.recipe,
-            runs_root: &runs_root,
-            devices: &self.options.devices,
-            actions: &mut actions,
-        };
-        for msg in messages {
-            match msg {
-                Msg::Hub(msg) => state.hub.on_msg(msg, &mut cx),
-                Msg::Data(msg) => state.data.on_msg(msg, &mut cx),
-                Msg::Train(msg) => state.train.on_msg(msg, &mut cx),
-                Msg::Trainer(event) => state.monitor.on_event(event, &mut cx),
-                Msg::Runs(msg) => state.runs.on_msg(msg, &mut cx),
-                Msg::Playground(msg) => state.playground.on_msg(msg, &mut cx),
-                Msg::Crashed { label, reason, .. } => cx.toasts.error(
-                    format!("Internal error while {label}"),
-                    format!("{reason}\nThis is a bug in Wick; the app keeps running."),
-                ),
-                Msg::Demo(Ok(files)) => {
-                    let config = crate::demo::config(&files);
-                    *cx.recipe = config.clone();
-                    cx.actions.push(Action::StartTraining(Box::new(config)));
-                    state.welcome_dismissed = true;
+        self.with_cx(|state, cx| {
+            for msg in messages {
+                match msg {
+                    Msg::Hub(msg) => state.hub.on_msg(msg, cx),
+                    Msg::Data(msg) => state.data.on_msg(msg, cx),
+                    Msg::Train(msg) => state.train.on_msg(msg, cx),
+                    Msg::Trainer(event) => state.monitor.on_event(event, cx),
+                    Msg::Runs(msg) => state.runs.on_msg(msg, cx),
+                    Msg::Playground(msg) => state.playground.on_msg(msg, cx),
+                    Msg::Crashed { label, reason, .. } => cx.toasts.error(
+                        format!("Internal error while {label}"),
+                        format!("{reason}\nThis is a bug in Wick; the app keeps running."),
+                    ),
+                    Msg::Demo(Ok(files)) => {
+                        let config = crate::demo::config(&files);
+                        *cx.recipe = config.clone();
+                        cx.actions.push(Action::StartTraining(Box::new(config)));
+                        state.welcome_dismissed = true;
+                    }
+                    Msg::Demo(Err(err)) => cx
+                        .toasts
+                        .error("Could not write the offline demo's files", err),
+                    Msg::Progress { .. } | Msg::Finished { .. } => {}
                 }
-                Msg::Demo(Err(err)) => cx
-                    .toasts
-                    .error("Could not write the offline demo's files", err),
-                Msg::Progress { .. } | Msg::Finished { .. } => {}
             }
-        }
-        self.dispatch_actions(actions);
+        });
     }
 
     fn dispatch_actions(&mut self, mut actions: Vec<Action>) {
@@ -418,18 +418,10 @@ impl WickApp {
                                     .any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file()))
                             })
                             .unwrap_or(false);
-                        let state = &mut self.state;
-                        let mut cx = Cx {
-                            jobs: &mut self.jobs,
-                            toasts: &mut self.toasts,
-                            hub: &self.hub,
-                            recipe: &mut state.recipe,
-                            runs_root: &runs_root,
-                            devices: &self.options.devices,
-                            actions: &mut follow_ups,
-                        };
-                        state.runs.refresh(&mut cx);
-                        state.playground.refresh(&mut cx);
+                        self.with_cx(|state, cx| {
+                            state.runs.refresh(cx);
+                            state.playground.refresh(cx);
+                        });
                     }
                 }
             }
@@ -644,10 +636,24 @@ pub fn run_native() -> anyhow::Result<()> {
 
 /// The screenshot tour's stops, in order: the first run, then each panel in use.
 fn tour_stops() -> Vec<tour::Stop> {
+    use panels::hub::SearchKind;
     use std::time::Duration;
-    fn tab(app: &mut WickApp, tab: Tab) {
+    fn show(app: &mut WickApp, tab: Tab) {
         app.state.welcome_dismissed = true;
         app.state.tab = tab;
+    }
+    /// A second demo run with another learning rate, for Monitor live and for Runs.
+    fn second_demo_run(app: &mut WickApp) {
+        show(app, Tab::Monitor);
+        match crate::demo::materialize(&app.options.data_dir.join("demo")) {
+            Ok(files) => {
+                let mut config = crate::demo::config(&files);
+                config.learning_rate = 5e-4;
+                config.run_name = Some("offline-demo-lr5e-4".into());
+                app.start_training(config);
+            }
+            Err(err) => app.toasts.error("Could not write the offline demo's files", err.to_string()),
+        }
     }
     vec![
         tour::Stop {
@@ -657,40 +663,102 @@ fn tour_stops() -> Vec<tour::Stop> {
             max_wait: Duration::from_secs(5),
         },
         tour::Stop {
-            name: "monitor",
+            name: "monitor-finished",
             enter: |app| app.start_demo(),
-            ready: |app| !app.state.monitor.is_training() && app.state.monitor.live_run().is_some(),
-            max_wait: Duration::from_secs(120),
+            ready: |app| {
+                app.state.monitor.live_run().is_some() && !app.state.monitor.is_training()
+            },
+            max_wait: Duration::from_secs(180),
         },
         tour::Stop {
             name: "hub",
-            enter: |app| tab(app, Tab::Hub),
-            ready: |_| true,
-            max_wait: Duration::from_secs(30),
+            enter: |app| {
+                show(app, Tab::Hub);
+                app.with_cx(|state, cx| state.hub.search_for(cx, SearchKind::Datasets, "glue"));
+            },
+            ready: |app| {
+                app.with_cx(|state, cx| state.hub.select_first_result(cx))
+                    && app.state.hub.has_details()
+                    && app.jobs.running().next().is_none()
+            },
+            max_wait: Duration::from_secs(60),
         },
         tour::Stop {
             name: "data",
-            enter: |app| tab(app, Tab::Data),
-            ready: |_| true,
-            max_wait: Duration::from_secs(60),
+            enter: |app| {
+                show(app, Tab::Data);
+                if !app.hub.offline {
+                    // The course recipe, through the configured endpoint (a mirror here).
+                    app.state.recipe.model.clear();
+                    app.state.recipe.dataset.clear();
+                    crate::train::presets::Preset::CourseRecipe.apply(&mut app.state.recipe);
+                }
+                app.with_cx(|state, cx| state.data.tokenize_now(cx));
+            },
+            ready: |app| {
+                app.state.data.batch_view().is_some() && app.jobs.running().next().is_none()
+            },
+            max_wait: Duration::from_secs(300),
         },
         tour::Stop {
             name: "train",
-            enter: |app| tab(app, Tab::Train),
-            ready: |_| true,
-            max_wait: Duration::from_secs(60),
+            enter: |app| {
+                show(app, Tab::Train);
+                app.with_cx(|state, cx| state.train.preflight_now(cx));
+            },
+            ready: |app| {
+                app.state.train.preflight_report().is_some() && app.jobs.running().next().is_none()
+            },
+            max_wait: Duration::from_secs(300),
+        },
+        tour::Stop {
+            name: "monitor-live",
+            enter: second_demo_run,
+            ready: |app| {
+                app.state.monitor.progress_fraction().is_some_and(|f| f > 0.55)
+                    || !app.state.monitor.is_training()
+            },
+            max_wait: Duration::from_secs(180),
         },
         tour::Stop {
             name: "runs",
-            enter: |app| tab(app, Tab::Runs),
-            ready: |_| true,
-            max_wait: Duration::from_secs(30),
+            enter: |app| show(app, Tab::Runs),
+            ready: |app| {
+                if app.state.monitor.is_training() {
+                    return false;
+                }
+                let runs: Vec<PathBuf> = app
+                    .state
+                    .runs
+                    .rows()
+                    .map(|rows| rows.iter().map(|r| r.summary.path.clone()).collect())
+                    .unwrap_or_default();
+                if runs.len() < 2 {
+                    return false;
+                }
+                app.state.runs.select_for_overlay(&runs[..2]);
+                app.state.runs.overlay_points() > 0 && app.jobs.running().next().is_none()
+            },
+            max_wait: Duration::from_secs(120),
         },
         tour::Stop {
             name: "playground",
-            enter: |app| tab(app, Tab::Playground),
-            ready: |_| true,
-            max_wait: Duration::from_secs(30),
+            enter: |app| show(app, Tab::Playground),
+            ready: |app| {
+                if !app.state.playground.has_prediction() {
+                    let busy = app.jobs.running().next().is_some();
+                    if !busy {
+                        app.with_cx(|state, cx| {
+                            state
+                                .playground
+                                .predict_now(cx, "honestly the soundtrack was superb from start to finish")
+                        });
+                    }
+                    return false;
+                }
+                true
+            },
+            max_wait: Duration::from_secs(60),
         },
     ]
 }

@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use super::WickApp;
 
-/// One stop: `enter` puts the app in the state to show, `ready` says when it shows it.
+/// One stop: `enter` puts the app in the state to show; `ready` says when it shows it (and
+/// may take the next step of a multi-step stop, e.g. select a result once it arrives).
 pub struct Stop {
     pub name: &'static str,
     pub enter: fn(&mut WickApp),
-    pub ready: fn(&WickApp) -> bool,
+    pub ready: fn(&mut WickApp) -> bool,
     pub max_wait: Duration,
 }
 

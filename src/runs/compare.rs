@@ -54,46 +54,7 @@ pub fn config_diff_many(configs: &[&TrainConfig]) -> Vec<KeyDiff> {
         .collect()
 }
 
-/// The file the trainer writes at the end of a run with its final validation predictions.
-pub const PREDICTIONS_FILE: &str = "predictions.json";
-
-/// The content of `predictions.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Predictions {
-    pub split: String,
-    pub step: u64,
-    pub checkpoint: Option<String>,
-    pub label_names: Vec<String>,
-    #[serde(default)]
-    pub metrics: serde_json::Map<String, Value>,
-    pub rows: Vec<PredictionRow>,
-}
-
-/// One validation example and what the model said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PredictionRow {
-    pub row: u64,
-    pub label: usize,
-    pub prediction: usize,
-    #[serde(default)]
-    pub probs: Vec<f64>,
-    pub text: String,
-    #[serde(default)]
-    pub text_pair: Option<String>,
-}
-
-/// Reads a run's `predictions.json`; `Ok(None)` when the run has none.
-pub fn read_predictions(run_dir: &Path) -> Result<Option<Predictions>, RunsError> {
-    let path = run_dir.join(PREDICTIONS_FILE);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(RunsError::io(&path)(e)),
-    };
-    serde_json::from_str(&text)
-        .map(Some)
-        .map_err(|e| RunsError::invalid(&path, e.to_string()))
-}
+pub use super::predictions::{PREDICTIONS_FILE, PredictionRow, Predictions, read_predictions};
 
 /// Why two runs' predictions cannot be compared example by example.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -182,16 +143,16 @@ fn check_comparable(a: &Predictions, b: &Predictions) -> Result<(), CompareError
         if ra.row != rb.row || ra.label != rb.label {
             return Err(CompareError::Row {
                 index,
-                a_row: ra.row,
-                a_label: ra.label,
-                b_row: rb.row,
-                b_label: rb.label,
+                a_row: ra.row as u64,
+                a_label: ra.label as usize,
+                b_row: rb.row as u64,
+                b_label: rb.label as usize,
             });
         }
         for r in [ra, rb] {
-            if let Some(&value) = [r.label, r.prediction].iter().find(|&&v| v >= classes) {
+            if let Some(&value) = [r.label as usize, r.prediction as usize].iter().find(|&&v| v >= classes) {
                 return Err(CompareError::ClassOutOfRange {
-                    row: r.row,
+                    row: r.row as u64,
                     value,
                     classes,
                 });
@@ -213,12 +174,12 @@ pub fn prediction_flips(a: &Predictions, b: &Predictions) -> Result<Flips, Compa
             continue;
         }
         let flip = Flip {
-            row: ra.row,
+            row: ra.row as u64,
             text: ra.text.clone(),
             text_pair: ra.text_pair.clone(),
-            label: ra.label,
-            prediction_a: ra.prediction,
-            prediction_b: rb.prediction,
+            label: ra.label as usize,
+            prediction_a: ra.prediction as usize,
+            prediction_b: rb.prediction as usize,
         };
         match (flip.a_is_right(), flip.b_is_right()) {
             (false, true) => flips.fixed += 1,
@@ -235,8 +196,9 @@ pub fn confusion(p: &Predictions) -> Vec<Vec<u64>> {
     let n = p.label_names.len();
     let mut matrix = vec![vec![0u64; n]; n];
     for r in &p.rows {
-        if r.label < n && r.prediction < n {
-            matrix[r.label][r.prediction] += 1;
+        let (label, prediction) = (r.label as usize, r.prediction as usize);
+        if label < n && prediction < n {
+            matrix[label][prediction] += 1;
         }
     }
     matrix
@@ -417,9 +379,9 @@ mod tests {
                 .iter()
                 .enumerate()
                 .map(|(i, &p)| PredictionRow {
-                    row: i as u64,
+                    row: i,
                     label: labels[i],
-                    prediction: p,
+                    prediction: p as u32,
                     probs: vec![0.5, 0.5],
                     text: format!("text {i}"),
                     text_pair: None,
@@ -489,22 +451,6 @@ mod tests {
             prediction_flips(&a, &other),
             Err(CompareError::ClassOutOfRange { value: 5, .. })
         ));
-    }
-
-    #[test]
-    fn predictions_file_reads_the_agreed_shape() {
-        let dir = tempfile::tempdir().unwrap();
-        assert_eq!(read_predictions(dir.path()).unwrap(), None);
-        let text = json!({"split": "validation", "step": 918, "checkpoint": "checkpoint-918",
-            "label_names": ["a", "b"], "metrics": {"eval_accuracy": 0.5},
-            "rows": [{"row": 0, "label": 1, "prediction": 1, "probs": [0.1, 0.9],
-                      "text": "x", "text_pair": null}]});
-        std::fs::write(dir.path().join(PREDICTIONS_FILE), text.to_string()).unwrap();
-        let p = read_predictions(dir.path()).unwrap().unwrap();
-        assert_eq!((p.step, p.rows[0].prediction), (918, 1));
-        std::fs::write(dir.path().join(PREDICTIONS_FILE), "{\"split\": 3}").unwrap();
-        let err = read_predictions(dir.path()).unwrap_err().to_string();
-        assert!(err.contains(PREDICTIONS_FILE), "{err}");
     }
 
     fn records(values: Value) -> Vec<LogRecord> {

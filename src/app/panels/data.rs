@@ -167,6 +167,11 @@ impl DataPanel {
         self.report.as_ref()
     }
 
+    /// Tokenizes the recipe's data, as the Tokenize button does (for the screenshot tour).
+    pub fn tokenize_now(&mut self, cx: &mut Cx) {
+        self.tokenize(cx);
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         widgets::panel_header(
             ui,

@@ -153,6 +153,31 @@ pub struct HubPanel {
 }
 
 impl HubPanel {
+    /// Searches for `query` as the search box does (for the screenshot tour).
+    pub fn search_for(&mut self, cx: &mut Cx, kind: SearchKind, query: &str) {
+        self.kind = kind;
+        self.query = query.to_string();
+        self.search(cx, PAGE);
+    }
+
+    /// Selects the first result, as a click on it does; false when there is none yet.
+    pub fn select_first_result(&mut self, cx: &mut Cx) -> bool {
+        if self.selected.is_some() {
+            return true;
+        }
+        let Some(first) = self.results.first() else {
+            return false;
+        };
+        let id = first.id.clone();
+        self.select(cx, self.kind, id, None);
+        true
+    }
+
+    /// Whether the selected repository's details are shown.
+    pub fn has_details(&self) -> bool {
+        self.details.is_some()
+    }
+
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         widgets::panel_header(
             ui,

@@ -195,6 +195,25 @@ impl PlaygroundPanel {
         );
     }
 
+    /// Predicts `text` with the first listed run's best checkpoint, as typing it and
+    /// pressing Predict does (for the screenshot tour); false while no run is listed.
+    pub fn predict_now(&mut self, cx: &mut Cx, text: &str) -> bool {
+        let Some(first) = self.runs.first() else {
+            return false;
+        };
+        if self.run.is_none() {
+            self.run = Some(first.name.clone());
+        }
+        self.text = text.to_string();
+        self.predict(cx);
+        true
+    }
+
+    /// Whether a prediction is shown.
+    pub fn has_prediction(&self) -> bool {
+        self.shown.is_some()
+    }
+
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
         match msg {
             Msg::Listed { generation, result } => {

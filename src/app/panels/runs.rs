@@ -315,6 +315,24 @@ impl RunsPanel {
         self.rt.cache.contains_key(path)
     }
 
+    /// Ticks these runs for comparison, as clicking their checkboxes does (for the
+    /// screenshot tour and the UI benchmark); they load over the next frames.
+    pub fn select_for_overlay(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if !self.rt.selected.contains(path) {
+                self.rt.selected.push(path.clone());
+            }
+        }
+        self.rt.focused = paths.last().cloned();
+    }
+
+    /// Points in the overlay as last drawn.
+    pub fn overlay_points(&self) -> usize {
+        self.rt.overlay.as_ref().map_or(0, |overlay| {
+            overlay.series.iter().map(|(_, s)| s.points.len()).sum()
+        })
+    }
+
     /// The runs folder changed: list it again.
     pub fn refresh(&mut self, cx: &mut Cx) {
         self.rt.generation += 1;

@@ -229,6 +229,11 @@ impl TrainPanel {
         self.preflight.as_ref()?.1.as_ref().ok().map(|r| r.as_ref())
     }
 
+    /// Runs the preflight, as its button does (for the screenshot tour).
+    pub fn preflight_now(&mut self, cx: &mut Cx) {
+        self.start_preflight(cx);
+    }
+
     pub fn preflight_running(&self, cx_jobs: &jobs::Jobs) -> bool {
         self.preflight_job
             .is_some_and(|job| cx_jobs.is_running(job))
