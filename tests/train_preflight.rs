@@ -119,3 +119,37 @@ fn a_bad_model_path_is_a_clear_error() {
     assert!(message.contains("no-such-model"), "{message}");
     assert!(message.contains("config.json"), "{message}");
 }
+
+#[test]
+fn preflight_on_minilm_and_mrpc_from_shared() {
+    let hub_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/hub");
+    let model = hub_dir.join("models/sentence-transformers/all-MiniLM-L6-v2");
+    let data = hub_dir.join("datasets/nyu-mll/glue");
+    if !model.is_dir() || !data.is_dir() {
+        eprintln!("SKIPPED: ../shared/hub (MiniLM and GLUE) not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        model: model.display().to_string(),
+        dataset: data.display().to_string(),
+        dataset_config: Some("mrpc".into()),
+        // Small batches keep this test quick; the figures scale with the batch.
+        per_device_train_batch_size: 2,
+        ..TrainConfig::default()
+    };
+    let (progress, _) = recording();
+    let report = preflight(&config, &hub(dir.path()), progress).expect("preflight runs");
+    println!("{report:#?}");
+    // MRPC train: 3668 rows; batch 2: 1834 steps per epoch, 3 epochs.
+    assert_eq!(report.train_rows, Some(3668));
+    assert_eq!(report.total_steps, Some(5502));
+    assert_eq!(report.max_length, 512);
+    assert!(report.worst_seq_len > report.typical_seq_len, "{report:?}");
+    assert!(
+        report
+            .memory
+            .as_ref()
+            .is_some_and(|m| m.peak > m.rss_before)
+    );
+}

@@ -21,6 +21,9 @@ use crate::train::config::{ConfigError, KeyOrigin, key_info};
 use crate::train::preflight::{BatchSource, PreflightProgress, PreflightReport};
 use crate::train::presets::Preset;
 
+/// A preflight's report, or why it failed.
+pub type PreflightResult = Result<Box<PreflightReport>, String>;
+
 #[derive(Debug)]
 pub enum Msg {
     /// A file dialog closed (`None`: cancelled).
@@ -220,7 +223,7 @@ pub struct TrainPanel {
     preflight_generation: u64,
     /// The last preflight: the recipe it ran on and what it found.
     #[serde(skip)]
-    preflight: Option<(Box<TrainConfig>, Result<Box<PreflightReport>, String>)>,
+    preflight: Option<(Box<TrainConfig>, PreflightResult)>,
 }
 
 impl TrainPanel {
@@ -553,14 +556,14 @@ impl TrainPanel {
         if let Some(device) = picked {
             cx.recipe.device = device;
         }
-        if let Some((key, message)) = problem {
-            if key == "device" {
-                ui.label(
-                    RichText::new(format!("⚠ {message}"))
-                        .small()
-                        .color(Level::Error.color(ui.visuals().dark_mode)),
-                );
-            }
+        if let Some((key, message)) = problem
+            && key == "device"
+        {
+            ui.label(
+                RichText::new(format!("⚠ {message}"))
+                    .small()
+                    .color(Level::Error.color(ui.visuals().dark_mode)),
+            );
         }
 
         ui.add_space(4.0);
