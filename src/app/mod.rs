@@ -228,6 +228,11 @@ impl WickApp {
         &self.toasts
     }
 
+    /// Whether any background job is still running.
+    pub fn is_busy(&self) -> bool {
+        self.jobs.running().next().is_some()
+    }
+
     pub fn runs_root(&self) -> PathBuf {
         self.state.settings.runs_root(&self.options.data_dir)
     }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_train;
+mod bench_ui;
 mod data;
 pub mod hub;
 mod progress;
@@ -54,6 +55,9 @@ pub enum BenchCommand {
     /// Training throughput: the MRPC recipe (default) or `--synthetic` fixed-shape batches
     /// like torch_train_bench.py; prints per-phase times and ends with one JSON line.
     Train(bench_train::TrainBenchArgs),
+    /// Frame time of the desktop app (layout + tessellation, p50/p99) with long runs
+    /// overlaid in Runs while a real run trains; ends with one JSON line.
+    Ui(bench_ui::UiBenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -65,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Data(DataCommand::Inspect(args)) => data::inspect(&args),
         Command::Bench(BenchCommand::Tokenize(args)) => bench::tokenize(&args),
         Command::Bench(BenchCommand::Train(args)) => bench_train::train(&args),
+        Command::Bench(BenchCommand::Ui(args)) => bench_ui::ui(&args),
         Command::Hub(cmd) => hub::run(cmd),
         Command::Train(args) => train::train(&args),
     })

@@ -2,13 +2,11 @@
 //! flipped, the confusion-matrix delta, curves from `metrics.jsonl` records, and the CSV
 //! export of several runs' metrics. Pure functions; the Runs panel calls them.
 
-use super::RunsError;
 use super::metrics_log::LogRecord;
 use crate::train::config::{KEYS, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 /// Keys left out of the config diff: they differ between any two runs (the run's folder
 /// and name) and say nothing about how the runs trained.
