@@ -4,6 +4,7 @@
 //! A front end calls [`spawn`] and talks to the trainer thread through the two enums of
 //! [`events`]: [`Command`] in, [`Event`] out. The trainer never touches a UI.
 
+pub mod accelerate;
 mod checkpoint;
 pub mod config;
 mod error;
@@ -16,6 +17,7 @@ mod schedule;
 mod train_error;
 mod trainer;
 
+pub use accelerate::{AccelerateExport, ExportError, export_accelerate};
 pub use checkpoint::{Position, SchedulerState};
 pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate};
