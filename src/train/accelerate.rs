@@ -519,14 +519,26 @@ fn help_of(key: &str) -> &'static str {
         .unwrap_or("")
 }
 
-/// `# comment` text: help, then the mapping note.
-fn comment(mapping: &KeyMapping) -> String {
-    let help = help_of(mapping.key);
-    if mapping.note.is_empty() {
-        help.to_string()
-    } else {
-        format!("{help} [{}]", mapping.note)
+/// The key's help, then how the export handles it, as comment lines at `indent`.
+fn comment_lines(mapping: &KeyMapping, indent: &str) -> String {
+    let mut out = format!("{indent}# {}\n", help_of(mapping.key));
+    if !mapping.note.is_empty() {
+        out.push_str(&format!("{indent}#   export: {}\n", mapping.note));
     }
+    out
+}
+
+/// One `"name": value,` line of a settings dict, under its comment; commented out when the
+/// value is `None` and `none_means_default` (the Python side's default applies).
+fn dict_entry(mapping: &KeyMapping, name: &str, value: &Py, none_means_default: bool) -> String {
+    let mut out = comment_lines(mapping, "    ");
+    let line = format!("{}: {},", Py::str(name).render(), value.render());
+    if value.is_none() && none_means_default {
+        out.push_str(&format!("    # {line}  (unset: the default applies)\n"));
+    } else {
+        out.push_str(&format!("    {line}\n"));
+    }
+    out
 }
 
 fn train_py(config: &TrainConfig, load_dataset: &Py, options: &AccelerateExport) -> String {
@@ -535,10 +547,11 @@ fn train_py(config: &TrainConfig, load_dataset: &Py, options: &AccelerateExport)
     out.push_str(&format!(
         "\"\"\"Fine-tune {} on {} with transformers' Trainer.\n\n\
          Exported by `wick export accelerate` (Wick {}){}.\n\
-         Run:  accelerate launch --config_file accelerate_config.yaml train.py\n\
-         Every Wick setting is below: TRAINING_ARGUMENTS go to TrainingArguments as they are,\n\
-         EARLY_STOPPING to EarlyStoppingCallback, TRAIN_KWARGS to trainer.train, and the\n\
-         Wick-only keys (data, columns, tokenization) in WICK are used by the code below.\n\"\"\"\n",
+         Run:  accelerate launch --config_file accelerate_config.yaml train.py\n\n\
+         Every Wick setting is below, each under its help: TRAINING_ARGUMENTS go to\n\
+         TrainingArguments as they are, EARLY_STOPPING to EarlyStoppingCallback, TRAIN_KWARGS to\n\
+         trainer.train, and the Wick-only keys in WICK (data, columns, tokenization) are used by the\n\
+         code below them.\n\"\"\"\n",
         config.model.replace('"', "'"),
         config.dataset.replace('"', "'"),
         env!("CARGO_PKG_VERSION"),
@@ -549,29 +562,20 @@ fn train_py(config: &TrainConfig, load_dataset: &Py, options: &AccelerateExport)
             .unwrap_or_default(),
     ));
 
-    let section = |target_matches: &dyn Fn(Target) -> bool| -> Vec<&KeyMapping> {
-        MAPPING
-            .iter()
-            .filter(|m| target_matches(m.target))
-            .collect()
-    };
-
     out.push_str("\n# Wick-only settings, used by the data and model code below.\nWICK = {\n");
-    for m in section(&|t| t == Script) {
-        out.push_str(&format!(
-            "    {}: {},  # {}\n",
-            Py::str(m.key).render(),
-            (m.value)(config).render(),
-            comment(m)
-        ));
-    }
-    for m in section(&|t| t == Ignored) {
-        out.push_str(&format!(
-            "    # {} = {}: {}\n",
-            m.key,
-            (m.value)(config).render(),
-            comment(m)
-        ));
+    for m in MAPPING {
+        match m.target {
+            Script => out.push_str(&dict_entry(m, m.key, &(m.value)(config), false)),
+            Ignored => {
+                out.push_str(&comment_lines(m, "    "));
+                out.push_str(&format!(
+                    "    # {} = {} is not used here.\n",
+                    m.key,
+                    (m.value)(config).render()
+                ));
+            }
+            _ => {}
+        }
     }
     out.push_str("}\n");
 
@@ -580,80 +584,54 @@ fn train_py(config: &TrainConfig, load_dataset: &Py, options: &AccelerateExport)
         load_dataset.render()
     ));
 
-    out.push_str("\n# TrainingArguments(**TRAINING_ARGUMENTS): Wick's keys, same names and meaning unless noted.\nTRAINING_ARGUMENTS = {\n");
+    out.push_str(
+        "\n# TrainingArguments(**TRAINING_ARGUMENTS): Wick's keys, same names and meanings unless noted.\n\
+         TRAINING_ARGUMENTS = {\n",
+    );
     for m in MAPPING {
         match m.target {
-            Ta(name) => {
-                let value = (m.value)(config);
-                if value.is_none() {
-                    out.push_str(&format!(
-                        "    # {}: unset, Trainer's default.  {}\n",
-                        Py::str(name).render(),
-                        comment(m)
-                    ));
-                } else {
-                    out.push_str(&format!(
-                        "    {}: {},  # {}\n",
-                        Py::str(name).render(),
-                        value.render(),
-                        comment(m)
-                    ));
-                }
+            Ta(name) => out.push_str(&dict_entry(m, name, &(m.value)(config), true)),
+            FoldedInto(name) => {
+                out.push_str(&comment_lines(m, "    "));
+                out.push_str(&format!(
+                    "    # {} = {} is folded into {name}.\n",
+                    m.key,
+                    (m.value)(config).render()
+                ));
             }
-            FoldedInto(name) => out.push_str(&format!(
-                "    # {} = {}: folded into {name}.  {}\n",
-                m.key,
-                (m.value)(config).render(),
-                comment(m)
-            )),
             _ => {}
         }
     }
     out.push_str(
-        "    \"report_to\": \"none\",  # not a Wick key: Wick logs to its run folder only; set \"wandb\", \"tensorboard\", ... here\n}\n",
+        "    # Not a Wick key: Wick logs to its run folder only. Set \"wandb\", \"tensorboard\", ... here.\n\
+         \x20   \"report_to\": \"none\",\n}\n",
     );
 
     out.push_str("\n# trainer.train(**TRAIN_KWARGS)\nTRAIN_KWARGS = {\n");
-    for m in section(&|t| matches!(t, TrainerTrain(_))) {
+    for m in MAPPING {
         if let TrainerTrain(name) = m.target {
-            let value = (m.value)(config);
-            if !value.is_none() {
-                out.push_str(&format!(
-                    "    {}: {},  # {}\n",
-                    Py::str(name).render(),
-                    value.render(),
-                    comment(m)
-                ));
-            } else {
-                out.push_str(&format!("    # {}: unset.  {}\n", name, comment(m)));
-            }
+            out.push_str(&dict_entry(m, name, &(m.value)(config), true));
         }
     }
     out.push_str("}\n");
 
-    let callback: Vec<(&KeyMapping, &str, Py)> = section(&|t| matches!(t, Callback(_)))
-        .into_iter()
+    out.push_str("\n# EarlyStoppingCallback(**EARLY_STOPPING); None: no early stopping.\n");
+    let callback_entries: String = MAPPING
+        .iter()
         .filter_map(|m| match m.target {
-            Callback(name) => Some((m, name, (m.value)(config))),
+            Callback(name) => Some(dict_entry(m, name, &(m.value)(config), false)),
             _ => None,
         })
         .collect();
-    let enabled = config.early_stopping_patience.is_some();
-    out.push_str("\n# EarlyStoppingCallback(**EARLY_STOPPING); None: no early stopping.\n");
-    if enabled {
-        out.push_str("EARLY_STOPPING = {\n");
-        for (m, name, value) in &callback {
-            out.push_str(&format!(
-                "    {}: {},  # {}\n",
-                Py::str(*name).render(),
-                value.render(),
-                comment(m)
-            ));
-        }
-        out.push_str("}\n");
+    if config.early_stopping_patience.is_some() {
+        out.push_str(&format!("EARLY_STOPPING = {{\n{callback_entries}}}\n"));
     } else {
-        for (m, name, value) in &callback {
-            out.push_str(&format!("# {name} = {}: {}\n", value.render(), comment(m)));
+        for line in callback_entries.lines() {
+            let line = line.trim_start();
+            match line.strip_prefix("# ") {
+                Some(text) => out.push_str(&format!("# {text}\n")),
+                None => out.push_str(&format!("# {line}\n")),
+            }
         }
         out.push_str("EARLY_STOPPING = None\n");
     }

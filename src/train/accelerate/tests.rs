@@ -143,7 +143,7 @@ fn a_hub_config_exports_four_files_with_every_setting() {
         r#""output_dir": "output","#,
         r#""early_stopping_patience": 3,"#,
         r#""early_stopping_threshold": 0.001,"#,
-        "# device = \"cpu\": ",
+        "    # device = \"cpu\" is not used here.",
         "def compute_metrics(eval_pred):",
     ] {
         assert!(
