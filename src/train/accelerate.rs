@@ -676,13 +676,14 @@ fn accelerate_config_yaml(config: &TrainConfig, options: &AccelerateExport) -> S
         "# accelerate launch --config_file accelerate_config.yaml train.py\n\
          # One machine, {processes} process(es), one GPU each. Change num_processes to the number of\n\
          # GPUs (or pass --num_processes N); for several machines run `accelerate config`.\n\
+         # Strings are quoted: YAML 1.1 (PyYAML, which accelerate uses) reads a bare no/NO as false.\n\
          compute_environment: LOCAL_MACHINE\n\
-         distributed_type: {distributed}\n\
+         distributed_type: '{distributed}'\n\
          num_machines: 1\n\
          machine_rank: 0\n\
          num_processes: {processes}\n\
          gpu_ids: all\n\
-         mixed_precision: {precision}\n\
+         mixed_precision: '{precision}'\n\
          downcast_bf16: 'no'\n\
          rdzv_backend: static\n\
          same_network: true\n\

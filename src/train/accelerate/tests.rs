@@ -165,6 +165,18 @@ fn a_hub_config_exports_four_files_with_every_setting() {
     assert_eq!(parsed["num_processes"].as_u64(), Some(4));
     assert_eq!(parsed["distributed_type"].as_str(), Some("MULTI_GPU"));
     assert_eq!(parsed["mixed_precision"].as_str(), Some("no"));
+    // PyYAML (YAML 1.1) reads bare no/NO/off as false; accelerate then fails on `False.lower()`.
+    for (key, value) in parsed.as_mapping().unwrap() {
+        let line = yaml
+            .lines()
+            .find(|l| l.starts_with(&format!("{}:", key.as_str().unwrap())))
+            .unwrap();
+        if let Some(text) = value.as_str()
+            && ["no", "yes", "on", "off", "y", "n"].contains(&text.to_ascii_lowercase().as_str())
+        {
+            assert!(line.contains(&format!("'{text}'")), "quote {line}");
+        }
+    }
 
     let requirements = std::fs::read_to_string(out.join("requirements.txt")).unwrap();
     for package in ["torch", "transformers", "datasets", "accelerate"] {
@@ -193,6 +205,7 @@ fn one_process_writes_a_single_process_config() {
     let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
     assert_eq!(parsed["num_processes"].as_u64(), Some(1));
     assert_eq!(parsed["distributed_type"].as_str(), Some("NO"));
+    assert!(yaml.contains("distributed_type: 'NO'"), "{yaml}");
 }
 
 #[test]
@@ -346,6 +359,24 @@ print(json.dumps(out))
     }
     assert_eq!(args["report_to"], "none");
     assert_eq!(settings["LOAD_DATASET"]["name"], "mrpc");
+
+    // accelerate reads its config with PyYAML (YAML 1.1), where a bare `no` is False.
+    let yaml = std::process::Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(dir.path().join("accelerate_config.yaml"))
+        .output()
+        .unwrap();
+    if yaml.status.success() {
+        let parsed: serde_json::Value = serde_json::from_slice(&yaml.stdout).unwrap();
+        assert_eq!(parsed["mixed_precision"], "no");
+        assert_eq!(parsed["distributed_type"], "MULTI_GPU");
+        assert_eq!(parsed["num_processes"], 2);
+    } else {
+        println!("SKIPPED: PyYAML not installed; accelerate_config.yaml not read by PyYAML");
+    }
 }
 
 /// A Python value as JSON, to compare with what Python read back.
