@@ -13,6 +13,7 @@ from transformers import (
     EarlyStoppingCallback,
     Trainer,
     TrainingArguments,
+    set_seed,
 )
 
 # Wick's default truncation length when max_length is unset, before the model's own limit.
@@ -163,6 +164,9 @@ def main():
         train = prepare(train)
         evaluation = prepare(evaluation) if evaluation is not None else None
 
+    # The classifier head is initialized here, before Trainer seeds anything: seed it, as Wick
+    # does, so two runs of the script start from the same weights.
+    set_seed(args.seed)
     model = AutoModelForSequenceClassification.from_pretrained(WICK["model"], config=model_config)
     collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=WICK["pad_to_multiple_of"])
     callbacks = [EarlyStoppingCallback(**EARLY_STOPPING)] if EARLY_STOPPING is not None else []
