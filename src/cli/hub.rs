@@ -87,7 +87,7 @@ The folder holds models/OWNER/NAME/ and datasets/OWNER/NAME/ in Hub layout.")]
     Serve {
         /// Folder in Hub layout (`models/owner/name/...`, `datasets/owner/name/...`).
         dir: PathBuf,
-        /// Port on 127.0.0.1 [default: a free one, printed at start].
+        /// Port on 127.0.0.1; 0 picks a free one (printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Token that opens repos marked gated in their `.mirror.json`

@@ -24,7 +24,7 @@ Examples:
       --set model=sentence-transformers/all-MiniLM-L6-v2 --set dataset=nyu-mll/glue
 
   # Continue a stopped run exactly where its last checkpoint left it
-  wick train --config RUN_FOLDER/config.toml --set resume_from_checkpoint=latest
+  wick train --config examples/mrpc-minilm.toml --set resume_from_checkpoint=RUN_FOLDER/checkpoint-459
 
 Every key, with its help and default, is written to the run folder's config.toml.";
 
