@@ -308,3 +308,131 @@ fn mirror_binds_loopback_only_and_stops_when_dropped() {
         "the port is closed once the mirror is dropped"
     );
 }
+
+/// GET `path` from the mirror: status, X-Repo-Commit header, body.
+fn get(hub: &Hub, method: &str, path: &str) -> (u16, Option<String>, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{}{path}", hub.mirror.url());
+    let mut response = match method {
+        "HEAD" => agent.head(&url).call(),
+        _ => agent.get(&url).call(),
+    }
+    .unwrap();
+    let commit = response
+        .headers()
+        .get("x-repo-commit")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    (response.status().as_u16(), commit, body)
+}
+
+/// What Python's `datasets` and `transformers` ask after `HEAD .../resolve/main/...`: files
+/// at the commit id it returned, and `list_repo_tree` listings.
+#[test]
+fn files_resolve_by_commit_id_and_the_tree_api_lists_folders() {
+    let hub = Hub::new();
+    let (status, commit, _) = get(&hub, "HEAD", "/datasets/acme/pairs/resolve/main/README.md");
+    assert_eq!(status, 200);
+    let commit = commit.expect("X-Repo-Commit");
+    let (status, at_commit, body) = get(
+        &hub,
+        "GET",
+        &format!("/datasets/acme/pairs/resolve/{commit}/README.md"),
+    );
+    assert_eq!((status, at_commit.as_deref()), (200, Some(commit.as_str())));
+    assert_eq!(body, support::CARD);
+    let (status, _, _) = get(
+        &hub,
+        "GET",
+        "/datasets/acme/pairs/resolve/0123abcd/README.md",
+    );
+    assert_eq!(status, 404, "an unknown commit is not found");
+    let (status, _, info) = get(
+        &hub,
+        "GET",
+        &format!("/api/datasets/acme/pairs/revision/{commit}"),
+    );
+    assert_eq!(status, 200);
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["sha"], commit.as_str());
+
+    let listing = |path: &str| -> Vec<(String, String, u64)> {
+        let (status, _, body) = get(&hub, "GET", path);
+        assert_eq!(status, 200, "{path}: {body}");
+        let entries: Vec<serde_json::Value> = serde_json::from_str(&body).unwrap();
+        entries
+            .iter()
+            .map(|e| {
+                assert_eq!(e["oid"].as_str().map(str::len), Some(40), "{e}");
+                (
+                    e["type"].as_str().unwrap().to_string(),
+                    e["path"].as_str().unwrap().to_string(),
+                    e["size"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let parquet_size = |name: &str| {
+        std::fs::metadata(hub.dir.path().join("datasets/acme/pairs/data").join(name))
+            .unwrap()
+            .len()
+    };
+    let train = "train-00000-of-00001.parquet";
+    let validation = "validation-00000-of-00001.parquet";
+    let readme_size = support::CARD.len() as u64;
+    assert_eq!(
+        listing(&format!(
+            "/api/datasets/acme/pairs/tree/{commit}?recursive=false"
+        )),
+        [
+            ("directory".into(), "data".into(), 0),
+            ("file".into(), "README.md".into(), readme_size),
+        ],
+        "the root, one level"
+    );
+    assert_eq!(
+        listing("/api/datasets/acme/pairs/tree/main/data?recursive=false&expand=false"),
+        [
+            ("file".into(), format!("data/{train}"), parquet_size(train)),
+            (
+                "file".into(),
+                format!("data/{validation}"),
+                parquet_size(validation)
+            ),
+        ]
+    );
+    assert_eq!(
+        listing("/api/datasets/acme/pairs/tree/main?recursive=true").len(),
+        4,
+        "data/, README.md and the two parquet files"
+    );
+    assert_eq!(
+        listing("/api/datasets/acme/plain/tree/refs%2Fconvert%2Fparquet/default?recursive=true"),
+        [
+            ("directory".into(), "default/train".into(), 0),
+            (
+                "file".into(),
+                "default/train/0000.parquet".into(),
+                std::fs::metadata(
+                    hub.dir.path().join(
+                        "datasets/acme/plain/.refs/convert/parquet/default/train/0000.parquet"
+                    )
+                )
+                .unwrap()
+                .len()
+            ),
+        ],
+        "the parquet branch, by its name"
+    );
+    for missing in [
+        "/api/datasets/acme/pairs/tree/main/nope",
+        "/api/datasets/acme/pairs/tree/no-such-branch",
+        "/api/datasets/acme/nope/tree/main",
+    ] {
+        assert_eq!(get(&hub, "GET", missing).0, 404, "{missing}");
+    }
+}

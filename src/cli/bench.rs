@@ -9,6 +9,14 @@ use std::time::Instant;
 use super::progress;
 use crate::data::{self, DatasetCache, RawSplit, SplitRequest, TextTokenizer, TokenizeOptions};
 
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  # Against ../shared/reference/minilm-mrpc-trainer-cpu.json (datasets.map on this machine)
+  wick bench tokenize
+
+  # One thread, without the WordPiece fast path
+  wick bench tokenize --threads 1 --no-fast-path";
+
 #[derive(Args, Debug)]
 pub struct TokenizeBenchArgs {
     /// The MRPC dataset folder.

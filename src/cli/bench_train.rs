@@ -14,6 +14,14 @@ use crate::hub::HubSettings;
 use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
 use crate::train::{AdamW, AdamWConfig, Event, Gradients, TrainerOptions};
 
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  # The MRPC recipe for 100 optimizer steps, against the torch Trainer reference
+  wick bench train --steps 100
+
+  # Fixed-shape random batches, like ../shared/reference/torch_train_bench.py --size minilm
+  wick bench train --synthetic --size minilm --batch 8 --seq 128 --steps 20";
+
 #[derive(Args, Debug)]
 pub struct TrainBenchArgs {
     /// Recipe mode: the training config (eval and saving are switched off).
@@ -35,16 +43,22 @@ pub struct TrainBenchArgs {
     /// Random-init BERT on fixed-shape random batches, like `torch_train_bench.py`.
     #[arg(long)]
     pub synthetic: bool,
+    /// Synthetic: model size, `tiny`, `minilm` or `base`.
     #[arg(long, default_value = "minilm")]
     pub size: String,
+    /// Synthetic: batch size.
     #[arg(long, default_value_t = 8)]
     pub batch: usize,
+    /// Synthetic: sequence length of every batch.
     #[arg(long, default_value_t = 128)]
     pub seq: usize,
+    /// Synthetic: `cpu` or `cuda`.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Synthetic: only `fp32` today.
     #[arg(long, default_value = "fp32")]
     pub precision: String,
+    /// Synthetic: untimed steps before timing.
     #[arg(long, default_value_t = 3)]
     pub warmup: u64,
 }

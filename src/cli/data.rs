@@ -11,6 +11,19 @@ use crate::data::{
 };
 use crate::hub::{self, HubSettings};
 
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  # A Hub-layout folder on disk
+  wick data inspect --data ../shared/hub/datasets/nyu-mll/glue --config mrpc --split validation \\
+      --tokenizer ../shared/hub/models/sentence-transformers/all-MiniLM-L6-v2
+
+  # Hub ids (downloaded through the cache), one JSON object for scripts
+  wick data inspect --data nyu-mll/glue:mrpc --tokenizer sentence-transformers/all-MiniLM-L6-v2 --json
+
+  # Your own CSV, naming the columns
+  wick data inspect --data reviews.csv --text-column review --label-column stars \\
+      --tokenizer distilbert/distilbert-base-uncased";
+
 #[derive(Args, Debug)]
 pub struct InspectArgs {
     /// A data file (parquet, csv, tsv, jsonl), a glob, a Hub-layout dataset folder, or a Hub
@@ -20,6 +33,7 @@ pub struct InspectArgs {
     /// Dataset config (e.g. `mrpc`), when the folder has several.
     #[arg(long)]
     pub config: Option<String>,
+    /// Split to inspect.
     #[arg(long, default_value = "train")]
     pub split: String,
     /// A model folder holding `tokenizer.json`, the file itself, or a Hub model id.
@@ -28,6 +42,7 @@ pub struct InspectArgs {
     /// Truncate to this many tokens [default: the tokenizer's model_max_length].
     #[arg(long)]
     pub max_length: Option<usize>,
+    /// Rows in the padded batch shown.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
     /// Pad every batch to a multiple of this.
@@ -36,10 +51,13 @@ pub struct InspectArgs {
     /// Pad to the longest row (dynamic) or always to max_length.
     #[arg(long, value_enum, default_value = "longest")]
     pub padding: PaddingArg,
+    /// Column with the (first) text [default: guessed].
     #[arg(long)]
     pub text_column: Option<String>,
+    /// Column with the second text of a pair [default: guessed].
     #[arg(long)]
     pub text_pair_column: Option<String>,
+    /// Column with the class label [default: guessed].
     #[arg(long)]
     pub label_column: Option<String>,
     /// Tokenizer threads [default: one per core].

@@ -15,15 +15,24 @@ use crate::hub::{
 #[derive(Subcommand, Debug)]
 pub enum HubCommand {
     /// Search models or datasets on the Hub.
+    #[command(after_help = "\
+Examples:
+  wick hub search models bert --filter text-classification --limit 10
+  wick hub search datasets glue --sort likes
+  HF_ENDPOINT=http://127.0.0.1:8080 wick hub search datasets     # everything a mirror serves")]
     Search {
+        /// `model` or `dataset`.
         kind: KindArg,
         /// Text to look for in repo ids.
         #[arg(default_value = "")]
         query: String,
+        /// Order of the results (most first).
         #[arg(long, value_enum, default_value_t = SortArg::Downloads)]
         sort: SortArg,
+        /// Most results to show.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Only repos of this owner.
         #[arg(long)]
         author: Option<String>,
         /// Tag such as a task (`text-classification`); repeat to require several.
@@ -31,28 +40,54 @@ pub enum HubCommand {
         filter: Vec<String>,
     },
     /// Show a repo: files, card configs, features, splits and first rows.
+    #[command(after_help = "\
+Examples:
+  wick hub info model sentence-transformers/all-MiniLM-L6-v2
+  wick hub info dataset nyu-mll/glue:mrpc --split validation --rows 3")]
     Info {
+        /// `model` or `dataset`.
         kind: KindArg,
         /// `owner/name`, for datasets optionally `owner/name:config`.
         id: String,
         /// Split whose first rows to show (datasets).
         #[arg(long, default_value = "train")]
         split: String,
+        /// How many first rows to show (datasets).
         #[arg(long, default_value_t = 5)]
         rows: usize,
     },
-    /// Download a dataset split or a model's config, tokenizer and safetensors weights.
+    /// Download a dataset split or a model's config, tokenizer and safetensors weights into
+    /// the shared Hugging Face cache (resumable; Python's huggingface_hub finds them there).
+    #[command(after_help = "\
+Examples:
+  wick hub download model sentence-transformers/all-MiniLM-L6-v2
+  wick hub download dataset nyu-mll/glue --config mrpc --split validation")]
     Download {
+        /// `model` or `dataset`.
         kind: KindArg,
+        /// `owner/name` (datasets: optionally `owner/name:config`).
         id: String,
+        /// Dataset config (subset), e.g. `mrpc`.
         #[arg(long)]
         config: Option<String>,
+        /// Dataset split to download.
         #[arg(long, default_value = "train")]
         split: String,
     },
-    /// Serve a Hub-layout folder on 127.0.0.1 (point HF_ENDPOINT at it).
+    /// Serve a Hub-layout folder on 127.0.0.1 (point HF_ENDPOINT at it): for air-gapped
+    /// machines and tests. Wick and Python's huggingface_hub, datasets and transformers can
+    /// download from it.
+    #[command(after_help = "\
+Examples:
+  wick hub serve ../shared/hub --port 8080 &
+  HF_ENDPOINT=http://127.0.0.1:8080 wick train --config examples/mrpc-minilm.toml \\
+      --set model=sentence-transformers/all-MiniLM-L6-v2 --set dataset=nyu-mll/glue
+
+The folder holds models/OWNER/NAME/ and datasets/OWNER/NAME/ in Hub layout.")]
     Serve {
+        /// Folder in Hub layout (`models/owner/name/...`, `datasets/owner/name/...`).
         dir: PathBuf,
+        /// Port on 127.0.0.1; 0 picks a free one (printed at start).
         #[arg(long, default_value_t = 0)]
         port: u16,
         /// Token that opens repos marked gated in their `.mirror.json`

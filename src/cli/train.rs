@@ -11,6 +11,23 @@ use crate::hub::HubSettings;
 use crate::train::config::TrainConfig;
 use crate::train::{Event, Summary, TrainerOptions};
 
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  # The course recipe (MiniLM on GLUE/MRPC, Trainer's defaults, 3 epochs)
+  wick train --config examples/mrpc-minilm.toml
+
+  # Override keys without editing the file; bad keys and values are errors that name the key
+  wick train --config examples/mrpc-minilm.toml --set learning_rate=3e-5 --set max_steps=200
+
+  # Hub ids instead of local folders (downloaded into the shared HF cache)
+  wick train --config examples/mrpc-minilm.toml \\
+      --set model=sentence-transformers/all-MiniLM-L6-v2 --set dataset=nyu-mll/glue
+
+  # Continue a stopped run exactly where its last checkpoint left it
+  wick train --config examples/mrpc-minilm.toml --set resume_from_checkpoint=RUN_FOLDER/checkpoint-459
+
+Every key, with its help and default, is written to the run folder's config.toml.";
+
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// A flat TOML file of TrainingArguments keys plus model/dataset/columns (see examples/).

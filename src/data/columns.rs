@@ -21,8 +21,9 @@ pub struct ColumnMapping {
     pub label: String,
 }
 
-/// Pairs of columns that the GLUE/SuperGLUE-style datasets use for two-text tasks.
-const PAIRS: &[(&str, &str)] = &[
+/// Pairs of columns that the GLUE/SuperGLUE-style datasets use for two-text tasks, tried in
+/// order when no text column is named (the Accelerate export writes the same lists).
+pub const GUESSED_TEXT_PAIRS: &[(&str, &str)] = &[
     ("sentence1", "sentence2"),
     ("question1", "question2"),
     ("premise", "hypothesis"),
@@ -32,10 +33,11 @@ const PAIRS: &[(&str, &str)] = &[
     ("text_a", "text_b"),
 ];
 /// Single-text column names, most specific first.
-const SINGLES: &[&str] = &[
+pub const GUESSED_TEXT_COLUMNS: &[&str] = &[
     "text", "sentence", "question", "content", "review", "document",
 ];
-const LABELS: &[&str] = &["label", "labels"];
+/// Label column names, tried in order when no label column is named.
+pub const GUESSED_LABEL_COLUMNS: &[&str] = &["label", "labels"];
 
 impl ColumnMapping {
     /// Guesses the roles from `columns`, then applies `overrides`. Every named column must exist.
@@ -57,7 +59,7 @@ impl ColumnMapping {
             }
         };
 
-        let guessed_pair = PAIRS.iter().find(|(a, b)| has(a) && has(b));
+        let guessed_pair = GUESSED_TEXT_PAIRS.iter().find(|(a, b)| has(a) && has(b));
         let (text, text_pair) = match (&overrides.text, &overrides.text_pair) {
             (Some(text), pair) => (check(text)?, pair.as_ref().map(check).transpose()?),
             (None, Some(pair)) => {
@@ -69,20 +71,21 @@ impl ColumnMapping {
             (None, None) => match guessed_pair {
                 Some((a, b)) => (a.to_string(), Some(b.to_string())),
                 None => {
-                    let single = SINGLES.iter().find(|c| has(c)).ok_or_else(|| {
-                        DataError::CannotGuessColumn {
+                    let single = GUESSED_TEXT_COLUMNS
+                        .iter()
+                        .find(|c| has(c))
+                        .ok_or_else(|| DataError::CannotGuessColumn {
                             path: path.clone(),
                             role: "text",
                             available: available.clone(),
-                        }
-                    })?;
+                        })?;
                     (single.to_string(), None)
                 }
             },
         };
         let label = match &overrides.label {
             Some(label) => check(label)?,
-            None => LABELS
+            None => GUESSED_LABEL_COLUMNS
                 .iter()
                 .find(|c| has(c))
                 .map(|c| c.to_string())

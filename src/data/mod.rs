@@ -22,7 +22,9 @@ mod wordpiece;
 
 pub use cache::{CacheStatus, DatasetCache};
 pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};
-pub use columns::{ColumnMapping, ColumnOverrides};
+pub use columns::{
+    ColumnMapping, ColumnOverrides, GUESSED_LABEL_COLUMNS, GUESSED_TEXT_COLUMNS, GUESSED_TEXT_PAIRS,
+};
 pub use dataset::{
     SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
 };

@@ -4,6 +4,7 @@
 //! A front end calls [`spawn`] and talks to the trainer thread through the two enums of
 //! [`events`]: [`Command`] in, [`Event`] out. The trainer never touches a UI.
 
+pub mod accelerate;
 mod checkpoint;
 pub mod config;
 mod error;
@@ -21,6 +22,7 @@ mod split_predictions;
 mod train_error;
 mod trainer;
 
+pub use accelerate::{AccelerateExport, ExportError, export_accelerate};
 pub use checkpoint::{Position, SchedulerState};
 pub use config::TrainConfig;
 pub use error::OptimError;

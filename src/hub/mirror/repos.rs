@@ -64,6 +64,14 @@ impl MirrorRepo {
         &self.revisions["main"]
     }
 
+    /// A revision by branch name (`main`, `refs/convert/parquet`) or by commit id, as the
+    /// Python clients ask for files at the commit a `HEAD` on `main` told them.
+    pub fn revision(&self, name: &str) -> Option<&Revision> {
+        self.revisions
+            .get(name)
+            .or_else(|| self.revisions.values().find(|r| r.commit == name))
+    }
+
     pub fn tags(&self) -> Vec<String> {
         let mut tags = self.meta.tags.clone();
         if let Some(card) = &self.card {

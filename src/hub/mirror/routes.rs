@@ -66,7 +66,14 @@ pub(crate) fn handle(shared: &Shared, request: &Request) -> Response {
             None => Response::error(404, "unknown API"),
         },
         ["api", plural, owner, name, rest @ ..] => match kind_of(plural) {
-            Some(kind) => repo_info(shared, request, kind, &format!("{owner}/{name}"), rest),
+            Some(kind) => repo_info(
+                shared,
+                request,
+                &target,
+                kind,
+                &format!("{owner}/{name}"),
+                rest,
+            ),
             None => Response::error(404, "unknown API"),
         },
         ["viewer", endpoint] => viewer(shared, &target, endpoint),
@@ -187,6 +194,7 @@ fn search(shared: &Shared, request: &Request, target: &Target, kind: RepoKind) -
 fn repo_info(
     shared: &Shared,
     request: &Request,
+    target: &Target,
     kind: RepoKind,
     id: &str,
     rest: &[&str],
@@ -200,9 +208,17 @@ fn repo_info(
     let revision_name = match rest {
         [] => "main".to_string(),
         ["revision", rev @ ..] if !rev.is_empty() => rev.join("/"),
+        ["tree", rev, path @ ..] => {
+            return match repo.revision(rev) {
+                Some(revision) => tree(revision, &path.join("/"), target),
+                None => {
+                    Response::error(404, "Invalid rev id").with("X-Error-Code", "RevisionNotFound")
+                }
+            };
+        }
         _ => return Response::error(404, "unknown repo API"),
     };
-    let Some(revision) = repo.revisions.get(&revision_name) else {
+    let Some(revision) = repo.revision(&revision_name) else {
         return Response::error(404, "Invalid rev id");
     };
     let mut siblings: Vec<Value> = revision
@@ -227,6 +243,63 @@ fn repo_info(
     Response::json(200, &info)
 }
 
+/// `GET /api/{models|datasets}/{id}/tree/{rev}/{path}?recursive=`: the files and folders
+/// under `path` (all of them when recursive), as `list_repo_tree` and `HfFileSystem` read
+/// them. Object ids are stable stand-ins derived from the content hash, not git's.
+fn tree(revision: &Revision, path: &str, target: &Target) -> Response {
+    let recursive = matches!(target.param("recursive"), Some("true" | "1" | "True"));
+    let prefix = path.trim_matches('/');
+    let mut folders = std::collections::BTreeSet::new();
+    let mut files = Vec::new();
+    for file in revision.files.values() {
+        let rest = if prefix.is_empty() {
+            file.path.as_str()
+        } else {
+            match file
+                .path
+                .strip_prefix(prefix)
+                .and_then(|r| r.strip_prefix('/'))
+            {
+                Some(rest) => rest,
+                None => continue,
+            }
+        };
+        let parts: Vec<&str> = rest.split('/').collect();
+        let depth = if recursive { parts.len() - 1 } else { 1 };
+        for end in 1..=depth.min(parts.len() - 1) {
+            folders.insert(join_path(prefix, &parts[..end].join("/")));
+        }
+        if recursive || parts.len() == 1 {
+            files.push(file);
+        }
+    }
+    if !prefix.is_empty() && files.is_empty() && folders.is_empty() {
+        return Response::error(404, "Entry not found").with("X-Error-Code", "EntryNotFound");
+    }
+    let mut entries: Vec<Value> = folders
+        .iter()
+        .map(|folder| json!({ "type": "directory", "oid": stand_in_oid(folder), "size": 0, "path": folder }))
+        .collect();
+    entries.extend(
+        files.iter().map(
+            |f| json!({ "type": "file", "oid": f.etag[..40], "size": f.size, "path": f.path }),
+        ),
+    );
+    Response::json(200, &Value::Array(entries))
+}
+
+fn join_path(prefix: &str, rest: &str) -> String {
+    if prefix.is_empty() {
+        rest.to_string()
+    } else {
+        format!("{prefix}/{rest}")
+    }
+}
+
+fn stand_in_oid(text: &str) -> String {
+    blake3::hash(text.as_bytes()).to_hex()[..40].to_string()
+}
+
 fn resolve(
     shared: &Shared,
     request: &Request,
@@ -245,7 +318,7 @@ fn resolve(
         )
         .with("X-Error-Code", "GatedRepo");
     }
-    let Some(rev) = repo.revisions.get(revision) else {
+    let Some(rev) = repo.revision(revision) else {
         return Response::error(404, "Invalid rev id").with("X-Error-Code", "RevisionNotFound");
     };
     let file = check_repo_path(id, path)
