@@ -95,19 +95,21 @@ pub fn ema(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
     out
 }
 
-/// Adds `series` to a plot, decimated to the plot's current x range and pixel width.
+/// Adds `series` to a plot, decimated to the plot's pixel width: over the visible x range
+/// when the user has zoomed or panned, over the whole series while the plot fits its data
+/// (clipping then would keep auto-bounds from ever seeing the rest).
 pub fn draw_line(plot_ui: &mut PlotUi, series: &Series, color: Option<egui::Color32>, width: f32) {
-    if series.points.is_empty() {
+    let (Some(first), Some(last)) = (series.points.first(), series.points.last()) else {
         return;
-    }
-    let bounds = plot_ui.plot_bounds();
-    let pixels = plot_ui.transform().frame().width().max(1.0) as usize;
-    let [x_min, x_max] = [bounds.min()[0], bounds.max()[0]];
-    let points = if x_max > x_min {
-        decimate(&series.points, x_min, x_max, pixels)
-    } else {
-        series.points.clone()
     };
+    let pixels = plot_ui.transform().frame().width().max(1.0) as usize;
+    let [x_min, x_max] = if plot_ui.auto_bounds().x {
+        [first[0], last[0]]
+    } else {
+        let bounds = plot_ui.plot_bounds();
+        [bounds.min()[0], bounds.max()[0]]
+    };
+    let points = decimate(&series.points, x_min, x_max, pixels);
     let mut line = Line::new(series.name.clone(), PlotPoints::from(points)).width(width);
     if let Some(color) = color {
         line = line.color(color);

@@ -684,7 +684,7 @@ fn tour_stops() -> Vec<tour::Stop> {
             ready: |app| {
                 app.with_cx(|state, cx| state.hub.select_first_result(cx))
                     && app.state.hub.has_details()
-                    && app.jobs.running().next().is_none()
+                    && !app.is_busy()
             },
             max_wait: Duration::from_secs(60),
         },
@@ -694,14 +694,19 @@ fn tour_stops() -> Vec<tour::Stop> {
                 show(app, Tab::Data);
                 if !app.hub.offline {
                     // The course recipe, through the configured endpoint (a mirror here).
-                    app.state.recipe.model.clear();
-                    app.state.recipe.dataset.clear();
+                    app.state.recipe = TrainConfig::default();
                     crate::train::presets::Preset::CourseRecipe.apply(&mut app.state.recipe);
                 }
-                app.with_cx(|state, cx| state.data.tokenize_now(cx));
             },
             ready: |app| {
-                app.state.data.batch_view().is_some() && app.jobs.running().next().is_none()
+                // Tokenize once the panel has read the columns (its first frames' job).
+                if app.state.data.report().is_none() {
+                    if !app.is_busy() {
+                        app.with_cx(|state, cx| state.data.tokenize_now(cx));
+                    }
+                    return false;
+                }
+                app.state.data.batch_view().is_some() && !app.is_busy()
             },
             max_wait: Duration::from_secs(300),
         },
@@ -712,7 +717,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                 app.with_cx(|state, cx| state.train.preflight_now(cx));
             },
             ready: |app| {
-                app.state.train.preflight_report().is_some() && app.jobs.running().next().is_none()
+                app.state.train.preflight_report().is_some() && !app.is_busy()
             },
             max_wait: Duration::from_secs(300),
         },
@@ -742,7 +747,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                     return false;
                 }
                 app.state.runs.select_for_overlay(&runs[..2]);
-                app.state.runs.overlay_points() > 0 && app.jobs.running().next().is_none()
+                app.state.runs.overlay_points() > 0 && !app.is_busy()
             },
             max_wait: Duration::from_secs(120),
         },
@@ -751,8 +756,7 @@ fn tour_stops() -> Vec<tour::Stop> {
             enter: |app| show(app, Tab::Playground),
             ready: |app| {
                 if !app.state.playground.has_prediction() {
-                    let busy = app.jobs.running().next().is_some();
-                    if !busy {
+                    if !app.is_busy() {
                         app.with_cx(|state, cx| {
                             state
                                 .playground

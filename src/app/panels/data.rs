@@ -670,6 +670,8 @@ fn token_grid(ui: &mut egui::Ui, batch: &BatchView) {
         egui::ScrollArea::horizontal()
             .id_salt(("data-grid-row", i))
             .show(ui, |ui| {
+                // Tokens never wrap: the row scrolls sideways instead.
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                 ui.horizontal_top(|ui| {
                     ui.spacing_mut().item_spacing = egui::vec2(2.0, 0.0);
                     ui.vertical(|ui| {

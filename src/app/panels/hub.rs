@@ -869,8 +869,8 @@ fn rows_table(ui: &mut egui::Ui, rows: &FirstRows) {
                         body.row(20.0, |mut table_row| {
                             for name in &rows.columns {
                                 table_row.col(|ui| {
-                                    let text = cell_text(row.get(name));
-                                    ui.label(&text).on_hover_text(&text);
+                                    // Truncated cells show their full text on hover.
+                                    ui.label(cell_text(row.get(name)));
                                 });
                             }
                         });

@@ -614,12 +614,15 @@ fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool)
         .filter(|e| e.is_best)
         .map(|e| e.step)
         .next_back();
+    // Every chart spans the whole run, so they line up and fill in as it trains.
+    let total_steps = run.started.as_ref().map_or(0, |s| s.total_steps) as f64;
     let plot = |id: &str| {
         Plot::new(format!("monitor-{id}"))
             .width(width)
             .height(height)
             .legend(Legend::default())
-            .link_axis(egui::Id::unique("monitor-x"), [true, false])
+            .include_x(0.0)
+            .include_x(total_steps)
             .link_cursor(egui::Id::unique("monitor-x"), [true, false])
             .x_axis_label("step")
     };

@@ -1095,10 +1095,9 @@ impl RunsPanel {
     fn export_row(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         egui::Grid::new("runs-export").num_columns(3).show(ui, |ui| {
             let label = ui.label("PNG file");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.png_path)
-                    .hint_text("/path/to/chart.png")
-                    .desired_width(360.0),
+            ui.add_sized(
+                [360.0, 20.0],
+                egui::TextEdit::singleline(&mut self.png_path).hint_text("/path/to/chart.png"),
             )
             .labelled_by(label.id);
             ui.horizontal(|ui| {
@@ -1116,10 +1115,9 @@ impl RunsPanel {
             });
             ui.end_row();
             let label = ui.label("CSV file");
-            ui.add(
-                egui::TextEdit::singleline(&mut self.csv_path)
-                    .hint_text("/path/to/metrics.csv")
-                    .desired_width(360.0),
+            ui.add_sized(
+                [360.0, 20.0],
+                egui::TextEdit::singleline(&mut self.csv_path).hint_text("/path/to/metrics.csv"),
             )
             .labelled_by(label.id);
             ui.horizontal(|ui| {
