@@ -5,6 +5,7 @@
 //! 100k-point series cost a few thousand vertices per frame.
 
 use egui_plot::{Line, PlotPoints, PlotUi};
+use std::sync::Arc;
 
 /// One named curve.
 #[derive(Debug, Clone, Default)]
@@ -109,12 +110,54 @@ pub fn draw_line(plot_ui: &mut PlotUi, series: &Series, color: Option<egui::Colo
         let bounds = plot_ui.plot_bounds();
         [bounds.min()[0], bounds.max()[0]]
     };
-    let points = decimate(&series.points, x_min, x_max, pixels);
+    let points = decimated_cached(plot_ui.ctx(), series, x_min, x_max, pixels);
     let mut line = Line::new(series.name.clone(), PlotPoints::from(points)).width(width);
     if let Some(color) = color {
         line = line.color(color);
     }
     plot_ui.line(line);
+}
+
+/// [`decimate`], remembered per series between frames: a plot that does not move or grow
+/// costs a copy of a few thousand points instead of a scan of every point.
+fn decimated_cached(
+    ctx: &egui::Context,
+    series: &Series,
+    x_min: f64,
+    x_max: f64,
+    pixels: usize,
+) -> Vec<[f64; 2]> {
+    type Entry = (u64, Arc<Vec<[f64; 2]>>);
+    let id = egui::Id::unique((
+        "wick-decimated",
+        &series.name,
+        series.points.as_ptr() as usize,
+    ));
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (
+            series.points.len(),
+            x_min.to_bits(),
+            x_max.to_bits(),
+            pixels,
+        )
+            .hash(&mut hasher);
+        series
+            .points
+            .last()
+            .map(|p| (p[0].to_bits(), p[1].to_bits()))
+            .hash(&mut hasher);
+        hasher.finish()
+    };
+    if let Some((cached_key, points)) = ctx.memory(|m| m.data.get_temp::<Entry>(id))
+        && cached_key == key
+    {
+        return points.as_ref().clone();
+    }
+    let points = Arc::new(decimate(&series.points, x_min, x_max, pixels));
+    ctx.memory_mut(|m| m.data.insert_temp::<Entry>(id, (key, points.clone())));
+    points.as_ref().clone()
 }
 
 #[cfg(test)]

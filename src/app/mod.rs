@@ -613,6 +613,27 @@ fn log_warning(message: &str) {
     eprintln!("wick: warning: {message}");
 }
 
+/// The app icon (the desktop entry uses the same picture).
+fn window_icon() -> egui::IconData {
+    let png = include_bytes!("../../assets/icons/wick-256.png");
+    match image::load_from_memory(png) {
+        Ok(image) => {
+            let rgba = image.to_rgba8();
+            let (width, height) = rgba.dimensions();
+            egui::IconData {
+                rgba: rgba.into_raw(),
+                width,
+                height,
+            }
+        }
+        // The PNG is part of the binary; a decode failure is a build problem, not the user's.
+        Err(err) => {
+            log_warning(&format!("the window icon could not be decoded: {err}"));
+            egui::IconData::default()
+        }
+    }
+}
+
 /// Opens the desktop window (what `wick` with no command does).
 pub fn run_native() -> anyhow::Result<()> {
     let options = AppOptions::from_environment();
@@ -621,7 +642,8 @@ pub fn run_native() -> anyhow::Result<()> {
             .with_title("Wick")
             .with_app_id("wick")
             .with_inner_size([1280.0, 820.0])
-            .with_min_inner_size([900.0, 560.0]),
+            .with_min_inner_size([900.0, 560.0])
+            .with_icon(window_icon()),
         ..Default::default()
     };
     eframe::run_native(
@@ -657,7 +679,9 @@ fn tour_stops() -> Vec<tour::Stop> {
                 config.run_name = Some("offline-demo-lr5e-4".into());
                 app.start_training(config);
             }
-            Err(err) => app.toasts.error("Could not write the offline demo's files", err.to_string()),
+            Err(err) => app
+                .toasts
+                .error("Could not write the offline demo's files", err.to_string()),
         }
     }
     vec![
@@ -670,9 +694,7 @@ fn tour_stops() -> Vec<tour::Stop> {
         tour::Stop {
             name: "monitor-finished",
             enter: |app| app.start_demo(),
-            ready: |app| {
-                app.state.monitor.live_run().is_some() && !app.state.monitor.is_training()
-            },
+            ready: |app| app.state.monitor.live_run().is_some() && !app.state.monitor.is_training(),
             max_wait: Duration::from_secs(180),
         },
         tour::Stop {
@@ -716,16 +738,17 @@ fn tour_stops() -> Vec<tour::Stop> {
                 show(app, Tab::Train);
                 app.with_cx(|state, cx| state.train.preflight_now(cx));
             },
-            ready: |app| {
-                app.state.train.preflight_report().is_some() && !app.is_busy()
-            },
+            ready: |app| app.state.train.preflight_report().is_some() && !app.is_busy(),
             max_wait: Duration::from_secs(300),
         },
         tour::Stop {
             name: "monitor-live",
             enter: second_demo_run,
             ready: |app| {
-                app.state.monitor.progress_fraction().is_some_and(|f| f > 0.55)
+                app.state
+                    .monitor
+                    .progress_fraction()
+                    .is_some_and(|f| f > 0.55)
                     || !app.state.monitor.is_training()
             },
             max_wait: Duration::from_secs(180),
@@ -758,9 +781,10 @@ fn tour_stops() -> Vec<tour::Stop> {
                 if !app.state.playground.has_prediction() {
                     if !app.is_busy() {
                         app.with_cx(|state, cx| {
-                            state
-                                .playground
-                                .predict_now(cx, "honestly the soundtrack was superb from start to finish")
+                            state.playground.predict_now(
+                                cx,
+                                "honestly the soundtrack was superb from start to finish",
+                            )
                         });
                     }
                     return false;
@@ -770,4 +794,26 @@ fn tour_stops() -> Vec<tour::Stop> {
             max_wait: Duration::from_secs(60),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_icon_decodes() {
+        let icon = window_icon();
+        assert_eq!((icon.width, icon.height), (256, 256));
+        assert_eq!(icon.rgba.len(), 256 * 256 * 4);
+    }
+
+    #[test]
+    fn short_names_drop_the_owner_and_folders() {
+        assert_eq!(
+            short_name("sentence-transformers/all-MiniLM-L6-v2"),
+            "all-MiniLM-L6-v2"
+        );
+        assert_eq!(short_name("/data/runs/x/"), "x");
+        assert_eq!(short_name("plain"), "plain");
+    }
 }

@@ -75,14 +75,21 @@ pub fn ui(args: &UiBenchArgs) -> Result<()> {
     app.state.runs.select_for_overlay(&overlaid);
     let ready_by = Instant::now() + Duration::from_secs(120);
     while !(app.state.runs.overlay_points() >= args.runs * args.points
-        && app.state.monitor.live_run().is_some_and(|r| r.train_loss.points.len() > 5))
+        && app
+            .state
+            .monitor
+            .live_run()
+            .is_some_and(|r| r.train_loss.points.len() > 5))
     {
         frame.run(&mut app);
         if Instant::now() > ready_by {
             bail!(
                 "the overlay ({} points) or the run ({:?}) did not get ready in 2 minutes",
                 app.state.runs.overlay_points(),
-                app.state.monitor.live_run().map(|r| r.train_loss.points.len())
+                app.state
+                    .monitor
+                    .live_run()
+                    .map(|r| r.train_loss.points.len())
             );
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -163,9 +170,7 @@ impl Frame {
         input.time = Some(self.ctx.input(|i| i.time) + 0.016);
         let start = Instant::now();
         let output = self.ctx.run_ui(input, |ui| app.show(ui));
-        let primitives = self
-            .ctx
-            .tessellate(output.shapes, output.pixels_per_point);
+        let primitives = self.ctx.tessellate(output.shapes, output.pixels_per_point);
         let elapsed = start.elapsed().as_secs_f64() * 1e3;
         std::hint::black_box(primitives);
         elapsed

@@ -148,7 +148,10 @@ fn check_comparable(a: &Predictions, b: &Predictions) -> Result<(), CompareError
             });
         }
         for r in [ra, rb] {
-            if let Some(&value) = [r.label as usize, r.prediction as usize].iter().find(|&&v| v >= classes) {
+            if let Some(&value) = [r.label as usize, r.prediction as usize]
+                .iter()
+                .find(|&&v| v >= classes)
+            {
                 return Err(CompareError::ClassOutOfRange {
                     row: r.row as u64,
                     value,
