@@ -6,6 +6,7 @@
 
 mod checkpoint;
 pub mod config;
+pub mod device;
 mod error;
 mod evaluate;
 pub mod events;
@@ -19,6 +20,7 @@ mod trainer;
 
 pub use checkpoint::{Position, SchedulerState};
 pub use config::TrainConfig;
+pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
 pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
