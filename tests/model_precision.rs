@@ -81,7 +81,11 @@ fn step(model: &Classifier, r: &HashMap<String, Tensor>) -> (Tensor, f32, Vec<Te
 #[test]
 fn bf16_matches_f32_within_bf16_tolerance() {
     let r = inputs();
-    let mask: Vec<Vec<f32>> = r["attention_mask"].to_dtype(DType::F32).unwrap().to_vec2().unwrap();
+    let mask: Vec<Vec<f32>> = r["attention_mask"]
+        .to_dtype(DType::F32)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
     assert!(
         mask.iter().flatten().any(|v| *v == 0.0),
         "the fixture should have padding, so the mask is exercised"
@@ -111,7 +115,10 @@ fn bf16_matches_f32_within_bf16_tolerance() {
         }
         let err = norm_relative(g16, g32);
         if std::env::var_os("WICK_PRINT_ERRORS").is_some() {
-            println!("{name}: {err:.2e} (max-based {:.2e})", scale_relative(g16, g32));
+            println!(
+                "{name}: {err:.2e} (max-based {:.2e})",
+                scale_relative(g16, g32)
+            );
         }
         if err > worst.0 {
             worst = (err, name.clone());

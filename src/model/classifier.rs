@@ -263,9 +263,7 @@ impl Classifier {
                 encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
             }
             // DistilBERT has no token types.
-            Network::DistilBert(encoder, _) => {
-                encoder.forward(input_ids, &mask, dropout, compute)
-            }
+            Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout, compute),
         }
     }
 

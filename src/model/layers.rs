@@ -37,8 +37,7 @@ impl Linear {
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, *last))?;
         let out = if xs.dtype() == self.weight.dtype() {
-            flat.matmul(&self.weight.t()?)?
-                .broadcast_add(&self.bias)?
+            flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?
         } else {
             // The bias is added in f32: its gradient is a sum over every row, and candle sums
             // reduced-precision tensors in that precision.
@@ -275,10 +274,13 @@ mod tests {
         assert!(values[0] < -3.3e38, "{values:?}");
         // Scores plus the mask in bf16, as attention does: the fully masked row becomes uniform
         // (not NaN), the other row ignores its padded key.
-        let scores = Tensor::new(&[[[[2.5f32, -1.0, 7.0]]], [[[0.5, 0.25, 9.0]]]], &Device::Cpu)
-            .unwrap()
-            .to_dtype(DType::BF16)
-            .unwrap();
+        let scores = Tensor::new(
+            &[[[[2.5f32, -1.0, 7.0]]], [[[0.5, 0.25, 9.0]]]],
+            &Device::Cpu,
+        )
+        .unwrap()
+        .to_dtype(DType::BF16)
+        .unwrap();
         let probs = softmax_last_dim(&scores.broadcast_add(&add).unwrap()).unwrap();
         assert_eq!(probs.dtype(), DType::BF16);
         let p: Vec<f32> = probs

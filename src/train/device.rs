@@ -182,7 +182,9 @@ pub fn open(spec: DeviceSpec, precision: Precision) -> Result<Device, DeviceErro
     let device = Device::new_cuda(ordinal).map_err(|e| DeviceError::CudaUnavailable {
         reason: match &listed {
             Ok(_) => format!("CUDA could not start ({e})"),
-            Err(nvml) => format!("CUDA could not start ({e}); {nvml}: is the NVIDIA driver installed?"),
+            Err(nvml) => {
+                format!("CUDA could not start ({e}); {nvml}: is the NVIDIA driver installed?")
+            }
         },
         requested,
     })?;
@@ -269,7 +271,11 @@ mod tests {
         let tf32 = Precision::parse("tf32").unwrap();
         let err = open(DeviceSpec::Cpu, tf32).unwrap_err().to_string();
         assert!(err.contains("tf32 = true needs a CUDA device"), "{err}");
-        assert!(open(DeviceSpec::Cpu, Precision::default()).unwrap().is_cpu());
+        assert!(
+            open(DeviceSpec::Cpu, Precision::default())
+                .unwrap()
+                .is_cpu()
+        );
     }
 
     #[cfg(not(feature = "cuda"))]
@@ -286,8 +292,14 @@ mod tests {
     #[test]
     fn precision_names() {
         assert_eq!(Precision::parse("fp32"), Some(Precision::default()));
-        assert_eq!(Precision::parse("bf16").unwrap().compute_dtype(), DType::BF16);
-        assert_eq!(Precision::parse("tf32").unwrap().compute_dtype(), DType::F32);
+        assert_eq!(
+            Precision::parse("bf16").unwrap().compute_dtype(),
+            DType::BF16
+        );
+        assert_eq!(
+            Precision::parse("tf32").unwrap().compute_dtype(),
+            DType::F32
+        );
         assert_eq!(Precision::parse("fp16"), None);
     }
 }

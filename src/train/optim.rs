@@ -100,9 +100,17 @@ impl Slot {
     }
 
     /// The update as tensor ops on the parameter's device, in torch's order.
-    fn device_step(&mut self, grad: &Tensor, s: StepScalars, decay: bool) -> Result<(), OptimError> {
+    fn device_step(
+        &mut self,
+        grad: &Tensor,
+        s: StepScalars,
+        decay: bool,
+    ) -> Result<(), OptimError> {
         let Some((m, v)) = self.device_moments.as_mut() else {
-            return Err(OptimError::Mismatch(format!("{}: no device moments", self.name)));
+            return Err(OptimError::Mismatch(format!(
+                "{}: no device moments",
+                self.name
+            )));
         };
         let g = grad.to_dtype(DType::F32)?;
         let mut p = self.var.as_tensor().detach();
@@ -487,7 +495,10 @@ mod tests {
         let (host, host_state) = run(false, dir.path());
         let (device, device_state) = run(true, dir.path());
         for (a, b) in host.iter().zip(&device) {
-            assert!((a - b).abs() <= 1e-6 * a.abs().max(1.0), "{host:?} vs {device:?}");
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                "{host:?} vs {device:?}"
+            );
         }
         assert_eq!(host_state.len(), device_state.len());
     }
