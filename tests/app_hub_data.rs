@@ -222,7 +222,9 @@ fn a_missing_or_unreadable_local_file_shows_an_alert_and_a_toast() {
     let bad = dir.path().join("broken.parquet");
     std::fs::write(&bad, b"this is not parquet").unwrap();
     harness.state_mut().state.hub.local_path = bad.display().to_string();
-    wait_for(&mut harness, "the previous check to end", |h| !h.state().is_busy());
+    wait_for(&mut harness, "the previous check to end", |h| {
+        !h.state().is_busy()
+    });
     click(&mut harness, "Use local path");
     wait_for(&mut harness, "the alert about the broken file", |h| {
         has_label_containing(h, "broken.parquet") && has_label(h, "⚠ Could not use this dataset")
@@ -234,7 +236,9 @@ fn a_missing_or_unreadable_local_file_shows_an_alert_and_a_toast() {
     std::fs::write(&good, "text,label\ngreat film,pos\ndull plot,neg\n").unwrap();
     harness.state_mut().state.hub.local_path = good.display().to_string();
     // The button stays disabled until the previous check's job has ended.
-    wait_for(&mut harness, "the previous check to end", |h| !h.state().is_busy());
+    wait_for(&mut harness, "the previous check to end", |h| {
+        !h.state().is_busy()
+    });
     click(&mut harness, "Use local path");
     wait_for(&mut harness, "the local file in the recipe", |h| {
         h.state().state.tab == Tab::Data

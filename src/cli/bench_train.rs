@@ -2,7 +2,7 @@
 //! or synthetic fixed-shape batches doing the work of `torch_train_bench.py`.
 
 use anyhow::{Result, anyhow, bail};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use clap::Args;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -12,7 +12,8 @@ use std::time::Instant;
 use super::bench::peak_rss_mb;
 use crate::hub::HubSettings;
 use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
-use crate::train::{AdamW, AdamWConfig, Event, Gradients, TrainerOptions};
+use crate::train::config::DeviceSpec;
+use crate::train::{AdamW, AdamWConfig, Event, GpuSampler, Gradients, Precision, TrainerOptions};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -43,7 +44,7 @@ pub struct TrainBenchArgs {
     /// Random-init BERT on fixed-shape random batches, like `torch_train_bench.py`.
     #[arg(long)]
     pub synthetic: bool,
-    /// Synthetic: model size, `tiny`, `minilm` or `base`.
+    /// Synthetic: BERT size, `base`, `minilm` or `tiny`.
     #[arg(long, default_value = "minilm")]
     pub size: String,
     /// Synthetic: batch size.
@@ -52,15 +53,18 @@ pub struct TrainBenchArgs {
     /// Synthetic: sequence length of every batch.
     #[arg(long, default_value_t = 128)]
     pub seq: usize,
-    /// Synthetic: `cpu` or `cuda`.
-    #[arg(long, default_value = "cpu")]
-    pub device: String,
-    /// Synthetic: only `fp32` today.
-    #[arg(long, default_value = "fp32")]
-    pub precision: String,
-    /// Synthetic: untimed steps before timing.
+    /// `cpu`, `cuda` or `cuda:N`. Recipe mode: overrides the config's `device`.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// `fp32`, `tf32` or `bf16`. Recipe mode: sets the config's `tf32`/`bf16`.
+    #[arg(long)]
+    pub precision: Option<String>,
+    /// Synthetic: untimed steps before the timed ones.
     #[arg(long, default_value_t = 3)]
     pub warmup: u64,
+    /// Synthetic: the GPU's dense bf16 peak for MFU (the H200's measured 790 TFLOP/s).
+    #[arg(long, default_value_t = 790.0)]
+    pub peak_tflops: f64,
 }
 
 pub fn train(args: &TrainBenchArgs) -> Result<()> {
@@ -94,6 +98,14 @@ fn recipe(args: &TrainBenchArgs) -> Result<()> {
     ];
     if let Some(steps) = args.steps {
         overrides.push(format!("max_steps={steps}"));
+    }
+    if let Some(device) = &args.device {
+        overrides.push(format!("device={device}"));
+    }
+    if let Some(name) = &args.precision {
+        let p = parse_precision(name)?;
+        overrides.push(format!("bf16={}", p.bf16));
+        overrides.push(format!("tf32={}", p.tf32));
     }
     overrides.extend(args.overrides.iter().cloned());
     let config = super::train::load_config(&args.config, &overrides)?;
@@ -181,18 +193,47 @@ fn size_config(size: &str) -> Result<ModelConfig> {
     }))?)
 }
 
-fn synthetic(args: &TrainBenchArgs) -> Result<()> {
-    if args.precision != "fp32" {
-        bail!("only --precision fp32 is supported");
+fn parse_precision(name: &str) -> Result<Precision> {
+    Precision::parse(name)
+        .ok_or_else(|| anyhow!("--precision must be fp32, tf32 or bf16, got {name:?}"))
+}
+
+/// The GPU's peak memory in use while the bench ran (NVML, whole device, so it includes the
+/// CUDA context; torch's figure is its allocator's `max_memory_allocated`).
+#[derive(Default)]
+struct GpuPeak {
+    sampler: Option<GpuSampler>,
+    peak_bytes: u64,
+    utilization: Vec<f64>,
+}
+
+impl GpuPeak {
+    fn sample(&mut self) {
+        if let Some(s) = self.sampler.as_ref().and_then(GpuSampler::sample) {
+            self.peak_bytes = self.peak_bytes.max(s.memory_used_bytes);
+            self.utilization.push(f64::from(s.utilization_percent));
+        }
     }
-    let device = match args.device.as_str() {
-        "cpu" => Device::Cpu,
-        "cuda" => Device::new_cuda(0)?,
-        other => bail!("unknown device {other}"),
+}
+
+/// The work of `torch_train_bench.py`: random-init `BertForSequenceClassification` (2 labels),
+/// AdamW (lr 5e-5, no weight decay), clipping at 1.0, dropout on, cross-entropy on random
+/// labels, fixed-shape batches of random ids with a full attention mask.
+fn synthetic(args: &TrainBenchArgs) -> Result<()> {
+    let device_name = args.device.clone().unwrap_or_else(|| "cpu".into());
+    let spec = DeviceSpec::parse(&device_name)
+        .ok_or_else(|| anyhow!("--device must be cpu, cuda or cuda:N, got {device_name:?}"))?;
+    let precision_name = args.precision.clone().unwrap_or_else(|| "fp32".into());
+    let precision = parse_precision(&precision_name)?;
+    let device = crate::train::device::open(spec, precision)?;
+    let mut gpu = GpuPeak {
+        sampler: GpuSampler::for_device(&device),
+        ..GpuPeak::default()
     };
     let steps = args.steps.unwrap_or(20).max(1);
     let config = size_config(&args.size)?;
-    let model = Classifier::from_config_random(config, 2, 0, &device)?;
+    let mut model = Classifier::from_config_random(config, 2, 0, &device)?;
+    model.set_compute_dtype(precision.compute_dtype())?;
     let n_params = model.num_parameters();
     let mut optimizer = AdamW::new(model.params(), AdamWConfig::default())?;
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
@@ -210,13 +251,18 @@ fn synthetic(args: &TrainBenchArgs) -> Result<()> {
         let mut dropout = Dropout::train(42, i);
         let logits = model.forward(&ids, &types, &mask, &mut dropout)?;
         let loss = cross_entropy(&logits, &labels)?;
-        let _ = loss.to_scalar::<f32>()?;
+        let loss_value = loss.to_scalar::<f32>()?;
+        if !loss_value.is_finite() {
+            bail!("step {i}: the loss is {loss_value}");
+        }
         let t1 = Instant::now();
         let store = loss.backward()?;
         let mut grads = Gradients::from_store(model.params(), &store)?;
         drop(store);
+        device.synchronize()?;
         let t2 = Instant::now();
         grads.clip(1.0)?;
+        device.synchronize()?;
         let t3 = Instant::now();
         optimizer.step(&grads, 5e-5)?;
         device.synchronize()?;
@@ -226,6 +272,7 @@ fn synthetic(args: &TrainBenchArgs) -> Result<()> {
                 phases[k].push(z.duration_since(*a).as_secs_f64() * 1e3);
             }
             times.push(t4.duration_since(t0).as_secs_f64());
+            gpu.sample();
         }
     }
     let med = median(&mut times);
@@ -236,12 +283,18 @@ fn synthetic(args: &TrainBenchArgs) -> Result<()> {
         eprintln!("{name:>10}: {m:8.1} ms");
         phase_ms.insert((*name).into(), json!(m));
     }
+    let on_gpu = !device.is_cpu();
+    // As the torch script: forward + backward over the weights only (attention scores left out).
+    let flops = 6.0 * n_params as f64 * (b * s) as f64;
     let out = json!({
         "impl": "wick", "size": args.size, "params": n_params, "batch": b, "seq": s,
-        "device": args.device, "precision": args.precision,
+        "device": device_name, "precision": precision_name,
         "step_ms": med * 1e3, "samples_per_s": b as f64 / med,
         "tokens_per_s": (b * s) as f64 / med,
-        "peak_mem_mb": peak_rss_mb(), "mfu": serde_json::Value::Null,
+        "peak_mem_mb": on_gpu.then(|| gpu.peak_bytes as f64 / (1024.0 * 1024.0)),
+        "mfu": on_gpu.then(|| flops / med / 1e12 / args.peak_tflops),
+        "peak_rss_mb": peak_rss_mb(),
+        "gpu_util_pct": on_gpu.then(|| median(&mut gpu.utilization)),
         "phase_ms": phase_ms, "threads": rayon::current_num_threads(),
     });
     println!("{out}");

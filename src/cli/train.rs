@@ -42,6 +42,9 @@ pub struct TrainArgs {
     /// Do not read or write the tokenized-split cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Train on this device (`cpu`, `cuda`, `cuda:N`), overriding the config's `device` key.
+    #[arg(long)]
+    pub device: Option<String>,
 }
 
 /// Reads the config, applies `--set`, and validates, so every error names its key.
@@ -58,7 +61,11 @@ pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<Train
 }
 
 pub fn train(args: &TrainArgs) -> Result<()> {
-    let config = load_config(&args.config, &args.overrides)?;
+    let mut overrides = args.overrides.clone();
+    if let Some(device) = &args.device {
+        overrides.push(format!("device={device}"));
+    }
+    let config = load_config(&args.config, &overrides)?;
     let handle = crate::train::spawn(
         config,
         TrainerOptions {

@@ -169,13 +169,16 @@ impl BertEncoder {
         Ok(ids)
     }
 
-    /// Last hidden state `[batch, seq, hidden]`.
+    /// Last hidden state `[batch, seq, hidden]`, f32. Matmuls, attention and activations run
+    /// in `compute` (the `mask` must be in it too); embeddings, the residual stream and
+    /// LayerNorm stay f32, as under torch autocast.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         token_type_ids: &Tensor,
         mask: &Tensor,
         dropout: &mut Dropout,
+        compute: DType,
     ) -> Result<Tensor> {
         let positions = self.position_ids(input_ids)?;
         // HF adds token types first, then positions.
@@ -184,13 +187,22 @@ impl BertEncoder {
             + self.position.forward(&positions)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.hidden_dropout)?;
         for layer in &self.layers {
-            let context = layer.attention.forward(&xs, mask, dropout)?;
+            let context = layer
+                .attention
+                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
             let attended =
                 dropout.apply(&layer.attention_out.forward(&context)?, self.hidden_dropout)?;
-            let xs1 = layer.attention_norm.forward(&(attended + &xs)?)?;
-            let inner = activation(&layer.intermediate.forward(&xs1)?, self.act)?;
+            let xs1 = layer
+                .attention_norm
+                .forward(&(attended.to_dtype(DType::F32)? + &xs)?)?;
+            let inner = activation(
+                &layer.intermediate.forward(&xs1.to_dtype(compute)?)?,
+                self.act,
+            )?;
             let out = dropout.apply(&layer.output.forward(&inner)?, self.hidden_dropout)?;
-            xs = layer.output_norm.forward(&(out + xs1)?)?;
+            xs = layer
+                .output_norm
+                .forward(&(out.to_dtype(DType::F32)? + xs1)?)?;
         }
         Ok(xs)
     }

@@ -50,6 +50,8 @@ pub struct Classifier {
     params: Vec<(String, Var)>,
     network: Network,
     device: Device,
+    /// The dtype of matmuls and activations: F32, or BF16 for mixed precision.
+    compute_dtype: DType,
 }
 
 /// Seed for freshly initialised head weights when the caller gives none.
@@ -198,6 +200,7 @@ impl Classifier {
             params,
             network,
             device: device.clone(),
+            compute_dtype: DType::F32,
         })
     }
 
@@ -248,18 +251,19 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         self.check_inputs(input_ids, token_type_ids, attention_mask)?;
-        let mask = additive_mask(attention_mask)?;
+        let compute = self.compute_dtype;
+        let mask = additive_mask(attention_mask, compute)?;
         match &self.network {
             Network::Bert(encoder, _) => {
                 check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                encoder.forward(input_ids, token_type_ids, &mask, dropout)
+                encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
             }
             Network::Roberta(encoder, _) => {
                 check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                encoder.forward(input_ids, token_type_ids, &mask, dropout)
+                encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
             }
             // DistilBERT has no token types.
-            Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout),
+            Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout, compute),
         }
     }
 
@@ -273,7 +277,10 @@ impl Classifier {
     ) -> Result<EncoderOutput> {
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
         let pooler_output = match &self.network {
-            Network::Bert(_, head) => Some(head.pool(&hidden)?),
+            Network::Bert(_, head) => Some(
+                head.pool(&hidden.to_dtype(self.compute_dtype)?)?
+                    .to_dtype(DType::F32)?,
+            ),
             Network::Roberta(..) | Network::DistilBert(..) => None,
         };
         Ok(EncoderOutput {
@@ -292,11 +299,32 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
-        match &self.network {
-            Network::Bert(_, head) => head.forward(&hidden, dropout),
-            Network::Roberta(_, head) => head.forward(&hidden, dropout),
-            Network::DistilBert(_, head) => head.forward(&hidden, dropout),
+        // The head runs in the compute dtype (its linears follow their input); logits are f32.
+        let hidden = hidden.to_dtype(self.compute_dtype)?;
+        let logits = match &self.network {
+            Network::Bert(_, head) => head.forward(&hidden, dropout)?,
+            Network::Roberta(_, head) => head.forward(&hidden, dropout)?,
+            Network::DistilBert(_, head) => head.forward(&hidden, dropout)?,
+        };
+        Ok(logits.to_dtype(DType::F32)?)
+    }
+
+    /// Mixed precision: `DType::BF16` (or F16) runs matmuls, attention and activations in that
+    /// dtype while the parameters stay f32 masters (cast per forward; the casts' backward
+    /// returns f32 gradients, so AdamW and its moments stay f32). LayerNorm, softmax
+    /// statistics and the loss stay f32. `DType::F32` (the default) is the plain f32 path.
+    pub fn set_compute_dtype(&mut self, dtype: DType) -> Result<()> {
+        if !matches!(dtype, DType::F32 | DType::BF16 | DType::F16) {
+            return Err(ModelError::Input(format!(
+                "compute dtype must be f32, bf16 or f16, got {dtype:?}"
+            )));
         }
+        self.compute_dtype = dtype;
+        Ok(())
+    }
+
+    pub fn compute_dtype(&self) -> DType {
+        self.compute_dtype
     }
 
     /// Every trainable tensor with its HF name, in state-dict order.

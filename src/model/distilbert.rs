@@ -1,7 +1,7 @@
 //! DistilBERT encoder (no token types, no pooler) and its classification head:
 //! `pre_classifier` + ReLU + dropout + `classifier` on [CLS].
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use super::attention::SelfAttention;
 use super::bert::first_token;
@@ -108,11 +108,13 @@ impl DistilBertEncoder {
         })
     }
 
+    /// Last hidden state, f32; see `BertEncoder::forward` for what runs in `compute`.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
         dropout: &mut Dropout,
+        compute: DType,
     ) -> Result<Tensor> {
         let (batch, seq) = input_ids.dims2()?;
         if seq > self.max_positions {
@@ -128,13 +130,16 @@ impl DistilBertEncoder {
         let embeddings = (self.word.forward(input_ids)? + self.position.forward(&positions)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.dropout_p)?;
         for block in &self.blocks {
-            let context = block.attention.forward(&xs, mask, dropout)?;
-            let sa = block
-                .sa_norm
-                .forward(&(block.out_lin.forward(&context)? + &xs)?)?;
-            let inner = activation(&block.lin1.forward(&sa)?, self.act)?;
+            let context = block
+                .attention
+                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
+            let attended = block.out_lin.forward(&context)?.to_dtype(DType::F32)?;
+            let sa = block.sa_norm.forward(&(attended + &xs)?)?;
+            let inner = activation(&block.lin1.forward(&sa.to_dtype(compute)?)?, self.act)?;
             let ffn = dropout.apply(&block.lin2.forward(&inner)?, self.dropout_p)?;
-            xs = block.output_norm.forward(&(ffn + sa)?)?;
+            xs = block
+                .output_norm
+                .forward(&(ffn.to_dtype(DType::F32)? + sa)?)?;
         }
         Ok(xs)
     }

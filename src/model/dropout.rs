@@ -14,12 +14,17 @@ use super::error::Result;
 #[derive(Debug, Clone)]
 pub struct Dropout {
     rng: Option<ChaCha8Rng>,
+    /// Whether the GPU generator has been seeded from `rng` for this step.
+    device_seeded: bool,
 }
 
 impl Dropout {
     /// Evaluation mode: every dropout is the identity.
     pub fn off() -> Self {
-        Self { rng: None }
+        Self {
+            rng: None,
+            device_seeded: false,
+        }
     }
 
     /// Training mode for one optimizer step; the same `(seed, step)` gives the same masks.
@@ -28,7 +33,10 @@ impl Dropout {
     pub fn train(seed: u64, step: u64) -> Self {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(step);
-        Self { rng: Some(rng) }
+        Self {
+            rng: Some(rng),
+            device_seeded: false,
+        }
     }
 
     pub fn is_on(&self) -> bool {
@@ -49,12 +57,28 @@ impl Dropout {
             (1.0 / (1.0 - p)) as f32
         };
         let p = p as f32;
+        if !xs.device().is_cpu() {
+            if !self.device_seeded {
+                xs.device().set_seed(rng.random::<u64>())?;
+                self.device_seeded = true;
+            }
+            return gpu_apply(xs, p, scale);
+        }
         let mask: Vec<f32> = (0..xs.elem_count())
             .map(|_| if rng.random::<f32>() < p { 0.0 } else { scale })
             .collect();
         let mask = Tensor::from_vec(mask, xs.shape(), xs.device())?.to_dtype(xs.dtype())?;
         Ok(xs.mul(&mask)?)
     }
+}
+
+/// On a GPU the masks are drawn on the device: host masks would cost a full-size upload per
+/// dropout. The device generator is seeded from this step's stream at the step's first draw,
+/// so a resumed run on the same GPU replays the same masks (they differ from the CPU's).
+fn gpu_apply(xs: &Tensor, p: f32, scale: f32) -> Result<Tensor> {
+    let uniform = Tensor::rand(0f32, 1f32, xs.shape(), xs.device())?;
+    let keep = uniform.ge(p as f64)?.to_dtype(xs.dtype())?;
+    Ok(xs.mul(&(keep * scale as f64)?)?)
 }
 
 #[cfg(test)]

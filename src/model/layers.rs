@@ -25,6 +25,8 @@ impl Linear {
         })
     }
 
+    /// Computes in `xs`'s dtype: under bf16 the f32 master weight is cast per call, and the
+    /// cast's backward hands an f32 gradient to the master.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         let dims = xs.dims().to_vec();
         let Some((last, lead)) = dims.split_last() else {
@@ -34,14 +36,25 @@ impl Linear {
         };
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, *last))?;
-        let out = flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?;
+        let out = if xs.dtype() == self.weight.dtype() {
+            flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?
+        } else {
+            // The bias is added in f32: its gradient is a sum over every row, and candle sums
+            // reduced-precision tensors in that precision.
+            let weight = self.weight.to_dtype(xs.dtype())?;
+            flat.matmul(&weight.t()?)?
+                .to_dtype(DType::F32)?
+                .broadcast_add(&self.bias)?
+                .to_dtype(xs.dtype())?
+        };
         let mut out_dims = lead.to_vec();
         out_dims.push(self.weight.dim(0)?);
         Ok(out.reshape(out_dims)?)
     }
 }
 
-/// LayerNorm over the last dimension with the biased variance, as torch.
+/// LayerNorm over the last dimension with the biased variance, as torch. Always in f32: a
+/// reduced-precision input is cast up first, so the statistics and the output are f32.
 #[derive(Debug, Clone)]
 pub(crate) struct LayerNorm {
     weight: Tensor,
@@ -59,6 +72,7 @@ impl LayerNorm {
     }
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        let xs = &xs.to_dtype(DType::F32)?;
         if fused::usable(xs) {
             return Ok(fused::layer_norm(xs, &self.weight, &self.bias, self.eps)?);
         }
@@ -134,7 +148,11 @@ pub(crate) fn gelu_tanh(xs: &Tensor) -> Result<Tensor> {
 
 /// Softmax over the last dimension. The max is detached: softmax is shift-invariant, so the
 /// result and its gradient are unchanged, and the max only guards against overflow.
+/// Reduced-precision inputs are computed in f32 and cast back, so the statistics are f32.
 pub(crate) fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
+    if xs.dtype() != DType::F32 {
+        return Ok(softmax_last_dim(&xs.to_dtype(DType::F32)?)?.to_dtype(xs.dtype())?);
+    }
     if fused::usable(xs) {
         return Ok(fused::softmax_last_dim(xs)?);
     }
@@ -171,13 +189,29 @@ pub fn cross_entropy(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
     Ok((picked.sum_all()? * (-1.0 / batch as f64))?)
 }
 
-/// Additive attention mask `[batch, 1, 1, seq]`: 0 for tokens, the dtype's minimum for padding
-/// (HF's convention; a finite value so fully-masked rows cannot produce NaN).
-pub(crate) fn additive_mask(attention_mask: &Tensor) -> Result<Tensor> {
+/// Additive attention mask `[batch, 1, 1, seq]` in `dtype`: 0 for tokens, the dtype's minimum
+/// for padding (HF's convention; a finite value, so fully-masked rows cannot produce NaN or
+/// -inf in reduced precision either).
+pub(crate) fn additive_mask(attention_mask: &Tensor, dtype: DType) -> Result<Tensor> {
     let (batch, seq) = attention_mask.dims2()?;
     let keep = attention_mask.ne(0u32)?.to_dtype(DType::F32)?;
-    let mask = ((keep - 1.0)? * -(f32::MIN as f64))?;
-    Ok(mask.reshape((batch, 1, 1, seq))?)
+    let mask = ((keep - 1.0)? * -dtype_min(dtype)?)?;
+    Ok(mask.to_dtype(dtype)?.reshape((batch, 1, 1, seq))?)
+}
+
+/// The most negative finite value of a float dtype, exactly representable in f32.
+fn dtype_min(dtype: DType) -> Result<f64> {
+    Ok(match dtype {
+        DType::F32 => f32::MIN as f64,
+        // half's bf16::MIN and f16::MIN (candle does not re-export `half`).
+        DType::BF16 => -3.389_531_389_251_535_5e38,
+        DType::F16 => -65504.0,
+        other => {
+            return Err(ModelError::Input(format!(
+                "no attention mask for compute dtype {other:?}"
+            )));
+        }
+    })
 }
 
 #[cfg(test)]
@@ -211,7 +245,7 @@ mod tests {
     #[test]
     fn additive_mask_is_finite() {
         let mask = Tensor::new(&[[1u32, 1, 0]], &Device::Cpu).unwrap();
-        let add = additive_mask(&mask)
+        let add = additive_mask(&mask, DType::F32)
             .unwrap()
             .flatten_all()
             .unwrap()
@@ -222,6 +256,46 @@ mod tests {
         let scores = Tensor::new(&[[f32::MIN, f32::MIN]], &Device::Cpu).unwrap();
         let p = softmax_last_dim(&scores).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(p, vec![vec![0.5, 0.5]]);
+    }
+
+    #[test]
+    fn bf16_masked_rows_are_finite() {
+        let mask = Tensor::new(&[[0u32, 0, 0], [1, 1, 0]], &Device::Cpu).unwrap();
+        let add = additive_mask(&mask, DType::BF16).unwrap();
+        assert_eq!(add.dtype(), DType::BF16);
+        let values: Vec<f32> = add
+            .to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(values.iter().all(|v| v.is_finite()), "{values:?}");
+        assert!(values[0] < -3.3e38, "{values:?}");
+        // Scores plus the mask in bf16, as attention does: the fully masked row becomes uniform
+        // (not NaN), the other row ignores its padded key.
+        let scores = Tensor::new(
+            &[[[[2.5f32, -1.0, 7.0]]], [[[0.5, 0.25, 9.0]]]],
+            &Device::Cpu,
+        )
+        .unwrap()
+        .to_dtype(DType::BF16)
+        .unwrap();
+        let probs = softmax_last_dim(&scores.broadcast_add(&add).unwrap()).unwrap();
+        assert_eq!(probs.dtype(), DType::BF16);
+        let p: Vec<f32> = probs
+            .to_dtype(DType::F32)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        assert!(p.iter().all(|v| v.is_finite()), "{p:?}");
+        for v in &p[..3] {
+            assert!((v - 1.0 / 3.0).abs() < 4e-3, "{p:?}");
+        }
+        assert_eq!(p[5], 0.0, "{p:?}");
+        assert!((p[3] + p[4] - 1.0).abs() < 8e-3, "{p:?}");
     }
 
     #[test]

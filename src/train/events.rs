@@ -83,6 +83,10 @@ pub struct StepReport {
     pub tokens_per_s: f64,
     pub eta_s: f64,
     pub elapsed_s: f64,
+    /// GPU memory in use after this step (NVML, whole device); `None` on the CPU.
+    pub gpu_memory_used_bytes: Option<u64>,
+    /// GPU utilisation percent over NVML's last sample period; `None` on the CPU.
+    pub gpu_utilization_percent: Option<u32>,
 }
 
 #[derive(Debug, Clone)]

@@ -73,16 +73,25 @@ impl Gradients {
     /// L2 norm over all gradients together.
     pub fn global_norm(&self) -> Result<f64, OptimError> {
         let mut sum = 0.0f64;
+        // Off the CPU the per-tensor sums stay on the device and are read back once.
+        let mut device_sum: Option<Tensor> = None;
         for g in &self.grads {
             if let Some(sq) = cpu_sum_of_squares(g) {
                 sum += sq as f64;
                 continue;
             }
-            sum += g
-                .to_dtype(DType::F32)?
-                .sqr()?
-                .sum_all()?
-                .to_scalar::<f32>()? as f64;
+            let sq = g.to_dtype(DType::F32)?.sqr()?.sum_all()?;
+            if g.device().is_cpu() {
+                sum += sq.to_scalar::<f32>()? as f64;
+                continue;
+            }
+            device_sum = Some(match device_sum {
+                Some(acc) => (acc + sq)?,
+                None => sq,
+            });
+        }
+        if let Some(acc) = device_sum {
+            sum += acc.to_scalar::<f32>()? as f64;
         }
         Ok(sum.sqrt())
     }

@@ -7,6 +7,7 @@
 pub mod accelerate;
 mod checkpoint;
 pub mod config;
+pub mod device;
 mod error;
 mod evaluate;
 pub mod events;
@@ -25,6 +26,7 @@ mod trainer;
 pub use accelerate::{AccelerateExport, ExportError, export_accelerate};
 pub use checkpoint::{Position, SchedulerState};
 pub use config::TrainConfig;
+pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
 pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};

@@ -41,9 +41,11 @@ pub fn uses_weight_decay(name: &str) -> bool {
         .any(|part| part == "ln" || part.starts_with("ln_") || part.ends_with("_ln"))
 }
 
-/// Per-parameter state. Moments live on the host as f32: the update is one fused pass over
-/// host memory (candle would need ~10 full-size tensor passes per parameter), and the exact
-/// float operation order of torch is explicit.
+/// Per-parameter state. For CPU parameters the moments live on the host as f32: the update is
+/// one fused pass over host memory (candle would need ~10 full-size tensor passes per
+/// parameter), and the exact float operation order of torch is explicit. For GPU parameters
+/// they stay on the device (`device_moments`) and the update is made of tensor ops, so a
+/// step never copies parameters or gradients to the host.
 #[derive(Debug)]
 struct Slot {
     name: String,
@@ -51,6 +53,93 @@ struct Slot {
     decay: bool,
     exp_avg: Vec<f32>,
     exp_avg_sq: Vec<f32>,
+    /// `(exp_avg, exp_avg_sq)` on the parameter's device, instead of the host vectors.
+    device_moments: Option<(Tensor, Tensor)>,
+}
+
+impl Slot {
+    fn new(name: &str, var: &Var, on_device: bool) -> Result<Self, OptimError> {
+        let device_moments = if on_device {
+            let zeros = || Tensor::zeros(var.shape(), DType::F32, var.device());
+            Some((zeros()?, zeros()?))
+        } else {
+            None
+        };
+        let host_len = if on_device { 0 } else { var.elem_count() };
+        Ok(Self {
+            name: name.to_string(),
+            var: var.clone(),
+            decay: uses_weight_decay(name),
+            exp_avg: vec![0.0; host_len],
+            exp_avg_sq: vec![0.0; host_len],
+            device_moments,
+        })
+    }
+
+    /// The moments as host vectors, wherever they live.
+    fn host_moments(&self) -> Result<(Vec<f32>, Vec<f32>), OptimError> {
+        Ok(match &self.device_moments {
+            Some((m, v)) => (m.flatten_all()?.to_vec1()?, v.flatten_all()?.to_vec1()?),
+            None => (self.exp_avg.clone(), self.exp_avg_sq.clone()),
+        })
+    }
+
+    fn set_host_moments(&mut self, m: Vec<f32>, v: Vec<f32>) -> Result<(), OptimError> {
+        if self.device_moments.is_some() {
+            let shape = self.var.shape().clone();
+            let device = self.var.device();
+            self.device_moments = Some((
+                Tensor::from_vec(m, shape.clone(), device)?,
+                Tensor::from_vec(v, shape, device)?,
+            ));
+        } else {
+            self.exp_avg = m;
+            self.exp_avg_sq = v;
+        }
+        Ok(())
+    }
+
+    /// The update as tensor ops on the parameter's device, in torch's order.
+    fn device_step(
+        &mut self,
+        grad: &Tensor,
+        s: StepScalars,
+        decay: bool,
+    ) -> Result<(), OptimError> {
+        let Some((m, v)) = self.device_moments.as_mut() else {
+            return Err(OptimError::Mismatch(format!(
+                "{}: no device moments",
+                self.name
+            )));
+        };
+        let g = grad.to_dtype(DType::F32)?;
+        let mut p = self.var.as_tensor().detach();
+        if decay {
+            p = p.affine(s.decay_factor as f64, 0.0)?;
+        }
+        // m.lerp_(g, 1 - b1) = m + (1 - b1) * (g - m)
+        *m = (&*m + (g.sub(m)? * s.one_minus_beta1 as f64)?)?;
+        *v = ((&*v * s.beta2 as f64)? + (g.sqr()? * s.one_minus_beta2 as f64)?)?;
+        let denom = v
+            .sqrt()?
+            .affine(1.0 / s.bias_correction2_sqrt as f64, s.eps as f64)?;
+        let p = (p + (m.div(&denom)? * s.neg_step_size as f64)?)?;
+        self.var.set(&p)?;
+        Ok(())
+    }
+}
+
+/// Test hook: keep moments as device tensors even for CPU parameters.
+#[cfg(test)]
+static FORCE_DEVICE_MOMENTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn moments_on_device(var: &Var) -> bool {
+    #[cfg(test)]
+    if FORCE_DEVICE_MOMENTS.load(std::sync::atomic::Ordering::Relaxed) {
+        return true;
+    }
+    !var.device().is_cpu()
 }
 
 #[derive(Debug)]
@@ -146,14 +235,8 @@ impl AdamW {
     pub fn new(params: &[(String, Var)], config: AdamWConfig) -> Result<Self, OptimError> {
         let slots = params
             .iter()
-            .map(|(name, var)| Slot {
-                name: name.clone(),
-                var: var.clone(),
-                decay: uses_weight_decay(name),
-                exp_avg: vec![0.0; var.elem_count()],
-                exp_avg_sq: vec![0.0; var.elem_count()],
-            })
-            .collect();
+            .map(|(name, var)| Slot::new(name, var, moments_on_device(var)))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             slots,
             config,
@@ -206,6 +289,10 @@ impl AdamW {
         };
         for (slot, grad) in self.slots.iter_mut().zip(grads.as_slice()) {
             let decay = slot.decay && c.weight_decay != 0.0;
+            if slot.device_moments.is_some() {
+                slot.device_step(grad, scalars, decay)?;
+                continue;
+            }
             let var = slot.var.as_tensor();
             if var.device().is_cpu() && var.dtype() == DType::F32 && var.is_contiguous() {
                 // In place on the parameter's own buffer: no copies, no allocation.
@@ -246,7 +333,8 @@ impl AdamW {
         let mut tensors: Vec<(String, Tensor)> = Vec::with_capacity(2 * self.slots.len());
         for slot in &self.slots {
             let shape = slot.var.shape().clone();
-            for (kind, values) in [("exp_avg", &slot.exp_avg), ("exp_avg_sq", &slot.exp_avg_sq)] {
+            let (m, v) = slot.host_moments()?;
+            for (kind, values) in [("exp_avg", &m), ("exp_avg_sq", &v)] {
                 let t = Tensor::from_slice(values, shape.clone(), &Device::Cpu)?;
                 tensors.push((format!("{kind}.{}", slot.name), t));
             }
@@ -311,8 +399,7 @@ impl AdamW {
             return Err(mismatch(format!("unknown tensor {extra}")));
         }
         for (slot, (m, v)) in self.slots.iter_mut().zip(restored) {
-            slot.exp_avg = m;
-            slot.exp_avg_sq = v;
+            slot.set_host_moments(m, v)?;
         }
         self.step = step;
         Ok(())
@@ -369,5 +456,50 @@ mod tests {
             assert!((p1 as f64 - want).abs() < 1e-6, "{p1} vs {want}");
         }
         assert_eq!(opt.step_count(), 1);
+    }
+
+    /// The GPU path (moments as device tensors, tensor-op update) against the fused host
+    /// path, on the CPU: same parameters after three steps with weight decay, and the same
+    /// saved state.
+    #[test]
+    fn device_moments_match_the_host_update() {
+        let run = |on_device: bool, dir: &Path| -> (Vec<f32>, Vec<u8>) {
+            FORCE_DEVICE_MOMENTS.store(on_device, std::sync::atomic::Ordering::Relaxed);
+            let w = Var::new(&[[0.5f32, -0.25, 2.0], [1e-3, -4.0, 0.0]], &Device::Cpu).unwrap();
+            let params = vec![("layer.weight".to_string(), w.clone())];
+            let config = AdamWConfig {
+                weight_decay: 0.01,
+                ..AdamWConfig::default()
+            };
+            let mut opt = AdamW::new(&params, config).unwrap();
+            FORCE_DEVICE_MOMENTS.store(false, std::sync::atomic::Ordering::Relaxed);
+            assert_eq!(opt.slots[0].device_moments.is_some(), on_device);
+            for step in 0..3 {
+                let loss = (w.as_tensor().sqr().unwrap() * (step as f64 + 1.0))
+                    .unwrap()
+                    .sum_all()
+                    .unwrap();
+                let grads = Gradients::from_store(&params, &loss.backward().unwrap()).unwrap();
+                opt.step(&grads, 1e-2).unwrap();
+            }
+            let path = dir.join(format!("state-{on_device}.safetensors"));
+            opt.save_state(&path).unwrap();
+            // Loading back into a fresh optimizer of the same kind round-trips.
+            let mut again = AdamW::new(&params, config).unwrap();
+            again.load_state(&path).unwrap();
+            assert_eq!(again.step_count(), 3);
+            let flat = w.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            (flat, std::fs::read(&path).unwrap())
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (host, host_state) = run(false, dir.path());
+        let (device, device_state) = run(true, dir.path());
+        for (a, b) in host.iter().zip(&device) {
+            assert!(
+                (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+                "{host:?} vs {device:?}"
+            );
+        }
+        assert_eq!(host_state.len(), device_state.len());
     }
 }

@@ -6,6 +6,8 @@ pub enum TrainError {
     #[error(transparent)]
     Config(#[from] super::config::ConfigError),
     #[error(transparent)]
+    Device(#[from] super::device::DeviceError),
+    #[error(transparent)]
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),

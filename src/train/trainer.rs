@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::checkpoint::{self, Position, SchedulerState, TrainingState};
-use super::config::{DeviceSpec, IntervalStrategy, SaveStrategy, TrainConfig};
+use super::config::{IntervalStrategy, SaveStrategy, TrainConfig};
+use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
 use super::inputs::{RecipeInputs, train_order};
@@ -117,6 +118,8 @@ struct Session<'a> {
     commands: &'a Receiver<Command>,
     events: &'a Sender<Event>,
     device: Device,
+    /// NVML readings for the step reports; `None` on the CPU.
+    gpu: Option<GpuSampler>,
     model: Classifier,
     optimizer: AdamW,
     train: TokenizedSplit,
@@ -218,7 +221,8 @@ impl<'a> Session<'a> {
         });
         let resume_dir = resume_checkpoint(cfg)?;
         let weights_dir = resume_dir.as_deref().unwrap_or(&model_dir);
-        let (model, report) = Classifier::load(weights_dir, &labels, &device)?;
+        let (mut model, report) = Classifier::load(weights_dir, &labels, &device)?;
+        model.set_compute_dtype(precision(cfg).compute_dtype())?;
         let mut optimizer = AdamW::new(
             model.params(),
             AdamWConfig {
@@ -342,6 +346,7 @@ impl<'a> Session<'a> {
             cfg: cfg.clone(),
             commands,
             events,
+            gpu: GpuSampler::for_device(&device),
             device,
             model,
             optimizer,
@@ -457,6 +462,7 @@ impl<'a> Session<'a> {
                 logged_loss += step_loss;
                 logged_steps += 1;
 
+                let gpu = self.gpu.as_ref().and_then(GpuSampler::sample);
                 let done = self.position.global_step - first_step;
                 let per_step = train_seconds / done as f64;
                 let _ = self.events.send(Event::Step(StepReport {
@@ -470,6 +476,8 @@ impl<'a> Session<'a> {
                     tokens_per_s: tokens as f64 / train_seconds,
                     eta_s: per_step * (total_steps - self.position.global_step) as f64,
                     elapsed_s: started.elapsed().as_secs_f64(),
+                    gpu_memory_used_bytes: gpu.map(|g| g.memory_used_bytes),
+                    gpu_utilization_percent: gpu.map(|g| g.utilization_percent),
                 }));
 
                 let gs = self.position.global_step;
@@ -735,7 +743,8 @@ impl<'a> Session<'a> {
             && let Some(best) = &best_checkpoint
         {
             let labels = self.model.labels().to_vec();
-            let (model, _) = Classifier::load(best, &labels, &self.device)?;
+            let (mut model, _) = Classifier::load(best, &labels, &self.device)?;
+            model.set_compute_dtype(precision(&self.cfg).compute_dtype())?;
             self.model = model;
         }
         let predicted_by = match (&best_checkpoint, self.cfg.load_best_model_at_end) {
@@ -787,29 +796,36 @@ enum Stop {
 }
 
 pub(super) fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
-    match cfg.device_spec() {
-        Some(DeviceSpec::Cpu) | None => {
-            if cfg.bf16 || cfg.tf32 {
-                return Err(TrainError::Invalid(
-                    "bf16 and tf32 need a CUDA GPU; set device = \"cuda\" or turn them off".into(),
-                ));
-            }
-            Ok(Device::Cpu)
-        }
-        Some(DeviceSpec::Cuda(ordinal)) => Device::new_cuda(ordinal).map_err(|e| {
-            TrainError::Invalid(format!(
-                "device = \"{}\": CUDA is not available ({e}). This build of Wick is CPU-only \
-                 unless built with `--features cuda`; use device = \"cpu\"",
-                cfg.device
-            ))
-        }),
+    let spec = cfg.device_spec().ok_or_else(|| {
+        TrainError::Invalid(format!(
+            "device = \"{}\": expected \"cpu\", \"cuda\" or \"cuda:N\"",
+            cfg.device
+        ))
+    })?;
+    Ok(device::open(spec, precision(cfg))?)
+}
+
+fn precision(cfg: &TrainConfig) -> Precision {
+    Precision {
+        bf16: cfg.bf16,
+        tf32: cfg.tf32,
     }
 }
 
 fn device_name(device: &Device) -> String {
     match device {
         Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
-        Device::Cuda(_) => "cuda".into(),
+        Device::Cuda(_) => {
+            let location = device.location();
+            let ordinal = match location {
+                candle_core::DeviceLocation::Cuda { gpu_id } => gpu_id,
+                _ => 0,
+            };
+            match device::gpus().ok().and_then(|g| g.into_iter().nth(ordinal)) {
+                Some(gpu) => format!("cuda:{ordinal} ({})", gpu.name),
+                None => format!("cuda:{ordinal}"),
+            }
+        }
         other => format!("{other:?}"),
     }
 }
