@@ -130,7 +130,12 @@ impl AppOptions {
         Self {
             data_dir,
             env_hub: HubSettings::from_env(),
-            devices: vec!["cpu".into()],
+            // The CPU, plus the GPUs NVML finds when this build has CUDA.
+            devices: crate::train::available_devices()
+                .into_iter()
+                .filter(|device| device.usable)
+                .map(|device| device.id)
+                .collect(),
         }
     }
 }
