@@ -277,3 +277,27 @@ fn start_trains_the_recipe_and_monitor_shows_it_finish() {
     }
     assert!(!run.eval_metrics.is_empty(), "evaluated at step 6");
 }
+
+#[test]
+fn the_recipe_exports_as_an_accelerate_project() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = on_train(dir.path(), tiny_recipe(dir.path()));
+    let out = dir.path().join("accelerate-project");
+    set_field(&mut harness, "Project folder", &out.display().to_string());
+    harness
+        .get_by_label("Export as Accelerate project…")
+        .click();
+    wait_for(&mut harness, "the export to finish", |h| {
+        has_label_containing(h, "Wrote 4 files")
+    });
+    for file in [
+        "train.py",
+        "accelerate_config.yaml",
+        "requirements.txt",
+        "README.md",
+    ] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    let script = std::fs::read_to_string(out.join("train.py")).unwrap();
+    assert!(script.contains("per_device_train_batch_size"), "{script}");
+}

@@ -40,6 +40,8 @@ pub enum Msg {
     Trainer(crate::train::Event),
     Runs(runs::Msg),
     Playground(playground::Msg),
+    /// An "Export as Accelerate project…" job ended.
+    Accelerate(super::accelerate::Exported),
     /// The offline demo's files are ready (or could not be written).
     Demo(Result<crate::demo::DemoFiles, String>),
 }

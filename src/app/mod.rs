@@ -6,6 +6,7 @@
 //! its [`crate::train::Event`]s are forwarded into the same channel. Nothing here does tensor
 //! math.
 
+pub mod accelerate;
 pub mod charts;
 pub mod jobs;
 pub mod panels;
@@ -393,6 +394,11 @@ impl WickApp {
                         format!("Internal error while {label}"),
                         format!("{reason}\nThis is a bug in Wick; the app keeps running."),
                     ),
+                    Msg::Accelerate(exported) => {
+                        if !state.train.accelerate.on_exported(&exported, cx) {
+                            state.runs.accelerate.on_exported(&exported, cx);
+                        }
+                    }
                     Msg::Demo(Ok(files)) => {
                         let config = crate::demo::config(&files);
                         *cx.recipe = config.clone();

@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::app::accelerate::AccelerateForm;
 use crate::app::charts::{self, Series};
 use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
@@ -283,6 +284,8 @@ pub struct RunsPanel {
     pub x_axis: XAxis,
     pub png_path: String,
     pub csv_path: String,
+    /// "Export as Accelerate project…" for the focused run.
+    pub accelerate: AccelerateForm,
     #[serde(skip)]
     rt: Runtime,
 }
@@ -294,6 +297,7 @@ impl Default for RunsPanel {
             x_axis: XAxis::Step,
             png_path: String::new(),
             csv_path: String::new(),
+            accelerate: AccelerateForm::default(),
             rt: Runtime::default(),
         }
     }
@@ -768,6 +772,23 @@ impl RunsPanel {
             });
             ui.add_space(4.0);
             self.checkpoint_row(ui, cx, &path, &row);
+            ui.add_space(4.0);
+            egui::CollapsingHeader::new("Export as Accelerate project")
+                .id_salt("runs-accelerate")
+                .show(ui, |ui| {
+                    let run = path.clone();
+                    self.accelerate.ui(
+                        ui,
+                        cx,
+                        "runs",
+                        Some(path.display().to_string()),
+                        move || {
+                            RunDir::open(&run)
+                                .and_then(|dir| dir.config())
+                                .map_err(|e| e.to_string())
+                        },
+                    );
+                });
         });
     }
 

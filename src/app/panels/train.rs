@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::app::accelerate::AccelerateForm;
 use crate::app::jobs::{self, JobId};
 use crate::app::toasts::Level;
 use crate::app::widgets::{self, Alert};
@@ -211,6 +212,8 @@ struct Draft {
 pub struct TrainPanel {
     /// The TOML file of the last import or export.
     pub toml_path: String,
+    /// "Export as Accelerate project…" for the recipe.
+    pub accelerate: AccelerateForm,
     #[serde(skip)]
     drafts: BTreeMap<&'static str, Draft>,
     #[serde(skip)]
@@ -529,6 +532,15 @@ impl TrainPanel {
                 self.pick(cx, FileAction::Export);
             }
         });
+        ui.separator();
+        ui.label(RichText::new("Hand off to Accelerate").strong())
+            .on_hover_text(
+                "When one workstation is not enough: the same recipe as a transformers Trainer \
+             script and a multi-GPU accelerate config",
+            );
+        let recipe = exportable(cx.recipe);
+        self.accelerate
+            .ui(ui, cx, "train", None, move || Ok(recipe));
         ui.separator();
 
         ui.label(RichText::new("Run").strong());
