@@ -14,12 +14,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{DeviceSpec, TrainConfig};
+use super::inputs::{RecipeInputs, train_order};
 use super::trainer::open_device;
 use super::{AdamW, AdamWConfig, Gradients, TrainError};
-use crate::data::{
-    self, Collator, ColumnOverrides, DatasetCache, HostBatch, Order, PadStats, SplitRequest,
-    TextTokenizer, TokenizeOptions,
-};
+use crate::data::{self, Collator, DatasetCache, HostBatch, PadStats};
 use crate::hub::{self, HubEvent, HubSettings};
 use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
 
@@ -116,39 +114,19 @@ pub fn preflight(
             }
         })
     };
-    let model_dir = hub::local_model(hub_settings, &config.model, Some(sink.clone()))?;
-    if !model_dir.join("config.json").is_file() {
-        return Err(TrainError::Invalid(format!(
-            "model = \"{}\": {} has no config.json",
-            config.model,
-            model_dir.display()
-        )));
-    }
-    let tokenizer = TextTokenizer::load(&model_dir)?;
+    // The same model folder, tokenizer, max_length and collator the trainer will use.
+    let inputs = RecipeInputs::load(config, hub_settings, Some(sink.clone()))?;
+    let model_dir = inputs.model_dir.clone();
     let model_config = ModelConfig::from_file(&model_dir.join("config.json"))?;
-    let position_limit = model_config
-        .max_position_embeddings
-        .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
-    let max_length =
-        config.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
-    let collator = Collator {
-        pad_to_multiple_of: config.pad_to_multiple_of.map(|m| m as usize),
-        ..Collator::new(&tokenizer, max_length)
-    };
+    let max_length = inputs.max_length;
+    let collator = inputs.collator(config);
     let batch_size = config.per_device_train_batch_size.max(1) as usize;
 
-    let batches = match load_train_batches(
-        config,
-        hub_settings,
-        &tokenizer,
-        max_length,
-        &collator,
-        &sink,
-        &progress,
-    ) {
-        Ok(batches) => batches,
-        Err(err) => synthetic_batches(&model_config, &collator, err.to_string()),
-    };
+    let batches =
+        match load_train_batches(config, hub_settings, &inputs, &collator, &sink, &progress) {
+            Ok(batches) => batches,
+            Err(err) => synthetic_batches(&model_config, &collator, err.to_string()),
+        };
 
     progress("loading the model", 0, 0);
     let (model, _) = Classifier::load(&model_dir, &batches.labels, &device)?;
@@ -327,43 +305,21 @@ impl Batches {
 fn load_train_batches(
     config: &TrainConfig,
     hub_settings: &HubSettings,
-    tokenizer: &TextTokenizer,
-    max_length: usize,
+    inputs: &RecipeInputs,
     collator: &Collator,
     sink: &hub::EventSink,
     progress: &PreflightProgress,
 ) -> Result<Batches, TrainError> {
     let split_name = config.train_split.clone();
-    let local = hub::local_split(
-        hub_settings,
-        &config.dataset,
-        config.dataset_config.as_deref(),
-        &split_name,
-        Some(sink.clone()),
-    )?;
-    let request = SplitRequest {
-        data: local.data,
-        config: local.config,
-        files: local.files,
-        split: split_name.clone(),
-        columns: ColumnOverrides {
-            text: config.text_column.clone(),
-            text_pair: config.text_pair_column.clone(),
-            label: config.label_column.clone(),
-        },
-        labels: None,
-    };
     let cache = DatasetCache::in_datasets_cache(&hub_settings.datasets_cache);
     let stage = format!("tokenizing {split_name}");
-    let split = data::prepare_split(
-        &request,
-        tokenizer,
-        &TokenizeOptions {
-            max_length: Some(max_length),
-            threads: config.tokenize_threads.unwrap_or(0) as usize,
-            ..TokenizeOptions::default()
-        },
+    let split = inputs.prepare_split(
+        config,
+        hub_settings,
+        &split_name,
+        None,
         Some(&cache),
+        Some(sink.clone()),
         &|done, total| progress(&stage, done as u64, total as u64),
     )?;
     if split.is_empty() {
@@ -375,15 +331,7 @@ fn load_train_batches(
     let mut by_length: Vec<usize> = (0..lengths.len()).collect();
     by_length.sort_by_key(|&row| std::cmp::Reverse(lengths[row]));
 
-    let order = if config.group_by_length {
-        Order::GroupedByLength {
-            seed: config.resolved_data_seed(),
-        }
-    } else {
-        Order::Shuffled {
-            seed: config.resolved_data_seed(),
-        }
-    };
+    let order = train_order(config, config.resolved_data_seed());
     let mut epoch = data::epoch_batches(
         &lengths,
         config.per_device_train_batch_size as usize,
