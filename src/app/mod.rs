@@ -308,6 +308,9 @@ impl WickApp {
             &self.options.devices,
             &mut self.toasts,
         );
+        if matches!(change, SettingsChange::DefaultDevice) {
+            self.state.recipe.device = self.state.settings.default_device.clone();
+        }
         if !matches!(change, SettingsChange::None) {
             self.hub = self
                 .state

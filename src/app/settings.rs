@@ -152,6 +152,8 @@ pub enum SettingsChange {
     Settings,
     /// The token was saved (or cleared).
     Token,
+    /// The default device changed: the recipe takes it.
+    DefaultDevice,
 }
 
 impl SettingsWindow {
@@ -276,7 +278,9 @@ impl SettingsWindow {
                     });
             });
         self.open = open;
-        if *settings != before && matches!(change, SettingsChange::None) {
+        if settings.default_device != before.default_device {
+            change = SettingsChange::DefaultDevice;
+        } else if *settings != before && matches!(change, SettingsChange::None) {
             change = SettingsChange::Settings;
         }
         change
