@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::panels::{data, hub, playground, runs, train};
-use crate::hub::{EventSink, HubEvent};
+use crate::hub::EventSink;
 
 pub type JobId = u64;
 
@@ -97,13 +97,8 @@ impl Reporter {
     /// A Hub event sink that turns download progress into this job's progress.
     pub fn hub_sink(&self) -> EventSink {
         let reporter = self.clone();
-        Arc::new(move |event| {
-            if let HubEvent::Progress {
-                file, bytes, total, ..
-            } = event
-            {
-                reporter.progress(bytes, total.unwrap_or(0), format!("downloading {file}"));
-            }
+        crate::hub::download_progress_sink(move |detail, done, total| {
+            reporter.progress(done, total, detail)
         })
     }
 }

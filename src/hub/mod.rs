@@ -26,7 +26,7 @@ pub use id::{DatasetSpec, RepoId, RepoKind, Source, classify_source, is_hub_id};
 mod local;
 pub use info::{RepoDetails, RepoFile, repo_details};
 pub use local::{LocalSplit, local_model, local_split};
-pub use progress::{EventSink, HubEvent, channel_sink};
+pub use progress::{EventSink, HubEvent, channel_sink, download_progress_sink};
 pub use resolve::{
     PARQUET_BRANCH, ResolvedDataset, resolve_dataset, resolve_dataset_spec, resolve_model,
 };

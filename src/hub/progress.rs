@@ -41,6 +41,21 @@ pub enum HubEvent {
 /// Where events go: a callback. Use [`channel_sink`] for a crossbeam channel.
 pub type EventSink = Arc<dyn Fn(HubEvent) + Send + Sync>;
 
+/// A sink that reports only download progress, as `report("downloading FILE", bytes, total)`
+/// (`total` 0 when unknown): what a progress bar or a status line needs.
+pub fn download_progress_sink(
+    report: impl Fn(String, u64, u64) + Send + Sync + 'static,
+) -> EventSink {
+    Arc::new(move |event| {
+        if let HubEvent::Progress {
+            file, bytes, total, ..
+        } = event
+        {
+            report(format!("downloading {file}"), bytes, total.unwrap_or(0));
+        }
+    })
+}
+
 pub fn channel_sink(sender: crossbeam_channel::Sender<HubEvent>) -> EventSink {
     // A dropped receiver just means nobody watches any more.
     Arc::new(move |event| {

@@ -18,7 +18,7 @@ use super::inputs::{RecipeInputs, train_order};
 use super::trainer::open_device;
 use super::{AdamW, AdamWConfig, Gradients, TrainError};
 use crate::data::{self, Collator, DatasetCache, HostBatch, PadStats};
-use crate::hub::{self, HubEvent, HubSettings};
+use crate::hub::{self, HubSettings};
 use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
 
 /// Progress as `(stage, done, total)`; `total` is 0 when unknown.
@@ -103,16 +103,9 @@ pub fn preflight(
     let rss_before = proc_status_kib("VmRSS").map(|k| k * 1024);
 
     progress("finding the model", 0, 0);
-    let sink: hub::EventSink = {
+    let sink = {
         let progress = progress.clone();
-        Arc::new(move |event| {
-            if let HubEvent::Progress {
-                file, bytes, total, ..
-            } = event
-            {
-                progress(&format!("downloading {file}"), bytes, total.unwrap_or(0));
-            }
-        })
+        hub::download_progress_sink(move |stage, done, total| progress(&stage, done, total))
     };
     // The same model folder, tokenizer, max_length and collator the trainer will use.
     let inputs = RecipeInputs::load(config, hub_settings, Some(sink.clone()))?;

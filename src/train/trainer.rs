@@ -19,7 +19,7 @@ use super::split_predictions::{PredictedBy, split_predictions};
 use super::train_error::TrainError;
 use super::{AdamW, AdamWConfig, Gradients, lr_at};
 use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
-use crate::hub::{self, HubEvent, HubSettings};
+use crate::hub::{self, HubSettings};
 use crate::model::{Classifier, Dropout, cross_entropy};
 use crate::runs::{
     BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
@@ -161,19 +161,10 @@ impl<'a> Session<'a> {
         };
 
         // Hub ids are downloaded into the shared cache first, with progress.
-        let download_progress: hub::EventSink = {
+        let download_progress = {
             let events = events.clone();
-            std::sync::Arc::new(move |event| {
-                if let HubEvent::Progress {
-                    file, bytes, total, ..
-                } = event
-                {
-                    let _ = events.send(Event::Preparing {
-                        stage: format!("downloading {file}"),
-                        done: bytes,
-                        total: total.unwrap_or(0),
-                    });
-                }
+            hub::download_progress_sink(move |stage, done, total| {
+                let _ = events.send(Event::Preparing { stage, done, total });
             })
         };
         let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
