@@ -84,16 +84,39 @@ pub fn decimate(points: &[[f64; 2]], x_min: f64, x_max: f64, buckets: usize) -> 
     out
 }
 
-/// Exponential moving average with TensorBoard's debiasing, `weight` in [0, 1).
-pub fn ema(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
-    let mut out = Vec::with_capacity(points.len());
-    let (mut last, mut debias) = (0.0, 1.0);
-    for p in points {
-        last = last * weight + (1.0 - weight) * p[1];
-        debias *= weight;
-        out.push([p[0], last / (1.0 - debias).max(f64::MIN_POSITIVE)]);
+/// Exponential moving average with TensorBoard's debiasing (`weight` in [0, 1)), kept up to
+/// date as points arrive: each new point costs one step, and the whole series is recomputed
+/// only when the weight changes.
+#[derive(Debug, Clone, Default)]
+pub struct Ema {
+    weight: f64,
+    last: f64,
+    debias: f64,
+    pub series: Series,
+}
+
+impl Ema {
+    pub fn named(name: &str) -> Self {
+        Self {
+            series: Series::new(name),
+            ..Self::default()
+        }
     }
-    out
+
+    pub fn update(&mut self, points: &[[f64; 2]], weight: f64) {
+        if weight != self.weight || points.len() < self.series.points.len() {
+            self.weight = weight;
+            self.last = 0.0;
+            self.debias = 1.0;
+            self.series.points.clear();
+        }
+        for p in &points[self.series.points.len()..] {
+            self.last = self.last * weight + (1.0 - weight) * p[1];
+            self.debias *= weight;
+            let value = self.last / (1.0 - self.debias).max(f64::MIN_POSITIVE);
+            self.series.points.push([p[0], value]);
+        }
+    }
 }
 
 /// Adds `series` to a plot, decimated to the plot's pixel width: over the visible x range
@@ -164,6 +187,12 @@ fn decimated_cached(
 mod tests {
     use super::*;
 
+    fn ema(points: &[[f64; 2]], weight: f64) -> Vec<[f64; 2]> {
+        let mut smoothed = Ema::default();
+        smoothed.update(points, weight);
+        smoothed.series.points
+    }
+
     #[test]
     fn decimation_bounds_the_points_and_keeps_extremes() {
         let points: Vec<[f64; 2]> = (0..100_000)
@@ -194,6 +223,17 @@ mod tests {
         assert_eq!(drawn.last(), Some(&[111.0, 111.0]));
         assert_eq!(drawn.len(), 12);
         assert!(decimate(&[], 0.0, 1.0, 10).is_empty());
+    }
+
+    #[test]
+    fn incremental_ema_equals_a_fresh_one_and_resets_on_a_new_weight() {
+        let points: Vec<[f64; 2]> = (0..50).map(|i| [i as f64, (i % 7) as f64]).collect();
+        let mut running = Ema::default();
+        running.update(&points[..20], 0.6);
+        running.update(&points, 0.6);
+        assert_eq!(running.series.points, ema(&points, 0.6));
+        running.update(&points, 0.9);
+        assert_eq!(running.series.points, ema(&points, 0.9));
     }
 
     #[test]

@@ -55,6 +55,8 @@ pub struct LiveRun {
     pub phase: Phase,
     pub last_step: Option<StepReport>,
     pub train_loss: Series,
+    /// The smoothed train loss, extended as steps arrive (not recomputed every frame).
+    train_loss_ema: charts::Ema,
     pub eval_loss: Series,
     pub learning_rate: Series,
     pub grad_norm: Series,
@@ -82,6 +84,7 @@ impl LiveRun {
             },
             last_step: None,
             train_loss: Series::new("train loss"),
+            train_loss_ema: charts::Ema::named("train loss (EMA)"),
             eval_loss: Series::new("eval loss"),
             learning_rate: Series::new("learning rate"),
             grad_norm: Series::new("grad norm"),
@@ -408,7 +411,9 @@ impl MonitorPanel {
                 .on_hover_text("EMA weight of the smoothed train loss (as TensorBoard's)");
         });
         egui::ScrollArea::vertical().show(ui, |ui| {
-            charts_grid(ui, run, self.smoothing, self.show_raw_loss);
+            run.train_loss_ema
+                .update(&run.train_loss.points, self.smoothing);
+            charts_grid(ui, run, self.show_raw_loss);
         });
     }
 }
@@ -603,7 +608,7 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
     }
 }
 
-fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool) {
+fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, show_raw: bool) {
     let width = (ui.available_width() - 12.0) / 2.0;
     let height = 210.0;
     let dark = ui.visuals().dark_mode;
@@ -631,10 +636,6 @@ fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool)
         .spacing([12.0, 12.0])
         .show(ui, |ui| {
             chart_box(ui, "Loss", |ui| {
-                let smooth = Series {
-                    name: "train loss (EMA)".into(),
-                    points: charts::ema(&run.train_loss.points, smoothing),
-                };
                 plot("loss").show(ui, |plot_ui| {
                     if show_raw {
                         charts::draw_line(
@@ -644,7 +645,7 @@ fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, smoothing: f64, show_raw: bool)
                             1.0,
                         );
                     }
-                    charts::draw_line(plot_ui, &smooth, Some(accent), 2.0);
+                    charts::draw_line(plot_ui, &run.train_loss_ema.series, Some(accent), 2.0);
                     charts::draw_line(
                         plot_ui,
                         &run.eval_loss,
