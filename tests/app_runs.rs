@@ -1,6 +1,6 @@
 //! The Runs panel driven through the accessibility tree, on two real tiny runs trained by
 //! the lib's trainer: listing, overlay, config diff, per-example diff, CSV export, rename,
-//! fork and delete (with the confirmation a "running" run needs).
+//! fork and delete (refused while a process writes the run).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -239,7 +239,7 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
 }
 
 #[test]
-fn a_run_that_says_running_is_deleted_only_once_confirmed_crashed() {
+fn a_run_being_trained_is_not_deleted_and_shows_as_interrupted_once_its_writer_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let runs_root = dir.path().join("runs");
     let config = TrainConfig {
@@ -248,31 +248,45 @@ fn a_run_that_says_running_is_deleted_only_once_confirmed_crashed() {
         run_name: Some("crashed run".into()),
         ..TrainConfig::default()
     };
+    // A created run holds its folder's lock, as a trainer does while it trains.
     let run = RunDir::create(&runs_root, "20260101-000000-crashed", &config).unwrap();
     assert_eq!(run.info().status, RunStatus::Running);
+    let path = run.path().to_path_buf();
 
     let mut harness = harness(
         dir.path(),
         HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
     );
     open_runs(&mut harness, 1);
+    assert!(has_label(&harness, "running"));
     tick(&mut harness, "crashed run");
     click(&mut harness, "Delete…");
-    assert!(has_label_containing(&harness, "says it is still running"));
+    let pid = std::process::id();
+    assert!(has_label_containing(
+        &harness,
+        &format!("Process {pid} is training this run now")
+    ));
     let delete = harness.get_by_label("Delete run");
     assert!(
         delete.accesskit_node().is_disabled(),
-        "refused until confirmed crashed"
+        "refused while the run is written"
     );
     click(&mut harness, "Delete run");
     harness.run_steps(5);
-    assert!(run.path().exists());
+    assert!(path.exists());
+    click(&mut harness, "Cancel");
 
-    click(&mut harness, "It crashed: nothing is training it");
+    // The writer dies without a word: run.json still says running, nobody holds the lock.
+    drop(run);
+    click(&mut harness, "Refresh");
+    wait_for(&mut harness, "the run to show as interrupted", |h| {
+        has_label(h, "interrupted")
+    });
+    click(&mut harness, "Delete…");
     click(&mut harness, "Delete run");
     wait_for(&mut harness, "the run to be deleted", |h| {
         h.state().state.runs.rows().is_some_and(<[_]>::is_empty)
     });
-    assert!(!run.path().exists());
+    assert!(!path.exists());
     assert!(has_label_containing(&harness, "No runs yet"));
 }

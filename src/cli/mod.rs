@@ -7,6 +7,7 @@ mod data;
 mod export;
 pub mod hub;
 mod progress;
+mod runs;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +48,10 @@ pub enum Command {
     /// metrics.jsonl, checkpoint-STEP/), and ends with a summary table.
     #[command(after_help = train::EXAMPLES)]
     Train(train::TrainArgs),
+    /// The runs folder: each run's status (running, finished, stopped, failed, or
+    /// interrupted: killed without a word) and best metric.
+    #[command(after_help = runs::EXAMPLES)]
+    Runs(runs::RunsArgs),
     /// Hand a run or a config off to 🤗 Accelerate (a Python project for a GPU cluster).
     #[command(subcommand)]
     Export(export::ExportCommand),
@@ -92,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Bench(BenchCommand::Ui(args)) => bench_ui::ui(&args),
         Command::Hub(cmd) => hub::run(cmd),
         Command::Train(args) => train::train(&args),
+        Command::Runs(args) => runs::list(&args),
         Command::Export(cmd) => export::run(cmd),
     })
 }

@@ -5,6 +5,7 @@
 //! <runs root>/20261126-073440-mrpc-minilm/
 //!   config.toml        full resolved TrainConfig (never a token)
 //!   run.json           status, times, best metric (RunInfo)
+//!   .lock              held by the process writing the run (RunLock)
 //!   metrics.jsonl      one HF log_history entry per line (MetricsLog)
 //!   predictions.json   the final model on the eval split, row by row (Predictions)
 //!   checkpoint-459/    model.safetensors, config.json, trainer_state.json, ...
@@ -14,6 +15,7 @@
 pub mod checkpoints;
 pub mod compare;
 mod fsio;
+pub mod lock;
 pub mod metrics_log;
 pub mod predictions;
 mod run_dir;
@@ -21,13 +23,14 @@ pub mod time;
 pub mod trainer_state;
 
 pub use checkpoints::{Checkpoint, CheckpointEntry, Checkpoints, TempCheckpointDir};
+pub use lock::{RunLock, lock_holder};
 pub use metrics_log::{LogRecord, MetricsLog, MetricsRead, read_metrics};
 pub use predictions::{
     PREDICTIONS_FILE, PredictionRow, Predictions, read_predictions, write_predictions,
 };
 pub use run_dir::{
     BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunInfo, RunListing,
-    RunStatus, RunSummary, list_runs, run_folder_name,
+    RunStatus, RunSummary, delete_run, list_runs, run_folder_name,
 };
 pub use trainer_state::TrainerState;
 

@@ -3,6 +3,7 @@
 use super::RunsError;
 use super::checkpoints::Checkpoints;
 use super::fsio::write_atomic;
+use super::lock::{RunLock, lock_holder};
 use super::metrics_log::MetricsLog;
 use super::time::UtcDateTime;
 use crate::train::config::TrainConfig;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const CONFIG_FILE: &str = "config.toml";
 pub const RUN_INFO_FILE: &str = "run.json";
@@ -25,6 +27,9 @@ pub enum RunStatus {
     Failed,
     /// Stopped by the user (or early stopping decided by the user's Stop).
     Stopped,
+    /// Never written: [`list_runs`] reports a run whose `run.json` says `running` while no
+    /// process holds its lock (killed, or the machine went down). Resumable.
+    Interrupted,
 }
 
 /// The best evaluation so far.
@@ -58,13 +63,18 @@ pub struct RunInfo {
     pub error: Option<String>,
     #[serde(default)]
     pub wick_version: String,
+    /// What the trainer warned about while the run went on (a diverging loss, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
-/// An existing or new run folder.
+/// An existing or new run folder. One made by `create*` or [`RunDir::open_for_writing`]
+/// holds the folder's lock (shared by its clones) until the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct RunDir {
     path: PathBuf,
     info: RunInfo,
+    lock: Option<Arc<RunLock>>,
 }
 
 /// `YYYYMMDD-HHMMSS-<slug>`, the slug being `run_name` or
@@ -143,7 +153,10 @@ impl RunDir {
                 n => root.join(format!("{name}-{n}")),
             };
             match fs::create_dir(&candidate) {
-                Ok(()) => return Self::initialize(candidate, config, &config_text),
+                Ok(()) => {
+                    let lock = RunLock::acquire(&candidate)?;
+                    return Self::initialize(candidate, config, &config_text, lock);
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(RunsError::io(&candidate)(e)),
             }
@@ -160,23 +173,26 @@ impl RunDir {
     }
 
     /// Uses `dir` (the config's `output_dir`) as the run folder; it may exist
-    /// but must not hold a run already (open that one to resume).
+    /// but must not hold a run already (open that one to resume). The lock is taken before
+    /// the check, so of two processes started on one folder exactly one gets it.
     pub fn create_at(dir: &Path, config: &TrainConfig) -> Result<Self, RunsError> {
         let config_text = config_text_without_token(config, dir)?;
         fs::create_dir_all(dir).map_err(RunsError::io(dir))?;
+        let lock = RunLock::acquire(dir)?;
         if dir.join(RUN_INFO_FILE).exists() {
             return Err(RunsError::invalid(
                 dir,
                 "already holds a run (run.json); open it to resume",
             ));
         }
-        Self::initialize(dir.to_path_buf(), config, &config_text)
+        Self::initialize(dir.to_path_buf(), config, &config_text, lock)
     }
 
     fn initialize(
         path: PathBuf,
         config: &TrainConfig,
         config_text: &str,
+        lock: RunLock,
     ) -> Result<Self, RunsError> {
         write_atomic(&path.join(CONFIG_FILE), config_text.as_bytes())?;
         let info = RunInfo {
@@ -190,8 +206,13 @@ impl RunDir {
             best_metric: None,
             error: None,
             wick_version: env!("CARGO_PKG_VERSION").into(),
+            warnings: Vec::new(),
         };
-        let run = Self { path, info };
+        let run = Self {
+            path,
+            info,
+            lock: Some(Arc::new(lock)),
+        };
         run.write_info()?;
         Ok(run)
     }
@@ -205,7 +226,25 @@ impl RunDir {
         Ok(Self {
             path: path.to_path_buf(),
             info,
+            lock: None,
         })
+    }
+
+    /// Opens an existing run to write it (resume): takes its lock first, so a run that
+    /// another process trains is refused, naming that process.
+    pub fn open_for_writing(path: &Path) -> Result<Self, RunsError> {
+        if !path.join(RUN_INFO_FILE).is_file() {
+            return Err(RunsError::invalid(path, "not a run folder (no run.json)"));
+        }
+        let lock = RunLock::acquire(path)?;
+        let mut run = Self::open(path)?;
+        run.lock = Some(Arc::new(lock));
+        Ok(run)
+    }
+
+    /// Whether this value holds the folder's lock.
+    pub fn is_locked_by_us(&self) -> bool {
+        self.lock.is_some()
     }
 
     pub fn path(&self) -> &Path {
@@ -274,6 +313,15 @@ impl RunDir {
         self.write_info()
     }
 
+    /// Keeps a trainer warning with the run (once: a repeated warning is not added again).
+    pub fn add_warning(&mut self, message: &str) -> Result<(), RunsError> {
+        if self.info.warnings.iter().any(|w| w == message) {
+            return Ok(());
+        }
+        self.info.warnings.push(message.to_string());
+        self.write_info()
+    }
+
     pub fn set_best_metric(&mut self, best: BestMetric) -> Result<(), RunsError> {
         self.info.best_metric = Some(best);
         self.write_info()
@@ -288,12 +336,23 @@ impl RunDir {
     }
 }
 
+/// Deletes a run folder, unless a process is writing it (training or resuming): the lock
+/// is taken first, so a run cannot start writing into a folder while it is deleted.
+pub fn delete_run(path: &Path) -> Result<(), RunsError> {
+    let _lock = RunLock::acquire(path)?;
+    fs::remove_dir_all(path).map_err(RunsError::io(path))
+}
+
 /// A readable run, for the Runs panel.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
     pub path: PathBuf,
     pub name: String,
+    /// `status` is [`RunStatus::Interrupted`] for a `running` run that nobody writes.
     pub info: RunInfo,
+    /// The process writing the run now (training or resuming it), if any: such a run must
+    /// not be deleted or resumed.
+    pub in_use_by: Option<u32>,
 }
 
 /// A folder in the runs root that is not a readable run.
@@ -327,11 +386,18 @@ pub fn list_runs(root: &Path) -> Result<RunListing, RunsError> {
             continue;
         }
         match RunDir::open(&path) {
-            Ok(run) => listing.runs.push(RunSummary {
-                name: run.name(),
-                path,
-                info: run.info,
-            }),
+            Ok(mut run) => {
+                let in_use_by = lock_holder(&path);
+                if run.info.status == RunStatus::Running && in_use_by.is_none() {
+                    run.info.status = RunStatus::Interrupted;
+                }
+                listing.runs.push(RunSummary {
+                    name: run.name(),
+                    path,
+                    info: run.info,
+                    in_use_by,
+                })
+            }
             Err(e) => listing.broken.push(BrokenRun {
                 path,
                 reason: e.to_string(),
@@ -486,5 +552,57 @@ mod tests {
                 .iter()
                 .all(|b| b.reason.contains(RUN_INFO_FILE))
         );
+    }
+
+    #[test]
+    fn a_running_run_nobody_writes_lists_as_interrupted() {
+        let root = tempfile::tempdir().unwrap();
+        let run = RunDir::create(root.path(), "live", &config()).unwrap();
+        let listed = list_runs(root.path()).unwrap();
+        assert_eq!(listed.runs[0].info.status, RunStatus::Running);
+        assert_eq!(listed.runs[0].in_use_by, Some(std::process::id()));
+        assert!(delete_run(run.path()).is_err(), "a run being written stays");
+        drop(run);
+        let listed = list_runs(root.path()).unwrap();
+        assert_eq!(listed.runs[0].info.status, RunStatus::Interrupted);
+        assert_eq!(listed.runs[0].in_use_by, None);
+        // Finished runs stay finished, whoever holds them.
+        let mut reopened = RunDir::open_for_writing(&listed.runs[0].path).unwrap();
+        reopened.finish(RunStatus::Finished, None).unwrap();
+        drop(reopened);
+        assert_eq!(
+            list_runs(root.path()).unwrap().runs[0].info.status,
+            RunStatus::Finished
+        );
+        delete_run(&root.path().join("live")).unwrap();
+        assert!(!root.path().join("live").exists());
+    }
+
+    #[test]
+    fn of_two_writers_racing_for_one_output_dir_exactly_one_wins() {
+        for _ in 0..5 {
+            let root = tempfile::tempdir().unwrap();
+            let out = root.path().join("out");
+            let barrier = std::sync::Barrier::new(2);
+            let results: Vec<Result<RunDir, RunsError>> = std::thread::scope(|scope| {
+                let racers: Vec<_> = (0..2)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            RunDir::create_at(&out, &config())
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            let won = results.iter().filter(|r| r.is_ok()).count();
+            assert_eq!(won, 1, "{results:?}");
+            let lost = results.iter().find_map(|r| r.as_ref().err()).unwrap();
+            let message = lost.to_string();
+            assert!(
+                message.contains("in use by process") || message.contains("already holds a run"),
+                "{message}"
+            );
+        }
     }
 }

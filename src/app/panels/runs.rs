@@ -227,9 +227,6 @@ const PALETTE: [Color32; 8] = [
 struct DeleteRequest {
     path: PathBuf,
     name: String,
-    /// The run says it is running: it may be training now, or it crashed.
-    says_running: bool,
-    crashed_confirmed: bool,
 }
 
 /// The overlay's series, rebuilt only when the selection, the data or the axes change.
@@ -761,8 +758,6 @@ impl RunsPanel {
                     self.rt.delete = Some(DeleteRequest {
                         path: path.clone(),
                         name: row.display_name().to_string(),
-                        says_running: row.summary.info.status == RunStatus::Running,
-                        crashed_confirmed: false,
                     });
                 }
                 if deleting {
@@ -879,12 +874,20 @@ impl RunsPanel {
                 cx.toasts.info(format!("Forking from checkpoint-{chosen}: edit the recipe, then Start"));
                 cx.actions.push(Action::Navigate(Tab::Train));
             }
-            let resumable = matches!(row.summary.info.status, RunStatus::Stopped | RunStatus::Failed);
+            let resumable = row.summary.in_use_by.is_none()
+                && matches!(
+                    row.summary.info.status,
+                    RunStatus::Stopped | RunStatus::Failed | RunStatus::Interrupted
+                );
+            let refusal = match row.summary.in_use_by {
+                Some(pid) => format!("Process {pid} is writing this run now; stop it first"),
+                None => "Only stopped, failed or interrupted runs can be resumed".into(),
+            };
             let latest = complete[complete.len() - 1];
             if ui
                 .add_enabled(resumable, egui::Button::new("Resume"))
                 .on_hover_text(format!("Continue this run from its latest checkpoint (checkpoint-{}) with its optimizer and schedule", latest.step))
-                .on_disabled_hover_text("Only stopped or failed runs can be resumed")
+                .on_disabled_hover_text(refusal)
                 .clicked()
             {
                 *cx.recipe = resume_config(config, latest);
@@ -913,19 +916,20 @@ impl RunsPanel {
                 request.name,
                 request.path.display()
             ));
-            if request.says_running {
+            // Asked again each frame: the run may end (or start) while the dialog is open.
+            let in_use_by = crate::runs::lock_holder(&request.path);
+            if let Some(pid) = in_use_by {
                 let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
-                ui.label(RichText::new(
-                    "⚠ This run says it is still running. If it is training now (in this window or \
-                     with `wick train`), stop it first. A run that crashed keeps saying so.",
-                ).color(color));
-                ui.checkbox(
-                    &mut request.crashed_confirmed,
-                    "It crashed: nothing is training it",
+                ui.label(
+                    RichText::new(format!(
+                        "⚠ Process {pid} is training this run now (in this window or with \
+                     `wick train`). Stop it first."
+                    ))
+                    .color(color),
                 );
             }
             ui.horizontal(|ui| {
-                let allowed = !request.says_running || request.crashed_confirmed;
+                let allowed = in_use_by.is_none();
                 if ui
                     .add_enabled(allowed, egui::Button::new("Delete run"))
                     .clicked()
@@ -946,8 +950,7 @@ impl RunsPanel {
             self.rt.deleting = Some(path.clone());
             self.rt.selected.retain(|p| p != &path);
             cx.jobs.spawn("runs-delete", "deleting a run", move |r| {
-                let result =
-                    std::fs::remove_dir_all(&path).map_err(|e| format!("{}: {e}", path.display()));
+                let result = crate::runs::delete_run(&path).map_err(|e| e.to_string());
                 r.send(jobs::Msg::Runs(Msg::Deleted { path, result }));
             });
         } else if close {
@@ -1437,6 +1440,7 @@ fn status_text(status: RunStatus) -> (&'static str, crate::app::toasts::Level) {
         RunStatus::Finished => ("finished", Level::Success),
         RunStatus::Stopped => ("stopped", Level::Warning),
         RunStatus::Failed => ("failed", Level::Error),
+        RunStatus::Interrupted => ("interrupted", Level::Warning),
     }
 }
 

@@ -1,0 +1,69 @@
+//! `wick runs`: the runs folder as a table, the same listing the Runs panel shows (with
+//! runs that nobody writes any more marked `interrupted`).
+
+use anyhow::{Result, anyhow};
+use clap::Args;
+use std::path::PathBuf;
+
+use crate::runs::{RunStatus, RunSummary, list_runs};
+
+pub(super) const EXAMPLES: &str = "\
+Examples:
+  wick runs                          # the runs in $WICK_RUNS_DIR or the OS data folder
+  wick runs --runs-dir ./my-runs
+
+An interrupted run resumes from its latest checkpoint:
+  wick train --config RUN_FOLDER/config.toml --set resume_from_checkpoint=RUN_FOLDER/checkpoint-STEP";
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    /// Runs folder [default: $WICK_RUNS_DIR, else the OS data directory].
+    #[arg(long)]
+    pub runs_dir: Option<PathBuf>,
+}
+
+pub fn list(args: &RunsArgs) -> Result<()> {
+    let root = crate::runs::runs_root(args.runs_dir.as_deref())
+        .ok_or_else(|| anyhow!("no runs folder: pass --runs-dir or set WICK_RUNS_DIR"))?;
+    let listing = list_runs(&root)?;
+    if listing.runs.is_empty() && listing.broken.is_empty() {
+        println!("no runs in {}", root.display());
+        return Ok(());
+    }
+    let rows: Vec<[String; 4]> = listing.runs.iter().map(row).collect();
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let (w0, w1, w2) = (width(0).max(3), width(1).max(6), width(2).max(7));
+    println!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  best",
+        "run", "status", "started"
+    );
+    for [name, status, started, best] in &rows {
+        println!("{name:<w0$}  {status:<w1$}  {started:<w2$}  {best}");
+    }
+    for broken in &listing.broken {
+        println!(
+            "{}  (not a readable run: {})",
+            broken.path.display(),
+            broken.reason
+        );
+    }
+    Ok(())
+}
+
+fn row(run: &RunSummary) -> [String; 4] {
+    let status = match (run.info.status, run.in_use_by) {
+        (_, Some(pid)) => format!("running (process {pid})"),
+        (RunStatus::Running, None) => "running".into(),
+        (RunStatus::Finished, _) => "finished".into(),
+        (RunStatus::Failed, _) => "failed".into(),
+        (RunStatus::Stopped, _) => "stopped".into(),
+        (RunStatus::Interrupted, _) => "interrupted".into(),
+    };
+    let best = run
+        .info
+        .best_metric
+        .as_ref()
+        .map(|b| format!("{} {:.4} @ {}", b.name, b.value, b.step))
+        .unwrap_or_else(|| "–".into());
+    [run.name.clone(), status, run.info.started_at.clone(), best]
+}
