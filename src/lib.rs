@@ -8,12 +8,14 @@
 //! - [`runs`]: run folders, metrics logs, trainer state and checkpoint bookkeeping;
 //! - [`app`]: the egui desktop app (six panels over the same engine);
 //! - [`demo`]: the offline demo's synthetic data and tiny random model;
-//! - [`cli`]: the headless command line (`wick data`, `wick train`, `wick bench`, ...).
+//! - [`cli`]: the headless command line (`wick data`, `wick train`, `wick bench`, ...);
+//! - [`fault`]: named crash points for the fault tests (`WICK_FAULT`).
 
 pub mod app;
 pub mod cli;
 pub mod data;
 pub mod demo;
+pub mod fault;
 pub mod hub;
 pub mod model;
 pub mod runs;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use super::progress;
 use crate::hub::HubSettings;
 use crate::train::config::TrainConfig;
-use crate::train::{Event, Summary, TrainerOptions};
+use crate::train::{Command, Event, Summary, TrainerOptions};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -66,6 +66,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         overrides.push(format!("device={device}"));
     }
     let config = load_config(&args.config, &overrides)?;
+    let save_total_limit = config.save_total_limit;
     let handle = crate::train::spawn(
         config,
         TrainerOptions {
@@ -74,6 +75,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             dataset_cache: !args.no_cache,
         },
     )?;
+    let signals = stop_on_signals(handle.commands.clone())?;
     let mut preparing: Option<(String, ProgressBar)> = None;
     let mut bar: Option<ProgressBar> = None;
     let mut outcome = Err(anyhow!("the trainer stopped without a word"));
@@ -160,12 +162,27 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 );
                 print_line(&bar, line);
             }
-            Event::CheckpointSaved { step, path } => {
-                print_line(
-                    &bar,
-                    format!("saved checkpoint at step {step}: {}", path.display()),
-                );
+            Event::CheckpointSaved {
+                step,
+                path,
+                deleted,
+            } => {
+                let mut line = format!("saved checkpoint at step {step}: {}", path.display());
+                if !deleted.is_empty() {
+                    let names: Vec<String> = deleted
+                        .iter()
+                        .filter_map(|p| p.file_name())
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .collect();
+                    line.push_str(&format!(
+                        " (deleted {} to stay within save_total_limit = {})",
+                        names.join(", "),
+                        save_total_limit.unwrap_or_default()
+                    ));
+                }
+                print_line(&bar, line);
             }
+            Event::Warning { message } => print_line(&bar, format!("warning: {message}")),
             Event::Paused { step } => print_line(&bar, format!("paused at step {step}")),
             Event::Resumed { step } => print_line(&bar, format!("resumed at step {step}")),
             Event::Finished(summary) => {
@@ -173,6 +190,9 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                     b.finish();
                 }
                 print_summary(&summary);
+                if summary.stopped_by_user {
+                    print_resume_hint(&summary);
+                }
                 outcome = Ok(());
             }
             Event::Failed { reason } => {
@@ -184,7 +204,66 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         }
     }
     handle.join();
-    outcome
+    outcome?;
+    // Stopped by a signal: checkpoint saved, summary printed; exit as the signal asks.
+    if let Some(signal) = signals.received() {
+        std::process::exit(128 + signal);
+    }
+    Ok(())
+}
+
+/// The first SIGINT (Ctrl-C) or SIGTERM asks the trainer to stop between steps: it saves a
+/// checkpoint and marks the run `stopped`. A second one quits at once, saving nothing more
+/// (the run then shows as interrupted, resumable from its last checkpoint).
+fn stop_on_signals(commands: crossbeam_channel::Sender<Command>) -> Result<SignalWatch> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
+    let watch = SignalWatch::default();
+    let first = watch.first.clone();
+    std::thread::Builder::new()
+        .name("wick-signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if first.set(signal).is_ok() {
+                    eprintln!(
+                        "\nstopping after this step and saving a checkpoint \
+                         (press Ctrl-C again to quit at once)"
+                    );
+                    let _ = commands.send(Command::Stop);
+                } else {
+                    eprintln!("\nquitting now; the run resumes from its last checkpoint");
+                    std::process::exit(128 + signal);
+                }
+            }
+        })?;
+    Ok(watch)
+}
+
+/// The first stop signal received, if any.
+#[derive(Default)]
+struct SignalWatch {
+    first: std::sync::Arc<std::sync::OnceLock<i32>>,
+}
+
+impl SignalWatch {
+    fn received(&self) -> Option<i32> {
+        self.first.get().copied()
+    }
+}
+
+fn print_resume_hint(summary: &Summary) {
+    let checkpoint = summary
+        .run_dir
+        .join(crate::runs::checkpoints::checkpoint_name(
+            summary.global_step,
+        ));
+    println!();
+    println!("To continue this run where it stopped:");
+    println!(
+        "  wick train --config {} --set resume_from_checkpoint={}",
+        summary.run_dir.join(crate::runs::CONFIG_FILE).display(),
+        checkpoint.display()
+    );
 }
 
 fn print_line(bar: &Option<ProgressBar>, line: String) {

@@ -252,32 +252,42 @@ impl Checkpoints {
         save_total_limit: Option<u32>,
         best_step: Option<u64>,
     ) -> Result<Vec<PathBuf>, RunsError> {
-        let Some(limit) = save_total_limit.filter(|&l| l > 0) else {
-            return Ok(Vec::new());
-        };
-        let mut sorted = self.complete()?;
-        // HF moves the best checkpoint to the second-to-last place, so it is kept.
-        if let Some(best_index) = best_step.and_then(|s| sorted.iter().position(|c| c.step == s)) {
-            let best = sorted.remove(best_index);
-            let at = sorted
-                .len()
-                .saturating_sub(1)
-                .max(best_index.min(sorted.len()));
-            sorted.insert(at, best);
-        }
-        let mut keep = limit as usize;
-        if keep == 1 && best_step.is_some() && sorted.last().map(|c| c.step) != best_step {
-            keep = 2;
-        }
-        let delete_count = sorted.len().saturating_sub(keep);
+        let complete = self.complete()?;
+        let steps: Vec<u64> = complete.iter().map(|c| c.step).collect();
+        let doomed = rotation_victims(&steps, save_total_limit, best_step);
+        self.delete(complete.into_iter().filter(|c| doomed.contains(&c.step)))
+    }
+
+    /// Before saving a checkpoint at `next_step`: deletes now what [`Checkpoints::rotate`]
+    /// would delete right after that save anyway, so the new checkpoint has the room the
+    /// old ones took (a nearly full disk no longer blocks a save, or a resume).
+    pub fn make_room(
+        &self,
+        next_step: u64,
+        save_total_limit: Option<u32>,
+        best_step: Option<u64>,
+    ) -> Result<Vec<PathBuf>, RunsError> {
+        let complete: Vec<Checkpoint> = self
+            .complete()?
+            .into_iter()
+            .filter(|c| c.step < next_step)
+            .collect();
+        let mut steps: Vec<u64> = complete.iter().map(|c| c.step).collect();
+        steps.push(next_step);
+        let doomed = rotation_victims(&steps, save_total_limit, best_step);
+        self.delete(complete.into_iter().filter(|c| doomed.contains(&c.step)))
+    }
+
+    fn delete(&self, doomed: impl Iterator<Item = Checkpoint>) -> Result<Vec<PathBuf>, RunsError> {
         let mut deleted = Vec::new();
-        for checkpoint in sorted.into_iter().take(delete_count) {
+        for checkpoint in doomed {
             // Rename first: a half-deleted folder must never look like a checkpoint.
             let doomed = self.run_dir.join(format!(
                 "{TEMP_PREFIX}deleting-{}",
                 checkpoint_name(checkpoint.step)
             ));
             fs::rename(&checkpoint.path, &doomed).map_err(RunsError::io(&checkpoint.path))?;
+            crate::fault::point("mid-rotation");
             fs::remove_dir_all(&doomed).map_err(RunsError::io(&doomed))?;
             deleted.push(checkpoint.path);
         }
@@ -286,6 +296,34 @@ impl Checkpoints {
         }
         Ok(deleted)
     }
+}
+
+/// The steps (of `steps`, oldest first) that `save_total_limit` rotation deletes. HF moves
+/// the best checkpoint to the second-to-last place so it is kept, and with a limit of 1
+/// keeps both the best and the latest.
+pub fn rotation_victims(
+    steps: &[u64],
+    save_total_limit: Option<u32>,
+    best_step: Option<u64>,
+) -> Vec<u64> {
+    let Some(limit) = save_total_limit.filter(|&l| l > 0) else {
+        return Vec::new();
+    };
+    let mut sorted = steps.to_vec();
+    if let Some(best_index) = best_step.and_then(|s| sorted.iter().position(|&c| c == s)) {
+        let best = sorted.remove(best_index);
+        let at = sorted
+            .len()
+            .saturating_sub(1)
+            .max(best_index.min(sorted.len()));
+        sorted.insert(at, best);
+    }
+    let mut keep = limit as usize;
+    if keep == 1 && best_step.is_some() && sorted.last().copied() != best_step {
+        keep = 2;
+    }
+    let delete_count = sorted.len().saturating_sub(keep);
+    sorted.into_iter().take(delete_count).collect()
 }
 
 /// Fsyncs every file under `dir`, then the folders themselves.

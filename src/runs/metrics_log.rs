@@ -3,6 +3,7 @@
 //! `eval_accuracy`, `train_runtime`, ...) plus `wall_time` (Unix seconds).
 
 use super::RunsError;
+use super::fsio::write_atomic;
 use super::time::unix_seconds;
 use serde_json::{Map, Value};
 use std::fs::{File, OpenOptions};
@@ -55,6 +56,40 @@ impl MetricsLog {
         self.dropped_tail_bytes
     }
 
+    /// Cuts the log after the last record a resumed run keeps: every line up to the first
+    /// one past `step` (or the end-of-training summary, `train_runtime`, which the resumed
+    /// run writes anew). Lines are cut at their byte offsets, never re-serialised, so the
+    /// kept text stays as it was written; the file is replaced atomically. Returns how many
+    /// records were dropped.
+    pub fn truncate_after_step(path: &Path, step: u64) -> Result<usize, RunsError> {
+        let bytes = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(RunsError::io(path)(e)),
+        };
+        let mut keep = 0;
+        let mut dropped = 0;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let record = serde_json::from_slice::<Value>(line).ok();
+            let past = record.as_ref().is_some_and(|r| {
+                r.get("step")
+                    .and_then(Value::as_u64)
+                    .is_some_and(|s| s > step)
+                    || r.get("train_runtime").is_some()
+            });
+            // A torn or unreadable line ends what can be trusted, like a record past `step`.
+            if past || record.is_none() && !line.trim_ascii().is_empty() {
+                dropped = line_count(&bytes[keep..]);
+                break;
+            }
+            keep += line.len();
+        }
+        if keep < bytes.len() {
+            write_atomic(path, &bytes[..keep])?;
+        }
+        Ok(dropped)
+    }
+
     /// Appends `record`, adding `wall_time` (now) unless it has one.
     pub fn append(&mut self, record: &LogRecord) -> Result<(), RunsError> {
         let mut record = record.clone();
@@ -64,12 +99,25 @@ impl MetricsLog {
         let mut line = serde_json::to_string(&record)
             .map_err(|e| RunsError::invalid(&self.path, e.to_string()))?;
         line.push('\n');
+        // Two writes, so the fault tests can leave a torn line as a crash mid-write would.
+        let (head, tail) = line.as_bytes().split_at(line.len() / 2);
         self.file
-            .write_all(line.as_bytes())
+            .write_all(head)
+            .map_err(RunsError::io(&self.path))?;
+        crate::fault::point("mid-metrics-append");
+        self.file
+            .write_all(tail)
             .map_err(RunsError::io(&self.path))?;
         self.file.flush().map_err(RunsError::io(&self.path))?;
         self.file.sync_data().map_err(RunsError::io(&self.path))
     }
+}
+
+fn line_count(bytes: &[u8]) -> usize {
+    bytes
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+        .count()
 }
 
 /// What [`read_metrics`] found.
@@ -157,6 +205,33 @@ mod tests {
             .collect();
         assert_eq!(steps, [50, 100]);
         assert_eq!(read.torn_last_line, None);
+    }
+
+    #[test]
+    fn truncation_keeps_the_bytes_of_kept_lines_and_drops_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("metrics.jsonl");
+        // Floats whose re-serialisation would change their text.
+        let kept =
+            "{\"step\":2,\"loss\":1.1007053852081299,\"x\":1e-5}\n{\"step\":4,\"loss\":0.50}\n";
+        let dropped = "{\"step\":6,\"loss\":0.4}\n{\"train_runtime\":3.0,\"step\":6}\n";
+        std::fs::write(&path, format!("{kept}{dropped}")).unwrap();
+        assert_eq!(MetricsLog::truncate_after_step(&path, 4).unwrap(), 2);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), kept);
+        // The end-of-run summary goes even when its step is kept.
+        std::fs::write(
+            &path,
+            format!("{kept}{{\"train_runtime\":3.0,\"step\":4}}\n"),
+        )
+        .unwrap();
+        assert_eq!(MetricsLog::truncate_after_step(&path, 4).unwrap(), 1);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), kept);
+        // Nothing to cut: the file is left alone.
+        assert_eq!(MetricsLog::truncate_after_step(&path, 9).unwrap(), 0);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), kept);
+        let absent = dir.path().join("absent.jsonl");
+        assert_eq!(MetricsLog::truncate_after_step(&absent, 1).unwrap(), 0);
+        assert!(!absent.exists());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   trainer_state.json                                HF's format, with log_history
 //!   optimizer.safetensors                             AdamW step count and moments (f32)
 //!   scheduler.json  rng_state.json                    schedule and data position, seeds
+//!   train_totals.json                                 loss sum, samples and seconds so far
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,9 @@ use crate::runs::checkpoints::{
     OPTIMIZER_FILE, RNG_STATE_FILE, SCHEDULER_FILE, TRAINER_STATE_FILE,
 };
 use crate::runs::{Checkpoint, Checkpoints, TrainerState};
+
+/// Wick's own file; optional, so checkpoints written before it still resume.
+pub const TOTALS_FILE: &str = "train_totals.json";
 
 /// Where the data loader stands, and the seeds that make the rest reproducible.
 /// Dropout masks derive from `(seed, global_step)` and batch order from `(data_seed, epoch)`,
@@ -45,12 +49,38 @@ pub struct SchedulerState {
     pub last_epoch: u64,
 }
 
+/// `train_totals.json`: what the end-of-run summary averages over. Kept in the checkpoint so
+/// that a resumed run reports the same `train_loss` as an uninterrupted one, not the mean of
+/// the steps after the resume. Older checkpoints lack the file and read as zeros.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainTotals {
+    /// Sum of every optimizer step's loss (the mean over its accumulated batches).
+    pub loss_sum: f64,
+    /// Optimizer steps in `loss_sum`.
+    pub steps: u64,
+    pub samples: u64,
+    /// Seconds spent in training steps (evaluation and saving excluded), all sessions.
+    pub train_seconds: f64,
+}
+
+impl TrainTotals {
+    /// The mean training loss, as Trainer's `train_loss` (0 before any step).
+    pub fn mean_loss(&self) -> f64 {
+        if self.steps > 0 {
+            self.loss_sum / self.steps as f64
+        } else {
+            0.0
+        }
+    }
+}
+
 /// Everything a checkpoint holds besides the model.
 pub struct TrainingState<'a> {
     pub optimizer: &'a AdamW,
     pub scheduler: &'a SchedulerState,
     pub position: &'a Position,
     pub trainer_state: &'a TrainerState,
+    pub totals: &'a TrainTotals,
     /// `tokenizer.json` and friends, copied so the checkpoint is a complete model folder.
     pub tokenizer_files: &'a [PathBuf],
 }
@@ -63,6 +93,7 @@ pub fn save(
 ) -> Result<Checkpoint, TrainError> {
     let temp = checkpoints.begin(state.position.global_step)?;
     model.save(temp.path())?;
+    crate::fault::point("mid-checkpoint");
     for file in state.tokenizer_files {
         if let Some(name) = file.file_name() {
             std::fs::copy(file, temp.path().join(name)).map_err(|e| {
@@ -76,6 +107,7 @@ pub fn save(
     state.optimizer.save_state(&temp.file(OPTIMIZER_FILE))?;
     write_json(&temp.file(SCHEDULER_FILE), state.scheduler)?;
     write_json(&temp.file(RNG_STATE_FILE), state.position)?;
+    write_json(&temp.file(TOTALS_FILE), state.totals)?;
     state.trainer_state.save(&temp.file(TRAINER_STATE_FILE))?;
     Ok(checkpoints.commit(temp)?)
 }
@@ -85,6 +117,7 @@ pub struct Restored {
     pub position: Position,
     pub scheduler: SchedulerState,
     pub trainer_state: TrainerState,
+    pub totals: TrainTotals,
 }
 
 /// Reads the optimizer, schedule and position of a checkpoint; the model weights are loaded
@@ -95,6 +128,10 @@ pub fn load(dir: &Path, optimizer: &mut AdamW) -> Result<Restored, TrainError> {
         position: read_json(&dir.join(RNG_STATE_FILE))?,
         scheduler: read_json(&dir.join(SCHEDULER_FILE))?,
         trainer_state: TrainerState::load(&dir.join(TRAINER_STATE_FILE))?,
+        totals: match dir.join(TOTALS_FILE) {
+            path if path.is_file() => read_json(&path)?,
+            _ => TrainTotals::default(),
+        },
     })
 }
 

@@ -33,6 +33,14 @@ pub enum Event {
     CheckpointSaved {
         step: u64,
         path: PathBuf,
+        /// Older checkpoints deleted to stay within `save_total_limit` (before writing this
+        /// one when the limit would be exceeded anyway, so a nearly full disk still saves).
+        deleted: Vec<PathBuf>,
+    },
+    /// Something the user should know that does not stop the run (a loss that explodes,
+    /// a setting that was capped); also kept in `run.json`.
+    Warning {
+        message: String,
     },
     Paused {
         step: u64,

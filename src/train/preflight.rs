@@ -445,6 +445,7 @@ impl Stepper<'_> {
                 step: self.step,
                 loss: loss_value as f64,
                 learning_rate: self.config.learning_rate,
+                hint: super::trainer::divergence_hint(self.config),
             });
         }
         Ok(StepTiming {

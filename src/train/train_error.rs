@@ -23,12 +23,23 @@ pub enum TrainError {
     Tensor(#[from] candle_core::Error),
     #[error(
         "the training loss became {loss} at step {step} (learning rate {learning_rate:.3e}); \
-         the run stopped. Try a lower learning_rate, or max_grad_norm = 1.0"
+         the run stopped. {hint}"
     )]
     NonFiniteLoss {
         step: u64,
         loss: f64,
         learning_rate: f64,
+        /// What to change, naming only settings not already so.
+        hint: String,
+    },
+    #[error(
+        "{} already finished ({finished_at}): there is nothing to resume. To train it \
+         further, fork it from a checkpoint (a new run).",
+        run.display()
+    )]
+    AlreadyFinished {
+        run: std::path::PathBuf,
+        finished_at: String,
     },
     #[error("{0}")]
     Invalid(String),

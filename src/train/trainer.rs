@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use super::checkpoint::{self, Position, SchedulerState, TrainingState};
+use super::checkpoint::{self, Position, SchedulerState, TrainTotals, TrainingState};
 use super::config::{IntervalStrategy, SaveStrategy, TrainConfig};
 use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
@@ -135,6 +135,11 @@ struct Session<'a> {
     best_metric: Option<(String, bool)>,
     last_saved_step: Option<u64>,
     last_eval: Option<Metrics>,
+    /// Loss, samples and seconds of the whole run, restored on resume.
+    totals: TrainTotals,
+    /// The first step's loss of this session, to notice one that explodes without NaN.
+    first_loss: Option<f64>,
+    warned_explosion: bool,
     /// When this session started, and the run's logged seconds before it (resumed runs):
     /// `elapsed_s` in the metrics log is their sum.
     started: Instant,
@@ -249,7 +254,7 @@ impl<'a> Session<'a> {
             data_seed: cfg.resolved_data_seed(),
         };
 
-        let (run, state, position, scheduler) = match &resume_dir {
+        let (run, state, position, scheduler, totals) = match &resume_dir {
             Some(dir) => {
                 let restored = checkpoint::load(dir, &mut optimizer)?;
                 if restored.scheduler.total_steps != scheduler.total_steps
@@ -266,14 +271,25 @@ impl<'a> Session<'a> {
                     )));
                 }
                 let run_path = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-                let mut run = RunDir::open(&run_path)?;
+                // The lock first: a run that another process writes is refused untouched.
+                let mut run = RunDir::open_for_writing(&run_path)?;
+                if run.info().status == RunStatus::Finished {
+                    return Err(TrainError::AlreadyFinished {
+                        run: run_path,
+                        finished_at: run.info().finished_at.clone().unwrap_or_default(),
+                    });
+                }
                 run.set_status(RunStatus::Running)?;
-                truncate_log_after(&run.metrics_path(), restored.position.global_step)?;
+                MetricsLog::truncate_after_step(
+                    &run.metrics_path(),
+                    restored.position.global_step,
+                )?;
                 (
                     run,
                     restored.trainer_state,
                     restored.position,
                     restored.scheduler,
+                    restored.totals,
                 )
             }
             None => {
@@ -295,7 +311,7 @@ impl<'a> Session<'a> {
                     state.set_early_stopping(patience, cfg.early_stopping_threshold, 0);
                 }
                 state.train_batch_size = Some(u64::from(cfg.per_device_train_batch_size));
-                (run, state, position, scheduler)
+                (run, state, position, scheduler, TrainTotals::default())
             }
         };
         // A resumed run's clock goes on from its last logged line, so that curves drawn
@@ -354,6 +370,9 @@ impl<'a> Session<'a> {
             best_metric,
             last_saved_step: resume_dir.as_ref().map(|_| position.global_step),
             last_eval: None,
+            totals,
+            first_loss: None,
+            warned_explosion: false,
             started: Instant::now(),
             elapsed_before,
         })
@@ -367,7 +386,7 @@ impl<'a> Session<'a> {
         let lengths = self.train.lengths();
         let started = Instant::now();
         let first_step = self.position.global_step;
-        let (mut samples, mut tokens, mut loss_sum) = (0usize, 0usize, 0.0f64);
+        let (mut samples, mut tokens) = (0usize, 0usize);
         let (mut logged_loss, mut logged_steps) = (0.0f64, 0u64);
         let mut train_seconds = 0.0f64;
         let mut stop = Stop::No;
@@ -430,8 +449,10 @@ impl<'a> Session<'a> {
                         step: step + 1,
                         loss: step_loss,
                         learning_rate,
+                        hint: divergence_hint(&self.cfg),
                     });
                 }
+                self.warn_if_exploding(step + 1, step_loss)?;
                 let mut grads =
                     grads.ok_or_else(|| TrainError::Invalid("an empty batch group".into()))?;
                 let grad_norm = if self.cfg.max_grad_norm > 0.0 {
@@ -440,6 +461,7 @@ impl<'a> Session<'a> {
                     grads.global_norm()?
                 };
                 self.optimizer.step(&grads, learning_rate)?;
+                crate::fault::point("after-step");
 
                 self.position.global_step += 1;
                 self.position.step_in_epoch += 1;
@@ -448,8 +470,12 @@ impl<'a> Session<'a> {
                 let epoch_progress = epoch as f64
                     + self.position.step_in_epoch as f64 / steps_this_epoch.max(1) as f64;
                 self.state.epoch = Some(epoch_progress);
-                train_seconds += step_start.elapsed().as_secs_f64();
-                loss_sum += step_loss;
+                let step_seconds = step_start.elapsed().as_secs_f64();
+                train_seconds += step_seconds;
+                self.totals.loss_sum += step_loss;
+                self.totals.steps += 1;
+                self.totals.samples += group.iter().map(|rows| rows.len() as u64).sum::<u64>();
+                self.totals.train_seconds += step_seconds;
                 logged_loss += step_loss;
                 logged_steps += 1;
 
@@ -523,13 +549,7 @@ impl<'a> Session<'a> {
             self.position.step_in_epoch = 0;
         }
 
-        self.finish(
-            stop,
-            loss_sum,
-            self.position.global_step - first_step,
-            samples,
-            train_seconds,
-        )
+        self.finish(stop)
     }
 
     /// Drains the command channel; blocks while paused. Returns a stop request, if any.
@@ -585,6 +605,7 @@ impl<'a> Session<'a> {
             self.cfg.per_device_eval_batch_size as usize,
             &self.device,
         )?;
+        crate::fault::point("mid-eval");
         let rows = split.len() as f64;
         let epoch = self.state.epoch.unwrap_or(0.0);
         let mut record = metrics.to_log_entries("eval_");
@@ -656,6 +677,13 @@ impl<'a> Session<'a> {
         if self.last_saved_step == Some(self.position.global_step) {
             return Ok(());
         }
+        // What rotation would delete after this save goes first, so a nearly full disk
+        // still has room for the new checkpoint.
+        let mut deleted = self.checkpoints.make_room(
+            self.position.global_step,
+            self.cfg.save_total_limit,
+            self.state.best_global_step,
+        )?;
         let saved = checkpoint::save(
             &self.checkpoints,
             &self.model,
@@ -664,17 +692,44 @@ impl<'a> Session<'a> {
                 scheduler: &self.scheduler,
                 position: &self.position,
                 trainer_state: &self.state,
+                totals: &self.totals,
                 tokenizer_files: &self.tokenizer_files,
             },
         )?;
         self.last_saved_step = Some(self.position.global_step);
-        self.checkpoints
-            .rotate(self.cfg.save_total_limit, self.state.best_global_step)?;
+        crate::fault::point("after-checkpoint-commit");
+        deleted.extend(
+            self.checkpoints
+                .rotate(self.cfg.save_total_limit, self.state.best_global_step)?,
+        );
         let _ = self.events.send(Event::CheckpointSaved {
             step: self.position.global_step,
             path: saved.path.clone(),
+            deleted,
         });
         Ok(())
+    }
+
+    /// Tells the front end, and keeps the warning in `run.json` so it outlives the session.
+    fn warn(&mut self, message: String) -> Result<(), TrainError> {
+        self.run.add_warning(&message)?;
+        let _ = self.events.send(Event::Warning { message });
+        Ok(())
+    }
+
+    /// A loss that grows far past where it started has diverged even if it never becomes
+    /// NaN (e.g. a learning rate of 1e6): say so once, while the run goes on.
+    fn warn_if_exploding(&mut self, step: u64, loss: f64) -> Result<(), TrainError> {
+        let first = *self.first_loss.get_or_insert(loss);
+        if self.warned_explosion || !loss_exploded(first, loss) {
+            return Ok(());
+        }
+        self.warned_explosion = true;
+        self.warn(format!(
+            "the training loss grew from {first:.4} to {loss:.4} by step {step} \
+             (over {EXPLOSION_FACTOR}x): the run is diverging. {}",
+            divergence_hint(&self.cfg)
+        ))
     }
 
     /// Appends to `metrics.jsonl` (with `elapsed_s`, wall-clock seconds of training so far,
@@ -696,24 +751,20 @@ impl<'a> Session<'a> {
         Ok(())
     }
 
-    fn finish(
-        &mut self,
-        stop: Stop,
-        loss_sum: f64,
-        steps: u64,
-        samples: usize,
-        train_seconds: f64,
-    ) -> Result<Summary, TrainError> {
+    /// The end of the run. Its summary covers every step since the start, across resumes.
+    fn finish(&mut self, stop: Stop) -> Result<Summary, TrainError> {
         let stopped_by_user = stop == Stop::User;
         if stopped_by_user {
             // Nothing is lost: the stopped run can be resumed from here.
             self.save_checkpoint()?;
         }
-        let train_loss = if steps > 0 {
-            loss_sum / steps as f64
-        } else {
-            0.0
-        };
+        let TrainTotals {
+            steps,
+            samples,
+            train_seconds,
+            ..
+        } = self.totals;
+        let train_loss = self.totals.mean_loss();
         let epoch = self.state.epoch.unwrap_or(0.0);
         self.log_record(json!({
             "train_runtime": train_seconds,
@@ -752,7 +803,9 @@ impl<'a> Session<'a> {
                     .then(|| crate::runs::checkpoints::checkpoint_name(self.position.global_step)),
             },
         };
+        crate::fault::point("before-predictions");
         self.write_predictions(predicted_by)?;
+        crate::fault::point("before-final-status");
         let status = if stopped_by_user {
             RunStatus::Stopped
         } else {
@@ -777,6 +830,32 @@ impl<'a> Session<'a> {
             stopped_early: stop == Stop::EarlyStopping,
         })
     }
+}
+
+/// How many times its first value the loss may grow before the run is said to diverge.
+const EXPLOSION_FACTOR: f64 = 100.0;
+
+fn loss_exploded(first: f64, loss: f64) -> bool {
+    first > 0.0 && loss > EXPLOSION_FACTOR * first
+}
+
+/// What to try against a diverging run, naming only settings that are not already so.
+pub(super) fn divergence_hint(cfg: &TrainConfig) -> String {
+    let mut tries = vec![format!(
+        "a lower learning_rate (now {:e}, e.g. {:e})",
+        cfg.learning_rate,
+        cfg.learning_rate / 10.0
+    )];
+    if cfg.max_grad_norm <= 0.0 || cfg.max_grad_norm > 1.0 {
+        tries.push("max_grad_norm = 1.0".into());
+    }
+    if cfg.warmup_steps == 0.0 && cfg.warmup_ratio == 0.0 {
+        tries.push("warmup_ratio = 0.1".into());
+    }
+    if cfg.bf16 {
+        tries.push("bf16 = false".into());
+    }
+    format!("Try {}.", tries.join(", or "))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -855,29 +934,4 @@ fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
         )));
     }
     Ok(Some(path))
-}
-
-/// Keeps only the log lines up to `step`: a resumed run re-does the steps after its
-/// checkpoint, and their old lines would otherwise appear twice.
-fn truncate_log_after(path: &Path, step: u64) -> Result<(), TrainError> {
-    let read = crate::runs::read_metrics(path)?;
-    let kept: Vec<String> = read
-        .records
-        .iter()
-        .filter(|r| {
-            r.get("step")
-                .and_then(Value::as_u64)
-                .is_none_or(|s| s <= step)
-        })
-        .filter(|r| !r.contains_key("train_runtime"))
-        .map(|r| Value::Object(r.clone()).to_string())
-        .collect();
-    let mut text = kept.join("\n");
-    if !text.is_empty() {
-        text.push('\n');
-    }
-    let temp = path.with_extension("jsonl.tmp");
-    std::fs::write(&temp, text)
-        .and_then(|()| std::fs::rename(&temp, path))
-        .map_err(|e| TrainError::Invalid(format!("rewriting {}: {e}", path.display())))
 }

@@ -66,6 +66,8 @@ pub struct LiveRun {
     pub evals: Vec<EvalReport>,
     /// Steps with a saved checkpoint, and where.
     pub checkpoints: BTreeMap<u64, PathBuf>,
+    /// What the trainer warned about (a loss that explodes, a capped setting).
+    pub warnings: Vec<String>,
     /// A command sent and not yet acknowledged (e.g. "Saving…").
     pending: Option<&'static str>,
     alert: Option<Alert>,
@@ -92,6 +94,7 @@ impl LiveRun {
             eval_metrics: BTreeMap::new(),
             evals: Vec::new(),
             checkpoints: BTreeMap::new(),
+            warnings: Vec::new(),
             pending: None,
             alert: None,
         }
@@ -155,11 +158,15 @@ impl LiveRun {
                 }
                 self.evals.push(report);
             }
-            Event::CheckpointSaved { step, path } => {
+            Event::CheckpointSaved { step, path, .. } => {
                 self.checkpoints.insert(step, path);
                 if self.pending == Some("Saving…") {
                     self.pending = None;
                 }
+            }
+            Event::Warning { message } => {
+                self.warnings.push(message.clone());
+                return Some(Notice::Warning { message });
             }
             Event::Paused { .. } => {
                 self.phase = Phase::Paused;
@@ -217,6 +224,7 @@ impl LiveRun {
 enum Notice {
     Finished { name: String, stopped: bool },
     Failed { reason: String },
+    Warning { message: String },
 }
 
 /// Eval loss going up while the chosen metric still improves: the model grows confident on
@@ -316,6 +324,9 @@ impl MonitorPanel {
                 cx.toasts.error("The run failed", reason);
                 cx.actions.push(Action::RunsChanged);
             }
+            Some(Notice::Warning { message }) => {
+                cx.toasts.warning("The trainer warns", message);
+            }
             None if checkpoint => cx.actions.push(Action::RunsChanged),
             None => {}
         }
@@ -402,6 +413,10 @@ impl MonitorPanel {
         ui.separator();
         if let Some(note) = overfit_note_for(run) {
             overfit_banner(ui, &note);
+        }
+        for warning in &run.warnings {
+            let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
+            ui.label(RichText::new(format!("⚠ {warning}")).color(color));
         }
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.show_raw_loss, "Raw loss");

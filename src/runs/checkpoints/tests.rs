@@ -168,3 +168,53 @@ fn rotation_keeps_best_checkpoint() {
     checkpoints.rotate(Some(1), Some(600)).unwrap();
     assert_eq!(steps(&checkpoints.complete().unwrap()), [600]);
 }
+
+/// Existing steps, `save_total_limit`, best step, and the steps rotation deletes.
+type RotationCase = (&'static [u64], Option<u32>, Option<u64>, &'static [u64]);
+
+#[test]
+fn rotation_decisions_as_a_table() {
+    let cases: &[RotationCase] = &[
+        (&[100, 200, 300], None, None, &[]),
+        (&[100, 200, 300], Some(0), None, &[]),
+        (&[100, 200, 300], Some(2), None, &[100]),
+        (&[100, 200, 300], Some(5), None, &[]),
+        (&[100, 200, 300, 400], Some(2), Some(100), &[200, 300]),
+        (&[100, 200, 300], Some(1), Some(200), &[100]),
+        (&[100, 200, 300], Some(1), Some(300), &[100, 200]),
+        (&[100, 200, 300], Some(1), None, &[100, 200]),
+    ];
+    for (steps, limit, best, victims) in cases {
+        assert_eq!(
+            rotation_victims(steps, *limit, *best),
+            *victims,
+            "steps {steps:?} limit {limit:?} best {best:?}"
+        );
+    }
+}
+
+#[test]
+fn making_room_deletes_before_the_save_what_rotation_would_delete_after_it() {
+    let run = tempfile::tempdir().unwrap();
+    let checkpoints = Checkpoints::open_for_training(run.path()).unwrap();
+    for step in [100, 200] {
+        save(&checkpoints, step);
+    }
+    // Under the limit after the next save: nothing goes.
+    assert!(
+        checkpoints
+            .make_room(300, Some(3), None)
+            .unwrap()
+            .is_empty()
+    );
+    // At the limit: the oldest goes before checkpoint-300 is written.
+    let deleted = checkpoints.make_room(300, Some(2), None).unwrap();
+    assert_eq!(deleted, [run.path().join("checkpoint-100")]);
+    save(&checkpoints, 300);
+    assert!(checkpoints.rotate(Some(2), None).unwrap().is_empty());
+    assert_eq!(steps(&checkpoints.complete().unwrap()), [200, 300]);
+    // The best one stays, whatever the limit.
+    let deleted = checkpoints.make_room(400, Some(1), Some(200)).unwrap();
+    assert_eq!(deleted, [run.path().join("checkpoint-300")]);
+    assert_eq!(steps(&checkpoints.complete().unwrap()), [200]);
+}

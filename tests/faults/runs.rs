@@ -1,0 +1,477 @@
+//! Run folders under crashes, signals and concurrent writers, through the real `wick`
+//! binary. Cases:
+//! - kill -9 (`WICK_FAULT`, an abort with no unwinding) at eight moments, each followed by
+//!   a resume that ends bit-identical to an uninterrupted run: after a step, mid-way through
+//!   a metrics line, mid-checkpoint, right after a checkpoint commit, mid-rotation,
+//!   mid-evaluation, before the predictions, before the final `run.json`;
+//! - resuming a finished run says so and changes nothing;
+//! - two runs started on one `output_dir`: exactly one trains, the other is refused naming
+//!   the process; two resumes of one run likewise;
+//! - SIGINT: the run stops between steps with a checkpoint, `stopped`, and a resume hint;
+//!   a second SIGINT quits at once and the run then lists as interrupted;
+//! - SIGTERM behaves as the first SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wick::runs::{RunStatus, list_runs, read_metrics};
+
+use crate::support::tiny::{tiny_dataset, tiny_model};
+
+/// 40 rows, batch 4: 10 steps an epoch, 20 in all; evaluated and saved every 5 steps,
+/// at most two checkpoints kept (so rotation runs), dropout on.
+fn write_config(dir: &Path, output: &Path, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"
+model = "{model}"
+dataset = "{data}"
+output_dir = "{out}"
+learning_rate = 1e-3
+num_train_epochs = 2
+per_device_train_batch_size = 4
+per_device_eval_batch_size = 6
+warmup_ratio = 0.1
+weight_decay = 0.01
+logging_steps = 1
+eval_strategy = "steps"
+eval_steps = 5
+save_strategy = "steps"
+save_steps = 5
+save_total_limit = 2
+seed = 11
+{extra}
+"#,
+        model = tiny_model(dir).display(),
+        data = tiny_dataset(dir).display(),
+        out = output.display(),
+    );
+    let path = dir.join(format!(
+        "{}.toml",
+        output.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn wick(dir: &Path, config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wick"));
+    command
+        .arg("train")
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("HF_HOME", dir.join("hf"))
+        .env("HF_HUB_OFFLINE", "1")
+        .env("WICK_RUNS_DIR", dir.join("runs"))
+        .env_remove("WICK_FAULT")
+        .stdin(Stdio::null());
+    command
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn run_ok(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "wick failed:\n{}", text(&output));
+    text(&output)
+}
+
+/// What must be equal between an interrupted-and-resumed run and an uninterrupted one:
+/// the final weights, the kept checkpoints, every logged number but the clocks, the final
+/// trainer state and the predictions.
+#[derive(Debug, PartialEq)]
+struct Outcome {
+    weights: Vec<u8>,
+    checkpoints: Vec<String>,
+    log: Vec<Value>,
+    trainer_state: Value,
+    predictions: Value,
+    status: String,
+}
+
+fn outcome(run: &Path) -> Outcome {
+    let clock_keys = [
+        "wall_time",
+        "elapsed_s",
+        "train_runtime",
+        "train_samples_per_second",
+        "train_steps_per_second",
+        "eval_runtime",
+        "eval_samples_per_second",
+    ];
+    let log = read_metrics(&run.join("metrics.jsonl"))
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|mut r| {
+            for key in clock_keys {
+                r.remove(key);
+            }
+            Value::Object(r)
+        })
+        .collect();
+    let mut checkpoints: Vec<String> = std::fs::read_dir(run)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.') && n != "predictions.json")
+        .collect();
+    checkpoints.sort();
+    let json = |path: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    };
+    let mut trainer_state = json(run.join("checkpoint-20/trainer_state.json"));
+    for entry in trainer_state["log_history"].as_array_mut().unwrap() {
+        for key in clock_keys {
+            entry.as_object_mut().unwrap().remove(key);
+        }
+    }
+    let mut predictions = json(run.join("predictions.json"));
+    for key in clock_keys {
+        predictions["metrics"].as_object_mut().unwrap().remove(key);
+    }
+    Outcome {
+        weights: std::fs::read(run.join("checkpoint-20/model.safetensors")).unwrap(),
+        checkpoints,
+        log,
+        trainer_state,
+        predictions,
+        status: json(run.join("run.json"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+    }
+}
+
+/// The uninterrupted run, once per test binary.
+fn reference() -> &'static Outcome {
+    static REFERENCE: std::sync::OnceLock<Outcome> = std::sync::OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("reference");
+        let config = write_config(dir.path(), &out, "");
+        run_ok(&mut wick(dir.path(), &config, &[]));
+        outcome(&out)
+    })
+}
+
+/// Aborts a run at `point` (its `nth` pass), resumes it from its latest checkpoint, and
+/// compares the end with the uninterrupted run.
+fn crash_and_resume(point: &str, nth: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("crashed");
+    let config = write_config(dir.path(), &out, "");
+    let crashed = wick(dir.path(), &config, &[])
+        .env("WICK_FAULT", format!("{point}:{nth}"))
+        .output()
+        .unwrap();
+    assert!(
+        !crashed.status.success(),
+        "the run should have aborted at {point}:{nth}:\n{}",
+        text(&crashed)
+    );
+    assert!(text(&crashed).contains(&format!("aborting at {point}")));
+    // Nobody holds the run any more: it lists as interrupted.
+    let listed = list_runs(dir.path()).unwrap();
+    let run = listed.runs.iter().find(|r| r.path == out).unwrap();
+    assert_eq!(run.info.status, RunStatus::Interrupted, "{point}");
+    let table = Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["runs", "--runs-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let table = text(&table);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("crashed ") && l.contains("interrupted")),
+        "{table}"
+    );
+
+    let resumed = run_ok(&mut wick(
+        dir.path(),
+        &config,
+        &["--set", "resume_from_checkpoint=latest"],
+    ));
+    assert!(resumed.contains("resuming at step"), "{resumed}");
+    let got = outcome(&out);
+    let want = reference();
+    assert!(
+        got.weights == want.weights,
+        "{point}: final weights differ after the resume"
+    );
+    assert_eq!(got.checkpoints, want.checkpoints, "{point}");
+    assert_eq!(got.log, want.log, "{point}: metrics.jsonl differs");
+    assert_eq!(got.trainer_state, want.trainer_state, "{point}");
+    assert_eq!(got.predictions, want.predictions, "{point}");
+    assert_eq!(got.status, "finished");
+}
+
+#[test]
+fn kill_after_an_optimizer_step_then_resume_is_bit_identical() {
+    crash_and_resume("after-step", 7);
+}
+
+#[test]
+fn kill_mid_way_through_a_metrics_line_then_resume_is_bit_identical() {
+    crash_and_resume("mid-metrics-append", 9);
+}
+
+#[test]
+fn kill_mid_checkpoint_then_resume_is_bit_identical() {
+    crash_and_resume("mid-checkpoint", 2);
+}
+
+#[test]
+fn kill_right_after_a_checkpoint_commit_then_resume_is_bit_identical() {
+    crash_and_resume("after-checkpoint-commit", 2);
+}
+
+#[test]
+fn kill_mid_rotation_then_resume_is_bit_identical() {
+    crash_and_resume("mid-rotation", 1);
+}
+
+#[test]
+fn kill_mid_evaluation_then_resume_is_bit_identical() {
+    crash_and_resume("mid-eval", 3);
+}
+
+#[test]
+fn kill_before_the_predictions_then_resume_is_bit_identical() {
+    crash_and_resume("before-predictions", 1);
+}
+
+#[test]
+fn kill_before_the_final_run_json_then_resume_reports_the_true_train_loss() {
+    crash_and_resume("before-final-status", 1);
+}
+
+#[test]
+fn resuming_a_finished_run_says_so_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("finished");
+    let config = write_config(dir.path(), &out, "max_steps = 5");
+    run_ok(&mut wick(dir.path(), &config, &[]));
+    let before: Vec<Vec<u8>> = ["metrics.jsonl", "run.json", "predictions.json"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    let output = wick(
+        dir.path(),
+        &config,
+        &["--set", "resume_from_checkpoint=latest"],
+    )
+    .output()
+    .unwrap();
+    let said = text(&output);
+    assert!(!output.status.success());
+    assert!(said.contains("already finished"), "{said}");
+    assert!(!said.contains("train loss 0.0000"), "{said}");
+    let after: Vec<Vec<u8>> = ["metrics.jsonl", "run.json", "predictions.json"]
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    assert!(before == after, "a finished run was rewritten");
+}
+
+/// Spawns `wick train` and waits until its run has logged `steps` steps.
+fn start_and_wait_for_steps(command: &mut Command, out: &Path, steps: usize) -> Child {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            panic!(
+                "wick ended early:\n{}",
+                text(&child.wait_with_output().unwrap())
+            );
+        }
+        let logged = read_metrics(&out.join("metrics.jsonl"))
+            .map(|m| m.records.iter().filter(|r| r.contains_key("loss")).count())
+            .unwrap_or(0);
+        if logged >= steps {
+            return child;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the run never logged {steps} steps"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn run_status(out: &Path) -> String {
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    info["status"].as_str().unwrap().to_string()
+}
+
+/// A run long enough to be interrupted by hand.
+const LONG: &[&str] = &[
+    "--set",
+    "num_train_epochs=200",
+    "--set",
+    "save_steps=100000",
+    "--set",
+    "eval_steps=100000",
+];
+
+fn stops_cleanly_on(signal_name: &str, exit_code: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("signalled");
+    let config = write_config(dir.path(), &out, "");
+    let child = start_and_wait_for_steps(&mut wick(dir.path(), &config, LONG), &out, 3);
+    signal(&child, signal_name);
+    let output = child.wait_with_output().unwrap();
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(exit_code), "{said}");
+    assert!(said.contains("stopping after this step"), "{said}");
+    assert!(
+        said.contains("To continue this run where it stopped"),
+        "{said}"
+    );
+    assert!(said.contains("resume_from_checkpoint="), "{said}");
+    assert_eq!(run_status(&out), "stopped");
+    let checkpoints = wick::runs::Checkpoints::open(&out).unwrap();
+    let latest = checkpoints
+        .latest()
+        .unwrap()
+        .expect("a checkpoint was saved");
+    let logged_steps = read_metrics(&out.join("metrics.jsonl"))
+        .unwrap()
+        .records
+        .iter()
+        .filter_map(|r| r.get("step").and_then(Value::as_u64))
+        .max()
+        .unwrap();
+    assert_eq!(latest.step, logged_steps, "saved where it stopped");
+}
+
+#[test]
+fn sigint_stops_between_steps_with_a_checkpoint_and_a_resume_hint() {
+    stops_cleanly_on("INT", 130);
+}
+
+#[test]
+fn sigterm_stops_between_steps_with_a_checkpoint() {
+    stops_cleanly_on("TERM", 143);
+}
+
+#[test]
+fn a_second_sigint_quits_at_once_and_the_run_lists_as_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("twice");
+    let config = write_config(dir.path(), &out, "");
+    // The stop that the first SIGINT asks for is held before its end for 20 s, so the
+    // second one surely comes while the run is still stopping.
+    let child = start_and_wait_for_steps(
+        wick(dir.path(), &config, LONG).env("WICK_FAULT", "before-final-status:1:sleep20000"),
+        &out,
+        2,
+    );
+    signal(&child, "INT");
+    std::thread::sleep(Duration::from_millis(1500));
+    let asked = Instant::now();
+    signal(&child, "INT");
+    let output = child.wait_with_output().unwrap();
+    assert!(asked.elapsed() < Duration::from_secs(10), "it quit at once");
+    let said = text(&output);
+    assert_eq!(output.status.code(), Some(130), "{said}");
+    assert!(said.contains("stopping after this step"), "{said}");
+    assert!(said.contains("quitting now"), "{said}");
+    let listed = list_runs(dir.path()).unwrap();
+    let run = listed.runs.iter().find(|r| r.path == out).unwrap();
+    assert_eq!(run.info.status, RunStatus::Interrupted);
+    assert_eq!(run.in_use_by, None);
+}
+
+#[test]
+fn two_runs_on_one_output_dir_one_trains_the_other_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("shared");
+    let config = write_config(dir.path(), &out, "max_steps = 12");
+    let children: Vec<Child> = (0..2)
+        .map(|_| {
+            wick(dir.path(), &config, &[])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let winners = outputs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(winners, 1, "exactly one run trains");
+    let loser = outputs.iter().find(|o| !o.status.success()).unwrap();
+    let said = text(loser);
+    assert!(
+        said.contains("is in use by process") || said.contains("already holds a run"),
+        "{said}"
+    );
+    assert!(!said.contains("No such file"), "{said}");
+    // The winner's log has each step once.
+    let steps: Vec<u64> = read_metrics(&out.join("metrics.jsonl"))
+        .unwrap()
+        .records
+        .iter()
+        .filter(|r| r.contains_key("loss"))
+        .filter_map(|r| r.get("step").and_then(Value::as_u64))
+        .collect();
+    assert_eq!(steps, (1..=12).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_run_being_trained_cannot_be_resumed_by_a_second_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("busy");
+    let config = write_config(dir.path(), &out, "");
+    // A first stint leaves a checkpoint to resume from.
+    let first = start_and_wait_for_steps(&mut wick(dir.path(), &config, LONG), &out, 2);
+    signal(&first, "INT");
+    first.wait_with_output().unwrap();
+    // One resume trains; a second one, while it does, is refused naming it.
+    let resume = [LONG, &["--set", "resume_from_checkpoint=latest"]].concat();
+    let mut trainer = wick(dir.path(), &config, &resume)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while wick::runs::lock_holder(&out).is_none() {
+        assert!(Instant::now() < deadline, "the resume never took the run");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let second = wick(dir.path(), &config, &resume).output().unwrap();
+    let said = text(&second);
+    assert!(!second.status.success());
+    assert!(
+        said.contains(&format!("in use by process {}", trainer.id())),
+        "{said}"
+    );
+    signal(&trainer, "INT");
+    let _ = trainer.wait();
+    assert_eq!(run_status(&out), "stopped");
+}
