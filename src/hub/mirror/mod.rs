@@ -8,7 +8,7 @@ mod routes;
 mod server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -117,6 +117,8 @@ pub struct SeenRequest {
 }
 
 pub(crate) struct Shared {
+    /// The served folder, canonical: every file served resolves inside it.
+    pub root: PathBuf,
     pub repos: Vec<MirrorRepo>,
     pub options: MirrorOptions,
     pub base_url: String,
@@ -133,14 +135,17 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    /// Scan `root` and serve it on 127.0.0.1.
+    /// Scan `root` and serve it on 127.0.0.1. Links are followed only while
+    /// they stay inside `root`.
     pub fn start(root: &Path, options: MirrorOptions) -> std::io::Result<Self> {
-        let repos = repos::scan(root)?;
+        let root = root.canonicalize()?;
+        let repos = repos::scan(&root)?;
         // Loopback only, by construction: never another interface.
         let listener = TcpListener::bind(("127.0.0.1", options.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            root,
             repos,
             options,
             base_url: format!("http://{addr}"),
