@@ -537,3 +537,20 @@ fn real_mrpc_and_minilm_through_the_mirror() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
     assert_eq!(config["hidden_size"], 384);
 }
+
+#[test]
+fn an_empty_file_downloads_as_an_empty_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    support::tiny_hub(dir.path());
+    support::write(&dir.path().join("models/acme/tiny-bert/empty.txt"), "");
+    let mirror = Mirror::start(dir.path(), MirrorOptions::default()).unwrap();
+    let hub = Hub {
+        dir,
+        home: tempfile::tempdir().unwrap(),
+        mirror,
+    };
+    let path = download(&hub, &hub.settings(), "empty.txt").unwrap();
+    assert_eq!(std::fs::read(&path).unwrap(), b"");
+    let offline = hub.settings().with_offline(true);
+    assert_eq!(download(&hub, &offline, "empty.txt").unwrap(), path);
+}

@@ -76,7 +76,7 @@ Examples:
     },
     /// Serve a Hub-layout folder on 127.0.0.1 (point HF_ENDPOINT at it): for air-gapped
     /// machines and tests. Wick and Python's huggingface_hub, datasets and transformers can
-    /// download from it.
+    /// download from it. Links that lead out of the folder are not served.
     #[command(after_help = "\
 Examples:
   wick hub serve ../shared/hub --port 8080 &
@@ -229,6 +229,10 @@ pub fn run(command: HubCommand) -> Result<()> {
             for id in mirror.repo_ids() {
                 eprintln!("serving {id}");
             }
+            eprintln!(
+                "listening on {} (loopback only: other machines cannot connect)",
+                mirror.addr()
+            );
             println!("HF_ENDPOINT={}", mirror.url());
             println!("{}={}", hub::settings::VIEWER_URL_VAR, mirror.viewer_url());
             mirror.wait();

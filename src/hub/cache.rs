@@ -40,8 +40,9 @@ impl CacheRepo {
             return Some(revision.to_string());
         }
         let text = std::fs::read_to_string(self.root.join("refs").join(revision)).ok()?;
+        // The ref names a snapshot folder: a commit id, nothing that could climb out.
         let commit = text.trim();
-        (!commit.is_empty() && !commit.contains(['/', '\\', '.'])).then(|| commit.to_string())
+        is_commit_hash(commit).then(|| commit.to_string())
     }
 
     pub fn write_ref(&self, revision: &str, commit: &str) -> HubResult<()> {
@@ -89,7 +90,7 @@ impl CacheRepo {
         Ok(pointer)
     }
 
-    /// The same per-blob lock file hf-hub and huggingface_hub take.
+    /// The same per-blob lock file huggingface_hub takes.
     pub fn lock(&self, etag: &str) -> HubResult<File> {
         let path = self.locks.join(format!("{etag}.lock"));
         create_parent(&path)?;
@@ -125,7 +126,7 @@ pub(crate) fn is_commit_hash(revision: &str) -> bool {
 
 /// Every file under a snapshot, as repo-relative `a/b.ext` names.
 pub(crate) fn snapshot_files(dir: &Path) -> Vec<String> {
-    let mut out: Vec<String> = walk_files(dir, |_| false)
+    let mut out: Vec<String> = walk_files(dir)
         .iter()
         .filter_map(|path| {
             let rel = path.strip_prefix(dir).ok()?;
@@ -140,9 +141,9 @@ pub(crate) fn snapshot_files(dir: &Path) -> Vec<String> {
     out
 }
 
-/// Every regular file below `dir`, skipping entries (and whole folders) for which `skip`
-/// holds. Unreadable folders are passed over: callers list what is there.
-pub(crate) fn walk_files(dir: &Path, skip: impl Fn(&Path) -> bool) -> Vec<std::path::PathBuf> {
+/// Every regular file below `dir`. Unreadable folders are passed over: callers
+/// list what is there.
+pub(crate) fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(current) = stack.pop() {
@@ -150,9 +151,6 @@ pub(crate) fn walk_files(dir: &Path, skip: impl Fn(&Path) -> bool) -> Vec<std::p
             continue;
         };
         for path in entries.flatten().map(|entry| entry.path()) {
-            if skip(&path) {
-                continue;
-            }
             if path.is_dir() {
                 stack.push(path);
             } else if path.is_file() {
@@ -161,4 +159,22 @@ pub(crate) fn walk_files(dir: &Path, skip: impl Fn(&Path) -> bool) -> Vec<std::p
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refs_are_followed_only_to_commit_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = CacheRepo::new(dir.path(), RepoKind::Model, &RepoId::parse("o/m").unwrap());
+        let commit = "0123456789abcdef0123456789abcdef01234567";
+        repo.write_ref("main", commit).unwrap();
+        assert_eq!(repo.read_ref("main").as_deref(), Some(commit));
+        for bad in ["../../../x", "..", "abc", "main", ""] {
+            std::fs::write(repo.root.join("refs/main"), bad).unwrap();
+            assert_eq!(repo.read_ref("main"), None, "{bad:?}");
+        }
+    }
 }

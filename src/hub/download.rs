@@ -1,29 +1,31 @@
-//! File downloads into the shared cache.
+//! File downloads into the shared cache, in huggingface_hub's layout.
 //!
-//! hf-hub 1.0 (`HFClientSync`) does the normal download: it writes
-//! `blobs/<etag>.incomplete`, renames it, links the snapshot and writes the
-//! ref. It cannot resume (it truncates `.incomplete`) and does not check the
-//! size, so Wick first asks for the file's metadata itself, resumes partial
-//! blobs with HTTP Range (ureq, same layout and lock), and checks the size of
-//! every file it hands out.
+//! One `HEAD` on the resolve URL gives the file's ETag, commit and size. The
+//! ETag and the commit become path components (`blobs/<etag>`,
+//! `snapshots/<commit>/`, `refs/<revision>`), so they are checked first, and no
+//! later response's headers are ever read for a path. The body then comes with
+//! plain GETs into `blobs/<etag>.incomplete` under the per-blob lock (from byte
+//! 0, or continued with HTTP Range after a cut), is checked for size and
+//! renamed; the snapshot link and the ref follow.
+//!
+//! Wick used hf-hub for the body once; it sends its own second `HEAD` and built
+//! cache paths from that answer unchecked, so a hostile server could write
+//! anywhere (issue 17).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use hf_hub::progress::Progress;
-use hf_hub::{HFClientSync, HFError};
 use url::Url;
 
-use super::cache::{CacheRepo, create_parent};
+use super::cache::{CacheRepo, create_parent, is_commit_hash};
 use super::error::{HubError, HubResult};
 use super::http::{Http, header, transport};
 use super::id::{RepoId, RepoKind, check_repo_path};
-use super::progress::{EventSink, HfProgress, Reporter};
+use super::progress::{EventSink, Reporter};
 use super::settings::HubSettings;
 
-/// Resume attempts within one call; a cut beyond that keeps the partial file.
-const MAX_RESUMES: usize = 3;
+/// Transfer attempts within one call; a cut beyond that keeps the partial file.
+const MAX_ATTEMPTS: usize = 4;
 
 /// What a `HEAD` on the resolve URL says about a file.
 #[derive(Debug, Clone)]
@@ -37,27 +39,14 @@ pub(crate) struct FileMeta {
 pub(crate) struct Downloader {
     settings: HubSettings,
     http: Http,
-    client: HFClientSync,
     sink: Option<EventSink>,
 }
 
 impl Downloader {
     pub fn new(settings: &HubSettings, sink: Option<EventSink>) -> HubResult<Self> {
-        let mut builder = hf_hub::HFClient::builder()
-            .endpoint(settings.endpoint.clone())
-            .cache_dir(settings.hub_cache.clone())
-            .retry_max_attempts(2);
-        if let Some(token) = &settings.token {
-            builder = builder.token(token.clone());
-        }
-        let client = builder.build_sync().map_err(|e| HubError::Client {
-            context: format!("client for {}", settings.endpoint),
-            message: e.to_string(),
-        })?;
         Ok(Self {
             settings: settings.clone(),
             http: Http::new(settings)?,
-            client,
             sink,
         })
     }
@@ -88,57 +77,16 @@ impl Downloader {
         }
         let reporter = Reporter::new(self.sink.clone(), &repo_name, filename);
         let meta = self.head(kind, repo, revision, filename)?;
-        let blob = cache.blob(&meta.etag);
-        let incomplete = cache.incomplete(&meta.etag);
-        if file_len(&blob) == Some(meta.size) {
+        if file_len(&cache.blob(&meta.etag)) == Some(meta.size) {
             reporter.cache_hit();
-            let path = cache.finalize(revision, &meta.commit, filename, &meta.etag)?;
-            return self.checked(&cache, path, &meta, filename, &reporter);
-        }
-        if file_len(&incomplete).unwrap_or(0) == 0 {
-            reporter.started(Some(meta.size));
-            match self.hf_download(kind, repo, revision, filename, &reporter) {
-                Ok(path) => return self.checked(&cache, path, &meta, filename, &reporter),
-                Err(err) if file_len(&incomplete).unwrap_or(0) == 0 => {
-                    return Err(map_hf_error(err, &repo_name, filename, &meta.url));
-                }
-                // A cut mid-body leaves a partial blob: continue it below.
-                Err(_) => {}
+        } else {
+            if file_len(&cache.incomplete(&meta.etag)).unwrap_or(0) == 0 {
+                reporter.started(Some(meta.size));
             }
+            self.fetch_blob(&cache, &meta, filename, &reporter)?;
         }
-        self.resume(&cache, &meta, filename, &reporter)?;
         let path = cache.finalize(revision, &meta.commit, filename, &meta.etag)?;
         self.checked(&cache, path, &meta, filename, &reporter)
-    }
-
-    fn hf_download(
-        &self,
-        kind: RepoKind,
-        repo: &RepoId,
-        revision: &str,
-        filename: &str,
-        reporter: &Arc<Reporter>,
-    ) -> Result<PathBuf, HFError> {
-        let owner = repo.owner.clone().unwrap_or_default();
-        let progress = Progress::new(HfProgress(Arc::clone(reporter)));
-        match kind {
-            RepoKind::Model => self
-                .client
-                .model(owner, repo.name.clone())
-                .download_file()
-                .filename(filename)
-                .revision(revision)
-                .progress(progress)
-                .send(),
-            RepoKind::Dataset => self
-                .client
-                .dataset(owner, repo.name.clone())
-                .download_file()
-                .filename(filename)
-                .revision(revision)
-                .progress(progress)
-                .send(),
-        }
     }
 
     /// `HEAD` the resolve URL: etag, commit and size, checked for safety.
@@ -176,18 +124,19 @@ impl Downloader {
             .or_else(|| header(h, "content-length"))
             .and_then(|s| s.trim().parse::<u64>().ok())
             .ok_or_else(|| bad("no file size"))?;
-        for (label, value) in [("ETag", &etag), ("X-Repo-Commit", &commit)] {
-            if !is_safe_token(value) {
-                return Err(HubError::UnsafePath {
-                    repo: repo.to_string(),
-                    name: value.clone(),
-                    reason: if label == "ETag" {
-                        "bad ETag"
-                    } else {
-                        "bad X-Repo-Commit"
-                    },
-                });
-            }
+        let unsafe_name = |name: &str, reason: &'static str| HubError::UnsafePath {
+            repo: repo.to_string(),
+            name: name.to_string(),
+            reason,
+        };
+        if !is_safe_etag(&etag) {
+            return Err(unsafe_name(
+                &etag,
+                "an ETag must be a plain hex or quoted token",
+            ));
+        }
+        if !is_commit_hash(&commit) {
+            return Err(unsafe_name(&commit, "X-Repo-Commit must be 40 hex digits"));
         }
         Ok(FileMeta {
             url,
@@ -197,8 +146,9 @@ impl Downloader {
         })
     }
 
-    /// Continue `blobs/<etag>.incomplete` with Range requests, then rename it.
-    fn resume(
+    /// Fill `blobs/<etag>.incomplete` (from byte 0, or continuing a partial
+    /// file with Range requests), then rename it to the blob.
+    fn fetch_blob(
         &self,
         cache: &CacheRepo,
         meta: &FileMeta,
@@ -213,28 +163,52 @@ impl Downloader {
         }
         let partial = cache.incomplete(&meta.etag);
         create_parent(&partial)?;
-        for _ in 0..MAX_RESUMES {
+        if meta.size == 0 {
+            // Nothing to fetch, but an empty file is still a blob.
+            std::fs::File::create(&partial).map_err(|e| HubError::io(&partial, e))?;
+        }
+        let mut last_cut = None;
+        for _ in 0..MAX_ATTEMPTS {
             let have = file_len(&partial).unwrap_or(0);
             if have == meta.size {
                 break;
             }
             let from = if have > meta.size { 0 } else { have };
-            reporter.resumed(from, meta.size);
-            // A cut here is not fatal: the next attempt starts where this one stopped.
-            let _ = self.fetch_range(meta, &partial, from, filename, reporter);
+            if from > 0 {
+                reporter.resumed(from, meta.size);
+            } else {
+                reporter.restart_at(0);
+            }
+            match self.fetch_range(meta, &partial, from, filename, reporter) {
+                Ok(()) => {}
+                // A cut is not fatal: the next attempt starts where this one stopped.
+                Err(cut @ HubError::Transport { .. }) => last_cut = Some(cut),
+                Err(HubError::Status { status, url, body }) if status >= 500 => {
+                    last_cut = Some(HubError::Status { status, url, body });
+                }
+                Err(other) => return Err(other),
+            }
         }
         let have = file_len(&partial).unwrap_or(0);
         if have != meta.size {
-            return Err(HubError::Incomplete {
-                file: filename.to_string(),
-                url: meta.url.clone(),
-                got: have,
-                expected: meta.size,
+            return Err(match last_cut {
+                // Nothing arrived at all: the transport error says more than "0 bytes".
+                Some(err) if have == 0 => err,
+                _ => HubError::Incomplete {
+                    file: filename.to_string(),
+                    url: meta.url.clone(),
+                    got: have,
+                    expected: meta.size,
+                },
             });
         }
         std::fs::rename(&partial, &blob).map_err(|e| HubError::io(&blob, e))
     }
 
+    /// One GET of the body from byte `from` (a Range request unless 0),
+    /// written to `partial`. A connection that closes early is a `Transport`
+    /// error; a complete answer that is shorter than the `HEAD` said is a
+    /// changed file or a broken proxy, and the partial file is dropped.
     fn fetch_range(
         &self,
         meta: &FileMeta,
@@ -243,15 +217,15 @@ impl Downloader {
         filename: &str,
         reporter: &Reporter,
     ) -> HubResult<()> {
-        let headers = [
-            ("Range", format!("bytes={from}-")),
-            ("Accept-Encoding", "identity".to_string()),
-        ];
+        let mut headers = vec![("Accept-Encoding", "identity".to_string())];
+        if from > 0 {
+            headers.push(("Range", format!("bytes={from}-")));
+        }
         let (url, mut response) = self.http.send(false, &meta.url, &headers, true)?;
         let status = response.status().as_u16();
         let start = match status {
-            206 if content_range_start(response.headers()) == Some(from) => from,
             200 => 0,
+            206 if from > 0 && content_range_start(response.headers()) == Some(from) => from,
             _ => {
                 super::http::check_status(&mut response, &url, filename)?;
                 return Err(HubError::BadResponse {
@@ -260,6 +234,8 @@ impl Downloader {
                 });
             }
         };
+        let body_len =
+            header(response.headers(), "content-length").and_then(|s| s.trim().parse::<u64>().ok());
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .write(true)
@@ -270,21 +246,33 @@ impl Downloader {
         let mut reader = response.body_mut().as_reader();
         let mut have = start;
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
+        while have < meta.size {
             let n = reader.read(&mut buf).map_err(|e| transport(&url, e))?;
             if n == 0 {
                 break;
             }
-            let take = n.min(meta.size.saturating_sub(have) as usize);
+            let take = n.min((meta.size - have) as usize);
             file.write_all(&buf[..take])
                 .map_err(|e| HubError::io(partial, e))?;
             have += take as u64;
             reporter.progress(have, Some(meta.size), false);
-            if have >= meta.size {
-                break;
-            }
         }
-        file.sync_all().map_err(|e| HubError::io(partial, e))
+        file.sync_all().map_err(|e| HubError::io(partial, e))?;
+        if have < meta.size {
+            if body_len.is_some_and(|len| start + len == have) {
+                let _ = std::fs::remove_file(partial);
+                return Err(HubError::SizeMismatch {
+                    file: filename.to_string(),
+                    actual: have,
+                    expected: meta.size,
+                });
+            }
+            return Err(transport(
+                &url,
+                format!("connection closed at byte {have} of {}", meta.size),
+            ));
+        }
+        Ok(())
     }
 
     /// Hand out a file only if its size is the server's; else drop it.
@@ -326,15 +314,14 @@ fn file_len(path: &Path) -> Option<u64> {
         .map(|m| m.len())
 }
 
-/// ETags and commits become file names: allow only a plain token.
-fn is_safe_token(value: &str) -> bool {
+/// An ETag becomes a file name (`blobs/<etag>`): allow only a plain token of
+/// letters, digits, `-` and `_` (hex digests, quoted or not, pass).
+fn is_safe_etag(value: &str) -> bool {
     !value.is_empty()
         && value.len() <= 128
-        && !value.starts_with('.')
-        && !value.contains("..")
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 fn content_range_start(headers: &ureq::http::HeaderMap) -> Option<u64> {
@@ -375,29 +362,6 @@ pub(crate) fn resolve_url(
     Ok(url.into())
 }
 
-fn map_hf_error(err: HFError, repo: &str, filename: &str, url: &str) -> HubError {
-    match err {
-        HFError::AuthRequired { .. } => HubError::Unauthorized {
-            repo: repo.to_string(),
-            url: url.to_string(),
-            status: 401,
-        },
-        HFError::Forbidden { .. } => HubError::Unauthorized {
-            repo: repo.to_string(),
-            url: url.to_string(),
-            status: 403,
-        },
-        HFError::RepoNotFound { .. } | HFError::EntryNotFound { .. } => HubError::NotFound {
-            what: format!("{filename} in {repo}"),
-            url: url.to_string(),
-        },
-        other => HubError::Client {
-            context: format!("downloading {filename} from {url}"),
-            message: other.to_string(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -425,9 +389,16 @@ mod tests {
 
     #[test]
     fn etags_must_be_plain_tokens() {
-        assert!(is_safe_token("a3f5e0c2d1"));
-        for bad in ["", "../x", "a/b", ".hidden", "a\\b", "x..y"] {
-            assert!(!is_safe_token(bad), "{bad}");
+        assert!(is_safe_etag("a3f5e0c2d1"));
+        assert!(is_safe_etag(
+            "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+        ));
+        assert!(is_safe_etag("abc-12_x"));
+        for bad in [
+            "", "../x", "a/b", ".hidden", "a\\b", "x..y", "a.b", "..", "a b", "a\0b",
+        ] {
+            assert!(!is_safe_etag(bad), "{bad}");
         }
+        assert!(!is_safe_etag(&"a".repeat(129)));
     }
 }

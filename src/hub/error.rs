@@ -80,9 +80,6 @@ pub enum HubError {
     #[error("{what}: {message}")]
     Data { what: String, message: String },
 
-    #[error("hf-hub: {context}: {message}")]
-    Client { context: String, message: String },
-
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,

@@ -1,5 +1,5 @@
-//! Blocking HTTP for the JSON APIs hf-hub lacks (search, viewer) and for
-//! resuming downloads. Redirects are followed by hand so the token is decided
+//! Blocking HTTP for the JSON APIs (search, repo details, viewer) and for
+//! downloads. Redirects are followed by hand so the token is decided
 //! per hop: it goes only to the configured endpoint's origin.
 
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! mode, and a loopback mirror of the Hub for tests and air-gapped machines.
 //!
 //! Every call takes a [`HubSettings`] explicitly (see [`HubSettings::from_env`]).
-//! The API is blocking; hf-hub's tokio runtime stays inside [`download`].
+//! The API is blocking (ureq); nothing here starts an async runtime.
 
 mod cache;
 

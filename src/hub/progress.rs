@@ -4,8 +4,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use hf_hub::progress::{DownloadEvent, ProgressEvent, ProgressHandler};
-
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum HubEvent {
     /// A file transfer begins; `total` is its size when the server said so.
@@ -80,8 +78,8 @@ struct RateState {
 const EMIT_EVERY: Duration = Duration::from_millis(50);
 
 impl Reporter {
-    pub fn new(sink: Option<EventSink>, repo: &str, file: &str) -> Arc<Self> {
-        Arc::new(Self {
+    pub fn new(sink: Option<EventSink>, repo: &str, file: &str) -> Self {
+        Self {
             sink,
             repo: repo.to_string(),
             file: file.to_string(),
@@ -90,7 +88,7 @@ impl Reporter {
                 base: 0,
                 last_emit: None,
             }),
-        })
+        }
     }
 
     pub fn emit(&self, event: HubEvent) {
@@ -134,7 +132,7 @@ impl Reporter {
     }
 
     /// Restart the rate clock; bytes below `base` were already on disk.
-    fn restart_at(&self, base: u64) {
+    pub fn restart_at(&self, base: u64) {
         if let Ok(mut state) = self.state.lock() {
             state.started = Instant::now();
             state.base = base;
@@ -167,27 +165,5 @@ impl Reporter {
             total,
             bytes_per_sec: rate,
         });
-    }
-}
-
-/// Adapter from hf-hub's progress events to ours.
-pub(crate) struct HfProgress(pub Arc<Reporter>);
-
-impl ProgressHandler for HfProgress {
-    fn on_progress(&self, event: &ProgressEvent) {
-        match event {
-            ProgressEvent::Download(DownloadEvent::Progress { files }) => {
-                for file in files {
-                    let total = (file.total_bytes > 0).then_some(file.total_bytes);
-                    self.0.progress(file.bytes_completed, total, false);
-                }
-            }
-            ProgressEvent::Download(DownloadEvent::AggregateProgress {
-                bytes_completed,
-                total_bytes,
-                ..
-            }) => self.0.progress(*bytes_completed, Some(*total_bytes), false),
-            _ => {}
-        }
     }
 }

@@ -1,8 +1,7 @@
 //! Hub settings, resolved by Wick itself and passed explicitly to every call.
 //!
-//! Why not let hf-hub read the environment: hf-hub 1.1 stops doing so, the GUI
-//! edits these values, and tests run in parallel in one process, where the
-//! environment is shared state.
+//! Why not read the environment at each call: the GUI edits these values, and
+//! tests run in parallel in one process, where the environment is shared state.
 
 use std::path::{Path, PathBuf};
 

@@ -8,7 +8,7 @@ mod routes;
 mod server;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -35,6 +35,10 @@ pub enum Fault {
     /// A well-formed but short body: only this many bytes, with a matching
     /// Content-Length (a broken proxy or a changed file).
     ShortBody(u64),
+    /// Answer normally but with these header values instead (`ETag`,
+    /// `X-Repo-Commit`, ...): with [`FaultRule::after`], a hostile server whose
+    /// headers change between requests.
+    Headers(Vec<(String, String)>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,8 @@ pub struct FaultRule {
     pub method: Option<String>,
     /// How many matching requests it applies to; forever when `None`.
     pub times: Option<u32>,
+    /// How many matching requests pass untouched before it applies.
+    pub skip: u32,
     pub fault: Fault,
 }
 
@@ -53,6 +59,7 @@ impl FaultRule {
             path_contains: path_contains.to_string(),
             method: None,
             times: None,
+            skip: 0,
             fault,
         }
     }
@@ -64,6 +71,12 @@ impl FaultRule {
 
     pub fn times(mut self, times: u32) -> Self {
         self.times = Some(times);
+        self
+    }
+
+    /// Let the first `requests` matching requests through, then apply.
+    pub fn after(mut self, requests: u32) -> Self {
+        self.skip = requests;
         self
     }
 }
@@ -104,6 +117,8 @@ pub struct SeenRequest {
 }
 
 pub(crate) struct Shared {
+    /// The served folder, canonical: every file served resolves inside it.
+    pub root: PathBuf,
     pub repos: Vec<MirrorRepo>,
     pub options: MirrorOptions,
     pub base_url: String,
@@ -120,14 +135,17 @@ pub struct Mirror {
 }
 
 impl Mirror {
-    /// Scan `root` and serve it on 127.0.0.1.
+    /// Scan `root` and serve it on 127.0.0.1. Links are followed only while
+    /// they stay inside `root`.
     pub fn start(root: &Path, options: MirrorOptions) -> std::io::Result<Self> {
-        let repos = repos::scan(root)?;
+        let root = root.canonicalize()?;
+        let repos = repos::scan(&root)?;
         // Loopback only, by construction: never another interface.
         let listener = TcpListener::bind(("127.0.0.1", options.port))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
+            root,
             repos,
             options,
             base_url: format!("http://{addr}"),
@@ -270,6 +288,16 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             response.body.truncate(n);
             (response, Delivery::Whole)
         }
+        Some(Fault::Headers(replacements)) => {
+            let mut response = routes::handle(shared, &request);
+            for (name, value) in replacements {
+                response
+                    .headers
+                    .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+                response.headers.push((name, value));
+            }
+            (response, Delivery::Whole)
+        }
         Some(Fault::Slow { chunk, pause_ms }) => (
             routes::handle(shared, &request),
             Delivery::Slow {
@@ -282,16 +310,25 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     let _ = write_response(&stream, head_only, &response, delivery);
 }
 
+/// The first rule that matches and is not used up; a rule still skipping
+/// counts the request and lets later rules have it.
 fn take_fault(shared: &Shared, request: &server::Request) -> Option<Fault> {
     let mut faults = shared.faults.lock().ok()?;
-    let index = faults.iter().position(|rule| {
-        request.target.contains(&rule.path_contains)
+    for rule in faults.iter_mut() {
+        let matches = request.target.contains(&rule.path_contains)
             && rule.method.as_deref().is_none_or(|m| m == request.method)
-            && rule.times != Some(0)
-    })?;
-    let rule = &mut faults[index];
-    if let Some(times) = rule.times.as_mut() {
-        *times -= 1;
+            && rule.times != Some(0);
+        if !matches {
+            continue;
+        }
+        if rule.skip > 0 {
+            rule.skip -= 1;
+            continue;
+        }
+        if let Some(times) = rule.times.as_mut() {
+            *times -= 1;
+        }
+        return Some(rule.fault.clone());
     }
-    Some(rule.fault.clone())
+    None
 }

@@ -1,6 +1,7 @@
 //! The mirror's view of a Hub-layout folder: `models/owner/name/...` and
 //! `datasets/owner/name/...`, scanned once at start. Files are served only
-//! from this index, never by joining request paths to the disk.
+//! from this index, never by joining request paths to the disk, and only
+//! what resolves inside the root is indexed: a link to `/etc` is not served.
 //!
 //! Optional per repo: `.mirror.json` (`downloads`, `likes`, `tags`, `gated`,
 //! `private`, `lastModified`) and `.refs/convert/parquet/` (that branch).
@@ -98,7 +99,8 @@ impl MirrorRepo {
     }
 }
 
-/// Scan `root` for repos; unreadable entries are skipped, not fatal.
+/// Scan `root` for repos; unreadable entries, and links that lead out of
+/// `root`, are skipped, not fatal.
 pub(crate) fn scan(root: &Path) -> std::io::Result<Vec<MirrorRepo>> {
     if !root.is_dir() {
         return Err(std::io::Error::new(
@@ -106,12 +108,13 @@ pub(crate) fn scan(root: &Path) -> std::io::Result<Vec<MirrorRepo>> {
             format!("{} is not a folder", root.display()),
         ));
     }
+    let root = &root.canonicalize()?;
     let mut repos = Vec::new();
     for kind in [RepoKind::Model, RepoKind::Dataset] {
         let kind_dir = root.join(kind.plural());
-        for owner in sorted_dirs(&kind_dir) {
-            for name in sorted_dirs(&owner) {
-                if let Some(repo) = scan_repo(kind, &owner, &name) {
+        for owner in sorted_dirs(root, &kind_dir) {
+            for name in sorted_dirs(root, &owner) {
+                if let Some(repo) = scan_repo(root, kind, &owner, &name) {
                     repos.push(repo);
                 }
             }
@@ -120,13 +123,25 @@ pub(crate) fn scan(root: &Path) -> std::io::Result<Vec<MirrorRepo>> {
     Ok(repos)
 }
 
-fn sorted_dirs(dir: &Path) -> Vec<PathBuf> {
+/// `path` with every link followed, if that stays inside `root` (canonical):
+/// what may be listed or opened.
+pub(crate) fn inside_path(root: &Path, path: &Path) -> Option<PathBuf> {
+    path.canonicalize()
+        .ok()
+        .filter(|real| real.starts_with(root))
+}
+
+fn read_inside(root: &Path, path: &Path) -> Option<String> {
+    std::fs::read_to_string(inside_path(root, path)?).ok()
+}
+
+fn sorted_dirs(root: &Path, dir: &Path) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|entries| {
             entries
                 .flatten()
                 .map(|e| e.path())
-                .filter(|p| p.is_dir() && !is_hidden(p))
+                .filter(|p| p.is_dir() && !is_hidden(p) && inside_path(root, p).is_some())
                 .collect()
         })
         .unwrap_or_default();
@@ -140,24 +155,24 @@ fn is_hidden(path: &Path) -> bool {
         .is_none_or(|n| n.starts_with('.'))
 }
 
-fn scan_repo(kind: RepoKind, owner: &Path, name: &Path) -> Option<MirrorRepo> {
+fn scan_repo(root: &Path, kind: RepoKind, owner: &Path, name: &Path) -> Option<MirrorRepo> {
     let id = format!(
         "{}/{}",
         owner.file_name()?.to_str()?,
         name.file_name()?.to_str()?
     );
-    let meta = std::fs::read_to_string(name.join(".mirror.json"))
-        .ok()
+    let meta = read_inside(root, &name.join(".mirror.json"))
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or_default();
-    let card = std::fs::read_to_string(name.join("README.md"))
-        .ok()
-        .and_then(|t| front_matter(&t));
+    let card = read_inside(root, &name.join("README.md")).and_then(|t| front_matter(&t));
     let mut revisions = BTreeMap::new();
-    revisions.insert("main".to_string(), scan_revision(name));
+    revisions.insert("main".to_string(), scan_revision(root, name));
     let parquet = name.join(PARQUET_DIR);
     if parquet.is_dir() {
-        revisions.insert("refs/convert/parquet".to_string(), scan_revision(&parquet));
+        revisions.insert(
+            "refs/convert/parquet".to_string(),
+            scan_revision(root, &parquet),
+        );
     }
     Some(MirrorRepo {
         kind,
@@ -168,8 +183,8 @@ fn scan_repo(kind: RepoKind, owner: &Path, name: &Path) -> Option<MirrorRepo> {
     })
 }
 
-fn scan_revision(dir: &Path) -> Revision {
-    let files: BTreeMap<String, MirrorFile> = crate::hub::cache::walk_files(dir, is_hidden)
+fn scan_revision(root: &Path, dir: &Path) -> Revision {
+    let files: BTreeMap<String, MirrorFile> = files_inside(root, dir)
         .iter()
         .filter_map(|path| index_file(dir, path))
         .map(|file| (file.path.clone(), file))
@@ -184,8 +199,36 @@ fn scan_revision(dir: &Path) -> Revision {
     Revision { commit, files }
 }
 
-fn index_file(root: &Path, path: &Path) -> Option<MirrorFile> {
-    let rel = path.strip_prefix(root).ok()?;
+/// Every visible regular file below `dir` that resolves inside `root`. Links to
+/// folders are followed only inside `root`, and each folder once, so a link to
+/// a parent cannot loop and a link to `/` is not walked.
+fn files_inside(root: &Path, dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(current) = stack.pop() {
+        if !inside_path(root, &current).is_some_and(|real| seen.insert(real)) {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&current) else {
+            continue;
+        };
+        for path in entries.flatten().map(|entry| entry.path()) {
+            if is_hidden(&path) {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.is_file() && inside_path(root, &path).is_some() {
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+fn index_file(dir: &Path, path: &Path) -> Option<MirrorFile> {
+    let rel = path.strip_prefix(dir).ok()?;
     let parts: Vec<&str> = rel
         .components()
         .map(|c| c.as_os_str().to_str())

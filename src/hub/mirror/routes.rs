@@ -1,11 +1,12 @@
 //! Request routing for the mirror: Hub API, `resolve` downloads, viewer API.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
 use super::Shared;
-use super::repos::{MirrorFile, MirrorRepo, Revision};
+use super::repos::{MirrorFile, MirrorRepo, Revision, inside_path};
 use super::server::{Body, Request, Response};
 use crate::hub::card::{CardData, matches_pattern};
 use crate::hub::id::{RepoKind, check_repo_path};
@@ -329,10 +330,14 @@ fn resolve(
             .with("X-Error-Code", "EntryNotFound")
             .with("X-Repo-Commit", rev.commit.clone());
     };
-    serve_file(request, rev, file)
+    // Checked again now: the file may have become a link out since the scan.
+    let Some(disk) = inside_path(&shared.root, &file.disk) else {
+        return Response::error(404, "Entry not found").with("X-Error-Code", "EntryNotFound");
+    };
+    serve_file(request, rev, file, disk)
 }
 
-fn serve_file(request: &Request, rev: &Revision, file: &MirrorFile) -> Response {
+fn serve_file(request: &Request, rev: &Revision, file: &MirrorFile, disk: PathBuf) -> Response {
     let etag = format!("\"{}\"", file.etag);
     let with_meta = |r: Response| {
         r.with("ETag", etag.clone())
@@ -354,7 +359,7 @@ fn serve_file(request: &Request, rev: &Revision, file: &MirrorFile) -> Response 
     };
     let len = if file.size == 0 { 0 } else { end + 1 - start };
     let body = Body::File {
-        path: file.disk.clone(),
+        path: disk,
         start,
         len,
     };
@@ -467,10 +472,14 @@ fn viewer(shared: &Shared, target: &Target, endpoint: &str) -> Response {
         "first-rows" => {
             let split = target.param("split").unwrap_or("train");
             let files = split_files(repo, config, split);
-            let Some(file) = files.iter().find(|f| f.path.ends_with(".parquet")) else {
+            let Some(disk) = files
+                .iter()
+                .find(|f| f.path.ends_with(".parquet"))
+                .and_then(|f| inside_path(&shared.root, &f.disk))
+            else {
                 return Response::error(404, "The split does not exist.");
             };
-            match crate::hub::viewer::read_parquet_rows(&file.disk, 100) {
+            match crate::hub::viewer::read_parquet_rows(&disk, 100) {
                 Ok((columns, rows)) => {
                     let features: Vec<Value> = columns
                         .iter()
