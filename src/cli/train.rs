@@ -56,7 +56,13 @@ pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<Train
     for item in overrides {
         config.apply_override(item)?;
     }
-    config.validate()?;
+    // A bad value may come from the file or from a `--set`; name both when both were given.
+    let source = if overrides.is_empty() {
+        file
+    } else {
+        format!("{file} with --set")
+    };
+    config.validate_in(&source)?;
     Ok(config)
 }
 
