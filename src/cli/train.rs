@@ -172,6 +172,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                     format!("saved checkpoint at step {step}: {}", path.display()),
                 );
             }
+            Event::Warning { message } => {
+                // On stderr, above whichever progress bar is drawing.
+                let line = format!("warning: {message}");
+                match bar.as_ref().or(preparing.as_ref().map(|(_, b)| b)) {
+                    Some(b) if !b.is_hidden() => b.suspend(|| eprintln!("{line}")),
+                    _ => eprintln!("{line}"),
+                }
+            }
             Event::Paused { step } => print_line(&bar, format!("paused at step {step}")),
             Event::Resumed { step } => print_line(&bar, format!("resumed at step {step}")),
             Event::Finished(summary) => {

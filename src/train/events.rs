@@ -18,7 +18,8 @@ pub enum Command {
 }
 
 /// What the trainer reports, in order: `Preparing`*, `Started`, then `Step`/`Eval`/
-/// `CheckpointSaved`/`Paused`/`Resumed`, and exactly one `Finished` or `Failed`.
+/// `CheckpointSaved`/`Paused`/`Resumed`, and exactly one `Finished` or `Failed`. A `Warning`
+/// may come at any point before the end.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Data or model preparation before the first step (`total` 0 when unknown).
@@ -28,6 +29,11 @@ pub enum Event {
         total: u64,
     },
     Started(Box<Started>),
+    /// Something the user should know that does not stop the run (e.g. `max_length` capped to
+    /// the model's positions); said once, in words.
+    Warning {
+        message: String,
+    },
     Step(StepReport),
     Eval(EvalReport),
     CheckpointSaved {

@@ -168,6 +168,11 @@ impl<'a> Session<'a> {
             })
         };
         let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
+        for message in &inputs.warnings {
+            let _ = events.send(Event::Warning {
+                message: message.clone(),
+            });
+        }
         let model_dir = inputs.model_dir.clone();
         let cache = options
             .dataset_cache

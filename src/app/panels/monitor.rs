@@ -161,6 +161,12 @@ impl LiveRun {
                     self.pending = None;
                 }
             }
+            Event::Warning { message } => {
+                if self.alert.is_none() {
+                    self.alert = Some(Alert::warning("Training warning", message.clone()));
+                }
+                return Some(Notice::Warning { message });
+            }
             Event::Paused { .. } => {
                 self.phase = Phase::Paused;
                 self.pending = None;
@@ -217,6 +223,7 @@ impl LiveRun {
 enum Notice {
     Finished { name: String, stopped: bool },
     Failed { reason: String },
+    Warning { message: String },
 }
 
 /// Eval loss going up while the chosen metric still improves: the model grows confident on
@@ -316,6 +323,7 @@ impl MonitorPanel {
                 cx.toasts.error("The run failed", reason);
                 cx.actions.push(Action::RunsChanged);
             }
+            Some(Notice::Warning { message }) => cx.toasts.warning("Training warning", message),
             None if checkpoint => cx.actions.push(Action::RunsChanged),
             None => {}
         }
