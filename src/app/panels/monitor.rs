@@ -780,6 +780,24 @@ mod tests {
     }
 
     #[test]
+    fn a_warning_becomes_a_notice_and_the_first_one_stays_as_the_alert() {
+        let (commands, _receiver) = crossbeam_channel::unbounded();
+        let mut run = LiveRun::new(commands, TrainConfig::default());
+        let warn = |message: &str| Event::Warning {
+            message: message.into(),
+        };
+        let notice = run.apply(warn("max_length capped"));
+        assert!(
+            matches!(notice, Some(Notice::Warning { ref message }) if message == "max_length capped")
+        );
+        run.apply(warn("second"));
+        let alert = run.alert.as_ref().expect("an alert");
+        assert_eq!(alert.level, crate::app::toasts::Level::Warning);
+        assert_eq!(alert.detail, "max_length capped");
+        assert!(run.is_active(), "a warning does not end the run");
+    }
+
+    #[test]
     fn no_note_when_loss_falls_or_the_metric_drops_too() {
         let falling = [eval(100, 0.50, 0.70), eval(200, 0.42, 0.78)];
         assert_eq!(
