@@ -364,16 +364,16 @@ fn bad_input_is_an_error_that_names_the_file_never_a_panic() {
         ],
         None,
     );
-    check(&binary, &["binary.parquet", "row 1", "UTF-8"]);
+    check(&binary, &["binary.parquet", "row 2", "UTF-8"]);
 
     let out_of_range = dir.path().join("range.parquet");
     pair_parquet(&out_of_range, vec![0, 1, 7], Some(CLASS_LABEL_META));
     check(
         &out_of_range,
-        &["range.parquet", "row 2", "label 7", "0..2"],
+        &["range.parquet", "row 3", "label 7", "0..2"],
     );
     pair_parquet(&out_of_range, vec![0, -1], Some(CLASS_LABEL_META));
-    check(&out_of_range, &["row 1", "label -1"]);
+    check(&out_of_range, &["row 2", "label -1"]);
 
     let null_text = dir.path().join("null.jsonl");
     std::fs::write(
@@ -381,7 +381,7 @@ fn bad_input_is_an_error_that_names_the_file_never_a_panic() {
         "{\"text\": \"ok\", \"label\": 0}\n{\"text\": null, \"label\": 1}\n",
     )
     .unwrap();
-    check(&null_text, &["null.jsonl", "row 1", "'text' is null"]);
+    check(&null_text, &["null.jsonl", "line 2", "'text' is null"]);
 
     let unknown = dir.path().join("data.xlsx");
     std::fs::write(&unknown, "x").unwrap();

@@ -91,7 +91,11 @@ fn read_run_or_config(source: &Path, overrides: &[String]) -> Result<TrainConfig
         for item in overrides {
             config.apply_override(item)?;
         }
-        config.validate()?;
+        let mut file = source.join(crate::runs::CONFIG_FILE).display().to_string();
+        if !overrides.is_empty() {
+            file.push_str(" with --set");
+        }
+        config.validate_in(&file)?;
         return Ok(config);
     }
     let config_file = source.join("config.toml");

@@ -56,7 +56,13 @@ pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<Train
     for item in overrides {
         config.apply_override(item)?;
     }
-    config.validate()?;
+    // A bad value may come from the file or from a `--set`; name both when both were given.
+    let source = if overrides.is_empty() {
+        file
+    } else {
+        format!("{file} with --set")
+    };
+    config.validate_in(&source)?;
     Ok(config)
 }
 
@@ -182,7 +188,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 }
                 print_line(&bar, line);
             }
-            Event::Warning { message } => print_line(&bar, format!("warning: {message}")),
+            Event::Warning { message } => {
+                // On stderr, above whichever progress bar is drawing.
+                let line = format!("warning: {message}");
+                match bar.as_ref().or(preparing.as_ref().map(|(_, b)| b)) {
+                    Some(b) if !b.is_hidden() => b.suspend(|| eprintln!("{line}")),
+                    _ => eprintln!("{line}"),
+                }
+            }
             Event::Paused { step } => print_line(&bar, format!("paused at step {step}")),
             Event::Resumed { step } => print_line(&bar, format!("resumed at step {step}")),
             Event::Finished(summary) => {

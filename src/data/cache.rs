@@ -2,9 +2,9 @@
 //! re-open so that a hit costs no parsing and no copy.
 //!
 //! A file becomes visible under its final name only once it is complete and synced (write to a
-//! temporary name, fsync, rename), so a crash mid-write can leave a stray temporary file but
-//! never a half-written cache entry. A final file that still fails to decode is reported as a
-//! miss and rewritten.
+//! temporary name, fsync, rename), so a crash mid-write can leave a stray temporary file (the
+//! next lookup or write removes it) but never a half-written cache entry. A final file that
+//! still fails to decode is reported as a miss and rewritten.
 
 use arrow::array::RecordBatch;
 use arrow::buffer::Buffer;
@@ -62,6 +62,7 @@ impl DatasetCache {
     /// The cached table for `fingerprint`: `Ok(None)` when there is none, `Err(reason)` when a
     /// file exists but cannot be trusted.
     pub fn load(&self, fingerprint: &str) -> Result<Option<RecordBatch>, String> {
+        self.remove_stale_temp_files();
         let path = self.path_for(fingerprint);
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -82,6 +83,7 @@ impl DatasetCache {
             message: e.to_string(),
         };
         std::fs::create_dir_all(&self.dir).map_err(err)?;
+        self.remove_stale_temp_files();
         let temp = self.dir.join(format!(
             ".{fingerprint}.{}.{}.tmp",
             std::process::id(),
@@ -98,10 +100,71 @@ impl DatasetCache {
         Ok(path)
     }
 
+    /// Removes temporary files whose writer is gone (killed mid-write): they are never read,
+    /// only take space (a whole tokenized split each). Names are `.<fingerprint>.<pid>.<n>.tmp`;
+    /// a file is stale when process `pid` no longer runs and the file has not changed for
+    /// [`DEAD_WRITER_QUIET`] (a writer in another pid namespace sharing the folder is not in
+    /// our `/proc`, but its file keeps changing). Where processes cannot be checked (no
+    /// `/proc`), a file is stale when it is older than [`STALE_TEMP_AGE`].
+    /// Returns the files removed.
+    pub fn remove_stale_temp_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let mut removed = Vec::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(pid) = name.to_str().and_then(temp_file_writer) else {
+                continue;
+            };
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|modified| modified.elapsed().ok());
+            let stale = match writer_is_alive(pid) {
+                Some(alive) => !alive && age.is_some_and(|age| age > DEAD_WRITER_QUIET),
+                None => age.is_some_and(|age| age > STALE_TEMP_AGE),
+            };
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path());
+            }
+        }
+        removed
+    }
+
     /// Removes a cache entry that could not be read, so the next write starts clean.
     pub fn discard(&self, fingerprint: &str) {
         let _ = std::fs::remove_file(self.path_for(fingerprint));
     }
+}
+
+/// Without a way to ask whether a writer still runs, a temporary file this old is abandoned:
+/// writing one split takes seconds to minutes.
+const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// How long a dead writer's temporary file must have been untouched before it is removed.
+const DEAD_WRITER_QUIET: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The writer's process id in a temporary file name `.<fingerprint>.<pid>.<n>.tmp`.
+fn temp_file_writer(name: &str) -> Option<u32> {
+    let inner = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let mut parts = inner.rsplitn(3, '.');
+    let _unique = parts.next()?.parse::<u128>().ok()?;
+    let pid = parts.next()?.parse::<u32>().ok()?;
+    let fingerprint = parts.next()?;
+    (!fingerprint.is_empty()).then_some(pid)
+}
+
+/// Whether process `pid` runs, where the system says (`/proc` on Linux); `None` elsewhere.
+fn writer_is_alive(pid: u32) -> Option<bool> {
+    if pid == std::process::id() {
+        return Some(true);
+    }
+    let proc = Path::new("/proc");
+    proc.join("self")
+        .exists()
+        .then(|| proc.join(pid.to_string()).exists())
 }
 
 fn unique_suffix() -> u128 {

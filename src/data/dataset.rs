@@ -381,10 +381,10 @@ fn text_column<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<&'a str>> {
             available: String::new(),
         })?;
     let null = |row: usize| {
-        let (path, row) = raw.locate(row);
+        let (path, at) = raw.locate(row);
         DataError::NullText {
-            path: path.into(),
-            row,
+            path,
+            at,
             column: column.into(),
         }
     };
@@ -409,10 +409,12 @@ fn text_column<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<&'a str>> {
                 .map(|(row, cell)| {
                     let bytes = cell.ok_or_else(|| null(row))?;
                     std::str::from_utf8(bytes).map_err(|err| {
-                        let (path, row) = raw.locate(row);
-                        DataError::NonUtf8 {
-                            path: path.into(),
-                            message: format!("row {row}, column '{column}': {err}"),
+                        let (path, at) = raw.locate(row);
+                        DataError::NonUtf8Cell {
+                            path,
+                            at,
+                            column: column.into(),
+                            message: err.to_string(),
                         }
                     })
                 })

@@ -46,24 +46,37 @@ pub enum DataError {
     },
     #[error("{path}: text is not valid UTF-8: {message}")]
     NonUtf8 { path: PathBuf, message: String },
-    #[error("{path}, row {row}: column '{column}' is null; every row needs text")]
+    #[error("{path}, {at}: column '{column}' is null; every row needs text")]
     NullText {
         path: PathBuf,
-        row: usize,
+        at: RowLocation,
         column: String,
     },
-    #[error("{path}, row {row}: label {label} is outside 0..{num_labels} ({names})")]
+    #[error("{path}, {at}: text in column '{column}' is not valid UTF-8: {message}")]
+    NonUtf8Cell {
+        path: PathBuf,
+        at: RowLocation,
+        column: String,
+        message: String,
+    },
+    #[error("{path}, line {line}: {message}")]
+    BadJsonLine {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}, {at}: label {label} is outside 0..{num_labels} ({names})")]
     LabelOutOfRange {
         path: PathBuf,
-        row: usize,
+        at: RowLocation,
         label: i64,
         num_labels: usize,
         names: String,
     },
-    #[error("{path}, row {row}: label column '{column}' is null")]
+    #[error("{path}, {at}: label column '{column}' is null")]
     NullLabel {
         path: PathBuf,
-        row: usize,
+        at: RowLocation,
         column: String,
     },
     #[error("{path}: label column '{column}' has type {found}; expected integers or strings")]
@@ -72,10 +85,10 @@ pub enum DataError {
         column: String,
         found: String,
     },
-    #[error("{path}, row {row}: label '{label}' is not one of the known labels ({names})")]
+    #[error("{path}, {at}: label '{label}' is not one of the known labels ({names})")]
     UnknownLabel {
         path: PathBuf,
-        row: usize,
+        at: RowLocation,
         label: String,
         names: String,
     },
@@ -89,6 +102,32 @@ pub enum DataError {
     Invalid(String),
     #[error("tensor error: {0}")]
     Tensor(#[from] candle_core::Error),
+}
+
+/// Where a row sits in its file, counted the way the user would look for it. Every count is
+/// 1-based, and the message says which kind it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowLocation {
+    /// The line of a csv, tsv or json-lines file, as an editor numbers it (a csv header is
+    /// line 1, so the first data row is usually line 2).
+    Line(usize),
+    /// The row of a parquet file, the first being row 1.
+    Row(usize),
+    /// The data row after the header (the first being 1), when the file could not be re-read
+    /// to find its line.
+    DataRow(usize),
+}
+
+impl std::fmt::Display for RowLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RowLocation::Line(line) => write!(f, "line {line}"),
+            RowLocation::Row(row) => write!(f, "row {row} (counting from 1)"),
+            RowLocation::DataRow(row) => {
+                write!(f, "data row {row} (counting from 1 after the header)")
+            }
+        }
+    }
 }
 
 pub type Result<T, E = DataError> = std::result::Result<T, E>;

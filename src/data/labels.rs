@@ -177,10 +177,10 @@ fn as_ints(array: &ArrayRef) -> Option<Vec<Option<i64>>> {
 pub fn encode_labels(split: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<u32>> {
     let array = label_array(split, column)?;
     let null = |row: usize| {
-        let (path, row) = split.locate(row);
+        let (path, at) = split.locate(row);
         DataError::NullLabel {
-            path: path.into(),
-            row,
+            path,
+            at,
             column: column.into(),
         }
     };
@@ -196,10 +196,10 @@ pub fn encode_labels(split: &RawSplit, column: &str, labels: &LabelSet) -> Resul
                     .position(|n| n == value)
                     .map(|i| i as u32)
                     .ok_or_else(|| {
-                        let (path, row) = split.locate(row);
+                        let (path, at) = split.locate(row);
                         DataError::UnknownLabel {
-                            path: path.into(),
-                            row,
+                            path,
+                            at,
                             label: value.into(),
                             names: labels.listing(),
                         }
@@ -219,10 +219,10 @@ pub fn encode_labels(split: &RawSplit, column: &str, labels: &LabelSet) -> Resul
             if (0..labels.len() as i64).contains(&value) {
                 Ok(value as u32)
             } else {
-                let (path, row) = split.locate(row);
+                let (path, at) = split.locate(row);
                 Err(DataError::LabelOutOfRange {
-                    path: path.into(),
-                    row,
+                    path,
+                    at,
                     label: value,
                     num_labels: labels.len(),
                     names: labels.listing(),

@@ -28,7 +28,7 @@ pub use columns::{
 pub use dataset::{
     SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
 };
-pub use error::{DataError, Result};
+pub use error::{DataError, Result, RowLocation};
 pub use labels::{LabelSet, LabelSource, class_balance};
 pub use read::{HF_METADATA_KEY, RawSplit, read_split};
 pub use sampler::{Order, epoch_batches};

@@ -5,11 +5,11 @@ use arrow::datatypes::{Schema, SchemaRef};
 use arrow::error::ArrowError;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
-use std::io::{BufReader, Seek};
+use std::io::{BufReader, Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::error::{DataError, Result};
+use super::error::{DataError, Result, RowLocation};
 use super::source::{Format, SplitSource};
 
 /// Schema metadata key under which 🤗 Datasets stores its features (with `ClassLabel` names).
@@ -31,18 +31,115 @@ impl RawSplit {
         self.table.num_rows()
     }
 
-    /// The file holding table row `row`, and the row's index inside that file.
-    pub fn locate(&self, row: usize) -> (&Path, usize) {
+    /// The file holding table row `row`, and where that row sits in the file as a user would
+    /// look for it: the 1-based line of a csv/tsv/json-lines file, the 1-based row of a
+    /// parquet file. Text files are re-read to find the line, so call this for errors only.
+    pub fn locate(&self, row: usize) -> (PathBuf, RowLocation) {
         let mut start = 0;
         for (file, rows) in &self.file_rows {
             if row < start + rows {
-                return (file, row - start);
+                let index = row - start;
+                return (file.clone(), locate_in_file(file, index));
             }
             start += rows;
         }
-        let last = self.file_rows.last().map(|(f, _)| f.as_path());
-        (last.unwrap_or(Path::new("?")), row)
+        let last = self.file_rows.last().map(|(f, _)| f.clone());
+        (
+            last.unwrap_or_else(|| PathBuf::from("?")),
+            RowLocation::Row(row + 1),
+        )
     }
+}
+
+/// Where record `index` (0-based, after any header) of `path` starts.
+fn locate_in_file(path: &Path, index: usize) -> RowLocation {
+    let line = match Format::from_path(path) {
+        Ok(Format::Parquet) | Err(_) => return RowLocation::Row(index + 1),
+        Ok(Format::Csv) => csv_record_line(path, index, true),
+        Ok(Format::Tsv) => csv_record_line(path, index, false),
+        Ok(Format::JsonLines) => json_record_line(path, index),
+    };
+    line.map_or(RowLocation::DataRow(index + 1), RowLocation::Line)
+}
+
+/// The 1-based line on which data record `index` of a csv/tsv file starts (the header is
+/// record 0 of the file). Follows the reader's rules: blank lines hold no record, and with
+/// `quoting` a field that starts with `"` runs to its closing quote, newlines included.
+fn csv_record_line(path: &Path, index: usize, quoting: bool) -> Option<usize> {
+    let reader = BufReader::new(File::open(path).ok()?);
+    let delimiter = if quoting { b',' } else { b'\t' };
+    let target = index + 1; // the header comes first
+    let mut record = 0;
+    let mut line = 1;
+    let mut in_quotes = false;
+    // Where a `"` opens a quoted field: at a field's start, or right after a closing quote
+    // (`""` is an escaped quote).
+    let mut quote_may_open = true;
+    let mut record_started = false;
+    for byte in reader.bytes() {
+        let byte = byte.ok()?;
+        if byte == b'\n' {
+            line += 1;
+        }
+        if in_quotes {
+            if byte == b'"' {
+                in_quotes = false;
+                quote_may_open = true;
+            }
+            continue;
+        }
+        match byte {
+            b'\n' => {
+                if record_started {
+                    record += 1;
+                    record_started = false;
+                }
+                quote_may_open = true;
+                continue;
+            }
+            b'\r' => continue,
+            _ => {}
+        }
+        if !record_started {
+            if record == target {
+                return Some(line);
+            }
+            record_started = true;
+        }
+        if quoting && byte == b'"' && quote_may_open {
+            in_quotes = true;
+        }
+        quote_may_open = byte == delimiter;
+    }
+    None
+}
+
+/// The 1-based line on which JSON value `index` of a json-lines file starts.
+fn json_record_line(path: &Path, index: usize) -> Option<usize> {
+    let reader = BufReader::new(File::open(path).ok()?);
+    let mut values =
+        serde_json::Deserializer::from_reader(reader).into_iter::<serde::de::IgnoredAny>();
+    for _ in 0..index {
+        values.next()?.ok()?;
+    }
+    let end_of_previous = values.byte_offset();
+    line_of_next_value(path, end_of_previous)
+}
+
+/// The line of the first non-whitespace byte at or after byte `offset` of `path`.
+fn line_of_next_value(path: &Path, offset: usize) -> Option<usize> {
+    let reader = BufReader::new(File::open(path).ok()?);
+    let mut line = 1;
+    for (position, byte) in reader.bytes().enumerate() {
+        let byte = byte.ok()?;
+        if position >= offset && !byte.is_ascii_whitespace() {
+            return Some(line);
+        }
+        if byte == b'\n' {
+            line += 1;
+        }
+    }
+    None
 }
 
 /// Reads every file of `source`. All files must share their column names; types are unified
@@ -176,17 +273,71 @@ pub fn read_file(path: &Path) -> Result<(SchemaRef, Vec<RecordBatch>)> {
             Ok((schema, batches))
         }
         Format::JsonLines => {
+            // Arrow's json errors give positions inside its own buffers ("line 1 column 24"
+            // whatever the file line), so a failure is diagnosed again, line by line.
+            let bad_json =
+                |err: ArrowError| find_bad_json_line(path).unwrap_or_else(|| corrupt(err));
             let mut reader = BufReader::new(file);
             let (schema, _) =
                 arrow::json::reader::infer_json_schema_from_seekable(&mut reader, None)
-                    .map_err(corrupt)?;
+                    .map_err(bad_json)?;
             let schema = Arc::new(schema);
             let batches = arrow::json::ReaderBuilder::new(schema.clone())
                 .build(reader)
-                .map_err(corrupt)?
+                .map_err(bad_json)?
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(corrupt)?;
+                .map_err(bad_json)?;
             Ok((schema, batches))
+        }
+    }
+}
+
+/// The first value of a json-lines file that is not a JSON object, as an error naming its
+/// 1-based line; `None` when every value parses (the problem is elsewhere, e.g. types).
+fn find_bad_json_line(path: &Path) -> Option<DataError> {
+    let reader = BufReader::new(File::open(path).ok()?);
+    let mut values = serde_json::Deserializer::from_reader(reader).into_iter::<serde_json::Value>();
+    loop {
+        let start = values.byte_offset();
+        match values.next()? {
+            Ok(value) if value.is_object() => continue,
+            Ok(value) => {
+                let kind = match value {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::String(_) => "a string",
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                };
+                return Some(DataError::BadJsonLine {
+                    path: path.into(),
+                    line: line_of_next_value(path, start).unwrap_or(0),
+                    message: format!("expected a JSON object per line, found {kind}"),
+                });
+            }
+            Err(err) => {
+                // serde_json's message ends in its own " at line L column C".
+                let text = err.to_string();
+                let message = text
+                    .rsplit_once(" at line ")
+                    .map_or(text.as_str(), |(message, _)| message);
+                let (line, column) = (err.line(), err.column());
+                return Some(
+                    if message.contains("unicode") || message.contains("UTF-8") {
+                        DataError::NonUtf8 {
+                            path: path.into(),
+                            message: format!("line {line}, column {column}: {message}"),
+                        }
+                    } else {
+                        DataError::BadJsonLine {
+                            path: path.into(),
+                            line,
+                            message: format!("not valid JSON: {message} (column {column})"),
+                        }
+                    },
+                );
+            }
         }
     }
 }

@@ -91,6 +91,54 @@ fn check_labels(labels: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// A saved output layer sized for another number of labels is a label problem (string
+/// labels, a stray value in the label column, another dataset), so say it in labels rather
+/// than as a tensor shape.
+fn check_head_size(
+    dir: &Path,
+    config: &ModelConfig,
+    labels: &[String],
+    labels_from: &'static str,
+    spec: &ParamSpec,
+    saved: &Tensor,
+) -> Result<()> {
+    let dims = saved.dims();
+    let is_output_layer = spec.shape.first() == Some(&labels.len());
+    let other_label_count = dims.len() == spec.shape.len()
+        && dims.first() != spec.shape.first()
+        && dims[1..] == spec.shape[1..];
+    if !(is_output_layer && other_label_count) {
+        return Ok(());
+    }
+    let head_labels = dims[0];
+    let head_names = (config.id2label.len() == head_labels).then(|| config.id2label.clone());
+    Err(ModelError::HeadLabelCount {
+        dir: dir.to_path_buf(),
+        labels_from,
+        labels: labels.len(),
+        names: name_list(labels),
+        head_labels,
+        head_names: head_names
+            .map(|n| format!(" ({})", name_list(&n)))
+            .unwrap_or_default(),
+    })
+}
+
+/// Up to ten names, comma-separated, then how many more.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 10;
+    let mut list = names
+        .iter()
+        .take(SHOWN)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        list.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    list
+}
+
 impl Classifier {
     /// Loads `config.json` + safetensors weights from `dir`. `labels` fixes the head size; when
     /// empty, the config's `id2label` is used. Missing head tensors are initialised from
@@ -107,10 +155,10 @@ impl Classifier {
         device: &Device,
     ) -> Result<(Self, LoadReport)> {
         let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
-        let labels = if labels.is_empty() {
-            config.id2label.clone()
+        let (labels, labels_from) = if labels.is_empty() {
+            (config.id2label.clone(), "config.json's id2label")
         } else {
-            labels.to_vec()
+            (labels.to_vec(), "the data")
         };
         check_labels(&labels)?;
         let tensors = weights::read_weights(dir, device)?;
@@ -121,6 +169,9 @@ impl Classifier {
         for spec in param_specs(&config, labels.len()) {
             let value = match available.remove(&spec.name) {
                 Some((file_name, tensor)) => {
+                    if spec.head {
+                        check_head_size(dir, &config, &labels, labels_from, &spec, &tensor)?;
+                    }
                     weights::checked_f32(&file_name, &tensor, &spec.shape)?
                 }
                 None if spec.head => {

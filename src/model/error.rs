@@ -42,6 +42,18 @@ pub enum ModelError {
         first: String,
         second: String,
     },
+    #[error(
+        "{dir}: {labels_from} has {labels} labels ({names}), but the model's classification head has {head_labels}{head_names}; start from a model without that head, or check the label column"
+    )]
+    HeadLabelCount {
+        dir: PathBuf,
+        labels_from: &'static str,
+        labels: usize,
+        names: String,
+        head_labels: usize,
+        /// ` (a, b)` when config.json names the head's labels, else empty.
+        head_names: String,
+    },
     #[error("bad labels: {0}")]
     Labels(String),
     #[error("bad model input: {0}")]

@@ -269,7 +269,7 @@ impl RunDir {
         let text = fs::read_to_string(&path).map_err(RunsError::io(&path))?;
         let file = path.display().to_string();
         let config = TrainConfig::parse_unvalidated(&text, &file)?;
-        config.validate()?;
+        config.validate_in(&file)?;
         Ok(config)
     }
 

@@ -333,7 +333,8 @@ impl TrainConfig {
         }
     }
 
-    /// Checks values and cross-key rules (as `TrainingArguments.__post_init__`).
+    /// Checks values and cross-key rules (as `TrainingArguments.__post_init__`). Errors name
+    /// no file; a config read from one is validated with [`Self::validate_in`].
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_in(INLINE)
     }

@@ -18,7 +18,8 @@ pub enum Command {
 }
 
 /// What the trainer reports, in order: `Preparing`*, `Started`, then `Step`/`Eval`/
-/// `CheckpointSaved`/`Paused`/`Resumed`, and exactly one `Finished` or `Failed`.
+/// `CheckpointSaved`/`Paused`/`Resumed`, and exactly one `Finished` or `Failed`. A `Warning`
+/// may come at any point before the end.
 #[derive(Debug, Clone)]
 pub enum Event {
     /// Data or model preparation before the first step (`total` 0 when unknown).
@@ -28,6 +29,11 @@ pub enum Event {
         total: u64,
     },
     Started(Box<Started>),
+    /// Something the user should know that does not stop the run (`max_length` capped to the
+    /// model's positions, a loss that explodes); said once, in words, and kept in `run.json`.
+    Warning {
+        message: String,
+    },
     Step(StepReport),
     Eval(EvalReport),
     CheckpointSaved {
@@ -36,11 +42,6 @@ pub enum Event {
         /// Older checkpoints deleted to stay within `save_total_limit` (before writing this
         /// one when the limit would be exceeded anyway, so a nearly full disk still saves).
         deleted: Vec<PathBuf>,
-    },
-    /// Something the user should know that does not stop the run (a loss that explodes,
-    /// a setting that was capped); also kept in `run.json`.
-    Warning {
-        message: String,
     },
     Paused {
         step: u64,

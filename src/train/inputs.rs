@@ -19,6 +19,9 @@ pub struct RecipeInputs {
     pub tokenizer: TextTokenizer,
     /// `max_length` capped by the tokenizer's `model_max_length` and the model's positions.
     pub max_length: usize,
+    /// What the user should hear once before training (e.g. that `max_length` was capped);
+    /// the trainer sends each as an [`Event::Warning`](super::Event::Warning).
+    pub warnings: Vec<String>,
 }
 
 impl RecipeInputs {
@@ -41,12 +44,16 @@ impl RecipeInputs {
         let position_limit = model_config
             .max_position_embeddings
             .saturating_sub(if model_config.is_roberta() { 2 } else { 0 });
-        let max_length =
-            cfg.resolved_max_length(Some(tokenizer.model_max_length().min(position_limit)));
+        let limit = tokenizer.model_max_length().min(position_limit);
+        let max_length = cfg.resolved_max_length(Some(limit));
+        let warnings = capped_max_length_warning(cfg, limit, position_limit)
+            .into_iter()
+            .collect();
         Ok(Self {
             model_dir,
             tokenizer,
             max_length,
+            warnings,
         })
     }
 
@@ -89,6 +96,27 @@ impl RecipeInputs {
             ..Collator::new(&self.tokenizer, self.max_length)
         }
     }
+}
+
+/// Says so when the recipe's own `max_length` is above what the model or tokenizer allows;
+/// the default (unset) is capped without a word.
+fn capped_max_length_warning(
+    cfg: &TrainConfig,
+    limit: usize,
+    position_limit: usize,
+) -> Option<String> {
+    let wanted = cfg.max_length? as usize;
+    if wanted <= limit {
+        return None;
+    }
+    let why = if limit == position_limit {
+        format!("the model has {position_limit} positions")
+    } else {
+        format!("the tokenizer's model_max_length is {limit}")
+    };
+    Some(format!(
+        "max_length = {wanted} is more than this model can take; {why}, so texts are truncated to {limit} tokens"
+    ))
 }
 
 /// The split's local files and the recipe's column choices, downloading a Hub split first.

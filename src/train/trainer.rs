@@ -173,6 +173,11 @@ impl<'a> Session<'a> {
             })
         };
         let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
+        for message in &inputs.warnings {
+            let _ = events.send(Event::Warning {
+                message: message.clone(),
+            });
+        }
         let model_dir = inputs.model_dir.clone();
         let cache = options
             .dataset_cache
@@ -314,6 +319,10 @@ impl<'a> Session<'a> {
                 (run, state, position, scheduler, TrainTotals::default())
             }
         };
+        let mut run = run;
+        for message in &inputs.warnings {
+            run.add_warning(message)?;
+        }
         // A resumed run's clock goes on from its last logged line, so that curves drawn
         // against wall time continue instead of starting over.
         let elapsed_before = crate::runs::read_metrics(&run.metrics_path())?

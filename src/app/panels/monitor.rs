@@ -324,9 +324,7 @@ impl MonitorPanel {
                 cx.toasts.error("The run failed", reason);
                 cx.actions.push(Action::RunsChanged);
             }
-            Some(Notice::Warning { message }) => {
-                cx.toasts.warning("The trainer warns", message);
-            }
+            Some(Notice::Warning { message }) => cx.toasts.warning("Training warning", message),
             None if checkpoint => cx.actions.push(Action::RunsChanged),
             None => {}
         }
@@ -784,6 +782,23 @@ mod tests {
             note.best_checkpoint,
             Some(PathBuf::from("/r/checkpoint-300"))
         );
+    }
+
+    #[test]
+    fn a_warning_becomes_a_notice_and_every_one_stays_listed() {
+        let (commands, _receiver) = crossbeam_channel::unbounded();
+        let mut run = LiveRun::new(commands, TrainConfig::default());
+        let warn = |message: &str| Event::Warning {
+            message: message.into(),
+        };
+        let notice = run.apply(warn("max_length capped"));
+        assert!(
+            matches!(notice, Some(Notice::Warning { ref message }) if message == "max_length capped")
+        );
+        run.apply(warn("second"));
+        assert_eq!(run.warnings, ["max_length capped", "second"]);
+        assert!(run.alert.is_none(), "a warning is no error");
+        assert!(run.is_active(), "a warning does not end the run");
     }
 
     #[test]

@@ -31,7 +31,8 @@ impl TrainConfig {
         DeviceSpec::parse(&self.device)
     }
 
-    pub(super) fn validate_in(&self, file: &str) -> Result<(), ConfigError> {
+    /// [`Self::validate`], naming `file` (where the values came from) in the error.
+    pub fn validate_in(&self, file: &str) -> Result<(), ConfigError> {
         let bad = |key: &str, message: &str| Err(ConfigError::bad(file, key, message));
         let missing = |key: &str| {
             Err(ConfigError::Missing {
