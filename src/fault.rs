@@ -7,7 +7,7 @@
 //! The points sit where a crash could break a promise (see ARCHITECTURE.md, "Promises"):
 //! `after-step`, `mid-metrics-append`, `mid-checkpoint`, `after-checkpoint-commit`,
 //! `mid-rotation`, `mid-eval`, `before-predictions`, `before-final-status`,
-//! `mid-cache-write`.
+//! `mid-cache-write` (a tokenized split written, not yet renamed into the cache).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -90,6 +90,7 @@ impl DatasetCache {
             unique_suffix()
         ));
         let result = write_ipc_file(&temp, table).and_then(|()| {
+            crate::fault::point("mid-cache-write");
             std::fs::rename(&temp, &path).map_err(|e| e.to_string())?;
             sync_dir(&self.dir).map_err(|e| e.to_string())
         });

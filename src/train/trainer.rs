@@ -944,3 +944,39 @@ fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
     }
     Ok(Some(path))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_divergence_hint_names_only_settings_not_already_so() {
+        let mut cfg = TrainConfig {
+            learning_rate: 1e-3,
+            max_grad_norm: 1.0,
+            warmup_ratio: 0.1,
+            ..TrainConfig::default()
+        };
+        let hint = divergence_hint(&cfg);
+        assert!(
+            hint.contains("a lower learning_rate (now 1e-3, e.g. 1e-4)"),
+            "{hint}"
+        );
+        assert!(!hint.contains("max_grad_norm"), "{hint}");
+        assert!(!hint.contains("warmup"), "{hint}");
+        cfg.max_grad_norm = 0.0;
+        cfg.warmup_ratio = 0.0;
+        cfg.bf16 = true;
+        let hint = divergence_hint(&cfg);
+        for wanted in ["max_grad_norm = 1.0", "warmup_ratio = 0.1", "bf16 = false"] {
+            assert!(hint.contains(wanted), "{hint}");
+        }
+    }
+
+    #[test]
+    fn a_loss_has_exploded_past_a_hundred_times_its_start() {
+        assert!(!loss_exploded(0.7, 69.0));
+        assert!(loss_exploded(0.7, 71.0));
+        assert!(!loss_exploded(0.0, 1e9), "no scale to compare with");
+    }
+}

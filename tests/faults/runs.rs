@@ -3,13 +3,18 @@
 //! - kill -9 (`WICK_FAULT`, an abort with no unwinding) at eight moments, each followed by
 //!   a resume that ends bit-identical to an uninterrupted run: after a step, mid-way through
 //!   a metrics line, mid-checkpoint, right after a checkpoint commit, mid-rotation,
-//!   mid-evaluation, before the predictions, before the final `run.json`;
+//!   mid-evaluation, before the predictions, before the final `run.json`; and mid-way
+//!   through writing the tokenized-split cache (the next run removes the dead writer's
+//!   temporary file and trains as if nothing happened);
 //! - resuming a finished run says so and changes nothing;
 //! - two runs started on one `output_dir`: exactly one trains, the other is refused naming
 //!   the process; two resumes of one run likewise;
 //! - SIGINT: the run stops between steps with a checkpoint, `stopped`, and a resume hint;
 //!   a second SIGINT quits at once and the run then lists as interrupted;
-//! - SIGTERM behaves as the first SIGINT.
+//! - SIGTERM behaves as the first SIGINT;
+//! - a loss that explodes without NaN warns once, in the output and in `run.json`;
+//! - a disk that holds only `save_total_limit` checkpoints still trains and resumes
+//!   (old checkpoints go before a new one is written); needs root for a small tmpfs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -154,7 +159,7 @@ fn outcome(run: &Path) -> Outcome {
 fn reference() -> &'static Outcome {
     static REFERENCE: std::sync::OnceLock<Outcome> = std::sync::OnceLock::new();
     REFERENCE.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = REFERENCE_DIR.get_or_init(|| tempfile::tempdir().unwrap());
         let out = dir.path().join("reference");
         let config = write_config(dir.path(), &out, "");
         run_ok(&mut wick(dir.path(), &config, &[]));
@@ -475,3 +480,151 @@ fn a_run_being_trained_cannot_be_resumed_by_a_second_process() {
     let _ = trainer.wait();
     assert_eq!(run_status(&out), "stopped");
 }
+
+#[test]
+fn kill_mid_way_through_the_tokenized_cache_write_then_the_next_run_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("cache-crash");
+    let config = write_config(dir.path(), &out, "");
+    let crashed = wick(dir.path(), &config, &[])
+        .env("WICK_FAULT", "mid-cache-write")
+        .output()
+        .unwrap();
+    assert!(text(&crashed).contains("aborting at mid-cache-write"));
+    let temps = temp_files(&dir.path().join("hf"));
+    assert_eq!(temps.len(), 1, "the dead writer left its temporary file");
+    // Age it past the quiet period that protects live writers in other namespaces.
+    let old = std::time::SystemTime::now() - Duration::from_secs(600);
+    std::fs::File::options()
+        .write(true)
+        .open(&temps[0])
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    // Killed before the run folder existed: the same command simply starts again.
+    run_ok(&mut wick(dir.path(), &config, &[]));
+    assert!(temp_files(&dir.path().join("hf")).is_empty());
+    assert_eq!(&outcome(&out), reference());
+}
+
+fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(temp_files(&path));
+        } else if path.to_string_lossy().ends_with(".tmp") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_loss_that_explodes_without_nan_warns_once_and_run_json_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("exploding");
+    let config = write_config(dir.path(), &out, "");
+    let said = run_ok(&mut wick(
+        dir.path(),
+        &config,
+        &["--set", "learning_rate=1e2", "--set", "max_steps=10"],
+    ));
+    assert_eq!(said.matches("the run is diverging").count(), 1, "{said}");
+    assert!(said.contains("a lower learning_rate"), "{said}");
+    assert!(!said.contains("max_grad_norm = 1.0"), "already set: {said}");
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).unwrap()).unwrap();
+    let warnings = info["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("the run is diverging")),
+        "{info}"
+    );
+}
+
+/// A tmpfs of `bytes` mounted for the test's life; `None` (with a SKIPPED line) without root.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: PathBuf, bytes: u64) -> Option<Self> {
+        std::fs::create_dir_all(&path).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}")])
+            .arg("tmpfs")
+            .arg(&path)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            println!("SKIPPED: a full disk needs a small tmpfs, and mounting one needs root");
+            return None;
+        }
+        Some(Self { path })
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.path).status();
+    }
+}
+
+fn folder_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let path = e.path();
+            if path.is_dir() {
+                folder_bytes(&path)
+            } else {
+                e.metadata().unwrap().len()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_disk_that_holds_only_the_kept_checkpoints_still_trains_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    // Room for the run's files and two checkpoints, not three.
+    let checkpoint = folder_bytes(&reference_dir().join("checkpoint-20"));
+    let disk_size = 2 * checkpoint + checkpoint / 2 + 64 * 1024;
+    let Some(disk) = SmallDisk::mount(dir.path().join("disk"), disk_size) else {
+        return;
+    };
+    let out = disk.path.join("run");
+    let config = write_config(dir.path(), &out, "");
+    // Killed after step 12 with checkpoints 5 and 10 (the limit) on the nearly full disk;
+    // the resume saves 15 and 20, each in the room of the oldest one.
+    let crashed = wick(dir.path(), &config, &[])
+        .env("WICK_FAULT", "after-step:12")
+        .output()
+        .unwrap();
+    assert!(
+        text(&crashed).contains("aborting at after-step"),
+        "{}",
+        text(&crashed)
+    );
+    let said = run_ok(&mut wick(
+        dir.path(),
+        &config,
+        &["--set", "resume_from_checkpoint=latest"],
+    ));
+    assert!(
+        said.contains("(deleted checkpoint-5 to stay within save_total_limit = 2)"),
+        "{said}"
+    );
+    assert_eq!(&outcome(&out), reference());
+}
+
+/// The uninterrupted run's folder (kept for size measurements).
+fn reference_dir() -> PathBuf {
+    reference();
+    REFERENCE_DIR.get().unwrap().path().join("reference")
+}
+
+static REFERENCE_DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
