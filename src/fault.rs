@@ -7,7 +7,8 @@
 //! The points sit where a crash could break a promise (see ARCHITECTURE.md, "Promises"):
 //! `after-step`, `mid-metrics-append`, `mid-checkpoint`, `after-checkpoint-commit`,
 //! `mid-rotation`, `mid-eval`, `before-predictions`, `before-final-status`,
-//! `mid-cache-write` (a tokenized split written, not yet renamed into the cache).
+//! `mid-cache-write` (a tokenized split written, not yet renamed into the cache), and
+//! `after-run-folder-check` (a new run's `output_dir` found free, `run.json` not yet written).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};

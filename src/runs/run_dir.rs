@@ -185,6 +185,7 @@ impl RunDir {
                 "already holds a run (run.json); open it to resume",
             ));
         }
+        crate::fault::point("after-run-folder-check");
         Self::initialize(dir.to_path_buf(), config, &config_text, lock)
     }
 

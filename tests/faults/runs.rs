@@ -155,16 +155,20 @@ fn outcome(run: &Path) -> Outcome {
     }
 }
 
-/// The uninterrupted run, once per test binary.
-fn reference() -> &'static Outcome {
-    static REFERENCE: std::sync::OnceLock<Outcome> = std::sync::OnceLock::new();
+/// The uninterrupted run, once per test binary, and the size of its last checkpoint.
+fn reference_run() -> &'static (Outcome, u64) {
+    static REFERENCE: std::sync::OnceLock<(Outcome, u64)> = std::sync::OnceLock::new();
     REFERENCE.get_or_init(|| {
-        let dir = REFERENCE_DIR.get_or_init(|| tempfile::tempdir().unwrap());
+        let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("reference");
         let config = write_config(dir.path(), &out, "");
         run_ok(&mut wick(dir.path(), &config, &[]));
-        outcome(&out)
+        (outcome(&out), folder_bytes(&out.join("checkpoint-20")))
     })
+}
+
+fn reference() -> &'static Outcome {
+    &reference_run().0
 }
 
 /// Aborts a run at `point` (its `nth` pass), resumes it from its latest checkpoint, and
@@ -415,28 +419,38 @@ fn two_runs_on_one_output_dir_one_trains_the_other_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("shared");
     let config = write_config(dir.path(), &out, "max_steps = 12");
-    let children: Vec<Child> = (0..2)
-        .map(|_| {
-            wick(dir.path(), &config, &[])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let outputs: Vec<Output> = children
-        .into_iter()
-        .map(|c| c.wait_with_output().unwrap())
-        .collect();
-    let winners = outputs.iter().filter(|o| o.status.success()).count();
-    assert_eq!(winners, 1, "exactly one run trains");
-    let loser = outputs.iter().find(|o| !o.status.success()).unwrap();
-    let said = text(loser);
+    // The first run is held where it has found the folder free but not yet claimed it
+    // with run.json: the moment two runs used to slip through together.
+    let mut first = wick(dir.path(), &config, &[])
+        .env("WICK_FAULT", "after-run-folder-check:1:sleep2000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(first.stderr.take().unwrap());
+    let mut held = String::new();
+    while !held.contains("holding at after-run-folder-check") {
+        let mut line = String::new();
+        let read = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(
+            read > 0,
+            "the first run ended before the folder check: {held}"
+        );
+        held.push_str(&line);
+    }
+    let second = wick(dir.path(), &config, &[]).output().unwrap();
+    let said = text(&second);
     assert!(
-        said.contains("is in use by process") || said.contains("already holds a run"),
+        !second.status.success(),
+        "the second run trained too: {said}"
+    );
+    assert!(
+        said.contains(&format!("run folder is in use by process {}", first.id())),
         "{said}"
     );
     assert!(!said.contains("No such file"), "{said}");
+    let first_status = first.wait().unwrap();
+    assert!(first_status.success());
     // The winner's log has each step once.
     let steps: Vec<u64> = read_metrics(&out.join("metrics.jsonl"))
         .unwrap()
@@ -591,7 +605,7 @@ fn folder_bytes(dir: &Path) -> u64 {
 fn a_disk_that_holds_only_the_kept_checkpoints_still_trains_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
     // Room for the run's files and two checkpoints, not three.
-    let checkpoint = folder_bytes(&reference_dir().join("checkpoint-20"));
+    let checkpoint = reference_run().1;
     let disk_size = 2 * checkpoint + checkpoint / 2 + 64 * 1024;
     let Some(disk) = SmallDisk::mount(dir.path().join("disk"), disk_size) else {
         return;
@@ -620,11 +634,3 @@ fn a_disk_that_holds_only_the_kept_checkpoints_still_trains_and_resumes() {
     );
     assert_eq!(&outcome(&out), reference());
 }
-
-/// The uninterrupted run's folder (kept for size measurements).
-fn reference_dir() -> PathBuf {
-    reference();
-    REFERENCE_DIR.get().unwrap().path().join("reference")
-}
-
-static REFERENCE_DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
