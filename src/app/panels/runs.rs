@@ -725,6 +725,7 @@ impl RunsPanel {
                         .color(crate::app::toasts::Level::Error.color(ui.visuals().dark_mode)),
                 );
             }
+            run_state_notes_ui(ui, &row.summary);
             if self.rt.rename_for.as_ref() != Some(&path) {
                 self.rt.rename_for = Some(path.clone());
                 self.rt.rename_text = row.display_name().to_string();
@@ -1430,6 +1431,28 @@ impl RunsPanel {
                 });
             });
         });
+    }
+}
+
+/// Who writes the run now, whether it was interrupted, and what the trainer warned about.
+fn run_state_notes_ui(ui: &mut egui::Ui, run: &RunSummary) {
+    let warning = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
+    if let Some(pid) = run.in_use_by {
+        ui.label(widgets::muted(
+            ui,
+            format!("Process {pid} is training this run now: it cannot be deleted or resumed."),
+        ));
+    } else if run.info.status == RunStatus::Interrupted {
+        ui.label(
+            RichText::new(
+                "⚠ Interrupted: its process ended without finishing (killed, or the machine went \
+                 down). Resume continues from its latest checkpoint.",
+            )
+            .color(warning),
+        );
+    }
+    for message in &run.info.warnings {
+        ui.label(RichText::new(format!("⚠ {message}")).color(warning));
     }
 }
 
