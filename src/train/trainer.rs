@@ -259,7 +259,7 @@ impl<'a> Session<'a> {
             data_seed: cfg.resolved_data_seed(),
         };
 
-        let (run, state, position, scheduler, totals) = match &resume_dir {
+        let (mut run, state, position, scheduler, totals) = match &resume_dir {
             Some(dir) => {
                 let restored = checkpoint::load(dir, &mut optimizer)?;
                 if restored.scheduler.total_steps != scheduler.total_steps
@@ -319,7 +319,7 @@ impl<'a> Session<'a> {
                 (run, state, position, scheduler, TrainTotals::default())
             }
         };
-        let mut run = run;
+        // Said before the run folder existed; kept with the run now that it does.
         for message in &inputs.warnings {
             run.add_warning(message)?;
         }
