@@ -35,12 +35,104 @@ fn settings_open_in_a_window_and_keep_the_token_private() {
     assert!(harness.query_by_value("hf_abc123").is_none());
     harness.get_by_label("Save token").click();
     harness.run_steps(2);
-    let token_file = dir.path().join("hf_token");
+    // In huggingface_hub's token file under HF_HOME, where `wick train` and `wick hub` read it.
+    let token_file = dir.path().join("hf/token");
     assert_eq!(std::fs::read_to_string(&token_file).unwrap(), "hf_abc123");
+    assert!(!dir.path().join("hf_token").exists());
     assert_eq!(
         harness.state().hub_settings().token.as_deref(),
         Some("hf_abc123")
     );
+    assert!(!harness.state().saved_state().contains("hf_abc123"));
+    let hf_home = dir.path().join("hf").display().to_string();
+    let cli = HubSettings::from_vars(|key| (key == "HF_HOME").then(|| hf_home.clone()));
+    assert_eq!(cli.token.as_deref(), Some("hf_abc123"));
+}
+
+#[test]
+fn a_token_saved_in_settings_opens_gated_repos_for_wick_hub() {
+    let hub = support::Hub::new();
+    let dir = tempfile::tempdir().unwrap();
+    let wick_hub_download = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_wick"))
+            .args(["hub", "download", "model", "acme/gated-bert"])
+            .env_remove("HF_TOKEN")
+            .env_remove("HUGGING_FACE_HUB_TOKEN")
+            .env_remove("HF_TOKEN_PATH")
+            .env_remove("HF_HUB_DISABLE_IMPLICIT_TOKEN")
+            .env_remove("HF_HUB_CACHE")
+            .env_remove("HUGGINGFACE_HUB_CACHE")
+            .env("HF_HOME", hub.home.path())
+            .env("HF_ENDPOINT", hub.mirror.url())
+            .env("HF_HUB_OFFLINE", "0")
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !wick_hub_download().status.success(),
+        "gated without a token"
+    );
+
+    let mut harness = harness(dir.path(), hub.settings());
+    harness.run_steps(2);
+    harness.get_by_label("⚙ Settings").click();
+    harness.run_steps(2);
+    let field = harness.get_by_label("Hub token");
+    field.focus();
+    field.type_text(support::TOKEN);
+    harness.run_steps(2);
+    harness.get_by_label("Save token").click();
+    harness.run_steps(2);
+
+    let out = wick_hub_download();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let snapshot = std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(snapshot.join("model.safetensors").is_file());
+}
+
+#[test]
+fn a_token_the_app_kept_in_its_data_folder_moves_to_the_shared_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hf_token"), "hf_from_an_older_wick\n").unwrap();
+    let options = wick::app::AppOptions {
+        data_dir: dir.path().to_path_buf(),
+        env_hub: HubSettings::with_home(&dir.path().join("hf")),
+        devices: vec!["cpu".into()],
+    };
+    let app = WickApp::new(&egui::Context::default(), options.clone(), None);
+    assert_eq!(
+        app.hub_settings().token.as_deref(),
+        Some("hf_from_an_older_wick")
+    );
+    assert!(!dir.path().join("hf_token").exists());
+    let shared = dir.path().join("hf/token");
+    assert_eq!(
+        std::fs::read_to_string(&shared).unwrap(),
+        "hf_from_an_older_wick"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&shared).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(
+        app.toasts()
+            .items()
+            .iter()
+            .any(|t| t.title.contains("Hub token moved to"))
+    );
+    // Once: the next start finds nothing to move and says nothing.
+    let again = WickApp::new(&egui::Context::default(), options, None);
+    assert_eq!(
+        again.hub_settings().token.as_deref(),
+        Some("hf_from_an_older_wick")
+    );
+    assert!(again.toasts().items().is_empty());
 }
 
 #[test]

@@ -8,9 +8,17 @@ use std::process::{Command, Output};
 use support::Hub;
 
 fn wick(hub: &Hub, offline: bool, args: &[&str]) -> Output {
+    wick_with(hub, offline, args, &[])
+}
+
+/// `wick` with the token variables cleared, then `vars` set.
+fn wick_with(hub: &Hub, offline: bool, args: &[&str], vars: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_wick"))
         .args(args)
         .env_remove("HF_TOKEN")
+        .env_remove("HUGGING_FACE_HUB_TOKEN")
+        .env_remove("HF_TOKEN_PATH")
+        .env_remove("HF_HUB_DISABLE_IMPLICIT_TOKEN")
         .env_remove("HF_HUB_CACHE")
         .env_remove("HUGGINGFACE_HUB_CACHE")
         .env_remove("HF_DATASETS_CACHE")
@@ -18,6 +26,7 @@ fn wick(hub: &Hub, offline: bool, args: &[&str]) -> Output {
         .env("HF_ENDPOINT", hub.mirror.url())
         .env("WICK_HF_VIEWER_URL", hub.mirror.viewer_url())
         .env("HF_HUB_OFFLINE", if offline { "1" } else { "0" })
+        .envs(vars.iter().copied())
         .output()
         .unwrap()
 }
@@ -94,6 +103,44 @@ fn search_info_and_download_from_the_command_line() {
         out.contains("data/validation-00000-of-00001.parquet"),
         "{out}"
     );
+}
+
+#[test]
+fn the_cli_reads_the_token_the_app_saves_in_huggingface_hubs_order() {
+    let hub = Hub::new();
+    let gated = ["hub", "download", "model", "acme/gated-bert"];
+    let refused = |vars: &[(&str, &str)], why: &str| {
+        let out = wick_with(&hub, false, &gated, vars);
+        assert!(!out.status.success(), "{why}: {out:?}");
+    };
+    refused(&[], "no token anywhere");
+
+    // Where the app's Settings save it: the store of the app's effective Hub settings.
+    let app_hub = wick::app::settings::Settings::default().hub(&hub.settings());
+    app_hub.token_store().save(support::TOKEN).unwrap();
+    assert_eq!(app_hub.token_store().path(), hub.home.path().join("token"));
+
+    refused(
+        &[("HF_TOKEN", "hf_wrong")],
+        "HF_TOKEN comes before the file",
+    );
+    refused(
+        &[("HUGGING_FACE_HUB_TOKEN", "hf_wrong")],
+        "the older variable comes before the file too",
+    );
+    refused(
+        &[("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")],
+        "no implicit token when disabled",
+    );
+    let moved = hub.home.path().join("moved-token");
+    refused(
+        &[("HF_TOKEN_PATH", moved.to_str().unwrap())],
+        "HF_TOKEN_PATH names another file",
+    );
+
+    let out = stdout(&wick_with(&hub, false, &gated, &[("HF_TOKEN", " ")]));
+    let dir = std::path::PathBuf::from(out.trim());
+    assert!(dir.join("model.safetensors").is_file(), "{out}");
 }
 
 #[test]

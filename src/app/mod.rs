@@ -26,7 +26,7 @@ use panels::{
     data::DataPanel, hub::HubPanel, monitor::MonitorPanel, playground::PlaygroundPanel,
     runs::RunsPanel, train::TrainPanel,
 };
-use settings::{Settings, SettingsChange, SettingsWindow, TokenStore};
+use settings::{Settings, SettingsChange, SettingsWindow};
 use toasts::Toasts;
 
 /// The key of the app state in eframe's storage.
@@ -115,7 +115,8 @@ pub struct AppState {
 /// Where the app keeps its files and what it starts from; tests point these at temp dirs.
 #[derive(Debug, Clone)]
 pub struct AppOptions {
-    /// The OS data folder (`ProjectDirs`): the token file, and `runs/` unless changed.
+    /// The OS data folder (`ProjectDirs`): `runs/` unless changed (and an older `hf_token`,
+    /// moved into the shared token file on start).
     pub data_dir: PathBuf,
     /// The Hub settings from the environment (HF_HOME, HF_ENDPOINT, HF_TOKEN, ...).
     pub env_hub: HubSettings,
@@ -170,7 +171,6 @@ pub struct WickApp {
     jobs: Jobs,
     toasts: Toasts,
     settings_window: SettingsWindow,
-    tokens: TokenStore,
     hub: HubSettings,
     applied_theme: Option<settings::Theme>,
     /// Whether the runs folder holds any run (the welcome view shows only when not).
@@ -197,17 +197,15 @@ impl WickApp {
             }
         };
         let repaint_ctx = ctx.clone();
-        let tokens = TokenStore::new(&options.data_dir);
-        let hub = state
-            .settings
-            .hub(&options.env_hub, tokens.load().as_deref());
+        let store = state.settings.hub(&options.env_hub).token_store();
+        settings::adopt_legacy_token(&options.data_dir, &store, &mut toasts);
+        let hub = state.settings.hub(&options.env_hub);
         let mut app = Self {
             state,
             options,
             jobs: Jobs::new(move || repaint_ctx.request_repaint()),
             toasts,
             settings_window: SettingsWindow::default(),
-            tokens,
             hub,
             applied_theme: None,
             runs_exist: false,
@@ -303,7 +301,6 @@ impl WickApp {
         let change = self.settings_window.show(
             ctx,
             &mut self.state.settings,
-            &self.tokens,
             &self.hub,
             &self.options.devices,
             &mut self.toasts,
@@ -312,10 +309,7 @@ impl WickApp {
             self.state.recipe.device = self.state.settings.default_device.clone();
         }
         if !matches!(change, SettingsChange::None) {
-            self.hub = self
-                .state
-                .settings
-                .hub(&self.options.env_hub, self.tokens.load().as_deref());
+            self.hub = self.state.settings.hub(&self.options.env_hub);
             actions.push(Action::RunsChanged);
         }
         self.dispatch_actions(actions);

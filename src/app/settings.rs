@@ -1,13 +1,16 @@
 //! Settings: where the Hub is, where files go, the default device and the theme; and the
-//! Hub token, kept in its own file in the OS data folder with 0600 permissions (never in
-//! the persisted UI state).
+//! Hub token, saved to the token file huggingface_hub reads ([`TokenStore`], 0600), never
+//! to the persisted UI state.
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::widgets;
 use crate::hub::HubSettings;
+use crate::hub::settings::{LegacyToken, TokenStore};
+
+/// Where Wick kept the token before it shared huggingface_hub's file: `<data dir>/hf_token`.
+pub const LEGACY_TOKEN_FILE: &str = "hf_token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum Theme {
@@ -50,8 +53,9 @@ impl Default for Settings {
 }
 
 impl Settings {
-    /// The Hub settings to use: the environment's, with these settings on top.
-    pub fn hub(&self, env: &HubSettings, token: Option<&str>) -> HubSettings {
+    /// The Hub settings to use: the environment's, with these settings on top; the token
+    /// is resolved again (`HF_TOKEN`, else the token file under the effective `HF_HOME`).
+    pub fn hub(&self, env: &HubSettings) -> HubSettings {
         let mut hub = if self.hf_home.trim().is_empty() {
             env.clone()
         } else {
@@ -59,6 +63,7 @@ impl Settings {
             home.endpoint = env.endpoint.clone();
             home.viewer_url = env.viewer_url.clone();
             home.offline = env.offline;
+            home.token_source = env.token_source.clone();
             home
         };
         if !self.endpoint.trim().is_empty() {
@@ -68,10 +73,7 @@ impl Settings {
             hub = hub.with_viewer_url(self.viewer_url.trim());
         }
         hub.offline |= self.offline;
-        hub.token = token
-            .map(str::to_string)
-            .filter(|t| !t.is_empty())
-            .or_else(|| env.token.clone());
+        hub.resolve_token();
         hub
     }
 
@@ -84,55 +86,27 @@ impl Settings {
     }
 }
 
-/// The Hub token file: `<data dir>/hf_token`, mode 0600.
-#[derive(Debug, Clone)]
-pub struct TokenStore {
-    path: PathBuf,
-}
-
-impl TokenStore {
-    pub fn new(data_dir: &Path) -> Self {
-        Self {
-            path: data_dir.join("hf_token"),
-        }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn load(&self) -> Option<String> {
-        let text = std::fs::read_to_string(&self.path).ok()?;
-        let token = text.trim();
-        (!token.is_empty()).then(|| token.to_string())
-    }
-
-    /// Writes the token readable by its owner only; an empty token deletes the file.
-    pub fn save(&self, token: &str) -> std::io::Result<()> {
-        let token = token.trim();
-        if token.is_empty() {
-            return match std::fs::remove_file(&self.path) {
-                Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(err),
-                _ => Ok(()),
-            };
-        }
-        if let Some(parent) = self.path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            options.mode(0o600);
-            // An existing file keeps its mode on open; tighten it first.
-            if self.path.exists() {
-                std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600))?;
-            }
-        }
-        let mut file = options.open(&self.path)?;
-        file.write_all(token.as_bytes())?;
-        file.sync_all()
+/// Moves a token the app saved in `<data dir>/hf_token` (before it shared huggingface_hub's
+/// file) into `store`, once; says what happened, or nothing when there was no old file.
+pub fn adopt_legacy_token(data_dir: &Path, store: &TokenStore, toasts: &mut super::toasts::Toasts) {
+    let legacy = data_dir.join(LEGACY_TOKEN_FILE);
+    let shared = "where wick train, wick hub and huggingface_hub read it";
+    match store.adopt_legacy(&legacy) {
+        Ok(LegacyToken::Absent | LegacyToken::AlreadyStored) => {}
+        Ok(LegacyToken::Moved) => toasts.info(format!(
+            "Hub token moved to {}, {shared}",
+            store.path().display()
+        )),
+        Ok(LegacyToken::Replaced) => toasts.warning(
+            "Hub token: the one in the shared token file is used",
+            format!(
+                "{} held another token than Wick's older {}, which was removed. \
+                 Save the token again in Settings if you want it back.",
+                store.path().display(),
+                legacy.display()
+            ),
+        ),
+        Err(err) => toasts.error("Could not move the saved Hub token", err.to_string()),
     }
 }
 
@@ -141,7 +115,8 @@ impl TokenStore {
 pub struct SettingsWindow {
     pub open: bool,
     token_input: String,
-    token_loaded: bool,
+    /// The token file `token_input` was read from (read again when `HF_HOME` moves).
+    token_loaded_from: Option<PathBuf>,
     reveal_token: bool,
 }
 
@@ -161,7 +136,6 @@ impl SettingsWindow {
         &mut self,
         ctx: &egui::Context,
         settings: &mut Settings,
-        tokens: &TokenStore,
         effective: &HubSettings,
         devices: &[String],
         toasts: &mut super::toasts::Toasts,
@@ -169,9 +143,10 @@ impl SettingsWindow {
         if !self.open {
             return SettingsChange::None;
         }
-        if !self.token_loaded {
-            self.token_input = tokens.load().unwrap_or_default();
-            self.token_loaded = true;
+        let tokens = effective.token_store();
+        if self.token_loaded_from.as_deref() != Some(tokens.path()) {
+            self.token_input = tokens.read().unwrap_or_default();
+            self.token_loaded_from = Some(tokens.path().to_path_buf());
         }
         let before = settings.clone();
         let mut change = SettingsChange::None;
@@ -200,10 +175,13 @@ impl SettingsWindow {
                             "The dataset-viewer API used for first rows (WICK_HF_VIEWER_URL). \
                              When it is unreachable Wick reads the first parquet file instead.",
                         );
-                        let token_label = ui.label("Hub token").on_hover_text(
+                        let token_label = ui.label("Hub token").on_hover_text(format!(
                             "Sent only to the Hub endpoint, for gated and private repositories. \
-                             Stored in the app data folder, readable by you only (0600).",
-                        );
+                             Saved to {} (HF_TOKEN_PATH, else $HF_HOME/token), readable by you \
+                             only (0600): wick train, wick hub and Python's huggingface_hub \
+                             read it too. HF_TOKEN, when set, comes first.",
+                            tokens.path().display()
+                        ));
                         ui.horizontal(|ui| {
                             ui.add(
                                 egui::TextEdit::singleline(&mut self.token_input)
@@ -221,12 +199,18 @@ impl SettingsWindow {
                                         } else {
                                             "Token saved"
                                         });
+                                        if effective.token_source.variable.is_some() {
+                                            toasts.warning(
+                                                "HF_TOKEN is set and comes first",
+                                                "The saved token is used where HF_TOKEN \
+                                                 (or HUGGING_FACE_HUB_TOKEN) is not set, \
+                                                 as in huggingface_hub.",
+                                            );
+                                        }
                                         change = SettingsChange::Token;
                                     }
-                                    Err(err) => toasts.error(
-                                        "Could not save the token",
-                                        format!("{}: {err}", tokens.path().display()),
-                                    ),
+                                    Err(err) => toasts
+                                        .error("Could not save the token", err.to_string()),
                                 }
                             }
                         });
@@ -292,47 +276,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_file_is_private_and_empty_removes_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = TokenStore::new(dir.path());
-        assert_eq!(store.load(), None);
-        store.save("  hf_secret \n").unwrap();
-        assert_eq!(store.load().as_deref(), Some("hf_secret"));
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(store.path())
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        store.save("").unwrap();
-        assert!(!store.path().exists());
-        store.save("").unwrap();
-    }
-
-    #[test]
     fn settings_override_the_environment() {
         let env = HubSettings::with_home(Path::new("/env/home"))
             .with_endpoint("https://env.example")
             .with_token(Some("env-token"));
         let mut settings = Settings::default();
-        let hub = settings.hub(&env, None);
+        let hub = settings.hub(&env);
         assert_eq!(hub.endpoint, "https://env.example");
         assert_eq!(hub.token.as_deref(), Some("env-token"));
 
         settings.endpoint = "http://127.0.0.1:9/".into();
         settings.hf_home = "/mine".into();
         settings.offline = true;
-        let hub = settings.hub(&env, Some("file-token"));
+        let hub = settings.hub(&env);
         assert_eq!(hub.endpoint, "http://127.0.0.1:9");
         assert_eq!(hub.hub_cache, Path::new("/mine/hub"));
         assert!(hub.offline);
-        assert_eq!(hub.token.as_deref(), Some("file-token"));
+        assert_eq!(hub.token.as_deref(), Some("env-token"));
+        assert_eq!(hub.token_store().path(), Path::new("/mine/token"));
         assert_eq!(
             settings.runs_root(Path::new("/data")),
             Path::new("/data/runs")
         );
+    }
+
+    #[test]
+    fn the_token_file_follows_hf_home_and_yields_to_hf_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = |name: &str| dir.path().join(name);
+        let env = HubSettings::from_vars(|key| match key {
+            "HF_HOME" => Some(home("env").display().to_string()),
+            _ => None,
+        });
+        env.token_store().save("hf_env_home").unwrap();
+        TokenStore::at(home("mine/token")).save("hf_mine").unwrap();
+        let mut settings = Settings::default();
+        assert_eq!(settings.hub(&env).token.as_deref(), Some("hf_env_home"));
+        settings.hf_home = home("mine").display().to_string();
+        assert_eq!(settings.hub(&env).token.as_deref(), Some("hf_mine"));
+
+        let mut env = env;
+        env.token_source.variable = Some("hf_variable".into());
+        assert_eq!(settings.hub(&env).token.as_deref(), Some("hf_variable"));
     }
 }

@@ -1,11 +1,15 @@
-//! Hub settings, resolved by Wick itself and passed explicitly to every call.
+//! Hub settings, resolved by Wick itself and passed explicitly to every call, and the one
+//! token store that the app, `wick train`, `wick hub` and Python's huggingface_hub share.
 //!
 //! Why not read the environment at each call: the GUI edits these values, and
 //! tests run in parallel in one process, where the environment is shared state.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+
+use super::error::{HubError, HubResult};
 
 pub const DEFAULT_ENDPOINT: &str = "https://huggingface.co";
 pub const DEFAULT_VIEWER_URL: &str = "https://datasets-server.huggingface.co";
@@ -28,9 +32,40 @@ pub struct HubSettings {
     pub viewer_url: String,
     /// `HF_HUB_OFFLINE`: serve only what is cached.
     pub offline: bool,
-    /// `HF_TOKEN`, else the file `$HF_HOME/token`. Sent only to `endpoint`.
+    /// Where the token comes from; kept so the token can be resolved again when the
+    /// file changes (the app's Settings save it) or `hf_home` moves.
+    #[serde(skip)]
+    pub token_source: TokenSource,
+    /// The token to send, resolved by [`HubSettings::resolve_token`] in huggingface_hub's
+    /// order. Sent only to `endpoint`.
     #[serde(skip)]
     pub token: Option<String>,
+}
+
+/// What the token is resolved from, read once from the environment.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TokenSource {
+    /// Given in code (huggingface_hub's `token=` argument): beats everything, and is sent
+    /// even when implicit tokens are disabled.
+    pub explicit: Option<String>,
+    /// `HF_TOKEN`, else the deprecated `HUGGING_FACE_HUB_TOKEN`: beats the file.
+    pub variable: Option<String>,
+    /// `HF_TOKEN_PATH`; without it the file is `$HF_HOME/token`.
+    pub path: Option<PathBuf>,
+    /// `HF_HUB_DISABLE_IMPLICIT_TOKEN`: send no token that was not given explicitly.
+    pub implicit_disabled: bool,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |token: &Option<String>| token.as_ref().map(|_| "<redacted>");
+        f.debug_struct("TokenSource")
+            .field("explicit", &redacted(&self.explicit))
+            .field("variable", &redacted(&self.variable))
+            .field("path", &self.path)
+            .field("implicit_disabled", &self.implicit_disabled)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for HubSettings {
@@ -42,6 +77,7 @@ impl std::fmt::Debug for HubSettings {
             .field("endpoint", &self.endpoint)
             .field("viewer_url", &self.viewer_url)
             .field("offline", &self.offline)
+            .field("token_source", &self.token_source)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .finish()
     }
@@ -76,10 +112,35 @@ impl HubSettings {
             settings.viewer_url = trim_url(&viewer);
         }
         settings.offline = var("HF_HUB_OFFLINE").is_some_and(|v| is_truthy(&v));
-        settings.token = var("HF_TOKEN")
-            .map(|t| t.trim().to_string())
-            .or_else(|| read_token_file(&hf_home.join("token")));
+        settings.token_source = TokenSource {
+            explicit: None,
+            variable: var("HF_TOKEN")
+                .or_else(|| var("HUGGING_FACE_HUB_TOKEN"))
+                .and_then(|token| clean_token(&token)),
+            path: var("HF_TOKEN_PATH").map(PathBuf::from),
+            implicit_disabled: var("HF_HUB_DISABLE_IMPLICIT_TOKEN").is_some_and(|v| is_truthy(&v)),
+        };
+        settings.resolve_token();
         settings
+    }
+
+    /// The token file these settings read: `HF_TOKEN_PATH`, else `$HF_HOME/token`.
+    pub fn token_store(&self) -> TokenStore {
+        let path = (self.token_source.path.clone()).unwrap_or_else(|| self.hf_home.join("token"));
+        TokenStore::at(path)
+    }
+
+    /// Sets `token` in huggingface_hub's order (`get_token_to_send`): the explicit token;
+    /// nothing else when implicit tokens are disabled; else `HF_TOKEN`, else the file.
+    pub fn resolve_token(&mut self) {
+        let source = &self.token_source;
+        self.token = if source.explicit.is_some() {
+            source.explicit.clone()
+        } else if source.implicit_disabled {
+            None
+        } else {
+            (source.variable.clone()).or_else(|| self.token_store().read())
+        };
     }
 
     /// Defaults rooted at `hf_home`: no token, online, the public Hub.
@@ -91,6 +152,7 @@ impl HubSettings {
             endpoint: DEFAULT_ENDPOINT.to_string(),
             viewer_url: DEFAULT_VIEWER_URL.to_string(),
             offline: false,
+            token_source: TokenSource::default(),
             token: None,
         }
     }
@@ -106,8 +168,11 @@ impl HubSettings {
         self
     }
 
+    /// An explicit token, as huggingface_hub's `token=` argument: it beats `HF_TOKEN` and
+    /// the file. `None` drops only the explicit one.
     pub fn with_token(mut self, token: Option<&str>) -> Self {
-        self.token = token.map(str::to_string);
+        self.token_source.explicit = token.and_then(clean_token);
+        self.resolve_token();
         self
     }
 
@@ -135,10 +200,110 @@ fn is_truthy(value: &str) -> bool {
     )
 }
 
-fn read_token_file(path: &Path) -> Option<String> {
-    let token = std::fs::read_to_string(path).ok()?;
+/// huggingface_hub's `_clean_token`: no line breaks, no surrounding blanks, empty is none.
+fn clean_token(token: &str) -> Option<String> {
+    let token = token.replace(['\r', '\n'], "");
     let token = token.trim();
     (!token.is_empty()).then(|| token.to_string())
+}
+
+/// The one Hub token file, where huggingface_hub's `login` writes it (`HF_TOKEN_PATH`, else
+/// `$HF_HOME/token`), readable by its owner only. The app's Settings save here, and
+/// `wick train`, `wick hub` and Python read it; the token is never in the app's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenStore {
+    path: PathBuf,
+}
+
+/// What [`TokenStore::adopt_legacy`] did with an older token file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyToken {
+    /// There was none.
+    Absent,
+    /// It was moved into the store, which held no token.
+    Moved,
+    /// The store already held this token; the old file was removed.
+    AlreadyStored,
+    /// The store held another token, which stays (the one `wick train` and Python used);
+    /// the old file was removed.
+    Replaced,
+}
+
+impl TokenStore {
+    pub fn at(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The stored token; a missing, unreadable or blank file is none.
+    pub fn read(&self) -> Option<String> {
+        clean_token(&std::fs::read_to_string(&self.path).ok()?)
+    }
+
+    /// Writes the token readable by its owner only (0600); a blank token clears the store.
+    pub fn save(&self, token: &str) -> HubResult<()> {
+        let Some(token) = clean_token(token) else {
+            return self.clear();
+        };
+        let io = |err| HubError::io(&self.path, err);
+        if let Some(parent) = self.path.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+            options.mode(0o600);
+            // An existing file keeps its mode on open; tighten it before writing the secret.
+            if self.path.exists() {
+                std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+        }
+        let mut file = options.open(&self.path).map_err(io)?;
+        file.write_all(token.as_bytes()).map_err(io)?;
+        file.sync_all().map_err(io)
+    }
+
+    /// Removes the token; a store that holds none is fine.
+    pub fn clear(&self) -> HubResult<()> {
+        remove_if_present(&self.path)
+    }
+
+    /// Takes over a token file Wick kept elsewhere before (the app's `<data dir>/hf_token`):
+    /// into the store when it holds none, and the old file goes either way, so this
+    /// happens once.
+    pub fn adopt_legacy(&self, legacy: &Path) -> HubResult<LegacyToken> {
+        let legacy_token = match std::fs::read_to_string(legacy) {
+            Ok(text) => clean_token(&text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(LegacyToken::Absent);
+            }
+            Err(err) => return Err(HubError::io(legacy, err)),
+        };
+        let outcome = match (legacy_token, self.read()) {
+            (None, _) => LegacyToken::Absent,
+            (Some(old), None) => {
+                self.save(&old)?;
+                LegacyToken::Moved
+            }
+            (Some(old), Some(stored)) if old == stored => LegacyToken::AlreadyStored,
+            (Some(_), Some(_)) => LegacyToken::Replaced,
+        };
+        remove_if_present(legacy)?;
+        Ok(outcome)
+    }
+}
+
+fn remove_if_present(path: &Path) -> HubResult<()> {
+    match std::fs::remove_file(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => Err(HubError::io(path, err)),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -199,13 +364,121 @@ mod tests {
     }
 
     #[test]
+    fn token_order_is_huggingface_hubs() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_str().unwrap();
+        let custom = dir.path().join("elsewhere/token");
+        TokenStore::at(dir.path().join("token"))
+            .save("hf_file")
+            .unwrap();
+        TokenStore::at(&custom).save("hf_custom_path").unwrap();
+        let custom = custom.to_str().unwrap();
+        let token = |pairs: &[(&str, &str)]| from_map(pairs).token;
+
+        assert_eq!(token(&[("HF_HOME", home)]).as_deref(), Some("hf_file"));
+        assert_eq!(
+            token(&[("HF_HOME", home), ("HF_TOKEN_PATH", custom)]).as_deref(),
+            Some("hf_custom_path")
+        );
+        let old_name = [("HF_HOME", home), ("HUGGING_FACE_HUB_TOKEN", "hf_old_name")];
+        assert_eq!(token(&old_name).as_deref(), Some("hf_old_name"));
+        let both = [
+            ("HF_HOME", home),
+            ("HF_TOKEN", "hf_env"),
+            ("HUGGING_FACE_HUB_TOKEN", "hf_old_name"),
+        ];
+        assert_eq!(token(&both).as_deref(), Some("hf_env"));
+        // A blank variable does not hide the file.
+        assert_eq!(
+            token(&[("HF_HOME", home), ("HF_TOKEN", " ")]).as_deref(),
+            Some("hf_file")
+        );
+        // No implicit token at all, but an explicit one still goes.
+        let disabled = [
+            ("HF_HOME", home),
+            ("HF_TOKEN", "hf_env"),
+            ("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"),
+        ];
+        assert_eq!(token(&disabled), None);
+        let explicit = from_map(&disabled).with_token(Some("hf_given"));
+        assert_eq!(explicit.token.as_deref(), Some("hf_given"));
+        let explicit = from_map(&both).with_token(Some("hf_given"));
+        assert_eq!(explicit.token.as_deref(), Some("hf_given"));
+        assert_eq!(explicit.with_token(None).token.as_deref(), Some("hf_env"));
+    }
+
+    #[test]
+    fn token_store_is_private_and_a_blank_token_clears_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = TokenStore::at(dir.path().join("new/token"));
+        assert_eq!(store.read(), None);
+        store.save("  hf_secret \r\n").unwrap();
+        assert_eq!(store.read().as_deref(), Some("hf_secret"));
+        assert_eq!(std::fs::read_to_string(store.path()).unwrap(), "hf_secret");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode();
+            assert_eq!(mode(store.path()) & 0o777, 0o600);
+            // A file someone left readable is tightened before the secret goes in.
+            std::fs::set_permissions(store.path(), std::fs::Permissions::from_mode(0o644)).unwrap();
+            store.save("hf_other").unwrap();
+            assert_eq!(mode(store.path()) & 0o777, 0o600);
+        }
+        store.save(" \n").unwrap();
+        assert!(!store.path().exists());
+        store.clear().unwrap();
+        store.save("hf_again").unwrap();
+        store.clear().unwrap();
+        assert_eq!(store.read(), None);
+    }
+
+    #[test]
+    fn a_legacy_token_file_moves_into_the_store_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("data/hf_token");
+        let store = TokenStore::at(dir.path().join("hf/token"));
+        assert_eq!(store.adopt_legacy(&legacy).unwrap(), LegacyToken::Absent);
+
+        write_file(&legacy, "hf_saved_by_the_app\n");
+        assert_eq!(store.adopt_legacy(&legacy).unwrap(), LegacyToken::Moved);
+        assert_eq!(store.read().as_deref(), Some("hf_saved_by_the_app"));
+        assert!(!legacy.exists());
+        assert_eq!(store.adopt_legacy(&legacy).unwrap(), LegacyToken::Absent);
+
+        write_file(&legacy, "hf_saved_by_the_app");
+        assert_eq!(
+            store.adopt_legacy(&legacy).unwrap(),
+            LegacyToken::AlreadyStored
+        );
+        assert!(!legacy.exists());
+
+        // The token huggingface_hub (and so `wick train`) already used stays.
+        write_file(&legacy, "hf_stale");
+        assert_eq!(store.adopt_legacy(&legacy).unwrap(), LegacyToken::Replaced);
+        assert_eq!(store.read().as_deref(), Some("hf_saved_by_the_app"));
+        assert!(!legacy.exists());
+
+        write_file(&legacy, "  ");
+        assert_eq!(store.adopt_legacy(&legacy).unwrap(), LegacyToken::Absent);
+        assert!(!legacy.exists());
+    }
+
+    fn write_file(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
     fn token_never_serialized_or_printed() {
-        let s = HubSettings::with_home(Path::new("/h")).with_token(Some("hf_secret_123"));
+        let mut s = HubSettings::with_home(Path::new("/h")).with_token(Some("hf_secret_123"));
+        s.token_source.variable = Some("hf_secret_456".into());
         let json = serde_json::to_string(&s).unwrap();
-        assert!(!json.contains("hf_secret_123"), "{json}");
-        assert!(!format!("{s:?}").contains("hf_secret_123"));
+        assert!(!json.contains("hf_secret"), "{json}");
+        assert!(!format!("{s:?}").contains("hf_secret"), "{s:?}");
         let back: HubSettings = serde_json::from_str(&json).unwrap();
         assert_eq!(back.token, None);
+        assert_eq!(back.token_source, TokenSource::default());
         assert_eq!(back.endpoint, s.endpoint);
     }
 }
