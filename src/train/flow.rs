@@ -184,7 +184,16 @@ mod tests {
     fn step_end_decisions_follow_default_flow_callback() {
         use IntervalStrategy::{Epoch, No, Steps};
         // (strategies, every, step, total, epoch_ends, improved) -> (log, eval, save)
-        type Row = (IntervalStrategy, SaveStrategy, u64, u64, u64, bool, bool, Decisions);
+        type Row = (
+            IntervalStrategy,
+            SaveStrategy,
+            u64,
+            u64,
+            u64,
+            bool,
+            bool,
+            Decisions,
+        );
         type Decisions = (bool, bool, bool);
         #[rustfmt::skip]
         let table: &[Row] = &[
