@@ -293,6 +293,15 @@ fn start_trains_the_recipe_and_monitor_shows_it_finish() {
         other => panic!("expected a finished run, got {other:?}"),
     }
     assert!(!run.eval_metrics.is_empty(), "evaluated at step 6");
+    harness.run_steps(2);
+    assert!(
+        has_label(
+            &harness,
+            "The run finished: every logged step and evaluation."
+        ),
+        "the Monitor subtitle says the run ended"
+    );
+    assert!(!has_label(&harness, "training · step 6/6"));
 }
 
 #[test]
