@@ -14,21 +14,31 @@ use support::tiny::{tiny_dataset, tiny_model};
 
 /// Trains the tiny BERT for two epochs (checkpoints 5 and 10) into `<data_dir>/runs`.
 fn train_tiny_run(scratch: &Path, data_dir: &Path) {
+    train_run(
+        scratch,
+        data_dir,
+        "tiny-run",
+        "num_train_epochs = 2\nsave_strategy = \"epoch\"",
+    );
+}
+
+/// Trains the tiny BERT (5 steps an epoch, evaluated each epoch) into
+/// `<data_dir>/runs/<name>`, with `extra` TOML lines.
+fn train_run(scratch: &Path, data_dir: &Path, name: &str, extra: &str) {
     let text = format!(
         r#"
 model = "{model}"
 dataset = "{data}"
 output_dir = "{out}"
 learning_rate = 1e-3
-num_train_epochs = 2
 per_device_train_batch_size = 8
 eval_strategy = "epoch"
-save_strategy = "epoch"
 seed = 11
+{extra}
 "#,
         model = tiny_model(scratch).display(),
         data = tiny_dataset(scratch).display(),
-        out = data_dir.join("runs/tiny-run").display()
+        out = data_dir.join("runs").join(name).display()
     );
     let config = TrainConfig::from_toml_str(&text).unwrap();
     let options = TrainerOptions {
@@ -174,4 +184,46 @@ fn a_checkpoint_that_does_not_load_shows_an_alert() {
             .iter()
             .any(|t| t.title.contains("Could not load checkpoint-"))
     );
+}
+
+/// A run cut short by max_steps offers its final model; a run that saved nothing is named
+/// with the reason instead of missing from the list.
+#[test]
+fn a_short_run_offers_its_final_model_and_an_unsaved_run_says_why() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("app");
+    train_run(
+        scratch.path(),
+        &data_dir,
+        "short-run",
+        "num_train_epochs = 1\nmax_steps = 3\nsave_strategy = \"epoch\"",
+    );
+    train_run(
+        scratch.path(),
+        &data_dir,
+        "unsaved-run",
+        "max_steps = 2\nsave_strategy = \"no\"",
+    );
+
+    let mut harness = harness(
+        &data_dir,
+        HubSettings::with_home(&scratch.path().join("hf")).with_offline(true),
+    );
+    harness.run_steps(2);
+    harness.get_by_label("▶  Playground").click();
+    wait_for(&mut harness, "the run to be listed", |h| {
+        has_label(h, "Checkpoint")
+    });
+    assert_eq!(
+        harness.state().state.playground.run.as_deref(),
+        Some("short-run")
+    );
+    assert_eq!(
+        harness.get_by_label("Checkpoint").value().as_deref(),
+        Some("final (checkpoint-3)")
+    );
+    assert!(has_label(
+        &harness,
+        "unsaved-run: no checkpoint: save_strategy = \"no\""
+    ));
 }

@@ -245,6 +245,23 @@ fn preflight_on_the_tiny_model_shows_its_result_card() {
 }
 
 #[test]
+fn preflight_says_when_the_recipe_saves_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut recipe = tiny_recipe(dir.path());
+    recipe.save_strategy = wick::train::config::SaveStrategy::No;
+    recipe.load_best_model_at_end = false;
+    let mut harness = on_train(dir.path(), recipe);
+    harness.get_by_label("Run preflight").click();
+    wait_for(&mut harness, "the preflight result", |h| {
+        h.state().state.train.preflight_report().is_some()
+    });
+    assert!(has_label_containing(
+        &harness,
+        "save_strategy = \"no\": no checkpoint"
+    ));
+}
+
+#[test]
 fn start_trains_the_recipe_and_monitor_shows_it_finish() {
     let dir = tempfile::tempdir().unwrap();
     let mut recipe = tiny_recipe(dir.path());
@@ -276,6 +293,15 @@ fn start_trains_the_recipe_and_monitor_shows_it_finish() {
         other => panic!("expected a finished run, got {other:?}"),
     }
     assert!(!run.eval_metrics.is_empty(), "evaluated at step 6");
+    harness.run_steps(2);
+    assert!(
+        has_label(
+            &harness,
+            "The run finished: every logged step and evaluation."
+        ),
+        "the Monitor subtitle says the run ended"
+    );
+    assert!(!has_label(&harness, "training · step 6/6"));
 }
 
 #[test]

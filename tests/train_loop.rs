@@ -6,7 +6,7 @@ use std::time::Duration;
 use wick::hub::HubSettings;
 use wick::runs::checkpoints::REQUIRED_CHECKPOINT_FILES;
 use wick::runs::{RunStatus, read_metrics};
-use wick::train::config::TrainConfig;
+use wick::train::config::{IntervalStrategy, SaveStrategy, TrainConfig};
 use wick::train::{Command, Event, TrainerOptions};
 
 mod support;
@@ -222,6 +222,74 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
     .unwrap();
     let info = wick::runs::RunDir::open(&run_dir).unwrap();
     assert_eq!(info.info().status, RunStatus::Finished);
+}
+
+/// The steps at which `metrics.jsonl` has a record with `key`.
+fn steps_with(run_dir: &Path, key: &str) -> Vec<u64> {
+    read_metrics(&run_dir.join("metrics.jsonl"))
+        .unwrap()
+        .records
+        .iter()
+        .filter(|r| r.contains_key(key))
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect()
+}
+
+fn checkpoint_steps(run_dir: &Path) -> Vec<u64> {
+    let mut steps: Vec<u64> = std::fs::read_dir(run_dir)
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            name.strip_prefix("checkpoint-")?.parse().ok()
+        })
+        .collect();
+    steps.sort_unstable();
+    steps
+}
+
+/// The course preset's `max_steps = 30` of a 459-step epoch, in small: HF's Trainer ends
+/// the cut epoch, so the "epoch" strategies still log, evaluate and save at the last step.
+#[test]
+fn a_run_cut_short_by_max_steps_still_evaluates_and_saves_at_its_last_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "short");
+    cfg.num_train_epochs = 1.0;
+    cfg.max_steps = 3; // of the epoch's 5
+    cfg.logging_strategy = IntervalStrategy::Epoch;
+    let events = run(cfg, options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let run_dir = dir.path().join("short");
+    assert_eq!(steps_with(&run_dir, "eval_loss"), [3]);
+    assert_eq!(steps_with(&run_dir, "loss"), [3]);
+    assert_eq!(checkpoint_steps(&run_dir), [3]);
+    let predictions = wick::runs::read_predictions(&run_dir)
+        .unwrap()
+        .expect("predictions.json");
+    assert_eq!(predictions.step, 3);
+    assert_eq!(predictions.checkpoint.as_deref(), Some("checkpoint-3"));
+}
+
+/// "steps" strategies: the last step is saved, but logged and evaluated only on a
+/// multiple (DefaultFlowCallback.on_step_end).
+#[test]
+fn steps_strategies_save_the_last_step_and_evaluate_only_on_multiples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "steps");
+    cfg.num_train_epochs = 1.0;
+    cfg.max_steps = 3;
+    cfg.eval_strategy = IntervalStrategy::Steps;
+    cfg.eval_steps = Some(2);
+    cfg.save_strategy = SaveStrategy::Steps;
+    cfg.save_steps = 2;
+    let events = run(cfg, options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let run_dir = dir.path().join("steps");
+    assert_eq!(steps_with(&run_dir, "loss"), [2], "logging_steps = 2");
+    assert_eq!(steps_with(&run_dir, "eval_loss"), [2]);
+    assert_eq!(steps_with(&run_dir, "train_loss"), [3], "the summary line");
+    assert_eq!(checkpoint_steps(&run_dir), [2, 3]);
+    let predictions = wick::runs::read_predictions(&run_dir).unwrap().unwrap();
+    assert_eq!(predictions.checkpoint.as_deref(), Some("checkpoint-3"));
 }
 
 #[test]

@@ -153,3 +153,36 @@ fn preflight_on_minilm_and_mrpc_from_shared() {
             .is_some_and(|m| m.peak > m.rss_before)
     );
 }
+
+#[test]
+fn preflight_warns_when_the_recipe_keeps_no_loss_line_and_no_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config(dir.path());
+    config.max_steps = 5;
+    config.logging_steps = 50;
+    config.save_strategy = wick::train::config::SaveStrategy::No;
+    let (progress, _) = recording();
+    let report = preflight(&config, &hub(dir.path()), progress).expect("preflight runs");
+    let warnings = report.warnings.join("\n");
+    assert!(
+        warnings.contains("logging_steps = 50 is more than the run's 5 steps"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("save_strategy = \"no\": no checkpoint"),
+        "{warnings}"
+    );
+
+    config.logging_steps = 1;
+    config.save_strategy = wick::train::config::SaveStrategy::Steps;
+    let (progress, _) = recording();
+    let report = preflight(&config, &hub(dir.path()), progress).expect("preflight runs");
+    assert!(
+        !report
+            .warnings
+            .iter()
+            .any(|w| w.contains("logging") || w.contains("save")),
+        "{:?}",
+        report.warnings
+    );
+}

@@ -593,6 +593,8 @@ impl WickApp {
                         }
                     }
                     ui.label(text);
+                } else if let Some(activity) = self.state.monitor.activity() {
+                    ui.label(activity);
                 } else {
                     ui.label(widgets::muted(ui, "idle"));
                 }

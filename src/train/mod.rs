@@ -11,6 +11,7 @@ pub mod device;
 mod error;
 mod evaluate;
 pub mod events;
+pub mod flow;
 mod grads;
 pub mod inputs;
 pub mod metrics;

@@ -7,6 +7,9 @@
 //! CPU, memory comes from `/proc/self/status` (VmRSS, VmHWM) and `/proc/meminfo`
 //! (MemAvailable); the largest batch size is extrapolated from the peak at two batch sizes
 //! and labelled an estimate.
+//!
+//! It also says what the recipe will keep nothing of: no loss line, no evaluation, no
+//! checkpoint (from the config and the step counts, [`nothing_kept_warnings`]).
 
 use candle_core::Device;
 use std::path::PathBuf;
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{DeviceSpec, TrainConfig};
+use super::flow::nothing_kept_warnings;
 use super::inputs::{RecipeInputs, train_order};
 use super::trainer::open_device;
 use super::{AdamW, AdamWConfig, Gradients, TrainError};
@@ -90,6 +94,9 @@ pub struct PreflightReport {
     /// CPU only; `None` on other devices (not measured, rather than guessed).
     pub memory: Option<MemoryReport>,
     pub largest_batch: Option<LargestBatch>,
+    /// What the recipe will log, evaluate or save nothing of ([`nothing_kept_warnings`]),
+    /// when the run's steps are known.
+    pub warnings: Vec<String>,
 }
 
 /// Runs one real training step (after a warm-up) for `config` and reports time and memory.
@@ -234,6 +241,9 @@ pub fn preflight(
         eta_s: total_steps.map(|steps| step_time_s * steps as f64),
         memory,
         largest_batch,
+        warnings: total_steps.map_or_else(Vec::new, |total| {
+            nothing_kept_warnings(config, steps_per_epoch.unwrap_or(total), total)
+        }),
     })
 }
 

@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::checkpoint::{self, Position, SchedulerState, TrainTotals, TrainingState};
-use super::config::{IntervalStrategy, SaveStrategy, TrainConfig};
+use super::config::{IntervalStrategy, TrainConfig};
 use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
+use super::flow::{self, StepEnd};
 use super::inputs::{RecipeInputs, train_order};
 use super::metrics::Metrics;
 use super::split_predictions::{PredictedBy, split_predictions};
@@ -507,47 +508,43 @@ impl<'a> Session<'a> {
                 }));
 
                 let gs = self.position.global_step;
-                let end_of_epoch = self.position.step_in_epoch == steps_this_epoch;
-                let log_now = match self.cfg.logging_strategy {
-                    IntervalStrategy::Steps => {
-                        gs.is_multiple_of(self.cfg.logging_steps.max(1))
-                            || (gs == 1 && self.cfg.logging_first_step)
-                    }
-                    IntervalStrategy::Epoch => end_of_epoch,
-                    IntervalStrategy::No => false,
+                // Trainer's on_epoch_end fires whenever the epoch's loop ends, also when
+                // max_steps cuts it short: "epoch" strategies then log, evaluate and save.
+                let mut at = StepEnd {
+                    step: gs,
+                    total_steps,
+                    epoch_ends: self.position.step_in_epoch == steps_this_epoch
+                        || gs >= total_steps,
                 };
-                if log_now {
-                    self.log_record(json!({
-                        "loss": logged_loss / logged_steps as f64,
-                        "grad_norm": grad_norm,
-                        "learning_rate": learning_rate,
-                        "epoch": epoch_progress,
-                        "step": gs,
-                    }))?;
-                    (logged_loss, logged_steps) = (0.0, 0);
+                let mut logged = false;
+                if flow::log_due(&self.cfg, at) {
+                    self.log_loss(
+                        &mut logged_loss,
+                        &mut logged_steps,
+                        grad_norm,
+                        learning_rate,
+                    )?;
+                    logged = true;
                 }
-                let eval_now = match self.cfg.eval_strategy {
-                    IntervalStrategy::Steps => {
-                        gs.is_multiple_of(self.cfg.resolved_eval_steps().max(1))
-                    }
-                    IntervalStrategy::Epoch => end_of_epoch,
-                    IntervalStrategy::No => false,
-                };
                 let mut improved = false;
-                if eval_now {
+                if flow::eval_due(&self.cfg, at) {
                     let (is_best, patience_ran_out) = self.evaluate_and_log()?;
                     improved = is_best;
                     if patience_ran_out {
                         stop = Stop::EarlyStopping;
+                        // Early stopping ends the epoch's loop too.
+                        at.epoch_ends = true;
+                        if !logged && flow::log_due(&self.cfg, at) {
+                            self.log_loss(
+                                &mut logged_loss,
+                                &mut logged_steps,
+                                grad_norm,
+                                learning_rate,
+                            )?;
+                        }
                     }
                 }
-                let save_now = match self.cfg.save_strategy {
-                    SaveStrategy::Steps => gs.is_multiple_of(self.cfg.save_steps.max(1)),
-                    SaveStrategy::Epoch => end_of_epoch,
-                    SaveStrategy::Best => improved,
-                    SaveStrategy::No => false,
-                };
-                if save_now {
+                if flow::save_due(&self.cfg, at, improved) {
                     self.save_checkpoint()?;
                 }
                 if stop != Stop::No || gs >= total_steps {
@@ -597,6 +594,25 @@ impl<'a> Session<'a> {
                 }
             }
         }
+    }
+
+    /// Logs the mean loss of the steps since the last loss line, and starts a new window.
+    fn log_loss(
+        &mut self,
+        loss_sum: &mut f64,
+        steps: &mut u64,
+        grad_norm: f64,
+        learning_rate: f64,
+    ) -> Result<(), TrainError> {
+        self.log_record(json!({
+            "loss": *loss_sum / (*steps).max(1) as f64,
+            "grad_norm": grad_norm,
+            "learning_rate": learning_rate,
+            "epoch": self.state.epoch.unwrap_or(0.0),
+            "step": self.position.global_step,
+        }))?;
+        (*loss_sum, *steps) = (0.0, 0);
+        Ok(())
     }
 
     /// Evaluates, logs, and updates the best metric and early stopping.

@@ -330,6 +330,13 @@ impl MonitorPanel {
         }
     }
 
+    /// What the active run is doing, for the status bar's activity corner: "training ·
+    /// step 3/30", "paused · step 3/30"; `None` when no run is active.
+    pub fn activity(&self) -> Option<String> {
+        let run = self.run.as_ref()?;
+        activity_text(&run.phase, run.last_step.as_ref())
+    }
+
     /// The status bar's part: the active run's step, loss and ETA.
     pub fn status_line(&self, ui: &mut egui::Ui) {
         let Some(run) = &self.run else {
@@ -359,7 +366,7 @@ impl MonitorPanel {
                         s.step,
                         s.total_steps,
                         s.loss,
-                        widgets::duration(s.eta_s)
+                        eta_text(&run.phase, s.eta_s)
                     )),
                     None => ui.label(format!("⏺ {name}{paused}  first step…")),
                 };
@@ -391,7 +398,7 @@ impl MonitorPanel {
         widgets::panel_header(
             ui,
             "Monitor",
-            "The run in progress: every logged step and evaluation, as it happens.",
+            subtitle(self.run.as_ref().map(|run| &run.phase)),
         );
         let Some(run) = self.run.as_mut() else {
             widgets::empty_state(
@@ -587,7 +594,7 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
                     step.epoch,
                     step.samples_per_s,
                     widgets::duration(step.elapsed_s),
-                    widgets::duration(step.eta_s)
+                    eta_text(&run.phase, step.eta_s)
                 ));
             });
         }
@@ -747,6 +754,44 @@ fn chart_box(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
     });
 }
 
+/// The ETA as shown: "paused" while the run is paused, since no time passes toward the end.
+fn eta_text(phase: &Phase, eta_s: f64) -> String {
+    match phase {
+        Phase::Paused => "paused".into(),
+        _ => widgets::duration(eta_s),
+    }
+}
+
+fn activity_text(phase: &Phase, last_step: Option<&StepReport>) -> Option<String> {
+    let verb = match phase {
+        Phase::Preparing { .. } => return Some("preparing the run".into()),
+        Phase::Training => "training",
+        Phase::Paused => "paused",
+        Phase::Finished(_) | Phase::Failed(_) => return None,
+    };
+    Some(match last_step {
+        Some(step) => format!("{verb} · step {}/{}", step.step, step.total_steps),
+        None => format!("{verb} · first step"),
+    })
+}
+
+/// The panel's subtitle: what the run is doing, and that it ended.
+fn subtitle(phase: Option<&Phase>) -> &'static str {
+    match phase {
+        None | Some(Phase::Preparing { .. } | Phase::Training) => {
+            "The run in progress: every logged step and evaluation, as it happens."
+        }
+        Some(Phase::Paused) => "The run is paused: Resume to go on from this step.",
+        Some(Phase::Finished(summary)) if summary.stopped_by_user => {
+            "The run stopped: every logged step and evaluation, until the stop."
+        }
+        Some(Phase::Finished(_)) => "The run finished: every logged step and evaluation.",
+        Some(Phase::Failed(_)) => {
+            "The run failed: every logged step and evaluation, until the failure."
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,6 +809,55 @@ mod tests {
             samples_per_s: 1.0,
             is_best: false,
         }
+    }
+
+    fn step(step: u64, total_steps: u64) -> StepReport {
+        StepReport {
+            step,
+            total_steps,
+            epoch: 0.1,
+            loss: 0.7,
+            learning_rate: 1e-5,
+            grad_norm: 1.0,
+            samples_per_s: 10.0,
+            tokens_per_s: 100.0,
+            eta_s: 90.0,
+            elapsed_s: 3.0,
+            gpu_memory_used_bytes: None,
+            gpu_utilization_percent: None,
+        }
+    }
+
+    #[test]
+    fn the_status_bar_says_training_or_paused_with_the_step() {
+        let at = step(3, 30);
+        assert_eq!(
+            activity_text(&Phase::Training, Some(&at)).as_deref(),
+            Some("training · step 3/30")
+        );
+        assert_eq!(
+            activity_text(&Phase::Paused, Some(&at)).as_deref(),
+            Some("paused · step 3/30")
+        );
+        assert_eq!(
+            activity_text(&Phase::Training, None).as_deref(),
+            Some("training · first step")
+        );
+        assert_eq!(activity_text(&Phase::Failed("x".into()), Some(&at)), None);
+    }
+
+    #[test]
+    fn while_paused_the_eta_reads_paused() {
+        assert_eq!(eta_text(&Phase::Paused, 90.0), "paused");
+        assert_eq!(eta_text(&Phase::Training, 90.0), widgets::duration(90.0));
+    }
+
+    #[test]
+    fn the_subtitle_says_how_the_run_ended() {
+        assert!(subtitle(None).contains("in progress"));
+        assert!(subtitle(Some(&Phase::Training)).contains("in progress"));
+        assert!(subtitle(Some(&Phase::Paused)).contains("paused"));
+        assert!(subtitle(Some(&Phase::Failed("x".into()))).starts_with("The run failed"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
 use crate::runs::{BestMetric, Checkpoints, RunStatus, list_runs};
+use crate::train::config::{SaveStrategy, TrainConfig};
 use crate::train::{ExportCheck, Prediction, Predictor, device_from_name, export_model};
 
 /// Predictions and exports run on the CPU: single inputs are quick there, and a run that
@@ -24,7 +25,7 @@ const DEVICE: &str = "cpu";
 pub enum Msg {
     Listed {
         generation: u64,
-        result: Result<Vec<RunChoice>, String>,
+        result: Result<Listing, String>,
     },
     Loaded {
         dir: PathBuf,
@@ -52,6 +53,38 @@ pub struct RunChoice {
     pub best_metric: Option<BestMetric>,
     /// Steps of the complete checkpoints, oldest first.
     pub checkpoints: Vec<u64>,
+    /// The checkpoint holding the model the run ended with (the one `predictions.json`
+    /// was made by), when it was saved.
+    pub final_step: Option<u64>,
+}
+
+/// A run the Playground cannot offer, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unpickable {
+    pub name: String,
+    pub reason: String,
+}
+
+/// The runs folder as the Playground sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    /// Runs with at least one complete checkpoint, newest first.
+    pub runs: Vec<RunChoice>,
+    /// Runs without one.
+    pub unpickable: Vec<Unpickable>,
+}
+
+/// Why a run has no checkpoint to try, from its `save_strategy` (when its config could be
+/// read) and status.
+pub fn no_checkpoint_reason(save_strategy: Option<SaveStrategy>, status: RunStatus) -> String {
+    match (save_strategy, status) {
+        (Some(SaveStrategy::No), _) => "no checkpoint: save_strategy = \"no\"".into(),
+        (_, RunStatus::Running) => "no checkpoint yet: still training".into(),
+        (Some(SaveStrategy::Best), _) => {
+            "no checkpoint: save_strategy = \"best\" and no evaluation was saved".into()
+        }
+        _ => "no checkpoint: stopped before its first save".into(),
+    }
 }
 
 impl RunChoice {
@@ -105,6 +138,8 @@ pub struct PlaygroundPanel {
     #[serde(skip)]
     runs: Vec<RunChoice>,
     #[serde(skip)]
+    unpickable: Vec<Unpickable>,
+    #[serde(skip)]
     listed: bool,
     #[serde(skip)]
     list_generation: u64,
@@ -153,29 +188,55 @@ pub fn export_summary(check: &ExportCheck) -> String {
     )
 }
 
-/// Runs with at least one complete checkpoint, newest first.
-fn list_choices(root: &Path) -> Result<Vec<RunChoice>, String> {
+/// Runs with at least one complete checkpoint, newest first, and the others with a reason.
+fn list_choices(root: &Path) -> Result<Listing, String> {
     let listing = list_runs(root).map_err(|e| e.to_string())?;
-    let mut choices = Vec::new();
+    let mut choices = Listing::default();
     for run in listing.runs {
         // A run whose checkpoints cannot be read is left out, not fatal to the list.
         let Ok(checkpoints) = Checkpoints::open(&run.path).and_then(|c| c.complete()) else {
             continue;
         };
         if checkpoints.is_empty() {
+            choices.unpickable.push(Unpickable {
+                reason: no_checkpoint_reason(saved_strategy(&run.path), run.info.status),
+                name: run.name,
+            });
             continue;
         }
-        choices.push(RunChoice {
+        let checkpoints: Vec<u64> = checkpoints.iter().map(|c| c.step).collect();
+        // A run without predictions (still training, or stopped) has no final model yet.
+        let final_step = crate::runs::read_predictions(&run.path)
+            .ok()
+            .flatten()
+            .and_then(|p| p.checkpoint)
+            .and_then(|name| {
+                checkpoints
+                    .iter()
+                    .copied()
+                    .find(|s| checkpoint_folder(*s) == name)
+            });
+        choices.runs.push(RunChoice {
             name: run.name,
             path: run.path,
             model: run.info.model,
             dataset: run.info.dataset,
             status: run.info.status,
             best_metric: run.info.best_metric,
-            checkpoints: checkpoints.iter().map(|c| c.step).collect(),
+            checkpoints,
+            final_step,
         });
     }
     Ok(choices)
+}
+
+/// The `save_strategy` in a run's `config.toml`, when it can be read.
+fn saved_strategy(run: &Path) -> Option<SaveStrategy> {
+    let path = run.join(crate::runs::CONFIG_FILE);
+    let text = std::fs::read_to_string(&path).ok()?;
+    TrainConfig::parse_unvalidated(&text, &path.display().to_string())
+        .ok()
+        .map(|c| c.save_strategy)
 }
 
 impl PlaygroundPanel {
@@ -222,8 +283,9 @@ impl PlaygroundPanel {
                 }
                 self.listing = None;
                 match result {
-                    Ok(runs) => {
-                        self.runs = runs;
+                    Ok(listing) => {
+                        self.runs = listing.runs;
+                        self.unpickable = listing.unpickable;
                         self.listed = true;
                         if self.selected_run().is_none() {
                             self.run = self.runs.first().map(|r| r.name.clone());
@@ -467,6 +529,7 @@ impl PlaygroundPanel {
                     cx.actions.push(Action::Navigate(Tab::Train));
                 }
             });
+            self.unpickable_runs(ui);
             return;
         }
         // Loading starts as soon as a checkpoint is picked, so Predict answers quickly.
@@ -480,7 +543,20 @@ impl PlaygroundPanel {
             ui.add_space(12.0);
             ui.separator();
             self.export(ui, cx);
+            self.unpickable_runs(ui);
         });
+    }
+
+    /// The runs that cannot be picked, each with why, so none goes missing silently.
+    fn unpickable_runs(&self, ui: &mut egui::Ui) {
+        if self.unpickable.is_empty() {
+            return;
+        }
+        ui.add_space(12.0);
+        ui.label(RichText::new("Runs without a checkpoint").strong());
+        for run in &self.unpickable {
+            ui.label(widgets::muted(ui, format!("{}: {}", run.name, run.reason)));
+        }
     }
 
     fn selection(&mut self, ui: &mut egui::Ui) {
@@ -509,15 +585,7 @@ impl PlaygroundPanel {
             let Some(run) = self.selected_run().cloned() else {
                 return;
             };
-            let best = run.best_step();
-            let pick_text = |pick: &CheckpointPick| match pick {
-                CheckpointPick::Best => match (best, run.checkpoints.last()) {
-                    (Some(step), _) => format!("best ({})", checkpoint_folder(step)),
-                    (None, Some(step)) => format!("latest ({})", checkpoint_folder(*step)),
-                    (None, None) => "none".into(),
-                },
-                CheckpointPick::Step(step) => checkpoint_folder(*step),
-            };
+            let pick_text = |pick: &CheckpointPick| checkpoint_label(&run, pick);
             egui::ComboBox::from_label("Checkpoint")
                 .selected_text(pick_text(&self.checkpoint))
                 .width(220.0)
@@ -535,7 +603,7 @@ impl PlaygroundPanel {
                 .response
                 .on_hover_text(
                     "best: the checkpoint of the best evaluation (metric_for_best_model), \
-                     else the latest",
+                     else the latest; final: the model the run ended with",
                 );
         });
         if let Some(run) = self.selected_run() {
@@ -722,6 +790,26 @@ impl PlaygroundPanel {
     }
 }
 
+/// `best (checkpoint-10)`, `final (checkpoint-30)`, `latest (checkpoint-20)`, or a folder.
+pub fn checkpoint_label(run: &RunChoice, pick: &CheckpointPick) -> String {
+    let named = |step: u64| {
+        if run.final_step == Some(step) {
+            format!("final ({})", checkpoint_folder(step))
+        } else {
+            checkpoint_folder(step)
+        }
+    };
+    match pick {
+        CheckpointPick::Best => match (run.best_step(), run.checkpoints.last()) {
+            (Some(step), _) => format!("best ({})", checkpoint_folder(step)),
+            (None, Some(&step)) if run.final_step == Some(step) => named(step),
+            (None, Some(step)) => format!("latest ({})", checkpoint_folder(*step)),
+            (None, None) => "none".into(),
+        },
+        CheckpointPick::Step(step) => named(*step),
+    }
+}
+
 fn folder_name(dir: &Path) -> String {
     dir.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -746,6 +834,67 @@ mod tests {
                 checkpoint: None,
             }),
             checkpoints,
+            final_step: None,
+        }
+    }
+
+    #[test]
+    fn the_final_model_is_named_in_the_checkpoint_picker() {
+        let mut finished = run(vec![5, 10], None);
+        finished.final_step = Some(10);
+        assert_eq!(
+            checkpoint_label(&finished, &CheckpointPick::Best),
+            "final (checkpoint-10)"
+        );
+        assert_eq!(
+            checkpoint_label(&finished, &CheckpointPick::Step(5)),
+            "checkpoint-5"
+        );
+        let mut best = run(vec![5, 10], Some(5));
+        best.final_step = Some(10);
+        assert_eq!(
+            checkpoint_label(&best, &CheckpointPick::Best),
+            "best (checkpoint-5)"
+        );
+        assert_eq!(
+            checkpoint_label(&best, &CheckpointPick::Step(10)),
+            "final (checkpoint-10)"
+        );
+        let stopped = run(vec![5], None);
+        assert_eq!(
+            checkpoint_label(&stopped, &CheckpointPick::Best),
+            "latest (checkpoint-5)"
+        );
+    }
+
+    #[test]
+    fn a_run_without_a_checkpoint_says_why() {
+        use SaveStrategy as S;
+        let cases = [
+            (Some(S::No), RunStatus::Finished, "save_strategy = \"no\""),
+            (Some(S::No), RunStatus::Running, "save_strategy = \"no\""),
+            (Some(S::Epoch), RunStatus::Running, "still training"),
+            (
+                Some(S::Epoch),
+                RunStatus::Stopped,
+                "stopped before its first save",
+            ),
+            (
+                Some(S::Steps),
+                RunStatus::Failed,
+                "stopped before its first save",
+            ),
+            (None, RunStatus::Finished, "stopped before its first save"),
+            (
+                Some(S::Best),
+                RunStatus::Finished,
+                "save_strategy = \"best\"",
+            ),
+        ];
+        for (strategy, status, wanted) in cases {
+            let reason = no_checkpoint_reason(strategy, status);
+            assert!(reason.starts_with("no checkpoint"), "{reason}");
+            assert!(reason.contains(wanted), "{strategy:?} {status:?}: {reason}");
         }
     }
 

@@ -973,6 +973,12 @@ fn preflight_card(
                         "Extrapolated from the peak memory at two batch sizes, keeping 10% free",
                     );
                 });
+            for warning in &report.warnings {
+                ui.label(
+                    RichText::new(format!("⚠ {warning}"))
+                        .color(Level::Warning.color(dark)),
+                );
+            }
             let source = match &report.batch_source {
                 BatchSource::LongestRows { split } => {
                     format!("Measured on the longest rows of the {split} split.")
