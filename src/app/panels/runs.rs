@@ -260,6 +260,9 @@ struct Runtime {
     cache: HashMap<PathBuf, (Fingerprint, Arc<LoadedRun>)>,
     load_errors: HashMap<PathBuf, String>,
     loading: HashMap<PathBuf, Fingerprint>,
+    /// The selection changed outside the table (the tour, the UI benchmark): load on the
+    /// next frame, as a click would.
+    selection_changed: bool,
     rename_text: String,
     rename_for: Option<PathBuf>,
     delete: Option<DeleteRequest>,
@@ -325,6 +328,7 @@ impl RunsPanel {
             }
         }
         self.rt.focused = paths.last().cloned();
+        self.rt.selection_changed = true;
     }
 
     /// Points in the overlay as last drawn.
@@ -554,7 +558,8 @@ impl RunsPanel {
                 let before = (self.rt.selected.clone(), self.rt.focused.clone());
                 self.table(ui);
                 self.broken_note(ui);
-                if (self.rt.selected.clone(), self.rt.focused.clone()) != before {
+                let changed = (self.rt.selected.clone(), self.rt.focused.clone()) != before;
+                if changed || std::mem::take(&mut self.rt.selection_changed) {
                     self.ensure_loaded(cx);
                 }
                 ui.add_space(8.0);
