@@ -4,8 +4,147 @@
 //! maximum and last point (the M4 rule), so spikes and the line's shape survive while
 //! 100k-point series cost a few thousand vertices per frame.
 
-use egui_plot::{Line, PlotPoints, PlotUi};
+use egui::Color32;
+use egui_plot::{GridInput, GridMark, Line, Plot, PlotMemory, PlotPoints, PlotUi, Points};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
+
+/// Colours for named series; [`series_color`] picks one by name so a metric keeps its colour
+/// in every panel, for its line and its markers alike.
+pub const PALETTE: [Color32; 8] = [
+    Color32::from_rgb(255, 170, 60),
+    Color32::from_rgb(90, 150, 230),
+    Color32::from_rgb(110, 200, 120),
+    Color32::from_rgb(230, 100, 150),
+    Color32::from_rgb(160, 120, 230),
+    Color32::from_rgb(90, 200, 200),
+    Color32::from_rgb(220, 200, 80),
+    Color32::from_rgb(200, 120, 90),
+];
+
+/// The colour of the series called `name`: the usual eval metrics get distinct fixed ones,
+/// any other name a stable pick from its hash.
+pub fn series_color(name: &str) -> Color32 {
+    let known = [
+        "accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "matthews_correlation",
+        "loss",
+        "pearson",
+        "spearmanr",
+    ];
+    let bare = name.trim_start_matches("eval_");
+    let index = known.iter().position(|k| *k == bare).unwrap_or_else(|| {
+        bare.bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+    });
+    PALETTE[index % PALETTE.len()]
+}
+
+/// A plot with the app's interaction rules: the mouse wheel scrolls the page and never
+/// pans the chart; Ctrl/Cmd + wheel zooms, a drag pans, and a double click or
+/// [`reset_view_button`] fits the data again. Every chart gets readable y ticks and a margin
+/// so points on the extremes are not cut by the frame.
+pub fn plot<'a>(id: egui::Id) -> Plot<'a> {
+    Plot::new(id)
+        .id(id)
+        .allow_scroll(false)
+        // egui turns Ctrl/Cmd + wheel (and pinch) into zoom, never a plain wheel.
+        .allow_zoom(true)
+        .allow_drag(true)
+        .allow_boxed_zoom(false)
+        .set_margin_fraction(egui::vec2(0.03, 0.12))
+        .y_grid_spacer(tick_marks)
+        .y_axis_formatter(|mark, _range: &RangeInclusive<f64>| {
+            format_tick(mark.value, mark.step_size)
+        })
+}
+
+/// A small "Reset view" button that puts the plot `id` back to fitting its data. Draw it
+/// before the plot so the plot picks it up in the same frame.
+pub fn reset_view_button(ui: &mut egui::Ui, id: egui::Id) {
+    let clicked = ui
+        .small_button("Reset view")
+        .on_hover_text("Fit the chart to its data again (Ctrl/Cmd + wheel zooms, drag pans)")
+        .clicked();
+    if clicked && let Some(mut memory) = PlotMemory::load(ui.ctx(), id) {
+        memory.auto_bounds = true.into();
+        memory.store(ui.ctx(), id);
+    }
+}
+
+/// The step between y ticks: the smallest of 1, 2 or 5 times a power of ten that puts at
+/// most five steps in `span`, so a short chart still shows two to six labels (the default
+/// spacer's powers of ten could leave one, e.g. only "1" for a grad norm of 0.6..1.4).
+pub fn tick_step(span: f64) -> f64 {
+    if !span.is_finite() || span <= 0.0 {
+        return 1.0;
+    }
+    let rough = span / 5.0;
+    let magnitude = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * magnitude)
+        .find(|step| *step >= rough * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// Y grid marks at every [`tick_step`] inside the visible range.
+pub fn tick_marks(input: GridInput) -> Vec<GridMark> {
+    let (min, max) = input.bounds;
+    let step = tick_step(max - min);
+    let first = (min / step).ceil() as i64;
+    let last = (max / step).floor() as i64;
+    if last < first || last - first > 1000 {
+        return Vec::new();
+    }
+    (first..=last)
+        .map(|k| GridMark {
+            value: k as f64 * step,
+            step_size: step,
+        })
+        .collect()
+}
+
+/// A tick label with as many decimals as the step needs; tiny or huge values (learning
+/// rates) in scientific notation.
+pub fn format_tick(value: f64, step: f64) -> String {
+    if value == 0.0 || value.abs() < step * 1e-6 {
+        return "0".into();
+    }
+    if step < 1e-3 || value.abs() >= 1e6 {
+        let digits = (value.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0);
+        return format!("{value:.*e}", digits as usize);
+    }
+    let decimals = (-step.log10().floor()).clamp(0.0, 6.0);
+    format!("{value:.*}", decimals as usize)
+}
+
+/// A series as a line with a marker on each point, both in `color`.
+pub fn draw_line_with_markers(plot_ui: &mut PlotUi, series: &Series, color: Color32) {
+    draw_line(plot_ui, series, Some(color), 2.0);
+    plot_ui.points(
+        Points::new(series.name.clone(), series.points.clone())
+            .radius(3.0)
+            .color(color),
+    );
+}
+
+/// A legend above a chart, outside its data: a coloured dash and the name of each series.
+pub fn legend_row(ui: &mut egui::Ui, entries: &[(&str, Color32)]) {
+    ui.horizontal_wrapped(|ui| {
+        for (name, color) in entries {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 10.0), egui::Sense::hover());
+            ui.painter().line_segment(
+                [rect.left_center(), rect.right_center()],
+                egui::Stroke::new(3.0, *color),
+            );
+            ui.label(egui::RichText::new(*name).small());
+        }
+    });
+}
 
 /// One named curve.
 #[derive(Debug, Clone, Default)]
@@ -191,6 +330,52 @@ mod tests {
         let mut smoothed = Ema::default();
         smoothed.update(points, weight);
         smoothed.series.points
+    }
+
+    #[test]
+    fn ticks_give_every_range_two_to_six_distinct_labels() {
+        for (min, max) in [
+            (0.6, 1.4),
+            (0.95, 1.05),
+            (0.0, 2e-5),
+            (1e-6, 3e-6),
+            (0.0, 1.0),
+            (-3.0, 250.0),
+            (1234.0, 1240.0),
+        ] {
+            let step = tick_step(max - min);
+            let first = (min / step).ceil() as i64;
+            let last = (max / step).floor() as i64;
+            let labels: Vec<String> = (first..=last)
+                .map(|k| format_tick(k as f64 * step, step))
+                .collect();
+            assert!((2..=6).contains(&labels.len()), "{min}..{max}: {labels:?}");
+            let mut distinct = labels.clone();
+            distinct.dedup();
+            assert_eq!(distinct, labels, "{min}..{max}: labels repeat");
+        }
+        assert_eq!(format_tick(0.8, 0.2), "0.8");
+        assert_eq!(format_tick(2e-5, 5e-6), "2.0e-5");
+        assert_eq!(format_tick(200.0, 50.0), "200");
+    }
+
+    #[test]
+    fn each_eval_metric_gets_its_own_colour_for_line_and_markers() {
+        let names = [
+            "eval_accuracy",
+            "eval_f1",
+            "eval_precision",
+            "eval_recall",
+            "eval_matthews_correlation",
+        ];
+        let colors: Vec<Color32> = names.iter().map(|n| series_color(n)).collect();
+        for (i, a) in colors.iter().enumerate() {
+            assert!(!colors[i + 1..].contains(a), "{} shares a colour", names[i]);
+            // Not egui's grey default: a colour from the palette.
+            assert!(PALETTE.contains(a));
+        }
+        assert_eq!(series_color("eval_f1"), series_color("f1"));
+        assert_eq!(series_color("eval_custom"), series_color("eval_custom"));
     }
 
     #[test]

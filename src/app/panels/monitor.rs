@@ -4,7 +4,7 @@
 
 use crossbeam_channel::Sender;
 use egui::{Color32, RichText};
-use egui_plot::{Legend, Plot, Points, VLine};
+use egui_plot::VLine;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use crate::app::charts::{self, Series};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
+use crate::train::config::IntervalStrategy;
 use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary, TrainConfig};
 
 #[derive(Serialize, Deserialize)]
@@ -71,6 +72,8 @@ pub struct LiveRun {
     /// A command sent and not yet acknowledged (e.g. "Saving…").
     pending: Option<&'static str>,
     alert: Option<Alert>,
+    /// Salts the chart ids (see [`RUN_SERIAL`]).
+    serial: u64,
 }
 
 impl LiveRun {
@@ -97,6 +100,7 @@ impl LiveRun {
             warnings: Vec::new(),
             pending: None,
             alert: None,
+            serial: RUN_SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -628,129 +632,229 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
     }
 }
 
+/// Each LiveRun gets a new number, which salts its charts' ids: a new run starts with
+/// fresh, auto-fitted charts instead of the last run's zoom and pan.
+static RUN_SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// One chart of the Monitor grid.
+enum Chart {
+    Loss,
+    EvalMetric(String),
+    /// No evaluation has reported yet: says when the first one comes.
+    EvalPending,
+    LearningRate,
+    GradNorm,
+    Throughput,
+}
+
+impl LiveRun {
+    /// The id of the plot `chart` of this run.
+    pub fn plot_id(&self, chart: &str) -> egui::Id {
+        egui::Id::unique(("monitor-plot", chart, self.serial))
+    }
+
+    /// What the eval charts wait for: "first evaluation at step 459", from the recipe.
+    pub fn first_eval_text(&self) -> String {
+        let config = self.started.as_ref().map_or(&self.config, |s| &s.config);
+        match config.eval_strategy {
+            IntervalStrategy::No => "No evaluation in this recipe (eval_strategy = \"no\")".into(),
+            IntervalStrategy::Steps => format!(
+                "Waiting for the first evaluation, at step {}",
+                config.resolved_eval_steps()
+            ),
+            IntervalStrategy::Epoch => match self.started.as_ref() {
+                Some(started) if started.steps_per_epoch > 0 => format!(
+                    "Waiting for the first evaluation, at step {} (end of epoch 1)",
+                    started.steps_per_epoch
+                ),
+                _ => "Waiting for the first evaluation, at the end of epoch 1".into(),
+            },
+        }
+    }
+
+    fn charts(&self) -> Vec<Chart> {
+        let mut charts = vec![Chart::Loss];
+        if self.eval_metrics.is_empty() {
+            charts.push(Chart::EvalPending);
+        }
+        charts.extend(self.eval_metrics.keys().cloned().map(Chart::EvalMetric));
+        charts.extend([Chart::LearningRate, Chart::GradNorm, Chart::Throughput]);
+        charts
+    }
+}
+
 fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, show_raw: bool) {
-    let width = (ui.available_width() - 12.0) / 2.0;
-    let height = 210.0;
+    let width = ((ui.available_width() - 12.0) / 2.0).max(160.0);
+    let height = 190.0;
+    let charts = run.charts();
+    egui::Grid::new("monitor-charts")
+        .num_columns(2)
+        .spacing([12.0, 12.0])
+        .show(ui, |ui| {
+            for (index, chart) in charts.iter().enumerate() {
+                ui.vertical(|ui| {
+                    ui.set_width(width);
+                    chart_ui(ui, run, chart, show_raw, [width, height]);
+                });
+                if index % 2 == 1 {
+                    ui.end_row();
+                }
+            }
+        });
+}
+
+fn chart_ui(ui: &mut egui::Ui, run: &LiveRun, chart: &Chart, show_raw: bool, size: [f32; 2]) {
     let dark = ui.visuals().dark_mode;
     let accent = widgets::accent(dark);
+    let eval_color = charts::series_color("eval_loss");
     let best_step = run
         .evals
         .iter()
         .filter(|e| e.is_best)
         .map(|e| e.step)
         .next_back();
+    let (key, title, empty_text): (String, String, Option<String>) = match chart {
+        Chart::Loss => (
+            "loss".into(),
+            "Loss".into(),
+            run.train_loss
+                .is_empty()
+                .then(|| "Waiting for the first training step".into()),
+        ),
+        Chart::EvalMetric(name) => (format!("metric-{name}"), name.clone(), None),
+        Chart::EvalPending => (
+            "metrics".into(),
+            "Eval metrics".into(),
+            Some(run.first_eval_text()),
+        ),
+        Chart::LearningRate => (
+            "lr".into(),
+            "Learning rate".into(),
+            run.learning_rate
+                .is_empty()
+                .then(|| "Waiting for the first training step".into()),
+        ),
+        Chart::GradNorm => (
+            "grad-norm".into(),
+            "Grad norm (before clipping)".into(),
+            run.grad_norm
+                .is_empty()
+                .then(|| "Waiting for the first training step".into()),
+        ),
+        Chart::Throughput => (
+            "throughput".into(),
+            "Throughput (samples/s)".into(),
+            run.samples_per_s
+                .is_empty()
+                .then(|| "Waiting for the first training step".into()),
+        ),
+    };
+    let id = run.plot_id(&key);
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(&title).strong());
+        if empty_text.is_none() {
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                charts::reset_view_button(ui, id);
+            });
+        }
+    });
+    if let Some(text) = empty_text {
+        // An empty frame with -10..10 axes tells nothing; say what the chart waits for.
+        let (rect, _) = ui.allocate_exact_size(size.into(), egui::Sense::hover());
+        ui.painter().rect_stroke(
+            rect,
+            4.0,
+            ui.visuals().widgets.noninteractive.bg_stroke,
+            egui::StrokeKind::Inside,
+        );
+        ui.put(rect, egui::Label::new(widgets::muted(ui, text)).wrap());
+        return;
+    }
+    if let Chart::Loss = chart {
+        let mut entries = Vec::new();
+        if show_raw {
+            entries.push(("train loss", accent.gamma_multiply(0.35)));
+        }
+        entries.push(("train loss (EMA)", accent));
+        if !run.eval_loss.is_empty() {
+            entries.push(("eval loss", eval_color));
+        }
+        charts::legend_row(ui, &entries);
+    }
     // Every chart spans the whole run, so they line up and fill in as it trains.
     let total_steps = run.started.as_ref().map_or(0, |s| s.total_steps) as f64;
-    let plot = |id: &str| {
-        Plot::new(format!("monitor-{id}"))
-            .width(width)
-            .height(height)
-            .legend(Legend::default())
-            .include_x(0.0)
-            .include_x(total_steps)
-            .link_cursor(egui::Id::unique("monitor-x"), [true, false])
-            .x_axis_label("step")
-    };
-    egui::Grid::new("monitor-charts")
-        .num_columns(2)
-        .spacing([12.0, 12.0])
-        .show(ui, |ui| {
-            chart_box(ui, "Loss", |ui| {
-                plot("loss").show(ui, |plot_ui| {
-                    if show_raw {
-                        charts::draw_line(
-                            plot_ui,
-                            &run.train_loss,
-                            Some(accent.gamma_multiply(0.35)),
-                            1.0,
-                        );
-                    }
-                    charts::draw_line(plot_ui, &run.train_loss_ema.series, Some(accent), 2.0);
+    let plot = charts::plot(id)
+        .width(size[0])
+        .height(size[1])
+        .include_x(0.0)
+        .include_x(total_steps)
+        .link_cursor(egui::Id::unique(("monitor-x", run.serial)), [true, false])
+        .x_axis_label("step");
+    plot.show(ui, |plot_ui| {
+        let best_line = |plot_ui: &mut egui_plot::PlotUi| {
+            if let Some(step) = best_step {
+                plot_ui.vline(
+                    VLine::new("best checkpoint", step as f64)
+                        .style(egui_plot::LineStyle::dashed_loose()),
+                );
+            }
+        };
+        match chart {
+            Chart::Loss => {
+                if show_raw {
                     charts::draw_line(
                         plot_ui,
-                        &run.eval_loss,
-                        Some(Color32::from_rgb(90, 150, 230)),
-                        2.0,
+                        &run.train_loss,
+                        Some(accent.gamma_multiply(0.35)),
+                        1.0,
                     );
-                    plot_ui.points(
-                        Points::new("eval loss points", run.eval_loss.points.clone())
-                            .radius(3.0)
-                            .color(Color32::from_rgb(90, 150, 230)),
+                }
+                charts::draw_line(plot_ui, &run.train_loss_ema.series, Some(accent), 2.0);
+                charts::draw_line_with_markers(plot_ui, &run.eval_loss, eval_color);
+                best_line(plot_ui);
+            }
+            Chart::EvalMetric(name) => {
+                if let Some(series) = run.eval_metrics.get(name) {
+                    charts::draw_line_with_markers(plot_ui, series, charts::series_color(name));
+                }
+                best_line(plot_ui);
+            }
+            Chart::EvalPending => {}
+            Chart::LearningRate => {
+                charts::draw_line(
+                    plot_ui,
+                    &run.learning_rate,
+                    Some(Color32::from_rgb(160, 120, 230)),
+                    2.0,
+                );
+            }
+            Chart::GradNorm => {
+                charts::draw_line(
+                    plot_ui,
+                    &run.grad_norm,
+                    Some(Color32::from_rgb(90, 190, 160)),
+                    1.5,
+                );
+                let clip = run
+                    .started
+                    .as_ref()
+                    .map_or(run.config.max_grad_norm, |s| s.config.max_grad_norm);
+                if clip > 0.0 {
+                    plot_ui.hline(
+                        egui_plot::HLine::new("max_grad_norm", clip)
+                            .style(egui_plot::LineStyle::dashed_loose()),
                     );
-                    if let Some(step) = best_step {
-                        plot_ui.vline(
-                            VLine::new("best checkpoint", step as f64)
-                                .style(egui_plot::LineStyle::dashed_loose()),
-                        );
-                    }
-                });
-            });
-            chart_box(ui, "Eval metrics", |ui| {
-                plot("metrics").show(ui, |plot_ui| {
-                    for series in run.eval_metrics.values() {
-                        charts::draw_line(plot_ui, series, None, 2.0);
-                        plot_ui.points(
-                            Points::new(series.name.clone(), series.points.clone()).radius(3.0),
-                        );
-                    }
-                    if let Some(step) = best_step {
-                        plot_ui.vline(
-                            VLine::new("best checkpoint", step as f64)
-                                .style(egui_plot::LineStyle::dashed_loose()),
-                        );
-                    }
-                });
-            });
-            ui.end_row();
-            chart_box(ui, "Learning rate", |ui| {
-                plot("lr").show(ui, |plot_ui| {
-                    charts::draw_line(
-                        plot_ui,
-                        &run.learning_rate,
-                        Some(Color32::from_rgb(160, 120, 230)),
-                        2.0,
-                    );
-                });
-            });
-            chart_box(ui, "Grad norm (before clipping)", |ui| {
-                plot("grad-norm").show(ui, |plot_ui| {
-                    charts::draw_line(
-                        plot_ui,
-                        &run.grad_norm,
-                        Some(Color32::from_rgb(90, 190, 160)),
-                        1.5,
-                    );
-                    let clip = run
-                        .started
-                        .as_ref()
-                        .map_or(run.config.max_grad_norm, |s| s.config.max_grad_norm);
-                    if clip > 0.0 && !run.grad_norm.is_empty() {
-                        plot_ui.hline(
-                            egui_plot::HLine::new("max_grad_norm", clip)
-                                .style(egui_plot::LineStyle::dashed_loose()),
-                        );
-                    }
-                });
-            });
-            ui.end_row();
-            chart_box(ui, "Throughput (samples/s)", |ui| {
-                plot("throughput").show(ui, |plot_ui| {
-                    charts::draw_line(
-                        plot_ui,
-                        &run.samples_per_s,
-                        Some(Color32::from_rgb(230, 120, 150)),
-                        1.5,
-                    );
-                });
-            });
-            ui.end_row();
-        });
-}
-
-fn chart_box(ui: &mut egui::Ui, title: &str, add: impl FnOnce(&mut egui::Ui)) {
-    ui.vertical(|ui| {
-        ui.label(RichText::new(title).strong());
-        add(ui);
+                }
+            }
+            Chart::Throughput => {
+                charts::draw_line(
+                    plot_ui,
+                    &run.samples_per_s,
+                    Some(Color32::from_rgb(230, 120, 150)),
+                    1.5,
+                );
+            }
+        }
     });
 }
 
@@ -796,6 +900,7 @@ fn subtitle(phase: Option<&Phase>) -> &'static str {
 mod tests {
     use super::*;
     use crate::train::metrics::compute_metrics;
+    use egui_kittest::kittest::Queryable;
 
     fn eval(step: u64, loss: f64, accuracy: f64) -> EvalReport {
         let mut metrics = compute_metrics(&[0, 1], &[0, 1], 2).unwrap();
@@ -826,6 +931,120 @@ mod tests {
             gpu_memory_used_bytes: None,
             gpu_utilization_percent: None,
         }
+    }
+
+    fn live_run(config: TrainConfig, steps: u64) -> LiveRun {
+        let (commands, _) = crossbeam_channel::unbounded();
+        let mut run = LiveRun::new(commands, config);
+        run.phase = Phase::Training;
+        for i in 1..=steps {
+            let mut report = step(i, steps);
+            report.learning_rate = 2e-5 * (1.0 - i as f64 / steps as f64);
+            report.grad_norm = 0.6 + 0.8 * ((i % 5) as f64 / 4.0);
+            run.apply(Event::Step(report));
+        }
+        run
+    }
+
+    fn charts_harness(run: &LiveRun) -> egui_kittest::Harness<'_> {
+        let mut harness = egui_kittest::Harness::builder()
+            .with_size(egui::vec2(900.0, 600.0))
+            .build_ui(move |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| charts_grid(ui, run, true));
+            });
+        harness.run();
+        harness
+    }
+
+    fn wheel(harness: &mut egui_kittest::Harness<'_>, at: egui::Pos2, modifiers: egui::Modifiers) {
+        harness.hover_at(at);
+        harness.event(egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Point,
+            delta: egui::vec2(0.0, -60.0),
+            phase: egui::TouchPhase::Move,
+            source: egui::MouseWheelSource::Unknown,
+            modifiers,
+        });
+        harness.run();
+    }
+
+    #[test]
+    fn the_wheel_over_a_chart_leaves_it_fitted_ctrl_wheel_zooms_and_reset_view_fits_again() {
+        let run = live_run(TrainConfig::default(), 60);
+        let id = run.plot_id("lr");
+        let mut harness = charts_harness(&run);
+        let memory = |h: &egui_kittest::Harness<'_>| {
+            egui_plot::PlotMemory::load(&h.ctx, id).expect("the learning rate plot")
+        };
+        let before = memory(&harness);
+        assert!(before.auto_bounds.all());
+        let center = before.transform().frame().center();
+        wheel(&mut harness, center, egui::Modifiers::NONE);
+        let after = memory(&harness);
+        assert!(
+            after.auto_bounds.all(),
+            "a plain wheel must not pan the chart"
+        );
+        assert_eq!(after.bounds(), before.bounds());
+
+        let center = after.transform().frame().center();
+        wheel(&mut harness, center, egui::Modifiers::COMMAND);
+        assert!(
+            !memory(&harness).auto_bounds.all(),
+            "Ctrl/Cmd + wheel zooms"
+        );
+
+        // Buttons in chart order: Loss, Learning rate, ... (the eval box waits, without one).
+        harness
+            .get_all_by_label("Reset view")
+            .nth(1)
+            .unwrap()
+            .click();
+        harness.run();
+        assert!(
+            memory(&harness).auto_bounds.all(),
+            "Reset view fits the data again"
+        );
+
+        let next = live_run(TrainConfig::default(), 1);
+        assert_ne!(next.plot_id("lr"), id, "a new run starts with fresh charts");
+    }
+
+    #[test]
+    fn an_empty_eval_chart_says_when_the_first_evaluation_comes() {
+        let config = TrainConfig {
+            eval_strategy: IntervalStrategy::Steps,
+            eval_steps: Some(459),
+            ..TrainConfig::default()
+        };
+        let run = live_run(config, 3);
+        let harness = charts_harness(&run);
+        harness.get_by_label("Waiting for the first evaluation, at step 459");
+        let no_eval = live_run(TrainConfig::default(), 0);
+        let harness = charts_harness(&no_eval);
+        harness.get_by_label_contains("No evaluation in this recipe");
+        assert_eq!(
+            harness
+                .get_all_by_label("Waiting for the first training step")
+                .count(),
+            4
+        );
+    }
+
+    #[test]
+    fn each_eval_metric_gets_its_own_panel() {
+        let mut run = live_run(TrainConfig::default(), 3);
+        run.apply(Event::Eval(eval(3, 0.5, 0.75)));
+        let harness = charts_harness(&run);
+        for name in ["eval_accuracy", "eval_f1"] {
+            harness.get_by_label(name);
+            assert!(
+                egui_plot::PlotMemory::load(&harness.ctx, run.plot_id(&format!("metric-{name}")))
+                    .is_some(),
+                "{name} has a plot"
+            );
+        }
+        assert!(harness.query_by_label("Eval metrics").is_none());
     }
 
     #[test]

@@ -7,16 +7,16 @@
 //! the sizes of `metrics.jsonl` and `predictions.json`, so a run still training reloads
 //! when it logs more.
 
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_extras::{Column, TableBuilder};
-use egui_plot::{Legend, Plot};
+use egui_plot::Legend;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::app::accelerate::AccelerateForm;
-use crate::app::charts::{self, Series};
+use crate::app::charts::{self, PALETTE, Series};
 use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
@@ -211,17 +211,6 @@ fn series_title(key: &str) -> String {
         other => other.into(),
     }
 }
-
-const PALETTE: [Color32; 8] = [
-    Color32::from_rgb(255, 170, 60),
-    Color32::from_rgb(90, 150, 230),
-    Color32::from_rgb(110, 200, 120),
-    Color32::from_rgb(230, 100, 150),
-    Color32::from_rgb(160, 120, 230),
-    Color32::from_rgb(90, 200, 200),
-    Color32::from_rgb(220, 200, 80),
-    Color32::from_rgb(200, 120, 90),
-];
 
 /// A confirmed-or-not delete.
 struct DeleteRequest {
@@ -1105,7 +1094,12 @@ impl RunsPanel {
             XAxis::Epoch => "epoch",
             XAxis::WallTime => "seconds since the run started",
         };
-        let response = Plot::new("runs-overlay")
+        let plot_id = egui::Id::unique("runs-overlay");
+        ui.horizontal(|ui| {
+            ui.label(widgets::muted(ui, "Ctrl/Cmd + wheel zooms, drag pans"));
+            charts::reset_view_button(ui, plot_id);
+        });
+        let response = charts::plot(plot_id)
             .height(300.0)
             .legend(Legend::default())
             .x_axis_label(x_label)
@@ -1558,10 +1552,10 @@ mod tests {
     #[test]
     fn png_crop_takes_the_plot_rect_in_pixels() {
         // 20x10 image: left half red, right half blue; crop the right half at 2x scale.
-        let mut image = egui::ColorImage::filled([20, 10], Color32::RED);
+        let mut image = egui::ColorImage::filled([20, 10], egui::Color32::RED);
         for y in 0..10 {
             for x in 10..20 {
-                image.pixels[y * 20 + x] = Color32::BLUE;
+                image.pixels[y * 20 + x] = egui::Color32::BLUE;
             }
         }
         let dir = tempfile::tempdir().unwrap();
