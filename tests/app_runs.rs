@@ -114,6 +114,53 @@ fn set_text(harness: &mut Harness<'static, WickApp>, label: &str, text: &str) {
     harness.run_steps(2);
 }
 
+/// The compare grid: one panel per series (loss first), a tooltip over a panel listing every
+/// shown run's value at that x, and a run hidden from the legend leaves every panel.
+fn compare_grid_has_a_panel_per_series_a_colour_per_run_hide_and_a_hover_readout(
+    harness: &mut Harness<'static, WickApp>,
+) {
+    let panels = harness.state().state.runs.panels.clone();
+    assert!(
+        panels.len() >= 2 && panels[0] == "loss",
+        "panels: {panels:?}"
+    );
+    assert!(has_label(harness, "Smoothing"));
+    let loss_plot = egui::Id::unique(("runs-compare", "loss"));
+    let memory =
+        egui_plot::PlotMemory::load(&harness.ctx, loss_plot).expect("the loss panel is drawn");
+    let frame = *memory.transform().frame();
+    let hover = |harness: &mut Harness<'static, WickApp>| {
+        harness.hover_at(frame.center() + egui::vec2(3.0, 0.0));
+        harness.run_steps(2);
+        harness.hover_at(frame.center());
+        harness.run_steps(40);
+    };
+    hover(harness);
+    assert!(
+        has_label_containing(harness, "lr-small: ") && has_label_containing(harness, "lr-big: "),
+        "the hover readout lists both runs"
+    );
+    // The legend's checkbox comes after the table's.
+    harness
+        .get_all_by_role_and_label(egui::accesskit::Role::CheckBox, "lr-big")
+        .nth(1)
+        .unwrap()
+        .click_accesskit();
+    harness.run_steps(2);
+    hover(harness);
+    assert!(
+        has_label_containing(harness, "lr-small: ") && !has_label_containing(harness, "lr-big: "),
+        "a hidden run leaves the readout"
+    );
+    harness
+        .get_all_by_role_and_label(egui::accesskit::Role::CheckBox, "lr-big")
+        .nth(1)
+        .unwrap()
+        .click_accesskit();
+    harness.hover_at(egui::pos2(1.0, 1.0));
+    harness.run_steps(2);
+}
+
 #[test]
 fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
@@ -139,6 +186,7 @@ fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
         runs.selected().len() == 2 && runs.selected().iter().all(|p| runs.is_loaded(p))
     });
     assert!(has_label(&harness, "Curves") && has_label(&harness, "Series"));
+    compare_grid_has_a_panel_per_series_a_colour_per_run_hide_and_a_hover_readout(&mut harness);
     // The config diff shows learning_rate and nothing else (run_name and output_dir are noise).
     assert!(
         has_label(&harness, "learning_rate"),

@@ -122,6 +122,18 @@ pub fn format_tick(value: f64, step: f64) -> String {
     format!("{value:.*}", decimals as usize)
 }
 
+/// The point of `points` (sorted by x) nearest to `x`, for a hover readout.
+pub fn value_at(points: &[[f64; 2]], x: f64) -> Option<[f64; 2]> {
+    let after = points.partition_point(|p| p[0] < x);
+    let candidates = [after.checked_sub(1), Some(after)];
+    candidates
+        .into_iter()
+        .flatten()
+        .filter_map(|i| points.get(i))
+        .min_by(|a, b| (a[0] - x).abs().total_cmp(&(b[0] - x).abs()))
+        .copied()
+}
+
 /// A series as a line with a marker on each point, both in `color`.
 pub fn draw_line_with_markers(plot_ui: &mut PlotUi, series: &Series, color: Color32) {
     draw_line(plot_ui, series, Some(color), 2.0);
@@ -376,6 +388,16 @@ mod tests {
         }
         assert_eq!(series_color("eval_f1"), series_color("f1"));
         assert_eq!(series_color("eval_custom"), series_color("eval_custom"));
+    }
+
+    #[test]
+    fn the_hover_value_is_the_nearest_point() {
+        let points = [[0.0, 1.0], [10.0, 2.0], [20.0, 3.0]];
+        assert_eq!(value_at(&points, 4.0), Some([0.0, 1.0]));
+        assert_eq!(value_at(&points, 6.0), Some([10.0, 2.0]));
+        assert_eq!(value_at(&points, 99.0), Some([20.0, 3.0]));
+        assert_eq!(value_at(&points, -5.0), Some([0.0, 1.0]));
+        assert_eq!(value_at(&[], 1.0), None);
     }
 
     #[test]

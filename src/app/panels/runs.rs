@@ -9,7 +9,6 @@
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
-use egui_plot::Legend;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -212,18 +211,126 @@ fn series_title(key: &str) -> String {
     }
 }
 
+/// The compare grid's first panels: train loss, eval loss, the first eval metric and the
+/// learning rate (those the runs have), then others, four at most.
+pub fn default_panels(keys: &[String]) -> Vec<String> {
+    let metric = keys
+        .iter()
+        .find(|k| k.starts_with("eval_") && *k != "eval_loss")
+        .cloned();
+    let mut panels: Vec<String> = ["loss", "eval_loss"]
+        .iter()
+        .map(|k| k.to_string())
+        .chain(metric)
+        .chain(["learning_rate".to_string()])
+        .filter(|k| keys.contains(k))
+        .collect();
+    for key in keys {
+        if panels.len() >= 4 {
+            break;
+        }
+        if !panels.contains(key) {
+            panels.push(key.clone());
+        }
+    }
+    panels.truncate(4);
+    panels
+}
+
+/// The colour of the run ticked `index`-th: the same in the table, the legend and every panel.
+fn run_color(index: usize) -> egui::Color32 {
+    PALETTE[index % PALETTE.len()]
+}
+
+fn color_swatch(ui: &mut egui::Ui, color: egui::Color32) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(14.0, 10.0), egui::Sense::hover());
+    ui.painter().line_segment(
+        [rect.left_center(), rect.right_center()],
+        egui::Stroke::new(3.0, color),
+    );
+}
+
+/// One compare panel: its title, Reset view, the visible runs' curves, and on hover a
+/// tooltip with every visible run's value at the pointer's x.
+fn compare_panel(
+    ui: &mut egui::Ui,
+    panel: &PanelCurves,
+    hidden: &std::collections::HashSet<PathBuf>,
+    x_label: &str,
+    size: [f32; 2],
+) {
+    let id = egui::Id::unique(("runs-compare", &panel.key));
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(series_title(&panel.key)).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            charts::reset_view_button(ui, id);
+        });
+    });
+    let visible: Vec<&(usize, PathBuf, Series)> = panel
+        .curves
+        .iter()
+        .filter(|(_, path, _)| !hidden.contains(path))
+        .collect();
+    let shown = charts::plot(id)
+        .width(size[0])
+        .height(size[1])
+        .x_axis_label(x_label)
+        .link_cursor(egui::Id::unique("runs-compare-x"), [true, false])
+        // The tooltip below says x and every run's y; the plot's own label would repeat it.
+        .show_x(false)
+        .show_y(false)
+        .show(ui, |plot_ui| {
+            for (index, _, series) in &visible {
+                charts::draw_line(plot_ui, series, Some(run_color(*index)), 2.0);
+            }
+            plot_ui.pointer_coordinate()
+        });
+    if let Some(pointer) = shown.inner
+        && shown.response.hovered()
+    {
+        let values: Vec<(egui::Color32, String, f64)> = visible
+            .iter()
+            .filter_map(|(index, _, series)| {
+                let [_, y] = charts::value_at(&series.points, pointer.x)?;
+                Some((run_color(*index), series.name.clone(), y))
+            })
+            .collect();
+        if !values.is_empty() {
+            shown.response.on_hover_ui_at_pointer(|ui| {
+                let decimals = if x_label == "step" { 0 } else { 2 };
+                ui.label(format!("{x_label} {:.*}", decimals, pointer.x));
+                for (color, name, y) in values {
+                    ui.horizontal(|ui| {
+                        color_swatch(ui, color);
+                        ui.label(format!("{name}: {y:.4}"));
+                    });
+                }
+            });
+        }
+    }
+}
+
 /// A confirmed-or-not delete.
 struct DeleteRequest {
     path: PathBuf,
     name: String,
 }
 
-/// The overlay's series, rebuilt only when the selection, the data or the axes change.
+/// One panel of the compare grid: a series key and each loaded run's curve of it (the
+/// run's index in the selection picks its colour).
+struct PanelCurves {
+    key: String,
+    curves: Vec<(usize, PathBuf, Series)>,
+}
+
+/// The compare grid's curves, rebuilt only when the selection, the data, the panels, the
+/// axes or the smoothing change.
 struct OverlayCache {
     key: Vec<(PathBuf, Fingerprint)>,
-    series_key: String,
+    panels: Vec<String>,
     x_axis: XAxis,
-    series: Vec<(usize, Series)>,
+    smoothing_bits: u64,
+    series: Vec<PanelCurves>,
     /// Selected runs without `elapsed_s`, left out of a wall-time overlay.
     without_wall_time: Vec<String>,
 }
@@ -261,6 +368,8 @@ struct Runtime {
     pixels_per_point: f32,
     pending_png: Option<PathBuf>,
     overlay: Option<OverlayCache>,
+    /// Ticked runs hidden from every compare panel (still ticked for the diffs).
+    hidden: std::collections::HashSet<PathBuf>,
     pair: Option<PairCache>,
     alert: Option<Alert>,
 }
@@ -268,8 +377,11 @@ struct Runtime {
 #[derive(Serialize, Deserialize)]
 #[serde(default)]
 pub struct RunsPanel {
-    /// The overlaid series (`loss`, `eval_loss`, `eval_accuracy`, ...).
-    pub series_key: String,
+    /// The compare grid's panels, one series each (`loss`, `eval_loss`, `eval_accuracy`,
+    /// ...); empty picks [`default_panels`].
+    pub panels: Vec<String>,
+    /// EMA weight applied to every compared curve (as Monitor's and TensorBoard's slider).
+    pub smoothing: f64,
     pub x_axis: XAxis,
     pub png_path: String,
     pub csv_path: String,
@@ -282,7 +394,8 @@ pub struct RunsPanel {
 impl Default for RunsPanel {
     fn default() -> Self {
         Self {
-            series_key: "loss".into(),
+            panels: Vec::new(),
+            smoothing: 0.0,
             x_axis: XAxis::Step,
             png_path: String::new(),
             csv_path: String::new(),
@@ -323,7 +436,12 @@ impl RunsPanel {
     /// Points in the overlay as last drawn.
     pub fn overlay_points(&self) -> usize {
         self.rt.overlay.as_ref().map_or(0, |overlay| {
-            overlay.series.iter().map(|(_, s)| s.points.len()).sum()
+            overlay
+                .series
+                .iter()
+                .flat_map(|panel| &panel.curves)
+                .map(|(_, _, s)| s.points.len())
+                .sum()
         })
     }
 
@@ -624,7 +742,11 @@ impl RunsPanel {
                         let info = &run.summary.info;
                         row.set_selected(focused.as_ref() == Some(path));
                         let mut ticked = selected.contains(path);
+                        let color = selected.iter().position(|p| p == path).map(run_color);
                         row.col(|ui| {
+                            if let Some(color) = color {
+                                color_swatch(ui, color);
+                            }
                             let response = ui
                                 .checkbox(&mut ticked, run.display_name())
                                 .on_hover_text(format!("Folder: {}", run.summary.name));
@@ -1019,21 +1141,29 @@ impl RunsPanel {
         if self.x_axis == XAxis::WallTime && !any_wall_time {
             self.x_axis = XAxis::Step;
         }
-        if !keys.contains(&self.series_key)
-            && let Some(first) = keys.first()
-        {
-            self.series_key = first.clone();
+        self.panels.retain(|k| keys.contains(k));
+        if self.panels.is_empty() {
+            self.panels = default_panels(&keys);
         }
-        ui.horizontal(|ui| {
-            egui::ComboBox::from_label("Series")
-                .selected_text(series_title(&self.series_key))
-                .show_ui(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Series");
+            ui.menu_button(
+                format!("{} of {} shown", self.panels.len(), keys.len()),
+                |ui| {
                     for key in &keys {
-                        ui.selectable_value(&mut self.series_key, key.clone(), series_title(key));
+                        let mut shown = self.panels.contains(key);
+                        if ui.checkbox(&mut shown, series_title(key)).changed() {
+                            if shown {
+                                self.panels.push(key.clone());
+                            } else {
+                                self.panels.retain(|k| k != key);
+                            }
+                        }
                     }
-                });
+                },
+            );
             ui.separator();
-            ui.label("x axis:");
+            ui.label("x axis");
             ui.selectable_value(&mut self.x_axis, XAxis::Step, "Step");
             ui.selectable_value(&mut self.x_axis, XAxis::Epoch, "Epoch");
             ui.add_enabled_ui(any_wall_time, |ui| {
@@ -1042,15 +1172,53 @@ impl RunsPanel {
                         "These runs' logs have no elapsed_s (logged by newer versions)",
                     );
             });
+            ui.separator();
+            let smoothing = ui.label("Smoothing");
+            ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).fixed_decimals(2))
+                .labelled_by(smoothing.id)
+                .on_hover_text("EMA weight applied to every curve (as TensorBoard's)");
+        });
+        // The runs' legend: the colour each run has in every panel, and show/hide.
+        ui.horizontal_wrapped(|ui| {
+            for (index, path, _, _) in &loaded {
+                let name = self
+                    .row(path)
+                    .map(|r| r.display_name().to_string())
+                    .unwrap_or_default();
+                color_swatch(ui, run_color(*index));
+                let mut shown = !self.rt.hidden.contains(path);
+                if ui
+                    .checkbox(&mut shown, name)
+                    .on_hover_text("Show or hide this run in every panel")
+                    .changed()
+                {
+                    if shown {
+                        self.rt.hidden.remove(path);
+                    } else {
+                        self.rt.hidden.insert(path.clone());
+                    }
+                }
+            }
         });
         let key: Vec<(PathBuf, Fingerprint)> =
             loaded.iter().map(|(_, p, f, _)| (p.clone(), *f)).collect();
+        let smoothing_bits = self.smoothing.to_bits();
         let stale = self.rt.overlay.as_ref().is_none_or(|o| {
-            o.key != key || o.series_key != self.series_key || o.x_axis != self.x_axis
+            o.key != key
+                || o.panels != self.panels
+                || o.x_axis != self.x_axis
+                || o.smoothing_bits != smoothing_bits
         });
         if stale {
-            let mut series = Vec::new();
             let mut without_wall_time = Vec::new();
+            let mut series: Vec<PanelCurves> = self
+                .panels
+                .iter()
+                .map(|key| PanelCurves {
+                    key: key.clone(),
+                    curves: Vec::new(),
+                })
+                .collect();
             for (index, path, _, run) in &loaded {
                 let name = self
                     .row(path)
@@ -1060,18 +1228,26 @@ impl RunsPanel {
                     without_wall_time.push(name);
                     continue;
                 }
-                series.push((
-                    *index,
-                    Series {
-                        name,
-                        points: compare::curve(&run.records, &self.series_key, self.x_axis),
-                    },
-                ));
+                for panel in &mut series {
+                    let points = compare::curve(&run.records, &panel.key, self.x_axis);
+                    let curve = if self.smoothing > 0.0 {
+                        let mut ema = charts::Ema::named(&name);
+                        ema.update(&points, self.smoothing);
+                        ema.series
+                    } else {
+                        Series {
+                            name: name.clone(),
+                            points,
+                        }
+                    };
+                    panel.curves.push((*index, path.clone(), curve));
+                }
             }
             self.rt.overlay = Some(OverlayCache {
                 key,
-                series_key: self.series_key.clone(),
+                panels: self.panels.clone(),
                 x_axis: self.x_axis,
+                smoothing_bits,
                 series,
                 without_wall_time,
             });
@@ -1094,25 +1270,39 @@ impl RunsPanel {
             XAxis::Epoch => "epoch",
             XAxis::WallTime => "seconds since the run started",
         };
-        let plot_id = egui::Id::unique("runs-overlay");
-        ui.horizontal(|ui| {
-            ui.label(widgets::muted(ui, "Ctrl/Cmd + wheel zooms, drag pans"));
-            charts::reset_view_button(ui, plot_id);
-        });
-        let response = charts::plot(plot_id)
-            .height(300.0)
-            .legend(Legend::default())
-            .x_axis_label(x_label)
-            .y_axis_label(series_title(&self.series_key))
-            .show(ui, |plot_ui| {
-                for (index, series) in &overlay.series {
-                    charts::draw_line(plot_ui, series, Some(PALETTE[index % PALETTE.len()]), 2.0);
+        ui.label(widgets::muted(
+            ui,
+            "Ctrl/Cmd + wheel zooms, drag pans; hover a panel for every run's value",
+        ));
+        let hidden = &self.rt.hidden;
+        let width = ((ui.available_width() - 12.0) / 2.0).max(200.0);
+        let mut grid_rect: Option<egui::Rect> = None;
+        egui::Grid::new("runs-compare-grid")
+            .num_columns(2)
+            .spacing([12.0, 12.0])
+            .show(ui, |ui| {
+                for (number, panel) in overlay.series.iter().enumerate() {
+                    let rect = ui
+                        .vertical(|ui| {
+                            ui.set_width(width);
+                            compare_panel(ui, panel, hidden, x_label, [width, 200.0]);
+                        })
+                        .response
+                        .rect;
+                    grid_rect = Some(grid_rect.map_or(rect, |r| r.union(rect)));
+                    if number % 2 == 1 {
+                        ui.end_row();
+                    }
                 }
             });
-        if overlay.series.iter().all(|(_, s)| s.is_empty()) && !loaded.is_empty() {
-            ui.label(widgets::muted(ui, "No points for this series yet."));
+        let empty = overlay
+            .series
+            .iter()
+            .all(|panel| panel.curves.iter().all(|(_, _, s)| s.is_empty()));
+        if empty && !loaded.is_empty() {
+            ui.label(widgets::muted(ui, "No points for these series yet."));
         }
-        self.rt.plot_rect = Some(response.response.rect);
+        self.rt.plot_rect = grid_rect;
         self.export_row(ui, cx);
     }
 
@@ -1547,6 +1737,31 @@ mod tests {
         );
         assert_eq!(resume.model, "bert-base-uncased");
         assert_eq!(resume.output_dir.as_deref(), Some("/runs/r"));
+    }
+
+    #[test]
+    fn the_compare_grid_starts_with_loss_eval_loss_a_metric_and_the_learning_rate() {
+        let keys: Vec<String> = [
+            "grad_norm",
+            "learning_rate",
+            "loss",
+            "eval_accuracy",
+            "eval_loss",
+            "eval_f1",
+        ]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+        assert_eq!(
+            default_panels(&keys),
+            ["loss", "eval_loss", "eval_accuracy", "learning_rate"]
+        );
+        let few: Vec<String> = ["grad_norm", "loss"]
+            .iter()
+            .map(|k| k.to_string())
+            .collect();
+        assert_eq!(default_panels(&few), ["loss", "grad_norm"]);
+        assert!(default_panels(&[]).is_empty());
     }
 
     #[test]
