@@ -135,11 +135,27 @@ fn compare_grid_has_a_panel_per_series_a_colour_per_run_hide_and_a_hover_readout
         harness.hover_at(frame.center());
         harness.run_steps(40);
     };
+    let readout = |harness: &Harness<'static, WickApp>| {
+        harness
+            .query_all_by_label_contains("lr-small: ")
+            .next()
+            .map(|node| format!("{:?}", node.accesskit_node().value()))
+    };
     hover(harness);
     assert!(
         has_label_containing(harness, "lr-small: ") && has_label_containing(harness, "lr-big: "),
         "the hover readout lists both runs"
     );
+    // Smoothing (EMA) applies to the compared curves: the same x reads another value.
+    let raw = readout(harness);
+    harness.state_mut().state.runs.smoothing = 0.9;
+    hover(harness);
+    let smoothed = readout(harness);
+    assert!(
+        raw.is_some() && smoothed.is_some() && raw != smoothed,
+        "{raw:?} vs {smoothed:?}"
+    );
+    harness.state_mut().state.runs.smoothing = 0.0;
     // The legend's checkbox comes after the table's.
     harness
         .get_all_by_role_and_label(egui::accesskit::Role::CheckBox, "lr-big")
