@@ -62,6 +62,35 @@ pub fn plot<'a>(id: egui::Id) -> Plot<'a> {
         })
 }
 
+/// A band around a flat chart (every y the same, e.g. an accuracy stuck at 0): egui_plot
+/// would stretch a zero span to ±50 around it. `None` when the data has a span.
+pub fn flat_band<'s>(series: impl IntoIterator<Item = &'s Series>) -> Option<(f64, f64)> {
+    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
+    for point in series.into_iter().flat_map(|s| &s.points) {
+        if point[1].is_finite() {
+            low = low.min(point[1]);
+            high = high.max(point[1]);
+        }
+    }
+    if !low.is_finite() {
+        return None;
+    }
+    let scale = low.abs().max(high.abs());
+    if high - low > scale * 1e-9 {
+        return None;
+    }
+    let pad = if scale > 0.0 { scale * 0.1 } else { 0.1 };
+    Some((low - pad, high + pad))
+}
+
+/// `plot` with the y range of [`flat_band`] included, when there is one.
+pub fn fit_flat<'a>(plot: Plot<'a>, band: Option<(f64, f64)>) -> Plot<'a> {
+    match band {
+        Some((low, high)) => plot.include_y(low).include_y(high),
+        None => plot,
+    }
+}
+
 /// A small "Reset view" button that puts the plot `id` back to fitting its data. Draw it
 /// before the plot so the plot picks it up in the same frame.
 pub fn reset_view_button(ui: &mut egui::Ui, id: egui::Id) {
@@ -452,5 +481,20 @@ mod tests {
         let noisy: Vec<[f64; 2]> = (0..200).map(|i| [i as f64, (i % 2) as f64]).collect();
         let smooth = ema(&noisy, 0.9);
         assert!((smooth[199][1] - 0.5).abs() < 0.06);
+    }
+
+    #[test]
+    fn a_flat_series_gets_a_narrow_band_and_a_varying_one_none() {
+        let mut zeros = Series::new("eval_accuracy");
+        zeros.points = vec![[40.0, 0.0], [80.0, 0.0]];
+        assert_eq!(flat_band([&zeros]), Some((-0.1, 0.1)));
+        let mut ones = Series::new("eval_f1");
+        ones.points = vec![[40.0, 1.0], [80.0, 1.0]];
+        let (low, high) = flat_band([&ones]).unwrap();
+        assert!((low - 0.9).abs() < 1e-12 && (high - 1.1).abs() < 1e-12);
+        let mut moving = Series::new("loss");
+        moving.points = vec![[1.0, 1.1], [2.0, 0.9]];
+        assert_eq!(flat_band([&moving]), None);
+        assert_eq!(flat_band([&Series::new("empty")]), None);
     }
 }

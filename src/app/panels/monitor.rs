@@ -783,7 +783,15 @@ fn chart_ui(ui: &mut egui::Ui, run: &LiveRun, chart: &Chart, show_raw: bool, siz
     }
     // Every chart spans the whole run, so they line up and fill in as it trains.
     let total_steps = run.started.as_ref().map_or(0, |s| s.total_steps) as f64;
-    let plot = charts::plot(id)
+    let drawn: Vec<&charts::Series> = match chart {
+        Chart::Loss => vec![&run.train_loss, &run.eval_loss],
+        Chart::EvalMetric(name) => run.eval_metrics.get(name).into_iter().collect(),
+        Chart::EvalPending => Vec::new(),
+        Chart::LearningRate => vec![&run.learning_rate],
+        Chart::GradNorm => vec![&run.grad_norm],
+        Chart::Throughput => vec![&run.samples_per_s],
+    };
+    let plot = charts::fit_flat(charts::plot(id), charts::flat_band(drawn))
         .width(size[0])
         .height(size[1])
         .include_x(0.0)

@@ -271,7 +271,8 @@ fn compare_panel(
         .iter()
         .filter(|(_, path, _)| !hidden.contains(path))
         .collect();
-    let shown = charts::plot(id)
+    let band = charts::flat_band(visible.iter().map(|(_, _, series)| series));
+    let shown = charts::fit_flat(charts::plot(id), band)
         .width(size[0])
         .height(size[1])
         .x_axis_label(x_label)
