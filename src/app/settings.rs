@@ -129,6 +129,10 @@ pub struct SettingsWindow {
     /// The token file `token_input` was read from (read again when `HF_HOME` moves).
     token_loaded_from: Option<PathBuf>,
     reveal_token: bool,
+    /// The running "Test connection" job.
+    test_job: Option<super::jobs::JobId>,
+    /// The last test: the endpoint asked, and how long it took or why it failed.
+    tested: Option<(String, Result<std::time::Duration, String>)>,
 }
 
 /// What the user changed in the settings window this frame.
@@ -150,6 +154,7 @@ impl SettingsWindow {
         effective: &HubSettings,
         devices: &[String],
         toasts: &mut super::toasts::Toasts,
+        jobs: &mut super::jobs::Jobs,
     ) -> SettingsChange {
         if !self.open {
             return SettingsChange::None;
@@ -178,6 +183,9 @@ impl SettingsWindow {
                             &effective.endpoint,
                             "The Hub or a mirror (HF_ENDPOINT). Empty: the environment's, else https://huggingface.co.",
                         );
+                        ui.label("Connection");
+                        self.connection_test_ui(ui, effective, jobs);
+                        ui.end_row();
                         widgets::grid_text(
                             ui,
                             "Dataset viewer",
@@ -284,6 +292,69 @@ impl SettingsWindow {
             change = SettingsChange::Settings;
         }
         change
+    }
+}
+
+impl SettingsWindow {
+    pub fn on_connection_tested(
+        &mut self,
+        endpoint: String,
+        result: Result<std::time::Duration, String>,
+    ) {
+        self.test_job = None;
+        self.tested = Some((endpoint, result));
+    }
+
+    /// "Test connection": one small search against the effective endpoint, on a job.
+    fn connection_test_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        effective: &HubSettings,
+        jobs: &mut super::jobs::Jobs,
+    ) {
+        ui.horizontal(|ui| {
+            let testing = self.test_job.is_some_and(|job| jobs.is_running(job));
+            if ui
+                .add_enabled(!testing, egui::Button::new("Test connection"))
+                .on_hover_text("Ask the endpoint for one model, as a search does")
+                .clicked()
+            {
+                let hub = effective.clone();
+                self.test_job = Some(jobs.spawn(
+                    "test-connection",
+                    format!("testing {}", hub.endpoint),
+                    move |r| {
+                        let started = std::time::Instant::now();
+                        let mut query =
+                            crate::hub::SearchQuery::new(crate::hub::RepoKind::Model, "");
+                        query.limit = 1;
+                        let result = crate::hub::search(&hub, &query)
+                            .map(|_| started.elapsed())
+                            .map_err(|e| e.to_string());
+                        r.send(super::jobs::Msg::ConnectionTested {
+                            endpoint: hub.endpoint,
+                            result,
+                        });
+                    },
+                ));
+            }
+            if testing {
+                ui.spinner();
+            } else if let Some((endpoint, result)) = &self.tested {
+                ui.label(connection_test_text(endpoint, result));
+            }
+        });
+    }
+}
+
+/// The inline answer of "Test connection".
+pub fn connection_test_text(
+    endpoint: &str,
+    result: &Result<std::time::Duration, String>,
+) -> String {
+    match result {
+        Ok(took) => format!("reached {endpoint} in {} ms", took.as_millis()),
+        Err(err) => err.clone(),
     }
 }
 

@@ -184,6 +184,7 @@ impl HubPanel {
             "Hub",
             "Find a dataset and a model to fine-tune, or use a local data file.",
         );
+        endpoint_line(ui, cx.hub);
         if cx.hub.offline {
             offline_banner(ui, cx);
         }
@@ -788,6 +789,22 @@ impl HubPanel {
                 }
             });
     }
+}
+
+/// Which Hub the searches and downloads go to, and where first rows come from.
+fn endpoint_line(ui: &mut egui::Ui, hub: &HubSettings) {
+    let viewer = if hub.viewer_url.is_empty() {
+        "no dataset viewer: first rows come from the data files".to_string()
+    } else {
+        format!("dataset viewer {}", hub.viewer_url)
+    };
+    ui.label(widgets::muted(
+        ui,
+        format!(
+            "Endpoint: {} ({viewer}). Change it in Settings.",
+            hub.endpoint
+        ),
+    ));
 }
 
 fn offline_banner(ui: &mut egui::Ui, cx: &mut Cx) {
