@@ -54,8 +54,29 @@ pub enum Msg {
     DatasetReady(Result<DatasetChoice, String>),
     /// A model was downloaded; the id.
     ModelReady(Result<String, String>),
-    /// The file dialog closed (None: cancelled).
-    LocalPicked(Option<PathBuf>),
+    /// The file dialog closed.
+    LocalPicked(DialogOutcome),
+}
+
+/// How the file dialog ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogOutcome {
+    Picked(PathBuf),
+    Cancelled,
+    /// No portal and no zenity: rfd returns at once with nothing (it only logs why).
+    Unavailable,
+}
+
+/// Faster than any person cancels: the dialog never showed.
+const NO_DIALOG_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// rfd says only "no file"; one that comes back this fast had no dialog to show.
+pub fn dialog_outcome(picked: Option<PathBuf>, took: std::time::Duration) -> DialogOutcome {
+    match picked {
+        Some(path) => DialogOutcome::Picked(path),
+        None if took < NO_DIALOG_WITHIN => DialogOutcome::Unavailable,
+        None => DialogOutcome::Cancelled,
+    }
 }
 
 /// What "Use for training" puts in the recipe for a dataset.
@@ -262,11 +283,16 @@ impl HubPanel {
                 cx.actions.push(Action::Navigate(Tab::Data));
             }
             Msg::ModelReady(Err(err)) => self.fail(cx, "Could not use this model", err),
-            Msg::LocalPicked(Some(path)) => {
+            Msg::LocalPicked(DialogOutcome::Picked(path)) => {
                 self.local_path = path.display().to_string();
                 self.use_local_path(cx);
             }
-            Msg::LocalPicked(None) => {}
+            Msg::LocalPicked(DialogOutcome::Cancelled) => {}
+            Msg::LocalPicked(DialogOutcome::Unavailable) => cx.toasts.warning(
+                "No file dialog is available here",
+                "Neither a desktop portal nor zenity answered. Type or paste the file's path \
+                 in \"Local data path\" above and press \"Use local path\".",
+            ),
         }
     }
 
@@ -368,10 +394,12 @@ impl HubPanel {
             {
                 cx.jobs.spawn("file-dialog", "choosing a data file", |r| {
                     // rfd blocks until the dialog closes: never on the UI thread.
+                    let opened = std::time::Instant::now();
                     let picked = rfd::FileDialog::new()
                         .add_filter("Data files", &["csv", "tsv", "jsonl", "json", "parquet"])
                         .pick_file();
-                    r.send(jobs::Msg::Hub(Msg::LocalPicked(picked)));
+                    let outcome = dialog_outcome(picked, opened.elapsed());
+                    r.send(jobs::Msg::Hub(Msg::LocalPicked(outcome)));
                 });
             }
         });
@@ -1252,6 +1280,52 @@ mod tests {
         use_dataset_in_recipe(&mut recipe, &local_csv("/home/me/reviews.csv"));
         assert_eq!(recipe.text_column.as_deref(), Some("review"));
         assert_eq!(recipe.run_name.as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn a_dialog_that_returns_at_once_with_nothing_was_not_shown() {
+        use std::time::Duration;
+        assert_eq!(
+            dialog_outcome(None, Duration::from_millis(5)),
+            DialogOutcome::Unavailable
+        );
+        assert_eq!(
+            dialog_outcome(None, Duration::from_secs(4)),
+            DialogOutcome::Cancelled
+        );
+        assert_eq!(
+            dialog_outcome(Some("a.csv".into()), Duration::from_millis(5)),
+            DialogOutcome::Picked("a.csv".into())
+        );
+    }
+
+    #[test]
+    fn no_file_dialog_says_so_in_a_toast_pointing_to_the_path_field() {
+        let mut jobs = crate::app::jobs::Jobs::new(|| {});
+        let mut toasts = crate::app::toasts::Toasts::default();
+        let hub = HubSettings::with_home(Path::new("/h"));
+        let mut recipe = TrainConfig::default();
+        let mut actions = Vec::new();
+        let mut cx = Cx {
+            jobs: &mut jobs,
+            toasts: &mut toasts,
+            hub: &hub,
+            recipe: &mut recipe,
+            runs_root: Path::new("/runs"),
+            devices: &[],
+            actions: &mut actions,
+        };
+        let mut panel = HubPanel::default();
+        panel.on_msg(Msg::LocalPicked(DialogOutcome::Cancelled), &mut cx);
+        assert!(cx.toasts.items().is_empty(), "a cancel says nothing");
+        panel.on_msg(Msg::LocalPicked(DialogOutcome::Unavailable), &mut cx);
+        let toast = &cx.toasts.items()[0];
+        assert_eq!(toast.title, "No file dialog is available here");
+        assert!(
+            toast.detail.contains("\"Local data path\""),
+            "{}",
+            toast.detail
+        );
     }
 
     #[test]
