@@ -84,6 +84,26 @@ pub fn materialize(root: &Path) -> std::io::Result<DemoFiles> {
 }
 
 /// A config that trains the demo in seconds and evaluates every epoch.
+/// Whether `config` still trains the demo's random model or its synthetic data (the
+/// folder names [`materialize`] writes).
+pub fn is_demo_recipe(config: &TrainConfig) -> bool {
+    is_demo_model(&config.model) || is_demo_path(&config.dataset, "synthetic-reviews")
+}
+
+/// Whether `model` is the demo's random model.
+pub fn is_demo_model(model: &str) -> bool {
+    is_demo_path(model, "tiny-bert-random")
+}
+
+fn is_demo_path(value: &str, name: &str) -> bool {
+    let path = Path::new(value);
+    path.file_name().is_some_and(|n| n == name)
+        && path
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|n| n == "demo")
+}
+
 pub fn config(files: &DemoFiles) -> TrainConfig {
     TrainConfig {
         model: files.model_dir.display().to_string(),

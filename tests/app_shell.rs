@@ -241,3 +241,44 @@ fn first_launch_welcomes_and_the_offline_demo_trains_without_a_network() {
             .is_file()
     );
 }
+
+#[test]
+fn the_hub_panel_names_its_endpoint_and_settings_test_the_connection() {
+    let hub = support::Hub::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = harness(dir.path(), hub.settings());
+    harness.state_mut().state.welcome_dismissed = true;
+    harness.run_steps(2);
+    harness.get_by_label(&Tab::Hub.nav_label()).click();
+    harness.run_steps(2);
+    let endpoint = hub.mirror.url();
+    assert!(has_label_containing(
+        &harness,
+        &format!("Endpoint: {endpoint} (dataset viewer {endpoint}/viewer)")
+    ));
+
+    harness.get_by_label("⚙ Settings").click();
+    harness.run_steps(2);
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the connection test", |h| {
+        has_label_containing(h, &format!("reached {endpoint} in "))
+    });
+
+    // Another endpoint: a mirror without a viewer, where nothing answers.
+    let field = harness.get_by_label("Hub endpoint");
+    field.focus();
+    field.type_text("http://127.0.0.1:1");
+    harness.run_steps(2);
+    assert_eq!(harness.state().hub_settings().viewer_url, "");
+    harness.get_by_label("Test connection").click();
+    wait_for(&mut harness, "the failed connection test", |h| {
+        has_label_containing(
+            h,
+            "could not reach http://127.0.0.1:1: nothing answers there (connection refused)",
+        )
+    });
+    assert!(has_label_containing(
+        &harness,
+        "Endpoint: http://127.0.0.1:1 (no dataset viewer"
+    ));
+}

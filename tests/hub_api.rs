@@ -194,6 +194,26 @@ fn first_rows_fall_back_to_downloaded_parquet_when_viewer_is_down() {
 }
 
 #[test]
+fn an_endpoint_without_a_viewer_reads_the_data_files_without_asking_one() {
+    let hub = Hub::new();
+    let mut settings = hub.settings();
+    settings.viewer_url = String::new();
+    let spec = DatasetSpec::parse("acme/pairs").unwrap();
+    let rows = hub::first_rows(&settings, &spec, "train", 3, None).unwrap();
+    let RowsSource::Parquet { reason, .. } = &rows.source else {
+        panic!("expected the parquet fallback, got {:?}", rows.source);
+    };
+    assert_eq!(
+        reason,
+        &format!(
+            "{} has no dataset viewer; rows come from the data files",
+            settings.endpoint
+        )
+    );
+    assert_eq!(rows.rows.len(), 3);
+}
+
+#[test]
 fn viewer_never_receives_the_token() {
     let hub = Hub::new();
     let settings = hub.settings().with_token(Some(support::TOKEN));

@@ -42,6 +42,11 @@ pub enum Msg {
     Playground(playground::Msg),
     /// An "Export as Accelerate project…" job ended.
     Accelerate(super::accelerate::Exported),
+    /// Settings' "Test connection" ended: the endpoint asked, and how long it took or why not.
+    ConnectionTested {
+        endpoint: String,
+        result: Result<std::time::Duration, String>,
+    },
     /// The offline demo's files are ready (or could not be written).
     Demo(Result<crate::demo::DemoFiles, String>),
 }

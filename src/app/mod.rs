@@ -304,6 +304,7 @@ impl WickApp {
             &self.hub,
             &self.options.devices,
             &mut self.toasts,
+            &mut self.jobs,
         );
         if matches!(change, SettingsChange::DefaultDevice) {
             self.state.recipe.device = self.state.settings.default_device.clone();
@@ -374,10 +375,20 @@ impl WickApp {
     }
 
     fn drain_messages(&mut self) {
-        let messages = self.jobs.drain();
+        let mut messages = self.jobs.drain();
         if messages.is_empty() {
             return;
         }
+        // The settings window is not a panel: its answers are taken out first.
+        messages.retain_mut(|msg| match msg {
+            Msg::ConnectionTested { endpoint, result } => {
+                let result = std::mem::replace(result, Err(String::new()));
+                self.settings_window
+                    .on_connection_tested(std::mem::take(endpoint), result);
+                false
+            }
+            _ => true,
+        });
         self.with_cx(|state, cx| {
             for msg in messages {
                 match msg {
@@ -405,7 +416,7 @@ impl WickApp {
                     Msg::Demo(Err(err)) => cx
                         .toasts
                         .error("Could not write the offline demo's files", err),
-                    Msg::Progress { .. } | Msg::Finished { .. } => {}
+                    Msg::Progress { .. } | Msg::Finished { .. } | Msg::ConnectionTested { .. } => {}
                 }
             }
         });

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::widgets;
 use crate::hub::HubSettings;
-use crate::hub::settings::{LegacyToken, TokenStore};
+use crate::hub::settings::{DEFAULT_ENDPOINT, DEFAULT_VIEWER_URL, LegacyToken, TokenStore};
 
 /// Where Wick kept the token before it shared huggingface_hub's file: `<data dir>/hf_token`.
 pub const LEGACY_TOKEN_FILE: &str = "hf_token";
@@ -67,7 +67,18 @@ impl Settings {
             home
         };
         if !self.endpoint.trim().is_empty() {
+            let env_endpoint = hub.endpoint.clone();
             hub = hub.with_endpoint(self.endpoint.trim());
+            // The environment's viewer goes with the environment's endpoint: another Hub
+            // gets the public viewer only if it is the public Hub, and a mirror none (its
+            // rows then come from the data files).
+            if hub.endpoint != env_endpoint {
+                hub.viewer_url = if hub.endpoint == DEFAULT_ENDPOINT {
+                    DEFAULT_VIEWER_URL.to_string()
+                } else {
+                    String::new()
+                };
+            }
         }
         if !self.viewer_url.trim().is_empty() {
             hub = hub.with_viewer_url(self.viewer_url.trim());
@@ -118,6 +129,10 @@ pub struct SettingsWindow {
     /// The token file `token_input` was read from (read again when `HF_HOME` moves).
     token_loaded_from: Option<PathBuf>,
     reveal_token: bool,
+    /// The running "Test connection" job.
+    test_job: Option<super::jobs::JobId>,
+    /// The last test: the endpoint asked, and how long it took or why it failed.
+    tested: Option<(String, Result<std::time::Duration, String>)>,
 }
 
 /// What the user changed in the settings window this frame.
@@ -139,6 +154,7 @@ impl SettingsWindow {
         effective: &HubSettings,
         devices: &[String],
         toasts: &mut super::toasts::Toasts,
+        jobs: &mut super::jobs::Jobs,
     ) -> SettingsChange {
         if !self.open {
             return SettingsChange::None;
@@ -167,13 +183,21 @@ impl SettingsWindow {
                             &effective.endpoint,
                             "The Hub or a mirror (HF_ENDPOINT). Empty: the environment's, else https://huggingface.co.",
                         );
+                        ui.label("Connection");
+                        self.connection_test_ui(ui, effective, jobs);
+                        ui.end_row();
                         widgets::grid_text(
                             ui,
                             "Dataset viewer",
                             &mut settings.viewer_url,
-                            &effective.viewer_url,
+                            if effective.viewer_url.is_empty() {
+                                "none for this endpoint: rows come from the data files"
+                            } else {
+                                &effective.viewer_url
+                            },
                             "The dataset-viewer API used for first rows (WICK_HF_VIEWER_URL). \
-                             When it is unreachable Wick reads the first parquet file instead.",
+                             Empty: the public viewer for the public Hub, none for a mirror. \
+                             Without one, or when it is unreachable, Wick reads the first data file.",
                         );
                         let token_label = ui.label("Hub token").on_hover_text(format!(
                             "Sent only to the Hub endpoint, for gated and private repositories. \
@@ -271,6 +295,69 @@ impl SettingsWindow {
     }
 }
 
+impl SettingsWindow {
+    pub fn on_connection_tested(
+        &mut self,
+        endpoint: String,
+        result: Result<std::time::Duration, String>,
+    ) {
+        self.test_job = None;
+        self.tested = Some((endpoint, result));
+    }
+
+    /// "Test connection": one small search against the effective endpoint, on a job.
+    fn connection_test_ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        effective: &HubSettings,
+        jobs: &mut super::jobs::Jobs,
+    ) {
+        ui.horizontal(|ui| {
+            let testing = self.test_job.is_some_and(|job| jobs.is_running(job));
+            if ui
+                .add_enabled(!testing, egui::Button::new("Test connection"))
+                .on_hover_text("Ask the endpoint for one model, as a search does")
+                .clicked()
+            {
+                let hub = effective.clone();
+                self.test_job = Some(jobs.spawn(
+                    "test-connection",
+                    format!("testing {}", hub.endpoint),
+                    move |r| {
+                        let started = std::time::Instant::now();
+                        let mut query =
+                            crate::hub::SearchQuery::new(crate::hub::RepoKind::Model, "");
+                        query.limit = 1;
+                        let result = crate::hub::search(&hub, &query)
+                            .map(|_| started.elapsed())
+                            .map_err(|e| e.to_string());
+                        r.send(super::jobs::Msg::ConnectionTested {
+                            endpoint: hub.endpoint,
+                            result,
+                        });
+                    },
+                ));
+            }
+            if testing {
+                ui.spinner();
+            } else if let Some((endpoint, result)) = &self.tested {
+                ui.label(connection_test_text(endpoint, result));
+            }
+        });
+    }
+}
+
+/// The inline answer of "Test connection".
+pub fn connection_test_text(
+    endpoint: &str,
+    result: &Result<std::time::Duration, String>,
+) -> String {
+    match result {
+        Ok(took) => format!("reached {endpoint} in {} ms", took.as_millis()),
+        Err(err) => err.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -298,6 +385,33 @@ mod tests {
             settings.runs_root(Path::new("/data")),
             Path::new("/data/runs")
         );
+    }
+
+    #[test]
+    fn the_viewer_follows_the_endpoint() {
+        let env = HubSettings::with_home(Path::new("/env/home"));
+        let mut settings = Settings::default();
+        assert_eq!(settings.hub(&env).viewer_url, DEFAULT_VIEWER_URL);
+
+        settings.endpoint = "https://hf-mirror.example/".into();
+        let hub = settings.hub(&env);
+        assert_eq!(hub.endpoint, "https://hf-mirror.example");
+        assert_eq!(hub.viewer_url, "", "a mirror has no viewer");
+
+        let env_mirror = HubSettings::with_home(Path::new("/env/home"))
+            .with_endpoint("http://127.0.0.1:9")
+            .with_viewer_url("http://127.0.0.1:9/viewer");
+        settings.endpoint = DEFAULT_ENDPOINT.into();
+        assert_eq!(settings.hub(&env_mirror).viewer_url, DEFAULT_VIEWER_URL);
+        settings.endpoint = "http://127.0.0.1:9".into();
+        assert_eq!(
+            settings.hub(&env_mirror).viewer_url,
+            "http://127.0.0.1:9/viewer",
+            "the same endpoint keeps the environment's viewer"
+        );
+        settings.endpoint = "https://hf-mirror.example".into();
+        settings.viewer_url = "https://viewer.example".into();
+        assert_eq!(settings.hub(&env).viewer_url, "https://viewer.example");
     }
 
     #[test]

@@ -37,7 +37,14 @@ pub const GUESSED_TEXT_COLUMNS: &[&str] = &[
     "text", "sentence", "question", "content", "review", "document",
 ];
 /// Label column names, tried in order when no label column is named.
-pub const GUESSED_LABEL_COLUMNS: &[&str] = &["label", "labels"];
+pub const GUESSED_LABEL_COLUMNS: &[&str] = &[
+    "label",
+    "labels",
+    "sentiment",
+    "target",
+    "class",
+    "category",
+];
 
 impl ColumnMapping {
     /// Guesses the roles from `columns`, then applies `overrides`. Every named column must exist.
@@ -100,5 +107,57 @@ impl ColumnMapping {
             text_pair,
             label,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::source::SplitSource;
+
+    fn split_with(columns: &[&str]) -> RawSplit {
+        use arrow::array::{ArrayRef, StringArray};
+        use arrow::datatypes::{DataType, Field, Schema};
+        let fields: Vec<Field> = columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect();
+        let arrays: Vec<ArrayRef> = columns
+            .iter()
+            .map(|_| std::sync::Arc::new(StringArray::from(vec!["x"])) as ArrayRef)
+            .collect();
+        let table =
+            arrow::array::RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), arrays)
+                .unwrap();
+        RawSplit {
+            table,
+            source: SplitSource {
+                files: vec!["reviews.csv".into()],
+                split: "train".into(),
+                config: None,
+                card_features: None,
+            },
+            file_rows: Vec::new(),
+            hf_metadata: None,
+        }
+    }
+
+    #[test]
+    fn common_review_and_label_names_are_guessed() {
+        for (text, label) in [
+            ("review", "sentiment"),
+            ("content", "target"),
+            ("text", "class"),
+            ("review", "category"),
+        ] {
+            let split = split_with(&["id", text, label]);
+            let mapping = ColumnMapping::resolve(&split, &ColumnOverrides::default()).unwrap();
+            assert_eq!(mapping.text, text);
+            assert_eq!(mapping.label, label);
+        }
+        // `label` still comes first when both are there.
+        let split = split_with(&["review", "sentiment", "label"]);
+        let mapping = ColumnMapping::resolve(&split, &ColumnOverrides::default()).unwrap();
+        assert_eq!(mapping.label, "label");
     }
 }

@@ -182,7 +182,9 @@ impl Downloader {
             match self.fetch_range(meta, &partial, from, filename, reporter) {
                 Ok(()) => {}
                 // A cut is not fatal: the next attempt starts where this one stopped.
-                Err(cut @ HubError::Transport { .. }) => last_cut = Some(cut),
+                Err(cut @ (HubError::Transport { .. } | HubError::Unreachable { .. })) => {
+                    last_cut = Some(cut)
+                }
                 Err(HubError::Status { status, url, body }) if status >= 500 => {
                     last_cut = Some(HubError::Status { status, url, body });
                 }

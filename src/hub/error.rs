@@ -56,6 +56,14 @@ pub enum HubError {
     #[error("{url}: {message}")]
     Transport { url: String, message: String },
 
+    /// The server could not be reached at all (name, connection, timeout), in plain words.
+    #[error("could not reach {origin}: {reason}")]
+    Unreachable { origin: String, reason: String },
+
+    /// The endpoint has no dataset viewer (a mirror): rows come from the data files.
+    #[error("{endpoint} has no dataset viewer; rows come from the data files")]
+    NoViewer { endpoint: String },
+
     #[error("{url}: unexpected response: {message}")]
     BadResponse { url: String, message: String },
 

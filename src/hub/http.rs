@@ -82,7 +82,7 @@ impl Http {
             if let Some(token) = self.token_for(&current) {
                 request = request.header("Authorization", format!("Bearer {token}"));
             }
-            let response = request.call().map_err(|e| transport(current.as_str(), e))?;
+            let response = request.call().map_err(|e| unreachable(&current, &e))?;
             if response.status().is_redirection()
                 && let Some(location) = header(response.headers(), "location")
                 && (follow_absolute || Url::parse(&location).is_err())
@@ -134,6 +134,35 @@ pub(crate) fn transport(url: &str, err: impl std::fmt::Display) -> HubError {
     HubError::Transport {
         url: url.to_string(),
         message: err.to_string(),
+    }
+}
+
+/// A failed connection in plain words naming the server, never the resolver's raw text.
+fn unreachable(url: &Url, err: &ureq::Error) -> HubError {
+    HubError::Unreachable {
+        origin: url.origin().ascii_serialization(),
+        reason: unreachable_reason(err),
+    }
+}
+
+fn unreachable_reason(err: &ureq::Error) -> String {
+    use std::io::ErrorKind;
+    match err {
+        ureq::Error::HostNotFound => {
+            "the name does not resolve (check the address and the network)".into()
+        }
+        ureq::Error::Io(io) if io.to_string().contains("lookup address") => {
+            "the name does not resolve (check the address and the network)".into()
+        }
+        ureq::Error::Io(io) if io.kind() == ErrorKind::ConnectionRefused => {
+            "nothing answers there (connection refused)".into()
+        }
+        ureq::Error::ConnectionFailed => "the connection failed".into(),
+        ureq::Error::Timeout(_) => "it did not answer in time".into(),
+        ureq::Error::Io(io) if io.kind() == ErrorKind::TimedOut => {
+            "it did not answer in time".into()
+        }
+        other => format!("the connection failed ({other})"),
     }
 }
 
@@ -220,6 +249,26 @@ mod tests {
         );
         headers.insert("link", "<https://h/x>; rel=\"prev\"".parse().unwrap());
         assert_eq!(next_link(&headers, "https://h/"), None);
+    }
+
+    #[test]
+    fn connection_failures_are_plain_sentences_naming_the_server() {
+        let url = Url::parse("https://no-such-host.invalid/api/models?search=x").unwrap();
+        let dns = std::io::Error::other(
+            "failed to lookup address information: Name or service not known",
+        );
+        let err = unreachable(&url, &ureq::Error::Io(dns)).to_string();
+        assert_eq!(
+            err,
+            "could not reach https://no-such-host.invalid: the name does not resolve \
+             (check the address and the network)"
+        );
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let err = unreachable(&url, &ureq::Error::Io(refused)).to_string();
+        assert!(
+            err.ends_with("nothing answers there (connection refused)"),
+            "{err}"
+        );
     }
 
     #[test]

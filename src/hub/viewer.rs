@@ -45,6 +45,11 @@ pub struct FirstRows {
 }
 
 fn viewer_url(settings: &HubSettings, path: &str, params: &[(&str, &str)]) -> HubResult<String> {
+    if settings.viewer_url.is_empty() {
+        return Err(HubError::NoViewer {
+            endpoint: settings.endpoint.clone(),
+        });
+    }
     let base = format!("{}/{path}", settings.viewer_url);
     let mut url = url::Url::parse(&base).map_err(|e| HubError::BadResponse {
         url: base.clone(),

@@ -622,9 +622,22 @@ fn adopt_guesses(recipe: &mut TrainConfig, view: &ColumnsView) {
     }
 }
 
+/// Why the columns are not settled: the failed guess, until the user has picked a text and
+/// a label column that exist.
+fn column_warning(recipe: &TrainConfig, view: &ColumnsView) -> Option<String> {
+    let exists = |c: &Option<String>| c.as_ref().is_some_and(|c| view.columns.contains(c));
+    if exists(&recipe.text_column) && exists(&recipe.label_column) {
+        return None;
+    }
+    match &view.guess {
+        Err(reason) => Some(format!("No guess: {reason}. Pick the columns below.")),
+        Ok(_) => None,
+    }
+}
+
 fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) {
-    if let Err(reason) = &view.guess {
-        ui.label(RichText::new(format!("No guess: {reason}")).color(ui.visuals().warn_fg_color));
+    if let Some(warning) = column_warning(recipe, view) {
+        ui.label(RichText::new(warning).color(ui.visuals().warn_fg_color));
     }
     egui::Grid::new("data-columns")
         .num_columns(2)
@@ -995,6 +1008,30 @@ pub fn batch_view(prepared: &Prepared, index: usize) -> BatchView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_no_guess_warning_goes_once_the_columns_are_picked() {
+        let view = ColumnsView {
+            columns: vec!["id".into(), "body".into(), "stars".into()],
+            guess: Err("no text column among id, body, stars".into()),
+            rows: 3,
+        };
+        let mut recipe = TrainConfig::default();
+        let warning = column_warning(&recipe, &view).expect("a warning before picking");
+        assert!(warning.contains("no text column"), "{warning}");
+        recipe.text_column = Some("body".into());
+        assert!(
+            column_warning(&recipe, &view).is_some(),
+            "the label is still missing"
+        );
+        recipe.label_column = Some("stars".into());
+        assert_eq!(column_warning(&recipe, &view), None);
+        recipe.label_column = Some("gone".into());
+        assert!(
+            column_warning(&recipe, &view).is_some(),
+            "a column that is not there"
+        );
+    }
 
     fn view(columns: &[&str], guess: ColumnMapping) -> ColumnsView {
         ColumnsView {

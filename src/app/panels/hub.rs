@@ -20,6 +20,8 @@ use crate::hub::{
     self, DatasetSpec, Feature, FirstRows, HubSettings, RepoDetails, RepoId, RepoKind, RepoSummary,
     RowsSource, SearchQuery, SortKey,
 };
+use crate::train::config::TrainConfig;
+use crate::train::presets::Preset;
 
 /// Results asked for per page ("Load more" asks for this many more).
 const PAGE: usize = 20;
@@ -52,8 +54,29 @@ pub enum Msg {
     DatasetReady(Result<DatasetChoice, String>),
     /// A model was downloaded; the id.
     ModelReady(Result<String, String>),
-    /// The file dialog closed (None: cancelled).
-    LocalPicked(Option<PathBuf>),
+    /// The file dialog closed.
+    LocalPicked(DialogOutcome),
+}
+
+/// How the file dialog ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DialogOutcome {
+    Picked(PathBuf),
+    Cancelled,
+    /// No portal and no zenity: rfd returns at once with nothing (it only logs why).
+    Unavailable,
+}
+
+/// Faster than any person cancels: the dialog never showed.
+const NO_DIALOG_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// rfd says only "no file"; one that comes back this fast had no dialog to show.
+pub fn dialog_outcome(picked: Option<PathBuf>, took: std::time::Duration) -> DialogOutcome {
+    match picked {
+        Some(path) => DialogOutcome::Picked(path),
+        None if took < NO_DIALOG_WITHIN => DialogOutcome::Unavailable,
+        None => DialogOutcome::Cancelled,
+    }
 }
 
 /// What "Use for training" puts in the recipe for a dataset.
@@ -184,6 +207,7 @@ impl HubPanel {
             "Hub",
             "Find a dataset and a model to fine-tune, or use a local data file.",
         );
+        endpoint_line(ui, cx.hub);
         if cx.hub.offline {
             offline_banner(ui, cx);
         }
@@ -230,17 +254,7 @@ impl HubPanel {
                 }
             },
             Msg::DatasetReady(Ok(choice)) => {
-                let recipe = &mut *cx.recipe;
-                if recipe.dataset != choice.dataset || recipe.dataset_config != choice.config {
-                    // Another dataset's columns would not exist here.
-                    recipe.text_column = None;
-                    recipe.text_pair_column = None;
-                    recipe.label_column = None;
-                }
-                recipe.dataset = choice.dataset.clone();
-                recipe.dataset_config = choice.config.clone();
-                recipe.train_split = choice.train_split.clone();
-                recipe.eval_split = choice.eval_split.clone();
+                use_dataset_in_recipe(cx.recipe, &choice);
                 self.alert = None;
                 let config = choice
                     .config
@@ -262,18 +276,23 @@ impl HubPanel {
             }
             Msg::DatasetReady(Err(err)) => self.fail(cx, "Could not use this dataset", err),
             Msg::ModelReady(Ok(id)) => {
-                cx.recipe.model = id.clone();
+                use_model_in_recipe(cx.recipe, &id);
                 self.alert = None;
                 cx.toasts
                     .success(format!("Model {id} is the recipe's model and tokenizer"));
                 cx.actions.push(Action::Navigate(Tab::Data));
             }
             Msg::ModelReady(Err(err)) => self.fail(cx, "Could not use this model", err),
-            Msg::LocalPicked(Some(path)) => {
+            Msg::LocalPicked(DialogOutcome::Picked(path)) => {
                 self.local_path = path.display().to_string();
                 self.use_local_path(cx);
             }
-            Msg::LocalPicked(None) => {}
+            Msg::LocalPicked(DialogOutcome::Cancelled) => {}
+            Msg::LocalPicked(DialogOutcome::Unavailable) => cx.toasts.warning(
+                "No file dialog is available here",
+                "Neither a desktop portal nor zenity answered. Type or paste the file's path \
+                 in \"Local data path\" above and press \"Use local path\".",
+            ),
         }
     }
 
@@ -375,10 +394,12 @@ impl HubPanel {
             {
                 cx.jobs.spawn("file-dialog", "choosing a data file", |r| {
                     // rfd blocks until the dialog closes: never on the UI thread.
+                    let opened = std::time::Instant::now();
                     let picked = rfd::FileDialog::new()
                         .add_filter("Data files", &["csv", "tsv", "jsonl", "json", "parquet"])
                         .pick_file();
-                    r.send(jobs::Msg::Hub(Msg::LocalPicked(picked)));
+                    let outcome = dialog_outcome(picked, opened.elapsed());
+                    r.send(jobs::Msg::Hub(Msg::LocalPicked(outcome)));
                 });
             }
         });
@@ -790,6 +811,22 @@ impl HubPanel {
     }
 }
 
+/// Which Hub the searches and downloads go to, and where first rows come from.
+fn endpoint_line(ui: &mut egui::Ui, hub: &HubSettings) {
+    let viewer = if hub.viewer_url.is_empty() {
+        "no dataset viewer: first rows come from the data files".to_string()
+    } else {
+        format!("dataset viewer {}", hub.viewer_url)
+    };
+    ui.label(widgets::muted(
+        ui,
+        format!(
+            "Endpoint: {} ({viewer}). Change it in Settings.",
+            hub.endpoint
+        ),
+    ));
+}
+
 fn offline_banner(ui: &mut egui::Ui, cx: &mut Cx) {
     let color = ui.visuals().warn_fg_color;
     egui::Frame::group(ui.style())
@@ -1010,6 +1047,63 @@ pub fn model_details(settings: &HubSettings, id: &str) -> Result<ModelDetails, S
 }
 
 /// `train` when there is one, else the first split.
+/// "Use for training" on a dataset: the demo's recipe gives way to the course preset; a
+/// different dataset drops what belonged to the previous one (columns, run name, output).
+pub fn use_dataset_in_recipe(recipe: &mut TrainConfig, choice: &DatasetChoice) {
+    let from_demo = crate::demo::is_demo_recipe(recipe);
+    if from_demo {
+        // A model the user picked stays; the demo's random one gives way to the course's.
+        let model = if crate::demo::is_demo_model(&recipe.model) {
+            ""
+        } else {
+            &recipe.model
+        };
+        let mut fresh = course_recipe_with_model(&recipe.device, model);
+        // The preset filled in the course's dataset; the chosen one replaces it below.
+        fresh.dataset_config = None;
+        *recipe = fresh;
+    } else if recipe.dataset != choice.dataset || recipe.dataset_config != choice.config {
+        forget_previous_data(recipe);
+    }
+    recipe.dataset = choice.dataset.clone();
+    recipe.dataset_config = choice.config.clone();
+    recipe.train_split = choice.train_split.clone();
+    recipe.eval_split = choice.eval_split.clone();
+}
+
+/// "Use for training" on a model: it replaces the model; leaving the demo starts the
+/// course preset (its dataset too, until the user picks one).
+pub fn use_model_in_recipe(recipe: &mut TrainConfig, id: &str) {
+    if crate::demo::is_demo_recipe(recipe) {
+        *recipe = course_recipe_with_model(&recipe.device, id);
+    } else {
+        recipe.model = id.to_string();
+    }
+}
+
+/// The course preset on `device` (what a new recipe starts from, rather than the offline
+/// demo's values), with `model` unless it is empty.
+fn course_recipe_with_model(device: &str, model: &str) -> TrainConfig {
+    let mut recipe = TrainConfig {
+        device: device.to_string(),
+        model: model.to_string(),
+        ..TrainConfig::default()
+    };
+    Preset::CourseRecipe.apply(&mut recipe);
+    recipe
+}
+
+/// Keys that belonged to the previous dataset or run: its columns would not exist in
+/// another dataset, and its run name and output folder name another run.
+fn forget_previous_data(recipe: &mut TrainConfig) {
+    recipe.text_column = None;
+    recipe.text_pair_column = None;
+    recipe.label_column = None;
+    recipe.run_name = None;
+    recipe.output_dir = None;
+    recipe.resume_from_checkpoint = None;
+}
+
 fn train_split_of(names: &[String]) -> String {
     if names.iter().any(|n| n == "train") || names.is_empty() {
         "train".to_string()
@@ -1103,6 +1197,136 @@ pub fn check_local_data(path: &Path) -> Result<DatasetChoice, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn demo_recipe() -> TrainConfig {
+        let files = crate::demo::DemoFiles {
+            model_dir: "/data/demo/tiny-bert-random".into(),
+            dataset_dir: "/data/demo/synthetic-reviews".into(),
+        };
+        TrainConfig {
+            device: "cuda:0".into(),
+            ..crate::demo::config(&files)
+        }
+    }
+
+    fn local_csv(path: &str) -> DatasetChoice {
+        DatasetChoice {
+            dataset: path.into(),
+            config: None,
+            train_split: "train".into(),
+            eval_split: None,
+        }
+    }
+
+    #[test]
+    fn a_dataset_after_the_demo_starts_from_the_course_preset() {
+        let mut recipe = demo_recipe();
+        use_dataset_in_recipe(&mut recipe, &local_csv("/home/me/reviews.csv"));
+        let mut expected = TrainConfig {
+            device: "cuda:0".into(),
+            ..TrainConfig::default()
+        };
+        Preset::CourseRecipe.apply(&mut expected);
+        expected.dataset = "/home/me/reviews.csv".into();
+        expected.dataset_config = None;
+        expected.eval_split = None;
+        assert_eq!(recipe, expected);
+        assert_eq!(recipe.run_name, None, "not the demo's run name");
+        assert_eq!(recipe.model, crate::train::presets::COURSE_MODEL);
+    }
+
+    #[test]
+    fn a_model_after_the_demo_replaces_the_random_one_and_the_demo_values() {
+        let mut recipe = demo_recipe();
+        use_model_in_recipe(&mut recipe, "acme/tiny-bert-real");
+        assert_eq!(recipe.model, "acme/tiny-bert-real");
+        assert_eq!(recipe.run_name, None);
+        assert_eq!(recipe.learning_rate, TrainConfig::default().learning_rate);
+        assert_eq!(recipe.device, "cuda:0");
+        assert!(!crate::demo::is_demo_recipe(&recipe));
+        // The picked model stays when a dataset follows.
+        use_dataset_in_recipe(&mut recipe, &local_csv("/home/me/reviews.csv"));
+        assert_eq!(recipe.model, "acme/tiny-bert-real");
+    }
+
+    #[test]
+    fn another_dataset_drops_the_previous_columns_and_run_name() {
+        let mut recipe = TrainConfig {
+            model: "acme/tiny-bert-real".into(),
+            dataset: "nyu-mll/glue".into(),
+            dataset_config: Some("mrpc".into()),
+            text_column: Some("sentence1".into()),
+            text_pair_column: Some("sentence2".into()),
+            label_column: Some("label".into()),
+            run_name: Some("mrpc-lr2e-5".into()),
+            learning_rate: 2e-5,
+            ..TrainConfig::default()
+        };
+        use_dataset_in_recipe(&mut recipe, &local_csv("/home/me/reviews.csv"));
+        assert_eq!(recipe.dataset_config, None);
+        assert_eq!(recipe.text_column, None);
+        assert_eq!(recipe.text_pair_column, None);
+        assert_eq!(recipe.label_column, None);
+        assert_eq!(recipe.run_name, None);
+        assert_eq!(
+            recipe.learning_rate, 2e-5,
+            "the user's hyperparameters stay"
+        );
+        assert_eq!(recipe.model, "acme/tiny-bert-real");
+
+        // The same dataset again keeps what the user chose for it.
+        recipe.text_column = Some("review".into());
+        recipe.run_name = Some("mine".into());
+        use_dataset_in_recipe(&mut recipe, &local_csv("/home/me/reviews.csv"));
+        assert_eq!(recipe.text_column.as_deref(), Some("review"));
+        assert_eq!(recipe.run_name.as_deref(), Some("mine"));
+    }
+
+    #[test]
+    fn a_dialog_that_returns_at_once_with_nothing_was_not_shown() {
+        use std::time::Duration;
+        assert_eq!(
+            dialog_outcome(None, Duration::from_millis(5)),
+            DialogOutcome::Unavailable
+        );
+        assert_eq!(
+            dialog_outcome(None, Duration::from_secs(4)),
+            DialogOutcome::Cancelled
+        );
+        assert_eq!(
+            dialog_outcome(Some("a.csv".into()), Duration::from_millis(5)),
+            DialogOutcome::Picked("a.csv".into())
+        );
+    }
+
+    #[test]
+    fn no_file_dialog_says_so_in_a_toast_pointing_to_the_path_field() {
+        let mut jobs = crate::app::jobs::Jobs::new(|| {});
+        let mut toasts = crate::app::toasts::Toasts::default();
+        let hub = HubSettings::with_home(Path::new("/h"));
+        let mut recipe = TrainConfig::default();
+        let mut actions = Vec::new();
+        let mut cx = Cx {
+            jobs: &mut jobs,
+            toasts: &mut toasts,
+            hub: &hub,
+            recipe: &mut recipe,
+            runs_root: Path::new("/runs"),
+            devices: &[],
+            actions: &mut actions,
+        };
+        let mut panel = HubPanel::default();
+        panel.on_msg(Msg::LocalPicked(DialogOutcome::Cancelled), &mut cx);
+        assert!(cx.toasts.items().is_empty(), "a cancel says nothing");
+        panel.on_msg(Msg::LocalPicked(DialogOutcome::Unavailable), &mut cx);
+        let toast = &cx.toasts.items()[0];
+        assert_eq!(toast.title, "No file dialog is available here");
+        assert!(
+            toast.detail.contains("\"Local data path\""),
+            "{}",
+            toast.detail
+        );
+    }
 
     #[test]
     fn splits_are_chosen_like_the_course() {
