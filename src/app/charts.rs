@@ -143,7 +143,9 @@ pub fn format_tick(value: f64, step: f64) -> String {
     if value == 0.0 || value.abs() < step * 1e-6 {
         return "0".into();
     }
-    if step < 1e-3 || value.abs() >= 1e6 {
+    // Small steps on small values (learning rates) read best as 2.0e-5; on values near 1
+    // (a loss that barely moves) as 1.1002, not 1.1002e0.
+    if (step < 1e-3 && value.abs() < 1.0) || value.abs() >= 1e6 {
         let digits = (value.abs().log10().floor() - step.log10().floor()).clamp(0.0, 6.0);
         return format!("{value:.*e}", digits as usize);
     }
@@ -398,6 +400,7 @@ mod tests {
         assert_eq!(format_tick(0.8, 0.2), "0.8");
         assert_eq!(format_tick(2e-5, 5e-6), "2.0e-5");
         assert_eq!(format_tick(200.0, 50.0), "200");
+        assert_eq!(format_tick(1.1002, 1e-4), "1.1002");
     }
 
     #[test]
