@@ -65,22 +65,18 @@ pub fn plot<'a>(id: egui::Id) -> Plot<'a> {
 /// A band around a flat chart (every y the same, e.g. an accuracy stuck at 0): egui_plot
 /// would stretch a zero span to ±50 around it. `None` when the data has a span.
 pub fn flat_band<'s>(series: impl IntoIterator<Item = &'s Series>) -> Option<(f64, f64)> {
-    let (mut low, mut high) = (f64::INFINITY, f64::NEG_INFINITY);
-    for point in series.into_iter().flat_map(|s| &s.points) {
-        if point[1].is_finite() {
-            low = low.min(point[1]);
-            high = high.max(point[1]);
-        }
-    }
-    if !low.is_finite() {
+    let mut ys = series
+        .into_iter()
+        .flat_map(|s| &s.points)
+        .map(|p| p[1])
+        .filter(|y| y.is_finite());
+    let first = ys.next()?;
+    // Drawn every frame over long series: a series that moves stops the scan at once.
+    if ys.any(|y| (y - first).abs() > 1e-9 * first.abs().max(y.abs())) {
         return None;
     }
-    let scale = low.abs().max(high.abs());
-    if high - low > scale * 1e-9 {
-        return None;
-    }
-    let pad = if scale > 0.0 { scale * 0.1 } else { 0.1 };
-    Some((low - pad, high + pad))
+    let pad = if first != 0.0 { first.abs() * 0.1 } else { 0.1 };
+    Some((first - pad, first + pad))
 }
 
 /// `plot` with the y range of [`flat_band`] included, when there is one.
