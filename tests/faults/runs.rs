@@ -422,9 +422,10 @@ fn two_runs_on_one_output_dir_one_trains_the_other_is_refused() {
     let out = dir.path().join("shared");
     let config = write_config(dir.path(), &out, "max_steps = 12");
     // The first run is held where it has found the folder free but not yet claimed it
-    // with run.json: the moment two runs used to slip through together.
+    // with run.json: the moment two runs used to slip through together. Held 10 s, so the
+    // second run reaches the folder in that time even on a loaded machine.
     let mut first = wick(dir.path(), &config, &[])
-        .env("WICK_FAULT", "after-run-folder-check:1:sleep2000")
+        .env("WICK_FAULT", "after-run-folder-check:1:sleep10000")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
