@@ -451,12 +451,12 @@ impl Stepper<'_> {
         let update_s = update_started.elapsed().as_secs_f64();
         self.step += 1;
         if !loss_value.is_finite() {
-            return Err(TrainError::NonFiniteLoss {
-                step: self.step,
-                loss: loss_value as f64,
-                learning_rate: self.config.learning_rate,
-                hint: super::trainer::divergence_hint(self.config),
-            });
+            return Err(TrainError::non_finite_loss(
+                self.step,
+                loss_value as f64,
+                self.config.learning_rate,
+                self.config,
+            ));
         }
         Ok(StepTiming {
             forward_backward_s,

@@ -1,6 +1,8 @@
 //! Why a training run could not start or go on. The trainer thread turns each into one
 //! `Event::Failed` with this message; front ends show it as is.
 
+use super::config::TrainConfig;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
@@ -43,4 +45,36 @@ pub enum TrainError {
     },
     #[error("{0}")]
     Invalid(String),
+}
+
+impl TrainError {
+    /// The loss of `step` is NaN or infinite: the error, with a hint that names only the
+    /// settings `cfg` does not already have.
+    pub fn non_finite_loss(step: u64, loss: f64, learning_rate: f64, cfg: &TrainConfig) -> Self {
+        TrainError::NonFiniteLoss {
+            step,
+            loss,
+            learning_rate,
+            hint: divergence_hint(cfg),
+        }
+    }
+}
+
+/// What to try against a diverging run, naming only settings that are not already so.
+pub(super) fn divergence_hint(cfg: &TrainConfig) -> String {
+    let mut tries = vec![format!(
+        "a lower learning_rate (now {:e}, e.g. {:e})",
+        cfg.learning_rate,
+        cfg.learning_rate / 10.0
+    )];
+    if cfg.max_grad_norm <= 0.0 || cfg.max_grad_norm > 1.0 {
+        tries.push("max_grad_norm = 1.0".into());
+    }
+    if cfg.warmup_steps == 0.0 && cfg.warmup_ratio == 0.0 {
+        tries.push("warmup_ratio = 0.1".into());
+    }
+    if cfg.bf16 {
+        tries.push("bf16 = false".into());
+    }
+    format!("Try {}.", tries.join(", or "))
 }

@@ -17,7 +17,7 @@ use super::flow::{self, StepEnd};
 use super::inputs::{RecipeInputs, train_order};
 use super::metrics::Metrics;
 use super::split_predictions::{PredictedBy, split_predictions};
-use super::train_error::TrainError;
+use super::train_error::{TrainError, divergence_hint};
 use super::{AdamW, AdamWConfig, Gradients, lr_at};
 use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
 use crate::hub::{self, HubSettings};
@@ -431,6 +431,7 @@ impl<'a> Session<'a> {
                 let mut dropout = Dropout::train(self.position.seed, step);
                 let mut grads: Option<Gradients> = None;
                 let mut step_loss = 0.0;
+                let mut step_samples = 0;
                 for rows in group {
                     let batch = self
                         .collator
@@ -451,16 +452,16 @@ impl<'a> Session<'a> {
                         None => grads = Some(batch_grads),
                     }
                     step_loss += loss.to_scalar::<f32>()? as f64 / group.len() as f64;
-                    samples += rows.len();
+                    step_samples += rows.len();
                     tokens += batch.stats.real_tokens;
                 }
                 if !step_loss.is_finite() {
-                    return Err(TrainError::NonFiniteLoss {
-                        step: step + 1,
-                        loss: step_loss,
+                    return Err(TrainError::non_finite_loss(
+                        step + 1,
+                        step_loss,
                         learning_rate,
-                        hint: divergence_hint(&self.cfg),
-                    });
+                        &self.cfg,
+                    ));
                 }
                 self.warn_if_exploding(step + 1, step_loss)?;
                 let mut grads =
@@ -484,7 +485,8 @@ impl<'a> Session<'a> {
                 train_seconds += step_seconds;
                 self.totals.loss_sum += step_loss;
                 self.totals.steps += 1;
-                self.totals.samples += group.iter().map(|rows| rows.len() as u64).sum::<u64>();
+                samples += step_samples;
+                self.totals.samples += step_samples as u64;
                 self.totals.train_seconds += step_seconds;
                 logged_loss += step_loss;
                 logged_steps += 1;
@@ -862,25 +864,6 @@ const EXPLOSION_FACTOR: f64 = 100.0;
 
 fn loss_exploded(first: f64, loss: f64) -> bool {
     first > 0.0 && loss > EXPLOSION_FACTOR * first
-}
-
-/// What to try against a diverging run, naming only settings that are not already so.
-pub(super) fn divergence_hint(cfg: &TrainConfig) -> String {
-    let mut tries = vec![format!(
-        "a lower learning_rate (now {:e}, e.g. {:e})",
-        cfg.learning_rate,
-        cfg.learning_rate / 10.0
-    )];
-    if cfg.max_grad_norm <= 0.0 || cfg.max_grad_norm > 1.0 {
-        tries.push("max_grad_norm = 1.0".into());
-    }
-    if cfg.warmup_steps == 0.0 && cfg.warmup_ratio == 0.0 {
-        tries.push("warmup_ratio = 0.1".into());
-    }
-    if cfg.bf16 {
-        tries.push("bf16 = false".into());
-    }
-    format!("Try {}.", tries.join(", or "))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
 use crate::runs::{BestMetric, Checkpoints, RunStatus, list_runs};
-use crate::train::config::{SaveStrategy, TrainConfig};
+use crate::train::config::SaveStrategy;
 use crate::train::{ExportCheck, Prediction, Predictor, device_from_name, export_model};
 
 /// Predictions and exports run on the CPU: single inputs are quick there, and a run that
@@ -232,11 +232,10 @@ fn list_choices(root: &Path) -> Result<Listing, String> {
 
 /// The `save_strategy` in a run's `config.toml`, when it can be read.
 fn saved_strategy(run: &Path) -> Option<SaveStrategy> {
-    let path = run.join(crate::runs::CONFIG_FILE);
-    let text = std::fs::read_to_string(&path).ok()?;
-    TrainConfig::parse_unvalidated(&text, &path.display().to_string())
-        .ok()
-        .map(|c| c.save_strategy)
+    let config = crate::runs::RunDir::open(run)
+        .and_then(|r| r.config())
+        .ok()?;
+    Some(config.save_strategy)
 }
 
 impl PlaygroundPanel {

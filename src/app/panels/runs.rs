@@ -315,6 +315,9 @@ fn compare_panel(
 struct DeleteRequest {
     path: PathBuf,
     name: String,
+    /// Who writes the run, asked when the dialog opened (not every frame: that is file
+    /// I/O). `runs::delete_run` takes the lock itself, so a run started since is refused.
+    in_use_by: Option<u32>,
 }
 
 /// One panel of the compare grid: a series key and each loaded run's curve of it (the
@@ -876,6 +879,7 @@ impl RunsPanel {
                     self.rt.delete = Some(DeleteRequest {
                         path: path.clone(),
                         name: row.display_name().to_string(),
+                        in_use_by: crate::runs::lock_holder(&path),
                     });
                 }
                 if deleting {
@@ -1034,8 +1038,7 @@ impl RunsPanel {
                 request.name,
                 request.path.display()
             ));
-            // Asked again each frame: the run may end (or start) while the dialog is open.
-            let in_use_by = crate::runs::lock_holder(&request.path);
+            let in_use_by = request.in_use_by;
             if let Some(pid) = in_use_by {
                 let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
                 ui.label(
