@@ -5,7 +5,7 @@ use anyhow::{Result, anyhow};
 use clap::Args;
 use std::path::PathBuf;
 
-use crate::runs::{RunStatus, RunSummary, list_runs};
+use crate::runs::{RunSummary, list_runs};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -51,13 +51,9 @@ pub fn list(args: &RunsArgs) -> Result<()> {
 }
 
 fn row(run: &RunSummary) -> [String; 4] {
-    let status = match (run.info.status, run.in_use_by) {
-        (_, Some(pid)) => format!("running (process {pid})"),
-        (RunStatus::Running, None) => "running".into(),
-        (RunStatus::Finished, _) => "finished".into(),
-        (RunStatus::Failed, _) => "failed".into(),
-        (RunStatus::Stopped, _) => "stopped".into(),
-        (RunStatus::Interrupted, _) => "interrupted".into(),
+    let status = match run.in_use_by {
+        Some(pid) => format!("running (process {pid})"),
+        None => run.info.status.label().to_string(),
     };
     let best = run
         .info

@@ -32,6 +32,19 @@ pub enum RunStatus {
     Interrupted,
 }
 
+impl RunStatus {
+    /// The word for the status, as `run.json` spells it and both front ends show it.
+    pub fn label(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
 /// The best evaluation so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BestMetric {

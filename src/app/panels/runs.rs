@@ -1651,13 +1651,13 @@ fn run_state_notes_ui(ui: &mut egui::Ui, run: &RunSummary) {
 
 fn status_text(status: RunStatus) -> (&'static str, crate::app::toasts::Level) {
     use crate::app::toasts::Level;
-    match status {
-        RunStatus::Running => ("running", Level::Info),
-        RunStatus::Finished => ("finished", Level::Success),
-        RunStatus::Stopped => ("stopped", Level::Warning),
-        RunStatus::Failed => ("failed", Level::Error),
-        RunStatus::Interrupted => ("interrupted", Level::Warning),
-    }
+    let level = match status {
+        RunStatus::Running => Level::Info,
+        RunStatus::Finished => Level::Success,
+        RunStatus::Stopped | RunStatus::Interrupted => Level::Warning,
+        RunStatus::Failed => Level::Error,
+    };
+    (status.label(), level)
 }
 
 /// Opens the folder in the file manager on a job (the opener may take a moment); an error
