@@ -655,6 +655,9 @@ fn window_icon() -> egui::IconData {
     }
 }
 
+/// The smallest window every panel is laid out for (tests check each panel at this size).
+pub const MIN_WINDOW_SIZE: egui::Vec2 = egui::vec2(800.0, 600.0);
+
 /// Opens the desktop window (what `wick` with no command does).
 pub fn run_native() -> anyhow::Result<()> {
     let options = AppOptions::from_environment();
@@ -663,7 +666,7 @@ pub fn run_native() -> anyhow::Result<()> {
             .with_title("Wick")
             .with_app_id("wick")
             .with_inner_size([1280.0, 820.0])
-            .with_min_inner_size([900.0, 560.0])
+            .with_min_inner_size(MIN_WINDOW_SIZE)
             .with_icon(window_icon()),
         ..Default::default()
     };
@@ -697,6 +700,8 @@ fn tour_stops() -> Vec<tour::Stop> {
             Ok(files) => {
                 let mut config = crate::demo::config(&files);
                 config.learning_rate = 5e-4;
+                // Long enough (about ten seconds) for the tour to catch it training.
+                config.num_train_epochs = 40.0;
                 config.run_name = Some("offline-demo-lr5e-4".into());
                 app.start_training(config);
             }
@@ -705,18 +710,20 @@ fn tour_stops() -> Vec<tour::Stop> {
                 .error("Could not write the offline demo's files", err.to_string()),
         }
     }
-    vec![
+    let mut stops = vec![
         tour::Stop {
             name: "welcome",
             enter: |app| app.state.welcome_dismissed = false,
             ready: |_| true,
             max_wait: Duration::from_secs(5),
+            resize_to: None,
         },
         tour::Stop {
             name: "monitor-finished",
             enter: |app| app.start_demo(),
             ready: |app| app.state.monitor.live_run().is_some() && !app.state.monitor.is_training(),
             max_wait: Duration::from_secs(180),
+            resize_to: None,
         },
         tour::Stop {
             name: "hub",
@@ -730,6 +737,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                     && !app.is_busy()
             },
             max_wait: Duration::from_secs(60),
+            resize_to: None,
         },
         tour::Stop {
             name: "data",
@@ -752,6 +760,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                 app.state.data.batch_view().is_some() && !app.is_busy()
             },
             max_wait: Duration::from_secs(300),
+            resize_to: None,
         },
         tour::Stop {
             name: "train",
@@ -761,6 +770,7 @@ fn tour_stops() -> Vec<tour::Stop> {
             },
             ready: |app| app.state.train.preflight_report().is_some() && !app.is_busy(),
             max_wait: Duration::from_secs(300),
+            resize_to: None,
         },
         tour::Stop {
             name: "monitor-live",
@@ -773,6 +783,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                     || !app.state.monitor.is_training()
             },
             max_wait: Duration::from_secs(180),
+            resize_to: None,
         },
         tour::Stop {
             name: "runs",
@@ -794,6 +805,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                 app.state.runs.overlay_points() > 0 && !app.is_busy()
             },
             max_wait: Duration::from_secs(120),
+            resize_to: None,
         },
         tour::Stop {
             name: "playground",
@@ -813,8 +825,31 @@ fn tour_stops() -> Vec<tour::Stop> {
                 true
             },
             max_wait: Duration::from_secs(60),
+            resize_to: None,
         },
-    ]
+    ];
+    // The same panels again in the smallest window Wick supports.
+    let small_window: [(&'static str, fn(&mut WickApp)); 6] = [
+        ("small-hub", |app| show(app, Tab::Hub)),
+        ("small-data", |app| show(app, Tab::Data)),
+        ("small-train", |app| show(app, Tab::Train)),
+        ("small-monitor", |app| show(app, Tab::Monitor)),
+        ("small-runs", |app| show(app, Tab::Runs)),
+        ("small-playground", |app| show(app, Tab::Playground)),
+    ];
+    stops.extend(
+        small_window
+            .into_iter()
+            .enumerate()
+            .map(|(index, (name, enter))| tour::Stop {
+                name,
+                enter,
+                ready: |app| !app.is_busy(),
+                max_wait: Duration::from_secs(30),
+                resize_to: (index == 0).then_some(MIN_WINDOW_SIZE),
+            }),
+    );
+    stops
 }
 
 #[cfg(test)]

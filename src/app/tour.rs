@@ -15,6 +15,8 @@ pub struct Stop {
     pub enter: fn(&mut WickApp),
     pub ready: fn(&mut WickApp) -> bool,
     pub max_wait: Duration,
+    /// The window's inner size from this stop on (points), when it changes here.
+    pub resize_to: Option<egui::Vec2>,
 }
 
 #[derive(Default)]
@@ -58,6 +60,9 @@ impl Tour {
         match &mut self.step {
             Step::Enter => {
                 eprintln!("tour: {}", stop.name);
+                if let Some(size) = stop.resize_to {
+                    ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(size));
+                }
                 (stop.enter)(app);
                 self.step = Step::Waiting {
                     since: Instant::now(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use wick::app::{AppOptions, WickApp};
 use wick::hub::HubSettings;
 
@@ -85,4 +85,47 @@ pub fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
+}
+
+/// Lays the app out at Wick's smallest window ([`wick::app::MIN_WINDOW_SIZE`]) and lists the
+/// widgets it cuts: any node that starts inside the window and ends past its right or bottom
+/// edge. Content a scroll area moves wholly out of view is not cut, so it is not listed;
+/// a node straddling the edge is what a person sees clipped. Bottoms are not checked:
+/// every panel scrolls vertically.
+pub fn cut_at_smallest_window(harness: &mut Harness<'static, WickApp>) -> Vec<String> {
+    let size = wick::app::MIN_WINDOW_SIZE;
+    harness.set_size(size);
+    for _ in 0..4 {
+        harness.step();
+    }
+    let mut cut = Vec::new();
+    for node in harness.query_all(egui_kittest::kittest::by()) {
+        // Containers without a rect of their own have no bounding box.
+        let Some(bounds) = node.accesskit_node().bounding_box() else {
+            continue;
+        };
+        let rect = egui::Rect::from_min_max(
+            egui::pos2(bounds.x0 as f32, bounds.y0 as f32),
+            egui::pos2(bounds.x1 as f32, bounds.y1 as f32),
+        ) / harness.ctx.pixels_per_point();
+        let label = node.accesskit_node().label().unwrap_or_default();
+        let value = node.accesskit_node().value().unwrap_or_default();
+        // A label's text run repeats the label.
+        if node.accesskit_node().role() == egui::accesskit::Role::TextRun {
+            continue;
+        }
+        let starts_inside = rect.min.x < size.x && rect.min.y < size.y;
+        let reaches_out = rect.max.x > size.x + 0.5;
+        if starts_inside && reaches_out && rect.width() > 0.0 {
+            cut.push(format!(
+                "{:?} {label:?} {value:?} at x {:.0}..{:.0}, y {:.0}..{:.0}",
+                node.accesskit_node().role(),
+                rect.min.x,
+                rect.max.x,
+                rect.min.y,
+                rect.max.y
+            ));
+        }
+    }
+    cut
 }
