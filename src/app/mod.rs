@@ -829,7 +829,8 @@ fn tour_stops() -> Vec<tour::Stop> {
         },
     ];
     // The same panels again in the smallest window Wick supports.
-    let small_window: [(&'static str, fn(&mut WickApp)); 6] = [
+    type Enter = fn(&mut WickApp);
+    let small_window: [(&'static str, Enter); 6] = [
         ("small-hub", |app| show(app, Tab::Hub)),
         ("small-data", |app| show(app, Tab::Data)),
         ("small-train", |app| show(app, Tab::Train)),
