@@ -122,6 +122,17 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
     assert!((summary.epoch - 3.0).abs() < 1e-9);
 
     let run_dir = dir.path().join("run");
+    // One definition of the run's durations: the summary's and run.json's agree.
+    let durations = wick::runs::RunDir::open(&run_dir)
+        .unwrap()
+        .info()
+        .durations();
+    // (serde_json's float parsing may differ in the last bit.)
+    let recorded = durations.training_s.expect("run.json has the training time");
+    assert!((recorded - summary.train_runtime_s).abs() < 1e-9);
+    assert!(summary.train_runtime_s > 0.0);
+    assert_eq!(durations.wall_s, summary.wall_s);
+    assert!(summary.wall_s.is_some());
     assert!(run_dir.join("config.toml").is_file());
     for step in [5, 10, 15] {
         for file in REQUIRED_CHECKPOINT_FILES {

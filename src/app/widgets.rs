@@ -142,15 +142,7 @@ pub fn bytes(n: u64) -> String {
 
 /// Seconds as `1h 02m`, `3m 07s` or `12s`.
 pub fn duration(seconds: f64) -> String {
-    if !seconds.is_finite() || seconds < 0.0 {
-        return "–".into();
-    }
-    let s = seconds.round() as u64;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
-        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-    }
+    crate::runs::time::format_duration(seconds)
 }
 
 #[cfg(test)]

@@ -150,7 +150,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                         step.loss,
                         step.learning_rate,
                         step.samples_per_s,
-                        format_duration(step.eta_s)
+                        crate::runs::time::format_duration(step.eta_s)
                     ));
                 }
             }
@@ -286,15 +286,6 @@ fn print_line(bar: &Option<ProgressBar>, line: String) {
     }
 }
 
-fn format_duration(seconds: f64) -> String {
-    let s = seconds.max(0.0).round() as u64;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
 fn print_summary(summary: &Summary) {
     let mut rows: Vec<(String, String)> = vec![
         ("run folder".into(), summary.run_dir.display().to_string()),
@@ -302,8 +293,14 @@ fn print_summary(summary: &Summary) {
         ("epoch".into(), format!("{:.2}", summary.epoch)),
         ("train loss".into(), format!("{:.4}", summary.train_loss)),
         (
-            "train runtime".into(),
-            format_duration(summary.train_runtime_s),
+            "training time".into(),
+            crate::runs::time::format_duration(summary.train_runtime_s),
+        ),
+        (
+            "wall time".into(),
+            summary
+                .wall_s
+                .map_or_else(|| "–".into(), crate::runs::time::format_duration),
         ),
         (
             "train samples/s".into(),

@@ -29,8 +29,8 @@ pub use predictions::{
     PREDICTIONS_FILE, PredictionRow, Predictions, read_predictions, write_predictions,
 };
 pub use run_dir::{
-    BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunInfo, RunListing,
-    RunStatus, RunSummary, delete_run, list_runs, run_folder_name,
+    BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunDurations, RunInfo,
+    RunListing, RunStatus, RunSummary, delete_run, list_runs, run_folder_name,
 };
 pub use trainer_state::TrainerState;
 

@@ -79,6 +79,37 @@ pub struct RunInfo {
     /// What the trainer warned about while the run went on (a diverging loss, ...).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Seconds spent in training steps, summed over every session of the run (the
+    /// summary's `train_runtime`); written when the run ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_runtime_s: Option<f64>,
+}
+
+/// A run's two durations, defined once for Monitor, Runs and `wick train`'s summary.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RunDurations {
+    /// Seconds in training steps only (no preparation, evaluation, saving or pauses),
+    /// summed over resumes.
+    pub training_s: Option<f64>,
+    /// From the run's start to its end, with everything in between: preparation,
+    /// evaluation, saving, pauses and any wait before a resume.
+    pub wall_s: Option<f64>,
+}
+
+impl RunInfo {
+    pub fn durations(&self) -> RunDurations {
+        let started = super::time::parse_rfc3339(&self.started_at);
+        let finished = self
+            .finished_at
+            .as_deref()
+            .and_then(super::time::parse_rfc3339);
+        RunDurations {
+            training_s: self.train_runtime_s,
+            wall_s: started
+                .zip(finished)
+                .map(|(start, end)| (end - start).max(0) as f64),
+        }
+    }
 }
 
 /// An existing or new run folder. One made by `create*` or [`RunDir::open_for_writing`]
@@ -221,6 +252,7 @@ impl RunDir {
             error: None,
             wick_version: env!("CARGO_PKG_VERSION").into(),
             warnings: Vec::new(),
+            train_runtime_s: None,
         };
         let run = Self {
             path,
@@ -308,6 +340,12 @@ impl RunDir {
             self.info.finished_at = None;
             self.info.error = None;
         }
+        self.write_info()
+    }
+
+    /// Records the seconds the run has spent in training steps, over all its sessions.
+    pub fn record_train_runtime(&mut self, seconds: f64) -> Result<(), RunsError> {
+        self.info.train_runtime_s = Some(seconds);
         self.write_info()
     }
 
@@ -497,6 +535,26 @@ mod tests {
             (info.status, info.finished_at, info.error),
             (RunStatus::Running, None, None)
         );
+    }
+
+    #[test]
+    fn durations_are_training_time_and_start_to_end() {
+        let root = tempfile::tempdir().unwrap();
+        let mut run = RunDir::create_named(root.path(), &config()).unwrap();
+        assert_eq!(run.info().durations(), RunDurations::default());
+        run.record_train_runtime(12.5).unwrap();
+        run.finish(RunStatus::Finished, None).unwrap();
+        let mut info = RunDir::open(run.path()).unwrap().info().clone();
+        assert_eq!(info.durations().training_s, Some(12.5));
+        info.started_at = "2026-11-30T10:00:00Z".into();
+        info.finished_at = Some("2026-11-30T10:03:07Z".into());
+        assert_eq!(info.durations().wall_s, Some(187.0));
+        // Runs written before the field existed read without a training time.
+        let old: RunInfo = serde_json::from_str(
+            r#"{"status":"finished","started_at":"2026-11-30T10:00:00Z","finished_at":null,"model":"m","dataset":"d"}"#,
+        )
+        .unwrap();
+        assert_eq!(old.durations(), RunDurations::default());
     }
 
     #[test]

@@ -53,6 +53,20 @@ impl UtcDateTime {
     }
 }
 
+/// Seconds as `1h 02m`, `3m 07s` or `12s` (`–` when unknown): the one way Wick writes a
+/// duration, in the app and on the command line.
+pub fn format_duration(seconds: f64) -> String {
+    if !seconds.is_finite() || seconds < 0.0 {
+        return "–".into();
+    }
+    let s = seconds.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+    }
+}
+
 /// Seconds since the Unix epoch as a float, the `wall_time` of log lines.
 pub fn unix_seconds(time: SystemTime) -> f64 {
     time.duration_since(UNIX_EPOCH)

@@ -117,7 +117,10 @@ pub struct Summary {
     pub epoch: f64,
     /// Mean training loss over the steps of this session.
     pub train_loss: f64,
+    /// Seconds in training steps over the whole run (see [`crate::runs::RunDurations`]).
     pub train_runtime_s: f64,
+    /// From the run's start to its end (see [`crate::runs::RunDurations`]).
+    pub wall_s: Option<f64>,
     pub train_samples_per_s: f64,
     pub best_metric: Option<(String, f64)>,
     pub best_checkpoint: Option<PathBuf>,

@@ -838,8 +838,10 @@ impl<'a> Session<'a> {
         } else {
             RunStatus::Finished
         };
+        self.run.record_train_runtime(train_seconds)?;
         self.run.finish(status, None)?;
         Ok(Summary {
+            wall_s: self.run.info().durations().wall_s,
             run_dir: self.run.path().to_path_buf(),
             global_step: self.position.global_step,
             epoch,
