@@ -128,7 +128,9 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
         .info()
         .durations();
     // (serde_json's float parsing may differ in the last bit.)
-    let recorded = durations.training_s.expect("run.json has the training time");
+    let recorded = durations
+        .training_s
+        .expect("run.json has the training time");
     assert!((recorded - summary.train_runtime_s).abs() < 1e-9);
     assert!(summary.train_runtime_s > 0.0);
     assert_eq!(durations.wall_s, summary.wall_s);
@@ -685,4 +687,58 @@ fn the_inspect_command_prints_one_json_object() {
     let ids = json["first_batch"]["input_ids"].as_array().unwrap();
     assert_eq!((ids.len(), ids[0].as_array().unwrap().len()), (8, 74));
     assert_eq!(json["features"][0]["type"], "string");
+}
+
+#[test]
+fn local_data_without_an_eval_split_holds_out_a_seeded_share_of_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "held-out");
+    // Only the training file: no validation split to evaluate on.
+    let train_file = tiny_dataset(dir.path()).join("data/train.csv");
+    cfg.dataset = train_file.display().to_string();
+    cfg.eval_split = None;
+    cfg.validation_split_percentage = Some(10);
+    let events = run(cfg.clone(), options(dir.path()), |_, _| {});
+    assert_eq!(failure(&events), None);
+    let Some(Event::Started(started)) = events.iter().find(|e| matches!(e, Event::Started(_)))
+    else {
+        panic!("a Started event")
+    };
+    assert_eq!(
+        (started.train_rows, started.eval_rows),
+        (36, 4),
+        "10% of 40 rows"
+    );
+    let run_dir = dir.path().join("held-out");
+    assert_eq!(
+        steps_with(&run_dir, "eval_loss").len(),
+        3,
+        "evaluated each epoch"
+    );
+    let predictions = wick::runs::read_predictions(&run_dir).unwrap().unwrap();
+    assert_eq!(predictions.split, "train[held out 10%]");
+    assert_eq!(predictions.rows.len(), 4);
+    let csv = std::fs::read_to_string(&train_file).unwrap();
+    for row in &predictions.rows {
+        assert!(
+            csv.contains(&row.text),
+            "a held-out row comes from train: {}",
+            row.text
+        );
+    }
+    // The run's config says so, and a second run with the same seed holds out the same rows.
+    let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    assert!(
+        saved.contains("validation_split_percentage = 10"),
+        "{saved}"
+    );
+    cfg.output_dir = Some(dir.path().join("again").display().to_string());
+    assert_eq!(failure(&run(cfg, options(dir.path()), |_, _| {})), None);
+    let again = wick::runs::read_predictions(&dir.path().join("again"))
+        .unwrap()
+        .unwrap();
+    let texts = |p: &wick::runs::Predictions| -> Vec<String> {
+        p.rows.iter().map(|r| r.text.clone()).collect()
+    };
+    assert_eq!(texts(&again), texts(&predictions));
 }

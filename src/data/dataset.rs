@@ -128,6 +128,19 @@ impl TokenizedSplit {
             .collect()
     }
 
+    /// The rows `rows`, in that order, as a split of their own named `split` (a held-out
+    /// share of train, say).
+    pub fn select(&self, rows: &[usize], split: &str) -> Result<TokenizedSplit> {
+        let indices = UInt32Array::from_iter_values(rows.iter().map(|&row| row as u32));
+        let table = arrow::compute::take_record_batch(&self.table, &indices)
+            .map_err(|err| DataError::Invalid(format!("selecting rows of {split}: {err}")))?;
+        let meta = SplitMeta {
+            split: split.to_string(),
+            ..self.meta.clone()
+        };
+        Self::from_table(table, meta, self.cache.clone())
+    }
+
     fn bounds(&self, row: usize) -> (usize, usize) {
         (self.offsets[row] as usize, self.offsets[row + 1] as usize)
     }

@@ -12,6 +12,7 @@ mod collate;
 mod columns;
 mod dataset;
 mod error;
+mod holdout;
 mod labels;
 mod read;
 mod sampler;
@@ -29,6 +30,7 @@ pub use dataset::{
     SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
 };
 pub use error::{DataError, Result, RowLocation};
+pub use holdout::{Holdout, hold_out, holdout_rows};
 pub use labels::{LabelSet, LabelSource, class_balance};
 pub use read::{HF_METADATA_KEY, RawSplit, read_split};
 pub use sampler::{Order, epoch_batches};

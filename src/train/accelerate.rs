@@ -90,6 +90,13 @@ pub const MAPPING: &[KeyMapping] = &[
         Py::opt_str(c.eval_split.as_deref())
     }),
     map(
+        "validation_split_percentage",
+        Script,
+        "with no eval_split: train_test_split(seed = data_seed or seed) holds out this % \
+         of train (datasets draws other rows than Wick)",
+        |c| Py::opt_int(c.holdout_percentage().map(i64::from)),
+    ),
+    map(
         "text_column",
         Script,
         "None: guessed as Wick does (GUESSED_TEXT_PAIRS, GUESSED_TEXT_COLUMNS)",

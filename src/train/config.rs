@@ -54,6 +54,8 @@ pub struct TrainConfig {
     /// Written as "" when unset: its default is not unset.
     #[serde(with = "empty_string_is_none")]
     pub eval_split: Option<String>,
+    /// With no `eval_split`: the share of the training split held out for evaluation.
+    pub validation_split_percentage: Option<u32>,
     pub text_column: Option<String>,
     pub text_pair_column: Option<String>,
     pub label_column: Option<String>,
@@ -112,6 +114,7 @@ impl Default for TrainConfig {
             dataset_config: None,
             train_split: "train".into(),
             eval_split: Some("validation".into()),
+            validation_split_percentage: None,
             text_column: None,
             text_pair_column: None,
             label_column: None,
@@ -389,6 +392,21 @@ impl TrainConfig {
         const DEFAULT_CAP: usize = 512;
         let wanted = self.max_length.map_or(DEFAULT_CAP, |m| m as usize);
         model_max.map_or(wanted, |limit| wanted.min(limit)).max(1)
+    }
+
+    /// Whether the run has rows to evaluate on: an eval split, or a held-out share of train.
+    pub fn has_eval_data(&self) -> bool {
+        self.eval_split.as_deref().is_some_and(|s| !s.is_empty())
+            || self.validation_split_percentage.is_some()
+    }
+
+    /// The share of train held out for evaluation: `validation_split_percentage`, when
+    /// there is no eval split (an eval split wins).
+    pub fn holdout_percentage(&self) -> Option<u32> {
+        match self.eval_split.as_deref() {
+            Some(split) if !split.is_empty() => None,
+            _ => self.validation_split_percentage,
+        }
     }
 
     /// `data_seed`, defaulting to `seed` (HF).

@@ -115,14 +115,13 @@ pub fn nothing_kept_warnings(
             ),
         });
     }
-    let has_eval_split = cfg.eval_split.as_deref().is_some_and(|s| !s.is_empty());
     if first.eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
         warnings.push(format!(
             "eval_steps = {} is more than the run's {total_steps} steps: no evaluation \
              during training",
             cfg.resolved_eval_steps()
         ));
-    } else if first.eval.is_none() && has_eval_split {
+    } else if first.eval.is_none() && cfg.has_eval_data() {
         warnings.push(
             "eval_strategy = \"no\": no evaluation during training, only the final \
              predictions"

@@ -204,13 +204,22 @@ impl<'a> Session<'a> {
             };
         let train = load(&cfg.train_split, None)?;
         let labels = train.meta.labels.names.clone();
-        let eval = match cfg.eval_split.as_deref() {
-            Some(split) if !split.is_empty() => Some(load(split, Some(labels.clone()))?),
-            _ => None,
+        let (train, eval) = match (cfg.eval_split.as_deref(), cfg.holdout_percentage()) {
+            (_, Some(percent)) => {
+                let (train, held_out) =
+                    crate::data::hold_out(&train, percent, cfg.resolved_data_seed())?;
+                (train, Some(held_out))
+            }
+            (Some(split), None) if !split.is_empty() => {
+                let eval = load(split, Some(labels.clone()))?;
+                (train, Some(eval))
+            }
+            _ => (train, None),
         };
         if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
             return Err(TrainError::Invalid(
-                "eval_strategy needs an eval_split; set eval_split or eval_strategy = \"no\""
+                "eval_strategy needs rows to evaluate on; set eval_split, \
+                 validation_split_percentage, or eval_strategy = \"no\""
                     .into(),
             ));
         }

@@ -1069,6 +1069,8 @@ pub fn use_dataset_in_recipe(recipe: &mut TrainConfig, choice: &DatasetChoice) {
     recipe.dataset_config = choice.config.clone();
     recipe.train_split = choice.train_split.clone();
     recipe.eval_split = choice.eval_split.clone();
+    // A held-out share belonged to the previous data; Data offers one again when needed.
+    recipe.validation_split_percentage = None;
 }
 
 /// "Use for training" on a model: it replaces the model; leaving the demo starts the

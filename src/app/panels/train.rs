@@ -116,6 +116,10 @@ pub const GROUPS: &[Group] = &[
             text("dataset_config", "none"),
             text("train_split", "train"),
             text("eval_split", "none: no evaluation"),
+            text(
+                "validation_split_percentage",
+                "none (with no eval_split, 10 holds out 10% of train)",
+            ),
             text("output_dir", "a new folder in the runs folder"),
             text("run_name", "named after the model and dataset"),
             text("num_train_epochs", "3"),
@@ -193,6 +197,7 @@ const KEPT_ON_RESET: &[&str] = &[
     "dataset_config",
     "train_split",
     "eval_split",
+    "validation_split_percentage",
     "text_column",
     "text_pair_column",
     "label_column",

@@ -131,6 +131,10 @@ def main():
             raise SystemExit(f"split {split!r} not found; splits: {', '.join(raw.keys())}")
     train = raw[WICK["train_split"]]
     evaluation = raw[WICK["eval_split"]] if WICK["eval_split"] is not None else None
+    if evaluation is None and WICK["validation_split_percentage"] is not None:
+        seed = args.data_seed if args.data_seed is not None else args.seed
+        held = train.train_test_split(test_size=WICK["validation_split_percentage"] / 100, seed=seed)
+        train, evaluation = held["train"], held["test"]
 
     text, pair, label = resolve_columns(train.column_names)
     names = label_names(train, label)

@@ -53,6 +53,12 @@ pub const KEYS: &[KeyInfo] = &[
         "Split used for evaluation; empty for none.",
     ),
     key(
+        "validation_split_percentage",
+        Wick,
+        "With no eval_split: hold out this % of the training split (seeded by data_seed, \
+         else seed) to evaluate on, as the examples' run_*.py scripts do.",
+    ),
+    key(
         "text_column",
         Wick,
         "Column with the (first) text; guessed when absent.",

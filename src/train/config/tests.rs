@@ -72,6 +72,7 @@ fn every_key_in_table_is_a_field_and_back() {
         "metric_for_best_model=eval_f1",
         "greater_is_better=true",
         "data_seed=1",
+        "validation_split_percentage=10",
         "resume_from_checkpoint=latest",
         "early_stopping_patience=3",
     ] {
@@ -375,4 +376,30 @@ fn file_errors_name_the_file() {
             .to_string()
             .contains("absent.toml")
     );
+}
+
+#[test]
+fn a_held_out_share_needs_no_eval_split_and_a_sane_percentage() {
+    let no_eval = format!("{MINIMAL}\neval_split = \"\"\n");
+    let held_out = TrainConfig::from_toml_str(&format!(
+        "{no_eval}eval_strategy = \"epoch\"\nvalidation_split_percentage = 10\n"
+    ))
+    .unwrap();
+    assert!(held_out.has_eval_data());
+    assert_eq!(held_out.holdout_percentage(), Some(10));
+    for bad in ["0", "51"] {
+        assert_eq!(
+            error_key(&format!("{no_eval}validation_split_percentage = {bad}\n")),
+            "validation_split_percentage"
+        );
+    }
+    // With an eval split as well, the user has to choose.
+    assert_eq!(
+        error_key(&format!("{MINIMAL}\nvalidation_split_percentage = 10\n")),
+        "validation_split_percentage"
+    );
+    let err = TrainConfig::from_toml_str(&format!("{no_eval}eval_strategy = \"epoch\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("validation_split_percentage"), "{err}");
 }

@@ -129,8 +129,22 @@ impl TrainConfig {
                 "must be at least 1 with logging_strategy = \"steps\"",
             );
         }
-        if self.eval_strategy != IntervalStrategy::No && self.eval_split.is_none() {
-            return bad("eval_strategy", "needs an eval_split to evaluate on");
+        if let Some(percent) = self.validation_split_percentage {
+            if !(1..=50).contains(&percent) {
+                return bad("validation_split_percentage", "must be between 1 and 50");
+            }
+            if self.eval_split.is_some() {
+                return bad(
+                    "validation_split_percentage",
+                    "holds out part of train only when there is no eval_split; clear one of them",
+                );
+            }
+        }
+        if self.eval_strategy != IntervalStrategy::No && !self.has_eval_data() {
+            return bad(
+                "eval_strategy",
+                "needs an eval_split or a validation_split_percentage to evaluate on",
+            );
         }
         if self.eval_steps == Some(0) {
             return bad(
