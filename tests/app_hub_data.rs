@@ -3,13 +3,15 @@
 //! and step through the epoch's batches. Bad local paths show an alert and a toast.
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
 
 mod support;
-use support::app::{add_trainable_repos, harness, has_label, has_label_containing, wait_for};
+use support::app::{
+    add_trainable_repos, cut_at_smallest_window, harness, has_label, has_label_containing, wait_for,
+};
 
 /// The tiny Hub plus the trainable repos, served by a loopback mirror.
 fn trainable_hub() -> support::Hub {
@@ -190,6 +192,49 @@ fn search_pick_tokenize_and_step_through_batches() {
     // The second Tokenize reads the cache, and the batches are the same.
     tokenize(&mut harness, true);
     assert_eq!(harness.state().state.data.batch_view().unwrap(), &first);
+}
+
+/// The toast "Use for training" leaves, long as real ones are, once read "…evaluating on
+/// validat" at 800x600: it wraps inside the window instead.
+#[test]
+fn a_long_toast_wraps_inside_the_smallest_window() {
+    let hub = trainable_hub();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), hub.settings());
+    search(&mut harness, "acme");
+    use_for_training(&mut harness, "acme/reviews", "Dataset acme/reviews");
+    let title = "Dataset acme/reviews (default): training on train, evaluating on validation";
+    assert!(
+        harness
+            .state()
+            .toasts()
+            .items()
+            .iter()
+            .any(|t| t.title == title),
+        "the toast is up"
+    );
+
+    let cut = cut_at_smallest_window(&mut harness);
+    assert!(
+        !cut.iter().any(|c| c.contains("evaluating on")),
+        "the toast is cut: {cut:?}"
+    );
+    let node = harness.get_by_label(title);
+    let bounds = node
+        .accesskit_node()
+        .bounding_box()
+        .expect("the toast is laid out");
+    let scale = f64::from(harness.ctx.pixels_per_point());
+    let window = wick::app::MIN_WINDOW_SIZE;
+    assert!(
+        bounds.x0 / scale >= 0.0 && bounds.x1 / scale <= f64::from(window.x),
+        "the toast's title stays in the window: {bounds:?}"
+    );
+    let line = f64::from(harness.ctx.global_style().text_styles[&egui::TextStyle::Body].size);
+    assert!(
+        (bounds.y1 - bounds.y0) / scale > 1.5 * line,
+        "the title wraps onto a second line: {bounds:?}"
+    );
 }
 
 #[test]
