@@ -2,8 +2,9 @@
 //! dataset, "Use for training" a dataset and a model, then Tokenize (cache miss, then hit)
 //! and step through the epoch's batches. Bad local paths show an alert and a toast.
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::{NodeT, Queryable, by};
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
@@ -192,6 +193,45 @@ fn search_pick_tokenize_and_step_through_batches() {
     // The second Tokenize reads the cache, and the batches are the same.
     tokenize(&mut harness, true);
     assert_eq!(harness.state().state.data.batch_view().unwrap(), &first);
+}
+
+/// Where a node is, in points.
+fn rect_of(harness: &Harness<'static, WickApp>, node: &egui_kittest::Node<'_>) -> egui::Rect {
+    let bounds = node
+        .accesskit_node()
+        .bounding_box()
+        .expect("the node is laid out");
+    egui::Rect::from_min_max(
+        egui::pos2(bounds.x0 as f32, bounds.y0 as f32),
+        egui::pos2(bounds.x1 as f32, bounds.y1 as f32),
+    ) / harness.ctx.pixels_per_point()
+}
+
+/// At 800x600 the search and local-path rows wrap, each label before its control on the
+/// same line, and the fields keep a width one can type in.
+#[test]
+fn the_search_rows_wrap_with_labels_first_at_the_smallest_window() {
+    let hub = trainable_hub();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), hub.settings());
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    harness.run_steps(4);
+    for label in ["Search the Hub", "Sort by", "Task", "Local data path"] {
+        let control = rect_of(&harness, &harness.get_by_label(label));
+        let text = rect_of(&harness, &harness.get(by().role(Role::Label).value(label)));
+        assert!(
+            text.max.x <= control.min.x && (text.center().y - control.center().y).abs() < 4.0,
+            "{label} stands before its control: {text:?}, {control:?}"
+        );
+        assert!(
+            control.max.x <= wick::app::MIN_WINDOW_SIZE.x,
+            "{label}: {control:?}"
+        );
+    }
+    for (label, at_least) in [("Search the Hub", 150.0), ("Local data path", 250.0)] {
+        let width = rect_of(&harness, &harness.get_by_label(label)).width();
+        assert!(width >= at_least, "the {label} field is {width} wide");
+    }
 }
 
 /// The toast "Use for training" leaves, long as real ones are, once read "…evaluating on
