@@ -2,14 +2,17 @@
 //! dataset, "Use for training" a dataset and a model, then Tokenize (cache miss, then hit)
 //! and step through the epoch's batches. Bad local paths show an alert and a toast.
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable, by};
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
 
 mod support;
-use support::app::{add_trainable_repos, harness, has_label, has_label_containing, wait_for};
+use support::app::{
+    add_trainable_repos, cut_at_smallest_window, harness, has_label, has_label_containing, wait_for,
+};
 
 /// The tiny Hub plus the trainable repos, served by a loopback mirror.
 fn trainable_hub() -> support::Hub {
@@ -190,6 +193,88 @@ fn search_pick_tokenize_and_step_through_batches() {
     // The second Tokenize reads the cache, and the batches are the same.
     tokenize(&mut harness, true);
     assert_eq!(harness.state().state.data.batch_view().unwrap(), &first);
+}
+
+/// Where a node is, in points.
+fn rect_of(harness: &Harness<'static, WickApp>, node: &egui_kittest::Node<'_>) -> egui::Rect {
+    let bounds = node
+        .accesskit_node()
+        .bounding_box()
+        .expect("the node is laid out");
+    egui::Rect::from_min_max(
+        egui::pos2(bounds.x0 as f32, bounds.y0 as f32),
+        egui::pos2(bounds.x1 as f32, bounds.y1 as f32),
+    ) / harness.ctx.pixels_per_point()
+}
+
+/// At 800x600 the search and local-path rows wrap, each label before its control on the
+/// same line, and the fields keep a width one can type in.
+#[test]
+fn the_search_rows_wrap_with_labels_first_at_the_smallest_window() {
+    let hub = trainable_hub();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), hub.settings());
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    harness.run_steps(4);
+    for label in ["Search the Hub", "Sort by", "Task", "Local data path"] {
+        let control = rect_of(&harness, &harness.get_by_label(label));
+        let text = rect_of(&harness, &harness.get(by().role(Role::Label).value(label)));
+        assert!(
+            text.max.x <= control.min.x && (text.center().y - control.center().y).abs() < 4.0,
+            "{label} stands before its control: {text:?}, {control:?}"
+        );
+        assert!(
+            control.max.x <= wick::app::MIN_WINDOW_SIZE.x,
+            "{label}: {control:?}"
+        );
+    }
+    for (label, at_least) in [("Search the Hub", 150.0), ("Local data path", 250.0)] {
+        let width = rect_of(&harness, &harness.get_by_label(label)).width();
+        assert!(width >= at_least, "the {label} field is {width} wide");
+    }
+}
+
+/// The toast "Use for training" leaves, long as real ones are, once read "…evaluating on
+/// validat" at 800x600: it wraps inside the window instead.
+#[test]
+fn a_long_toast_wraps_inside_the_smallest_window() {
+    let hub = trainable_hub();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), hub.settings());
+    search(&mut harness, "acme");
+    use_for_training(&mut harness, "acme/reviews", "Dataset acme/reviews");
+    let title = "Dataset acme/reviews (default): training on train, evaluating on validation";
+    assert!(
+        harness
+            .state()
+            .toasts()
+            .items()
+            .iter()
+            .any(|t| t.title == title),
+        "the toast is up"
+    );
+
+    let cut = cut_at_smallest_window(&mut harness);
+    assert!(
+        !cut.iter().any(|c| c.contains("evaluating on")),
+        "the toast is cut: {cut:?}"
+    );
+    let node = harness.get_by_label(title);
+    let bounds = node
+        .accesskit_node()
+        .bounding_box()
+        .expect("the toast is laid out");
+    let scale = f64::from(harness.ctx.pixels_per_point());
+    let window = wick::app::MIN_WINDOW_SIZE;
+    assert!(
+        bounds.x0 / scale >= 0.0 && bounds.x1 / scale <= f64::from(window.x),
+        "the toast's title stays in the window: {bounds:?}"
+    );
+    let line = f64::from(harness.ctx.global_style().text_styles[&egui::TextStyle::Body].size);
+    assert!(
+        (bounds.y1 - bounds.y0) / scale > 1.5 * line,
+        "the title wraps onto a second line: {bounds:?}"
+    );
 }
 
 #[test]

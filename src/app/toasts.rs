@@ -3,6 +3,13 @@
 
 use egui::{Align2, Color32, RichText};
 
+/// The widest a toast gets; narrower when the window is.
+const MAX_WIDTH: f32 = 380.0;
+/// Space kept between the toasts and the window's right edge.
+const EDGE_MARGIN: f32 = 12.0;
+/// Details taller than this scroll inside their toast.
+const DETAIL_MAX_HEIGHT: f32 = 160.0;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
     Info,
@@ -92,47 +99,57 @@ impl Toasts {
         }
         let dark = ctx.global_style().visuals.dark_mode;
         let mut close = None;
+        // One width for every toast, narrowed to fit a small window; text wraps inside it.
+        let width = (ctx.content_rect().width() - 2.0 * EDGE_MARGIN).clamp(160.0, MAX_WIDTH);
         egui::Area::new(egui::Id::unique("wick-toasts"))
-            .anchor(Align2::RIGHT_BOTTOM, [-12.0, -36.0])
+            .anchor(Align2::RIGHT_BOTTOM, [-EDGE_MARGIN, -36.0])
             .order(egui::Order::Foreground)
             .show(ctx, |ui| {
-                ui.set_max_width(380.0);
                 for (index, toast) in self.items.iter_mut().enumerate() {
                     toast.shown_at.get_or_insert(now);
-                    egui::Frame::popup(ui.style())
-                        .stroke(egui::Stroke::new(1.5, toast.level.color(dark)))
-                        .show(ui, |ui| {
-                            ui.horizontal(|ui| {
+                    let frame = egui::Frame::popup(ui.style())
+                        .stroke(egui::Stroke::new(1.5, toast.level.color(dark)));
+                    let inner_width = width - frame.total_margin().sum().x;
+                    frame.show(ui, |ui| {
+                        ui.set_width(inner_width);
+                        let (_, dismissed) = egui::Sides::new().shrink_left().wrap().show(
+                            ui,
+                            |ui| {
                                 ui.label(
                                     RichText::new(&toast.title)
                                         .strong()
                                         .color(toast.level.color(dark)),
                                 );
-                                ui.with_layout(
-                                    egui::Layout::right_to_left(egui::Align::Center),
-                                    |ui| {
-                                        if ui.small_button("🗙").on_hover_text("Dismiss").clicked()
-                                        {
-                                            close = Some(index);
-                                        }
-                                        if !toast.detail.is_empty()
-                                            && ui
-                                                .small_button("Copy")
-                                                .on_hover_text("Copy the details")
-                                                .clicked()
-                                        {
-                                            ui.ctx().copy_text(format!(
-                                                "{}\n{}",
-                                                toast.title, toast.detail
-                                            ));
-                                        }
-                                    },
-                                );
-                            });
-                            if !toast.detail.is_empty() {
-                                ui.label(RichText::new(&toast.detail).small());
-                            }
-                        });
+                            },
+                            |ui| {
+                                let dismissed =
+                                    ui.small_button("🗙").on_hover_text("Dismiss").clicked();
+                                if !toast.detail.is_empty()
+                                    && ui
+                                        .small_button("Copy")
+                                        .on_hover_text("Copy the details")
+                                        .clicked()
+                                {
+                                    ui.ctx()
+                                        .copy_text(format!("{}\n{}", toast.title, toast.detail));
+                                }
+                                dismissed
+                            },
+                        );
+                        if dismissed {
+                            close = Some(index);
+                        }
+                        if !toast.detail.is_empty() {
+                            // A long error (a chain of causes) scrolls rather than pushing
+                            // the toasts above the window.
+                            egui::ScrollArea::vertical()
+                                .id_salt(("wick-toast-detail", index))
+                                .max_height(DETAIL_MAX_HEIGHT)
+                                .show(ui, |ui| {
+                                    ui.label(RichText::new(&toast.detail).small());
+                                });
+                        }
+                    });
                     ui.add_space(4.0);
                 }
             });

@@ -145,6 +145,29 @@ pub fn duration(seconds: f64) -> String {
     crate::runs::time::format_duration(seconds)
 }
 
+/// Keeps a few widgets (a label and its control) on one line of a wrapping row
+/// (`ui.horizontal_wrapped`): the group moves to the next line as a whole instead of
+/// leaving its label at the end of the line above. A wrapping row breaks before a widget
+/// is drawn, so the group breaks on the width it had last frame (the first frame, or a
+/// change of width, is laid out again before it is shown).
+pub fn keep_together<R>(ui: &mut Ui, id_salt: &str, add: impl FnOnce(&mut Ui) -> R) -> R {
+    let id = egui::Id::unique(("wick-keep-together", id_salt));
+    let remembered = ui.ctx().data(|d| d.get_temp::<f32>(id));
+    let at_line_start = ui.cursor().min.x <= ui.max_rect().min.x + 0.5;
+    if remembered.is_some_and(|width| width > ui.available_size_before_wrap().x) && !at_line_start {
+        ui.end_row();
+    }
+    // The group gets the rest of the line, so a field keeps its desired width.
+    let inner = ui.horizontal(add);
+    let measured = inner.response.rect.width();
+    if remembered.is_none_or(|old| (old - measured).abs() > 0.5) {
+        ui.ctx().data_mut(|d| d.insert_temp(id, measured));
+        ui.ctx()
+            .request_discard("a group in a wrapping row changed width");
+    }
+    inner.inner
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

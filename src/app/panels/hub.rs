@@ -37,6 +37,11 @@ pub const TASKS: &[&str] = &[
     "fill-mask",
     "feature-extraction",
 ];
+/// The results column's width when the details stand beside it.
+const RESULTS_WIDTH: f32 = 460.0;
+/// Below this width the details stand under the results: beside them they would get less
+/// than a readable column (a model's files with their sizes, a dataset's features).
+const SIDE_BY_SIDE_WIDTH: f32 = RESULTS_WIDTH + 360.0;
 /// Splits tried, in order, as the evaluation split.
 const EVAL_SPLITS: &[&str] = &["validation", "valid", "dev", "test"];
 
@@ -219,11 +224,21 @@ impl HubPanel {
         }
         ui.separator();
 
-        egui::Panel::left("hub-results")
-            .resizable(true)
-            .default_size(460.0)
-            .min_size(320.0)
-            .show(ui, |ui| self.results_ui(ui, cx));
+        if ui.available_width() >= SIDE_BY_SIDE_WIDTH {
+            egui::Panel::left("hub-results")
+                .resizable(true)
+                .default_size(RESULTS_WIDTH)
+                .min_size(320.0)
+                .show(ui, |ui| self.results_ui(ui, cx));
+        } else {
+            // Too narrow for two readable columns: the details go under the results.
+            let height = (ui.available_height() * 0.4).max(120.0);
+            egui::Panel::top("hub-results-stacked")
+                .resizable(true)
+                .default_size(height)
+                .min_size(100.0)
+                .show(ui, |ui| self.results_ui(ui, cx));
+        }
         egui::CentralPanel::default().show(ui, |ui| {
             egui::ScrollArea::vertical()
                 .id_salt("hub-details")
@@ -301,48 +316,63 @@ impl HubPanel {
         self.alert = Some(Alert::error(title, detail));
     }
 
+    /// Kind, query, sort and task on one row that wraps, each label before its control.
     fn search_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         let mut search = false;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             let before = self.kind;
-            ui.selectable_value(&mut self.kind, SearchKind::Datasets, "Datasets");
-            ui.selectable_value(&mut self.kind, SearchKind::Models, "Models");
+            widgets::keep_together(ui, "hub-kind", |ui| {
+                ui.selectable_value(&mut self.kind, SearchKind::Datasets, "Datasets");
+                ui.selectable_value(&mut self.kind, SearchKind::Models, "Models");
+                ui.separator();
+            });
             if before != self.kind {
                 search = true;
             }
-            ui.separator();
-            let label = ui.label("Search the Hub");
-            let field = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.query)
-                        .hint_text("e.g. glue, imdb, bert")
-                        .desired_width(220.0),
-                )
-                .labelled_by(label.id);
-            if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                search = true;
-            }
+            widgets::keep_together(ui, "hub-query", |ui| {
+                let label = ui.label("Search the Hub");
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.query)
+                            .hint_text("e.g. glue, imdb, bert")
+                            .desired_width(200.0),
+                    )
+                    .labelled_by(label.id);
+                if field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    search = true;
+                }
+            });
             let sort_before = self.sort;
-            egui::ComboBox::from_label("Sort by")
-                .selected_text(sort_name(self.sort))
-                .show_ui(ui, |ui| {
-                    for key in [SortKey::Downloads, SortKey::Likes, SortKey::Modified] {
-                        ui.selectable_value(&mut self.sort, key, sort_name(key));
-                    }
-                });
+            widgets::keep_together(ui, "hub-sort", |ui| {
+                let label = ui.label("Sort by");
+                egui::ComboBox::from_id_salt("hub-sort")
+                    .selected_text(sort_name(self.sort))
+                    .show_ui(ui, |ui| {
+                        for key in [SortKey::Downloads, SortKey::Likes, SortKey::Modified] {
+                            ui.selectable_value(&mut self.sort, key, sort_name(key));
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            });
             let task_before = self.task.clone();
-            egui::ComboBox::from_label("Task")
-                .selected_text(if self.task.is_empty() {
-                    "any task"
-                } else {
-                    self.task.as_str()
-                })
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut self.task, String::new(), "any task");
-                    for task in TASKS {
-                        ui.selectable_value(&mut self.task, task.to_string(), *task);
-                    }
-                });
+            widgets::keep_together(ui, "hub-task", |ui| {
+                let label = ui.label("Task");
+                egui::ComboBox::from_id_salt("hub-task")
+                    .selected_text(if self.task.is_empty() {
+                        "any task"
+                    } else {
+                        self.task.as_str()
+                    })
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.task, String::new(), "any task");
+                        for task in TASKS {
+                            ui.selectable_value(&mut self.task, task.to_string(), *task);
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id);
+            });
             if (sort_before != self.sort || task_before != self.task) && self.searched {
                 search = true;
             }
@@ -365,16 +395,19 @@ impl HubPanel {
     }
 
     fn local_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        ui.horizontal(|ui| {
-            let label = ui.label("Local data path");
-            let field = ui
-                .add(
-                    egui::TextEdit::singleline(&mut self.local_path)
-                        .hint_text("a csv, tsv, jsonl or parquet file, or a dataset folder")
-                        .desired_width(360.0),
-                )
-                .labelled_by(label.id);
-            let enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        ui.horizontal_wrapped(|ui| {
+            let mut enter = false;
+            widgets::keep_together(ui, "hub-local-path", |ui| {
+                let label = ui.label("Local data path");
+                let field = ui
+                    .add(
+                        egui::TextEdit::singleline(&mut self.local_path)
+                            .hint_text("a csv, tsv, jsonl or parquet file, or a dataset folder")
+                            .desired_width(320.0),
+                    )
+                    .labelled_by(label.id);
+                enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            });
             let busy = self.use_job.is_some_and(|j| cx.jobs.is_running(j));
             if (ui
                 .add_enabled(
@@ -565,7 +598,15 @@ impl HubPanel {
                         let is_selected = selected_id.as_deref() == Some(hit.id.as_str());
                         row.set_selected(is_selected);
                         row.col(|ui| {
-                            if ui.selectable_label(is_selected, &hit.id).clicked() {
+                            // Long ids end in "…"; the whole id shows on hover.
+                            if ui
+                                .add(
+                                    egui::Button::selectable(is_selected, hit.id.as_str())
+                                        .truncate(),
+                                )
+                                .on_hover_text(&hit.id)
+                                .clicked()
+                            {
                                 clicked = Some(hit.id.clone());
                             }
                         });
@@ -636,10 +677,7 @@ impl HubPanel {
     }
 
     fn dataset_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx, d: &DatasetDetails, busy: bool) {
-        ui.horizontal(|ui| {
-            ui.heading(format!("Dataset {}", d.repo.id));
-            repo_badges(ui, &d.repo);
-        });
+        details_heading(ui, &format!("Dataset {}", d.repo.id), &d.repo);
         ui.label(widgets::muted(
             ui,
             format!(
@@ -651,16 +689,21 @@ impl HubPanel {
         ));
         ui.add_space(4.0);
         let mut reload = None;
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             if d.configs.len() > 1 {
                 let mut config = d.config.clone().unwrap_or_default();
-                egui::ComboBox::from_label("Config")
-                    .selected_text(config.clone())
-                    .show_ui(ui, |ui| {
-                        for name in &d.configs {
-                            ui.selectable_value(&mut config, name.clone(), name);
-                        }
-                    });
+                widgets::keep_together(ui, "hub-config", |ui| {
+                    let label = ui.label("Config");
+                    egui::ComboBox::from_id_salt("hub-config")
+                        .selected_text(config.clone())
+                        .show_ui(ui, |ui| {
+                            for name in &d.configs {
+                                ui.selectable_value(&mut config, name.clone(), name);
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id);
+                });
                 if Some(&config) != d.config.as_ref() {
                     reload = Some(config);
                 }
@@ -718,20 +761,36 @@ impl HubPanel {
                 },
             ));
         } else {
-            egui::Grid::new("hub-features")
-                .striped(true)
-                .show(ui, |ui| {
-                    for f in &d.features {
-                        ui.label(RichText::new(&f.name).monospace());
-                        ui.label(&f.dtype);
-                        if f.class_names.is_empty() {
-                            ui.label("");
-                        } else {
-                            ui.label(format!("labels: {}", f.class_names.join(", ")));
+            // A table, not a grid: its last column takes what is left, and long label lists
+            // end in "…" with the whole list on hover.
+            ui.push_id("hub-features", |ui| {
+                TableBuilder::new(ui)
+                    .striped(true)
+                    .vscroll(false)
+                    .column(Column::auto())
+                    .column(Column::auto())
+                    .column(Column::remainder().clip(true))
+                    .body(|mut body| {
+                        for f in &d.features {
+                            body.row(20.0, |mut row| {
+                                row.col(|ui| {
+                                    ui.label(RichText::new(&f.name).monospace());
+                                });
+                                row.col(|ui| {
+                                    ui.label(&f.dtype);
+                                });
+                                row.col(|ui| {
+                                    if !f.class_names.is_empty() {
+                                        let names = f.class_names.join(", ");
+                                        ui.add(
+                                            egui::Label::new(format!("labels: {names}")).truncate(),
+                                        );
+                                    }
+                                });
+                            });
                         }
-                        ui.end_row();
-                    }
-                });
+                    });
+            });
         }
 
         ui.add_space(6.0);
@@ -755,10 +814,7 @@ impl HubPanel {
     }
 
     fn model_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx, m: &ModelDetails, busy: bool) {
-        ui.horizontal(|ui| {
-            ui.heading(format!("Model {}", m.repo.id));
-            repo_badges(ui, &m.repo);
-        });
+        details_heading(ui, &format!("Model {}", m.repo.id), &m.repo);
         ui.label(widgets::muted(
             ui,
             format!(
@@ -799,15 +855,29 @@ impl HubPanel {
         }
         ui.add_space(6.0);
         ui.strong("Files");
-        egui::Grid::new("hub-model-files")
-            .striped(true)
-            .show(ui, |ui| {
-                for file in &m.repo.files {
-                    ui.label(RichText::new(&file.path).monospace());
-                    ui.label(file.size.map(widgets::bytes).unwrap_or_default());
-                    ui.end_row();
-                }
-            });
+        // The paths take what the sizes leave; a long one ends in "…", whole on hover.
+        ui.push_id("hub-model-files", |ui| {
+            TableBuilder::new(ui)
+                .striped(true)
+                .vscroll(false)
+                .column(Column::remainder().clip(true))
+                .column(Column::exact(80.0))
+                .body(|mut body| {
+                    for file in &m.repo.files {
+                        body.row(20.0, |mut row| {
+                            row.col(|ui| {
+                                ui.add(
+                                    egui::Label::new(RichText::new(&file.path).monospace())
+                                        .truncate(),
+                                );
+                            });
+                            row.col(|ui| {
+                                ui.label(file.size.map(widgets::bytes).unwrap_or_default());
+                            });
+                        });
+                    }
+                });
+        });
     }
 }
 
@@ -833,7 +903,7 @@ fn offline_banner(ui: &mut egui::Ui, cx: &mut Cx) {
         .stroke(egui::Stroke::new(1.0, color))
         .show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.label(
                     RichText::new(
                         "⚠ Offline mode: searching the Hub is off. Cached repos still work by \
@@ -865,6 +935,14 @@ fn progress_line(ui: &mut egui::Ui, cx: &Cx, job: JobId, text: &str) {
     });
 }
 
+/// "Dataset owner/name" and its badges; a long id wraps rather than running off.
+fn details_heading(ui: &mut egui::Ui, title: &str, repo: &RepoDetails) {
+    ui.horizontal_wrapped(|ui| {
+        ui.heading(title);
+        repo_badges(ui, repo);
+    });
+}
+
 fn repo_badges(ui: &mut egui::Ui, repo: &RepoDetails) {
     if repo.gated {
         ui.label(RichText::new("gated").color(ui.visuals().warn_fg_color))
@@ -883,6 +961,10 @@ fn rows_table(ui: &mut egui::Ui, rows: &FirstRows) {
         ui.label(widgets::muted(ui, "The split is empty."));
         return;
     }
+    // Columns share the width down to a readable minimum; past that the table scrolls.
+    let spacing = ui.spacing().item_spacing.x;
+    let column_width =
+        (ui.available_width() / rows.columns.len() as f32 - spacing).clamp(80.0, 180.0);
     ui.push_id("hub-rows", |ui| {
         egui::ScrollArea::horizontal().show(ui, |ui| {
             TableBuilder::new(ui)
@@ -891,7 +973,7 @@ fn rows_table(ui: &mut egui::Ui, rows: &FirstRows) {
                 .resizable(true)
                 .vscroll(false)
                 .columns(
-                    Column::initial(180.0).at_least(50.0).clip(true),
+                    Column::initial(column_width).at_least(50.0).clip(true),
                     rows.columns.len(),
                 )
                 .header(20.0, |mut header| {

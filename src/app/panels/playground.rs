@@ -561,14 +561,19 @@ impl PlaygroundPanel {
     fn selection(&mut self, ui: &mut egui::Ui) {
         let run_names: Vec<String> = self.runs.iter().map(|r| r.name.clone()).collect();
         let current = self.run.clone().unwrap_or_default();
-        ui.horizontal(|ui| {
-            egui::ComboBox::from_label("Run")
+        ui.horizontal_wrapped(|ui| {
+            // Run names are long (a timestamp and the run name): the picker takes at most the
+            // row, and a name that does not fit ends in "…", whole on hover.
+            let label = ui.label("Run");
+            let width = (ui.available_width() - ui.spacing().item_spacing.x).clamp(120.0, 340.0);
+            egui::ComboBox::from_id_salt("playground-run")
                 .selected_text(if current.is_empty() {
                     "pick a run"
                 } else {
                     &current
                 })
-                .width(340.0)
+                .width(width)
+                .truncate()
                 .show_ui(ui, |ui| {
                     for name in &run_names {
                         if ui
@@ -579,31 +584,38 @@ impl PlaygroundPanel {
                             self.checkpoint = CheckpointPick::Best;
                         }
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id)
+                .on_hover_text(&current);
             ui.add_space(12.0);
             let Some(run) = self.selected_run().cloned() else {
                 return;
             };
             let pick_text = |pick: &CheckpointPick| checkpoint_label(&run, pick);
-            egui::ComboBox::from_label("Checkpoint")
-                .selected_text(pick_text(&self.checkpoint))
-                .width(220.0)
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(
-                        &mut self.checkpoint,
-                        CheckpointPick::Best,
-                        pick_text(&CheckpointPick::Best),
+            widgets::keep_together(ui, "playground-checkpoint", |ui| {
+                let label = ui.label("Checkpoint");
+                egui::ComboBox::from_id_salt("playground-checkpoint")
+                    .selected_text(pick_text(&self.checkpoint))
+                    .width(220.0)
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(
+                            &mut self.checkpoint,
+                            CheckpointPick::Best,
+                            pick_text(&CheckpointPick::Best),
+                        );
+                        for step in run.checkpoints.iter().rev() {
+                            let pick = CheckpointPick::Step(*step);
+                            ui.selectable_value(&mut self.checkpoint, pick, pick_text(&pick));
+                        }
+                    })
+                    .response
+                    .labelled_by(label.id)
+                    .on_hover_text(
+                        "best: the checkpoint of the best evaluation (metric_for_best_model), \
+                         else the latest; final: the model the run ended with",
                     );
-                    for step in run.checkpoints.iter().rev() {
-                        let pick = CheckpointPick::Step(*step);
-                        ui.selectable_value(&mut self.checkpoint, pick, pick_text(&pick));
-                    }
-                })
-                .response
-                .on_hover_text(
-                    "best: the checkpoint of the best evaluation (metric_for_best_model), \
-                     else the latest; final: the model the run ended with",
-                );
+            });
         });
         if let Some(run) = self.selected_run() {
             let mut facts = vec![
