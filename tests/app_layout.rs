@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
@@ -195,6 +195,7 @@ fn train_fits_the_smallest_window_with_a_preflight_and_with_errors() {
         h.state().state.train.preflight_report().is_some() && !h.state().is_busy()
     });
     assert_fits_smallest_window(&mut harness, "Train with a preflight result");
+    assert_form_clear_of_side_column(&mut harness);
 
     let recipe = &mut harness.state_mut().state.recipe;
     recipe.learning_rate = -1.0;
@@ -202,6 +203,32 @@ fn train_fits_the_smallest_window_with_a_preflight_and_with_errors() {
     recipe.warmup_ratio = 3.0;
     harness.run_steps(3);
     assert_fits_smallest_window(&mut harness, "Train with invalid values");
+}
+
+/// At the smallest window Train's side column (presets, TOML file, Run) sits beside the
+/// form's fields or under them, never over them.
+fn assert_form_clear_of_side_column(harness: &mut Harness<'static, WickApp>) {
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    harness.run_steps(4);
+    let bounds = |harness: &Harness<'static, WickApp>, label: &str| {
+        let b = harness
+            .get_by_label(label)
+            .accesskit_node()
+            .bounding_box()
+            .unwrap_or_else(|| panic!("{label} has no bounds"));
+        egui::Rect::from_min_max(
+            egui::pos2(b.x0 as f32, b.y0 as f32),
+            egui::pos2(b.x1 as f32, b.y1 as f32),
+        )
+    };
+    let field = bounds(harness, "per_device_train_batch_size");
+    let side = bounds(harness, "Presets");
+    harness.set_size(DEFAULT_SIZE);
+    harness.run_steps(3);
+    assert!(
+        side.min.x >= field.max.x || side.min.y >= field.max.y,
+        "the side column (Presets at {side:?}) covers the form's field at {field:?}"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! The Train panel driven through the accessibility tree: presets change the fields, a bad
-//! value shows under its field and disables Start, TOML export and import round-trip,
+//! The Train panel driven through the accessibility tree: presets change the fields, bad
+//! values are all listed in words and disable Start without moving the fields, TOML export and import round-trip,
 //! preflight shows its card, and Start trains the recipe until Monitor shows it finished.
 
 use egui_kittest::Harness;
@@ -111,8 +111,8 @@ fn the_course_recipe_fills_in_minilm_and_mrpc_when_nothing_is_chosen() {
     let mut harness = on_train(dir.path(), TrainConfig::default());
     assert!(!start_enabled(&harness), "no model or data yet");
     assert!(
-        has_label(&harness, "⚠ required"),
-        "the model field says it is required"
+        has_label(&harness, "model is required"),
+        "the problems box says the model is required"
     );
     harness.get_by_label("Course recipe (chapter 3)").click();
     harness.run_steps(3);
@@ -126,7 +126,7 @@ fn the_course_recipe_fills_in_minilm_and_mrpc_when_nothing_is_chosen() {
 }
 
 #[test]
-fn an_invalid_value_shows_under_its_field_and_disables_start() {
+fn an_invalid_value_is_listed_in_words_and_disables_start() {
     let dir = tempfile::tempdir().unwrap();
     let mut harness = on_train(dir.path(), named("acme/model", "acme/data"));
     assert!(start_enabled(&harness));
@@ -135,14 +135,24 @@ fn an_invalid_value_shows_under_its_field_and_disables_start() {
     set_field(&mut harness, "learning_rate", "fast");
     assert!(!start_enabled(&harness));
     assert!(
-        has_label_containing(&harness, "⚠ invalid type"),
-        "parse error shown"
+        has_label(
+            &harness,
+            "learning_rate must be a number (like 0.1 or 5e-5)"
+        ),
+        "the parse error in words"
+    );
+    assert!(
+        !has_label_containing(&harness, "invalid type"),
+        "not serde's"
     );
     assert_eq!(harness.state().state.recipe.learning_rate, 5e-5);
 
     // A number that validation refuses.
     set_field(&mut harness, "learning_rate", "-1");
-    assert!(has_label(&harness, "⚠ must be a positive number"));
+    assert!(has_label(
+        &harness,
+        "learning_rate must be a positive number"
+    ));
     assert!(!start_enabled(&harness));
     harness.get_by_label(START).click();
     harness.run_steps(3);
@@ -152,15 +162,61 @@ fn an_invalid_value_shows_under_its_field_and_disables_start() {
     assert!(start_enabled(&harness));
     assert_eq!(harness.state().state.recipe.learning_rate, 2e-5);
 
-    // In a closed group: it opens on click and shows the error under the field.
+    // In a closed group: it opens on click and the error is listed.
     harness.get_by_label("Advanced").click();
     harness.run_steps(3);
     set_field(&mut harness, "max_length", "0");
-    assert!(has_label(&harness, "⚠ must be at least 1 (or unset)"));
+    assert!(has_label(
+        &harness,
+        "max_length must be at least 1 (or unset)"
+    ));
     assert!(!start_enabled(&harness));
     set_field(&mut harness, "max_length", "");
     assert!(start_enabled(&harness));
     assert_eq!(harness.state().state.recipe.max_length, None);
+}
+
+/// The top of the field named `key`, in points.
+fn field_top(harness: &Harness<'static, WickApp>, key: &str) -> f64 {
+    harness
+        .get_by_label(key)
+        .accesskit_node()
+        .bounding_box()
+        .unwrap_or_else(|| panic!("the {key} field has no bounds"))
+        .y0
+}
+
+#[test]
+fn every_error_is_listed_at_once_and_no_field_moves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = on_train(dir.path(), named("acme/model", "acme/data"));
+    let seed_top = field_top(&harness, "seed");
+    let max_steps_top = field_top(&harness, "max_steps");
+
+    set_field(&mut harness, "learning_rate", "0");
+    set_field(&mut harness, "per_device_train_batch_size", "many");
+    set_field(&mut harness, "max_steps", "-5");
+    harness.state_mut().state.recipe.warmup_ratio = 3.0;
+    harness.run_steps(3);
+
+    for sentence in [
+        "learning_rate must be a positive number",
+        "per_device_train_batch_size must be a whole number (0 or more)",
+        "max_steps must be -1 (use num_train_epochs) or positive",
+        "warmup_ratio must be in [0, 1]",
+    ] {
+        assert!(has_label(&harness, sentence), "{sentence} is listed");
+    }
+    assert!(has_label(&harness, "⚠ Fix 4 things before Start"));
+    assert!(!has_label_containing(&harness, "invalid"), "no serde text");
+    assert!(!start_enabled(&harness));
+    // Fields under (and between) the invalid ones stay where they were.
+    assert_eq!(field_top(&harness, "seed"), seed_top);
+    assert_eq!(field_top(&harness, "max_steps"), max_steps_top);
+    // The list is at the body text size, not the small one.
+    let line = harness.get_by_label("learning_rate must be a positive number");
+    let height = line.accesskit_node().bounding_box().unwrap().height();
+    assert!(height >= 15.0, "the error line is {height} points high");
 }
 
 #[test]
@@ -176,7 +232,7 @@ fn export_then_import_round_trips_the_recipe() {
     let file = dir.path().join("exported.toml");
     set_field(&mut harness, "TOML path", &file.display().to_string());
 
-    harness.get_by_label("Export").click();
+    harness.get_by_label("Save as TOML…").click();
     wait_for(&mut harness, "the exported file", |_| file.is_file());
     wait_for(&mut harness, "the export to be reported", |h| {
         h.state()
@@ -192,7 +248,7 @@ fn export_then_import_round_trips_the_recipe() {
     harness.state_mut().state.recipe.learning_rate = 1.0;
     harness.state_mut().state.recipe.model = "other/model".into();
     harness.run_steps(2);
-    harness.get_by_label("Import").click();
+    harness.get_by_label("Open TOML…").click();
     wait_for(&mut harness, "the imported recipe", |h| {
         h.state().state.recipe.learning_rate == 3e-5
     });
@@ -207,7 +263,7 @@ fn importing_a_file_with_an_unknown_key_says_which() {
     std::fs::write(&file, "model = \"m\"\nlearning_rat = 1e-4\n").unwrap();
     let mut harness = on_train(dir.path(), named("acme/model", "acme/data"));
     set_field(&mut harness, "TOML path", &file.display().to_string());
-    harness.get_by_label("Import").click();
+    harness.get_by_label("Open TOML…").click();
     wait_for(&mut harness, "the import error", |h| {
         has_label(h, "⚠ Could not import the recipe")
     });

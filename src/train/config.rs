@@ -303,18 +303,67 @@ impl TrainConfig {
                 suggestion: closest_key(key),
             });
         }
-        let mut table = toml::Table::try_from(&*self)
-            .map_err(|e| ConfigError::bad(file, key, e.to_string()))?;
+        let mut updated = self
+            .with_value(key, value)
+            .map_err(|message| ConfigError::bad(file, key, self.expected_value(key, message)))?;
+        updated.normalize_empty_strings();
+        *self = updated;
+        Ok(())
+    }
+
+    /// A copy with `key` set (or reset); serde's message when the value does not fit.
+    fn with_value(&self, key: &str, value: Option<toml::Value>) -> Result<Self, String> {
+        let mut table = toml::Table::try_from(self).map_err(|e| e.to_string())?;
         match value {
             Some(value) => table.insert(key.into(), value),
             None => table.remove(key),
         };
-        let mut updated: Self = toml::Value::Table(table)
+        toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::bad(file, key, e.message()))?;
-        updated.normalize_empty_strings();
-        *self = updated;
-        Ok(())
+            .map_err(|e: toml::de::Error| e.message().to_string())
+    }
+
+    /// What `key` takes, in plain words, for a value that did not fit. serde says "invalid
+    /// type: string \"fast\", expected f64"; people need "must be a number". The kind is
+    /// found by trying one value of each kind on a copy, so new keys need no list here.
+    fn expected_value(&self, key: &str, serde_message: String) -> String {
+        let variants = match key {
+            "eval_strategy" | "logging_strategy" => Some(variant_names(&[
+                IntervalStrategy::No,
+                IntervalStrategy::Steps,
+                IntervalStrategy::Epoch,
+            ])),
+            "save_strategy" => Some(variant_names(&[
+                SaveStrategy::No,
+                SaveStrategy::Steps,
+                SaveStrategy::Epoch,
+                SaveStrategy::Best,
+            ])),
+            "lr_scheduler_type" => Some(variant_names(&[
+                LrSchedulerType::Linear,
+                LrSchedulerType::Cosine,
+                LrSchedulerType::Constant,
+                LrSchedulerType::ConstantWithWarmup,
+            ])),
+            _ => None,
+        };
+        if let Some(variants) = variants {
+            return format!("must be one of: {variants}");
+        }
+        let takes = |value: toml::Value| self.with_value(key, Some(value)).is_ok();
+        if takes(toml::Value::Float(0.5)) {
+            "must be a number (like 0.1 or 5e-5)".into()
+        } else if takes(toml::Value::Integer(-1)) {
+            "must be a whole number".into()
+        } else if takes(toml::Value::Integer(1)) {
+            "must be a whole number (0 or more)".into()
+        } else if takes(toml::Value::Boolean(true)) {
+            "must be true or false".into()
+        } else if takes(toml::Value::String("x".into())) {
+            "must be text".into()
+        } else {
+            serde_message
+        }
     }
 
     /// Optional strings given as "" mean unset (`eval_split = ""` disables eval).
@@ -521,6 +570,16 @@ mod empty_string_is_none {
         let text = String::deserialize(deserializer)?;
         Ok(Some(text).filter(|t| !t.trim().is_empty()))
     }
+}
+
+/// The names a unit enum is written with in TOML, comma separated.
+fn variant_names<T: Serialize>(values: &[T]) -> String {
+    values
+        .iter()
+        .filter_map(|v| toml::Value::try_from(v).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

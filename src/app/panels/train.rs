@@ -4,8 +4,12 @@
 //!
 //! Every field is edited as text and applied with `TrainConfig::apply_override`, the same
 //! parser as `wick train --set key=value`, so the form accepts exactly what the CLI accepts.
-//! `validate()` runs on every change and its error shows under the field it names; Start stays
-//! disabled while anything is wrong.
+//! `problems()` runs on every change: every error is listed at once, in words, in a box next
+//! to Start (never between fields, so nothing moves under the pointer), and each field it names
+//! gets a marker in a column of its own. Start stays disabled while anything is wrong.
+//!
+//! Wide windows show the form and a side column (presets, TOML file, Accelerate, Run); narrow
+//! ones stack them in one scroll area, the side column's part under the form.
 
 use egui::{RichText, Ui};
 use serde::{Deserialize, Serialize};
@@ -14,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::app::accelerate::AccelerateForm;
 use crate::app::jobs::{self, JobId};
+use crate::app::panels::hub::{DialogOutcome, dialog_outcome};
 use crate::app::toasts::Level;
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
@@ -27,10 +32,10 @@ pub type PreflightResult = Result<Box<PreflightReport>, String>;
 
 #[derive(Debug)]
 pub enum Msg {
-    /// A file dialog closed (`None`: cancelled).
+    /// A file dialog closed, or there was none to show.
     Picked {
         purpose: FileAction,
-        path: Option<PathBuf>,
+        outcome: DialogOutcome,
     },
     Imported {
         path: PathBuf,
@@ -189,6 +194,38 @@ pub const GROUPS: &[Group] = &[
     },
 ];
 
+/// Below this width the side column goes under the form: the form needs about 520 points
+/// (names, fields, markers) and the side column 320.
+const SIDE_BY_SIDE_WIDTH: f32 = 900.0;
+
+/// Width of the form's value widgets.
+const FIELD_WIDTH: f32 = 260.0;
+
+/// One thing to fix before Start: the key it is about ("" for none) and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl Problem {
+    fn of(err: &ConfigError) -> Self {
+        Self {
+            key: err.key().unwrap_or_default().to_string(),
+            message: error_message(err),
+        }
+    }
+
+    /// "learning_rate must be a positive number".
+    pub fn sentence(&self) -> String {
+        if self.key.is_empty() {
+            self.message.clone()
+        } else {
+            format!("{} {}", self.key, self.message)
+        }
+    }
+}
+
 /// Keys a "Reset to defaults" leaves alone: the data and model (from Hub and Data) and the
 /// device.
 const KEPT_ON_RESET: &[&str] = &[
@@ -250,15 +287,33 @@ impl TrainPanel {
             .is_some_and(|job| cx_jobs.is_running(job))
     }
 
-    /// The first problem with the form: a field that does not parse, else `validate()`.
-    pub fn problem(&self, recipe: &TrainConfig) -> Option<(String, String)> {
-        if let Some((key, draft)) = self.drafts.iter().find(|(_, d)| d.error.is_some()) {
-            return Some((key.to_string(), draft.error.clone().unwrap_or_default()));
+    /// Everything to fix before Start, one per key, in the form's order: fields that do not
+    /// parse, then what `problems()` finds in the recipe.
+    pub fn problems(&self, recipe: &TrainConfig) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = self
+            .drafts
+            .iter()
+            .filter_map(|(key, draft)| {
+                draft.error.as_ref().map(|message| Problem {
+                    key: key.to_string(),
+                    message: message.clone(),
+                })
+            })
+            .collect();
+        for problem in recipe.problems().iter().map(Problem::of) {
+            if !problems.iter().any(|p| p.key == problem.key) {
+                problems.push(problem);
+            }
         }
-        recipe
-            .validate()
-            .err()
-            .map(|err| (err.key().unwrap_or("").to_string(), error_message(&err)))
+        let position = |key: &str| {
+            GROUPS
+                .iter()
+                .flat_map(Group::keys)
+                .position(|k| k == key)
+                .unwrap_or(usize::MAX)
+        };
+        problems.sort_by_key(|p| position(&p.key));
+        problems
     }
 
     pub fn ui(&mut self, ui: &mut Ui, cx: &mut Cx) {
@@ -269,8 +324,19 @@ impl TrainPanel {
              Hover a name for what it does.",
         );
         widgets::alert(ui, &mut self.alert);
-        let problem = self.problem(cx.recipe);
+        let problems = self.problems(cx.recipe);
 
+        if ui.available_width() < SIDE_BY_SIDE_WIDTH {
+            egui::ScrollArea::vertical()
+                .id_salt("train-stacked-scroll")
+                .show(ui, |ui| {
+                    self.form(ui, cx, &problems);
+                    ui.add_space(8.0);
+                    ui.separator();
+                    self.side_column(ui, cx, &problems);
+                });
+            return;
+        }
         egui::Panel::right("train-side")
             .resizable(true)
             .default_size(380.0)
@@ -278,34 +344,33 @@ impl TrainPanel {
             .show(ui, |ui| {
                 egui::ScrollArea::vertical()
                     .id_salt("train-side-scroll")
-                    .show(ui, |ui| self.side(ui, cx, problem.as_ref()));
+                    .show(ui, |ui| self.side_column(ui, cx, &problems));
             });
-
         egui::CentralPanel::default().show(ui, |ui| {
-            if cx.recipe.model.trim().is_empty() || cx.recipe.dataset.trim().is_empty() {
-                ui.horizontal(|ui| {
-                    ui.label(widgets::muted(
-                        ui,
-                        "No data or model yet: pick them in Hub, type them below, or apply the \
-                         Course recipe preset.",
-                    ));
-                    if ui.small_button("Go to Hub").clicked() {
-                        cx.actions.push(Action::Navigate(Tab::Hub));
-                    }
-                });
-                ui.add_space(4.0);
-            }
             egui::ScrollArea::vertical()
                 .id_salt("train-form-scroll")
-                .show(ui, |ui| self.form(ui, cx, problem.as_ref()));
+                .show(ui, |ui| self.form(ui, cx, &problems));
         });
     }
 
-    fn form(&mut self, ui: &mut Ui, cx: &mut Cx, problem: Option<&(String, String)>) {
+    /// The side column, kept clear of the scroll bar, and no wider than reads well.
+    fn side_column(&mut self, ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
+        egui::Frame::new()
+            .inner_margin(egui::Margin {
+                right: 14,
+                ..Default::default()
+            })
+            .show(ui, |ui| {
+                ui.set_max_width(ui.available_width().min(560.0));
+                self.side(ui, cx, problems);
+            });
+    }
+
+    fn form(&mut self, ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
         let table = toml::Table::try_from(&*cx.recipe).unwrap_or_default();
         let defaults = toml::Table::try_from(TrainConfig::default()).unwrap_or_default();
         for (index, group) in GROUPS.iter().enumerate() {
-            let has_problem = problem.is_some_and(|(key, _)| group.keys().any(|k| k == key));
+            let has_problem = problems.iter().any(|p| group.keys().any(|k| k == p.key));
             let title = if has_problem {
                 RichText::new(format!("⚠ {}", group.title))
                     .strong()
@@ -317,12 +382,15 @@ impl TrainPanel {
                 .id_salt(group.title)
                 .default_open(index == 0)
                 .show(ui, |ui| {
+                    // Name, value, marker: an error only fills the marker cell, so no row
+                    // changes height and nothing moves under the pointer.
                     egui::Grid::new(("train-grid", group.title))
-                        .num_columns(2)
-                        .spacing([12.0, 4.0])
-                        .min_col_width(200.0)
+                        .num_columns(3)
+                        .spacing([8.0, 4.0])
+                        .min_col_width(16.0)
                         .show(ui, |ui| {
                             for field in group.fields {
+                                let problem = problems.iter().find(|p| p.key == field.key);
                                 self.field(ui, cx.recipe, field, &table, &defaults, problem);
                             }
                         });
@@ -353,29 +421,35 @@ impl TrainPanel {
         field: &Field,
         table: &toml::Table,
         defaults: &toml::Table,
-        problem: Option<&(String, String)>,
+        problem: Option<&Problem>,
     ) {
         let key = field.key;
         let current = value_text(table.get(key));
         let default = value_text(defaults.get(key));
         let changed = current != default;
         let help = tooltip(key, &default);
+        let dark = ui.visuals().dark_mode;
+        let error_color = Level::Error.color(dark);
         let name = RichText::new(key).monospace();
-        let name = if changed {
-            name.color(widgets::accent(ui.visuals().dark_mode))
+        let name = if problem.is_some() {
+            name.color(error_color)
+        } else if changed {
+            name.color(widgets::accent(dark))
         } else {
             name
         };
+        // The name column is as wide as the longest key, so values line up in every group.
+        let name_width = 200.0;
         match field.kind {
             Kind::Bool => {
-                ui.label("");
+                ui.allocate_space(egui::vec2(name_width, 0.0));
                 let mut value = current == "true";
                 if ui.checkbox(&mut value, name).on_hover_text(&help).changed() {
                     self.apply(recipe, key, if value { "true" } else { "false" });
                 }
             }
             Kind::Choice(options) => {
-                let label = ui.label(name).on_hover_text(&help);
+                let label = name_label(ui, name, name_width).on_hover_text(&help);
                 let shown = |v: &str| {
                     if v.is_empty() {
                         "auto".to_string()
@@ -386,7 +460,7 @@ impl TrainPanel {
                 let mut picked = None;
                 egui::ComboBox::from_id_salt(("train-choice", key))
                     .selected_text(shown(&current))
-                    .width(260.0)
+                    .width(FIELD_WIDTH)
                     .show_ui(ui, |ui| {
                         for option in options {
                             if ui
@@ -405,19 +479,18 @@ impl TrainPanel {
                 }
             }
             Kind::Text => {
-                let label = ui.label(name).on_hover_text(&help);
+                let label = name_label(ui, name, name_width).on_hover_text(&help);
                 let mut text = self
                     .drafts
                     .get(key)
                     .map_or_else(|| current.clone(), |d| d.text.clone());
-                let response = ui
-                    .add(
-                        egui::TextEdit::singleline(&mut text)
-                            .hint_text(field.hint)
-                            .desired_width(260.0),
-                    )
-                    .labelled_by(label.id)
-                    .on_hover_text(&help);
+                let mut edit = egui::TextEdit::singleline(&mut text)
+                    .hint_text(field.hint)
+                    .desired_width(FIELD_WIDTH);
+                if problem.is_some() {
+                    edit = edit.background_color(error_color.gamma_multiply(0.18));
+                }
+                let response = ui.add(edit).labelled_by(label.id).on_hover_text(&help);
                 if response.changed() {
                     self.apply(recipe, key, &text);
                     if let Some(draft) = self.drafts.get_mut(key) {
@@ -431,22 +504,16 @@ impl TrainPanel {
                 }
             }
         }
-        ui.end_row();
-
-        let error = self
-            .drafts
-            .get(key)
-            .and_then(|d| d.error.clone())
-            .or_else(|| problem.filter(|(k, _)| k == key).map(|(_, m)| m.clone()));
-        if let Some(error) = error {
-            ui.label("");
-            ui.label(
-                RichText::new(format!("⚠ {error}"))
-                    .small()
-                    .color(Level::Error.color(ui.visuals().dark_mode)),
-            );
-            ui.end_row();
+        match problem {
+            Some(problem) => {
+                ui.label(RichText::new("⚠").color(error_color))
+                    .on_hover_text(problem.sentence());
+            }
+            None => {
+                ui.label("");
+            }
         }
+        ui.end_row();
     }
 
     /// Applies `key = text` the way `wick train --set` does; a value that does not parse is
@@ -460,7 +527,7 @@ impl TrainPanel {
             .map(|err| error_message(&err));
     }
 
-    fn side(&mut self, ui: &mut Ui, cx: &mut Cx, problem: Option<&(String, String)>) {
+    fn side(&mut self, ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
         ui.label(RichText::new("Presets").strong());
         ui.horizontal_wrapped(|ui| {
             for preset in Preset::ALL {
@@ -498,43 +565,34 @@ impl TrainPanel {
         ui.label(RichText::new("TOML file").strong())
             .on_hover_text("The same file `wick train --config` reads; relative paths in it are relative to its folder");
         let busy = self.file_job.is_some_and(|job| cx.jobs.is_running(job));
-        egui::Grid::new("train-toml").num_columns(2).show(ui, |ui| {
-            widgets::grid_text(
-                ui,
-                "TOML path",
-                &mut self.toml_path,
-                "/path/to/run.toml",
-                "Where Import reads and Export writes",
-            );
-        });
-        ui.horizontal(|ui| {
+        let path_label = ui.label("TOML path");
+        ui.add(
+            egui::TextEdit::singleline(&mut self.toml_path)
+                .hint_text("empty: pick the file in a dialog")
+                .desired_width(ui.available_width()),
+        )
+        .labelled_by(path_label.id)
+        .on_hover_text("The file Open reads and Save writes; leave it empty to pick one");
+        ui.horizontal_wrapped(|ui| {
             if ui
-                .add_enabled(!busy, egui::Button::new("Import"))
-                .on_hover_text("Replace the recipe with this file")
+                .add_enabled(!busy, egui::Button::new("Open TOML…"))
+                .on_hover_text(
+                    "Replace the recipe with the file in \"TOML path\" (with the path empty, \
+                     pick the file in a dialog)",
+                )
                 .clicked()
             {
-                self.import(cx);
+                self.open_or_save(cx, FileAction::Import);
             }
             if ui
-                .add_enabled(!busy, egui::Button::new("Export"))
-                .on_hover_text("Write the recipe, every key with its help, to this file")
+                .add_enabled(!busy, egui::Button::new("Save as TOML…"))
+                .on_hover_text(
+                    "Write the recipe, every key with its help, to \"TOML path\" (with the path \
+                     empty, choose where in a dialog)",
+                )
                 .clicked()
             {
-                self.export(cx);
-            }
-            if ui
-                .add_enabled(!busy, egui::Button::new("Import…"))
-                .on_hover_text("Pick a file to import")
-                .clicked()
-            {
-                self.pick(cx, FileAction::Import);
-            }
-            if ui
-                .add_enabled(!busy, egui::Button::new("Export…"))
-                .on_hover_text("Pick where to export")
-                .clicked()
-            {
-                self.pick(cx, FileAction::Export);
+                self.open_or_save(cx, FileAction::Export);
             }
         });
         ui.separator();
@@ -573,18 +631,8 @@ impl TrainPanel {
         if let Some(device) = picked {
             cx.recipe.device = device;
         }
-        if let Some((key, message)) = problem
-            && key == "device"
-        {
-            ui.label(
-                RichText::new(format!("⚠ {message}"))
-                    .small()
-                    .color(Level::Error.color(ui.visuals().dark_mode)),
-            );
-        }
-
         ui.add_space(4.0);
-        let valid = problem.is_none();
+        let valid = problems.is_empty();
         let running = self.preflight_running(cx.jobs);
         ui.horizontal(|ui| {
             if ui
@@ -597,21 +645,14 @@ impl TrainPanel {
             let start = ui
                 .add_enabled(valid, egui::Button::new(RichText::new("▶ Start training").strong()))
                 .on_hover_text("Train exactly this recipe; Monitor shows it live")
-                .on_disabled_hover_text("Fix the highlighted field first");
+                .on_disabled_hover_text("Fix what the box below lists first");
             if start.clicked() {
                 self.start(cx);
             }
         });
-        if let Some((key, message)) = problem {
-            let where_ = if key.is_empty() {
-                String::new()
-            } else {
-                format!("{key}: ")
-            };
-            ui.label(
-                RichText::new(format!("⚠ Not ready: {where_}{message}"))
-                    .color(Level::Error.color(ui.visuals().dark_mode)),
-            );
+        if !problems.is_empty() {
+            ui.add_space(4.0);
+            problems_box(ui, cx, problems);
         }
         if let Some(status) = self.preflight_job.and_then(|job| cx.jobs.status(job)) {
             ui.horizontal(|ui| {
@@ -669,10 +710,21 @@ impl TrainPanel {
         }));
     }
 
-    fn import(&mut self, cx: &mut Cx) {
-        let Some(path) = self.path_or_alert() else {
+    /// "Open TOML…" and "Save as TOML…": the typed path, or a dialog when there is none.
+    fn open_or_save(&mut self, cx: &mut Cx, purpose: FileAction) {
+        let path = self.toml_path.trim();
+        if path.is_empty() {
+            self.pick(cx, purpose);
             return;
-        };
+        }
+        let path = PathBuf::from(path);
+        match purpose {
+            FileAction::Import => self.import(cx, path),
+            FileAction::Export => self.export(cx, path),
+        }
+    }
+
+    fn import(&mut self, cx: &mut Cx, path: PathBuf) {
         self.file_job = Some(
             cx.jobs
                 .spawn("import", "importing a TOML recipe", move |reporter| {
@@ -682,10 +734,7 @@ impl TrainPanel {
         );
     }
 
-    fn export(&mut self, cx: &mut Cx) {
-        let Some(path) = self.path_or_alert() else {
-            return;
-        };
+    fn export(&mut self, cx: &mut Cx, path: PathBuf) {
         let text = exportable(cx.recipe).to_toml_string();
         self.file_job = Some(
             cx.jobs
@@ -705,6 +754,8 @@ impl TrainPanel {
         self.file_job = Some(
             cx.jobs
                 .spawn("file-dialog", "choosing a file", move |reporter| {
+                    // rfd blocks until the dialog closes: never on the UI thread.
+                    let opened = std::time::Instant::now();
                     let mut dialog = rfd::FileDialog::new().add_filter("TOML", &["toml"]);
                     if let Some(dir) = start_dir {
                         dialog = dialog.set_directory(dir);
@@ -713,47 +764,53 @@ impl TrainPanel {
                         FileAction::Import => dialog.pick_file(),
                         FileAction::Export => dialog.set_file_name("run.toml").save_file(),
                     };
-                    reporter.send(jobs::Msg::Train(Msg::Picked { purpose, path }));
+                    let outcome = dialog_outcome(path, opened.elapsed());
+                    reporter.send(jobs::Msg::Train(Msg::Picked { purpose, outcome }));
                 }),
         );
     }
 
-    fn path_or_alert(&mut self) -> Option<PathBuf> {
-        let path = self.toml_path.trim();
-        if path.is_empty() {
-            self.alert = Some(Alert::warning(
-                "No TOML file given",
-                "Type a path in \"TOML path\", or use Import… / Export… to pick one.",
-            ));
-            return None;
-        }
-        Some(PathBuf::from(path))
-    }
-
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
         match msg {
-            Msg::Picked { path: None, .. } => {}
             Msg::Picked {
                 purpose,
-                path: Some(path),
+                outcome: DialogOutcome::Picked(path),
             } => {
                 self.toml_path = path.display().to_string();
                 match purpose {
-                    FileAction::Import => self.import(cx),
-                    FileAction::Export => self.export(cx),
+                    FileAction::Import => self.import(cx, path),
+                    FileAction::Export => self.export(cx, path),
                 }
             }
+            Msg::Picked {
+                outcome: DialogOutcome::Cancelled,
+                ..
+            } => {}
+            Msg::Picked {
+                outcome: DialogOutcome::Unavailable,
+                ..
+            } => cx.toasts.warning(
+                "No file dialog is available here",
+                "Neither a desktop portal nor zenity answered. Type or paste the file's path in \
+                 \"TOML path\" and press the button again.",
+            ),
             Msg::Imported { path, result } => match result {
                 Ok(config) => {
                     *cx.recipe = *config;
                     self.drafts.clear();
                     self.alert = None;
-                    match cx.recipe.validate() {
-                        Ok(()) => cx.toasts.success(format!("Imported {}", path.display())),
-                        Err(err) => cx.toasts.warning(
+                    let problems = self.problems(cx.recipe);
+                    if problems.is_empty() {
+                        cx.toasts.success(format!("Imported {}", path.display()));
+                    } else {
+                        cx.toasts.warning(
                             format!("Imported {}; it needs a fix before Start", path.display()),
-                            err.to_string(),
-                        ),
+                            problems
+                                .iter()
+                                .map(Problem::sentence)
+                                .collect::<Vec<_>>()
+                                .join("\n"),
+                        );
                     }
                 }
                 Err(err) => {
@@ -856,6 +913,15 @@ fn value_text(value: Option<&toml::Value>) -> String {
     }
 }
 
+/// A field's name in a cell at least `width` wide.
+fn name_label(ui: &mut Ui, name: RichText, width: f32) -> egui::Response {
+    ui.horizontal(|ui| {
+        ui.set_min_width(width);
+        ui.label(name)
+    })
+    .inner
+}
+
 /// The key's help, its default and where it comes from.
 fn tooltip(key: &str, default: &str) -> String {
     let Some(info) = key_info(key) else {
@@ -874,9 +940,47 @@ fn tooltip(key: &str, default: &str) -> String {
 fn error_message(err: &ConfigError) -> String {
     match err {
         ConfigError::BadValue { message, .. } => message.clone(),
-        ConfigError::Missing { .. } => "required".into(),
+        ConfigError::Missing { .. } => "is required".into(),
         other => other.to_string(),
     }
+}
+
+/// Every problem at once, in words, at the body size; a missing model or dataset also points
+/// to Hub. It sits next to Start, never between fields: its growing moves nothing being edited.
+fn problems_box(ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
+    let color = Level::Error.color(ui.visuals().dark_mode);
+    egui::Frame::group(ui.style())
+        .stroke(egui::Stroke::new(1.5, color))
+        .show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            let count = match problems.len() {
+                1 => "1 thing".to_string(),
+                n => format!("{n} things"),
+            };
+            ui.label(
+                RichText::new(format!("⚠ Fix {count} before Start"))
+                    .strong()
+                    .color(color),
+            );
+            for problem in problems {
+                ui.label(RichText::new(problem.sentence()).color(color));
+            }
+            if problems
+                .iter()
+                .any(|p| p.key == "model" || p.key == "dataset")
+            {
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(widgets::muted(
+                        ui,
+                        "Pick data and a model in Hub, type them in Basics, or apply the \
+                         Course recipe preset.",
+                    ));
+                    if ui.small_button("Go to Hub").clicked() {
+                        cx.actions.push(Action::Navigate(Tab::Hub));
+                    }
+                });
+            }
+        });
 }
 
 fn preflight_card(
@@ -1055,21 +1159,52 @@ mod tests {
             dataset: "d".into(),
             ..TrainConfig::default()
         };
-        assert_eq!(panel.problem(&recipe), None);
+        let sentences = |panel: &TrainPanel, recipe: &TrainConfig| -> Vec<String> {
+            panel
+                .problems(recipe)
+                .iter()
+                .map(Problem::sentence)
+                .collect()
+        };
+        assert!(panel.problems(&recipe).is_empty());
         panel.apply(&mut recipe, "learning_rate", "fast");
         assert_eq!(recipe.learning_rate, 5e-5);
         assert_eq!(
-            panel.problem(&recipe).map(|p| p.0),
-            Some("learning_rate".into())
+            sentences(&panel, &recipe),
+            ["learning_rate must be a number (like 0.1 or 5e-5)"]
         );
         panel.apply(&mut recipe, "learning_rate", "-1");
         assert_eq!(recipe.learning_rate, -1.0);
         assert_eq!(
-            panel.problem(&recipe),
-            Some(("learning_rate".into(), "must be a positive number".into()))
+            sentences(&panel, &recipe),
+            ["learning_rate must be a positive number"]
         );
         panel.apply(&mut recipe, "learning_rate", "2e-5");
-        assert_eq!((recipe.learning_rate, panel.problem(&recipe)), (2e-5, None));
+        assert_eq!(recipe.learning_rate, 2e-5);
+        assert!(panel.problems(&recipe).is_empty());
+    }
+
+    #[test]
+    fn every_problem_is_listed_once_in_the_form_order() {
+        let mut panel = TrainPanel::default();
+        let mut recipe = TrainConfig::default();
+        recipe.warmup_ratio = 3.0;
+        panel.apply(&mut recipe, "per_device_train_batch_size", "many");
+        panel.apply(&mut recipe, "learning_rate", "0");
+        assert_eq!(
+            panel
+                .problems(&recipe)
+                .iter()
+                .map(Problem::sentence)
+                .collect::<Vec<_>>(),
+            [
+                "model is required",
+                "dataset is required",
+                "per_device_train_batch_size must be a whole number (0 or more)",
+                "learning_rate must be a positive number",
+                "warmup_ratio must be in [0, 1]",
+            ]
+        );
     }
 
     #[test]

@@ -403,3 +403,67 @@ fn a_held_out_share_needs_no_eval_split_and_a_sane_percentage() {
         .to_string();
     assert!(err.contains("validation_split_percentage"), "{err}");
 }
+
+#[test]
+fn values_that_do_not_fit_say_what_the_key_takes_in_plain_words() {
+    let message = |arg: &str| match minimal().apply_override(arg) {
+        Err(ConfigError::BadValue { message, .. }) => message,
+        other => panic!("{arg}: expected a bad value, got {other:?}"),
+    };
+    assert_eq!(
+        message("learning_rate=fast"),
+        "must be a number (like 0.1 or 5e-5)"
+    );
+    assert_eq!(message("max_steps=lots"), "must be a whole number");
+    assert_eq!(
+        message("per_device_train_batch_size=many"),
+        "must be a whole number (0 or more)"
+    );
+    assert_eq!(
+        message("max_length=-3"),
+        "must be a whole number (0 or more)"
+    );
+    assert_eq!(message("bf16=maybe"), "must be true or false");
+    assert_eq!(
+        message("lr_scheduler_type=polynomial"),
+        "must be one of: linear, cosine, constant, constant_with_warmup"
+    );
+    // No key shows serde's wording for a value of the wrong kind.
+    for info in KEYS {
+        for value in ["fast", "-7", "0.5", "true"] {
+            if let Err(err) = minimal().apply_override(&format!("{}={value}", info.name)) {
+                let text = err.to_string();
+                assert!(
+                    !text.contains("invalid") && !text.contains("expected"),
+                    "{}={value}: {text}",
+                    info.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn problems_lists_every_problem_once_per_key_and_validate_reports_the_first() {
+    let mut config = minimal();
+    config.learning_rate = -1.0;
+    config.per_device_train_batch_size = 0;
+    config.warmup_ratio = 3.0;
+    config.model.clear();
+    let keys: Vec<String> = config
+        .problems()
+        .iter()
+        .map(|p| p.key().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "model",
+            "learning_rate",
+            "per_device_train_batch_size",
+            "warmup_ratio"
+        ]
+    );
+    assert_eq!(config.validate().unwrap_err().key(), Some("model"));
+    assert!(minimal().problems().is_empty());
+}

@@ -33,22 +33,34 @@ impl TrainConfig {
 
     /// [`Self::validate`], naming `file` (where the values came from) in the error.
     pub fn validate_in(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, message: &str| Err(ConfigError::bad(file, key, message));
-        let missing = |key: &str| {
-            Err(ConfigError::Missing {
-                file: file.into(),
-                key: key.into(),
-            })
-        };
+        match self.problems_in(file).into_iter().next() {
+            Some(first) => Err(first),
+            None => Ok(()),
+        }
+    }
 
-        if self.model.trim().is_empty() {
-            return missing("model");
+    /// Every value and cross-key problem at once, in the order of the checks (the first is
+    /// what [`Self::validate`] reports); at most one per key. A form lists them all.
+    pub fn problems(&self) -> Vec<ConfigError> {
+        self.problems_in(super::INLINE)
+    }
+
+    /// [`Self::problems`], naming `file` in each error.
+    pub fn problems_in(&self, file: &str) -> Vec<ConfigError> {
+        let mut problems = Vec::new();
+        for (key, value) in [("model", &self.model), ("dataset", &self.dataset)] {
+            if value.trim().is_empty() {
+                problems.push(ConfigError::Missing {
+                    file: file.into(),
+                    key: key.into(),
+                });
+            }
         }
-        if self.dataset.trim().is_empty() {
-            return missing("dataset");
-        }
+        let mut bad =
+            |key: &str, message: &str| problems.push(ConfigError::bad(file, key, message));
+
         if self.train_split.trim().is_empty() {
-            return bad("train_split", "must not be empty");
+            bad("train_split", "must not be empty");
         }
         for (key, value) in [
             ("max_length", self.max_length),
@@ -56,22 +68,23 @@ impl TrainConfig {
             ("tokenize_threads", self.tokenize_threads),
         ] {
             if value == Some(0) {
-                return bad(key, "must be at least 1 (or unset)");
+                bad(key, "must be at least 1 (or unset)");
             }
         }
-        let Some(device) = self.device_spec() else {
-            return bad("device", "expected \"cpu\", \"cuda\" or \"cuda:N\"");
-        };
+        let device = self.device_spec();
+        if device.is_none() {
+            bad("device", "must be \"cpu\", \"cuda\" or \"cuda:N\"");
+        }
 
         if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad("learning_rate", "must be a positive number");
+            bad("learning_rate", "must be a positive number");
         }
         if self.max_steps == 0 || self.max_steps < -1 {
-            return bad("max_steps", "must be -1 (use num_train_epochs) or positive");
+            bad("max_steps", "must be -1 (use num_train_epochs) or positive");
         }
         if self.max_steps < 0 && !(self.num_train_epochs.is_finite() && self.num_train_epochs > 0.0)
         {
-            return bad("num_train_epochs", "must be positive (or set max_steps)");
+            bad("num_train_epochs", "must be positive (or set max_steps)");
         }
         for (key, value) in [
             (
@@ -88,7 +101,7 @@ impl TrainConfig {
             ),
         ] {
             if value == 0 {
-                return bad(key, "must be at least 1");
+                bad(key, "must be at least 1");
             }
         }
         for (key, value) in [
@@ -97,7 +110,7 @@ impl TrainConfig {
             ("early_stopping_threshold", self.early_stopping_threshold),
         ] {
             if !(value.is_finite() && value >= 0.0) {
-                return bad(key, "must be a number >= 0");
+                bad(key, "must be a number >= 0");
             }
         }
         for (key, value) in [
@@ -105,67 +118,65 @@ impl TrainConfig {
             ("adam_beta2", self.adam_beta2),
         ] {
             if !(0.0..1.0).contains(&value) {
-                return bad(key, "must be in [0, 1)");
+                bad(key, "must be in [0, 1)");
             }
         }
         if !(self.adam_epsilon.is_finite() && self.adam_epsilon > 0.0) {
-            return bad("adam_epsilon", "must be a positive number");
+            bad("adam_epsilon", "must be a positive number");
         }
         if !(self.warmup_steps.is_finite() && self.warmup_steps >= 0.0)
             || (self.warmup_steps >= 1.0 && self.warmup_steps.fract() != 0.0)
         {
-            return bad(
+            bad(
                 "warmup_steps",
                 "must be a whole number of steps, or a ratio in [0, 1)",
             );
         }
         if !(0.0..=1.0).contains(&self.warmup_ratio) {
-            return bad("warmup_ratio", "must be in [0, 1]");
+            bad("warmup_ratio", "must be in [0, 1]");
         }
 
         if self.logging_strategy == IntervalStrategy::Steps && self.logging_steps == 0 {
-            return bad(
+            bad(
                 "logging_steps",
                 "must be at least 1 with logging_strategy = \"steps\"",
             );
         }
         if let Some(percent) = self.validation_split_percentage {
             if !(1..=50).contains(&percent) {
-                return bad("validation_split_percentage", "must be between 1 and 50");
-            }
-            if self.eval_split.is_some() {
-                return bad(
+                bad("validation_split_percentage", "must be between 1 and 50");
+            } else if self.eval_split.is_some() {
+                bad(
                     "validation_split_percentage",
                     "holds out part of train only when there is no eval_split; clear one of them",
                 );
             }
         }
         if self.eval_strategy != IntervalStrategy::No && !self.has_eval_data() {
-            return bad(
+            bad(
                 "eval_strategy",
                 "needs an eval_split or a validation_split_percentage to evaluate on",
             );
         }
         if self.eval_steps == Some(0) {
-            return bad(
+            bad(
                 "eval_steps",
                 "must be at least 1 (or unset = logging_steps)",
             );
-        }
-        if self.eval_strategy == IntervalStrategy::Steps && self.resolved_eval_steps() == 0 {
-            return bad(
+        } else if self.eval_strategy == IntervalStrategy::Steps && self.resolved_eval_steps() == 0 {
+            bad(
                 "eval_steps",
-                "eval_strategy = \"steps\" needs eval_steps or logging_steps",
+                "must be set (or logging_steps above 0) with eval_strategy = \"steps\"",
             );
         }
         if self.save_strategy == SaveStrategy::Steps && self.save_steps == 0 {
-            return bad(
+            bad(
                 "save_steps",
                 "must be at least 1 with save_strategy = \"steps\"",
             );
         }
         if self.save_total_limit == Some(0) {
-            return bad(
+            bad(
                 "save_total_limit",
                 "must be at least 1 (or unset = keep all)",
             );
@@ -175,23 +186,30 @@ impl TrainConfig {
             .as_deref()
             .is_some_and(|m| m.contains(char::is_whitespace))
         {
-            return bad(
+            bad(
                 "metric_for_best_model",
                 "must be a metric name like \"eval_f1\"",
             );
         }
-        self.validate_best_model(file)?;
-        self.validate_early_stopping(file)?;
+        problems.extend(self.validate_best_model(file).err());
+        problems.extend(self.validate_early_stopping(file).err());
 
-        if device == DeviceSpec::Cpu {
+        if device == Some(DeviceSpec::Cpu) {
             if self.bf16 {
-                return bad("bf16", "bf16 mixed precision needs a CUDA device");
+                problems.push(ConfigError::bad(
+                    file,
+                    "bf16",
+                    "needs a CUDA device (mixed precision)",
+                ));
             }
             if self.tf32 {
-                return bad("tf32", "TF32 needs a CUDA device");
+                problems.push(ConfigError::bad(file, "tf32", "needs a CUDA device"));
             }
         }
-        Ok(())
+        // One per key: the first check that names it says what to fix first.
+        let mut seen = std::collections::HashSet::new();
+        problems.retain(|p| seen.insert(p.key().unwrap_or_default().to_string()));
+        problems
     }
 
     /// HF: with `load_best_model_at_end` (and save_strategy != "best"), saving
