@@ -277,6 +277,78 @@ fn a_long_toast_wraps_inside_the_smallest_window() {
     );
 }
 
+/// The row headers the batch inspector shows now ("row 12 · label 1 = neu").
+fn shown_rows(harness: &Harness<'static, WickApp>) -> usize {
+    harness.query_all_by_label_contains(" · label ").count()
+}
+
+#[test]
+fn the_batch_inspector_pages_a_batch_eight_rows_at_a_time() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let hub = HubSettings::with_home(&scratch.path().join("hf")).with_offline(true);
+    let mut harness = harness(data_dir.path(), hub);
+    harness.state_mut().state.welcome_dismissed = true;
+    harness.state_mut().state.recipe = wick::train::TrainConfig {
+        model: support::tiny::tiny_model(scratch.path())
+            .display()
+            .to_string(),
+        dataset: support::tiny::tiny_dataset(scratch.path())
+            .display()
+            .to_string(),
+        per_device_train_batch_size: 20,
+        ..Default::default()
+    };
+    harness.state_mut().state.tab = Tab::Data;
+    wait_for(&mut harness, "the columns", |h| {
+        has_label(h, "Text column") && !h.state().is_busy()
+    });
+    tokenize(&mut harness, false);
+    assert_eq!(
+        harness.state().state.data.batch_view().unwrap().rows.len(),
+        20
+    );
+
+    assert!(has_label(&harness, "Rows 1–8 of 20 in this batch"));
+    assert_eq!(shown_rows(&harness), 8);
+    // Tokens at the monospace body size (they were drawn small and hard to read).
+    let piece = harness
+        .query_all_by_label("[CLS]")
+        .next()
+        .expect("a [CLS] piece");
+    let height = piece.accesskit_node().bounding_box().unwrap().height();
+    assert!(height >= 14.0, "a token is {height} points high");
+    // The padding figures are in a label that wraps, not cut inside a bar.
+    assert!(has_label_containing(&harness, "dynamic: "));
+    assert!(has_label_containing(&harness, "% padding ("));
+    assert!(
+        harness
+            .get_by_label("Previous 8 rows")
+            .accesskit_node()
+            .is_disabled()
+    );
+    click(&mut harness, "Next 8 rows");
+    assert!(has_label(&harness, "Rows 9–16 of 20 in this batch"));
+    assert_eq!(shown_rows(&harness), 8);
+    click(&mut harness, "Next 8 rows");
+    assert!(has_label(&harness, "Rows 17–20 of 20 in this batch"));
+    assert_eq!(shown_rows(&harness), 4);
+    assert!(
+        harness
+            .get_by_label("Next 8 rows")
+            .accesskit_node()
+            .is_disabled()
+    );
+    click(&mut harness, "Previous 8 rows");
+    assert!(has_label(&harness, "Rows 9–16 of 20 in this batch"));
+
+    // Paging stays within the batch; the next batch starts at its first rows.
+    assert!(has_label(&harness, "Batch 1 of 2"));
+    click(&mut harness, "Next batch");
+    wait_for(&mut harness, "batch 2", |h| has_label(h, "Batch 2 of 2"));
+    assert!(has_label(&harness, "Rows 1–8 of 20 in this batch"));
+}
+
 #[test]
 fn a_missing_or_unreadable_local_file_shows_an_alert_and_a_toast() {
     let dir = tempfile::tempdir().unwrap();

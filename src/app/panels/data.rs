@@ -26,6 +26,10 @@ use crate::train::{RecipeInputs, TrainConfig, split_request, train_order};
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
 const GRID_TOKENS: usize = 96;
+/// Rows of a batch the inspector shows at once; "Next 8 rows" pages through the rest.
+pub const ROWS_PER_PAGE: usize = 8;
+/// Below this width the report's two columns (lengths | balance and padding) stack.
+const TWO_COLUMNS_WIDTH: f32 = 700.0;
 const HISTOGRAM_BUCKETS: usize = 24;
 
 #[derive(Debug)]
@@ -152,6 +156,9 @@ pub struct DataPanel {
     batch: Option<BatchView>,
     #[serde(skip)]
     batch_job: Option<JobId>,
+    /// The first row of the batch the inspector shows (a multiple of [`ROWS_PER_PAGE`]).
+    #[serde(skip)]
+    first_row: usize,
     #[serde(skip)]
     alert: Option<Alert>,
 }
@@ -245,12 +252,16 @@ impl DataPanel {
                 self.prepared = Some(prepared);
                 self.report = Some(report);
                 self.batch = Some(first_batch);
+                self.first_row = 0;
             }
             Msg::Tokenized {
                 result: Err(err), ..
             } => self.fail(cx, "Tokenize failed", err),
             Msg::Batch { generation, .. } if generation != self.generation => {}
-            Msg::Batch { batch, .. } => self.batch = Some(batch),
+            Msg::Batch { batch, .. } => {
+                self.batch = Some(batch);
+                self.first_row = 0;
+            }
         }
     }
 
@@ -555,6 +566,14 @@ impl DataPanel {
         ui.add_space(4.0);
         self.batch_ui(ui, cx);
         ui.add_space(8.0);
+        if ui.available_width() < TWO_COLUMNS_WIDTH {
+            histogram_ui(ui, &report);
+            ui.add_space(8.0);
+            balance_ui(ui, &report);
+            ui.add_space(8.0);
+            padding_ui(ui, &report);
+            return;
+        }
         ui.columns(2, |columns| {
             histogram_ui(&mut columns[0], &report);
             balance_ui(&mut columns[1], &report);
@@ -569,8 +588,8 @@ impl DataPanel {
         };
         let busy = self.batch_job.is_some_and(|j| cx.jobs.is_running(j));
         let mut step = None;
-        ui.horizontal(|ui| {
-            ui.strong("Batch inspector");
+        ui.strong("Batch inspector");
+        ui.horizontal_wrapped(|ui| {
             if ui
                 .add_enabled(!busy && batch.index > 0, egui::Button::new("Prev batch"))
                 .clicked()
@@ -587,20 +606,51 @@ impl DataPanel {
             {
                 step = Some(batch.index + 1);
             }
-            if let Some(report) = &self.report {
-                ui.label(widgets::muted(
-                    ui,
-                    format!(
-                        "{} · padded to {} tokens: {} real, {} pad",
-                        report.order, batch.seq_len, batch.real_tokens, batch.pad_tokens
-                    ),
-                ));
-            }
         });
+        if let Some(report) = &self.report {
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "{} · padded to {} tokens: {} real, {} pad",
+                    report.order, batch.seq_len, batch.real_tokens, batch.pad_tokens
+                ),
+            ));
+        }
         if let Some(index) = step {
             self.step_batch(cx, index);
         }
-        token_grid(ui, &batch);
+        let rows = batch.rows.len();
+        self.first_row = self.first_row.min(rows.saturating_sub(1)) / ROWS_PER_PAGE * ROWS_PER_PAGE;
+        let shown = self.first_row..(self.first_row + ROWS_PER_PAGE).min(rows);
+        if rows > ROWS_PER_PAGE {
+            // Paging moves within this batch; Prev/Next batch above moves through the epoch.
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .add_enabled(
+                        shown.start > 0,
+                        egui::Button::new(format!("Previous {ROWS_PER_PAGE} rows")),
+                    )
+                    .clicked()
+                {
+                    self.first_row -= ROWS_PER_PAGE;
+                }
+                ui.label(format!(
+                    "Rows {}–{} of {rows} in this batch",
+                    shown.start + 1,
+                    shown.end
+                ));
+                if ui
+                    .add_enabled(
+                        shown.end < rows,
+                        egui::Button::new(format!("Next {ROWS_PER_PAGE} rows")),
+                    )
+                    .clicked()
+                {
+                    self.first_row += ROWS_PER_PAGE;
+                }
+            });
+        }
+        token_grid(ui, &batch.rows[shown]);
     }
 }
 
@@ -670,7 +720,10 @@ fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsVie
     ));
 }
 
-fn token_grid(ui: &mut egui::Ui, batch: &BatchView) {
+/// The rows' tokens as columns of piece, id, mask and type, at the monospace body size. One
+/// horizontal scroll area moves all rows together (tokens stay aligned with their
+/// neighbours'); its bar takes room of its own under the last row instead of covering it.
+fn token_grid(ui: &mut egui::Ui, rows: &[RowView]) {
     let dark = ui.visuals().dark_mode;
     let pad_fill = if dark {
         Color32::from_gray(48)
@@ -678,53 +731,57 @@ fn token_grid(ui: &mut egui::Ui, batch: &BatchView) {
         Color32::from_gray(222)
     };
     let weak = ui.visuals().weak_text_color();
-    for (i, row) in batch.rows.iter().enumerate() {
-        ui.label(RichText::new(format!("row {} · label {}", row.row, row.label)).strong());
+    ui.scope(|ui| {
+        ui.spacing_mut().scroll = egui::style::ScrollStyle::solid();
         egui::ScrollArea::horizontal()
-            .id_salt(("data-grid-row", i))
+            .id_salt("data-token-grid")
             .show(ui, |ui| {
-                // Tokens never wrap: the row scrolls sideways instead.
+                // Tokens never wrap: the rows scroll sideways instead.
                 ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
-                ui.horizontal_top(|ui| {
-                    ui.spacing_mut().item_spacing = egui::vec2(2.0, 0.0);
-                    ui.vertical(|ui| {
-                        for name in ["piece", "id", "mask", "type"] {
-                            ui.label(RichText::new(name).monospace().small().color(weak));
+                for row in rows {
+                    ui.label(
+                        RichText::new(format!("row {} · label {}", row.row, row.label)).strong(),
+                    );
+                    ui.horizontal_top(|ui| {
+                        ui.spacing_mut().item_spacing = egui::vec2(3.0, 0.0);
+                        ui.vertical(|ui| {
+                            for name in ["piece", "id", "mask", "type"] {
+                                ui.label(RichText::new(name).monospace().color(weak));
+                            }
+                        });
+                        let shown = row.ids.len().min(GRID_TOKENS);
+                        for t in 0..shown {
+                            let pad = row.attention_mask[t] == 0;
+                            let fill = if pad { pad_fill } else { Color32::TRANSPARENT };
+                            egui::Frame::new()
+                                .fill(fill)
+                                .inner_margin(egui::Margin::symmetric(2, 0))
+                                .show(ui, |ui| {
+                                    ui.vertical(|ui| {
+                                        let color =
+                                            if pad { weak } else { ui.visuals().text_color() };
+                                        for text in [
+                                            row.pieces[t].clone(),
+                                            row.ids[t].to_string(),
+                                            row.attention_mask[t].to_string(),
+                                            row.type_ids[t].to_string(),
+                                        ] {
+                                            ui.label(RichText::new(text).monospace().color(color));
+                                        }
+                                    });
+                                });
+                        }
+                        if row.ids.len() > shown {
+                            ui.label(widgets::muted(
+                                ui,
+                                format!("… {} more", row.ids.len() - shown),
+                            ));
                         }
                     });
-                    let shown = row.ids.len().min(GRID_TOKENS);
-                    for t in 0..shown {
-                        let pad = row.attention_mask[t] == 0;
-                        let fill = if pad { pad_fill } else { Color32::TRANSPARENT };
-                        egui::Frame::new()
-                            .fill(fill)
-                            .inner_margin(egui::Margin::symmetric(2, 0))
-                            .show(ui, |ui| {
-                                ui.vertical(|ui| {
-                                    let color = if pad { weak } else { ui.visuals().text_color() };
-                                    for text in [
-                                        row.pieces[t].clone(),
-                                        row.ids[t].to_string(),
-                                        row.attention_mask[t].to_string(),
-                                        row.type_ids[t].to_string(),
-                                    ] {
-                                        ui.label(
-                                            RichText::new(text).monospace().small().color(color),
-                                        );
-                                    }
-                                });
-                            });
-                    }
-                    if row.ids.len() > shown {
-                        ui.label(widgets::muted(
-                            ui,
-                            format!("… {} more", row.ids.len() - shown),
-                        ));
-                    }
-                });
+                    ui.add_space(6.0);
+                }
             });
-        ui.add_space(2.0);
-    }
+    });
 }
 
 fn histogram_ui(ui: &mut egui::Ui, report: &Report) {
@@ -796,33 +853,39 @@ fn balance_ui(ui: &mut egui::Ui, report: &Report) {
 }
 
 fn padding_ui(ui: &mut egui::Ui, report: &Report) {
-    ui.strong(format!(
-        "Padding over one shuffled epoch (batch size {})",
-        report.batch_size
-    ));
-    egui::Grid::new("data-padding-report")
-        .num_columns(2)
-        .show(ui, |ui| {
-            for (name, stats) in [
-                ("dynamic", report.padding.dynamic),
-                ("max_length", report.padding.max_length),
-                ("grouped by length", report.padding.grouped),
-            ] {
-                ui.label(name);
-                let waste = stats.waste() as f32;
-                ui.add(
-                    egui::ProgressBar::new(waste)
-                        .desired_width(220.0)
-                        .text(format!(
-                            "{:.1}% padding ({} pad of {} tokens)",
-                            waste * 100.0,
-                            stats.pad_tokens,
-                            stats.real_tokens + stats.pad_tokens
-                        )),
-                );
-                ui.end_row();
-            }
-        });
+    ui.add(
+        egui::Label::new(
+            RichText::new(format!(
+                "Padding over one shuffled epoch (batch size {})",
+                report.batch_size
+            ))
+            .strong(),
+        )
+        .wrap(),
+    );
+    for (name, stats) in [
+        ("dynamic", report.padding.dynamic),
+        ("max_length", report.padding.max_length),
+        ("grouped by length", report.padding.grouped),
+    ] {
+        let waste = stats.waste() as f32;
+        // The figures wrap in a label; the bar carries only what fits in it.
+        ui.add(
+            egui::Label::new(format!(
+                "{name}: {:.1}% padding ({} pad of {} tokens)",
+                waste * 100.0,
+                stats.pad_tokens,
+                stats.real_tokens + stats.pad_tokens
+            ))
+            .wrap(),
+        );
+        ui.add(
+            egui::ProgressBar::new(waste)
+                .desired_width(ui.available_width().min(320.0))
+                .text(format!("{:.1}%", waste * 100.0)),
+        );
+        ui.add_space(2.0);
+    }
 }
 
 fn columns_key(recipe: &TrainConfig) -> String {

@@ -1187,8 +1187,10 @@ mod tests {
     #[test]
     fn every_problem_is_listed_once_in_the_form_order() {
         let mut panel = TrainPanel::default();
-        let mut recipe = TrainConfig::default();
-        recipe.warmup_ratio = 3.0;
+        let mut recipe = TrainConfig {
+            warmup_ratio: 3.0,
+            ..TrainConfig::default()
+        };
         panel.apply(&mut recipe, "per_device_train_batch_size", "many");
         panel.apply(&mut recipe, "learning_rate", "0");
         assert_eq!(
