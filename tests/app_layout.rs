@@ -226,6 +226,11 @@ fn assert_form_clear_of_side_column(harness: &mut Harness<'static, WickApp>) {
     harness.set_size(DEFAULT_SIZE);
     harness.run_steps(3);
     assert!(
+        field.width() >= 200.0,
+        "the form's fields are {} points wide",
+        field.width()
+    );
+    assert!(
         side.min.x >= field.max.x || side.min.y >= field.max.y,
         "the side column (Presets at {side:?}) covers the form's field at {field:?}"
     );

@@ -490,7 +490,13 @@ impl TrainPanel {
                 if problem.is_some() {
                     edit = edit.background_color(error_color.gamma_multiply(0.18));
                 }
-                let response = ui.add(edit).labelled_by(label.id).on_hover_text(&help);
+                // A grid cell offers last frame's column width: a fixed size keeps the field
+                // from shrinking to it.
+                let size = egui::vec2(FIELD_WIDTH, ui.spacing().interact_size.y);
+                let response = ui
+                    .add_sized(size, edit)
+                    .labelled_by(label.id)
+                    .on_hover_text(&help);
                 if response.changed() {
                     self.apply(recipe, key, &text);
                     if let Some(draft) = self.drafts.get_mut(key) {
