@@ -485,3 +485,39 @@ fn mrpc_and_minilm_from_a_mirror_of_the_shared_hub() {
     assert_ne!(harness.state().state.data.batch_view().unwrap(), &first);
     tokenize(&mut harness, true);
 }
+
+#[test]
+fn local_data_without_an_eval_split_is_offered_a_held_out_share() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(
+        data_dir.path(),
+        HubSettings::with_home(&scratch.path().join("hf")).with_offline(true),
+    );
+    let recipe = &mut harness.state_mut().state.recipe;
+    recipe.model = support::tiny::tiny_model(scratch.path()).display().to_string();
+    recipe.dataset = support::tiny::tiny_dataset(scratch.path())
+        .join("data/train.csv")
+        .display()
+        .to_string();
+    recipe.eval_split = None;
+    recipe.eval_strategy = wick::train::config::IntervalStrategy::No;
+    click(&mut harness, &Tab::Data.nav_label());
+    assert!(has_label_containing(&harness, "no evaluation split"));
+    click(&mut harness, "Hold out 10% of train for evaluation");
+    let recipe = &harness.state().state.recipe;
+    assert_eq!(recipe.validation_split_percentage, Some(10));
+    assert_eq!(
+        recipe.eval_strategy,
+        wick::train::config::IntervalStrategy::Epoch,
+        "holding out rows to evaluate on turns evaluation on"
+    );
+    assert!(recipe.validate().is_ok(), "{:?}", recipe.validate());
+    assert!(has_label_containing(
+        &harness,
+        "evaluate on 10% of it held out (seed 42)"
+    ));
+    click(&mut harness, "Train on all of train");
+    assert_eq!(harness.state().state.recipe.validation_split_percentage, None);
+    assert!(has_label_containing(&harness, "no evaluation split"));
+}

@@ -22,6 +22,7 @@ use crate::data::{
     self, CacheStatus, Collator, ColumnMapping, ColumnOverrides, DatasetCache, LengthBucket,
     LengthSummary, Padding, PaddingReport, TextTokenizer, TokenizedSplit,
 };
+use crate::train::config::IntervalStrategy;
 use crate::train::{RecipeInputs, TrainConfig, split_request, train_order};
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
@@ -31,6 +32,9 @@ pub const ROWS_PER_PAGE: usize = 8;
 /// Below this width the report's two columns (lengths | balance and padding) stack.
 const TWO_COLUMNS_WIDTH: f32 = 700.0;
 const HISTOGRAM_BUCKETS: usize = 24;
+/// The share of train the Data panel offers to hold out, as the course's
+/// `train_test_split(test_size=0.1)`.
+const HOLDOUT_OFFER: u32 = 10;
 
 #[derive(Debug)]
 pub enum Msg {
@@ -270,7 +274,49 @@ impl DataPanel {
         self.alert = Some(Alert::error(title, detail));
     }
 
-    fn recipe_line(&self, ui: &mut egui::Ui, cx: &Cx) {
+    /// Data without an evaluation split: offer to hold out a seeded share of train (the
+    /// course's `train_test_split`), or take the offer back.
+    fn holdout_offer_ui(ui: &mut egui::Ui, recipe: &mut TrainConfig) {
+        let has_eval_split = recipe.eval_split.as_deref().is_some_and(|s| !s.is_empty());
+        if recipe.dataset.is_empty() || has_eval_split {
+            return;
+        }
+        ui.horizontal_wrapped(|ui| match recipe.validation_split_percentage {
+            None => {
+                ui.label(widgets::muted(
+                    ui,
+                    "No evaluation split: nothing measures the model while it trains.",
+                ));
+                if ui
+                    .button(format!("Hold out {HOLDOUT_OFFER}% of train for evaluation"))
+                    .on_hover_text(
+                        "Sets validation_split_percentage: a seeded share of the training rows \
+                         (data_seed, else seed) is kept apart and evaluated each epoch; the \
+                         run's config.toml records it.",
+                    )
+                    .clicked()
+                {
+                    recipe.validation_split_percentage = Some(HOLDOUT_OFFER);
+                    if recipe.eval_strategy == IntervalStrategy::No {
+                        recipe.eval_strategy = IntervalStrategy::Epoch;
+                    }
+                }
+            }
+            Some(_) => {
+                if ui
+                    .button("Train on all of train")
+                    .on_hover_text(
+                        "Clears validation_split_percentage; evaluation needs a split then",
+                    )
+                    .clicked()
+                {
+                    recipe.validation_split_percentage = None;
+                }
+            }
+        });
+    }
+
+    fn recipe_line(&self, ui: &mut egui::Ui, cx: &mut Cx) {
         let recipe = &cx.recipe;
         egui::Grid::new("data-recipe")
             .num_columns(2)
@@ -284,8 +330,12 @@ impl DataPanel {
                         text.push_str(&format!(" · config {config}"));
                     }
                     text.push_str(&format!(" · train on {}", recipe.train_split));
-                    match recipe.eval_split.as_deref() {
-                        Some(eval) if !eval.is_empty() => {
+                    match (recipe.eval_split.as_deref(), recipe.holdout_percentage()) {
+                        (_, Some(percent)) => text.push_str(&format!(
+                            ", evaluate on {percent}% of it held out (seed {})",
+                            recipe.resolved_data_seed()
+                        )),
+                        (Some(eval), None) if !eval.is_empty() => {
                             text.push_str(&format!(", evaluate on {eval}"))
                         }
                         _ => text.push_str(", no evaluation split"),
@@ -301,6 +351,7 @@ impl DataPanel {
                 }
                 ui.end_row();
             });
+        Self::holdout_offer_ui(ui, cx.recipe);
     }
 
     /// Asks for the training split's columns when the dataset, config or split changed.

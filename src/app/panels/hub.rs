@@ -283,8 +283,8 @@ impl HubPanel {
                     )),
                     None => cx.toasts.warning(
                         format!("Dataset {}{config} has no evaluation split", choice.dataset),
-                        "Training works, but set Evaluation to \"no\" in Train (or pick data \
-                         with a validation split) to get past the check.",
+                        "Data offers to hold out a share of train to evaluate on; or set \
+                         eval_strategy to \"no\" in Train.",
                     ),
                 }
                 cx.actions.push(Action::Navigate(Tab::Data));
