@@ -11,7 +11,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 
 use crate::model::{Classifier, ModelConfig};
-use crate::train::TrainConfig;
+use crate::recipe::TrainConfig;
 
 pub const LABELS: [&str; 3] = ["negative", "neutral", "positive"];
 const SUBJECTS: &[&str] = &[
@@ -116,8 +116,8 @@ pub fn config(files: &DemoFiles) -> TrainConfig {
         warmup_ratio: 0.1,
         weight_decay: 0.01,
         logging_steps: 2,
-        eval_strategy: crate::train::config::IntervalStrategy::Epoch,
-        save_strategy: crate::train::config::SaveStrategy::Epoch,
+        eval_strategy: crate::recipe::IntervalStrategy::Epoch,
+        save_strategy: crate::recipe::SaveStrategy::Epoch,
         save_total_limit: Some(2),
         load_best_model_at_end: true,
         metric_for_best_model: Some("accuracy".into()),

@@ -495,7 +495,9 @@ fn local_data_without_an_eval_split_is_offered_a_held_out_share() {
         HubSettings::with_home(&scratch.path().join("hf")).with_offline(true),
     );
     let recipe = &mut harness.state_mut().state.recipe;
-    recipe.model = support::tiny::tiny_model(scratch.path()).display().to_string();
+    recipe.model = support::tiny::tiny_model(scratch.path())
+        .display()
+        .to_string();
     recipe.dataset = support::tiny::tiny_dataset(scratch.path())
         .join("data/train.csv")
         .display()
@@ -518,6 +520,9 @@ fn local_data_without_an_eval_split_is_offered_a_held_out_share() {
         "evaluate on 10% of it held out (seed 42)"
     ));
     click(&mut harness, "Train on all of train");
-    assert_eq!(harness.state().state.recipe.validation_split_percentage, None);
+    assert_eq!(
+        harness.state().state.recipe.validation_split_percentage,
+        None
+    );
     assert!(has_label_containing(&harness, "no evaluation split"));
 }

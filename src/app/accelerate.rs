@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use super::Cx;
 use super::jobs::{JobId, Msg};
 use super::widgets;
-use crate::train::{AccelerateExport, TrainConfig, export_accelerate};
+use crate::recipe::TrainConfig;
+use crate::train::{AccelerateExport, export_accelerate};
 
 /// What an export job reports.
 #[derive(Debug)]

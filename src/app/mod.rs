@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::hub::HubSettings;
-use crate::train::{TrainConfig, TrainerOptions};
+use crate::recipe::TrainConfig;
+use crate::train::TrainerOptions;
 use jobs::{Jobs, Msg};
 use panels::{
     data::DataPanel, hub::HubPanel, monitor::MonitorPanel, playground::PlaygroundPanel,
@@ -273,7 +274,7 @@ impl WickApp {
                     welcome::Choice::Dismiss => self.state.welcome_dismissed = true,
                     welcome::Choice::CourseRecipe => {
                         self.state.welcome_dismissed = true;
-                        crate::train::presets::Preset::CourseRecipe.apply(&mut self.state.recipe);
+                        crate::recipe::presets::Preset::CourseRecipe.apply(&mut self.state.recipe);
                         self.state.tab = Tab::Train;
                     }
                     welcome::Choice::OfflineDemo => self.start_demo(),
@@ -746,7 +747,7 @@ fn tour_stops() -> Vec<tour::Stop> {
                 if !app.hub.offline {
                     // The course recipe, through the configured endpoint (a mirror here).
                     app.state.recipe = TrainConfig::default();
-                    crate::train::presets::Preset::CourseRecipe.apply(&mut app.state.recipe);
+                    crate::recipe::presets::Preset::CourseRecipe.apply(&mut app.state.recipe);
                 }
             },
             ready: |app| {
@@ -850,6 +851,20 @@ fn tour_stops() -> Vec<tour::Stop> {
                 resize_to: (index == 0).then_some(MIN_WINDOW_SIZE),
             }),
     );
+    // Last, as it leaves the recipe invalid: every form error listed at once.
+    stops.push(tour::Stop {
+        name: "small-train-errors",
+        enter: |app| {
+            show(app, Tab::Train);
+            let recipe = &mut app.state.recipe;
+            recipe.learning_rate = -1.0;
+            recipe.per_device_train_batch_size = 0;
+            recipe.warmup_ratio = 3.0;
+        },
+        ready: |_| true,
+        max_wait: Duration::from_secs(10),
+        resize_to: None,
+    });
     stops
 }
 

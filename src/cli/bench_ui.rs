@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::app::{AppOptions, Tab, WickApp};
 use crate::hub::HubSettings;
+use crate::recipe::TrainConfig;
 use crate::runs::RunDir;
-use crate::train::TrainConfig;
 
 #[derive(Args, Debug)]
 pub struct UiBenchArgs {
@@ -61,9 +61,9 @@ pub fn ui(args: &UiBenchArgs) -> Result<()> {
     let mut config = crate::demo::config(&demo);
     config.num_train_epochs = 10_000.0;
     config.logging_steps = 1;
-    config.eval_strategy = crate::train::config::IntervalStrategy::Steps;
+    config.eval_strategy = crate::recipe::IntervalStrategy::Steps;
     config.eval_steps = Some(50);
-    config.save_strategy = crate::train::config::SaveStrategy::No;
+    config.save_strategy = crate::recipe::SaveStrategy::No;
     config.load_best_model_at_end = false;
     if !app.start_training(config) {
         bail!("the training run did not start: {:?}", app.toasts().items());

@@ -5,9 +5,9 @@ use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
 
 use super::train::load_config;
+use crate::recipe::TrainConfig;
 use crate::runs::RunDir;
 use crate::train::accelerate::{AccelerateExport, export_accelerate};
-use crate::train::config::TrainConfig;
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::progress;
 use crate::hub::HubSettings;
-use crate::train::config::TrainConfig;
+use crate::recipe::TrainConfig;
 use crate::train::{Command, Event, Summary, TrainerOptions};
 
 pub(super) const EXAMPLES: &str = "\

@@ -3,7 +3,7 @@
 //! export of several runs' metrics. Pure functions; the Runs panel calls them.
 
 use super::metrics_log::LogRecord;
-use crate::train::config::{KEYS, TrainConfig};
+use crate::recipe::{KEYS, TrainConfig};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;

@@ -52,7 +52,7 @@ pub enum RunsError {
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
     #[error(transparent)]
-    Config(#[from] crate::train::config::ConfigError),
+    Config(#[from] crate::recipe::ConfigError),
 }
 
 impl RunsError {

@@ -6,7 +6,7 @@ use super::fsio::write_atomic;
 use super::lock::{RunLock, lock_holder};
 use super::metrics_log::MetricsLog;
 use super::time::UtcDateTime;
-use crate::train::config::TrainConfig;
+use crate::recipe::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::fs;
 use std::io::ErrorKind;

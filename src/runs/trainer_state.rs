@@ -4,7 +4,7 @@
 use super::RunsError;
 use super::fsio::write_atomic;
 use super::metrics_log::LogRecord;
-use crate::train::config::TrainConfig;
+use crate::recipe::TrainConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 pub use python::Py;
 
-use super::config::{IntervalStrategy, KEYS, LrSchedulerType, SaveStrategy, TrainConfig};
 use crate::data::{self, Format};
 use crate::hub::{Source, classify_source};
+use crate::recipe::{IntervalStrategy, KEYS, LrSchedulerType, SaveStrategy, TrainConfig};
 
 /// Where one Wick key ends up in the generated `train.py`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use super::config::TrainConfig;
 use super::metrics::Metrics;
+use crate::recipe::TrainConfig;
 
 /// What a front end may ask of a running trainer. Each is handled between optimizer steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

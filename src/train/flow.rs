@@ -12,7 +12,7 @@
 //! So a "steps" strategy does not log or evaluate at the last step unless it is a multiple;
 //! an "epoch" strategy always does, because the epoch ends there.
 
-use super::config::{IntervalStrategy, SaveStrategy, TrainConfig};
+use crate::recipe::{IntervalStrategy, SaveStrategy, TrainConfig};
 
 /// Where an optimizer step falls in the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,13 +5,13 @@
 
 use std::path::PathBuf;
 
-use super::config::TrainConfig;
 use super::train_error::TrainError;
 use crate::data::{
     self, Collator, ColumnOverrides, DatasetCache, Order, SplitRequest, TextTokenizer,
     TokenizeOptions, TokenizedSplit,
 };
 use crate::hub::{self, EventSink, HubSettings};
+use crate::recipe::TrainConfig;
 
 /// The recipe's model folder (downloaded when it is a Hub id), tokenizer and `max_length`.
 pub struct RecipeInputs {

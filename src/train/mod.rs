@@ -6,7 +6,6 @@
 
 pub mod accelerate;
 mod checkpoint;
-pub mod config;
 pub mod device;
 mod error;
 mod evaluate;
@@ -18,7 +17,6 @@ pub mod metrics;
 mod optim;
 pub mod predict;
 pub mod preflight;
-pub mod presets;
 mod schedule;
 mod split_predictions;
 mod train_error;
@@ -26,7 +24,9 @@ mod trainer;
 
 pub use accelerate::{AccelerateExport, ExportError, export_accelerate};
 pub use checkpoint::{Position, SchedulerState};
-pub use config::TrainConfig;
+// The recipe moved to `crate::recipe`; these keep the older paths working.
+pub use crate::recipe::TrainConfig;
+pub use crate::recipe::{config, presets};
 pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
 pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate, softmax};

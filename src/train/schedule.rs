@@ -1,7 +1,7 @@
 //! Learning-rate schedules with the exact semantics of HF's `get_*_schedule_with_warmup`
 //! (a `LambdaLR`: optimizer step `k`, counting from 0, uses `base_lr * lambda(k)`).
 
-use super::config::LrSchedulerType;
+use crate::recipe::LrSchedulerType;
 
 /// The learning rate for optimizer step `step` (0-based).
 pub fn lr_at(

@@ -1,12 +1,12 @@
 //! Why a training run could not start or go on. The trainer thread turns each into one
 //! `Event::Failed` with this message; front ends show it as is.
 
-use super::config::TrainConfig;
+use crate::recipe::TrainConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
     #[error(transparent)]
-    Config(#[from] super::config::ConfigError),
+    Config(#[from] crate::recipe::ConfigError),
     #[error(transparent)]
     Device(#[from] super::device::DeviceError),
     #[error(transparent)]

@@ -22,8 +22,9 @@ use crate::data::{
     self, CacheStatus, Collator, ColumnMapping, ColumnOverrides, DatasetCache, LengthBucket,
     LengthSummary, Padding, PaddingReport, TextTokenizer, TokenizedSplit,
 };
-use crate::train::config::IntervalStrategy;
-use crate::train::{RecipeInputs, TrainConfig, split_request, train_order};
+use crate::recipe::IntervalStrategy;
+use crate::recipe::TrainConfig;
+use crate::train::{RecipeInputs, split_request, train_order};
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
 const GRID_TOKENS: usize = 96;

@@ -20,8 +20,8 @@ use crate::hub::{
     self, DatasetSpec, Feature, FirstRows, HubSettings, RepoDetails, RepoId, RepoKind, RepoSummary,
     RowsSource, SearchQuery, SortKey,
 };
-use crate::train::config::TrainConfig;
-use crate::train::presets::Preset;
+use crate::recipe::TrainConfig;
+use crate::recipe::presets::Preset;
 
 /// Results asked for per page ("Load more" asks for this many more).
 const PAGE: usize = 20;
@@ -1316,7 +1316,7 @@ mod tests {
         expected.eval_split = None;
         assert_eq!(recipe, expected);
         assert_eq!(recipe.run_name, None, "not the demo's run name");
-        assert_eq!(recipe.model, crate::train::presets::COURSE_MODEL);
+        assert_eq!(recipe.model, crate::recipe::presets::COURSE_MODEL);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
+use crate::recipe::SaveStrategy;
 use crate::runs::{BestMetric, Checkpoints, RunStatus, list_runs};
-use crate::train::config::SaveStrategy;
 use crate::train::{ExportCheck, Prediction, Predictor, device_from_name, export_model};
 
 /// Predictions and exports run on the CPU: single inputs are quick there, and a run that

@@ -22,10 +22,10 @@ use crate::app::panels::hub::{DialogOutcome, dialog_outcome};
 use crate::app::toasts::Level;
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
-use crate::train::TrainConfig;
-use crate::train::config::{ConfigError, KeyOrigin, key_info};
+use crate::recipe::TrainConfig;
+use crate::recipe::presets::Preset;
+use crate::recipe::{ConfigError, KeyOrigin, key_info};
 use crate::train::preflight::{BatchSource, PreflightProgress, PreflightReport};
-use crate::train::presets::Preset;
 
 /// A preflight's report, or why it failed.
 pub type PreflightResult = Result<Box<PreflightReport>, String>;
@@ -1109,7 +1109,7 @@ fn preflight_card(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::train::config::KEYS;
+    use crate::recipe::KEYS;
 
     #[test]
     fn every_key_is_in_the_form_once() {

@@ -1,5 +1,5 @@
 use super::*;
-use crate::train::config::KeyOrigin;
+use crate::recipe::KeyOrigin;
 
 fn hub_config() -> TrainConfig {
     TrainConfig::from_toml_str(

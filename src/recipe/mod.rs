@@ -1,0 +1,13 @@
+//! The recipe: what a run is made of, as the flat TOML table that `wick train --config
+//! run.toml` reads and the Train form edits. Its keys (with help and defaults), their
+//! validation, and the named presets live here, on the ground floor: `runs`, `train`, `app`
+//! and `cli` depend on it, and it depends on none of them.
+
+pub mod config;
+pub mod presets;
+
+pub use config::{
+    ConfigError, DeviceSpec, IntervalStrategy, KEYS, KeyInfo, KeyOrigin, LrSchedulerType,
+    SaveStrategy, TrainConfig, closest_key, key_info,
+};
+pub use presets::Preset;
