@@ -1,11 +1,16 @@
 //! Background work for the UI: every slow thing (Hub calls, downloads, tokenization, training
-//! events, predictions) runs on a named thread and reports back over one channel, which the app
+//! events, predictions) runs on a named thread. [`Jobs::task`] hands back a typed [`Task`]
+//! that the panel which started it owns and polls each frame (as egui_demo_app's panels own
+//! their `Promise`, and rerun's background tasks are polled by whoever started them);
+//! dropping a task cancels it, so a newer request simply replaces an older one. Progress and
+//! the running list, which the status bar shows, come back over one channel that the app
 //! drains once per frame. Senders wake the UI with `request_repaint`.
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::panels::{data, hub, playground, runs, train};
@@ -42,13 +47,6 @@ pub enum Msg {
     Playground(playground::Msg),
     /// An "Export as Accelerate project…" job ended.
     Accelerate(super::accelerate::Exported),
-    /// Settings' "Test connection" ended: the endpoint asked, and how long it took or why not.
-    ConnectionTested {
-        endpoint: String,
-        result: Result<std::time::Duration, String>,
-    },
-    /// The offline demo's files are ready (or could not be written).
-    Demo(Result<crate::demo::DemoFiles, String>),
 }
 
 /// A job still running, for the status bar.
@@ -76,11 +74,18 @@ pub struct Reporter {
     job: JobId,
     tx: Sender<Msg>,
     repaint: Repaint,
+    cancelled: Arc<AtomicBool>,
 }
 
 impl Reporter {
     pub fn job(&self) -> JobId {
         self.job
+    }
+
+    /// Whether the task's owner dropped it: long work may stop early, as nobody will read
+    /// its result.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Sends a result to the UI thread and wakes it.
@@ -106,6 +111,62 @@ impl Reporter {
             reporter.progress(done, total, detail)
         })
     }
+}
+
+/// Why a task gave no result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The work panicked: a bug in Wick, reported instead of taking the app down.
+    #[error("internal error while {label}: {reason}")]
+    Crashed { label: String, reason: String },
+    /// The work never ran (its thread could not start).
+    #[error("the background thread could not start")]
+    NotStarted,
+}
+
+/// Work running on its own thread whose result comes back to the owner, once, through
+/// [`Task::poll`]. Dropping the task cancels it: the result is thrown away and
+/// [`Reporter::is_cancelled`] turns true for the work.
+pub struct Task<T> {
+    job: JobId,
+    result: Receiver<Result<T, TaskError>>,
+    cancelled: Arc<AtomicBool>,
+    taken: bool,
+}
+
+impl<T> Task<T> {
+    /// The result, once the work has returned; `None` while it runs (and after the result
+    /// was taken).
+    pub fn poll(&mut self) -> Option<Result<T, TaskError>> {
+        if self.taken {
+            return None;
+        }
+        let result = match self.result.try_recv() {
+            Ok(result) => result,
+            Err(crossbeam_channel::TryRecvError::Empty) => return None,
+            Err(crossbeam_channel::TryRecvError::Disconnected) => Err(TaskError::NotStarted),
+        };
+        self.taken = true;
+        Some(result)
+    }
+
+    /// The job id the status bar lists this task under.
+    pub fn job(&self) -> JobId {
+        self.job
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Polls an optional task: its result when it is ready (the slot is then emptied).
+pub fn poll_slot<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, TaskError>> {
+    let result = slot.as_mut()?.poll()?;
+    *slot = None;
+    Some(result)
 }
 
 pub struct Jobs {
@@ -174,6 +235,72 @@ impl Jobs {
         job
     }
 
+    /// Runs `work` on a thread named `wick-{name}`, listed in the status bar as `label`
+    /// until it returns, and hands back its result as a [`Task`] for the caller to own and
+    /// poll.
+    pub fn task<T: Send + 'static>(
+        &mut self,
+        name: &str,
+        label: impl Into<String>,
+        work: impl FnOnce(&Reporter) -> T + Send + 'static,
+    ) -> Task<T> {
+        let (result_tx, result) = crossbeam_channel::bounded(1);
+        let label = label.into();
+        let crash_label = label.clone();
+        let reporter = self.reporter();
+        let cancelled = reporter.cancelled.clone();
+        let job = reporter.job;
+        self.start(name, label, reporter, move |reporter| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| work(reporter)));
+            let result = outcome.map_err(|panic| TaskError::Crashed {
+                label: crash_label,
+                reason: panic_message(panic.as_ref()),
+            });
+            // The owner dropped the task: nobody reads the result, which is fine.
+            let _ = result_tx.send(result);
+        });
+        Task {
+            job,
+            result,
+            cancelled,
+            taken: false,
+        }
+    }
+
+    /// Starts `work` on its thread with `reporter`, listing it as running; `Finished` is
+    /// sent when it returns.
+    fn start(
+        &mut self,
+        name: &str,
+        label: String,
+        reporter: Reporter,
+        work: impl FnOnce(&Reporter) + Send + 'static,
+    ) {
+        let job = reporter.job;
+        self.running.insert(
+            job,
+            JobStatus {
+                label,
+                done: 0,
+                total: 0,
+                detail: String::new(),
+                started: Instant::now(),
+            },
+        );
+        let spawned = std::thread::Builder::new()
+            .name(format!("wick-{name}"))
+            .spawn(move || {
+                work(&reporter);
+                reporter.send(Msg::Finished { job });
+            });
+        if let Err(err) = spawned {
+            // The thread never ran: the result channel went with the closure, so the owner's
+            // poll says NotStarted; the status bar is cleared.
+            log_thread_error(&err);
+            let _ = self.tx.send(Msg::Finished { job });
+        }
+    }
+
     /// A sender with a fresh job id that is not listed as running (for long-lived
     /// forwarders such as the trainer's event pump).
     pub fn reporter(&mut self) -> Reporter {
@@ -183,6 +310,7 @@ impl Jobs {
             job,
             tx: self.tx.clone(),
             repaint: self.repaint.clone(),
+            cancelled: Arc::default(),
         }
     }
 
@@ -224,6 +352,10 @@ impl Jobs {
     pub fn status(&self, job: JobId) -> Option<&JobStatus> {
         self.running.get(&job)
     }
+}
+
+fn log_thread_error(err: &std::io::Error) {
+    eprintln!("wick: could not start a background thread: {err}");
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -286,6 +418,58 @@ mod tests {
             m,
             Msg::Crashed { label, reason, .. } if label == "exploding" && reason == "boom"
         )));
+    }
+
+    fn wait_for<T>(task: &mut Task<T>, jobs: &mut Jobs) -> Result<T, TaskError> {
+        for _ in 0..500 {
+            jobs.drain();
+            if let Some(result) = task.poll() {
+                return result;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the task did not finish");
+    }
+
+    #[test]
+    fn a_task_hands_its_result_to_its_owner_once() {
+        let mut jobs = Jobs::new(|| {});
+        let mut task = jobs.task("test", "adding", |r| {
+            r.progress(1, 2, "half");
+            2 + 3
+        });
+        assert_eq!(wait_for(&mut task, &mut jobs), Ok(5));
+        assert_eq!(task.poll(), None, "the result comes once");
+        drain_until_idle(&mut jobs);
+        assert!(!jobs.is_running(task.job()));
+    }
+
+    #[test]
+    fn a_panicking_task_comes_back_as_an_error() {
+        let mut jobs = Jobs::new(|| {});
+        let mut task: Task<()> = jobs.task("test", "exploding", |_| panic!("boom"));
+        assert_eq!(
+            wait_for(&mut task, &mut jobs),
+            Err(TaskError::Crashed {
+                label: "exploding".into(),
+                reason: "boom".into()
+            })
+        );
+    }
+
+    #[test]
+    fn dropping_a_task_cancels_it() {
+        let mut jobs = Jobs::new(|| {});
+        let (seen_tx, seen_rx) = crossbeam_channel::bounded(1);
+        let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
+        let task = jobs.task("test", "waiting", move |r| {
+            gate_rx.recv().unwrap();
+            seen_tx.send(r.is_cancelled()).unwrap();
+        });
+        drop(task);
+        gate_tx.send(()).unwrap();
+        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(true));
+        drain_until_idle(&mut jobs);
     }
 
     #[test]

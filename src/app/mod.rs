@@ -176,7 +176,8 @@ pub struct WickApp {
     applied_theme: Option<settings::Theme>,
     /// Whether the runs folder holds any run (the welcome view shows only when not).
     runs_exist: bool,
-    demo_job: Option<jobs::JobId>,
+    /// Writing the offline demo's files, before its run starts.
+    demo: Option<jobs::Task<std::io::Result<crate::demo::DemoFiles>>>,
     tour: Option<tour::Tour>,
 }
 
@@ -210,7 +211,7 @@ impl WickApp {
             hub,
             applied_theme: None,
             runs_exist: false,
-            demo_job: None,
+            demo: None,
             tour: None,
         };
         if app.state.recipe.device.is_empty() {
@@ -253,6 +254,7 @@ impl WickApp {
         let ctx = ui.ctx().clone();
         self.apply_theme(&ctx);
         self.drain_messages();
+        self.poll_demo();
         if let Some(mut tour) = self.tour.take()
             && tour.frame(self, &ctx)
         {
@@ -268,7 +270,7 @@ impl WickApp {
 
         if self.shows_welcome() {
             egui::CentralPanel::default().show(ui, |ui| {
-                let busy = self.demo_job.is_some_and(|job| self.jobs.is_running(job));
+                let busy = self.demo.is_some();
                 match welcome::show(ui, &self.hub.endpoint, self.hub.offline, busy) {
                     welcome::Choice::None => {}
                     welcome::Choice::Dismiss => self.state.welcome_dismissed = true,
@@ -348,19 +350,37 @@ impl WickApp {
 
     /// Generates the offline demo's data and model (first time only) on a job, then trains.
     pub fn start_demo(&mut self) {
-        if self.demo_job.is_some_and(|job| self.jobs.is_running(job)) {
+        if self.demo.is_some() {
             return;
         }
         let root = self.options.data_dir.join("demo");
-        self.demo_job = Some(
+        self.demo = Some(
             self.jobs
-                .spawn("demo", "preparing the offline demo", move |r| {
-                    r.send(Msg::Demo(
-                        crate::demo::materialize(&root)
-                            .map_err(|err| format!("{}: {err}", root.display())),
-                    ));
+                .task("demo", "preparing the offline demo", move |_| {
+                    crate::demo::materialize(&root)
                 }),
         );
+    }
+
+    /// Starts the demo's run once its files are written.
+    fn poll_demo(&mut self) {
+        let root = self.options.data_dir.join("demo");
+        match jobs::poll_slot(&mut self.demo) {
+            Some(Ok(Ok(files))) => {
+                let config = crate::demo::config(&files);
+                self.state.recipe = config.clone();
+                self.state.welcome_dismissed = true;
+                self.dispatch_actions(vec![Action::StartTraining(Box::new(config))]);
+            }
+            Some(Ok(Err(err))) => self.toasts.error(
+                "Could not write the offline demo's files",
+                format!("{}: {err}", root.display()),
+            ),
+            Some(Err(err)) => self
+                .toasts
+                .error("Could not write the offline demo's files", err.to_string()),
+            None => {}
+        }
     }
 
     fn apply_theme(&mut self, ctx: &egui::Context) {
@@ -376,20 +396,10 @@ impl WickApp {
     }
 
     fn drain_messages(&mut self) {
-        let mut messages = self.jobs.drain();
+        let messages = self.jobs.drain();
         if messages.is_empty() {
             return;
         }
-        // The settings window is not a panel: its answers are taken out first.
-        messages.retain_mut(|msg| match msg {
-            Msg::ConnectionTested { endpoint, result } => {
-                let result = std::mem::replace(result, Err(String::new()));
-                self.settings_window
-                    .on_connection_tested(std::mem::take(endpoint), result);
-                false
-            }
-            _ => true,
-        });
         self.with_cx(|state, cx| {
             for msg in messages {
                 match msg {
@@ -408,16 +418,7 @@ impl WickApp {
                             state.runs.accelerate.on_exported(&exported, cx);
                         }
                     }
-                    Msg::Demo(Ok(files)) => {
-                        let config = crate::demo::config(&files);
-                        *cx.recipe = config.clone();
-                        cx.actions.push(Action::StartTraining(Box::new(config)));
-                        state.welcome_dismissed = true;
-                    }
-                    Msg::Demo(Err(err)) => cx
-                        .toasts
-                        .error("Could not write the offline demo's files", err),
-                    Msg::Progress { .. } | Msg::Finished { .. } | Msg::ConnectionTested { .. } => {}
+                    Msg::Progress { .. } | Msg::Finished { .. } => {}
                 }
             }
         });

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+use super::jobs::{Task, poll_slot};
 use super::widgets;
 use crate::hub::HubSettings;
 use crate::hub::settings::{DEFAULT_ENDPOINT, DEFAULT_VIEWER_URL, LegacyToken, TokenStore};
@@ -129,11 +130,14 @@ pub struct SettingsWindow {
     /// The token file `token_input` was read from (read again when `HF_HOME` moves).
     token_loaded_from: Option<PathBuf>,
     reveal_token: bool,
-    /// The running "Test connection" job.
-    test_job: Option<super::jobs::JobId>,
-    /// The last test: the endpoint asked, and how long it took or why it failed.
-    tested: Option<(String, Result<std::time::Duration, String>)>,
+    /// The running "Test connection": the endpoint asked, and how long it took or why not.
+    test: Option<Task<ConnectionTest>>,
+    /// The last test's answer, as shown.
+    tested: Option<String>,
 }
+
+/// The endpoint "Test connection" asked, and how long it took or why it failed.
+type ConnectionTest = (String, Result<std::time::Duration, crate::hub::HubError>);
 
 /// What the user changed in the settings window this frame.
 pub enum SettingsChange {
@@ -296,15 +300,6 @@ impl SettingsWindow {
 }
 
 impl SettingsWindow {
-    pub fn on_connection_tested(
-        &mut self,
-        endpoint: String,
-        result: Result<std::time::Duration, String>,
-    ) {
-        self.test_job = None;
-        self.tested = Some((endpoint, result));
-    }
-
     /// "Test connection": one small search against the effective endpoint, on a job.
     fn connection_test_ui(
         &mut self,
@@ -312,36 +307,38 @@ impl SettingsWindow {
         effective: &HubSettings,
         jobs: &mut super::jobs::Jobs,
     ) {
+        match poll_slot(&mut self.test) {
+            Some(Ok((endpoint, result))) => {
+                self.tested = Some(connection_test_text(&endpoint, result.as_ref()));
+            }
+            Some(Err(err)) => self.tested = Some(err.to_string()),
+            None => {}
+        }
         ui.horizontal(|ui| {
-            let testing = self.test_job.is_some_and(|job| jobs.is_running(job));
+            let testing = self.test.is_some();
             if ui
                 .add_enabled(!testing, egui::Button::new("Test connection"))
                 .on_hover_text("Ask the endpoint for one model, as a search does")
                 .clicked()
             {
                 let hub = effective.clone();
-                self.test_job = Some(jobs.spawn(
+                self.test = Some(jobs.task(
                     "test-connection",
                     format!("testing {}", hub.endpoint),
-                    move |r| {
+                    move |_| {
                         let started = std::time::Instant::now();
                         let mut query =
                             crate::hub::SearchQuery::new(crate::hub::RepoKind::Model, "");
                         query.limit = 1;
-                        let result = crate::hub::search(&hub, &query)
-                            .map(|_| started.elapsed())
-                            .map_err(|e| e.to_string());
-                        r.send(super::jobs::Msg::ConnectionTested {
-                            endpoint: hub.endpoint,
-                            result,
-                        });
+                        let result = crate::hub::search(&hub, &query).map(|_| started.elapsed());
+                        (hub.endpoint, result)
                     },
                 ));
             }
             if testing {
                 ui.spinner();
-            } else if let Some((endpoint, result)) = &self.tested {
-                ui.label(connection_test_text(endpoint, result));
+            } else if let Some(tested) = &self.tested {
+                ui.label(tested);
             }
         });
     }
@@ -350,11 +347,11 @@ impl SettingsWindow {
 /// The inline answer of "Test connection".
 pub fn connection_test_text(
     endpoint: &str,
-    result: &Result<std::time::Duration, String>,
+    result: Result<&std::time::Duration, &crate::hub::HubError>,
 ) -> String {
     match result {
         Ok(took) => format!("reached {endpoint} in {} ms", took.as_millis()),
-        Err(err) => err.clone(),
+        Err(err) => err.to_string(),
     }
 }
 
