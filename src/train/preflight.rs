@@ -17,9 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::config::{DeviceSpec, TrainConfig};
+use super::device;
 use super::flow::nothing_kept_warnings;
 use super::inputs::{RecipeInputs, train_order};
-use super::trainer::open_device;
 use super::{AdamW, AdamWConfig, Gradients, TrainError};
 use crate::data::{self, Collator, DatasetCache, HostBatch, PadStats};
 use crate::hub::{self, HubSettings};
@@ -106,7 +106,7 @@ pub fn preflight(
     progress: PreflightProgress,
 ) -> Result<PreflightReport, TrainError> {
     config.validate()?;
-    let device = open_device(config)?;
+    let device = device::open_for(config)?;
     let rss_before = proc_status_kib("VmRSS").map(|k| k * 1024);
 
     progress("finding the model", 0, 0);

@@ -154,7 +154,7 @@ impl<'a> Session<'a> {
         commands: &'a Receiver<Command>,
         events: &'a Sender<Event>,
     ) -> Result<Self, TrainError> {
-        let device = open_device(cfg)?;
+        let device = device::open_for(cfg)?;
         let best_metric = match cfg.resolved_metric_for_best_model() {
             Some(name) if !Metrics::is_known(&name) => {
                 return Err(TrainError::Invalid(format!(
@@ -233,7 +233,7 @@ impl<'a> Session<'a> {
         let resume_dir = resume_checkpoint(cfg)?;
         let weights_dir = resume_dir.as_deref().unwrap_or(&model_dir);
         let (mut model, report) = Classifier::load(weights_dir, &labels, &device)?;
-        model.set_compute_dtype(precision(cfg).compute_dtype())?;
+        model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
         let mut optimizer = AdamW::new(
             model.params(),
             AdamWConfig {
@@ -357,7 +357,7 @@ impl<'a> Session<'a> {
         let _ = events.send(Event::Started(Box::new(Started {
             config: cfg.clone(),
             run_dir: run.path().to_path_buf(),
-            device: device_name(&device),
+            device: device::describe(&device),
             total_steps,
             steps_per_epoch,
             warmup_steps: scheduler.warmup_steps,
@@ -822,7 +822,7 @@ impl<'a> Session<'a> {
         {
             let labels = self.model.labels().to_vec();
             let (mut model, _) = Classifier::load(best, &labels, &self.device)?;
-            model.set_compute_dtype(precision(&self.cfg).compute_dtype())?;
+            model.set_compute_dtype(Precision::of(&self.cfg).compute_dtype())?;
             self.model = model;
         }
         let predicted_by = match (&best_checkpoint, self.cfg.load_best_model_at_end) {
@@ -882,41 +882,6 @@ enum Stop {
     No,
     User,
     EarlyStopping,
-}
-
-pub(super) fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
-    let spec = cfg.device_spec().ok_or_else(|| {
-        TrainError::Invalid(format!(
-            "device = \"{}\": expected \"cpu\", \"cuda\" or \"cuda:N\"",
-            cfg.device
-        ))
-    })?;
-    Ok(device::open(spec, precision(cfg))?)
-}
-
-fn precision(cfg: &TrainConfig) -> Precision {
-    Precision {
-        bf16: cfg.bf16,
-        tf32: cfg.tf32,
-    }
-}
-
-fn device_name(device: &Device) -> String {
-    match device {
-        Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
-        Device::Cuda(_) => {
-            let location = device.location();
-            let ordinal = match location {
-                candle_core::DeviceLocation::Cuda { gpu_id } => gpu_id,
-                _ => 0,
-            };
-            match device::gpus().ok().and_then(|g| g.into_iter().nth(ordinal)) {
-                Some(gpu) => format!("cuda:{ordinal} ({})", gpu.name),
-                None => format!("cuda:{ordinal}"),
-            }
-        }
-        other => format!("{other:?}"),
-    }
 }
 
 fn scheduler_name(cfg: &TrainConfig) -> String {
