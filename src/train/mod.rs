@@ -21,6 +21,7 @@ pub mod preflight;
 pub mod presets;
 mod schedule;
 mod split_predictions;
+pub mod step;
 mod train_error;
 mod trainer;
 

@@ -1,6 +1,7 @@
 //! The training loop, on its own named thread. Read [`Session::train`] top to bottom: it is
-//! the course's hand-written loop (forward, loss, backward, clip, optimizer step, schedule),
-//! with Trainer's logging, evaluation, checkpointing and early stopping around it.
+//! the course's hand-written loop (the step of [`super::step`]: forward, loss, backward,
+//! clip, optimizer update; then the schedule), with Trainer's logging, evaluation,
+//! checkpointing and early stopping around it.
 
 use candle_core::Device;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
@@ -17,11 +18,12 @@ use super::flow::{self, StepEnd};
 use super::inputs::{RecipeInputs, train_order};
 use super::metrics::Metrics;
 use super::split_predictions::{PredictedBy, split_predictions};
+use super::step::{Accumulation, StepLoss, apply_update};
 use super::train_error::{TrainError, divergence_hint};
-use super::{AdamW, AdamWConfig, Gradients, lr_at};
+use super::{AdamW, AdamWConfig, lr_at};
 use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
 use crate::hub::{self, HubSettings};
-use crate::model::{Classifier, Dropout, cross_entropy};
+use crate::model::{Classifier, Dropout};
 use crate::runs::{
     BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
 };
@@ -438,32 +440,21 @@ impl<'a> Session<'a> {
 
                 // Forward and backward over each batch of the accumulation group.
                 let mut dropout = Dropout::train(self.position.seed, step);
-                let mut grads: Option<Gradients> = None;
-                let mut step_loss = 0.0;
+                let mut accumulation = Accumulation::new(group.len());
                 let mut step_samples = 0;
                 for rows in group {
                     let batch = self
                         .collator
                         .collate(&self.train, rows)
                         .to_device(&self.device)?;
-                    let logits = self.model.forward(
-                        &batch.input_ids,
-                        &batch.token_type_ids,
-                        &batch.attention_mask,
-                        &mut dropout,
-                    )?;
-                    let loss = cross_entropy(&logits, &batch.labels)?;
-                    let scaled = (&loss / group.len() as f64)?;
-                    let batch_grads =
-                        Gradients::from_store(self.model.params(), &scaled.backward()?)?;
-                    match grads.as_mut() {
-                        Some(total) => total.accumulate(&batch_grads)?,
-                        None => grads = Some(batch_grads),
-                    }
-                    step_loss += loss.to_scalar::<f32>()? as f64 / group.len() as f64;
+                    accumulation.forward_backward(&self.model, &batch, &mut dropout)?;
                     step_samples += rows.len();
                     tokens += batch.stats.real_tokens;
                 }
+                let StepLoss {
+                    mut grads,
+                    loss: step_loss,
+                } = accumulation.finish()?;
                 if !step_loss.is_finite() {
                     return Err(TrainError::non_finite_loss(
                         step + 1,
@@ -473,14 +464,12 @@ impl<'a> Session<'a> {
                     ));
                 }
                 self.warn_if_exploding(step + 1, step_loss)?;
-                let mut grads =
-                    grads.ok_or_else(|| TrainError::Invalid("an empty batch group".into()))?;
-                let grad_norm = if self.cfg.max_grad_norm > 0.0 {
-                    grads.clip(self.cfg.max_grad_norm)?
-                } else {
-                    grads.global_norm()?
-                };
-                self.optimizer.step(&grads, learning_rate)?;
+                let grad_norm = apply_update(
+                    &mut self.optimizer,
+                    &mut grads,
+                    learning_rate,
+                    self.cfg.max_grad_norm,
+                )?;
                 crate::fault::point("after-step");
 
                 self.position.global_step += 1;
