@@ -18,6 +18,7 @@ pub mod metrics;
 mod optim;
 pub mod predict;
 pub mod preflight;
+mod prepare;
 pub mod presets;
 mod schedule;
 mod split_predictions;

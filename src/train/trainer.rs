@@ -6,23 +6,24 @@
 use candle_core::Device;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::checkpoint::{self, Position, SchedulerState, TrainTotals, TrainingState};
-use super::config::{IntervalStrategy, TrainConfig};
+use super::config::TrainConfig;
 use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
 use super::flow::{self, StepEnd};
-use super::inputs::{RecipeInputs, train_order};
+use super::inputs::train_order;
 use super::metrics::Metrics;
+use super::prepare::{self, Plan, RunProgress, TrainingData};
 use super::split_predictions::{PredictedBy, split_predictions};
 use super::step::{Accumulation, StepLoss, apply_update};
 use super::train_error::{TrainError, divergence_hint};
-use super::{AdamW, AdamWConfig, lr_at};
-use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
-use crate::hub::{self, HubSettings};
+use super::{AdamW, lr_at};
+use crate::data::{self, Collator, TokenizedSplit};
+use crate::hub::HubSettings;
 use crate::model::{Classifier, Dropout};
 use crate::runs::{
     BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
@@ -150,6 +151,8 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// Opens the device, loads the data and the model, and opens the run folder (fresh or
+    /// resumed), then tells the front end the run has started.
     fn prepare(
         cfg: &TrainConfig,
         options: &TrainerOptions,
@@ -157,74 +160,13 @@ impl<'a> Session<'a> {
         events: &'a Sender<Event>,
     ) -> Result<Self, TrainError> {
         let device = device::open_for(cfg)?;
-        let best_metric = match cfg.resolved_metric_for_best_model() {
-            Some(name) if !Metrics::is_known(&name) => {
-                return Err(TrainError::Invalid(format!(
-                    "metric_for_best_model: '{name}' is not a metric Wick computes (known: {})",
-                    Metrics::names().join(", ")
-                )));
-            }
-            Some(name) => Some((name, cfg.resolved_greater_is_better().unwrap_or(true))),
-            None => None,
-        };
-
-        // Hub ids are downloaded into the shared cache first, with progress.
-        let download_progress = {
-            let events = events.clone();
-            hub::download_progress_sink(move |stage, done, total| {
-                let _ = events.send(Event::Preparing { stage, done, total });
-            })
-        };
-        let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
-        for message in &inputs.warnings {
-            let _ = events.send(Event::Warning {
-                message: message.clone(),
-            });
-        }
-        let model_dir = inputs.model_dir.clone();
-        let cache = options
-            .dataset_cache
-            .then(|| DatasetCache::in_datasets_cache(&options.hub.datasets_cache));
-        let load =
-            |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
-                let stage = format!("tokenizing {split}");
-                inputs.prepare_split(
-                    cfg,
-                    &options.hub,
-                    split,
-                    labels,
-                    cache.as_ref(),
-                    Some(download_progress.clone()),
-                    &|done, total| {
-                        let _ = events.send(Event::Preparing {
-                            stage: stage.clone(),
-                            done: done as u64,
-                            total: total as u64,
-                        });
-                    },
-                )
-            };
-        let train = load(&cfg.train_split, None)?;
+        let best_metric = prepare::best_metric(cfg)?;
+        let TrainingData {
+            inputs,
+            train,
+            eval,
+        } = prepare::load_data(cfg, options, events)?;
         let labels = train.meta.labels.names.clone();
-        let (train, eval) = match (cfg.eval_split.as_deref(), cfg.holdout_percentage()) {
-            (_, Some(percent)) => {
-                let (train, held_out) =
-                    crate::data::hold_out(&train, percent, cfg.resolved_data_seed())?;
-                (train, Some(held_out))
-            }
-            (Some(split), None) if !split.is_empty() => {
-                let eval = load(split, Some(labels.clone()))?;
-                (train, Some(eval))
-            }
-            _ => (train, None),
-        };
-        if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
-            return Err(TrainError::Invalid(
-                "eval_strategy needs rows to evaluate on; set eval_split, \
-                 validation_split_percentage, or eval_strategy = \"no\""
-                    .into(),
-            ));
-        }
 
         // Model and optimizer, fresh or from a checkpoint.
         let _ = events.send(Event::Preparing {
@@ -232,136 +174,36 @@ impl<'a> Session<'a> {
             done: 0,
             total: 0,
         });
-        let resume_dir = resume_checkpoint(cfg)?;
-        let weights_dir = resume_dir.as_deref().unwrap_or(&model_dir);
-        let (mut model, report) = Classifier::load(weights_dir, &labels, &device)?;
-        model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
-        let mut optimizer = AdamW::new(
-            model.params(),
-            AdamWConfig {
-                beta1: cfg.adam_beta1,
-                beta2: cfg.adam_beta2,
-                eps: cfg.adam_epsilon,
-                weight_decay: cfg.weight_decay,
-            },
-        )?;
-
+        let resume_dir = prepare::resume_checkpoint(cfg)?;
+        let weights_dir = resume_dir.as_deref().unwrap_or(&inputs.model_dir);
+        let (model, report, mut optimizer) =
+            prepare::build_model(cfg, weights_dir, &labels, &device)?;
         let rows = train.len() as u64;
-        if cfg.batches_per_epoch(rows) == 0 {
-            return Err(TrainError::Invalid(format!(
-                "dataloader_drop_last drops every batch: {rows} training rows are fewer than \
-                 per_device_train_batch_size = {}",
-                cfg.per_device_train_batch_size
-            )));
-        }
-        let total_steps = cfg.total_optimizer_steps(rows);
-        let steps_per_epoch = cfg.optimizer_steps_per_epoch(rows);
-        let scheduler = SchedulerState {
-            lr_scheduler_type: scheduler_name(cfg),
-            base_learning_rate: cfg.learning_rate,
-            warmup_steps: cfg.warmup_steps_for(total_steps),
-            total_steps,
-            last_epoch: 0,
-        };
-        let position = Position {
-            global_step: 0,
-            epoch: 0,
-            step_in_epoch: 0,
-            seed: cfg.seed,
-            data_seed: cfg.resolved_data_seed(),
-        };
-
-        let (mut run, state, position, scheduler, totals) = match &resume_dir {
-            Some(dir) => {
-                let restored = checkpoint::load(dir, &mut optimizer)?;
-                if restored.scheduler.total_steps != scheduler.total_steps
-                    || restored.scheduler.warmup_steps != scheduler.warmup_steps
-                {
-                    return Err(TrainError::Invalid(format!(
-                        "{} was trained for {} steps ({} warmup); this config asks for {} ({}). \
-                         Resume with the same data, batch size and epochs.",
-                        dir.display(),
-                        restored.scheduler.total_steps,
-                        restored.scheduler.warmup_steps,
-                        total_steps,
-                        scheduler.warmup_steps
-                    )));
-                }
-                let run_path = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-                // The lock first: a run that another process writes is refused untouched.
-                let mut run = RunDir::open_for_writing(&run_path)?;
-                if run.info().status == RunStatus::Finished {
-                    return Err(TrainError::AlreadyFinished {
-                        run: run_path,
-                        finished_at: run.info().finished_at.clone().unwrap_or_default(),
-                    });
-                }
-                run.set_status(RunStatus::Running)?;
-                MetricsLog::truncate_after_step(
-                    &run.metrics_path(),
-                    restored.position.global_step,
-                )?;
-                (
-                    run,
-                    restored.trainer_state,
-                    restored.position,
-                    restored.scheduler,
-                    restored.totals,
-                )
-            }
-            None => {
-                let run = match &cfg.output_dir {
-                    Some(dir) => RunDir::create_at(Path::new(dir), cfg)?,
-                    None => {
-                        let root = crate::runs::runs_root(options.runs_root.as_deref())
-                            .ok_or_else(|| {
-                                TrainError::Invalid(
-                                    "no runs folder: set output_dir or WICK_RUNS_DIR".into(),
-                                )
-                            })?;
-                        RunDir::create_named(&root, cfg)?
-                    }
-                };
-                let mut state =
-                    TrainerState::new(cfg, total_steps, cfg.num_epochs_to_iterate(rows));
-                if let Some(patience) = cfg.early_stopping_patience {
-                    state.set_early_stopping(patience, cfg.early_stopping_threshold, 0);
-                }
-                state.train_batch_size = Some(u64::from(cfg.per_device_train_batch_size));
-                (run, state, position, scheduler, TrainTotals::default())
-            }
+        let plan = Plan::new(cfg, rows)?;
+        let RunProgress {
+            mut run,
+            state,
+            position,
+            scheduler,
+            totals,
+        } = match &resume_dir {
+            Some(dir) => prepare::restore_run(dir, &mut optimizer, &plan)?,
+            None => prepare::create_run(cfg, options, &plan, rows)?,
         };
         // Said before the run folder existed; kept with the run now that it does.
         for message in &inputs.warnings {
             run.add_warning(message)?;
         }
-        // A resumed run's clock goes on from its last logged line, so that curves drawn
-        // against wall time continue instead of starting over.
-        let elapsed_before = crate::runs::read_metrics(&run.metrics_path())?
-            .records
-            .iter()
-            .filter_map(|r| r.get("elapsed_s").and_then(Value::as_f64))
-            .fold(0.0f64, f64::max);
+        let elapsed_before = prepare::elapsed_before(&run)?;
         let log = run.metrics_log()?;
         let checkpoints = Checkpoints::open_for_training(run.path())?;
-        let collator = inputs.collator(cfg);
-        let tokenizer_files = [
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "special_tokens_map.json",
-            "vocab.txt",
-        ]
-        .iter()
-        .map(|name| model_dir.join(name))
-        .filter(|path| path.is_file())
-        .collect();
 
         let _ = events.send(Event::Started(Box::new(Started {
             config: cfg.clone(),
             run_dir: run.path().to_path_buf(),
             device: device::describe(&device),
-            total_steps,
-            steps_per_epoch,
+            total_steps: plan.total_steps,
+            steps_per_epoch: plan.steps_per_epoch,
             warmup_steps: scheduler.warmup_steps,
             train_rows: train.len(),
             eval_rows: eval.as_ref().map_or(0, |e| e.len()),
@@ -380,8 +222,8 @@ impl<'a> Session<'a> {
             optimizer,
             train,
             eval,
-            collator,
-            tokenizer_files,
+            collator: inputs.collator(cfg),
+            tokenizer_files: prepare::tokenizer_files(&inputs.model_dir),
             run,
             log,
             checkpoints,
@@ -871,42 +713,6 @@ enum Stop {
     No,
     User,
     EarlyStopping,
-}
-
-fn scheduler_name(cfg: &TrainConfig) -> String {
-    serde_json::to_value(cfg.lr_scheduler_type)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// The checkpoint folder to resume from: a path, or `latest` in `output_dir`.
-fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
-    let Some(value) = cfg.resume_from_checkpoint.as_deref() else {
-        return Ok(None);
-    };
-    if value == "latest" {
-        let dir = cfg.output_dir.as_deref().ok_or_else(|| {
-            TrainError::Invalid("resume_from_checkpoint = \"latest\" needs output_dir".into())
-        })?;
-        let latest = Checkpoints::open(Path::new(dir))?
-            .latest()?
-            .ok_or_else(|| {
-                TrainError::Invalid(format!(
-                    "resume_from_checkpoint: no complete checkpoint in {dir}"
-                ))
-            })?;
-        return Ok(Some(latest.path.clone()));
-    }
-    let path = PathBuf::from(value);
-    let problems = crate::runs::checkpoints::checkpoint_problems(&path);
-    if !problems.is_empty() {
-        return Err(TrainError::Invalid(format!(
-            "resume_from_checkpoint = \"{value}\" is not a complete checkpoint: {}",
-            problems.join("; ")
-        )));
-    }
-    Ok(Some(path))
 }
 
 #[cfg(test)]
