@@ -14,7 +14,7 @@ use super::config::TrainConfig;
 use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
-use super::flow::{self, StepEnd};
+use super::flow::{self, StepEnd, Stop};
 use super::inputs::train_order;
 use super::metrics::Metrics;
 use super::prepare::{self, Plan, RunProgress, TrainingData};
@@ -349,15 +349,14 @@ impl<'a> Session<'a> {
                     gpu_utilization_percent: gpu.map(|g| g.utilization_percent),
                 }));
 
-                let gs = self.position.global_step;
                 // Trainer's on_epoch_end fires whenever the epoch's loop ends, also when
                 // max_steps cuts it short: "epoch" strategies then log, evaluate and save.
-                let mut at = StepEnd {
-                    step: gs,
+                let mut at = StepEnd::new(
+                    self.position.global_step,
                     total_steps,
-                    epoch_ends: self.position.step_in_epoch == steps_this_epoch
-                        || gs >= total_steps,
-                };
+                    self.position.step_in_epoch,
+                    steps_this_epoch,
+                );
                 let mut logged = false;
                 if flow::log_due(&self.cfg, at) {
                     self.log_loss(
@@ -374,8 +373,7 @@ impl<'a> Session<'a> {
                     improved = is_best;
                     if patience_ran_out {
                         stop = Stop::EarlyStopping;
-                        // Early stopping ends the epoch's loop too.
-                        at.epoch_ends = true;
+                        at = at.stopped_early();
                         if !logged && flow::log_due(&self.cfg, at) {
                             self.log_loss(
                                 &mut logged_loss,
@@ -389,7 +387,7 @@ impl<'a> Session<'a> {
                 if flow::save_due(&self.cfg, at, improved) {
                     self.save_checkpoint()?;
                 }
-                if stop != Stop::No || gs >= total_steps {
+                if flow::run_ends(at, stop) {
                     break 'epochs;
                 }
             }
@@ -487,9 +485,10 @@ impl<'a> Session<'a> {
             let value = metrics.get(&name).ok_or_else(|| {
                 TrainError::Invalid(format!("metric_for_best_model '{name}' was not computed"))
             })?;
-            if let Some(patience) = self.cfg.early_stopping_patience {
-                patience_ran_out =
-                    self.state.record_early_stopping(value, greater_is_better) >= patience;
+            if self.cfg.early_stopping_patience.is_some() {
+                let evals_without_improvement =
+                    self.state.record_early_stopping(value, greater_is_better);
+                patience_ran_out = flow::patience_ran_out(&self.cfg, evals_without_improvement);
             }
             let checkpoint =
                 self.checkpoints
@@ -706,13 +705,6 @@ const EXPLOSION_FACTOR: f64 = 100.0;
 
 fn loss_exploded(first: f64, loss: f64) -> bool {
     first > 0.0 && loss > EXPLOSION_FACTOR * first
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    No,
-    User,
-    EarlyStopping,
 }
 
 #[cfg(test)]
