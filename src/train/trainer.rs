@@ -250,7 +250,7 @@ impl<'a> Session<'a> {
         let started = Instant::now();
         let first_step = self.position.global_step;
         let (mut samples, mut tokens) = (0usize, 0usize);
-        let (mut logged_loss, mut logged_steps) = (0.0f64, 0u64);
+        let mut window = LossWindow::default();
         let mut train_seconds = 0.0f64;
         let mut stop = Stop::No;
 
@@ -282,21 +282,21 @@ impl<'a> Session<'a> {
 
                 // Forward and backward over each batch of the accumulation group.
                 let mut dropout = Dropout::train(self.position.seed, step);
-                let mut accumulation = Accumulation::new(group.len());
+                let mut passes = Accumulation::new(group.len());
                 let mut step_samples = 0;
                 for rows in group {
                     let batch = self
                         .collator
                         .collate(&self.train, rows)
                         .to_device(&self.device)?;
-                    accumulation.forward_backward(&self.model, &batch, &mut dropout)?;
+                    passes.forward_backward(&self.model, &batch, &mut dropout)?;
                     step_samples += rows.len();
                     tokens += batch.stats.real_tokens;
                 }
                 let StepLoss {
                     mut grads,
                     loss: step_loss,
-                } = accumulation.finish()?;
+                } = passes.finish()?;
                 if !step_loss.is_finite() {
                     return Err(TrainError::non_finite_loss(
                         step + 1,
@@ -328,8 +328,7 @@ impl<'a> Session<'a> {
                 samples += step_samples;
                 self.totals.samples += step_samples as u64;
                 self.totals.train_seconds += step_seconds;
-                logged_loss += step_loss;
-                logged_steps += 1;
+                window.add(step_loss);
 
                 let gpu = self.gpu.as_ref().and_then(GpuSampler::sample);
                 let done = self.position.global_step - first_step;
@@ -351,41 +350,16 @@ impl<'a> Session<'a> {
 
                 // Trainer's on_epoch_end fires whenever the epoch's loop ends, also when
                 // max_steps cuts it short: "epoch" strategies then log, evaluate and save.
-                let mut at = StepEnd::new(
+                let at = StepEnd::new(
                     self.position.global_step,
                     total_steps,
                     self.position.step_in_epoch,
                     steps_this_epoch,
                 );
-                let mut logged = false;
-                if flow::log_due(&self.cfg, at) {
-                    self.log_loss(
-                        &mut logged_loss,
-                        &mut logged_steps,
-                        grad_norm,
-                        learning_rate,
-                    )?;
-                    logged = true;
-                }
-                let mut improved = false;
-                if flow::eval_due(&self.cfg, at) {
-                    let (is_best, patience_ran_out) = self.evaluate_and_log()?;
-                    improved = is_best;
-                    if patience_ran_out {
-                        stop = Stop::EarlyStopping;
-                        at = at.stopped_early();
-                        if !logged && flow::log_due(&self.cfg, at) {
-                            self.log_loss(
-                                &mut logged_loss,
-                                &mut logged_steps,
-                                grad_norm,
-                                learning_rate,
-                            )?;
-                        }
-                    }
-                }
-                if flow::save_due(&self.cfg, at, improved) {
-                    self.save_checkpoint()?;
+                let (at, stopped_early) =
+                    self.at_step_end(at, &mut window, grad_norm, learning_rate)?;
+                if stopped_early {
+                    stop = Stop::EarlyStopping;
                 }
                 if flow::run_ends(at, stop) {
                     break 'epochs;
@@ -396,6 +370,39 @@ impl<'a> Session<'a> {
         }
 
         self.finish(stop)
+    }
+
+    /// Logs, evaluates and saves as [`flow`] decides after a step; returns the step's end as
+    /// it turned out (early stopping ends the epoch too) and whether early stopping ran out
+    /// of patience.
+    fn at_step_end(
+        &mut self,
+        mut at: StepEnd,
+        window: &mut LossWindow,
+        grad_norm: f64,
+        learning_rate: f64,
+    ) -> Result<(StepEnd, bool), TrainError> {
+        let mut logged = false;
+        if flow::log_due(&self.cfg, at) {
+            self.log_loss(window, grad_norm, learning_rate)?;
+            logged = true;
+        }
+        let (mut improved, mut stopped_early) = (false, false);
+        if flow::eval_due(&self.cfg, at) {
+            let (is_best, patience_ran_out) = self.evaluate_and_log()?;
+            improved = is_best;
+            if patience_ran_out {
+                stopped_early = true;
+                at = at.stopped_early();
+                if !logged && flow::log_due(&self.cfg, at) {
+                    self.log_loss(window, grad_norm, learning_rate)?;
+                }
+            }
+        }
+        if flow::save_due(&self.cfg, at, improved) {
+            self.save_checkpoint()?;
+        }
+        Ok((at, stopped_early))
     }
 
     /// Drains the command channel; blocks while paused. Returns a stop request, if any.
@@ -439,19 +446,18 @@ impl<'a> Session<'a> {
     /// Logs the mean loss of the steps since the last loss line, and starts a new window.
     fn log_loss(
         &mut self,
-        loss_sum: &mut f64,
-        steps: &mut u64,
+        window: &mut LossWindow,
         grad_norm: f64,
         learning_rate: f64,
     ) -> Result<(), TrainError> {
         self.log_record(json!({
-            "loss": *loss_sum / (*steps).max(1) as f64,
+            "loss": window.mean(),
             "grad_norm": grad_norm,
             "learning_rate": learning_rate,
             "epoch": self.state.epoch.unwrap_or(0.0),
             "step": self.position.global_step,
         }))?;
-        (*loss_sum, *steps) = (0.0, 0);
+        *window = LossWindow::default();
         Ok(())
     }
 
@@ -697,6 +703,24 @@ impl<'a> Session<'a> {
             stopped_by_user,
             stopped_early: stop == Stop::EarlyStopping,
         })
+    }
+}
+
+/// The steps since the last loss line, whose mean loss the next line logs.
+#[derive(Debug, Default)]
+struct LossWindow {
+    sum: f64,
+    steps: u64,
+}
+
+impl LossWindow {
+    fn add(&mut self, loss: f64) {
+        self.sum += loss;
+        self.steps += 1;
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.steps.max(1) as f64
     }
 }
 
