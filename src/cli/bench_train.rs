@@ -10,10 +10,11 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use super::bench::peak_rss_mb;
+use crate::data::{Batch, PadStats};
 use crate::hub::HubSettings;
-use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
-use crate::train::config::DeviceSpec;
-use crate::train::{AdamW, AdamWConfig, Event, GpuSampler, Gradients, Precision, TrainerOptions};
+use crate::model::{Classifier, Dropout, ModelConfig};
+use crate::recipe::DeviceSpec;
+use crate::train::{AdamW, AdamWConfig, Event, GpuSampler, Precision, TrainerOptions, step};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -240,31 +241,36 @@ fn synthetic(args: &TrainBenchArgs) -> Result<()> {
     let (b, s) = (args.batch, args.seq);
     let ids: Vec<u32> = (0..b * s).map(|_| rng.random_range(1000..30000)).collect();
     let labels: Vec<u32> = (0..b).map(|_| rng.random_range(0..2)).collect();
-    let ids = Tensor::from_vec(ids, (b, s), &device)?;
-    let types = Tensor::zeros((b, s), DType::U32, &device)?;
-    let mask = Tensor::ones((b, s), DType::U32, &device)?;
-    let labels = Tensor::from_vec(labels, b, &device)?;
+    let batch = Batch {
+        input_ids: Tensor::from_vec(ids, (b, s), &device)?,
+        token_type_ids: Tensor::zeros((b, s), DType::U32, &device)?,
+        attention_mask: Tensor::ones((b, s), DType::U32, &device)?,
+        labels: Tensor::from_vec(labels, b, &device)?,
+        rows: (0..b).collect(),
+        stats: PadStats {
+            real_tokens: b * s,
+            pad_tokens: 0,
+        },
+    };
     let mut phases = [Vec::new(), Vec::new(), Vec::new(), Vec::new()];
     let mut times = Vec::new();
+    // The trainer's step (`train::step`), one phase at a time, each waited for.
     for i in 0..args.warmup + steps {
         let t0 = Instant::now();
         let mut dropout = Dropout::train(42, i);
-        let logits = model.forward(&ids, &types, &mask, &mut dropout)?;
-        let loss = cross_entropy(&logits, &labels)?;
+        let loss = step::forward_loss(&model, &batch, &mut dropout)?;
         let loss_value = loss.to_scalar::<f32>()?;
         if !loss_value.is_finite() {
             bail!("step {i}: the loss is {loss_value}");
         }
         let t1 = Instant::now();
-        let store = loss.backward()?;
-        let mut grads = Gradients::from_store(model.params(), &store)?;
-        drop(store);
+        let mut grads = step::backward(&model, &loss, 1)?;
         device.synchronize()?;
         let t2 = Instant::now();
-        grads.clip(1.0)?;
+        step::clip(&mut grads, 1.0)?;
         device.synchronize()?;
         let t3 = Instant::now();
-        optimizer.step(&grads, 5e-5)?;
+        step::update(&mut optimizer, &grads, 5e-5)?;
         device.synchronize()?;
         let t4 = Instant::now();
         if i >= args.warmup {

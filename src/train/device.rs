@@ -9,7 +9,8 @@
 use candle_core::{DType, Device};
 use nvml_wrapper::Nvml;
 
-use super::config::DeviceSpec;
+use super::TrainError;
+use crate::recipe::{DeviceSpec, TrainConfig};
 
 /// Whether this binary was built with `--features cuda`.
 pub const CUDA_COMPILED: bool = cfg!(feature = "cuda");
@@ -67,6 +68,14 @@ impl Precision {
     /// The dtype the model computes matmuls and activations in.
     pub fn compute_dtype(self) -> DType {
         if self.bf16 { DType::BF16 } else { DType::F32 }
+    }
+
+    /// A run's `bf16` and `tf32` keys.
+    pub fn of(cfg: &TrainConfig) -> Self {
+        Self {
+            bf16: cfg.bf16,
+            tf32: cfg.tf32,
+        }
     }
 
     /// The bench's `--precision` names: `fp32`, `tf32`, `bf16`.
@@ -192,6 +201,37 @@ pub fn open(spec: DeviceSpec, precision: Precision) -> Result<Device, DeviceErro
     // next fp32 run of the same process.
     candle_core::cuda::set_gemm_reduced_precision_f32(precision.tf32);
     Ok(device)
+}
+
+/// Opens the device a run's config names (`device`, `bf16`, `tf32`): what the trainer and
+/// the preflight train on.
+pub fn open_for(cfg: &TrainConfig) -> Result<Device, TrainError> {
+    let spec = cfg.device_spec().ok_or_else(|| {
+        TrainError::Invalid(format!(
+            "device = \"{}\": expected \"cpu\", \"cuda\" or \"cuda:N\"",
+            cfg.device
+        ))
+    })?;
+    Ok(open(spec, Precision::of(cfg))?)
+}
+
+/// How the trainer names an opened device: "cpu (N threads)", "cuda:0 (NVIDIA H200)".
+pub fn describe(device: &Device) -> String {
+    match device {
+        Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
+        Device::Cuda(_) => {
+            let location = device.location();
+            let ordinal = match location {
+                candle_core::DeviceLocation::Cuda { gpu_id } => gpu_id,
+                _ => 0,
+            };
+            match gpus().ok().and_then(|g| g.into_iter().nth(ordinal)) {
+                Some(gpu) => format!("cuda:{ordinal} ({})", gpu.name),
+                None => format!("cuda:{ordinal}"),
+            }
+        }
+        other => format!("{other:?}"),
+    }
 }
 
 /// One reading of the training GPU.

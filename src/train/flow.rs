@@ -11,6 +11,9 @@
 //!
 //! So a "steps" strategy does not log or evaluate at the last step unless it is a multiple;
 //! an "epoch" strategy always does, because the epoch ends there.
+//!
+//! And when a run stops: after its last step, at a front end's stop, or when early stopping
+//! (`EarlyStoppingCallback`) runs out of patience after an evaluation.
 
 use crate::recipe::{IntervalStrategy, SaveStrategy, TrainConfig};
 
@@ -24,6 +27,48 @@ pub struct StepEnd {
     /// The epoch's loop ends after this step: its last batch, the run's last step, or
     /// early stopping.
     pub epoch_ends: bool,
+}
+
+impl StepEnd {
+    /// The end of global step `step`, the `step_in_epoch`-th of an epoch of
+    /// `steps_in_epoch` optimizer steps: the epoch's loop ends after its last step, and after
+    /// the run's last step (max_steps may cut the epoch short).
+    pub fn new(step: u64, total_steps: u64, step_in_epoch: u64, steps_in_epoch: u64) -> Self {
+        Self {
+            step,
+            total_steps,
+            epoch_ends: step_in_epoch == steps_in_epoch || step >= total_steps,
+        }
+    }
+
+    /// Early stopping ends the epoch's loop too: "epoch" strategies then log and save.
+    pub fn stopped_early(self) -> Self {
+        Self {
+            epoch_ends: true,
+            ..self
+        }
+    }
+}
+
+/// What ends a run before its last step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    No,
+    /// The front end asked (or went away while the run was paused).
+    User,
+    EarlyStopping,
+}
+
+/// Whether early stopping ends the run after an evaluation: `evals_without_improvement` in
+/// a row reached `early_stopping_patience`. Never without a patience.
+pub fn patience_ran_out(cfg: &TrainConfig, evals_without_improvement: u32) -> bool {
+    cfg.early_stopping_patience
+        .is_some_and(|patience| evals_without_improvement >= patience)
+}
+
+/// Whether the training loop ends after `at`: the run's last step, or a stop.
+pub fn run_ends(at: StepEnd, stop: Stop) -> bool {
+    stop != Stop::No || at.step >= at.total_steps
 }
 
 /// Whether a loss line is logged after `at`.
@@ -220,6 +265,62 @@ mod tests {
             assert_eq!(
                 got, want,
                 "{strategy:?}/{save:?} every {every}, step {step}/{total}"
+            );
+        }
+    }
+
+    /// `(step, total, step_in_epoch, steps_in_epoch, stop)` -> `(epoch_ends, run_ends)`.
+    #[test]
+    fn the_epoch_and_the_run_end_at_their_last_step_or_a_stop() {
+        type Row = (u64, u64, u64, u64, Stop, (bool, bool));
+        #[rustfmt::skip]
+        let table: &[Row] = &[
+            // Mid-epoch, mid-run: neither ends.
+            (5, 30, 5, 10, Stop::No, (false, false)),
+            // The epoch's last step.
+            (10, 30, 10, 10, Stop::No, (true, false)),
+            // max_steps cuts the epoch short: both end.
+            (7, 7, 7, 10, Stop::No, (true, true)),
+            // The last epoch's last step.
+            (30, 30, 10, 10, Stop::No, (true, true)),
+            // A stop ends the run wherever it is.
+            (5, 30, 5, 10, Stop::User, (false, true)),
+            (5, 30, 5, 10, Stop::EarlyStopping, (false, true)),
+        ];
+        for &(step, total, in_epoch, per_epoch, stop, want) in table {
+            let point = StepEnd::new(step, total, in_epoch, per_epoch);
+            assert_eq!(
+                (point.epoch_ends, run_ends(point, stop)),
+                want,
+                "step {step}/{total}, {in_epoch}/{per_epoch} of the epoch, {stop:?}"
+            );
+        }
+        let stopped = StepEnd::new(5, 30, 5, 10).stopped_early();
+        assert!(stopped.epoch_ends, "early stopping ends the epoch's loop");
+        assert_eq!((stopped.step, stopped.total_steps), (5, 30));
+    }
+
+    /// `(patience, evaluations without improvement)` -> early stopping ends the run.
+    #[test]
+    fn early_stopping_ends_the_run_when_patience_runs_out() {
+        let table: &[(Option<u32>, u32, bool)] = &[
+            (None, 0, false),
+            (None, 100, false),
+            (Some(2), 0, false),
+            (Some(2), 1, false),
+            (Some(2), 2, true),
+            (Some(2), 3, true),
+            (Some(0), 0, true),
+        ];
+        for &(patience, without_improvement, want) in table {
+            let c = TrainConfig {
+                early_stopping_patience: patience,
+                ..TrainConfig::default()
+            };
+            assert_eq!(
+                patience_ran_out(&c, without_improvement),
+                want,
+                "patience {patience:?}, {without_improvement} evaluations without improvement"
             );
         }
     }

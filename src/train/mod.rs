@@ -17,8 +17,10 @@ pub mod metrics;
 mod optim;
 pub mod predict;
 pub mod preflight;
+mod prepare;
 mod schedule;
 mod split_predictions;
+pub mod step;
 mod train_error;
 mod trainer;
 

@@ -16,14 +16,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::config::{DeviceSpec, TrainConfig};
+use super::device;
 use super::flow::nothing_kept_warnings;
 use super::inputs::{RecipeInputs, train_order};
-use super::trainer::open_device;
-use super::{AdamW, AdamWConfig, Gradients, TrainError};
+use super::step::{Accumulation, StepLoss, apply_update};
+use super::{AdamW, AdamWConfig, TrainError};
 use crate::data::{self, Collator, DatasetCache, HostBatch, PadStats};
 use crate::hub::{self, HubSettings};
-use crate::model::{Classifier, Dropout, ModelConfig, cross_entropy};
+use crate::model::{Classifier, Dropout, ModelConfig};
+use crate::recipe::{DeviceSpec, TrainConfig};
 
 /// Progress as `(stage, done, total)`; `total` is 0 when unknown.
 pub type PreflightProgress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
@@ -106,7 +107,7 @@ pub fn preflight(
     progress: PreflightProgress,
 ) -> Result<PreflightReport, TrainError> {
     config.validate()?;
-    let device = open_device(config)?;
+    let device = device::open_for(config)?;
     let rss_before = proc_status_kib("VmRSS").map(|k| k * 1024);
 
     progress("finding the model", 0, 0);
@@ -419,11 +420,12 @@ fn repeat_row(row: &HostBatch, size: usize) -> HostBatch {
 #[derive(Debug, Clone, Copy)]
 struct StepTiming {
     forward_backward_s: f64,
-    /// Clipping and the optimizer update.
+    /// Clipping (or, with `max_grad_norm = 0`, the norm the trainer logs) and the optimizer
+    /// update.
     update_s: f64,
 }
 
-/// The trainer's step, without its bookkeeping.
+/// The trainer's step ([`super::step`]), without its bookkeeping.
 struct Stepper<'a> {
     config: &'a TrainConfig,
     device: &'a Device,
@@ -433,32 +435,29 @@ struct Stepper<'a> {
 }
 
 impl Stepper<'_> {
+    /// One optimizer step on one micro-batch, timed in its two halves.
     fn run(&mut self, batch: &HostBatch) -> Result<StepTiming, TrainError> {
         let started = Instant::now();
         let batch = batch.to_device(self.device)?;
         let mut dropout = Dropout::train(self.config.seed, self.step);
-        let logits = self.model.forward(
-            &batch.input_ids,
-            &batch.token_type_ids,
-            &batch.attention_mask,
-            &mut dropout,
-        )?;
-        let loss = cross_entropy(&logits, &batch.labels)?;
-        let mut grads = Gradients::from_store(self.model.params(), &loss.backward()?)?;
+        let mut group = Accumulation::new(1);
         // Reading the loss waits for the device, so the time is the real one.
-        let loss_value = loss.to_scalar::<f32>()?;
+        group.forward_backward(self.model, &batch, &mut dropout)?;
+        let StepLoss { mut grads, loss } = group.finish()?;
         let forward_backward_s = started.elapsed().as_secs_f64();
         let update_started = Instant::now();
-        if self.config.max_grad_norm > 0.0 {
-            grads.clip(self.config.max_grad_norm)?;
-        }
-        self.optimizer.step(&grads, self.config.learning_rate)?;
+        apply_update(
+            self.optimizer,
+            &mut grads,
+            self.config.learning_rate,
+            self.config.max_grad_norm,
+        )?;
         let update_s = update_started.elapsed().as_secs_f64();
         self.step += 1;
-        if !loss_value.is_finite() {
+        if !loss.is_finite() {
             return Err(TrainError::non_finite_loss(
                 self.step,
-                loss_value as f64,
+                loss,
                 self.config.learning_rate,
                 self.config,
             ));

@@ -1,27 +1,30 @@
 //! The training loop, on its own named thread. Read [`Session::train`] top to bottom: it is
-//! the course's hand-written loop (forward, loss, backward, clip, optimizer step, schedule),
-//! with Trainer's logging, evaluation, checkpointing and early stopping around it.
+//! the course's hand-written loop (the step of [`super::step`]: forward, loss, backward,
+//! clip, optimizer update; then the schedule), with Trainer's logging, evaluation,
+//! checkpointing and early stopping around it.
 
 use candle_core::Device;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use super::checkpoint::{self, Position, SchedulerState, TrainTotals, TrainingState};
-use super::config::{IntervalStrategy, TrainConfig};
 use super::device::{self, GpuSampler, Precision};
 use super::evaluate::{Evaluation, evaluate};
 use super::events::{Command, EvalReport, Event, Started, StepReport, Summary};
-use super::flow::{self, StepEnd};
-use super::inputs::{RecipeInputs, train_order};
+use super::flow::{self, StepEnd, Stop};
+use super::inputs::train_order;
 use super::metrics::Metrics;
+use super::prepare::{self, Plan, RunProgress, TrainingData};
 use super::split_predictions::{PredictedBy, split_predictions};
+use super::step::{Accumulation, StepLoss, apply_update};
 use super::train_error::{TrainError, divergence_hint};
-use super::{AdamW, AdamWConfig, Gradients, lr_at};
-use crate::data::{self, Collator, DatasetCache, TokenizedSplit};
-use crate::hub::{self, HubSettings};
-use crate::model::{Classifier, Dropout, cross_entropy};
+use super::{AdamW, lr_at};
+use crate::data::{self, Collator, TokenizedSplit};
+use crate::hub::HubSettings;
+use crate::model::{Classifier, Dropout};
+use crate::recipe::TrainConfig;
 use crate::runs::{
     BestMetric, Checkpoints, LogRecord, MetricsLog, RunDir, RunStatus, TrainerState,
 };
@@ -148,81 +151,22 @@ struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
+    /// Opens the device, loads the data and the model, and opens the run folder (fresh or
+    /// resumed), then tells the front end the run has started.
     fn prepare(
         cfg: &TrainConfig,
         options: &TrainerOptions,
         commands: &'a Receiver<Command>,
         events: &'a Sender<Event>,
     ) -> Result<Self, TrainError> {
-        let device = open_device(cfg)?;
-        let best_metric = match cfg.resolved_metric_for_best_model() {
-            Some(name) if !Metrics::is_known(&name) => {
-                return Err(TrainError::Invalid(format!(
-                    "metric_for_best_model: '{name}' is not a metric Wick computes (known: {})",
-                    Metrics::names().join(", ")
-                )));
-            }
-            Some(name) => Some((name, cfg.resolved_greater_is_better().unwrap_or(true))),
-            None => None,
-        };
-
-        // Hub ids are downloaded into the shared cache first, with progress.
-        let download_progress = {
-            let events = events.clone();
-            hub::download_progress_sink(move |stage, done, total| {
-                let _ = events.send(Event::Preparing { stage, done, total });
-            })
-        };
-        let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
-        for message in &inputs.warnings {
-            let _ = events.send(Event::Warning {
-                message: message.clone(),
-            });
-        }
-        let model_dir = inputs.model_dir.clone();
-        let cache = options
-            .dataset_cache
-            .then(|| DatasetCache::in_datasets_cache(&options.hub.datasets_cache));
-        let load =
-            |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
-                let stage = format!("tokenizing {split}");
-                inputs.prepare_split(
-                    cfg,
-                    &options.hub,
-                    split,
-                    labels,
-                    cache.as_ref(),
-                    Some(download_progress.clone()),
-                    &|done, total| {
-                        let _ = events.send(Event::Preparing {
-                            stage: stage.clone(),
-                            done: done as u64,
-                            total: total as u64,
-                        });
-                    },
-                )
-            };
-        let train = load(&cfg.train_split, None)?;
+        let device = device::open_for(cfg)?;
+        let best_metric = prepare::best_metric(cfg)?;
+        let TrainingData {
+            inputs,
+            train,
+            eval,
+        } = prepare::load_data(cfg, options, events)?;
         let labels = train.meta.labels.names.clone();
-        let (train, eval) = match (cfg.eval_split.as_deref(), cfg.holdout_percentage()) {
-            (_, Some(percent)) => {
-                let (train, held_out) =
-                    crate::data::hold_out(&train, percent, cfg.resolved_data_seed())?;
-                (train, Some(held_out))
-            }
-            (Some(split), None) if !split.is_empty() => {
-                let eval = load(split, Some(labels.clone()))?;
-                (train, Some(eval))
-            }
-            _ => (train, None),
-        };
-        if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
-            return Err(TrainError::Invalid(
-                "eval_strategy needs rows to evaluate on; set eval_split, \
-                 validation_split_percentage, or eval_strategy = \"no\""
-                    .into(),
-            ));
-        }
 
         // Model and optimizer, fresh or from a checkpoint.
         let _ = events.send(Event::Preparing {
@@ -230,136 +174,36 @@ impl<'a> Session<'a> {
             done: 0,
             total: 0,
         });
-        let resume_dir = resume_checkpoint(cfg)?;
-        let weights_dir = resume_dir.as_deref().unwrap_or(&model_dir);
-        let (mut model, report) = Classifier::load(weights_dir, &labels, &device)?;
-        model.set_compute_dtype(precision(cfg).compute_dtype())?;
-        let mut optimizer = AdamW::new(
-            model.params(),
-            AdamWConfig {
-                beta1: cfg.adam_beta1,
-                beta2: cfg.adam_beta2,
-                eps: cfg.adam_epsilon,
-                weight_decay: cfg.weight_decay,
-            },
-        )?;
-
+        let resume_dir = prepare::resume_checkpoint(cfg)?;
+        let weights_dir = resume_dir.as_deref().unwrap_or(&inputs.model_dir);
+        let (model, report, mut optimizer) =
+            prepare::build_model(cfg, weights_dir, &labels, &device)?;
         let rows = train.len() as u64;
-        if cfg.batches_per_epoch(rows) == 0 {
-            return Err(TrainError::Invalid(format!(
-                "dataloader_drop_last drops every batch: {rows} training rows are fewer than \
-                 per_device_train_batch_size = {}",
-                cfg.per_device_train_batch_size
-            )));
-        }
-        let total_steps = cfg.total_optimizer_steps(rows);
-        let steps_per_epoch = cfg.optimizer_steps_per_epoch(rows);
-        let scheduler = SchedulerState {
-            lr_scheduler_type: scheduler_name(cfg),
-            base_learning_rate: cfg.learning_rate,
-            warmup_steps: cfg.warmup_steps_for(total_steps),
-            total_steps,
-            last_epoch: 0,
-        };
-        let position = Position {
-            global_step: 0,
-            epoch: 0,
-            step_in_epoch: 0,
-            seed: cfg.seed,
-            data_seed: cfg.resolved_data_seed(),
-        };
-
-        let (mut run, state, position, scheduler, totals) = match &resume_dir {
-            Some(dir) => {
-                let restored = checkpoint::load(dir, &mut optimizer)?;
-                if restored.scheduler.total_steps != scheduler.total_steps
-                    || restored.scheduler.warmup_steps != scheduler.warmup_steps
-                {
-                    return Err(TrainError::Invalid(format!(
-                        "{} was trained for {} steps ({} warmup); this config asks for {} ({}). \
-                         Resume with the same data, batch size and epochs.",
-                        dir.display(),
-                        restored.scheduler.total_steps,
-                        restored.scheduler.warmup_steps,
-                        total_steps,
-                        scheduler.warmup_steps
-                    )));
-                }
-                let run_path = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
-                // The lock first: a run that another process writes is refused untouched.
-                let mut run = RunDir::open_for_writing(&run_path)?;
-                if run.info().status == RunStatus::Finished {
-                    return Err(TrainError::AlreadyFinished {
-                        run: run_path,
-                        finished_at: run.info().finished_at.clone().unwrap_or_default(),
-                    });
-                }
-                run.set_status(RunStatus::Running)?;
-                MetricsLog::truncate_after_step(
-                    &run.metrics_path(),
-                    restored.position.global_step,
-                )?;
-                (
-                    run,
-                    restored.trainer_state,
-                    restored.position,
-                    restored.scheduler,
-                    restored.totals,
-                )
-            }
-            None => {
-                let run = match &cfg.output_dir {
-                    Some(dir) => RunDir::create_at(Path::new(dir), cfg)?,
-                    None => {
-                        let root = crate::runs::runs_root(options.runs_root.as_deref())
-                            .ok_or_else(|| {
-                                TrainError::Invalid(
-                                    "no runs folder: set output_dir or WICK_RUNS_DIR".into(),
-                                )
-                            })?;
-                        RunDir::create_named(&root, cfg)?
-                    }
-                };
-                let mut state =
-                    TrainerState::new(cfg, total_steps, cfg.num_epochs_to_iterate(rows));
-                if let Some(patience) = cfg.early_stopping_patience {
-                    state.set_early_stopping(patience, cfg.early_stopping_threshold, 0);
-                }
-                state.train_batch_size = Some(u64::from(cfg.per_device_train_batch_size));
-                (run, state, position, scheduler, TrainTotals::default())
-            }
+        let plan = Plan::new(cfg, rows)?;
+        let RunProgress {
+            mut run,
+            state,
+            position,
+            scheduler,
+            totals,
+        } = match &resume_dir {
+            Some(dir) => prepare::restore_run(dir, &mut optimizer, &plan)?,
+            None => prepare::create_run(cfg, options, &plan, rows)?,
         };
         // Said before the run folder existed; kept with the run now that it does.
         for message in &inputs.warnings {
             run.add_warning(message)?;
         }
-        // A resumed run's clock goes on from its last logged line, so that curves drawn
-        // against wall time continue instead of starting over.
-        let elapsed_before = crate::runs::read_metrics(&run.metrics_path())?
-            .records
-            .iter()
-            .filter_map(|r| r.get("elapsed_s").and_then(Value::as_f64))
-            .fold(0.0f64, f64::max);
+        let elapsed_before = prepare::elapsed_before(&run)?;
         let log = run.metrics_log()?;
         let checkpoints = Checkpoints::open_for_training(run.path())?;
-        let collator = inputs.collator(cfg);
-        let tokenizer_files = [
-            "tokenizer.json",
-            "tokenizer_config.json",
-            "special_tokens_map.json",
-            "vocab.txt",
-        ]
-        .iter()
-        .map(|name| model_dir.join(name))
-        .filter(|path| path.is_file())
-        .collect();
 
         let _ = events.send(Event::Started(Box::new(Started {
             config: cfg.clone(),
             run_dir: run.path().to_path_buf(),
-            device: device_name(&device),
-            total_steps,
-            steps_per_epoch,
+            device: device::describe(&device),
+            total_steps: plan.total_steps,
+            steps_per_epoch: plan.steps_per_epoch,
             warmup_steps: scheduler.warmup_steps,
             train_rows: train.len(),
             eval_rows: eval.as_ref().map_or(0, |e| e.len()),
@@ -378,8 +222,8 @@ impl<'a> Session<'a> {
             optimizer,
             train,
             eval,
-            collator,
-            tokenizer_files,
+            collator: inputs.collator(cfg),
+            tokenizer_files: prepare::tokenizer_files(&inputs.model_dir),
             run,
             log,
             checkpoints,
@@ -406,7 +250,7 @@ impl<'a> Session<'a> {
         let started = Instant::now();
         let first_step = self.position.global_step;
         let (mut samples, mut tokens) = (0usize, 0usize);
-        let (mut logged_loss, mut logged_steps) = (0.0f64, 0u64);
+        let mut window = LossWindow::default();
         let mut train_seconds = 0.0f64;
         let mut stop = Stop::No;
 
@@ -438,32 +282,21 @@ impl<'a> Session<'a> {
 
                 // Forward and backward over each batch of the accumulation group.
                 let mut dropout = Dropout::train(self.position.seed, step);
-                let mut grads: Option<Gradients> = None;
-                let mut step_loss = 0.0;
+                let mut passes = Accumulation::new(group.len());
                 let mut step_samples = 0;
                 for rows in group {
                     let batch = self
                         .collator
                         .collate(&self.train, rows)
                         .to_device(&self.device)?;
-                    let logits = self.model.forward(
-                        &batch.input_ids,
-                        &batch.token_type_ids,
-                        &batch.attention_mask,
-                        &mut dropout,
-                    )?;
-                    let loss = cross_entropy(&logits, &batch.labels)?;
-                    let scaled = (&loss / group.len() as f64)?;
-                    let batch_grads =
-                        Gradients::from_store(self.model.params(), &scaled.backward()?)?;
-                    match grads.as_mut() {
-                        Some(total) => total.accumulate(&batch_grads)?,
-                        None => grads = Some(batch_grads),
-                    }
-                    step_loss += loss.to_scalar::<f32>()? as f64 / group.len() as f64;
+                    passes.forward_backward(&self.model, &batch, &mut dropout)?;
                     step_samples += rows.len();
                     tokens += batch.stats.real_tokens;
                 }
+                let StepLoss {
+                    mut grads,
+                    loss: step_loss,
+                } = passes.finish()?;
                 if !step_loss.is_finite() {
                     return Err(TrainError::non_finite_loss(
                         step + 1,
@@ -473,14 +306,12 @@ impl<'a> Session<'a> {
                     ));
                 }
                 self.warn_if_exploding(step + 1, step_loss)?;
-                let mut grads =
-                    grads.ok_or_else(|| TrainError::Invalid("an empty batch group".into()))?;
-                let grad_norm = if self.cfg.max_grad_norm > 0.0 {
-                    grads.clip(self.cfg.max_grad_norm)?
-                } else {
-                    grads.global_norm()?
-                };
-                self.optimizer.step(&grads, learning_rate)?;
+                let grad_norm = apply_update(
+                    &mut self.optimizer,
+                    &mut grads,
+                    learning_rate,
+                    self.cfg.max_grad_norm,
+                )?;
                 crate::fault::point("after-step");
 
                 self.position.global_step += 1;
@@ -497,8 +328,7 @@ impl<'a> Session<'a> {
                 samples += step_samples;
                 self.totals.samples += step_samples as u64;
                 self.totals.train_seconds += step_seconds;
-                logged_loss += step_loss;
-                logged_steps += 1;
+                window.add(step_loss);
 
                 let gpu = self.gpu.as_ref().and_then(GpuSampler::sample);
                 let done = self.position.global_step - first_step;
@@ -518,47 +348,20 @@ impl<'a> Session<'a> {
                     gpu_utilization_percent: gpu.map(|g| g.utilization_percent),
                 }));
 
-                let gs = self.position.global_step;
                 // Trainer's on_epoch_end fires whenever the epoch's loop ends, also when
                 // max_steps cuts it short: "epoch" strategies then log, evaluate and save.
-                let mut at = StepEnd {
-                    step: gs,
+                let at = StepEnd::new(
+                    self.position.global_step,
                     total_steps,
-                    epoch_ends: self.position.step_in_epoch == steps_this_epoch
-                        || gs >= total_steps,
-                };
-                let mut logged = false;
-                if flow::log_due(&self.cfg, at) {
-                    self.log_loss(
-                        &mut logged_loss,
-                        &mut logged_steps,
-                        grad_norm,
-                        learning_rate,
-                    )?;
-                    logged = true;
+                    self.position.step_in_epoch,
+                    steps_this_epoch,
+                );
+                let (at, stopped_early) =
+                    self.at_step_end(at, &mut window, grad_norm, learning_rate)?;
+                if stopped_early {
+                    stop = Stop::EarlyStopping;
                 }
-                let mut improved = false;
-                if flow::eval_due(&self.cfg, at) {
-                    let (is_best, patience_ran_out) = self.evaluate_and_log()?;
-                    improved = is_best;
-                    if patience_ran_out {
-                        stop = Stop::EarlyStopping;
-                        // Early stopping ends the epoch's loop too.
-                        at.epoch_ends = true;
-                        if !logged && flow::log_due(&self.cfg, at) {
-                            self.log_loss(
-                                &mut logged_loss,
-                                &mut logged_steps,
-                                grad_norm,
-                                learning_rate,
-                            )?;
-                        }
-                    }
-                }
-                if flow::save_due(&self.cfg, at, improved) {
-                    self.save_checkpoint()?;
-                }
-                if stop != Stop::No || gs >= total_steps {
+                if flow::run_ends(at, stop) {
                     break 'epochs;
                 }
             }
@@ -567,6 +370,39 @@ impl<'a> Session<'a> {
         }
 
         self.finish(stop)
+    }
+
+    /// Logs, evaluates and saves as [`flow`] decides after a step; returns the step's end as
+    /// it turned out (early stopping ends the epoch too) and whether early stopping ran out
+    /// of patience.
+    fn at_step_end(
+        &mut self,
+        mut at: StepEnd,
+        window: &mut LossWindow,
+        grad_norm: f64,
+        learning_rate: f64,
+    ) -> Result<(StepEnd, bool), TrainError> {
+        let mut logged = false;
+        if flow::log_due(&self.cfg, at) {
+            self.log_loss(window, grad_norm, learning_rate)?;
+            logged = true;
+        }
+        let (mut improved, mut stopped_early) = (false, false);
+        if flow::eval_due(&self.cfg, at) {
+            let (is_best, patience_ran_out) = self.evaluate_and_log()?;
+            improved = is_best;
+            if patience_ran_out {
+                stopped_early = true;
+                at = at.stopped_early();
+                if !logged && flow::log_due(&self.cfg, at) {
+                    self.log_loss(window, grad_norm, learning_rate)?;
+                }
+            }
+        }
+        if flow::save_due(&self.cfg, at, improved) {
+            self.save_checkpoint()?;
+        }
+        Ok((at, stopped_early))
     }
 
     /// Drains the command channel; blocks while paused. Returns a stop request, if any.
@@ -610,19 +446,18 @@ impl<'a> Session<'a> {
     /// Logs the mean loss of the steps since the last loss line, and starts a new window.
     fn log_loss(
         &mut self,
-        loss_sum: &mut f64,
-        steps: &mut u64,
+        window: &mut LossWindow,
         grad_norm: f64,
         learning_rate: f64,
     ) -> Result<(), TrainError> {
         self.log_record(json!({
-            "loss": *loss_sum / (*steps).max(1) as f64,
+            "loss": window.mean(),
             "grad_norm": grad_norm,
             "learning_rate": learning_rate,
             "epoch": self.state.epoch.unwrap_or(0.0),
             "step": self.position.global_step,
         }))?;
-        (*loss_sum, *steps) = (0.0, 0);
+        *window = LossWindow::default();
         Ok(())
     }
 
@@ -656,9 +491,10 @@ impl<'a> Session<'a> {
             let value = metrics.get(&name).ok_or_else(|| {
                 TrainError::Invalid(format!("metric_for_best_model '{name}' was not computed"))
             })?;
-            if let Some(patience) = self.cfg.early_stopping_patience {
-                patience_ran_out =
-                    self.state.record_early_stopping(value, greater_is_better) >= patience;
+            if self.cfg.early_stopping_patience.is_some() {
+                let evals_without_improvement =
+                    self.state.record_early_stopping(value, greater_is_better);
+                patience_ran_out = flow::patience_ran_out(&self.cfg, evals_without_improvement);
             }
             let checkpoint =
                 self.checkpoints
@@ -822,7 +658,7 @@ impl<'a> Session<'a> {
         {
             let labels = self.model.labels().to_vec();
             let (mut model, _) = Classifier::load(best, &labels, &self.device)?;
-            model.set_compute_dtype(precision(&self.cfg).compute_dtype())?;
+            model.set_compute_dtype(Precision::of(&self.cfg).compute_dtype())?;
             self.model = model;
         }
         let predicted_by = match (&best_checkpoint, self.cfg.load_best_model_at_end) {
@@ -870,89 +706,29 @@ impl<'a> Session<'a> {
     }
 }
 
+/// The steps since the last loss line, whose mean loss the next line logs.
+#[derive(Debug, Default)]
+struct LossWindow {
+    sum: f64,
+    steps: u64,
+}
+
+impl LossWindow {
+    fn add(&mut self, loss: f64) {
+        self.sum += loss;
+        self.steps += 1;
+    }
+
+    fn mean(&self) -> f64 {
+        self.sum / self.steps.max(1) as f64
+    }
+}
+
 /// How many times its first value the loss may grow before the run is said to diverge.
 const EXPLOSION_FACTOR: f64 = 100.0;
 
 fn loss_exploded(first: f64, loss: f64) -> bool {
     first > 0.0 && loss > EXPLOSION_FACTOR * first
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    No,
-    User,
-    EarlyStopping,
-}
-
-pub(super) fn open_device(cfg: &TrainConfig) -> Result<Device, TrainError> {
-    let spec = cfg.device_spec().ok_or_else(|| {
-        TrainError::Invalid(format!(
-            "device = \"{}\": expected \"cpu\", \"cuda\" or \"cuda:N\"",
-            cfg.device
-        ))
-    })?;
-    Ok(device::open(spec, precision(cfg))?)
-}
-
-fn precision(cfg: &TrainConfig) -> Precision {
-    Precision {
-        bf16: cfg.bf16,
-        tf32: cfg.tf32,
-    }
-}
-
-fn device_name(device: &Device) -> String {
-    match device {
-        Device::Cpu => format!("cpu ({} threads)", rayon::current_num_threads()),
-        Device::Cuda(_) => {
-            let location = device.location();
-            let ordinal = match location {
-                candle_core::DeviceLocation::Cuda { gpu_id } => gpu_id,
-                _ => 0,
-            };
-            match device::gpus().ok().and_then(|g| g.into_iter().nth(ordinal)) {
-                Some(gpu) => format!("cuda:{ordinal} ({})", gpu.name),
-                None => format!("cuda:{ordinal}"),
-            }
-        }
-        other => format!("{other:?}"),
-    }
-}
-
-fn scheduler_name(cfg: &TrainConfig) -> String {
-    serde_json::to_value(cfg.lr_scheduler_type)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-/// The checkpoint folder to resume from: a path, or `latest` in `output_dir`.
-fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
-    let Some(value) = cfg.resume_from_checkpoint.as_deref() else {
-        return Ok(None);
-    };
-    if value == "latest" {
-        let dir = cfg.output_dir.as_deref().ok_or_else(|| {
-            TrainError::Invalid("resume_from_checkpoint = \"latest\" needs output_dir".into())
-        })?;
-        let latest = Checkpoints::open(Path::new(dir))?
-            .latest()?
-            .ok_or_else(|| {
-                TrainError::Invalid(format!(
-                    "resume_from_checkpoint: no complete checkpoint in {dir}"
-                ))
-            })?;
-        return Ok(Some(latest.path.clone()));
-    }
-    let path = PathBuf::from(value);
-    let problems = crate::runs::checkpoints::checkpoint_problems(&path);
-    if !problems.is_empty() {
-        return Err(TrainError::Invalid(format!(
-            "resume_from_checkpoint = \"{value}\" is not a complete checkpoint: {}",
-            problems.join("; ")
-        )));
-    }
-    Ok(Some(path))
 }
 
 #[cfg(test)]

@@ -1,0 +1,319 @@
+//! The pieces of a trainer session's start, in the order it runs them: the recipe's data,
+//! the model and its optimizer, the step plan, and the run folder (a fresh one, or the one a
+//! checkpoint is resumed into). [`super::trainer`]'s `Session::prepare` reads as a list of
+//! these calls.
+
+use candle_core::Device;
+use crossbeam_channel::Sender;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+use super::checkpoint::{self, Position, SchedulerState, TrainTotals};
+use super::device::Precision;
+use super::events::Event;
+use super::inputs::RecipeInputs;
+use super::metrics::Metrics;
+use super::train_error::TrainError;
+use super::{AdamW, AdamWConfig};
+use crate::data::{DatasetCache, TokenizedSplit};
+use crate::hub;
+use crate::model::{Classifier, LoadReport};
+use crate::recipe::{IntervalStrategy, TrainConfig};
+use crate::runs::{Checkpoints, MetricsLog, RunDir, RunStatus, TrainerState};
+
+use super::trainer::TrainerOptions;
+
+/// `metric_for_best_model` and whether greater is better, refused when Wick does not
+/// compute that metric.
+pub(super) fn best_metric(cfg: &TrainConfig) -> Result<Option<(String, bool)>, TrainError> {
+    match cfg.resolved_metric_for_best_model() {
+        Some(name) if !Metrics::is_known(&name) => Err(TrainError::Invalid(format!(
+            "metric_for_best_model: '{name}' is not a metric Wick computes (known: {})",
+            Metrics::names().join(", ")
+        ))),
+        Some(name) => Ok(Some((
+            name,
+            cfg.resolved_greater_is_better().unwrap_or(true),
+        ))),
+        None => Ok(None),
+    }
+}
+
+/// The recipe's model folder and tokenizer, and its tokenized splits.
+pub(super) struct TrainingData {
+    pub inputs: RecipeInputs,
+    pub train: TokenizedSplit,
+    /// The eval split, or the share of train held out for evaluation.
+    pub eval: Option<TokenizedSplit>,
+}
+
+/// Resolves the model and tokenizer (Hub ids are downloaded into the shared cache first),
+/// then tokenizes the train split and the eval split, telling `events` how far it got.
+pub(super) fn load_data(
+    cfg: &TrainConfig,
+    options: &TrainerOptions,
+    events: &Sender<Event>,
+) -> Result<TrainingData, TrainError> {
+    let download_progress = {
+        let events = events.clone();
+        hub::download_progress_sink(move |stage, done, total| {
+            let _ = events.send(Event::Preparing { stage, done, total });
+        })
+    };
+    let inputs = RecipeInputs::load(cfg, &options.hub, Some(download_progress.clone()))?;
+    for message in &inputs.warnings {
+        let _ = events.send(Event::Warning {
+            message: message.clone(),
+        });
+    }
+    let cache = options
+        .dataset_cache
+        .then(|| DatasetCache::in_datasets_cache(&options.hub.datasets_cache));
+    let load = |split: &str, labels: Option<Vec<String>>| -> Result<TokenizedSplit, TrainError> {
+        let stage = format!("tokenizing {split}");
+        inputs.prepare_split(
+            cfg,
+            &options.hub,
+            split,
+            labels,
+            cache.as_ref(),
+            Some(download_progress.clone()),
+            &|done, total| {
+                let _ = events.send(Event::Preparing {
+                    stage: stage.clone(),
+                    done: done as u64,
+                    total: total as u64,
+                });
+            },
+        )
+    };
+    let train = load(&cfg.train_split, None)?;
+    let (train, eval) = match (cfg.eval_split.as_deref(), cfg.holdout_percentage()) {
+        (_, Some(percent)) => {
+            let (train, held_out) =
+                crate::data::hold_out(&train, percent, cfg.resolved_data_seed())?;
+            (train, Some(held_out))
+        }
+        (Some(split), None) if !split.is_empty() => {
+            let eval = load(split, Some(train.meta.labels.names.clone()))?;
+            (train, Some(eval))
+        }
+        _ => (train, None),
+    };
+    if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
+        return Err(TrainError::Invalid(
+            "eval_strategy needs rows to evaluate on; set eval_split, \
+             validation_split_percentage, or eval_strategy = \"no\""
+                .into(),
+        ));
+    }
+    Ok(TrainingData {
+        inputs,
+        train,
+        eval,
+    })
+}
+
+/// The model from `weights_dir` (the base model, or the checkpoint resumed from) in the
+/// run's compute dtype, and a fresh AdamW over its parameters.
+pub(super) fn build_model(
+    cfg: &TrainConfig,
+    weights_dir: &Path,
+    labels: &[String],
+    device: &Device,
+) -> Result<(Classifier, LoadReport, AdamW), TrainError> {
+    let (mut model, report) = Classifier::load(weights_dir, labels, device)?;
+    model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
+    let optimizer = AdamW::new(
+        model.params(),
+        AdamWConfig {
+            beta1: cfg.adam_beta1,
+            beta2: cfg.adam_beta2,
+            eps: cfg.adam_epsilon,
+            weight_decay: cfg.weight_decay,
+        },
+    )?;
+    Ok((model, report, optimizer))
+}
+
+/// How many optimizer steps the run takes over `rows` training rows, and where a fresh run
+/// starts.
+pub(super) struct Plan {
+    pub total_steps: u64,
+    pub steps_per_epoch: u64,
+    pub scheduler: SchedulerState,
+    pub position: Position,
+}
+
+impl Plan {
+    pub fn new(cfg: &TrainConfig, rows: u64) -> Result<Self, TrainError> {
+        if cfg.batches_per_epoch(rows) == 0 {
+            return Err(TrainError::Invalid(format!(
+                "dataloader_drop_last drops every batch: {rows} training rows are fewer than \
+                 per_device_train_batch_size = {}",
+                cfg.per_device_train_batch_size
+            )));
+        }
+        let total_steps = cfg.total_optimizer_steps(rows);
+        Ok(Plan {
+            total_steps,
+            steps_per_epoch: cfg.optimizer_steps_per_epoch(rows),
+            scheduler: SchedulerState {
+                lr_scheduler_type: scheduler_name(cfg),
+                base_learning_rate: cfg.learning_rate,
+                warmup_steps: cfg.warmup_steps_for(total_steps),
+                total_steps,
+                last_epoch: 0,
+            },
+            position: Position {
+                global_step: 0,
+                epoch: 0,
+                step_in_epoch: 0,
+                seed: cfg.seed,
+                data_seed: cfg.resolved_data_seed(),
+            },
+        })
+    }
+}
+
+/// The run folder being written, and where the run stands: what a checkpoint saves besides
+/// the weights.
+pub(super) struct RunProgress {
+    pub run: RunDir,
+    pub state: TrainerState,
+    pub position: Position,
+    pub scheduler: SchedulerState,
+    pub totals: TrainTotals,
+}
+
+/// A new run folder (`output_dir`, or a named one in the runs root) at the plan's start.
+pub(super) fn create_run(
+    cfg: &TrainConfig,
+    options: &TrainerOptions,
+    plan: &Plan,
+    rows: u64,
+) -> Result<RunProgress, TrainError> {
+    let run = match &cfg.output_dir {
+        Some(dir) => RunDir::create_at(Path::new(dir), cfg)?,
+        None => {
+            let root = crate::runs::runs_root(options.runs_root.as_deref()).ok_or_else(|| {
+                TrainError::Invalid("no runs folder: set output_dir or WICK_RUNS_DIR".into())
+            })?;
+            RunDir::create_named(&root, cfg)?
+        }
+    };
+    let mut state = TrainerState::new(cfg, plan.total_steps, cfg.num_epochs_to_iterate(rows));
+    if let Some(patience) = cfg.early_stopping_patience {
+        state.set_early_stopping(patience, cfg.early_stopping_threshold, 0);
+    }
+    state.train_batch_size = Some(u64::from(cfg.per_device_train_batch_size));
+    Ok(RunProgress {
+        run,
+        state,
+        position: plan.position,
+        scheduler: plan.scheduler.clone(),
+        totals: TrainTotals::default(),
+    })
+}
+
+/// Restores the optimizer and the run's position from checkpoint `dir`, and reopens its run
+/// folder for writing, cut back to the checkpoint's step. Refuses a checkpoint trained for
+/// another number of steps, a run another process writes, and a finished run.
+pub(super) fn restore_run(
+    dir: &Path,
+    optimizer: &mut AdamW,
+    plan: &Plan,
+) -> Result<RunProgress, TrainError> {
+    let restored = checkpoint::load(dir, optimizer)?;
+    if restored.scheduler.total_steps != plan.scheduler.total_steps
+        || restored.scheduler.warmup_steps != plan.scheduler.warmup_steps
+    {
+        return Err(TrainError::Invalid(format!(
+            "{} was trained for {} steps ({} warmup); this config asks for {} ({}). \
+             Resume with the same data, batch size and epochs.",
+            dir.display(),
+            restored.scheduler.total_steps,
+            restored.scheduler.warmup_steps,
+            plan.total_steps,
+            plan.scheduler.warmup_steps
+        )));
+    }
+    let run_path = dir.parent().unwrap_or(Path::new(".")).to_path_buf();
+    // The lock first: a run that another process writes is refused untouched.
+    let mut run = RunDir::open_for_writing(&run_path)?;
+    if run.info().status == RunStatus::Finished {
+        return Err(TrainError::AlreadyFinished {
+            run: run_path,
+            finished_at: run.info().finished_at.clone().unwrap_or_default(),
+        });
+    }
+    run.set_status(RunStatus::Running)?;
+    MetricsLog::truncate_after_step(&run.metrics_path(), restored.position.global_step)?;
+    Ok(RunProgress {
+        run,
+        state: restored.trainer_state,
+        position: restored.position,
+        scheduler: restored.scheduler,
+        totals: restored.totals,
+    })
+}
+
+/// The run's logged seconds so far: a resumed run's clock goes on from its last logged line,
+/// so that curves drawn against wall time continue instead of starting over.
+pub(super) fn elapsed_before(run: &RunDir) -> Result<f64, TrainError> {
+    Ok(crate::runs::read_metrics(&run.metrics_path())?
+        .records
+        .iter()
+        .filter_map(|r| r.get("elapsed_s").and_then(Value::as_f64))
+        .fold(0.0f64, f64::max))
+}
+
+/// The tokenizer files of `model_dir` that each checkpoint carries along.
+pub(super) fn tokenizer_files(model_dir: &Path) -> Vec<PathBuf> {
+    [
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "vocab.txt",
+    ]
+    .iter()
+    .map(|name| model_dir.join(name))
+    .filter(|path| path.is_file())
+    .collect()
+}
+
+fn scheduler_name(cfg: &TrainConfig) -> String {
+    serde_json::to_value(cfg.lr_scheduler_type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// The checkpoint folder to resume from: a path, or `latest` in `output_dir`.
+pub(super) fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, TrainError> {
+    let Some(value) = cfg.resume_from_checkpoint.as_deref() else {
+        return Ok(None);
+    };
+    if value == "latest" {
+        let dir = cfg.output_dir.as_deref().ok_or_else(|| {
+            TrainError::Invalid("resume_from_checkpoint = \"latest\" needs output_dir".into())
+        })?;
+        let latest = Checkpoints::open(Path::new(dir))?
+            .latest()?
+            .ok_or_else(|| {
+                TrainError::Invalid(format!(
+                    "resume_from_checkpoint: no complete checkpoint in {dir}"
+                ))
+            })?;
+        return Ok(Some(latest.path.clone()));
+    }
+    let path = PathBuf::from(value);
+    let problems = crate::runs::checkpoints::checkpoint_problems(&path);
+    if !problems.is_empty() {
+        return Err(TrainError::Invalid(format!(
+            "resume_from_checkpoint = \"{value}\" is not a complete checkpoint: {}",
+            problems.join("; ")
+        )));
+    }
+    Ok(Some(path))
+}
