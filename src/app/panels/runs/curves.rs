@@ -321,26 +321,15 @@ impl RunsPanel {
             "Ctrl/Cmd + wheel zooms, drag pans; hover a panel for every run's value",
         ));
         let hidden = &self.rt.hidden;
-        let width = ((ui.available_width() - 12.0) / 2.0).max(200.0);
-        let mut grid_rect: Option<egui::Rect> = None;
-        egui::Grid::new("runs-compare-grid")
-            .num_columns(2)
-            .spacing([12.0, 12.0])
-            .show(ui, |ui| {
-                for (number, panel) in overlay.series.iter().enumerate() {
-                    let rect = ui
-                        .vertical(|ui| {
-                            ui.set_width(width);
-                            compare_panel(ui, panel, hidden, x_label, [width, 200.0]);
-                        })
-                        .response
-                        .rect;
-                    grid_rect = Some(grid_rect.map_or(rect, |r| r.union(rect)));
-                    if number % 2 == 1 {
-                        ui.end_row();
-                    }
-                }
-            });
+        let grid_rect = charts::chart_grid(
+            ui,
+            "runs-compare-grid",
+            overlay.series.len(),
+            420.0,
+            |ui, index, width| {
+                compare_panel(ui, &overlay.series[index], hidden, x_label, [width, 200.0]);
+            },
+        );
         let empty = overlay
             .series
             .iter()

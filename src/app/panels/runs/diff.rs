@@ -44,9 +44,14 @@ impl RunsPanel {
             ui.label("The configs are the same (apart from those).");
             return;
         }
+        // Columns share the width; a long name or value wraps in its column.
+        let columns = (names.len() + 1) as f32;
+        let spacing = ui.spacing().item_spacing.x;
+        let column_width = ((ui.available_width() - spacing * (columns - 1.0)) / columns).max(80.0);
         egui::Grid::new("runs-config-diff")
             .striped(true)
             .num_columns(names.len() + 1)
+            .max_col_width(column_width)
             .show(ui, |ui| {
                 ui.strong("key");
                 for name in &names {
@@ -132,98 +137,109 @@ impl RunsPanel {
             flips.broken,
             flips.both_wrong
         ));
-        ui.horizontal_top(|ui| {
-            ui.vertical(|ui| {
-                ui.strong("Confusion matrix delta (B − A)");
-                egui::Grid::new("runs-confusion-delta")
-                    .striped(true)
-                    .show(ui, |ui| {
-                        ui.label(widgets::muted(ui, "gold \\ predicted"));
-                        for name in labels {
-                            ui.strong(name);
+        let confusion = |ui: &mut egui::Ui| {
+            ui.strong("Confusion matrix delta (B − A)");
+            egui::Grid::new("runs-confusion-delta")
+                .striped(true)
+                .show(ui, |ui| {
+                    ui.label(widgets::muted(ui, "gold \\ predicted"));
+                    for name in labels {
+                        ui.strong(name);
+                    }
+                    ui.end_row();
+                    let dark = ui.visuals().dark_mode;
+                    for (gold, row) in delta.iter().enumerate() {
+                        ui.strong(&labels[gold]);
+                        for (predicted, &d) in row.iter().enumerate() {
+                            // More on the diagonal, or less off it, is better.
+                            let good = (gold == predicted) == (d > 0);
+                            let color = match d {
+                                0 => ui.visuals().weak_text_color(),
+                                _ if good => crate::app::toasts::Level::Success.color(dark),
+                                _ => crate::app::toasts::Level::Error.color(dark),
+                            };
+                            ui.label(RichText::new(format!("{d:+}")).color(color).monospace());
                         }
                         ui.end_row();
-                        let dark = ui.visuals().dark_mode;
-                        for (gold, row) in delta.iter().enumerate() {
-                            ui.strong(&labels[gold]);
-                            for (predicted, &d) in row.iter().enumerate() {
-                                // More on the diagonal, or less off it, is better.
-                                let good = (gold == predicted) == (d > 0);
-                                let color = match d {
-                                    0 => ui.visuals().weak_text_color(),
-                                    _ if good => crate::app::toasts::Level::Success.color(dark),
-                                    _ => crate::app::toasts::Level::Error.color(dark),
-                                };
-                                ui.label(RichText::new(format!("{d:+}")).color(color).monospace());
-                            }
-                            ui.end_row();
-                        }
-                    });
-            });
-            ui.separator();
-            ui.vertical(|ui| {
-                if flips.rows.is_empty() {
-                    ui.label("No example changed its prediction.");
-                    return;
-                }
-                let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| i.to_string());
-                let dark = ui.visuals().dark_mode;
-                let mark = |right: bool, text: String| {
-                    let level = if right {
-                        crate::app::toasts::Level::Success
-                    } else {
-                        crate::app::toasts::Level::Error
-                    };
-                    RichText::new(if right {
-                        format!("{text} (right)")
-                    } else {
-                        text
-                    })
-                    .color(level.color(dark))
+                    }
+                });
+        };
+        let flipped = |ui: &mut egui::Ui| {
+            if flips.rows.is_empty() {
+                ui.label("No example changed its prediction.");
+                return;
+            }
+            let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| i.to_string());
+            let dark = ui.visuals().dark_mode;
+            let mark = |right: bool, text: String| {
+                let level = if right {
+                    crate::app::toasts::Level::Success
+                } else {
+                    crate::app::toasts::Level::Error
                 };
-                ui.push_id("runs-flips", |ui| {
-                    TableBuilder::new(ui)
-                        .striped(true)
-                        .resizable(true)
-                        .column(Column::initial(50.0))
-                        .column(Column::initial(360.0).at_least(120.0).clip(true))
-                        .column(Column::initial(80.0))
-                        .column(Column::initial(110.0))
-                        .column(Column::remainder().at_least(110.0))
-                        .max_scroll_height(260.0)
-                        .header(22.0, |mut header| {
-                            for title in ["row", "text", "gold", "A", "B"] {
-                                header.col(|ui| {
-                                    ui.strong(title);
-                                });
-                            }
-                        })
-                        .body(|body| {
-                            body.rows(22.0, flips.rows.len(), |mut row| {
-                                let flip = &flips.rows[row.index()];
-                                row.col(|ui| {
-                                    ui.label(flip.row.to_string());
-                                });
-                                row.col(|ui| {
-                                    let text = match &flip.text_pair {
-                                        Some(pair) => format!("{} · {pair}", flip.text),
-                                        None => flip.text.clone(),
-                                    };
-                                    ui.label(&text).on_hover_text(&text);
-                                });
-                                row.col(|ui| {
-                                    ui.label(label(flip.label));
-                                });
-                                row.col(|ui| {
-                                    ui.label(mark(flip.a_is_right(), label(flip.prediction_a)));
-                                });
-                                row.col(|ui| {
-                                    ui.label(mark(flip.b_is_right(), label(flip.prediction_b)));
-                                });
+                RichText::new(if right {
+                    format!("{text} (right)")
+                } else {
+                    text
+                })
+                .color(level.color(dark))
+            };
+            ui.push_id("runs-flips", |ui| {
+                // A long example ends in "…"; its tooltip has it whole.
+                ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Truncate);
+                TableBuilder::new(ui)
+                    .striped(true)
+                    .resizable(true)
+                    .column(Column::initial(50.0))
+                    .column(Column::remainder().at_least(120.0).clip(true))
+                    .column(Column::initial(80.0))
+                    .column(Column::initial(110.0))
+                    .column(Column::initial(110.0))
+                    .max_scroll_height(260.0)
+                    .header(22.0, |mut header| {
+                        for title in ["row", "text", "gold", "A", "B"] {
+                            header.col(|ui| {
+                                ui.strong(title);
+                            });
+                        }
+                    })
+                    .body(|body| {
+                        body.rows(22.0, flips.rows.len(), |mut row| {
+                            let flip = &flips.rows[row.index()];
+                            row.col(|ui| {
+                                ui.label(flip.row.to_string());
+                            });
+                            row.col(|ui| {
+                                let text = match &flip.text_pair {
+                                    Some(pair) => format!("{} · {pair}", flip.text),
+                                    None => flip.text.clone(),
+                                };
+                                ui.label(&text).on_hover_text(&text);
+                            });
+                            row.col(|ui| {
+                                ui.label(label(flip.label));
+                            });
+                            row.col(|ui| {
+                                ui.label(mark(flip.a_is_right(), label(flip.prediction_a)));
+                            });
+                            row.col(|ui| {
+                                ui.label(mark(flip.b_is_right(), label(flip.prediction_b)));
                             });
                         });
-                });
+                    });
             });
-        });
+        };
+        // Side by side when both fit; the matrix above the examples in a narrow window.
+        if ui.available_width() >= 900.0 {
+            ui.horizontal_top(|ui| {
+                ui.vertical(confusion);
+                ui.separator();
+                ui.vertical(flipped);
+            });
+        } else {
+            confusion(ui);
+            ui.add_space(8.0);
+            flipped(ui);
+        }
     }
 }

@@ -38,10 +38,12 @@ pub fn save_png_crop(
 
 impl RunsPanel {
     pub(super) fn export_row(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        // The path fields give way first, so the buttons stay in a narrow window.
+        let field_width = (ui.available_width() - 340.0).clamp(140.0, 360.0);
         egui::Grid::new("runs-export").num_columns(3).show(ui, |ui| {
             let label = ui.label("PNG file");
             ui.add_sized(
-                [360.0, 20.0],
+                [field_width, 20.0],
                 egui::TextEdit::singleline(&mut self.png_path).hint_text("/path/to/chart.png"),
             )
             .labelled_by(label.id);
@@ -61,7 +63,7 @@ impl RunsPanel {
             ui.end_row();
             let label = ui.label("CSV file");
             ui.add_sized(
-                [360.0, 20.0],
+                [field_width, 20.0],
                 egui::TextEdit::singleline(&mut self.csv_path).hint_text("/path/to/metrics.csv"),
             )
             .labelled_by(label.id);

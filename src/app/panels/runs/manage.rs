@@ -47,7 +47,7 @@ impl RunsPanel {
         };
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.label(
                     RichText::new(format!("Manage: {}", row.display_name()))
                         .strong()
@@ -67,7 +67,7 @@ impl RunsPanel {
                 self.rt.rename_text = row.display_name().to_string();
                 self.rt.checkpoint_step = None;
             }
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 let label = ui.label("Run name");
                 let response = ui
                     .add(egui::TextEdit::singleline(&mut self.rt.rename_text).desired_width(260.0))
@@ -191,14 +191,17 @@ impl RunsPanel {
             }
         };
         let mut chosen = step;
-        ui.horizontal(|ui| {
-            egui::ComboBox::from_label("Checkpoint")
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Checkpoint");
+            egui::ComboBox::from_id_salt("runs-checkpoint")
                 .selected_text(format!("checkpoint-{chosen}"))
                 .show_ui(ui, |ui| {
                     for c in &complete {
                         ui.selectable_value(&mut chosen, c.step, label_of(c));
                     }
-                });
+                })
+                .response
+                .labelled_by(label.id);
             self.rt.checkpoint_step = Some(chosen);
             let Some(checkpoint) = complete.iter().find(|c| c.step == chosen) else {
                 return;

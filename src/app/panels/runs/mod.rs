@@ -475,10 +475,6 @@ impl RunsPanel {
             {
                 self.refresh(cx);
             }
-            ui.label(widgets::muted(
-                ui,
-                format!("runs folder: {}", cx.runs_root.display()),
-            ));
             if self
                 .rt
                 .listing_job
@@ -486,6 +482,10 @@ impl RunsPanel {
             {
                 ui.spinner();
             }
+            // A long path ends in "…" rather than widening the page; the tooltip has it whole.
+            let folder = format!("runs folder: {}", cx.runs_root.display());
+            ui.add(egui::Label::new(widgets::muted(ui, &folder)).truncate())
+                .on_hover_text(folder);
         });
         let Some(rows) = &self.rt.rows else {
             ui.horizontal(|ui| {
