@@ -270,6 +270,21 @@ fn runs_fits_the_smallest_window_comparing_two_runs() {
         h.state().state.runs.overlay_points() > 0 && !h.state().is_busy()
     });
     assert_fits_smallest_window(&mut harness, "Runs with two runs compared");
+
+    // Further down: the export fields, the config diff and the per-example diff.
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    harness.run_steps(3);
+    for stop in ["Export metrics CSV", "Confusion matrix delta (B − A)"] {
+        harness.get_by_label(stop).scroll_to_me();
+        harness.run_steps(3);
+        let cut = cut_at_smallest_window(&mut harness);
+        assert!(
+            cut.is_empty(),
+            "Runs scrolled to {stop:?} at 800x600 cuts {} widget(s):\n{}",
+            cut.len(),
+            cut.join("\n")
+        );
+    }
 }
 
 #[test]

@@ -354,3 +354,66 @@ fn a_run_being_trained_is_not_deleted_and_shows_as_interrupted_once_its_writer_i
     assert!(!path.exists());
     assert!(has_label_containing(&harness, "No runs yet"));
 }
+
+/// At the smallest window the table keeps the run, its status, best metric and duration in
+/// view (nothing cut past the edge), and the run's tooltip gives the columns it leaves out;
+/// the default window shows every column.
+#[test]
+fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig {
+        model: "acme/tiny-bert".into(),
+        dataset: "acme/reviews".into(),
+        run_name: Some("narrow run".into()),
+        ..TrainConfig::default()
+    };
+    // Its writer gone at once: listed as interrupted.
+    drop(RunDir::create(&dir.path().join("runs"), "20260101-000000-narrow", &config).unwrap());
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    let all = [
+        "Run (tick to compare)",
+        "Model",
+        "Dataset",
+        "Status",
+        "Best metric",
+        "Duration",
+        "Started (UTC)",
+    ];
+    let kept = ["Run (tick to compare)", "Status", "Best metric", "Duration"];
+    let assert_in_view = |harness: &Harness<'static, WickApp>, titles: &[&str], width: f32| {
+        for title in titles {
+            let rect = harness.get_by_label(title).rect();
+            assert!(rect.max.x <= width, "{title} ends at x {}", rect.max.x);
+        }
+    };
+
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    open_runs(&mut harness, 1);
+    assert_in_view(&harness, &kept, wick::app::MIN_WINDOW_SIZE.x);
+    for left_out in ["Model", "Dataset", "Started (UTC)"] {
+        assert!(!has_label(&harness, left_out), "{left_out} is left out");
+    }
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::CheckBox, "narrow run")
+        .hover();
+    harness.run_steps(40);
+    for line in [
+        "Folder: 20260101-000000-narrow",
+        "Model: tiny-bert",
+        "Dataset: reviews",
+        "Started (UTC): 20",
+    ] {
+        assert!(
+            has_label_containing(&harness, line),
+            "the tooltip has {line:?}"
+        );
+    }
+
+    harness.hover_at(egui::pos2(1.0, 1.0));
+    harness.set_size(egui::vec2(1280.0, 820.0));
+    harness.run_steps(3);
+    assert_in_view(&harness, &all, 1280.0);
+}

@@ -100,6 +100,56 @@ pub fn reset_view_button(ui: &mut egui::Ui, id: egui::Id) {
     }
 }
 
+/// The most charts side by side: more make each too small to read.
+pub const MAX_GRID_COLUMNS: usize = 3;
+
+/// Space between the charts of a grid, both ways.
+pub const GRID_SPACING: f32 = 12.0;
+
+/// A chart grid in `width`: as many columns as keep every chart at least `min_width` wide
+/// (one when narrower, then as wide as `width`), at most [`MAX_GRID_COLUMNS`]; returns the
+/// number of columns and each chart's width.
+pub fn grid_layout(width: f32, min_width: f32) -> (usize, f32) {
+    let width = width.max(0.0);
+    let fits = ((width + GRID_SPACING) / (min_width.max(1.0) + GRID_SPACING)).floor() as usize;
+    let columns = fits.clamp(1, MAX_GRID_COLUMNS);
+    let each = (width - GRID_SPACING * (columns - 1) as f32) / columns as f32;
+    (columns, each.max(1.0))
+}
+
+/// Draws `count` charts in a grid laid out by [`grid_layout`] for the width left in `ui`:
+/// `chart(ui, index, width)` draws the `index`-th, `width` wide. Returns the rect the
+/// charts cover.
+pub fn chart_grid(
+    ui: &mut egui::Ui,
+    id_salt: &str,
+    count: usize,
+    min_width: f32,
+    mut chart: impl FnMut(&mut egui::Ui, usize, f32),
+) -> Option<egui::Rect> {
+    let (columns, width) = grid_layout(ui.available_width(), min_width);
+    let mut covered: Option<egui::Rect> = None;
+    egui::Grid::new(id_salt)
+        .num_columns(columns)
+        .spacing([GRID_SPACING, GRID_SPACING])
+        .show(ui, |ui| {
+            for index in 0..count {
+                let rect = ui
+                    .vertical(|ui| {
+                        ui.set_width(width);
+                        chart(ui, index, width);
+                    })
+                    .response
+                    .rect;
+                covered = Some(covered.map_or(rect, |r| r.union(rect)));
+                if (index + 1) % columns == 0 {
+                    ui.end_row();
+                }
+            }
+        });
+    covered
+}
+
 /// The step between y ticks: the smallest of 1, 2 or 5 times a power of ten that puts at
 /// most five steps in `span`, so a short chart still shows two to six labels (the default
 /// spacer's powers of ten could leave one, e.g. only "1" for a grad norm of 0.6..1.4).
@@ -369,6 +419,21 @@ mod tests {
         let mut smoothed = Ema::default();
         smoothed.update(points, weight);
         smoothed.series.points
+    }
+
+    #[test]
+    fn a_chart_grid_takes_one_column_when_narrow_and_more_as_it_widens() {
+        // The 800x600 window leaves about 630 points: one chart, as wide as that.
+        assert_eq!(grid_layout(630.0, 420.0), (1, 630.0));
+        // 1280 and 1440 wide windows: two.
+        let (columns, width) = grid_layout(1110.0, 420.0);
+        assert_eq!((columns, width), (2, 549.0));
+        assert_eq!(grid_layout(1270.0, 420.0).0, 2);
+        assert_eq!(grid_layout(1800.0, 420.0).0, 3);
+        assert_eq!(grid_layout(5000.0, 420.0).0, MAX_GRID_COLUMNS);
+        // Never zero columns, never a negative width.
+        assert_eq!(grid_layout(0.0, 420.0), (1, 1.0));
+        assert_eq!(grid_layout(-5.0, 0.0), (1, 1.0));
     }
 
     #[test]

@@ -427,7 +427,7 @@ impl MonitorPanel {
             let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
             ui.label(RichText::new(format!("⚠ {warning}")).color(color));
         }
-        ui.horizontal(|ui| {
+        ui.horizontal_wrapped(|ui| {
             ui.checkbox(&mut self.show_raw_loss, "Raw loss");
             let smoothing = ui.label("Smoothing");
             ui.add(egui::Slider::new(&mut self.smoothing, 0.0..=0.99).fixed_decimals(2))
@@ -487,7 +487,7 @@ fn overfit_banner(ui: &mut egui::Ui, note: &OverfitNote) {
 
 fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
     let name = run.name();
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         ui.label(RichText::new(&name).strong().size(16.0));
         if let Some(started) = &run.started {
             ui.label(widgets::muted(
@@ -504,7 +504,7 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
             ));
         }
     });
-    ui.horizontal(|ui| {
+    ui.horizontal_wrapped(|ui| {
         let active = run.is_active();
         let training = run.phase == Phase::Training;
         let paused = run.phase == Phase::Paused;
@@ -566,7 +566,7 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
 fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
     match &run.phase {
         Phase::Preparing { stage, done, total } => {
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 if *total > 0 {
                     ui.add(
                         egui::ProgressBar::new(*done as f32 / *total as f32)
@@ -587,7 +587,7 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
                 });
                 return;
             };
-            ui.horizontal(|ui| {
+            ui.horizontal_wrapped(|ui| {
                 ui.add(
                     egui::ProgressBar::new(step.step as f32 / step.total_steps.max(1) as f32)
                         .text(format!("step {} / {}", step.step, step.total_steps))
@@ -684,23 +684,16 @@ impl LiveRun {
 }
 
 fn charts_grid(ui: &mut egui::Ui, run: &LiveRun, show_raw: bool) {
-    let width = ((ui.available_width() - 12.0) / 2.0).max(160.0);
-    let height = 190.0;
     let charts = run.charts();
-    egui::Grid::new("monitor-charts")
-        .num_columns(2)
-        .spacing([12.0, 12.0])
-        .show(ui, |ui| {
-            for (index, chart) in charts.iter().enumerate() {
-                ui.vertical(|ui| {
-                    ui.set_width(width);
-                    chart_ui(ui, run, chart, show_raw, [width, height]);
-                });
-                if index % 2 == 1 {
-                    ui.end_row();
-                }
-            }
-        });
+    charts::chart_grid(
+        ui,
+        "monitor-charts",
+        charts.len(),
+        420.0,
+        |ui, index, width| {
+            chart_ui(ui, run, &charts[index], show_raw, [width, 190.0]);
+        },
+    );
 }
 
 fn chart_ui(ui: &mut egui::Ui, run: &LiveRun, chart: &Chart, show_raw: bool, size: [f32; 2]) {

@@ -1,0 +1,392 @@
+//! The manage section: rename, open, delete, fork or resume the focused run.
+
+use egui::RichText;
+use std::path::Path;
+
+use super::{DeleteRequest, Msg, RunRow, RunsPanel};
+use crate::app::jobs;
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::runs::{CheckpointEntry, RunDir, RunStatus, RunSummary};
+use crate::train::TrainConfig;
+
+/// The recipe for a fork: the run's config training from `checkpoint`'s weights as a new
+/// run (fresh optimizer and schedule), named `<name>-fork-<step>`.
+pub fn fork_config(
+    config: &TrainConfig,
+    run_name: &str,
+    checkpoint: &CheckpointEntry,
+) -> TrainConfig {
+    let mut fork = config.clone();
+    fork.model = checkpoint.path.display().to_string();
+    fork.resume_from_checkpoint = None;
+    fork.output_dir = None;
+    fork.run_name = Some(format!("{run_name}-fork-{}", checkpoint.step));
+    fork
+}
+
+/// The recipe that resumes a run from `checkpoint` (optimizer, schedule and data order
+/// restored; the trainer continues in the same run folder).
+pub fn resume_config(config: &TrainConfig, checkpoint: &CheckpointEntry) -> TrainConfig {
+    let mut resume = config.clone();
+    resume.resume_from_checkpoint = Some(checkpoint.path.display().to_string());
+    resume
+}
+
+impl RunsPanel {
+    pub(super) fn manage_section(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let Some(path) = self.rt.focused.clone() else {
+            ui.label(widgets::muted(
+                ui,
+                "Click a run (or tick it) to rename, delete, open, fork or resume it.",
+            ));
+            return;
+        };
+        let Some(row) = self.row(&path).cloned() else {
+            return;
+        };
+        egui::Frame::group(ui.style()).show(ui, |ui| {
+            ui.set_width(ui.available_width());
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(format!("Manage: {}", row.display_name()))
+                        .strong()
+                        .size(15.0),
+                );
+                ui.label(widgets::muted(ui, format!("folder {}", row.summary.name)));
+            });
+            if let Some(err) = &row.summary.info.error {
+                ui.label(
+                    RichText::new(format!("Failed: {err}"))
+                        .color(crate::app::toasts::Level::Error.color(ui.visuals().dark_mode)),
+                );
+            }
+            run_state_notes_ui(ui, &row.summary);
+            if self.rt.rename_for.as_ref() != Some(&path) {
+                self.rt.rename_for = Some(path.clone());
+                self.rt.rename_text = row.display_name().to_string();
+                self.rt.checkpoint_step = None;
+            }
+            ui.horizontal_wrapped(|ui| {
+                let label = ui.label("Run name");
+                let response = ui
+                    .add(egui::TextEdit::singleline(&mut self.rt.rename_text).desired_width(260.0))
+                    .labelled_by(label.id)
+                    .on_hover_text(
+                        "Shown in this table and in the charts; the folder keeps its name",
+                    );
+                let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Rename").clicked() || enter {
+                    self.rename(&path, cx);
+                }
+                ui.separator();
+                if ui
+                    .button("Open folder")
+                    .on_hover_text(path.display().to_string())
+                    .clicked()
+                {
+                    open_folder(&path, cx);
+                }
+                let deleting = self.rt.deleting.is_some();
+                if ui
+                    .add_enabled(!deleting, egui::Button::new("Delete…"))
+                    .clicked()
+                {
+                    self.rt.delete = Some(DeleteRequest {
+                        path: path.clone(),
+                        name: row.display_name().to_string(),
+                        in_use_by: crate::runs::lock_holder(&path),
+                    });
+                }
+                if deleting {
+                    ui.spinner();
+                    ui.label("deleting…");
+                }
+            });
+            ui.add_space(4.0);
+            self.checkpoint_row(ui, cx, &path, &row);
+            ui.add_space(4.0);
+            egui::CollapsingHeader::new("Export as Accelerate project")
+                .id_salt("runs-accelerate")
+                .show(ui, |ui| {
+                    let run = path.clone();
+                    self.accelerate.ui(
+                        ui,
+                        cx,
+                        "runs",
+                        Some(path.display().to_string()),
+                        move || {
+                            RunDir::open(&run)
+                                .and_then(|dir| dir.config())
+                                .map_err(|e| e.to_string())
+                        },
+                    );
+                });
+        });
+    }
+
+    fn rename(&mut self, path: &Path, cx: &mut Cx) {
+        let result = RunDir::open(path).and_then(|mut run| run.set_run_name(&self.rt.rename_text));
+        match result {
+            Ok(()) => {
+                cx.toasts.success("Renamed the run");
+                cx.actions.push(Action::RunsChanged);
+            }
+            Err(err) => {
+                cx.toasts.error("Could not rename the run", err.to_string());
+                self.rt.alert = Some(Alert::error("Could not rename the run", err.to_string()));
+            }
+        }
+    }
+
+    fn checkpoint_row(&mut self, ui: &mut egui::Ui, cx: &mut Cx, path: &Path, row: &RunRow) {
+        let Some(loaded) = self.loaded(path).cloned() else {
+            match self.rt.load_errors.get(path) {
+                Some(err) => {
+                    ui.label(RichText::new(format!("⚠ Could not read this run: {err}")).small());
+                }
+                None => {
+                    ui.horizontal(|ui| {
+                        ui.spinner();
+                        ui.label("reading checkpoints…");
+                    });
+                }
+            }
+            return;
+        };
+        let config = match &loaded.config {
+            Ok(config) => config,
+            Err(err) => {
+                ui.label(format!(
+                    "⚠ Its config.toml cannot be used, so it cannot be forked or resumed: {err}"
+                ));
+                return;
+            }
+        };
+        let complete: Vec<&CheckpointEntry> = match &loaded.checkpoints {
+            Ok(list) => list.iter().filter(|c| c.is_complete()).collect(),
+            Err(err) => {
+                ui.label(format!("⚠ Could not list its checkpoints: {err}"));
+                return;
+            }
+        };
+        if complete.is_empty() {
+            ui.label(widgets::muted(
+                ui,
+                "No complete checkpoint in this run: nothing to fork or resume from.",
+            ));
+            return;
+        }
+        let step = self
+            .rt
+            .checkpoint_step
+            .filter(|s| complete.iter().any(|c| c.step == *s))
+            .unwrap_or_else(|| complete[complete.len() - 1].step);
+        let best = row.summary.info.best_metric.as_ref().map(|b| b.step);
+        let label_of = |c: &CheckpointEntry| {
+            if Some(c.step) == best {
+                format!("checkpoint-{} (best)", c.step)
+            } else {
+                format!("checkpoint-{}", c.step)
+            }
+        };
+        let mut chosen = step;
+        ui.horizontal_wrapped(|ui| {
+            let label = ui.label("Checkpoint");
+            egui::ComboBox::from_id_salt("runs-checkpoint")
+                .selected_text(format!("checkpoint-{chosen}"))
+                .show_ui(ui, |ui| {
+                    for c in &complete {
+                        ui.selectable_value(&mut chosen, c.step, label_of(c));
+                    }
+                })
+                .response
+                .labelled_by(label.id);
+            self.rt.checkpoint_step = Some(chosen);
+            let Some(checkpoint) = complete.iter().find(|c| c.step == chosen) else {
+                return;
+            };
+            if ui
+                .button("Fork…")
+                .on_hover_text("Edit the hyperparameters in Train, then Start")
+                .clicked()
+            {
+                *cx.recipe = fork_config(config, row.display_name(), checkpoint);
+                cx.toasts.info(format!("Forking from checkpoint-{chosen}: edit the recipe, then Start"));
+                cx.actions.push(Action::Navigate(Tab::Train));
+            }
+            let resumable = row.summary.in_use_by.is_none()
+                && matches!(
+                    row.summary.info.status,
+                    RunStatus::Stopped | RunStatus::Failed | RunStatus::Interrupted
+                );
+            let refusal = match row.summary.in_use_by {
+                Some(pid) => format!("Process {pid} is writing this run now; stop it first"),
+                None => "Only stopped, failed or interrupted runs can be resumed".into(),
+            };
+            let latest = complete[complete.len() - 1];
+            if ui
+                .add_enabled(resumable, egui::Button::new("Resume"))
+                .on_hover_text(format!("Continue this run from its latest checkpoint (checkpoint-{}) with its optimizer and schedule", latest.step))
+                .on_disabled_hover_text(refusal)
+                .clicked()
+            {
+                *cx.recipe = resume_config(config, latest);
+                cx.toasts.info(format!("Resuming from checkpoint-{}: press Start in Train", latest.step));
+                cx.actions.push(Action::Navigate(Tab::Train));
+            }
+        });
+        ui.label(widgets::muted(
+            ui,
+            "A fork starts a new run from that checkpoint's weights with a fresh optimizer and \
+             learning-rate schedule; Resume continues this run where it stopped.",
+        ));
+    }
+
+    pub(super) fn delete_dialog(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let Some(request) = self.rt.delete.as_mut() else {
+            return;
+        };
+        let mut close = false;
+        let mut confirmed = false;
+        let modal = egui::Modal::new(egui::Id::unique("runs-delete")).show(ui.ctx(), |ui| {
+            ui.set_width(420.0);
+            ui.heading("Delete this run?");
+            ui.label(format!(
+                "{} and everything in its folder (checkpoints, logs) will be deleted:\n{}",
+                request.name,
+                request.path.display()
+            ));
+            let in_use_by = request.in_use_by;
+            if let Some(pid) = in_use_by {
+                let color = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
+                ui.label(
+                    RichText::new(format!(
+                        "⚠ Process {pid} is training this run now (in this window or with \
+                     `wick train`). Stop it first."
+                    ))
+                    .color(color),
+                );
+            }
+            ui.horizontal(|ui| {
+                let allowed = in_use_by.is_none();
+                if ui
+                    .add_enabled(allowed, egui::Button::new("Delete run"))
+                    .clicked()
+                {
+                    confirmed = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    close = true;
+                }
+            });
+        });
+        if modal.should_close() {
+            close = true;
+        }
+        if confirmed {
+            let path = request.path.clone();
+            self.rt.delete = None;
+            self.rt.deleting = Some(path.clone());
+            self.rt.selected.retain(|p| p != &path);
+            cx.jobs.spawn("runs-delete", "deleting a run", move |r| {
+                let result = crate::runs::delete_run(&path).map_err(|e| e.to_string());
+                r.send(jobs::Msg::Runs(Msg::Deleted { path, result }));
+            });
+        } else if close {
+            self.rt.delete = None;
+        }
+    }
+}
+
+/// Who writes the run now, whether it was interrupted, and what the trainer warned about.
+fn run_state_notes_ui(ui: &mut egui::Ui, run: &RunSummary) {
+    let warning = crate::app::toasts::Level::Warning.color(ui.visuals().dark_mode);
+    if let Some(pid) = run.in_use_by {
+        ui.label(widgets::muted(
+            ui,
+            format!("Process {pid} is training this run now: it cannot be deleted or resumed."),
+        ));
+    } else if run.info.status == RunStatus::Interrupted {
+        ui.label(
+            RichText::new(
+                "⚠ Interrupted: its process ended without finishing (killed, or the machine went \
+                 down). Resume continues from its latest checkpoint.",
+            )
+            .color(warning),
+        );
+    }
+    for message in &run.info.warnings {
+        ui.label(RichText::new(format!("⚠ {message}")).color(warning));
+    }
+}
+
+/// Opens the folder in the file manager on a job (the opener may take a moment); an error
+/// toast if it cannot start or fails.
+fn open_folder(path: &Path, cx: &mut Cx) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(target_os = "windows") {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    let path = path.to_path_buf();
+    cx.jobs
+        .spawn("runs-open", "opening the run folder", move |r| {
+            let result = std::process::Command::new(opener)
+                .arg(&path)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|e| format!("{opener} {}: {e}", path.display()))
+                .and_then(|mut child| match child.wait() {
+                    Ok(status) if status.success() || cfg!(target_os = "windows") => Ok(()),
+                    Ok(status) => Err(format!("{opener} {} exited with {status}", path.display())),
+                    Err(e) => Err(format!("{opener}: {e}")),
+                });
+            if let Err(err) = result {
+                r.send(jobs::Msg::Runs(Msg::OpenFailed(err)));
+            }
+        });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn entry(step: u64) -> CheckpointEntry {
+        CheckpointEntry {
+            step,
+            path: PathBuf::from(format!("/runs/r/checkpoint-{step}")),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn fork_trains_a_new_run_from_the_checkpoint_weights() {
+        let mut config = TrainConfig {
+            model: "bert-base-uncased".into(),
+            dataset: "glue".into(),
+            output_dir: Some("/runs/r".into()),
+            resume_from_checkpoint: Some("/runs/r/checkpoint-10".into()),
+            learning_rate: 3e-5,
+            ..TrainConfig::default()
+        };
+        let fork = fork_config(&config, "baseline", &entry(918));
+        assert_eq!(fork.model, "/runs/r/checkpoint-918");
+        assert_eq!(fork.run_name.as_deref(), Some("baseline-fork-918"));
+        assert_eq!((fork.output_dir, fork.resume_from_checkpoint), (None, None));
+        assert_eq!(fork.learning_rate, 3e-5);
+        config.resume_from_checkpoint = None;
+        let resume = resume_config(&config, &entry(20));
+        assert_eq!(
+            resume.resume_from_checkpoint.as_deref(),
+            Some("/runs/r/checkpoint-20")
+        );
+        assert_eq!(resume.model, "bert-base-uncased");
+        assert_eq!(resume.output_dir.as_deref(), Some("/runs/r"));
+    }
+}

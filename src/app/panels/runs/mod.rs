@@ -1,0 +1,549 @@
+//! Runs: every run in the runs folder. Rename, delete, open the folder; tick several runs
+//! to overlay their curves, see the config keys that differ and (for two runs) the
+//! validation examples whose prediction flipped; fork a run from a checkpoint or resume
+//! it; export the overlay as PNG and the metrics as CSV.
+//!
+//! Listing and loading a run's files happen on jobs; a loaded run is cached by its path and
+//! the sizes of `metrics.jsonl` and `predictions.json`, so a run still training reloads
+//! when it logs more.
+
+use egui::RichText;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::app::accelerate::AccelerateForm;
+use crate::app::charts::Series;
+use crate::app::jobs::{self, JobId};
+use crate::app::widgets::{self, Alert};
+use crate::app::{Action, Cx, Tab};
+use crate::runs::compare::{self, CompareError, Flips, PREDICTIONS_FILE, Predictions, XAxis};
+use crate::runs::{BrokenRun, CheckpointEntry, LogRecord, METRICS_FILE, RunDir, RunSummary};
+use crate::train::TrainConfig;
+
+mod curves;
+mod diff;
+mod export;
+mod manage;
+mod table;
+
+pub use curves::default_panels;
+pub use export::save_png_crop;
+pub use manage::{fork_config, resume_config};
+
+#[derive(Debug)]
+pub enum Msg {
+    Listed {
+        generation: u64,
+        result: Result<(Vec<RunRow>, Vec<BrokenRun>), String>,
+    },
+    Loaded {
+        path: PathBuf,
+        fingerprint: Fingerprint,
+        result: Result<Arc<LoadedRun>, String>,
+    },
+    Deleted {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
+    OpenFailed(String),
+    /// The window's pixels, for the PNG export.
+    Screenshot(Arc<egui::ColorImage>),
+    Saved {
+        what: Export,
+        result: Result<PathBuf, String>,
+    },
+    Picked {
+        what: Export,
+        path: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Export {
+    Png,
+    Csv,
+}
+
+/// What decides whether a cached run is stale: its logs' sizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fingerprint {
+    pub metrics_len: u64,
+    pub predictions_len: Option<u64>,
+}
+
+impl Fingerprint {
+    fn of(run: &Path) -> Self {
+        Self {
+            metrics_len: std::fs::metadata(run.join(METRICS_FILE)).map_or(0, |m| m.len()),
+            predictions_len: std::fs::metadata(run.join(PREDICTIONS_FILE))
+                .ok()
+                .map(|m| m.len()),
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub summary: RunSummary,
+    pub fingerprint: Fingerprint,
+    /// Finished minus started, when both are known.
+    pub duration_s: Option<f64>,
+}
+
+impl RunRow {
+    /// The run's name (`run_name`), else its folder's.
+    pub fn display_name(&self) -> &str {
+        self.summary
+            .info
+            .run_name
+            .as_deref()
+            .unwrap_or(&self.summary.name)
+    }
+}
+
+/// A run's files, read on a job.
+#[derive(Debug)]
+pub struct LoadedRun {
+    pub records: Vec<LogRecord>,
+    /// Unreadable lines of `metrics.jsonl`, skipped.
+    pub skipped_lines: usize,
+    pub config: Result<TrainConfig, String>,
+    pub checkpoints: Result<Vec<CheckpointEntry>, String>,
+    pub predictions: Result<Option<Predictions>, String>,
+    pub has_elapsed: bool,
+    pub curve_keys: Vec<String>,
+}
+
+fn load_run(path: &Path) -> Result<LoadedRun, String> {
+    let run = RunDir::open(path).map_err(|e| e.to_string())?;
+    let read = crate::runs::read_metrics(&run.metrics_path()).map_err(|e| e.to_string())?;
+    let records = read.records;
+    Ok(LoadedRun {
+        has_elapsed: compare::has_elapsed(&records),
+        curve_keys: compare::curve_keys(&records),
+        skipped_lines: read.bad_lines.len() + usize::from(read.torn_last_line.is_some()),
+        records,
+        config: run.config().map_err(|e| e.to_string()),
+        checkpoints: run
+            .checkpoints()
+            .and_then(|c| c.list())
+            .map_err(|e| e.to_string()),
+        predictions: compare::read_predictions(path).map_err(|e| e.to_string()),
+    })
+}
+
+fn list(root: &Path) -> Result<(Vec<RunRow>, Vec<BrokenRun>), String> {
+    let listing = crate::runs::list_runs(root).map_err(|e| e.to_string())?;
+    let rows = listing
+        .runs
+        .into_iter()
+        .map(|summary| {
+            let started = crate::runs::time::parse_rfc3339(&summary.info.started_at);
+            let finished = summary
+                .info
+                .finished_at
+                .as_deref()
+                .and_then(crate::runs::time::parse_rfc3339);
+            RunRow {
+                fingerprint: Fingerprint::of(&summary.path),
+                duration_s: started.zip(finished).map(|(s, f)| (f - s).max(0) as f64),
+                summary,
+            }
+        })
+        .collect();
+    Ok((rows, listing.broken))
+}
+
+/// A confirmed-or-not delete.
+struct DeleteRequest {
+    path: PathBuf,
+    name: String,
+    /// Who writes the run, asked when the dialog opened (not every frame: that is file
+    /// I/O). `runs::delete_run` takes the lock itself, so a run started since is refused.
+    in_use_by: Option<u32>,
+}
+
+/// One panel of the compare grid: a series key and each loaded run's curve of it (the
+/// run's index in the selection picks its colour).
+struct PanelCurves {
+    key: String,
+    curves: Vec<(usize, PathBuf, Series)>,
+}
+
+/// The compare grid's curves, rebuilt only when the selection, the data, the panels, the
+/// axes or the smoothing change.
+struct OverlayCache {
+    key: Vec<(PathBuf, Fingerprint)>,
+    panels: Vec<String>,
+    x_axis: XAxis,
+    smoothing_bits: u64,
+    series: Vec<PanelCurves>,
+    /// Selected runs without `elapsed_s`, left out of a wall-time overlay.
+    without_wall_time: Vec<String>,
+}
+
+/// Two runs' per-example comparison: flips, confusion delta (B − A), label names.
+type PairDiff = (Flips, Vec<Vec<i64>>, Vec<String>);
+
+struct PairCache {
+    key: [(PathBuf, Fingerprint); 2],
+    result: Result<PairDiff, CompareError>,
+}
+
+#[derive(Default)]
+struct Runtime {
+    rows: Option<Vec<RunRow>>,
+    broken: Vec<BrokenRun>,
+    generation: u64,
+    listing_job: Option<JobId>,
+    /// Ticked runs, in the order they were ticked (A, B, ...).
+    selected: Vec<PathBuf>,
+    /// The run the manage section is about (the last one clicked or ticked).
+    focused: Option<PathBuf>,
+    cache: HashMap<PathBuf, (Fingerprint, Arc<LoadedRun>)>,
+    load_errors: HashMap<PathBuf, String>,
+    loading: HashMap<PathBuf, Fingerprint>,
+    /// The selection changed outside the table (the tour, the UI benchmark): load on the
+    /// next frame, as a click would.
+    selection_changed: bool,
+    rename_text: String,
+    rename_for: Option<PathBuf>,
+    delete: Option<DeleteRequest>,
+    deleting: Option<PathBuf>,
+    checkpoint_step: Option<u64>,
+    plot_rect: Option<egui::Rect>,
+    pixels_per_point: f32,
+    pending_png: Option<PathBuf>,
+    overlay: Option<OverlayCache>,
+    /// Ticked runs hidden from every compare panel (still ticked for the diffs).
+    hidden: std::collections::HashSet<PathBuf>,
+    pair: Option<PairCache>,
+    alert: Option<Alert>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunsPanel {
+    /// The compare grid's panels, one series each (`loss`, `eval_loss`, `eval_accuracy`,
+    /// ...); empty picks [`default_panels`].
+    pub panels: Vec<String>,
+    /// EMA weight applied to every compared curve (as Monitor's and TensorBoard's slider).
+    pub smoothing: f64,
+    pub x_axis: XAxis,
+    pub png_path: String,
+    pub csv_path: String,
+    /// "Export as Accelerate project…" for the focused run.
+    pub accelerate: AccelerateForm,
+    #[serde(skip)]
+    rt: Runtime,
+}
+
+impl Default for RunsPanel {
+    fn default() -> Self {
+        Self {
+            panels: Vec::new(),
+            smoothing: 0.0,
+            x_axis: XAxis::Step,
+            png_path: String::new(),
+            csv_path: String::new(),
+            accelerate: AccelerateForm::default(),
+            rt: Runtime::default(),
+        }
+    }
+}
+
+impl RunsPanel {
+    /// The runs listed (after the first listing arrives).
+    pub fn rows(&self) -> Option<&[RunRow]> {
+        self.rt.rows.as_deref()
+    }
+
+    /// The ticked runs, in tick order.
+    pub fn selected(&self) -> &[PathBuf] {
+        &self.rt.selected
+    }
+
+    /// Whether a run's files are loaded (and current).
+    pub fn is_loaded(&self, path: &Path) -> bool {
+        self.rt.cache.contains_key(path)
+    }
+
+    /// Ticks these runs for comparison, as clicking their checkboxes does (for the
+    /// screenshot tour and the UI benchmark); they load over the next frames.
+    pub fn select_for_overlay(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if !self.rt.selected.contains(path) {
+                self.rt.selected.push(path.clone());
+            }
+        }
+        self.rt.focused = paths.last().cloned();
+        self.rt.selection_changed = true;
+    }
+
+    /// Points in the overlay as last drawn.
+    pub fn overlay_points(&self) -> usize {
+        self.rt.overlay.as_ref().map_or(0, |overlay| {
+            overlay
+                .series
+                .iter()
+                .flat_map(|panel| &panel.curves)
+                .map(|(_, _, s)| s.points.len())
+                .sum()
+        })
+    }
+
+    /// The runs folder changed: list it again.
+    pub fn refresh(&mut self, cx: &mut Cx) {
+        self.rt.generation += 1;
+        let generation = self.rt.generation;
+        let root = cx.runs_root.to_path_buf();
+        self.rt.listing_job = Some(cx.jobs.spawn("runs-list", "listing runs", move |r| {
+            r.send(jobs::Msg::Runs(Msg::Listed {
+                generation,
+                result: list(&root),
+            }));
+        }));
+    }
+
+    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
+        match msg {
+            Msg::Listed { generation, result } => {
+                if generation != self.rt.generation {
+                    return;
+                }
+                match result {
+                    Ok((rows, broken)) => {
+                        let exists = |p: &PathBuf| rows.iter().any(|r| &r.summary.path == p);
+                        self.rt.selected.retain(exists);
+                        if self.rt.focused.as_ref().is_some_and(|p| !exists(p)) {
+                            self.rt.focused = None;
+                        }
+                        self.rt.cache.retain(|path, (fingerprint, _)| {
+                            rows.iter()
+                                .any(|r| &r.summary.path == path && r.fingerprint == *fingerprint)
+                        });
+                        self.rt.rows = Some(rows);
+                        self.rt.broken = broken;
+                        self.ensure_loaded(cx);
+                    }
+                    Err(err) => {
+                        cx.toasts.error("Could not list the runs", err.clone());
+                        self.rt.alert = Some(Alert::error("Could not list the runs", err));
+                        self.rt.rows.get_or_insert_with(Vec::new);
+                    }
+                }
+            }
+            Msg::Loaded {
+                path,
+                fingerprint,
+                result,
+            } => {
+                if self.rt.loading.get(&path) == Some(&fingerprint) {
+                    self.rt.loading.remove(&path);
+                }
+                match result {
+                    Ok(loaded) => {
+                        self.rt.load_errors.remove(&path);
+                        self.rt.cache.insert(path, (fingerprint, loaded));
+                    }
+                    Err(err) => {
+                        self.rt.load_errors.insert(path, err);
+                    }
+                }
+            }
+            Msg::Deleted { path, result } => {
+                self.rt.deleting = None;
+                match result {
+                    Ok(()) => {
+                        let name = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        cx.toasts.success(format!("Deleted {name}"));
+                    }
+                    Err(err) => {
+                        cx.toasts.error("Could not delete the run", err.clone());
+                        self.rt.alert = Some(Alert::error("Could not delete the run", err));
+                    }
+                }
+                cx.actions.push(Action::RunsChanged);
+            }
+            Msg::OpenFailed(err) => {
+                cx.toasts.error("Could not open the folder", err);
+            }
+            Msg::Screenshot(image) => {
+                let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect)
+                else {
+                    return;
+                };
+                let ppp = self.rt.pixels_per_point.max(0.1);
+                cx.jobs.spawn("runs-png", "saving the chart", move |r| {
+                    let result = save_png_crop(&image, rect, ppp, &path).map(|()| path);
+                    r.send(jobs::Msg::Runs(Msg::Saved {
+                        what: Export::Png,
+                        result,
+                    }));
+                });
+            }
+            Msg::Saved { what, result } => {
+                let kind = match what {
+                    Export::Png => "chart",
+                    Export::Csv => "metrics",
+                };
+                match result {
+                    Ok(path) => cx
+                        .toasts
+                        .success(format!("Saved the {kind} to {}", path.display())),
+                    Err(err) => {
+                        cx.toasts
+                            .error(format!("Could not save the {kind}"), err.clone());
+                        self.rt.alert =
+                            Some(Alert::error(format!("Could not save the {kind}"), err));
+                    }
+                }
+            }
+            Msg::Picked { what, path } => {
+                if let Some(path) = path {
+                    let text = path.display().to_string();
+                    match what {
+                        Export::Png => self.png_path = text,
+                        Export::Csv => self.csv_path = text,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts loading the ticked and focused runs that are not cached (or are stale).
+    fn ensure_loaded(&mut self, cx: &mut Cx) {
+        let Some(rows) = &self.rt.rows else { return };
+        let wanted = self.rt.selected.iter().chain(self.rt.focused.iter());
+        for path in wanted {
+            let Some(row) = rows.iter().find(|r| &r.summary.path == path) else {
+                continue;
+            };
+            let fingerprint = row.fingerprint;
+            let cached = self
+                .rt
+                .cache
+                .get(path)
+                .is_some_and(|(f, _)| *f == fingerprint);
+            if cached || self.rt.loading.get(path) == Some(&fingerprint) {
+                continue;
+            }
+            self.rt.loading.insert(path.clone(), fingerprint);
+            let path = path.clone();
+            let label = format!("reading {}", row.summary.name);
+            cx.jobs.spawn("runs-load", label, move |r| {
+                let result = load_run(&path).map(Arc::new);
+                r.send(jobs::Msg::Runs(Msg::Loaded {
+                    path,
+                    fingerprint,
+                    result,
+                }));
+            });
+        }
+    }
+
+    fn row(&self, path: &Path) -> Option<&RunRow> {
+        self.rt
+            .rows
+            .as_ref()?
+            .iter()
+            .find(|r| r.summary.path == path)
+    }
+
+    fn loaded(&self, path: &Path) -> Option<&Arc<LoadedRun>> {
+        self.rt.cache.get(path).map(|(_, loaded)| loaded)
+    }
+
+    pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        widgets::panel_header(
+            ui,
+            "Runs",
+            "Every run in the runs folder. Tick runs to compare them; click a row to manage it.",
+        );
+        widgets::alert(ui, &mut self.rt.alert);
+        ui.horizontal(|ui| {
+            if ui
+                .button("Refresh")
+                .on_hover_text("List the runs folder again")
+                .clicked()
+            {
+                self.refresh(cx);
+            }
+            if self
+                .rt
+                .listing_job
+                .is_some_and(|job| cx.jobs.is_running(job))
+            {
+                ui.spinner();
+            }
+            // A long path ends in "…" rather than widening the page; the tooltip has it whole.
+            let folder = format!("runs folder: {}", cx.runs_root.display());
+            ui.add(egui::Label::new(widgets::muted(ui, &folder)).truncate())
+                .on_hover_text(folder);
+        });
+        let Some(rows) = &self.rt.rows else {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Listing runs…");
+            });
+            return;
+        };
+        if rows.is_empty() {
+            widgets::empty_state(
+                ui,
+                "No runs yet. Put a recipe together in Train and press Start;\n\
+                 finished, stopped and failed runs all show up here.",
+            );
+            ui.vertical_centered(|ui| {
+                if ui.button("Go to Train").clicked() {
+                    cx.actions.push(Action::Navigate(Tab::Train));
+                }
+            });
+            self.broken_note(ui);
+            return;
+        }
+        egui::ScrollArea::vertical()
+            .id_salt("runs-page")
+            .auto_shrink([false, false])
+            .show(ui, |ui| {
+                let before = (self.rt.selected.clone(), self.rt.focused.clone());
+                self.table(ui);
+                self.broken_note(ui);
+                let changed = (self.rt.selected.clone(), self.rt.focused.clone()) != before;
+                if changed || std::mem::take(&mut self.rt.selection_changed) {
+                    self.ensure_loaded(cx);
+                }
+                ui.add_space(8.0);
+                self.manage_section(ui, cx);
+                ui.add_space(8.0);
+                self.compare_section(ui, cx);
+            });
+        self.delete_dialog(ui, cx);
+    }
+
+    fn broken_note(&self, ui: &mut egui::Ui) {
+        if self.rt.broken.is_empty() {
+            return;
+        }
+        ui.collapsing(
+            format!(
+                "⚠ {} folder(s) in the runs folder are not readable runs",
+                self.rt.broken.len()
+            ),
+            |ui| {
+                for broken in &self.rt.broken {
+                    ui.label(
+                        RichText::new(format!("{}: {}", broken.path.display(), broken.reason))
+                            .small(),
+                    );
+                }
+            },
+        );
+    }
+}
