@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use crate::app::charts::{self, Series};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
-use crate::train::config::IntervalStrategy;
-use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary, TrainConfig};
+use crate::recipe::{IntervalStrategy, TrainConfig};
+use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary};
 
 #[derive(Serialize, Deserialize)]
 #[serde(default)]

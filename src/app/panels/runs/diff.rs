@@ -59,9 +59,8 @@ impl RunsPanel {
                 }
                 ui.end_row();
                 for d in &diff {
-                    ui.monospace(d.key).on_hover_text(
-                        crate::train::config::key_info(d.key).map_or("", |k| k.help),
-                    );
+                    ui.monospace(d.key)
+                        .on_hover_text(crate::recipe::key_info(d.key).map_or("", |k| k.help));
                     for value in &d.values {
                         match value {
                             Some(v) => ui.monospace(v),

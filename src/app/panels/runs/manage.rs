@@ -7,8 +7,8 @@ use super::{DeleteRequest, Msg, RunRow, RunsPanel};
 use crate::app::jobs;
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
+use crate::recipe::TrainConfig;
 use crate::runs::{CheckpointEntry, RunDir, RunStatus, RunSummary};
-use crate::train::TrainConfig;
 
 /// The recipe for a fork: the run's config training from `checkpoint`'s weights as a new
 /// run (fresh optimizer and schedule), named `<name>-fork-<step>`.

@@ -18,9 +18,9 @@ use crate::app::charts::Series;
 use crate::app::jobs::{self, JobId};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
+use crate::recipe::TrainConfig;
 use crate::runs::compare::{self, CompareError, Flips, PREDICTIONS_FILE, Predictions, XAxis};
 use crate::runs::{BrokenRun, CheckpointEntry, LogRecord, METRICS_FILE, RunDir, RunSummary};
-use crate::train::TrainConfig;
 
 mod curves;
 mod diff;
