@@ -8,6 +8,7 @@
 //! replaces (and so cancels) an older one of its kind.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
@@ -19,8 +20,8 @@ use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::data::DataError;
 use crate::hub::{
-    self, DatasetSpec, Feature, FirstRows, HubError, HubSettings, RepoDetails, RepoId, RepoKind,
-    RepoSummary, RowsSource, SearchQuery, SortKey,
+    self, DatasetChoice, DatasetDetails, FirstRows, HubError, HubSettings, ModelDetails,
+    RepoDetails, RepoKind, RepoSummary, RowsSource, SearchQuery, SortKey,
 };
 use crate::recipe::TrainConfig;
 use crate::recipe::presets::Preset;
@@ -30,23 +31,12 @@ const PAGE: usize = 20;
 /// Rows shown in a dataset's preview.
 const PREVIEW_ROWS: usize = 8;
 /// Task tags offered by the filter (datasets are filtered by `task_categories:<task>`).
-pub const TASKS: &[&str] = &[
-    "text-classification",
-    "zero-shot-classification",
-    "sentence-similarity",
-    "token-classification",
-    "question-answering",
-    "fill-mask",
-    "feature-extraction",
-];
+pub const TASKS: &[&str] = hub::TASKS;
 /// The results column's width when the details stand beside it.
 const RESULTS_WIDTH: f32 = 460.0;
 /// Below this width the details stand under the results: beside them they would get less
 /// than a readable column (a model's files with their sizes, a dataset's features).
 const SIDE_BY_SIDE_WIDTH: f32 = RESULTS_WIDTH + 360.0;
-/// Splits tried, in order, as the evaluation split.
-const EVAL_SPLITS: &[&str] = &["validation", "valid", "dev", "test"];
-
 /// What "Use for training" or "Use local path" made ready, or why it could not.
 #[derive(Debug)]
 enum Prepared {
@@ -79,46 +69,11 @@ pub fn dialog_outcome(picked: Option<PathBuf>, took: std::time::Duration) -> Dia
     }
 }
 
-/// What "Use for training" puts in the recipe for a dataset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DatasetChoice {
-    pub dataset: String,
-    pub config: Option<String>,
-    pub train_split: String,
-    pub eval_split: Option<String>,
-}
-
+/// The selected repo's details, shared with each frame's drawing.
 #[derive(Debug, Clone)]
 pub enum Details {
-    Dataset(Box<DatasetDetails>),
-    Model(Box<ModelDetails>),
-}
-
-#[derive(Debug, Clone)]
-pub struct DatasetDetails {
-    pub repo: RepoDetails,
-    pub configs: Vec<String>,
-    pub config: Option<String>,
-    pub splits: Vec<SplitRow>,
-    pub features: Vec<Feature>,
-    /// The first rows of `preview_split`, or why they could not be read.
-    pub preview_split: String,
-    pub rows: Result<FirstRows, String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SplitRow {
-    pub name: String,
-    pub rows: Option<u64>,
-    pub bytes: Option<u64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ModelDetails {
-    pub repo: RepoDetails,
-    pub total_bytes: u64,
-    pub pipeline_tag: Option<String>,
-    pub safetensors: bool,
+    Dataset(Arc<DatasetDetails>),
+    Model(Arc<ModelDetails>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -521,10 +476,12 @@ impl HubPanel {
         let settings = cx.hub.clone();
         self.details_task = Some(cx.jobs.task("hub-info", format!("reading {id}"), move |r| {
             match kind {
-                SearchKind::Datasets => dataset_details(&settings, &id, config, Some(r.hub_sink()))
-                    .map(|d| Details::Dataset(Box::new(d))),
+                SearchKind::Datasets => {
+                    hub::dataset_details(&settings, &id, config, PREVIEW_ROWS, Some(r.hub_sink()))
+                        .map(|d| Details::Dataset(Arc::new(d)))
+                }
                 SearchKind::Models => {
-                    model_details(&settings, &id).map(|d| Details::Model(Box::new(d)))
+                    hub::model_details(&settings, &id).map(|d| Details::Model(Arc::new(d)))
                 }
             }
         }));
@@ -535,7 +492,7 @@ impl HubPanel {
         self.use_task = Some(
             cx.jobs
                 .task("local-data", format!("reading {path}"), move |_| {
-                    Prepared::LocalData(check_local_data(Path::new(&path)))
+                    Prepared::LocalData(hub::check_local_data(Path::new(&path)))
                 }),
         );
     }
@@ -548,7 +505,13 @@ impl HubPanel {
         self.use_task = Some(
             cx.jobs
                 .task("hub-download", format!("downloading {id}"), move |r| {
-                    Prepared::HubDataset(download_dataset(&settings, &id, config, &names, r))
+                    Prepared::HubDataset(hub::download_dataset(
+                        &settings,
+                        &id,
+                        config,
+                        &names,
+                        Some(r.hub_sink()),
+                    ))
                 }),
         );
     }
@@ -1046,104 +1009,6 @@ fn details_id(details: &Details) -> &str {
     }
 }
 
-/// A dataset's card, configs, splits with sizes, features and first rows (what
-/// `wick hub info dataset` prints). The rows may fail on their own without failing the rest.
-pub fn dataset_details(
-    settings: &HubSettings,
-    id: &str,
-    config: Option<String>,
-    sink: Option<hub::EventSink>,
-) -> Result<DatasetDetails, HubError> {
-    let spec = DatasetSpec::parse(id)?;
-    let repo = hub::repo_details(settings, RepoKind::Dataset, &spec.repo, "main")?;
-    // Offline or without a viewer this is empty; the card may still say enough.
-    let viewer_splits = hub::viewer_splits(settings, &spec.repo).unwrap_or_default();
-    let mut configs: Vec<String> = repo.card.configs.iter().map(|c| c.name.clone()).collect();
-    for s in &viewer_splits {
-        if !configs.contains(&s.config) {
-            configs.push(s.config.clone());
-        }
-    }
-    let config = config
-        .or(spec.config.clone())
-        .or_else(|| repo.card.config(None).map(|c| c.name.clone()))
-        .or_else(|| configs.first().cloned());
-    let config_name = config.clone().unwrap_or_else(|| "default".to_string());
-    // The card keeps feature order; the viewer's JSON object may not.
-    let info = repo
-        .card
-        .info(&config_name)
-        .cloned()
-        .or_else(|| hub::viewer_info(settings, &spec.repo, &config_name).ok());
-    let mut names: Vec<String> = match repo.card.config(Some(&config_name)) {
-        Some(card_config) => card_config
-            .data_files
-            .iter()
-            .map(|(s, _)| s.clone())
-            .collect(),
-        None => viewer_splits
-            .iter()
-            .filter(|s| s.config == config_name)
-            .map(|s| s.split.clone())
-            .collect(),
-    };
-    if names.is_empty()
-        && let Some(info) = &info
-    {
-        names = info.splits.iter().map(|s| s.name.clone()).collect();
-    }
-    let splits = names
-        .iter()
-        .map(|name| {
-            let sizes = info
-                .as_ref()
-                .and_then(|i| i.splits.iter().find(|s| &s.name == name));
-            SplitRow {
-                name: name.clone(),
-                rows: sizes.and_then(|s| s.num_examples),
-                bytes: sizes.and_then(|s| s.num_bytes),
-            }
-        })
-        .collect();
-    let preview_split = train_split_of(&names);
-    let preview_spec = DatasetSpec {
-        repo: spec.repo.clone(),
-        config: config.clone(),
-    };
-    let rows = hub::first_rows(settings, &preview_spec, &preview_split, PREVIEW_ROWS, sink)
-        .map_err(|e| e.to_string());
-    Ok(DatasetDetails {
-        repo,
-        configs,
-        config,
-        splits,
-        features: info.map(|i| i.features).unwrap_or_default(),
-        preview_split,
-        rows,
-    })
-}
-
-/// A model's files, total size, pipeline tag and whether it has safetensors weights.
-pub fn model_details(settings: &HubSettings, id: &str) -> Result<ModelDetails, HubError> {
-    let repo_id = RepoId::parse(id)?;
-    let repo = hub::repo_details(settings, RepoKind::Model, &repo_id, "main")?;
-    let total_bytes = repo.files.iter().filter_map(|f| f.size).sum();
-    let pipeline_tag = repo
-        .tags
-        .iter()
-        .find(|t| TASKS.contains(&t.as_str()))
-        .cloned();
-    let safetensors =
-        repo.has_file("model.safetensors") || repo.has_file("model.safetensors.index.json");
-    Ok(ModelDetails {
-        repo,
-        total_bytes,
-        pipeline_tag,
-        safetensors,
-    })
-}
-
-/// `train` when there is one, else the first split.
 /// "Use for training" on a dataset: the demo's recipe gives way to the course preset; a
 /// different dataset drops what belonged to the previous one (columns, run name, output).
 pub fn use_dataset_in_recipe(recipe: &mut TrainConfig, choice: &DatasetChoice) {
@@ -1201,96 +1066,6 @@ fn forget_previous_data(recipe: &mut TrainConfig) {
     recipe.run_name = None;
     recipe.output_dir = None;
     recipe.resume_from_checkpoint = None;
-}
-
-fn train_split_of(names: &[String]) -> String {
-    if names.iter().any(|n| n == "train") || names.is_empty() {
-        "train".to_string()
-    } else {
-        names[0].clone()
-    }
-}
-
-fn eval_split_of(names: &[String], train: &str) -> Option<String> {
-    EVAL_SPLITS
-        .iter()
-        .find(|e| **e != train && names.iter().any(|n| n == *e))
-        .map(|e| e.to_string())
-}
-
-/// Downloads the training split (and the evaluation split when there is one).
-fn download_dataset(
-    settings: &HubSettings,
-    id: &str,
-    config: Option<String>,
-    names: &[String],
-    reporter: &jobs::Reporter,
-) -> Result<DatasetChoice, HubError> {
-    let train_split = train_split_of(names);
-    let eval_split = eval_split_of(names, &train_split);
-    let local = hub::local_split(
-        settings,
-        id,
-        config.as_deref(),
-        &train_split,
-        Some(reporter.hub_sink()),
-    )?;
-    if let Some(eval) = &eval_split {
-        hub::local_split(
-            settings,
-            id,
-            config.as_deref(),
-            eval,
-            Some(reporter.hub_sink()),
-        )?;
-    }
-    Ok(DatasetChoice {
-        dataset: id.to_string(),
-        config: local.config.or(config),
-        train_split,
-        eval_split,
-    })
-}
-
-/// Checks that a local file or folder can be read as a dataset, and picks its splits.
-pub fn check_local_data(path: &Path) -> Result<DatasetChoice, DataError> {
-    let unusable = |message: &str| DataError::Layout {
-        path: path.to_path_buf(),
-        message: message.to_string(),
-    };
-    if !path.exists() {
-        return Err(unusable("no such file or folder"));
-    }
-    let data = path.display().to_string();
-    if path.is_dir() {
-        let configs = crate::data::list_configs(path)?;
-        let Some((config, splits)) = configs.first() else {
-            return Err(unusable(
-                "no dataset card configs and no {config}/{split}-* or data/{split}-* files",
-            ));
-        };
-        let train_split = train_split_of(splits);
-        let source = crate::data::resolve_split(&data, Some(config), &train_split)?;
-        crate::data::read_split(&source)?;
-        return Ok(DatasetChoice {
-            dataset: data,
-            config: (configs.len() > 1).then(|| config.clone()),
-            eval_split: eval_split_of(splits, &train_split),
-            train_split,
-        });
-    }
-    // A single file is the training split; reading it whole is the honest check.
-    let source = crate::data::resolve_split(&data, None, "train")?;
-    let raw = crate::data::read_split(&source)?;
-    if raw.num_rows() == 0 {
-        return Err(unusable("the file has no rows"));
-    }
-    Ok(DatasetChoice {
-        dataset: data,
-        config: None,
-        train_split: "train".into(),
-        eval_split: None,
-    })
 }
 
 #[cfg(test)]
@@ -1482,38 +1257,6 @@ mod tests {
             "{}",
             alert.title
         );
-    }
-
-    #[test]
-    fn splits_are_chosen_like_the_course() {
-        let names: Vec<String> = ["test", "train", "validation"].map(String::from).to_vec();
-        assert_eq!(train_split_of(&names), "train");
-        assert_eq!(
-            eval_split_of(&names, "train").as_deref(),
-            Some("validation")
-        );
-        let only_test: Vec<String> = ["train", "test"].map(String::from).to_vec();
-        assert_eq!(eval_split_of(&only_test, "train").as_deref(), Some("test"));
-        let odd: Vec<String> = ["full"].map(String::from).to_vec();
-        assert_eq!(train_split_of(&odd), "full");
-        assert_eq!(eval_split_of(&odd, "full"), None);
-    }
-
-    #[test]
-    fn a_missing_or_unreadable_local_file_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("nope.csv");
-        let err = check_local_data(&missing).unwrap_err().to_string();
-        assert!(err.contains("nope.csv"), "{err}");
-        let bad = dir.path().join("bad.parquet");
-        std::fs::write(&bad, b"not parquet at all").unwrap();
-        let err = check_local_data(&bad).unwrap_err().to_string();
-        assert!(err.contains("bad.parquet"), "{err}");
-        let good = dir.path().join("good.csv");
-        std::fs::write(&good, "text,label\nhello,pos\nbye,neg\n").unwrap();
-        let choice = check_local_data(&good).unwrap();
-        assert_eq!(choice.train_split, "train");
-        assert_eq!(choice.eval_split, None);
     }
 
     #[test]
