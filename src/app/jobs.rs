@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::panels::{data, hub, playground, runs, train};
+use super::panels::{data, playground, runs, train};
 use crate::hub::EventSink;
 
 pub type JobId = u64;
@@ -38,7 +38,6 @@ pub enum Msg {
         label: String,
         reason: String,
     },
-    Hub(hub::Msg),
     Data(data::Msg),
     Train(train::Msg),
     /// An event from the trainer thread of the active run.

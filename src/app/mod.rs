@@ -398,13 +398,11 @@ impl WickApp {
 
     fn drain_messages(&mut self) {
         let messages = self.jobs.drain();
-        if messages.is_empty() {
-            return;
-        }
         self.with_cx(|state, cx| {
+            // Tasks hand their results to the panel that owns them, whichever tab shows.
+            state.hub.poll(cx);
             for msg in messages {
                 match msg {
-                    Msg::Hub(msg) => state.hub.on_msg(msg, cx),
                     Msg::Data(msg) => state.data.on_msg(msg, cx),
                     Msg::Train(msg) => state.train.on_msg(msg, cx),
                     Msg::Trainer(event) => state.monitor.on_event(event, cx),

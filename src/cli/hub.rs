@@ -297,12 +297,7 @@ fn dataset_info(settings: &HubSettings, id: &str, split: &str, rows: usize) -> R
         }
         Err(e) => eprintln!("viewer splits unavailable: {e}"),
     }
-    // The card keeps feature order; the viewer's JSON object may not.
-    let info = details
-        .card
-        .info(&config)
-        .cloned()
-        .or_else(|| hub::viewer_info(settings, &spec.repo, &config).ok());
+    let info = hub::config_info(settings, &details, &spec.repo, &config);
     if let Some(info) = info {
         println!("features of {config}:");
         for f in &info.features {

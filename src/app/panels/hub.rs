@@ -3,22 +3,25 @@
 //! size, pipeline tag and weight format), and "Use for training", which downloads it and puts
 //! it in the recipe. Local data comes in through a path field or the file dialog.
 //!
-//! Every Hub call runs on a job with the same library functions `wick hub search/info/
-//! download` call; results carry a generation so a stale answer is dropped.
+//! Every Hub call runs on a task with the same library functions `wick hub search/info/
+//! download` call; the panel owns each task and polls it every frame, and a newer request
+//! replaces (and so cancels) an older one of its kind.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{self, JobId, Task};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
+use crate::data::DataError;
 use crate::hub::{
-    self, DatasetSpec, Feature, FirstRows, HubSettings, RepoDetails, RepoId, RepoKind, RepoSummary,
-    RowsSource, SearchQuery, SortKey,
+    self, DatasetChoice, DatasetDetails, FirstRows, HubError, HubSettings, ModelDetails,
+    RepoDetails, RepoKind, RepoSummary, RowsSource, SearchQuery, SortKey,
 };
 use crate::recipe::TrainConfig;
 use crate::recipe::presets::Preset;
@@ -28,39 +31,21 @@ const PAGE: usize = 20;
 /// Rows shown in a dataset's preview.
 const PREVIEW_ROWS: usize = 8;
 /// Task tags offered by the filter (datasets are filtered by `task_categories:<task>`).
-pub const TASKS: &[&str] = &[
-    "text-classification",
-    "zero-shot-classification",
-    "sentence-similarity",
-    "token-classification",
-    "question-answering",
-    "fill-mask",
-    "feature-extraction",
-];
+pub const TASKS: &[&str] = hub::TASKS;
 /// The results column's width when the details stand beside it.
 const RESULTS_WIDTH: f32 = 460.0;
 /// Below this width the details stand under the results: beside them they would get less
 /// than a readable column (a model's files with their sizes, a dataset's features).
 const SIDE_BY_SIDE_WIDTH: f32 = RESULTS_WIDTH + 360.0;
-/// Splits tried, in order, as the evaluation split.
-const EVAL_SPLITS: &[&str] = &["validation", "valid", "dev", "test"];
-
+/// What "Use for training" or "Use local path" made ready, or why it could not.
 #[derive(Debug)]
-pub enum Msg {
-    Searched {
-        generation: u64,
-        result: Result<Vec<RepoSummary>, String>,
-    },
-    Details {
-        generation: u64,
-        result: Result<Details, String>,
-    },
-    /// A Hub dataset or a local path is ready to train on.
-    DatasetReady(Result<DatasetChoice, String>),
+enum Prepared {
+    /// A Hub dataset's training (and evaluation) splits were downloaded.
+    HubDataset(Result<DatasetChoice, HubError>),
+    /// A local file or folder reads as a dataset.
+    LocalData(Result<DatasetChoice, DataError>),
     /// A model was downloaded; the id.
-    ModelReady(Result<String, String>),
-    /// The file dialog closed.
-    LocalPicked(DialogOutcome),
+    Model(Result<String, HubError>),
 }
 
 /// How the file dialog ended.
@@ -84,46 +69,11 @@ pub fn dialog_outcome(picked: Option<PathBuf>, took: std::time::Duration) -> Dia
     }
 }
 
-/// What "Use for training" puts in the recipe for a dataset.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DatasetChoice {
-    pub dataset: String,
-    pub config: Option<String>,
-    pub train_split: String,
-    pub eval_split: Option<String>,
-}
-
+/// The selected repo's details, shared with each frame's drawing.
 #[derive(Debug, Clone)]
 pub enum Details {
-    Dataset(Box<DatasetDetails>),
-    Model(Box<ModelDetails>),
-}
-
-#[derive(Debug, Clone)]
-pub struct DatasetDetails {
-    pub repo: RepoDetails,
-    pub configs: Vec<String>,
-    pub config: Option<String>,
-    pub splits: Vec<SplitRow>,
-    pub features: Vec<Feature>,
-    /// The first rows of `preview_split`, or why they could not be read.
-    pub preview_split: String,
-    pub rows: Result<FirstRows, String>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct SplitRow {
-    pub name: String,
-    pub rows: Option<u64>,
-    pub bytes: Option<u64>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ModelDetails {
-    pub repo: RepoDetails,
-    pub total_bytes: u64,
-    pub pipeline_tag: Option<String>,
-    pub safetensors: bool,
+    Dataset(Arc<DatasetDetails>),
+    Model(Arc<ModelDetails>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -161,21 +111,22 @@ pub struct HubPanel {
     limit: usize,
     #[serde(skip)]
     searched: bool,
+    /// The running search; a newer one replaces it.
     #[serde(skip)]
-    search_job: Option<JobId>,
-    #[serde(skip)]
-    search_generation: u64,
+    search_task: Option<Task<Result<Vec<RepoSummary>, HubError>>>,
     #[serde(skip)]
     selected: Option<(SearchKind, String)>,
     #[serde(skip)]
     details: Option<Details>,
+    /// Reading the selected repo; selecting another replaces it.
     #[serde(skip)]
-    details_job: Option<JobId>,
+    details_task: Option<Task<Result<Details, HubError>>>,
+    /// The download behind "Use for training" (or the local path check): one at a time.
     #[serde(skip)]
-    details_generation: u64,
-    /// The download behind "Use for training" (or the local path check).
+    use_task: Option<Task<Prepared>>,
+    /// The open file dialog.
     #[serde(skip)]
-    use_job: Option<JobId>,
+    dialog_task: Option<Task<DialogOutcome>>,
     #[serde(skip)]
     alert: Option<Alert>,
 }
@@ -219,8 +170,8 @@ impl HubPanel {
         widgets::alert(ui, &mut self.alert);
         self.search_bar(ui, cx);
         self.local_bar(ui, cx);
-        if let Some(job) = self.use_job.filter(|job| cx.jobs.is_running(*job)) {
-            progress_line(ui, cx, job, "Downloading for training…");
+        if let Some(task) = &self.use_task {
+            progress_line(ui, cx, task.job(), "Downloading for training…");
         }
         ui.separator();
 
@@ -247,63 +198,96 @@ impl HubPanel {
         });
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Searched { generation, .. } if generation != self.search_generation => {}
-            Msg::Searched { result, .. } => {
-                self.searched = true;
-                match result {
-                    Ok(results) => self.results = results,
-                    Err(err) => {
-                        self.results.clear();
-                        self.fail(cx, "Search failed", err);
-                    }
-                }
+    /// Takes the results of finished tasks (every frame, whichever tab shows).
+    pub fn poll(&mut self, cx: &mut Cx) {
+        if let Some(result) = jobs::poll_slot(&mut self.search_task) {
+            self.searched = true;
+            match result {
+                Ok(Ok(results)) => self.results = results,
+                Ok(Err(err)) => self.search_failed(cx, err.to_string()),
+                Err(err) => self.search_failed(cx, err.to_string()),
             }
-            Msg::Details { generation, .. } if generation != self.details_generation => {}
-            Msg::Details { result, .. } => match result {
-                Ok(details) => self.details = Some(details),
-                Err(err) => {
-                    self.details = None;
-                    self.fail(cx, "Could not read the repo", err);
-                }
-            },
-            Msg::DatasetReady(Ok(choice)) => {
-                use_dataset_in_recipe(cx.recipe, &choice);
-                self.alert = None;
-                let config = choice
-                    .config
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default();
-                match &choice.eval_split {
-                    Some(eval) => cx.toasts.success(format!(
-                        "Dataset {}{config}: training on {}, evaluating on {eval}",
-                        choice.dataset, choice.train_split
-                    )),
-                    None => cx.toasts.warning(
-                        format!("Dataset {}{config} has no evaluation split", choice.dataset),
-                        "Data offers to hold out a share of train to evaluate on; or set \
-                         eval_strategy to \"no\" in Train.",
-                    ),
-                }
-                cx.actions.push(Action::Navigate(Tab::Data));
+        }
+        match jobs::poll_slot(&mut self.details_task) {
+            Some(Ok(Ok(details))) => self.details = Some(details),
+            Some(Ok(Err(err))) => self.details_failed(cx, err.to_string()),
+            Some(Err(err)) => self.details_failed(cx, err.to_string()),
+            None => {}
+        }
+        match jobs::poll_slot(&mut self.use_task) {
+            Some(Ok(Prepared::HubDataset(Ok(choice)) | Prepared::LocalData(Ok(choice)))) => {
+                self.dataset_ready(cx, &choice)
             }
-            Msg::DatasetReady(Err(err)) => self.fail(cx, "Could not use this dataset", err),
-            Msg::ModelReady(Ok(id)) => {
-                use_model_in_recipe(cx.recipe, &id);
-                self.alert = None;
-                cx.toasts
-                    .success(format!("Model {id} is the recipe's model and tokenizer"));
-                cx.actions.push(Action::Navigate(Tab::Data));
+            Some(Ok(Prepared::HubDataset(Err(err)))) => {
+                self.fail(cx, "Could not use this dataset", err.to_string())
             }
-            Msg::ModelReady(Err(err)) => self.fail(cx, "Could not use this model", err),
-            Msg::LocalPicked(DialogOutcome::Picked(path)) => {
+            Some(Ok(Prepared::LocalData(Err(err)))) => {
+                self.fail(cx, "Could not use this dataset", err.to_string())
+            }
+            Some(Ok(Prepared::Model(Ok(id)))) => self.model_ready(cx, &id),
+            Some(Ok(Prepared::Model(Err(err)))) => {
+                self.fail(cx, "Could not use this model", err.to_string())
+            }
+            // A bug in the work (TaskError says so); which kind it was is not known.
+            Some(Err(err)) => self.fail(cx, "Could not use it for training", err.to_string()),
+            None => {}
+        }
+        match jobs::poll_slot(&mut self.dialog_task) {
+            Some(Ok(outcome)) => self.dialog_closed(cx, outcome),
+            Some(Err(err)) => cx.toasts.error("The file dialog failed", err.to_string()),
+            None => {}
+        }
+    }
+
+    fn search_failed(&mut self, cx: &mut Cx, detail: String) {
+        self.results.clear();
+        self.fail(cx, "Search failed", detail);
+    }
+
+    fn details_failed(&mut self, cx: &mut Cx, detail: String) {
+        self.details = None;
+        self.fail(cx, "Could not read the repo", detail);
+    }
+
+    fn dataset_ready(&mut self, cx: &mut Cx, choice: &DatasetChoice) {
+        use_dataset_in_recipe(cx.recipe, choice);
+        self.alert = None;
+        let config = choice
+            .config
+            .as_ref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default();
+        match &choice.eval_split {
+            Some(eval) => cx.toasts.success(format!(
+                "Dataset {}{config}: training on {}, evaluating on {eval}",
+                choice.dataset, choice.train_split
+            )),
+            None => cx.toasts.warning(
+                format!("Dataset {}{config} has no evaluation split", choice.dataset),
+                "Data offers to hold out a share of train to evaluate on; or set \
+                 eval_strategy to \"no\" in Train.",
+            ),
+        }
+        cx.actions.push(Action::Navigate(Tab::Data));
+    }
+
+    fn model_ready(&mut self, cx: &mut Cx, id: &str) {
+        use_model_in_recipe(cx.recipe, id);
+        self.alert = None;
+        cx.toasts
+            .success(format!("Model {id} is the recipe's model and tokenizer"));
+        cx.actions.push(Action::Navigate(Tab::Data));
+    }
+
+    /// A file dialog's answer: a picked file is checked as "Use local path" does.
+    fn dialog_closed(&mut self, cx: &mut Cx, outcome: DialogOutcome) {
+        match outcome {
+            DialogOutcome::Picked(path) => {
                 self.local_path = path.display().to_string();
                 self.use_local_path(cx);
             }
-            Msg::LocalPicked(DialogOutcome::Cancelled) => {}
-            Msg::LocalPicked(DialogOutcome::Unavailable) => cx.toasts.warning(
+            DialogOutcome::Cancelled => {}
+            DialogOutcome::Unavailable => cx.toasts.warning(
                 "No file dialog is available here",
                 "Neither a desktop portal nor zenity answered. Type or paste the file's path \
                  in \"Local data path\" above and press \"Use local path\".",
@@ -376,8 +360,8 @@ impl HubPanel {
             if (sort_before != self.sort || task_before != self.task) && self.searched {
                 search = true;
             }
-            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
-            // A newer search supersedes a running one (its results are dropped as stale).
+            let busy = self.search_task.is_some();
+            // A newer search replaces a running one (which is cancelled).
             if ui
                 .button("Search")
                 .on_hover_text("Search names on the Hub (or the mirror in Settings)")
@@ -408,7 +392,7 @@ impl HubPanel {
                     .labelled_by(label.id);
                 enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             });
-            let busy = self.use_job.is_some_and(|j| cx.jobs.is_running(j));
+            let busy = self.use_task.is_some();
             if (ui
                 .add_enabled(
                     !busy && !self.local_path.trim().is_empty(),
@@ -425,15 +409,15 @@ impl HubPanel {
                 .on_hover_text("Pick a csv, tsv, jsonl or parquet file")
                 .clicked()
             {
-                cx.jobs.spawn("file-dialog", "choosing a data file", |r| {
-                    // rfd blocks until the dialog closes: never on the UI thread.
-                    let opened = std::time::Instant::now();
-                    let picked = rfd::FileDialog::new()
-                        .add_filter("Data files", &["csv", "tsv", "jsonl", "json", "parquet"])
-                        .pick_file();
-                    let outcome = dialog_outcome(picked, opened.elapsed());
-                    r.send(jobs::Msg::Hub(Msg::LocalPicked(outcome)));
-                });
+                self.dialog_task =
+                    Some(cx.jobs.task("file-dialog", "choosing a data file", |_| {
+                        // rfd blocks until the dialog closes: never on the UI thread.
+                        let opened = std::time::Instant::now();
+                        let picked = rfd::FileDialog::new()
+                            .add_filter("Data files", &["csv", "tsv", "jsonl", "json", "parquet"])
+                            .pick_file();
+                        dialog_outcome(picked, opened.elapsed())
+                    }));
             }
         });
     }
@@ -449,9 +433,10 @@ impl HubPanel {
                 "Turn offline mode off in Settings to search. Cached datasets and models can \
                  still be used by id, and local files work.",
             ));
+            // A search still running would otherwise fill the list after all.
+            self.search_task = None;
             return;
         }
-        self.search_generation += 1;
         self.limit = limit;
         self.results_kind = Some(self.kind);
         let mut query = SearchQuery::new(self.kind.repo_kind(), self.query.trim());
@@ -464,7 +449,6 @@ impl HubPanel {
             });
         }
         let settings = cx.hub.clone();
-        let generation = self.search_generation;
         let what = if self.query.trim().is_empty() {
             format!("searching {}", query.kind.plural())
         } else {
@@ -474,14 +458,13 @@ impl HubPanel {
                 self.query.trim()
             )
         };
-        self.search_job = Some(cx.jobs.spawn("hub-search", what, move |r| {
-            let result = hub::search(&settings, &query).map_err(|e| e.to_string());
-            r.send(jobs::Msg::Hub(Msg::Searched { generation, result }));
-        }));
+        self.search_task = Some(
+            cx.jobs
+                .task("hub-search", what, move |_| hub::search(&settings, &query)),
+        );
     }
 
     fn select(&mut self, cx: &mut Cx, kind: SearchKind, id: String, config: Option<String>) {
-        self.details_generation += 1;
         self.selected = Some((kind, id.clone()));
         if self
             .details
@@ -491,32 +474,25 @@ impl HubPanel {
             self.details = None;
         }
         let settings = cx.hub.clone();
-        let generation = self.details_generation;
-        self.details_job = Some(
-            cx.jobs
-                .spawn("hub-info", format!("reading {id}"), move |r| {
-                    let result = match kind {
-                        SearchKind::Datasets => {
-                            dataset_details(&settings, &id, config, Some(r.hub_sink()))
-                                .map(|d| Details::Dataset(Box::new(d)))
-                        }
-                        SearchKind::Models => {
-                            model_details(&settings, &id).map(|d| Details::Model(Box::new(d)))
-                        }
-                    };
-                    r.send(jobs::Msg::Hub(Msg::Details { generation, result }));
-                }),
-        );
+        self.details_task = Some(cx.jobs.task("hub-info", format!("reading {id}"), move |r| {
+            match kind {
+                SearchKind::Datasets => {
+                    hub::dataset_details(&settings, &id, config, PREVIEW_ROWS, Some(r.hub_sink()))
+                        .map(|d| Details::Dataset(Arc::new(d)))
+                }
+                SearchKind::Models => {
+                    hub::model_details(&settings, &id).map(|d| Details::Model(Arc::new(d)))
+                }
+            }
+        }));
     }
 
     fn use_local_path(&mut self, cx: &mut Cx) {
         let path = self.local_path.trim().to_string();
-        self.use_job = Some(
+        self.use_task = Some(
             cx.jobs
-                .spawn("local-data", format!("reading {path}"), move |r| {
-                    r.send(jobs::Msg::Hub(Msg::DatasetReady(check_local_data(
-                        Path::new(&path),
-                    ))));
+                .task("local-data", format!("reading {path}"), move |_| {
+                    Prepared::LocalData(hub::check_local_data(Path::new(&path)))
                 }),
         );
     }
@@ -526,31 +502,35 @@ impl HubPanel {
         let id = details.repo.id.clone();
         let config = details.config.clone();
         let names: Vec<String> = details.splits.iter().map(|s| s.name.clone()).collect();
-        self.use_job = Some(
+        self.use_task = Some(
             cx.jobs
-                .spawn("hub-download", format!("downloading {id}"), move |r| {
-                    let result = download_dataset(&settings, &id, config, &names, r);
-                    r.send(jobs::Msg::Hub(Msg::DatasetReady(result)));
+                .task("hub-download", format!("downloading {id}"), move |r| {
+                    Prepared::HubDataset(hub::download_dataset(
+                        &settings,
+                        &id,
+                        config,
+                        &names,
+                        Some(r.hub_sink()),
+                    ))
                 }),
         );
     }
 
     fn use_model(&mut self, cx: &mut Cx, id: String) {
         let settings = cx.hub.clone();
-        self.use_job = Some(
+        self.use_task = Some(
             cx.jobs
-                .spawn("hub-download", format!("downloading {id}"), move |r| {
-                    let result = hub::local_model(&settings, &id, Some(r.hub_sink()))
-                        .map(|_| id)
-                        .map_err(|e| e.to_string());
-                    r.send(jobs::Msg::Hub(Msg::ModelReady(result)));
+                .task("hub-download", format!("downloading {id}"), move |r| {
+                    Prepared::Model(
+                        hub::local_model(&settings, &id, Some(r.hub_sink())).map(|_| id),
+                    )
                 }),
         );
     }
 
     fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         if self.results.is_empty() {
-            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
+            let busy = self.search_task.is_some();
             if busy {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -632,7 +612,7 @@ impl HubPanel {
             });
         if more {
             ui.add_space(4.0);
-            let busy = self.search_job.is_some_and(|j| cx.jobs.is_running(j));
+            let busy = self.search_task.is_some();
             if ui
                 .add_enabled(!busy, egui::Button::new("Load more"))
                 .clicked()
@@ -647,7 +627,7 @@ impl HubPanel {
     }
 
     fn details_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let loading = self.details_job.is_some_and(|j| cx.jobs.is_running(j));
+        let loading = self.details_task.is_some();
         let Some(details) = self.details.clone() else {
             if loading {
                 ui.horizontal(|ui| {
@@ -669,7 +649,7 @@ impl HubPanel {
                 ui.label("Refreshing…");
             });
         }
-        let busy = self.use_job.is_some_and(|j| cx.jobs.is_running(j));
+        let busy = self.use_task.is_some();
         match details {
             Details::Dataset(d) => self.dataset_ui(ui, cx, &d, busy),
             Details::Model(m) => self.model_ui(ui, cx, &m, busy),
@@ -1029,106 +1009,6 @@ fn details_id(details: &Details) -> &str {
     }
 }
 
-/// A dataset's card, configs, splits with sizes, features and first rows (what
-/// `wick hub info dataset` prints). The rows may fail on their own without failing the rest.
-pub fn dataset_details(
-    settings: &HubSettings,
-    id: &str,
-    config: Option<String>,
-    sink: Option<hub::EventSink>,
-) -> Result<DatasetDetails, String> {
-    let spec = DatasetSpec::parse(id).map_err(|e| e.to_string())?;
-    let repo = hub::repo_details(settings, RepoKind::Dataset, &spec.repo, "main")
-        .map_err(|e| e.to_string())?;
-    // Offline or without a viewer this is empty; the card may still say enough.
-    let viewer_splits = hub::viewer_splits(settings, &spec.repo).unwrap_or_default();
-    let mut configs: Vec<String> = repo.card.configs.iter().map(|c| c.name.clone()).collect();
-    for s in &viewer_splits {
-        if !configs.contains(&s.config) {
-            configs.push(s.config.clone());
-        }
-    }
-    let config = config
-        .or(spec.config.clone())
-        .or_else(|| repo.card.config(None).map(|c| c.name.clone()))
-        .or_else(|| configs.first().cloned());
-    let config_name = config.clone().unwrap_or_else(|| "default".to_string());
-    // The card keeps feature order; the viewer's JSON object may not.
-    let info = repo
-        .card
-        .info(&config_name)
-        .cloned()
-        .or_else(|| hub::viewer_info(settings, &spec.repo, &config_name).ok());
-    let mut names: Vec<String> = match repo.card.config(Some(&config_name)) {
-        Some(card_config) => card_config
-            .data_files
-            .iter()
-            .map(|(s, _)| s.clone())
-            .collect(),
-        None => viewer_splits
-            .iter()
-            .filter(|s| s.config == config_name)
-            .map(|s| s.split.clone())
-            .collect(),
-    };
-    if names.is_empty()
-        && let Some(info) = &info
-    {
-        names = info.splits.iter().map(|s| s.name.clone()).collect();
-    }
-    let splits = names
-        .iter()
-        .map(|name| {
-            let sizes = info
-                .as_ref()
-                .and_then(|i| i.splits.iter().find(|s| &s.name == name));
-            SplitRow {
-                name: name.clone(),
-                rows: sizes.and_then(|s| s.num_examples),
-                bytes: sizes.and_then(|s| s.num_bytes),
-            }
-        })
-        .collect();
-    let preview_split = train_split_of(&names);
-    let preview_spec = DatasetSpec {
-        repo: spec.repo.clone(),
-        config: config.clone(),
-    };
-    let rows = hub::first_rows(settings, &preview_spec, &preview_split, PREVIEW_ROWS, sink)
-        .map_err(|e| e.to_string());
-    Ok(DatasetDetails {
-        repo,
-        configs,
-        config,
-        splits,
-        features: info.map(|i| i.features).unwrap_or_default(),
-        preview_split,
-        rows,
-    })
-}
-
-/// A model's files, total size, pipeline tag and whether it has safetensors weights.
-pub fn model_details(settings: &HubSettings, id: &str) -> Result<ModelDetails, String> {
-    let repo_id = RepoId::parse(id).map_err(|e| e.to_string())?;
-    let repo = hub::repo_details(settings, RepoKind::Model, &repo_id, "main")
-        .map_err(|e| e.to_string())?;
-    let total_bytes = repo.files.iter().filter_map(|f| f.size).sum();
-    let pipeline_tag = repo
-        .tags
-        .iter()
-        .find(|t| TASKS.contains(&t.as_str()))
-        .cloned();
-    let safetensors =
-        repo.has_file("model.safetensors") || repo.has_file("model.safetensors.index.json");
-    Ok(ModelDetails {
-        repo,
-        total_bytes,
-        pipeline_tag,
-        safetensors,
-    })
-}
-
-/// `train` when there is one, else the first split.
 /// "Use for training" on a dataset: the demo's recipe gives way to the course preset; a
 /// different dataset drops what belonged to the previous one (columns, run name, output).
 pub fn use_dataset_in_recipe(recipe: &mut TrainConfig, choice: &DatasetChoice) {
@@ -1186,96 +1066,6 @@ fn forget_previous_data(recipe: &mut TrainConfig) {
     recipe.run_name = None;
     recipe.output_dir = None;
     recipe.resume_from_checkpoint = None;
-}
-
-fn train_split_of(names: &[String]) -> String {
-    if names.iter().any(|n| n == "train") || names.is_empty() {
-        "train".to_string()
-    } else {
-        names[0].clone()
-    }
-}
-
-fn eval_split_of(names: &[String], train: &str) -> Option<String> {
-    EVAL_SPLITS
-        .iter()
-        .find(|e| **e != train && names.iter().any(|n| n == *e))
-        .map(|e| e.to_string())
-}
-
-/// Downloads the training split (and the evaluation split when there is one).
-fn download_dataset(
-    settings: &HubSettings,
-    id: &str,
-    config: Option<String>,
-    names: &[String],
-    reporter: &jobs::Reporter,
-) -> Result<DatasetChoice, String> {
-    let train_split = train_split_of(names);
-    let eval_split = eval_split_of(names, &train_split);
-    let local = hub::local_split(
-        settings,
-        id,
-        config.as_deref(),
-        &train_split,
-        Some(reporter.hub_sink()),
-    )
-    .map_err(|e| e.to_string())?;
-    if let Some(eval) = &eval_split {
-        hub::local_split(
-            settings,
-            id,
-            config.as_deref(),
-            eval,
-            Some(reporter.hub_sink()),
-        )
-        .map_err(|e| e.to_string())?;
-    }
-    Ok(DatasetChoice {
-        dataset: id.to_string(),
-        config: local.config.or(config),
-        train_split,
-        eval_split,
-    })
-}
-
-/// Checks that a local file or folder can be read as a dataset, and picks its splits.
-pub fn check_local_data(path: &Path) -> Result<DatasetChoice, String> {
-    if !path.exists() {
-        return Err(format!("{}: no such file or folder", path.display()));
-    }
-    let data = path.display().to_string();
-    if path.is_dir() {
-        let configs = crate::data::list_configs(path).map_err(|e| e.to_string())?;
-        let Some((config, splits)) = configs.first() else {
-            return Err(format!(
-                "{data}: no dataset card configs and no {{config}}/{{split}}-* or data/{{split}}-* \
-                 files"
-            ));
-        };
-        let train_split = train_split_of(splits);
-        let source = crate::data::resolve_split(&data, Some(config), &train_split)
-            .map_err(|e| e.to_string())?;
-        crate::data::read_split(&source).map_err(|e| e.to_string())?;
-        return Ok(DatasetChoice {
-            dataset: data,
-            config: (configs.len() > 1).then(|| config.clone()),
-            eval_split: eval_split_of(splits, &train_split),
-            train_split,
-        });
-    }
-    // A single file is the training split; reading it whole is the honest check.
-    let source = crate::data::resolve_split(&data, None, "train").map_err(|e| e.to_string())?;
-    let raw = crate::data::read_split(&source).map_err(|e| e.to_string())?;
-    if raw.num_rows() == 0 {
-        return Err(format!("{data}: the file has no rows"));
-    }
-    Ok(DatasetChoice {
-        dataset: data,
-        config: None,
-        train_split: "train".into(),
-        eval_split: None,
-    })
 }
 
 #[cfg(test)]
@@ -1400,9 +1190,9 @@ mod tests {
             actions: &mut actions,
         };
         let mut panel = HubPanel::default();
-        panel.on_msg(Msg::LocalPicked(DialogOutcome::Cancelled), &mut cx);
+        panel.dialog_closed(&mut cx, DialogOutcome::Cancelled);
         assert!(cx.toasts.items().is_empty(), "a cancel says nothing");
-        panel.on_msg(Msg::LocalPicked(DialogOutcome::Unavailable), &mut cx);
+        panel.dialog_closed(&mut cx, DialogOutcome::Unavailable);
         let toast = &cx.toasts.items()[0];
         assert_eq!(toast.title, "No file dialog is available here");
         assert!(
@@ -1412,36 +1202,61 @@ mod tests {
         );
     }
 
-    #[test]
-    fn splits_are_chosen_like_the_course() {
-        let names: Vec<String> = ["test", "train", "validation"].map(String::from).to_vec();
-        assert_eq!(train_split_of(&names), "train");
-        assert_eq!(
-            eval_split_of(&names, "train").as_deref(),
-            Some("validation")
-        );
-        let only_test: Vec<String> = ["train", "test"].map(String::from).to_vec();
-        assert_eq!(eval_split_of(&only_test, "train").as_deref(), Some("test"));
-        let odd: Vec<String> = ["full"].map(String::from).to_vec();
-        assert_eq!(train_split_of(&odd), "full");
-        assert_eq!(eval_split_of(&odd, "full"), None);
+    /// What a `Cx` borrows, for tests that lend it more than once.
+    #[derive(Default)]
+    struct CxParts {
+        jobs: Option<crate::app::jobs::Jobs>,
+        toasts: crate::app::toasts::Toasts,
+        recipe: TrainConfig,
+        actions: Vec<Action>,
+    }
+
+    impl CxParts {
+        fn cx<'a>(&'a mut self, hub: &'a HubSettings) -> Cx<'a> {
+            Cx {
+                jobs: self
+                    .jobs
+                    .get_or_insert_with(|| crate::app::jobs::Jobs::new(|| {})),
+                toasts: &mut self.toasts,
+                hub,
+                recipe: &mut self.recipe,
+                runs_root: Path::new("/runs"),
+                devices: &[],
+                actions: &mut self.actions,
+            }
+        }
     }
 
     #[test]
-    fn a_missing_or_unreadable_local_file_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("nope.csv");
-        let err = check_local_data(&missing).unwrap_err();
-        assert!(err.contains("nope.csv"), "{err}");
-        let bad = dir.path().join("bad.parquet");
-        std::fs::write(&bad, b"not parquet at all").unwrap();
-        let err = check_local_data(&bad).unwrap_err();
-        assert!(err.contains("bad.parquet"), "{err}");
-        let good = dir.path().join("good.csv");
-        std::fs::write(&good, "text,label\nhello,pos\nbye,neg\n").unwrap();
-        let choice = check_local_data(&good).unwrap();
-        assert_eq!(choice.train_split, "train");
-        assert_eq!(choice.eval_split, None);
+    fn going_offline_drops_a_search_still_running() {
+        let home = tempfile::tempdir().unwrap();
+        // Nothing listens on the discard port: the search fails at once with "Search failed".
+        let online = HubSettings::with_home(home.path()).with_endpoint("http://127.0.0.1:9");
+        let offline = online.clone().with_offline(true);
+        let mut parts = CxParts::default();
+        let mut panel = HubPanel::default();
+        panel.search_for(&mut parts.cx(&online), SearchKind::Datasets, "glue");
+        assert!(panel.search_task.is_some());
+        panel.search_for(&mut parts.cx(&offline), SearchKind::Datasets, "glue");
+        for _ in 0..1000 {
+            let cx = &mut parts.cx(&offline);
+            cx.jobs.drain();
+            panel.poll(cx);
+            if cx.jobs.running().next().is_none() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(
+            parts.toasts.items().is_empty(),
+            "the dropped search says nothing"
+        );
+        let alert = panel.alert.as_ref().expect("the offline alert");
+        assert!(
+            alert.title.starts_with("Offline mode is on"),
+            "{}",
+            alert.title
+        );
     }
 
     #[test]
