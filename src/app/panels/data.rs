@@ -15,7 +15,7 @@ use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 use serde::{Deserialize, Serialize};
 
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{self, Task, TaskError, poll_slot};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::data::{
@@ -24,7 +24,7 @@ use crate::data::{
 };
 use crate::recipe::IntervalStrategy;
 use crate::recipe::TrainConfig;
-use crate::train::{RecipeInputs, split_request, train_order};
+use crate::train::{RecipeInputs, TrainError, split_request, train_order};
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
 const GRID_TOKENS: usize = 96;
@@ -36,22 +36,6 @@ const HISTOGRAM_BUCKETS: usize = 24;
 /// The share of train the Data panel offers to hold out, as the course's
 /// `train_test_split(test_size=0.1)`.
 const HOLDOUT_OFFER: u32 = 10;
-
-#[derive(Debug)]
-pub enum Msg {
-    Columns {
-        key: String,
-        result: Result<ColumnsView, String>,
-    },
-    Tokenized {
-        generation: u64,
-        result: Result<Box<Tokenized>, String>,
-    },
-    Batch {
-        generation: u64,
-        batch: BatchView,
-    },
-}
 
 /// The training split's columns and the guessed roles.
 #[derive(Debug, Clone)]
@@ -147,20 +131,21 @@ pub struct DataPanel {
     /// The dataset/config/split the columns were asked for.
     #[serde(skip)]
     columns_key: String,
+    /// Reading the columns for `columns_key`.
     #[serde(skip)]
-    columns_job: Option<JobId>,
+    columns_task: Option<Task<Result<ColumnsView, TrainError>>>,
+    /// Tokenize: the prepared split and its numbers.
     #[serde(skip)]
-    tokenize_job: Option<JobId>,
-    #[serde(skip)]
-    generation: u64,
+    tokenize_task: Option<Task<Result<Box<Tokenized>, TrainError>>>,
     #[serde(skip)]
     prepared: Option<Arc<Prepared>>,
     #[serde(skip)]
     report: Option<Report>,
     #[serde(skip)]
     batch: Option<BatchView>,
+    /// Collating the batch Prev/Next batch asked for, from `prepared`.
     #[serde(skip)]
-    batch_job: Option<JobId>,
+    batch_task: Option<Task<BatchView>>,
     /// The first row of the batch the inspector shows (a multiple of [`ROWS_PER_PAGE`]).
     #[serde(skip)]
     first_row: usize,
@@ -228,26 +213,21 @@ impl DataPanel {
             });
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Columns { key, .. } if key != self.columns_key => {}
-            Msg::Columns {
-                result: Ok(view), ..
-            } => {
+    /// Takes what the panel's tasks finished with; the app calls this every frame.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        match poll_slot(&mut self.columns_task).map(flatten) {
+            Some(Ok(view)) => {
                 adopt_guesses(cx.recipe, &view);
                 self.columns = Some(view);
             }
-            Msg::Columns {
-                result: Err(err), ..
-            } => {
+            Some(Err(err)) => {
                 self.columns = None;
                 self.fail(cx, "Could not read the dataset's columns", err);
             }
-            Msg::Tokenized { generation, .. } if generation != self.generation => {}
-            Msg::Tokenized {
-                result: Ok(tokenized),
-                ..
-            } => {
+            None => {}
+        }
+        match poll_slot(&mut self.tokenize_task).map(flatten) {
+            Some(Ok(tokenized)) => {
                 let Tokenized {
                     prepared,
                     report,
@@ -259,14 +239,16 @@ impl DataPanel {
                 self.batch = Some(first_batch);
                 self.first_row = 0;
             }
-            Msg::Tokenized {
-                result: Err(err), ..
-            } => self.fail(cx, "Tokenize failed", err),
-            Msg::Batch { generation, .. } if generation != self.generation => {}
-            Msg::Batch { batch, .. } => {
+            Some(Err(err)) => self.fail(cx, "Tokenize failed", err),
+            None => {}
+        }
+        match poll_slot(&mut self.batch_task) {
+            Some(Ok(batch)) => {
                 self.batch = Some(batch);
                 self.first_row = 0;
             }
+            Some(Err(err)) => self.fail(cx, "Could not collate the batch", err.to_string()),
+            None => {}
         }
     }
 
@@ -372,18 +354,16 @@ impl DataPanel {
         cfg.text_pair_column = None;
         cfg.label_column = None;
         let settings = cx.hub.clone();
-        self.columns_job = Some(cx.jobs.spawn(
+        // A read for the previous key is dropped with its task.
+        self.columns_task = Some(cx.jobs.task(
             "data-columns",
             format!("reading the columns of {}", cfg.dataset),
-            move |r| {
-                let result = read_columns(&cfg, &settings, r);
-                r.send(jobs::Msg::Data(Msg::Columns { key, result }));
-            },
+            move |r| read_columns(&cfg, &settings, r),
         ));
     }
 
     fn settings_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let loading = self.columns_job.is_some_and(|j| cx.jobs.is_running(j));
+        let loading = self.columns_task.is_some();
         ui.columns(2, |columns| {
             let ui = &mut columns[0];
             ui.strong("Columns");
@@ -501,7 +481,7 @@ impl DataPanel {
     }
 
     fn tokenize_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let running = self.tokenize_job.filter(|j| cx.jobs.is_running(*j));
+        let running = self.tokenize_task.as_ref().map(Task::job);
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(running.is_none(), egui::Button::new("Tokenize"))
@@ -559,19 +539,17 @@ impl DataPanel {
         });
     }
 
+    /// Tokenizes the recipe's data; an earlier Tokenize, and a batch collated from its
+    /// split, are dropped.
     fn tokenize(&mut self, cx: &mut Cx) {
-        self.generation += 1;
-        let generation = self.generation;
         let cfg = cx.recipe.clone();
         let settings = cx.hub.clone();
         let padding = self.preview_padding;
-        self.tokenize_job = Some(cx.jobs.spawn(
+        self.batch_task = None;
+        self.tokenize_task = Some(cx.jobs.task(
             "data-tokenize",
             format!("tokenizing {}", cfg.train_split),
-            move |r| {
-                let result = tokenize_recipe(&cfg, &settings, padding, r).map(Box::new);
-                r.send(jobs::Msg::Data(Msg::Tokenized { generation, result }));
-            },
+            move |r| tokenize_recipe(&cfg, &settings, padding, r).map(Box::new),
         ));
     }
 
@@ -579,14 +557,10 @@ impl DataPanel {
         let Some(prepared) = self.prepared.clone() else {
             return;
         };
-        let generation = self.generation;
-        self.batch_job = Some(cx.jobs.spawn(
+        self.batch_task = Some(cx.jobs.task(
             "data-batch",
             format!("collating batch {}", index + 1),
-            move |r| {
-                let batch = batch_view(&prepared, index);
-                r.send(jobs::Msg::Data(Msg::Batch { generation, batch }));
-            },
+            move |_| batch_view(&prepared, index),
         ));
     }
 
@@ -638,7 +612,7 @@ impl DataPanel {
         let Some(batch) = self.batch.clone() else {
             return;
         };
-        let busy = self.batch_job.is_some_and(|j| cx.jobs.is_running(j));
+        let busy = self.batch_task.is_some();
         let mut step = None;
         ui.strong("Batch inspector");
         ui.horizontal_wrapped(|ui| {
@@ -940,6 +914,15 @@ fn padding_ui(ui: &mut egui::Ui, report: &Report) {
     }
 }
 
+/// A task's result, or why there is none, in words.
+fn flatten<T, E: std::fmt::Display>(result: Result<Result<T, E>, TaskError>) -> Result<T, String> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 fn columns_key(recipe: &TrainConfig) -> String {
     format!(
         "{}|{:?}|{}",
@@ -971,17 +954,16 @@ fn read_columns(
     cfg: &TrainConfig,
     settings: &crate::hub::HubSettings,
     reporter: &jobs::Reporter,
-) -> Result<ColumnsView, String> {
+) -> Result<ColumnsView, TrainError> {
     let request = split_request(
         cfg,
         settings,
         &cfg.train_split,
         None,
         Some(reporter.hub_sink()),
-    )
-    .map_err(|e| e.to_string())?;
-    let source = data::split_source(&request).map_err(|e| e.to_string())?;
-    let raw = data::read_split(&source).map_err(|e| e.to_string())?;
+    )?;
+    let source = data::split_source(&request)?;
+    let raw = data::read_split(&source)?;
     let columns = raw
         .table
         .schema()
@@ -1004,22 +986,19 @@ fn tokenize_recipe(
     settings: &crate::hub::HubSettings,
     padding: PreviewPadding,
     reporter: &jobs::Reporter,
-) -> Result<Tokenized, String> {
+) -> Result<Tokenized, TrainError> {
     let started = Instant::now();
-    let inputs =
-        RecipeInputs::load(cfg, settings, Some(reporter.hub_sink())).map_err(|e| e.to_string())?;
+    let inputs = RecipeInputs::load(cfg, settings, Some(reporter.hub_sink()))?;
     let cache = DatasetCache::in_datasets_cache(&settings.datasets_cache);
-    let split = inputs
-        .prepare_split(
-            cfg,
-            settings,
-            &cfg.train_split,
-            None,
-            Some(&cache),
-            Some(reporter.hub_sink()),
-            &|done, total| reporter.progress(done as u64, total as u64, "tokenizing"),
-        )
-        .map_err(|e| e.to_string())?;
+    let split = inputs.prepare_split(
+        cfg,
+        settings,
+        &cfg.train_split,
+        None,
+        Some(&cache),
+        Some(reporter.hub_sink()),
+        &|done, total| reporter.progress(done as u64, total as u64, "tokenizing"),
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     let training_collator = inputs.collator(cfg);
     let collator = Collator {
