@@ -17,6 +17,7 @@ pub mod metrics;
 mod optim;
 pub mod predict;
 pub mod preflight;
+pub mod preview;
 mod schedule;
 mod split_predictions;
 mod train_error;
