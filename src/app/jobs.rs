@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::panels::{data, playground, runs, train};
+use super::panels::runs;
 use crate::hub::EventSink;
 
 pub type JobId = u64;
@@ -38,14 +38,9 @@ pub enum Msg {
         label: String,
         reason: String,
     },
-    Data(data::Msg),
-    Train(train::Msg),
     /// An event from the trainer thread of the active run.
     Trainer(crate::train::Event),
     Runs(runs::Msg),
-    Playground(playground::Msg),
-    /// An "Export as Accelerate project…" job ended.
-    Accelerate(super::accelerate::Exported),
 }
 
 /// A job still running, for the status bar.

@@ -399,27 +399,25 @@ impl WickApp {
     fn drain_messages(&mut self) {
         let messages = self.jobs.drain();
         self.with_cx(|state, cx| {
-            // Tasks hand their results to the panel that owns them, whichever tab shows.
-            state.hub.poll(cx);
             for msg in messages {
                 match msg {
-                    Msg::Data(msg) => state.data.on_msg(msg, cx),
-                    Msg::Train(msg) => state.train.on_msg(msg, cx),
                     Msg::Trainer(event) => state.monitor.on_event(event, cx),
                     Msg::Runs(msg) => state.runs.on_msg(msg, cx),
-                    Msg::Playground(msg) => state.playground.on_msg(msg, cx),
                     Msg::Crashed { label, reason, .. } => cx.toasts.error(
                         format!("Internal error while {label}"),
                         format!("{reason}\nThis is a bug in Wick; the app keeps running."),
                     ),
-                    Msg::Accelerate(exported) => {
-                        if !state.train.accelerate.on_exported(&exported, cx) {
-                            state.runs.accelerate.on_exported(&exported, cx);
-                        }
-                    }
                     Msg::Progress { .. } | Msg::Finished { .. } => {}
                 }
             }
+            // Tasks hand their results to the panel that owns them, whichever tab shows;
+            // after the drain, so a job no longer listed as running has handed it over.
+            state.hub.poll(cx);
+            state.data.poll(cx);
+            state.train.poll(cx);
+            // Runs' own form (Runs does not poll it itself yet).
+            state.runs.accelerate.poll(cx);
+            state.playground.poll(cx);
         });
     }
 

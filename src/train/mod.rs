@@ -18,6 +18,7 @@ mod optim;
 pub mod predict;
 pub mod preflight;
 mod prepare;
+pub mod preview;
 mod schedule;
 mod split_predictions;
 pub mod step;

@@ -1,30 +1,31 @@
 //! Data: what the tokenizer and the collator make of the recipe's dataset, before training.
 //! Column mapping (guesses preselected), max_length, padding, length grouping, batch size and
 //! tokenizer threads write into the recipe; "Tokenize" runs the same preparation the trainer
-//! runs ([`RecipeInputs`]) through the tokenized-split cache, then shows a batch inspector
-//! (the epoch's batches in the sampler's order), a length histogram with the max_length cut,
-//! the class balance and the padding cost of three batching strategies.
+//! runs through the tokenized-split cache, then shows a batch inspector (the epoch's batches
+//! in the sampler's order), a length histogram with the max_length cut, the class balance and
+//! the padding cost of three batching strategies.
 //!
-//! Reading, tokenizing, collating and the statistics all run on jobs; `ui` only draws the
-//! small structs they send back.
+//! Reading, tokenizing, collating and the statistics are [`crate::train::preview`]'s, run on
+//! tasks; `ui` only draws the small structs they hand back.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 use serde::{Deserialize, Serialize};
 
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{self, Task, TaskError, poll_slot};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
-use crate::data::{
-    self, CacheStatus, Collator, ColumnMapping, ColumnOverrides, DatasetCache, LengthBucket,
-    LengthSummary, Padding, PaddingReport, TextTokenizer, TokenizedSplit,
-};
+#[cfg(test)]
+use crate::data::ColumnMapping;
 use crate::recipe::IntervalStrategy;
 use crate::recipe::TrainConfig;
-use crate::train::{RecipeInputs, split_request, train_order};
+use crate::train::TrainError;
+use crate::train::preview::{
+    BatchView, ColumnsView, Prepared, PreviewPadding, Progress, Report, RowView, Tokenized,
+    batch_view, columns_key, read_columns, signature, tokenize_preview,
+};
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
 const GRID_TOKENS: usize = 96;
@@ -32,111 +33,9 @@ const GRID_TOKENS: usize = 96;
 pub const ROWS_PER_PAGE: usize = 8;
 /// Below this width the report's two columns (lengths | balance and padding) stack.
 const TWO_COLUMNS_WIDTH: f32 = 700.0;
-const HISTOGRAM_BUCKETS: usize = 24;
 /// The share of train the Data panel offers to hold out, as the course's
 /// `train_test_split(test_size=0.1)`.
 const HOLDOUT_OFFER: u32 = 10;
-
-#[derive(Debug)]
-pub enum Msg {
-    Columns {
-        key: String,
-        result: Result<ColumnsView, String>,
-    },
-    Tokenized {
-        generation: u64,
-        result: Result<Box<Tokenized>, String>,
-    },
-    Batch {
-        generation: u64,
-        batch: BatchView,
-    },
-}
-
-/// The training split's columns and the guessed roles.
-#[derive(Debug, Clone)]
-pub struct ColumnsView {
-    pub columns: Vec<String>,
-    /// The guess, or why nothing could be guessed.
-    pub guess: Result<ColumnMapping, String>,
-    pub rows: usize,
-}
-
-/// A Tokenize result: the prepared split (kept for stepping through batches) and the numbers.
-#[derive(Debug)]
-pub struct Tokenized {
-    pub prepared: Arc<Prepared>,
-    pub report: Report,
-    pub first_batch: BatchView,
-}
-
-/// What batch stepping needs, shared with the jobs that collate batches.
-pub struct Prepared {
-    pub split: TokenizedSplit,
-    pub tokenizer: TextTokenizer,
-    pub collator: Collator,
-    /// The epoch's batches, in the order training takes them.
-    pub batches: Vec<Vec<usize>>,
-}
-
-impl std::fmt::Debug for Prepared {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prepared")
-            .field("rows", &self.split.len())
-            .field("batches", &self.batches.len())
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Report {
-    /// The recipe settings this was computed for (see [`signature`]).
-    pub signature: String,
-    pub cache_hit: bool,
-    pub cache_detail: String,
-    pub seconds: f64,
-    pub rows: usize,
-    pub split: String,
-    pub max_length: usize,
-    pub mapping: ColumnMapping,
-    pub label_source: String,
-    pub summary: LengthSummary,
-    pub histogram: Vec<LengthBucket>,
-    /// Label name and rows, in class-id order.
-    pub balance: Vec<(String, usize)>,
-    pub padding: PaddingReport,
-    pub batch_size: usize,
-    pub order: String,
-}
-
-/// One collated batch, ready to draw.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BatchView {
-    pub index: usize,
-    pub total: usize,
-    pub seq_len: usize,
-    pub real_tokens: usize,
-    pub pad_tokens: usize,
-    pub rows: Vec<RowView>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RowView {
-    pub row: usize,
-    pub label: String,
-    pub pieces: Vec<String>,
-    pub ids: Vec<u32>,
-    pub attention_mask: Vec<u32>,
-    pub type_ids: Vec<u32>,
-}
-
-/// How the batch inspector pads (training always pads dynamically).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum PreviewPadding {
-    #[default]
-    Dynamic,
-    MaxLength,
-}
 
 #[derive(Default, Serialize, Deserialize)]
 #[serde(default)]
@@ -147,20 +46,21 @@ pub struct DataPanel {
     /// The dataset/config/split the columns were asked for.
     #[serde(skip)]
     columns_key: String,
+    /// Reading the columns for `columns_key`.
     #[serde(skip)]
-    columns_job: Option<JobId>,
+    columns_task: Option<Task<Result<ColumnsView, TrainError>>>,
+    /// Tokenize: the prepared split and its numbers.
     #[serde(skip)]
-    tokenize_job: Option<JobId>,
-    #[serde(skip)]
-    generation: u64,
+    tokenize_task: Option<Task<Result<Box<Tokenized>, TrainError>>>,
     #[serde(skip)]
     prepared: Option<Arc<Prepared>>,
     #[serde(skip)]
     report: Option<Report>,
     #[serde(skip)]
     batch: Option<BatchView>,
+    /// Collating the batch Prev/Next batch asked for, from `prepared`.
     #[serde(skip)]
-    batch_job: Option<JobId>,
+    batch_task: Option<Task<BatchView>>,
     /// The first row of the batch the inspector shows (a multiple of [`ROWS_PER_PAGE`]).
     #[serde(skip)]
     first_row: usize,
@@ -228,26 +128,21 @@ impl DataPanel {
             });
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Columns { key, .. } if key != self.columns_key => {}
-            Msg::Columns {
-                result: Ok(view), ..
-            } => {
+    /// Takes what the panel's tasks finished with; the app calls this every frame.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        match poll_slot(&mut self.columns_task).map(flatten) {
+            Some(Ok(view)) => {
                 adopt_guesses(cx.recipe, &view);
                 self.columns = Some(view);
             }
-            Msg::Columns {
-                result: Err(err), ..
-            } => {
+            Some(Err(err)) => {
                 self.columns = None;
                 self.fail(cx, "Could not read the dataset's columns", err);
             }
-            Msg::Tokenized { generation, .. } if generation != self.generation => {}
-            Msg::Tokenized {
-                result: Ok(tokenized),
-                ..
-            } => {
+            None => {}
+        }
+        match poll_slot(&mut self.tokenize_task).map(flatten) {
+            Some(Ok(tokenized)) => {
                 let Tokenized {
                     prepared,
                     report,
@@ -259,14 +154,16 @@ impl DataPanel {
                 self.batch = Some(first_batch);
                 self.first_row = 0;
             }
-            Msg::Tokenized {
-                result: Err(err), ..
-            } => self.fail(cx, "Tokenize failed", err),
-            Msg::Batch { generation, .. } if generation != self.generation => {}
-            Msg::Batch { batch, .. } => {
+            Some(Err(err)) => self.fail(cx, "Tokenize failed", err),
+            None => {}
+        }
+        match poll_slot(&mut self.batch_task) {
+            Some(Ok(batch)) => {
                 self.batch = Some(batch);
                 self.first_row = 0;
             }
+            Some(Err(err)) => self.fail(cx, "Could not collate the batch", err.to_string()),
+            None => {}
         }
     }
 
@@ -372,18 +269,16 @@ impl DataPanel {
         cfg.text_pair_column = None;
         cfg.label_column = None;
         let settings = cx.hub.clone();
-        self.columns_job = Some(cx.jobs.spawn(
+        // A read for the previous key is dropped with its task.
+        self.columns_task = Some(cx.jobs.task(
             "data-columns",
             format!("reading the columns of {}", cfg.dataset),
-            move |r| {
-                let result = read_columns(&cfg, &settings, r);
-                r.send(jobs::Msg::Data(Msg::Columns { key, result }));
-            },
+            move |r| read_columns(&cfg, &settings, progress_of(r)),
         ));
     }
 
     fn settings_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let loading = self.columns_job.is_some_and(|j| cx.jobs.is_running(j));
+        let loading = self.columns_task.is_some();
         ui.columns(2, |columns| {
             let ui = &mut columns[0];
             ui.strong("Columns");
@@ -501,7 +396,7 @@ impl DataPanel {
     }
 
     fn tokenize_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let running = self.tokenize_job.filter(|j| cx.jobs.is_running(*j));
+        let running = self.tokenize_task.as_ref().map(Task::job);
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(running.is_none(), egui::Button::new("Tokenize"))
@@ -559,19 +454,17 @@ impl DataPanel {
         });
     }
 
+    /// Tokenizes the recipe's data; an earlier Tokenize, and a batch collated from its
+    /// split, are dropped.
     fn tokenize(&mut self, cx: &mut Cx) {
-        self.generation += 1;
-        let generation = self.generation;
         let cfg = cx.recipe.clone();
         let settings = cx.hub.clone();
         let padding = self.preview_padding;
-        self.tokenize_job = Some(cx.jobs.spawn(
+        self.batch_task = None;
+        self.tokenize_task = Some(cx.jobs.task(
             "data-tokenize",
             format!("tokenizing {}", cfg.train_split),
-            move |r| {
-                let result = tokenize_recipe(&cfg, &settings, padding, r).map(Box::new);
-                r.send(jobs::Msg::Data(Msg::Tokenized { generation, result }));
-            },
+            move |r| tokenize_preview(&cfg, &settings, padding, progress_of(r)).map(Box::new),
         ));
     }
 
@@ -579,14 +472,10 @@ impl DataPanel {
         let Some(prepared) = self.prepared.clone() else {
             return;
         };
-        let generation = self.generation;
-        self.batch_job = Some(cx.jobs.spawn(
+        self.batch_task = Some(cx.jobs.task(
             "data-batch",
             format!("collating batch {}", index + 1),
-            move |r| {
-                let batch = batch_view(&prepared, index);
-                r.send(jobs::Msg::Data(Msg::Batch { generation, batch }));
-            },
+            move |_| batch_view(&prepared, index),
         ));
     }
 
@@ -638,7 +527,7 @@ impl DataPanel {
         let Some(batch) = self.batch.clone() else {
             return;
         };
-        let busy = self.batch_job.is_some_and(|j| cx.jobs.is_running(j));
+        let busy = self.batch_task.is_some();
         let mut step = None;
         ui.strong("Batch inspector");
         ui.horizontal_wrapped(|ui| {
@@ -940,183 +829,18 @@ fn padding_ui(ui: &mut egui::Ui, report: &Report) {
     }
 }
 
-fn columns_key(recipe: &TrainConfig) -> String {
-    format!(
-        "{}|{:?}|{}",
-        recipe.dataset, recipe.dataset_config, recipe.train_split
-    )
+/// The preview's progress as the task's, for the status bar and the Tokenize bar.
+fn progress_of(reporter: &jobs::Reporter) -> Progress {
+    let reporter = reporter.clone();
+    Arc::new(move |detail, done, total| reporter.progress(done, total, detail))
 }
 
-/// The recipe settings a preview depends on; a different one marks the preview stale.
-pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
-    format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}",
-        columns_key(recipe),
-        recipe.model,
-        recipe.text_column,
-        recipe.text_pair_column,
-        recipe.label_column,
-        recipe.max_length,
-        recipe.pad_to_multiple_of,
-        recipe.group_by_length,
-        recipe.per_device_train_batch_size,
-        padding,
-        recipe.resolved_data_seed(),
-        recipe.dataloader_drop_last,
-    )
-}
-
-/// The training split's columns and guessed roles (downloading the split when needed).
-fn read_columns(
-    cfg: &TrainConfig,
-    settings: &crate::hub::HubSettings,
-    reporter: &jobs::Reporter,
-) -> Result<ColumnsView, String> {
-    let request = split_request(
-        cfg,
-        settings,
-        &cfg.train_split,
-        None,
-        Some(reporter.hub_sink()),
-    )
-    .map_err(|e| e.to_string())?;
-    let source = data::split_source(&request).map_err(|e| e.to_string())?;
-    let raw = data::read_split(&source).map_err(|e| e.to_string())?;
-    let columns = raw
-        .table
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
-    let guess =
-        ColumnMapping::resolve(&raw, &ColumnOverrides::default()).map_err(|e| e.to_string());
-    Ok(ColumnsView {
-        columns,
-        guess,
-        rows: raw.num_rows(),
-    })
-}
-
-/// Tokenize's job: the trainer's preparation, then the preview's numbers and first batch.
-fn tokenize_recipe(
-    cfg: &TrainConfig,
-    settings: &crate::hub::HubSettings,
-    padding: PreviewPadding,
-    reporter: &jobs::Reporter,
-) -> Result<Tokenized, String> {
-    let started = Instant::now();
-    let inputs =
-        RecipeInputs::load(cfg, settings, Some(reporter.hub_sink())).map_err(|e| e.to_string())?;
-    let cache = DatasetCache::in_datasets_cache(&settings.datasets_cache);
-    let split = inputs
-        .prepare_split(
-            cfg,
-            settings,
-            &cfg.train_split,
-            None,
-            Some(&cache),
-            Some(reporter.hub_sink()),
-            &|done, total| reporter.progress(done as u64, total as u64, "tokenizing"),
-        )
-        .map_err(|e| e.to_string())?;
-    let seconds = started.elapsed().as_secs_f64();
-    let training_collator = inputs.collator(cfg);
-    let collator = Collator {
-        padding: match padding {
-            PreviewPadding::Dynamic => Padding::Longest,
-            PreviewPadding::MaxLength => Padding::MaxLength,
-        },
-        ..training_collator.clone()
-    };
-    let batch_size = cfg.per_device_train_batch_size.max(1) as usize;
-    let data_seed = cfg.resolved_data_seed();
-    let lengths = split.lengths();
-    let order = train_order(cfg, data_seed);
-    let batches = data::epoch_batches(&lengths, batch_size, order, 0, cfg.dataloader_drop_last);
-    let (cache_hit, cache_detail) = match &split.cache {
-        CacheStatus::Hit { path } => (true, format!("read from {}", path.display())),
-        CacheStatus::Miss { path, reason } => (
-            false,
-            match reason {
-                Some(reason) => format!("tokenized and written to {} ({reason})", path.display()),
-                None => format!("tokenized and written to {}", path.display()),
-            },
-        ),
-        CacheStatus::Disabled => (false, "cache disabled".into()),
-    };
-    let report = Report {
-        signature: signature(cfg, padding),
-        cache_hit,
-        cache_detail,
-        seconds,
-        rows: split.len(),
-        split: cfg.train_split.clone(),
-        max_length: split.meta.max_length,
-        mapping: split.meta.mapping.clone(),
-        label_source: split.meta.labels.source.to_string(),
-        summary: LengthSummary::of(&lengths, split.meta.max_length),
-        histogram: data::length_histogram(&lengths, HISTOGRAM_BUCKETS),
-        balance: split
-            .meta
-            .labels
-            .names
-            .iter()
-            .cloned()
-            .zip(split.class_balance())
-            .collect(),
-        padding: data::padding_report(&split, &training_collator, batch_size, data_seed),
-        batch_size,
-        order: match order {
-            data::Order::GroupedByLength { .. } => "epoch 1, grouped by length".into(),
-            _ => "epoch 1, shuffled".into(),
-        },
-    };
-    let prepared = Arc::new(Prepared {
-        split,
-        tokenizer: inputs.tokenizer,
-        collator,
-        batches,
-    });
-    let first_batch = batch_view(&prepared, 0);
-    Ok(Tokenized {
-        prepared,
-        report,
-        first_batch,
-    })
-}
-
-/// Collates batch `index` of the epoch and names its pieces.
-pub fn batch_view(prepared: &Prepared, index: usize) -> BatchView {
-    let total = prepared.batches.len();
-    let index = index.min(total.saturating_sub(1));
-    let rows = prepared.batches.get(index).cloned().unwrap_or_default();
-    let batch = prepared.collator.collate(&prepared.split, &rows);
-    let names = &prepared.split.meta.labels.names;
-    let rows = (0..batch.len())
-        .map(|i| {
-            let ids = batch.row(&batch.input_ids, i).to_vec();
-            let label = batch.labels[i] as usize;
-            RowView {
-                row: batch.rows[i],
-                label: names
-                    .get(label)
-                    .map(|n| format!("{label} = {n}"))
-                    .unwrap_or_else(|| label.to_string()),
-                pieces: ids.iter().map(|&id| prepared.tokenizer.piece(id)).collect(),
-                attention_mask: batch.row(&batch.attention_mask, i).to_vec(),
-                type_ids: batch.row(&batch.token_type_ids, i).to_vec(),
-                ids,
-            }
-        })
-        .collect();
-    BatchView {
-        index,
-        total,
-        seq_len: batch.seq_len,
-        real_tokens: batch.stats.real_tokens,
-        pad_tokens: batch.stats.pad_tokens,
-        rows,
+/// A task's result, or why there is none, in words.
+fn flatten<T, E: std::fmt::Display>(result: Result<Result<T, E>, TaskError>) -> Result<T, String> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
     }
 }
 
@@ -1178,18 +902,5 @@ mod tests {
         assert_eq!(recipe.text_column.as_deref(), Some("sentence2"));
         assert_eq!(recipe.text_pair_column, None);
         assert_eq!(recipe.label_column.as_deref(), Some("label"));
-    }
-
-    #[test]
-    fn the_signature_changes_with_what_the_preview_depends_on() {
-        let recipe = TrainConfig::default();
-        let base = signature(&recipe, PreviewPadding::Dynamic);
-        assert_ne!(base, signature(&recipe, PreviewPadding::MaxLength));
-        let mut bigger = recipe.clone();
-        bigger.per_device_train_batch_size += 1;
-        assert_ne!(base, signature(&bigger, PreviewPadding::Dynamic));
-        let mut lr = recipe.clone();
-        lr.learning_rate *= 2.0;
-        assert_eq!(base, signature(&lr, PreviewPadding::Dynamic));
     }
 }

@@ -10,37 +10,18 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{Task, TaskError, poll_slot};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
 use crate::recipe::SaveStrategy;
-use crate::runs::{BestMetric, Checkpoints, RunStatus, list_runs};
-use crate::train::{ExportCheck, Prediction, Predictor, device_from_name, export_model};
+use crate::runs::{BestMetric, Checkpoints, RunStatus, RunsError, list_runs};
+use crate::train::{
+    ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
+};
 
 /// Predictions and exports run on the CPU: single inputs are quick there, and a run that
 /// is training keeps the GPU to itself.
 const DEVICE: &str = "cpu";
-
-#[derive(Debug)]
-pub enum Msg {
-    Listed {
-        generation: u64,
-        result: Result<Listing, String>,
-    },
-    Loaded {
-        dir: PathBuf,
-        result: Result<Arc<Predictor>, String>,
-    },
-    Predicted {
-        request: u64,
-        result: Result<Shown, String>,
-    },
-    FolderPicked(Option<PathBuf>),
-    Exported {
-        request: u64,
-        result: Result<ExportCheck, String>,
-    },
-}
 
 /// A run that has at least one complete checkpoint.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,38 +122,49 @@ pub struct PlaygroundPanel {
     unpickable: Vec<Unpickable>,
     #[serde(skip)]
     listed: bool,
+    /// Listing the runs folder (a newer refresh replaces it).
     #[serde(skip)]
-    list_generation: u64,
-    #[serde(skip)]
-    listing: Option<JobId>,
+    listing: Option<Task<Result<Listing, RunsError>>>,
     /// The model of the selected checkpoint, loaded once.
     #[serde(skip)]
     model: Option<(PathBuf, Arc<Predictor>)>,
+    /// Loading the model of this checkpoint folder.
     #[serde(skip)]
-    loading: Option<(PathBuf, JobId)>,
+    loading: Option<(PathBuf, Task<Loaded>)>,
     /// A checkpoint that failed to load (not retried until picked again).
     #[serde(skip)]
     failed_load: Option<PathBuf>,
     #[serde(skip)]
     predict_after_load: bool,
+    /// The prediction for the latest Predict.
     #[serde(skip)]
-    predicting: Option<JobId>,
-    #[serde(skip)]
-    request: u64,
+    predicting: Option<Task<Result<Shown, PredictError>>>,
     #[serde(skip)]
     shown: Option<Shown>,
+    /// The folder dialog of the export.
     #[serde(skip)]
-    picking: Option<JobId>,
+    picking: Option<Task<Option<PathBuf>>>,
     #[serde(skip)]
     export_after_pick: bool,
+    /// Writing and reloading the exported model.
     #[serde(skip)]
-    exporting: Option<JobId>,
-    #[serde(skip)]
-    export_request: u64,
+    exporting: Option<Task<Result<ExportCheck, PredictError>>>,
     #[serde(skip)]
     exported: Option<(PathBuf, ExportCheck)>,
     #[serde(skip)]
     alert: Option<Alert>,
+}
+
+/// A checkpoint's model, loaded on a task.
+type Loaded = Result<Arc<Predictor>, PredictError>;
+
+/// A task's result, or why there is none, in words.
+fn flatten<T, E: std::fmt::Display>(result: Result<Result<T, E>, TaskError>) -> Result<T, String> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
+    }
 }
 
 /// `Exported 4 files; reloaded: max |Δlogit| = 0`.
@@ -189,8 +181,8 @@ pub fn export_summary(check: &ExportCheck) -> String {
 }
 
 /// Runs with at least one complete checkpoint, newest first, and the others with a reason.
-fn list_choices(root: &Path) -> Result<Listing, String> {
-    let listing = list_runs(root).map_err(|e| e.to_string())?;
+fn list_choices(root: &Path) -> Result<Listing, RunsError> {
+    let listing = list_runs(root)?;
     let mut choices = Listing::default();
     for run in listing.runs {
         // A run whose checkpoints cannot be read is left out, not fatal to the list.
@@ -241,18 +233,10 @@ fn saved_strategy(run: &Path) -> Option<SaveStrategy> {
 impl PlaygroundPanel {
     /// The runs folder changed: list it again (on a job).
     pub fn refresh(&mut self, cx: &mut Cx) {
-        self.list_generation += 1;
-        let generation = self.list_generation;
         let root = cx.runs_root.to_path_buf();
-        self.listing = Some(
-            cx.jobs
-                .spawn("playground-runs", "listing runs", move |reporter| {
-                    reporter.send(jobs::Msg::Playground(Msg::Listed {
-                        generation,
-                        result: list_choices(&root),
-                    }));
-                }),
-        );
+        self.listing = Some(cx.jobs.task("playground-runs", "listing runs", move |_| {
+            list_choices(&root)
+        }));
     }
 
     /// Predicts `text` with the first listed run's best checkpoint, as typing it and
@@ -274,89 +258,81 @@ impl PlaygroundPanel {
         self.shown.is_some()
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Listed { generation, result } => {
-                if generation != self.list_generation {
-                    return;
+    /// Takes what the panel's tasks finished with; the app calls this every frame.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        if let Some(result) = poll_slot(&mut self.listing) {
+            match flatten(result) {
+                Ok(listing) => {
+                    self.runs = listing.runs;
+                    self.unpickable = listing.unpickable;
+                    self.listed = true;
+                    if self.selected_run().is_none() {
+                        self.run = self.runs.first().map(|r| r.name.clone());
+                        self.checkpoint = CheckpointPick::Best;
+                    }
                 }
-                self.listing = None;
-                match result {
-                    Ok(listing) => {
-                        self.runs = listing.runs;
-                        self.unpickable = listing.unpickable;
-                        self.listed = true;
-                        if self.selected_run().is_none() {
-                            self.run = self.runs.first().map(|r| r.name.clone());
-                            self.checkpoint = CheckpointPick::Best;
-                        }
-                    }
-                    Err(err) => {
-                        // Show the empty state with the alert rather than a spinner forever.
-                        self.listed = true;
-                        self.fail(cx, "Could not list the runs", err);
-                    }
+                Err(err) => {
+                    // Show the empty state with the alert rather than a spinner forever.
+                    self.listed = true;
+                    self.fail(cx, "Could not list the runs", err);
                 }
             }
-            Msg::Loaded { dir, result } => {
-                if self.loading.as_ref().is_some_and(|(d, _)| *d == dir) {
-                    self.loading = None;
-                }
-                let selected = self.selected_dir().map(|(_, d)| d);
-                match result {
-                    Ok(predictor) if selected.as_ref() == Some(&dir) => {
-                        self.model = Some((dir, predictor));
-                        if std::mem::take(&mut self.predict_after_load) {
-                            self.start_prediction(cx);
-                        }
-                    }
-                    // The selection moved on meanwhile.
-                    Ok(_) => {}
-                    Err(err) => {
-                        self.predict_after_load = false;
-                        self.failed_load = Some(dir.clone());
-                        self.fail(cx, &format!("Could not load {}", folder_name(&dir)), err);
+        }
+        let loaded = match &mut self.loading {
+            Some((dir, task)) => task.poll().map(|result| (dir.clone(), result)),
+            None => None,
+        };
+        if let Some((dir, result)) = loaded {
+            self.loading = None;
+            let selected = self.selected_dir().map(|(_, d)| d);
+            match flatten(result) {
+                Ok(predictor) if selected.as_ref() == Some(&dir) => {
+                    self.model = Some((dir, predictor));
+                    if std::mem::take(&mut self.predict_after_load) {
+                        self.start_prediction(cx);
                     }
                 }
-            }
-            Msg::Predicted { request, result } => {
-                if request != self.request {
-                    return;
-                }
-                self.predicting = None;
-                match result {
-                    Ok(shown) => self.shown = Some(shown),
-                    Err(err) => self.fail(cx, "The prediction failed", err),
+                // The selection moved on meanwhile.
+                Ok(_) => {}
+                Err(err) => {
+                    self.predict_after_load = false;
+                    self.failed_load = Some(dir.clone());
+                    self.fail(cx, &format!("Could not load {}", folder_name(&dir)), err);
                 }
             }
-            Msg::FolderPicked(folder) => {
-                self.picking = None;
-                let export = std::mem::take(&mut self.export_after_pick);
-                if let Some(folder) = folder {
+        }
+        if let Some(result) = poll_slot(&mut self.predicting) {
+            match flatten(result) {
+                Ok(shown) => self.shown = Some(shown),
+                Err(err) => self.fail(cx, "The prediction failed", err),
+            }
+        }
+        if let Some(result) = poll_slot(&mut self.picking) {
+            let export = std::mem::take(&mut self.export_after_pick);
+            match result {
+                Ok(Some(folder)) => {
                     self.export_dir = folder.display().to_string();
                     if export {
                         self.start_export(cx);
                     }
                 }
+                Ok(None) => {}
+                Err(err) => self.fail(cx, "Could not show the folder dialog", err.to_string()),
             }
-            Msg::Exported { request, result } => {
-                if request != self.export_request {
-                    return;
+        }
+        if let Some(result) = poll_slot(&mut self.exporting) {
+            match flatten(result) {
+                Ok(check) => {
+                    cx.toasts.success(export_summary(&check));
+                    let folder = check
+                        .files
+                        .first()
+                        .and_then(|f| f.parent())
+                        .map(Path::to_path_buf)
+                        .unwrap_or_default();
+                    self.exported = Some((folder, check));
                 }
-                self.exporting = None;
-                match result {
-                    Ok(check) => {
-                        cx.toasts.success(export_summary(&check));
-                        let folder = check
-                            .files
-                            .first()
-                            .and_then(|f| f.parent())
-                            .map(Path::to_path_buf)
-                            .unwrap_or_default();
-                        self.exported = Some((folder, check));
-                    }
-                    Err(err) => self.fail(cx, "The export failed", err),
-                }
+                Err(err) => self.fail(cx, "The export failed", err),
             }
         }
     }
@@ -389,21 +365,17 @@ impl PlaygroundPanel {
         }
         self.model = None;
         let job_dir = dir.clone();
-        let job = cx.jobs.spawn(
+        // A load of another checkpoint still running is dropped: the selection moved on.
+        let task = cx.jobs.task(
             "playground-load",
             format!("loading {}", folder_name(&dir)),
-            move |reporter| {
-                let result = device_from_name(DEVICE)
+            move |_| {
+                device_from_name(DEVICE)
                     .and_then(|device| Predictor::load(&job_dir, &device))
                     .map(Arc::new)
-                    .map_err(|e| e.to_string());
-                reporter.send(jobs::Msg::Playground(Msg::Loaded {
-                    dir: job_dir,
-                    result,
-                }));
             },
         );
-        self.loading = Some((dir, job));
+        self.loading = Some((dir, task));
     }
 
     fn predict(&mut self, cx: &mut Cx) {
@@ -424,7 +396,8 @@ impl PlaygroundPanel {
         self.alert = None;
         // Picking Predict again retries a checkpoint that failed to load.
         self.failed_load = None;
-        self.request += 1;
+        // An answer to an earlier Predict would show the wrong text's label.
+        self.predicting = None;
         let ready = match (&self.model, self.selected_dir()) {
             (Some((loaded, _)), Some((_, dir))) => *loaded == dir,
             _ => false,
@@ -441,41 +414,30 @@ impl PlaygroundPanel {
         let Some((dir, predictor)) = self.model.clone() else {
             return;
         };
-        let request = self.request;
         let text = self.text.clone();
         let pair = Some(self.text_pair.clone()).filter(|p| !p.trim().is_empty());
-        self.predicting = Some(cx.jobs.spawn(
-            "playground-predict",
-            "predicting",
-            move |reporter| {
-                let result = predictor
-                    .predict(&text, pair.as_deref())
-                    .map(|prediction| Shown {
-                        prediction,
-                        checkpoint: dir,
-                        text,
-                        text_pair: pair,
-                    })
-                    .map_err(|e| e.to_string());
-                reporter.send(jobs::Msg::Playground(Msg::Predicted { request, result }));
-            },
-        ));
+        self.predicting = Some(cx.jobs.task("playground-predict", "predicting", move |_| {
+            predictor
+                .predict(&text, pair.as_deref())
+                .map(|prediction| Shown {
+                    prediction,
+                    checkpoint: dir,
+                    text,
+                    text_pair: pair,
+                })
+        }));
     }
 
     fn pick_folder(&mut self, cx: &mut Cx, then_export: bool) {
-        if self.picking.is_some_and(|job| cx.jobs.is_running(job)) {
+        if self.picking.is_some() {
             return;
         }
         self.export_after_pick = then_export;
-        self.picking = Some(
-            cx.jobs
-                .spawn("playground-pick", "choosing a folder", |reporter| {
-                    let folder = rfd::FileDialog::new()
-                        .set_title("Export the model into this folder")
-                        .pick_folder();
-                    reporter.send(jobs::Msg::Playground(Msg::FolderPicked(folder)));
-                }),
-        );
+        self.picking = Some(cx.jobs.task("playground-pick", "choosing a folder", |_| {
+            rfd::FileDialog::new()
+                .set_title("Export the model into this folder")
+                .pick_folder()
+        }));
     }
 
     fn start_export(&mut self, cx: &mut Cx) {
@@ -489,16 +451,12 @@ impl PlaygroundPanel {
         let out = PathBuf::from(self.export_dir.trim());
         self.alert = None;
         self.exported = None;
-        self.export_request += 1;
-        let request = self.export_request;
-        self.exporting = Some(cx.jobs.spawn(
+        // An export still running is dropped; this one's outcome is shown.
+        self.exporting = Some(cx.jobs.task(
             "playground-export",
             format!("exporting {}", folder_name(&source)),
-            move |reporter| {
-                let result = device_from_name(DEVICE)
-                    .and_then(|device| export_model(&source, &out, &device))
-                    .map_err(|e| e.to_string());
-                reporter.send(jobs::Msg::Playground(Msg::Exported { request, result }));
+            move |_| {
+                device_from_name(DEVICE).and_then(|device| export_model(&source, &out, &device))
             },
         ));
     }
@@ -674,8 +632,7 @@ impl PlaygroundPanel {
         .labelled_by(pair_label.id);
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            let busy = self.predicting.is_some_and(|job| cx.jobs.is_running(job))
-                || self.predict_after_load;
+            let busy = self.predicting.is_some() || self.predict_after_load;
             if ui
                 .add_enabled(!busy, egui::Button::new("▶ Predict"))
                 .on_hover_text("Classify the text with the selected checkpoint")
@@ -756,8 +713,8 @@ impl PlaygroundPanel {
             "Writes config.json (id2label, label2id), model.safetensors, the tokenizer files \
              and a model card, then reloads the folder and compares logits with the source.",
         ));
-        let picking = self.picking.is_some_and(|job| cx.jobs.is_running(job));
-        let exporting = self.exporting.is_some_and(|job| cx.jobs.is_running(job));
+        let picking = self.picking.is_some();
+        let exporting = self.exporting.is_some();
         egui::Grid::new("playground-export")
             .num_columns(2)
             .show(ui, |ui| {

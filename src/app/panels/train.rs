@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::app::accelerate::AccelerateForm;
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{Task, TaskError, poll_slot};
 use crate::app::panels::hub::{DialogOutcome, dialog_outcome};
 use crate::app::toasts::Level;
 use crate::app::widgets::{self, Alert};
@@ -25,31 +25,22 @@ use crate::app::{Action, Cx, Tab};
 use crate::recipe::TrainConfig;
 use crate::recipe::presets::Preset;
 use crate::recipe::{ConfigError, KeyOrigin, key_info};
+use crate::train::TrainError;
 use crate::train::preflight::{BatchSource, PreflightProgress, PreflightReport};
 
-/// A preflight's report, or why it failed.
-pub type PreflightResult = Result<Box<PreflightReport>, String>;
+/// A preflight's report, or why it failed (its own error, or the task's).
+pub type PreflightResult = Result<Box<PreflightReport>, PreflightFailed>;
 
-#[derive(Debug)]
-pub enum Msg {
-    /// A file dialog closed, or there was none to show.
-    Picked {
-        purpose: FileAction,
-        outcome: DialogOutcome,
-    },
-    Imported {
-        path: PathBuf,
-        result: Result<Box<TrainConfig>, String>,
-    },
-    Exported {
-        path: PathBuf,
-        result: Result<(), String>,
-    },
-    Preflight {
-        generation: u64,
-        config: Box<TrainConfig>,
-        result: Result<Box<PreflightReport>, String>,
-    },
+/// What a preflight task hands back: the recipe it ran on and its report.
+type PreflightDone = (Box<TrainConfig>, Result<Box<PreflightReport>, TrainError>);
+
+/// Why a preflight gave no report.
+#[derive(Debug, thiserror::Error)]
+pub enum PreflightFailed {
+    #[error(transparent)]
+    Train(#[from] TrainError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,12 +251,18 @@ pub struct TrainPanel {
     drafts: BTreeMap<&'static str, Draft>,
     #[serde(skip)]
     alert: Option<Alert>,
+    /// The file dialog of "Open TOML…" or "Save as TOML…", and which of the two it is for.
     #[serde(skip)]
-    file_job: Option<JobId>,
+    dialog: Option<Task<(FileAction, DialogOutcome)>>,
+    /// Reading a TOML recipe: the file and what it holds.
     #[serde(skip)]
-    preflight_job: Option<JobId>,
+    import: Option<Task<(PathBuf, Result<TrainConfig, ConfigError>)>>,
+    /// Writing the recipe as TOML: the file and whether it was written.
     #[serde(skip)]
-    preflight_generation: u64,
+    export: Option<Task<(PathBuf, std::io::Result<()>)>>,
+    /// The preflight running, with the recipe it runs on.
+    #[serde(skip)]
+    preflight_task: Option<Task<PreflightDone>>,
     /// The last preflight: the recipe it ran on and what it found.
     #[serde(skip)]
     preflight: Option<(Box<TrainConfig>, PreflightResult)>,
@@ -282,9 +279,13 @@ impl TrainPanel {
         self.start_preflight(cx);
     }
 
-    pub fn preflight_running(&self, cx_jobs: &jobs::Jobs) -> bool {
-        self.preflight_job
-            .is_some_and(|job| cx_jobs.is_running(job))
+    pub fn preflight_running(&self) -> bool {
+        self.preflight_task.is_some()
+    }
+
+    /// Whether a file dialog, import or export is under way (Open and Save wait for it).
+    fn file_busy(&self) -> bool {
+        self.dialog.is_some() || self.import.is_some() || self.export.is_some()
     }
 
     /// Everything to fix before Start, one per key, in the form's order: fields that do not
@@ -570,7 +571,7 @@ impl TrainPanel {
 
         ui.label(RichText::new("TOML file").strong())
             .on_hover_text("The same file `wick train --config` reads; relative paths in it are relative to its folder");
-        let busy = self.file_job.is_some_and(|job| cx.jobs.is_running(job));
+        let busy = self.file_busy();
         let path_label = ui.label("TOML path");
         ui.add(
             egui::TextEdit::singleline(&mut self.toml_path)
@@ -639,7 +640,7 @@ impl TrainPanel {
         }
         ui.add_space(4.0);
         let valid = problems.is_empty();
-        let running = self.preflight_running(cx.jobs);
+        let running = self.preflight_running();
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(valid && !running, egui::Button::new("Run preflight"))
@@ -660,7 +661,11 @@ impl TrainPanel {
             ui.add_space(4.0);
             problems_box(ui, cx, problems);
         }
-        if let Some(status) = self.preflight_job.and_then(|job| cx.jobs.status(job)) {
+        if let Some(status) = self
+            .preflight_task
+            .as_ref()
+            .and_then(|task| cx.jobs.status(task.job()))
+        {
             ui.horizontal(|ui| {
                 match status.fraction() {
                     Some(f) => {
@@ -694,25 +699,19 @@ impl TrainPanel {
         }
     }
 
+    /// Starts a preflight of the recipe; one already running is dropped (its report would
+    /// describe an older recipe).
     fn start_preflight(&mut self, cx: &mut Cx) {
-        self.preflight_generation += 1;
-        let generation = self.preflight_generation;
         let config = cx.recipe.clone();
         let hub = cx.hub.clone();
-        self.preflight_job = Some(cx.jobs.spawn("preflight", "preflight", move |reporter| {
+        self.preflight_task = Some(cx.jobs.task("preflight", "preflight", move |reporter| {
             let progress_reporter = reporter.clone();
             let progress: PreflightProgress =
                 std::sync::Arc::new(move |stage: &str, done, total| {
                     progress_reporter.progress(done, total, stage);
                 });
-            let result = crate::train::preflight(&config, &hub, progress)
-                .map(Box::new)
-                .map_err(|err| err.to_string());
-            reporter.send(jobs::Msg::Train(Msg::Preflight {
-                generation,
-                config: Box::new(config),
-                result,
-            }));
+            let result = crate::train::preflight(&config, &hub, progress).map(Box::new);
+            (Box::new(config), result)
         }));
     }
 
@@ -731,25 +730,18 @@ impl TrainPanel {
     }
 
     fn import(&mut self, cx: &mut Cx, path: PathBuf) {
-        self.file_job = Some(
-            cx.jobs
-                .spawn("import", "importing a TOML recipe", move |reporter| {
-                    let result = read_recipe(&path).map(Box::new);
-                    reporter.send(jobs::Msg::Train(Msg::Imported { path, result }));
-                }),
-        );
+        self.import = Some(cx.jobs.task("import", "importing a TOML recipe", move |_| {
+            let result = read_recipe(&path);
+            (path, result)
+        }));
     }
 
     fn export(&mut self, cx: &mut Cx, path: PathBuf) {
         let text = exportable(cx.recipe).to_toml_string();
-        self.file_job = Some(
-            cx.jobs
-                .spawn("export", "exporting the recipe", move |reporter| {
-                    let result = std::fs::write(&path, text)
-                        .map_err(|err| format!("{}: {err}", path.display()));
-                    reporter.send(jobs::Msg::Train(Msg::Exported { path, result }));
-                }),
-        );
+        self.export = Some(cx.jobs.task("export", "exporting the recipe", move |_| {
+            let result = std::fs::write(&path, text);
+            (path, result)
+        }));
     }
 
     fn pick(&mut self, cx: &mut Cx, purpose: FileAction) {
@@ -757,103 +749,107 @@ impl TrainPanel {
             .parent()
             .filter(|p| p.is_dir())
             .map(Path::to_path_buf);
-        self.file_job = Some(
-            cx.jobs
-                .spawn("file-dialog", "choosing a file", move |reporter| {
-                    // rfd blocks until the dialog closes: never on the UI thread.
-                    let opened = std::time::Instant::now();
-                    let mut dialog = rfd::FileDialog::new().add_filter("TOML", &["toml"]);
-                    if let Some(dir) = start_dir {
-                        dialog = dialog.set_directory(dir);
-                    }
-                    let path = match purpose {
-                        FileAction::Import => dialog.pick_file(),
-                        FileAction::Export => dialog.set_file_name("run.toml").save_file(),
-                    };
-                    let outcome = dialog_outcome(path, opened.elapsed());
-                    reporter.send(jobs::Msg::Train(Msg::Picked { purpose, outcome }));
-                }),
-        );
+        self.dialog = Some(cx.jobs.task("file-dialog", "choosing a file", move |_| {
+            // rfd blocks until the dialog closes: never on the UI thread.
+            let opened = std::time::Instant::now();
+            let mut dialog = rfd::FileDialog::new().add_filter("TOML", &["toml"]);
+            if let Some(dir) = start_dir {
+                dialog = dialog.set_directory(dir);
+            }
+            let path = match purpose {
+                FileAction::Import => dialog.pick_file(),
+                FileAction::Export => dialog.set_file_name("run.toml").save_file(),
+            };
+            (purpose, dialog_outcome(path, opened.elapsed()))
+        }));
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Picked {
-                purpose,
-                outcome: DialogOutcome::Picked(path),
-            } => {
+    /// Takes what the panel's tasks finished with; the app calls this every frame.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        self.accelerate.poll(cx);
+        match poll_slot(&mut self.dialog) {
+            Some(Ok((purpose, DialogOutcome::Picked(path)))) => {
                 self.toml_path = path.display().to_string();
                 match purpose {
                     FileAction::Import => self.import(cx, path),
                     FileAction::Export => self.export(cx, path),
                 }
             }
-            Msg::Picked {
-                outcome: DialogOutcome::Cancelled,
-                ..
-            } => {}
-            Msg::Picked {
-                outcome: DialogOutcome::Unavailable,
-                ..
-            } => cx.toasts.warning(
+            Some(Ok((_, DialogOutcome::Cancelled))) | None => {}
+            Some(Ok((_, DialogOutcome::Unavailable))) => cx.toasts.warning(
                 "No file dialog is available here",
                 "Neither a desktop portal nor zenity answered. Type or paste the file's path in \
                  \"TOML path\" and press the button again.",
             ),
-            Msg::Imported { path, result } => match result {
-                Ok(config) => {
-                    *cx.recipe = *config;
-                    self.drafts.clear();
-                    self.alert = None;
-                    let problems = self.problems(cx.recipe);
-                    if problems.is_empty() {
-                        cx.toasts.success(format!("Imported {}", path.display()));
-                    } else {
-                        cx.toasts.warning(
-                            format!("Imported {}; it needs a fix before Start", path.display()),
-                            problems
-                                .iter()
-                                .map(Problem::sentence)
-                                .collect::<Vec<_>>()
-                                .join("\n"),
-                        );
-                    }
-                }
-                Err(err) => {
-                    cx.toasts.error("Could not import the recipe", err.clone());
-                    self.alert = Some(Alert::error("Could not import the recipe", err));
-                }
-            },
-            Msg::Exported { path, result } => match result {
-                Ok(()) => cx.toasts.success(format!("Exported to {}", path.display())),
-                Err(err) => {
-                    cx.toasts.error("Could not export the recipe", err.clone());
-                    self.alert = Some(Alert::error("Could not export the recipe", err));
-                }
-            },
-            Msg::Preflight {
-                generation,
-                config,
-                result,
-            } => {
-                if generation != self.preflight_generation {
-                    return;
-                }
-                if let Err(err) = &result {
-                    cx.toasts.error("Preflight failed", err.clone());
-                }
-                self.preflight = Some((config, result));
-            }
+            Some(Err(err)) => self.fail(cx, "Could not show the file dialog", err.to_string()),
         }
+        match poll_slot(&mut self.import) {
+            Some(Ok((path, Ok(config)))) => {
+                *cx.recipe = config;
+                self.drafts.clear();
+                self.alert = None;
+                let problems = self.problems(cx.recipe);
+                if problems.is_empty() {
+                    cx.toasts.success(format!("Imported {}", path.display()));
+                } else {
+                    cx.toasts.warning(
+                        format!("Imported {}; it needs a fix before Start", path.display()),
+                        problems
+                            .iter()
+                            .map(Problem::sentence)
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                    );
+                }
+            }
+            Some(Ok((_, Err(err)))) => {
+                self.fail(cx, "Could not import the recipe", err.to_string())
+            }
+            Some(Err(err)) => self.fail(cx, "Could not import the recipe", err.to_string()),
+            None => {}
+        }
+        match poll_slot(&mut self.export) {
+            Some(Ok((path, Ok(())))) => {
+                cx.toasts.success(format!("Exported to {}", path.display()))
+            }
+            Some(Ok((path, Err(err)))) => self.fail(
+                cx,
+                "Could not export the recipe",
+                format!("{}: {err}", path.display()),
+            ),
+            Some(Err(err)) => self.fail(cx, "Could not export the recipe", err.to_string()),
+            None => {}
+        }
+        let preflight = match poll_slot(&mut self.preflight_task) {
+            Some(Ok((config, result))) => Some((config, result.map_err(PreflightFailed::from))),
+            // The recipe it ran on went with the crashed work: show the one in the form.
+            Some(Err(err)) => Some((Box::new(cx.recipe.clone()), Err(err.into()))),
+            None => None,
+        };
+        if let Some((config, result)) = preflight {
+            if let Err(err) = &result {
+                cx.toasts.error("Preflight failed", err.to_string());
+            }
+            self.preflight = Some((config, result));
+        }
+    }
+
+    /// A toast and the alert above the form.
+    fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
+        cx.toasts.error(title, detail.clone());
+        self.alert = Some(Alert::error(title, detail));
     }
 }
 
 /// Reads a recipe like `wick train --config` does (relative paths against the file's
 /// folder), without cross-key validation: the form shows what to fix.
-pub fn read_recipe(path: &Path) -> Result<TrainConfig, String> {
+pub fn read_recipe(path: &Path) -> Result<TrainConfig, ConfigError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|err| format!("{file}: {err}"))?;
-    let mut config = TrainConfig::parse_unvalidated(&text, &file).map_err(|err| err.to_string())?;
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        file: file.clone(),
+        source,
+    })?;
+    let mut config = TrainConfig::parse_unvalidated(&text, &file)?;
     config.resolve_paths_relative_to(path.parent().unwrap_or(Path::new(".")));
     Ok(config)
 }
@@ -992,7 +988,7 @@ fn problems_box(ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
 fn preflight_card(
     ui: &mut Ui,
     config: &TrainConfig,
-    result: &Result<Box<PreflightReport>, String>,
+    result: &PreflightResult,
     recipe: &TrainConfig,
 ) {
     let dark = ui.visuals().dark_mode;
@@ -1014,7 +1010,7 @@ fn preflight_card(
             let report = match result {
                 Ok(report) => report,
                 Err(err) => {
-                    ui.label(RichText::new(err).monospace().small());
+                    ui.label(RichText::new(err.to_string()).monospace().small());
                     return;
                 }
             };
