@@ -38,8 +38,6 @@ pub enum Msg {
         label: String,
         reason: String,
     },
-    /// An event from the trainer thread of the active run.
-    Trainer(crate::train::Event),
     Runs(runs::Msg),
 }
 
@@ -293,6 +291,11 @@ impl Jobs {
             log_thread_error(&err);
             let _ = self.tx.send(Msg::Finished { job });
         }
+    }
+
+    /// Wakes the UI thread (for threads that hand results over by other channels).
+    pub fn waker(&self) -> Arc<dyn Fn() + Send + Sync> {
+        self.repaint.clone()
     }
 
     /// A sender with a fresh job id that is not listed as running (for long-lived

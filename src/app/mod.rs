@@ -401,7 +401,6 @@ impl WickApp {
         self.with_cx(|state, cx| {
             for msg in messages {
                 match msg {
-                    Msg::Trainer(event) => state.monitor.on_event(event, cx),
                     Msg::Runs(msg) => state.runs.on_msg(msg, cx),
                     Msg::Crashed { label, reason, .. } => cx.toasts.error(
                         format!("Internal error while {label}"),
@@ -412,6 +411,7 @@ impl WickApp {
             }
             // Tasks hand their results to the panel that owns them, whichever tab shows;
             // after the drain, so a job no longer listed as running has handed it over.
+            state.monitor.poll(cx);
             state.hub.poll(cx);
             state.data.poll(cx);
             state.train.poll(cx);
@@ -452,8 +452,8 @@ impl WickApp {
         }
     }
 
-    /// Starts the trainer thread and a forwarder that moves its events into the app's
-    /// channel (waking the UI), and shows Monitor. Returns false, with a toast, when it
+    /// Starts the trainer thread and a forwarder that hands its events to Monitor (waking
+    /// the UI), and shows Monitor. Returns false, with a toast, when it
     /// cannot start.
     pub fn start_training(&mut self, config: TrainConfig) -> bool {
         if self.state.monitor.is_training() {
@@ -482,12 +482,18 @@ impl WickApp {
             }
         };
         let commands = handle.commands.clone();
-        let reporter = self.jobs.reporter();
+        // Monitor reads the events; the forwarder only wakes the UI as each one arrives.
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let wake = self.jobs.waker();
         let forwarder = std::thread::Builder::new()
             .name("wick-trainer-events".into())
             .spawn(move || {
                 for event in handle.events.iter() {
-                    reporter.send(Msg::Trainer(event));
+                    if events_tx.send(event).is_err() {
+                        // Monitor follows a newer run; this one's events go unread.
+                        continue;
+                    }
+                    wake();
                 }
                 handle.join();
             });
@@ -498,7 +504,7 @@ impl WickApp {
                 .error("Could not start the trainer thread", err.to_string());
             return false;
         }
-        self.state.monitor.attach(commands, config);
+        self.state.monitor.attach(commands, events, config);
         self.state.tab = Tab::Monitor;
         true
     }

@@ -2,7 +2,7 @@
 //! metrics, learning rate, grad norm and throughput; progress and ETA; Pause, Resume, Stop,
 //! Save now and Eval now; and a note when eval loss rises while the metric still improves.
 
-use crossbeam_channel::Sender;
+use crossbeam_channel::{Receiver, Sender};
 use egui::{Color32, RichText};
 use egui_plot::VLine;
 use serde::{Deserialize, Serialize};
@@ -23,6 +23,9 @@ pub struct MonitorPanel {
     pub show_raw_loss: bool,
     #[serde(skip)]
     run: Option<LiveRun>,
+    /// The live run's events, forwarded from its trainer thread (which wakes the UI).
+    #[serde(skip)]
+    events: Option<Receiver<Event>>,
 }
 
 impl Default for MonitorPanel {
@@ -31,6 +34,7 @@ impl Default for MonitorPanel {
             smoothing: 0.6,
             show_raw_loss: true,
             run: None,
+            events: None,
         }
     }
 }
@@ -293,8 +297,27 @@ pub fn overfit_note(
 }
 
 impl MonitorPanel {
-    pub fn attach(&mut self, commands: Sender<Command>, config: TrainConfig) {
+    /// Follows a new run: its commands go to `commands`, its events arrive on `events`.
+    /// The previous run's events, if any still come, are no longer read.
+    pub fn attach(
+        &mut self,
+        commands: Sender<Command>,
+        events: Receiver<Event>,
+        config: TrainConfig,
+    ) {
         self.run = Some(LiveRun::new(commands, config));
+        self.events = Some(events);
+    }
+
+    /// Takes in the events that arrived since the last frame.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        let arrived: Vec<Event> = events.try_iter().collect();
+        for event in arrived {
+            self.on_event(event, cx);
+        }
     }
 
     pub fn is_training(&self) -> bool {
