@@ -200,6 +200,12 @@ fn a_demo_run_feeds_monitor_until_it_finishes() {
         !run.eval_metrics.is_empty(),
         "evaluated at the end of the epoch"
     );
+    // The run's two durations, named as everywhere else (runs::RunDurations).
+    harness.run_steps(2);
+    assert!(
+        has_label_containing(&harness, "· training ") && has_label_containing(&harness, " · wall "),
+        "the finished line names training time and wall time"
+    );
 }
 
 #[test]

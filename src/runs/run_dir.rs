@@ -96,6 +96,28 @@ pub struct RunDurations {
     pub wall_s: Option<f64>,
 }
 
+impl RunDurations {
+    /// `training 13s · wall 15s`, the words every view uses; an unknown part is left out.
+    pub fn label(&self) -> String {
+        let parts: Vec<String> = [("training", self.training_s), ("wall", self.wall_s)]
+            .into_iter()
+            .filter_map(|(name, seconds)| {
+                seconds.map(|s| format!("{name} {}", super::time::format_duration(s)))
+            })
+            .collect();
+        if parts.is_empty() {
+            "–".into()
+        } else {
+            parts.join(" · ")
+        }
+    }
+
+    /// What the two durations mean, for a tooltip.
+    pub const EXPLAINED: &'static str = "training: seconds in training steps, summed over \
+        resumes (the summary's train_runtime); wall: from the run's start to its end, with \
+        preparation, evaluation, saving, pauses and any wait before a resume";
+}
+
 impl RunInfo {
     pub fn durations(&self) -> RunDurations {
         let started = super::time::parse_rfc3339(&self.started_at);
@@ -549,12 +571,14 @@ mod tests {
         info.started_at = "2026-11-30T10:00:00Z".into();
         info.finished_at = Some("2026-11-30T10:03:07Z".into());
         assert_eq!(info.durations().wall_s, Some(187.0));
+        assert_eq!(info.durations().label(), "training 13s · wall 3m 07s");
         // Runs written before the field existed read without a training time.
         let old: RunInfo = serde_json::from_str(
             r#"{"status":"finished","started_at":"2026-11-30T10:00:00Z","finished_at":null,"model":"m","dataset":"d"}"#,
         )
         .unwrap();
         assert_eq!(old.durations(), RunDurations::default());
+        assert_eq!(old.durations().label(), "–");
     }
 
     #[test]

@@ -626,6 +626,10 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
             });
         }
         Phase::Finished(summary) => {
+            let durations = crate::runs::RunDurations {
+                training_s: Some(summary.train_runtime_s),
+                wall_s: summary.wall_s,
+            };
             ui.horizontal_wrapped(|ui| {
                 ui.label(format!(
                     "{} at step {} (epoch {:.2}) · train loss {:.4} · {} · {:.1} samples/s",
@@ -639,9 +643,10 @@ fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
                     summary.global_step,
                     summary.epoch,
                     summary.train_loss,
-                    widgets::duration(summary.train_runtime_s),
+                    durations.label(),
                     summary.train_samples_per_s
-                ));
+                ))
+                .on_hover_text(crate::runs::RunDurations::EXPLAINED);
                 if let Some((name, value)) = &summary.best_metric {
                     ui.label(format!("· best {name} {value:.4}"));
                 }
