@@ -4,7 +4,6 @@
 //! compared runs, a prediction), then checks the small window and the default one.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -12,11 +11,10 @@ use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
 use wick::train::config::TrainConfig;
-use wick::train::{Event, TrainerOptions};
 
 mod support;
 use support::app::{add_trainable_repos, cut_at_smallest_window, harness, has_label, wait_for};
-use support::tiny::{tiny_dataset, tiny_model};
+use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 
 const DEFAULT_SIZE: egui::Vec2 = egui::vec2(1280.0, 820.0);
 
@@ -67,28 +65,6 @@ seed = 5
     TrainConfig::from_toml_str(&text).expect("test config is valid")
 }
 
-/// Trains with the lib's trainer into `runs_root`; returns the run folder.
-fn train(config: TrainConfig, scratch: &Path, runs_root: &Path) -> PathBuf {
-    let options = TrainerOptions {
-        runs_root: Some(runs_root.to_path_buf()),
-        hub: HubSettings::with_home(&scratch.join("hf")).with_offline(true),
-        dataset_cache: false,
-    };
-    let handle = wick::train::spawn(config, options).unwrap();
-    let mut run_dir = None;
-    loop {
-        match handle.events.recv_timeout(Duration::from_secs(600)) {
-            Ok(Event::Started(started)) => run_dir = Some(started.run_dir.clone()),
-            Ok(Event::Finished(_)) => break,
-            Ok(Event::Failed { reason }) => panic!("the tiny run failed: {reason}"),
-            Ok(_) => {}
-            Err(err) => panic!("no trainer event within 10 minutes: {err}"),
-        }
-    }
-    handle.join();
-    run_dir.expect("the trainer reports its run folder")
-}
-
 /// The tiny Hub, the trainable repos, and a model whose id is as long as real ones.
 fn hub_with_long_ids() -> support::Hub {
     let dir = tempfile::tempdir().unwrap();
@@ -114,12 +90,12 @@ const LONG_RUN_NAME: &str = "minilm-mrpc-lr2e-5-warmup0.1-wd0.01-seed42";
 fn two_runs(scratch: &Path, data_dir: &Path) -> [PathBuf; 2] {
     let runs_root = data_dir.join("runs");
     [
-        train(
+        train_to_end(
             tiny_config(scratch, LONG_RUN_NAME, 1e-3),
             scratch,
             &runs_root,
         ),
-        train(
+        train_to_end(
             tiny_config(scratch, "minilm-mrpc-lr5e-5-no-warmup-seed7", 3e-3),
             scratch,
             &runs_root,

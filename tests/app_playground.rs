@@ -3,14 +3,12 @@
 
 use egui_kittest::kittest::{NodeT, Queryable};
 use std::path::Path;
-use std::time::Duration;
 use wick::hub::HubSettings;
 use wick::train::config::TrainConfig;
-use wick::train::{Event, TrainerOptions};
 
 mod support;
 use support::app::{harness, has_label, has_label_containing, wait_for};
-use support::tiny::{tiny_dataset, tiny_model};
+use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 
 /// Trains the tiny BERT for two epochs (checkpoints 5 and 10) into `<data_dir>/runs`.
 fn train_tiny_run(scratch: &Path, data_dir: &Path) {
@@ -41,21 +39,7 @@ seed = 11
         out = data_dir.join("runs").join(name).display()
     );
     let config = TrainConfig::from_toml_str(&text).unwrap();
-    let options = TrainerOptions {
-        runs_root: Some(data_dir.join("runs")),
-        hub: HubSettings::with_home(&scratch.join("hf")).with_offline(true),
-        dataset_cache: false,
-    };
-    let handle = wick::train::spawn(config, options).unwrap();
-    loop {
-        match handle.events.recv_timeout(Duration::from_secs(600)) {
-            Ok(Event::Finished(_)) => break,
-            Ok(Event::Failed { reason }) => panic!("training failed: {reason}"),
-            Ok(_) => {}
-            Err(e) => panic!("no trainer event within 10 minutes: {e}"),
-        }
-    }
-    handle.join();
+    train_to_end(config, scratch, &data_dir.join("runs"));
 }
 
 #[test]

@@ -2,13 +2,11 @@
 //! label, an exported folder that reloads to the same logits, and clear errors.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use wick::hub::HubSettings;
 use wick::train::config::TrainConfig;
-use wick::train::{Event, Predictor, TrainerOptions, export_model};
+use wick::train::{Predictor, export_model};
 
 mod support;
-use support::tiny::{tiny_dataset, tiny_model};
+use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 
 /// Trains the tiny BERT for one epoch (5 steps) and returns its last checkpoint.
 fn trained_checkpoint(dir: &Path) -> PathBuf {
@@ -29,21 +27,7 @@ seed = 3
         out = dir.join("run").display()
     );
     let config = TrainConfig::from_toml_str(&text).unwrap();
-    let options = TrainerOptions {
-        runs_root: Some(dir.join("runs")),
-        hub: HubSettings::with_home(&dir.join("hf")).with_offline(true),
-        dataset_cache: false,
-    };
-    let handle = wick::train::spawn(config, options).unwrap();
-    loop {
-        match handle.events.recv_timeout(Duration::from_secs(600)) {
-            Ok(Event::Finished(_)) => break,
-            Ok(Event::Failed { reason }) => panic!("training failed: {reason}"),
-            Ok(_) => {}
-            Err(e) => panic!("no trainer event within 10 minutes: {e}"),
-        }
-    }
-    handle.join();
+    train_to_end(config, dir, &dir.join("runs"));
     dir.join("run/checkpoint-5")
 }
 

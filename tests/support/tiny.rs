@@ -90,3 +90,34 @@ pub fn tiny_dataset(dir: &Path) -> PathBuf {
     }
     data
 }
+
+/// Trains `config` to the end with the lib's trainer, offline with its HF cache under
+/// `scratch`, recording runs in `runs_root`; returns the run folder. Panics, naming the
+/// reason, when the run fails.
+pub fn train_to_end(
+    config: wick::recipe::TrainConfig,
+    scratch: &Path,
+    runs_root: &Path,
+) -> PathBuf {
+    let options = wick::train::TrainerOptions {
+        runs_root: Some(runs_root.to_path_buf()),
+        hub: wick::hub::HubSettings::with_home(&scratch.join("hf")).with_offline(true),
+        dataset_cache: true,
+    };
+    let handle = wick::train::spawn(config, options).unwrap();
+    let mut run_dir = None;
+    loop {
+        match handle
+            .events
+            .recv_timeout(std::time::Duration::from_secs(600))
+        {
+            Ok(wick::train::Event::Started(started)) => run_dir = Some(started.run_dir.clone()),
+            Ok(wick::train::Event::Finished(_)) => break,
+            Ok(wick::train::Event::Failed { reason }) => panic!("the tiny run failed: {reason}"),
+            Ok(_) => {}
+            Err(err) => panic!("no trainer event within 10 minutes: {err}"),
+        }
+    }
+    handle.join();
+    run_dir.expect("the trainer reports its run folder")
+}
