@@ -41,42 +41,40 @@ const HOLDOUT_OFFER: u32 = 10;
 #[serde(default)]
 pub struct DataPanel {
     pub preview_padding: PreviewPadding,
+    /// What lives only while the app runs (not persisted).
     #[serde(skip)]
+    runtime: DataRuntime,
+}
+
+/// DataPanel's state that lives only while the app runs.
+#[derive(Default)]
+struct DataRuntime {
     columns: Option<ColumnsView>,
     /// The dataset/config/split the columns were asked for.
-    #[serde(skip)]
     columns_key: String,
     /// Reading the columns for `columns_key`.
-    #[serde(skip)]
     columns_task: Option<Task<Result<ColumnsView, TrainError>>>,
     /// Tokenize: the prepared split and its numbers.
-    #[serde(skip)]
     tokenize_task: Option<Task<Result<Box<Tokenized>, TrainError>>>,
-    #[serde(skip)]
     prepared: Option<Arc<Prepared>>,
-    #[serde(skip)]
     report: Option<Report>,
-    #[serde(skip)]
     batch: Option<BatchView>,
     /// Collating the batch Prev/Next batch asked for, from `prepared`.
-    #[serde(skip)]
     batch_task: Option<Task<BatchView>>,
     /// The first row of the batch the inspector shows (a multiple of [`ROWS_PER_PAGE`]).
-    #[serde(skip)]
     first_row: usize,
-    #[serde(skip)]
     alert: Option<Alert>,
 }
 
 impl DataPanel {
     /// The batch the inspector shows.
     pub fn batch_view(&self) -> Option<&BatchView> {
-        self.batch.as_ref()
+        self.runtime.batch.as_ref()
     }
 
     /// The numbers of the last Tokenize.
     pub fn report(&self) -> Option<&Report> {
-        self.report.as_ref()
+        self.runtime.report.as_ref()
     }
 
     /// Tokenizes the recipe's data, as the Tokenize button does (for the screenshot tour).
@@ -90,7 +88,7 @@ impl DataPanel {
             "Data",
             "What the tokenizer and DataCollatorWithPadding make of the recipe's dataset.",
         );
-        widgets::alert(ui, &mut self.alert);
+        widgets::alert(ui, &mut self.runtime.alert);
         if cx.recipe.dataset.trim().is_empty() || cx.recipe.model.trim().is_empty() {
             self.recipe_line(ui, cx);
             ui.add_space(8.0);
@@ -130,37 +128,37 @@ impl DataPanel {
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
-        match poll_slot(&mut self.columns_task).map(flatten) {
+        match poll_slot(&mut self.runtime.columns_task).map(flatten) {
             Some(Ok(view)) => {
                 adopt_guesses(cx.recipe, &view);
-                self.columns = Some(view);
+                self.runtime.columns = Some(view);
             }
             Some(Err(err)) => {
-                self.columns = None;
+                self.runtime.columns = None;
                 self.fail(cx, "Could not read the dataset's columns", err);
             }
             None => {}
         }
-        match poll_slot(&mut self.tokenize_task).map(flatten) {
+        match poll_slot(&mut self.runtime.tokenize_task).map(flatten) {
             Some(Ok(tokenized)) => {
                 let Tokenized {
                     prepared,
                     report,
                     first_batch,
                 } = *tokenized;
-                self.alert = None;
-                self.prepared = Some(prepared);
-                self.report = Some(report);
-                self.batch = Some(first_batch);
-                self.first_row = 0;
+                self.runtime.alert = None;
+                self.runtime.prepared = Some(prepared);
+                self.runtime.report = Some(report);
+                self.runtime.batch = Some(first_batch);
+                self.runtime.first_row = 0;
             }
             Some(Err(err)) => self.fail(cx, "Tokenize failed", err),
             None => {}
         }
-        match poll_slot(&mut self.batch_task) {
+        match poll_slot(&mut self.runtime.batch_task) {
             Some(Ok(batch)) => {
-                self.batch = Some(batch);
-                self.first_row = 0;
+                self.runtime.batch = Some(batch);
+                self.runtime.first_row = 0;
             }
             Some(Err(err)) => self.fail(cx, "Could not collate the batch", err.to_string()),
             None => {}
@@ -169,7 +167,7 @@ impl DataPanel {
 
     fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
         cx.toasts.error(title, detail.clone());
-        self.alert = Some(Alert::error(title, detail));
+        self.runtime.alert = Some(Alert::error(title, detail));
     }
 
     /// Data without an evaluation split: offer to hold out a seeded share of train (the
@@ -255,14 +253,14 @@ impl DataPanel {
     /// Asks for the training split's columns when the dataset, config or split changed.
     fn refresh_columns(&mut self, cx: &mut Cx) {
         let key = columns_key(cx.recipe);
-        if key == self.columns_key {
+        if key == self.runtime.columns_key {
             return;
         }
-        self.columns_key = key.clone();
-        self.columns = None;
-        self.report = None;
-        self.batch = None;
-        self.prepared = None;
+        self.runtime.columns_key = key.clone();
+        self.runtime.columns = None;
+        self.runtime.report = None;
+        self.runtime.batch = None;
+        self.runtime.prepared = None;
         let mut cfg = cx.recipe.clone();
         // The columns that exist do not depend on the roles chosen.
         cfg.text_column = None;
@@ -270,7 +268,7 @@ impl DataPanel {
         cfg.label_column = None;
         let settings = cx.hub.clone();
         // A read for the previous key is dropped with its task.
-        self.columns_task = Some(cx.jobs.task(
+        self.runtime.columns_task = Some(cx.jobs.task(
             "data-columns",
             format!("reading the columns of {}", cfg.dataset),
             move |r| read_columns(&cfg, &settings, progress_of(r)),
@@ -278,11 +276,11 @@ impl DataPanel {
     }
 
     fn settings_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let loading = self.columns_task.is_some();
+        let loading = self.runtime.columns_task.is_some();
         ui.columns(2, |columns| {
             let ui = &mut columns[0];
             ui.strong("Columns");
-            match &self.columns {
+            match &self.runtime.columns {
                 None if loading => {
                     ui.horizontal(|ui| {
                         ui.spinner();
@@ -396,7 +394,7 @@ impl DataPanel {
     }
 
     fn tokenize_bar(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let running = self.tokenize_task.as_ref().map(Task::job);
+        let running = self.runtime.tokenize_task.as_ref().map(Task::job);
         ui.horizontal(|ui| {
             if ui
                 .add_enabled(running.is_none(), egui::Button::new("Tokenize"))
@@ -421,7 +419,7 @@ impl DataPanel {
                         .animate(fraction.is_none())
                         .text(detail),
                 );
-            } else if let Some(report) = &self.report {
+            } else if let Some(report) = &self.runtime.report {
                 let color = if report.cache_hit {
                     Color32::from_rgb(80, 170, 90)
                 } else {
@@ -460,8 +458,8 @@ impl DataPanel {
         let cfg = cx.recipe.clone();
         let settings = cx.hub.clone();
         let padding = self.preview_padding;
-        self.batch_task = None;
-        self.tokenize_task = Some(cx.jobs.task(
+        self.runtime.batch_task = None;
+        self.runtime.tokenize_task = Some(cx.jobs.task(
             "data-tokenize",
             format!("tokenizing {}", cfg.train_split),
             move |r| tokenize_preview(&cfg, &settings, padding, progress_of(r)).map(Box::new),
@@ -469,10 +467,10 @@ impl DataPanel {
     }
 
     fn step_batch(&mut self, cx: &mut Cx, index: usize) {
-        let Some(prepared) = self.prepared.clone() else {
+        let Some(prepared) = self.runtime.prepared.clone() else {
             return;
         };
-        self.batch_task = Some(cx.jobs.task(
+        self.runtime.batch_task = Some(cx.jobs.task(
             "data-batch",
             format!("collating batch {}", index + 1),
             move |_| batch_view(&prepared, index),
@@ -480,7 +478,7 @@ impl DataPanel {
     }
 
     fn preview_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let Some(report) = self.report.clone() else {
+        let Some(report) = self.runtime.report.clone() else {
             widgets::empty_state(
                 ui,
                 "Press Tokenize to see batches, token lengths, the class balance and what \
@@ -524,10 +522,10 @@ impl DataPanel {
     }
 
     fn batch_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let Some(batch) = self.batch.clone() else {
+        let Some(batch) = self.runtime.batch.clone() else {
             return;
         };
-        let busy = self.batch_task.is_some();
+        let busy = self.runtime.batch_task.is_some();
         let mut step = None;
         ui.strong("Batch inspector");
         ui.horizontal_wrapped(|ui| {
@@ -548,7 +546,7 @@ impl DataPanel {
                 step = Some(batch.index + 1);
             }
         });
-        if let Some(report) = &self.report {
+        if let Some(report) = &self.runtime.report {
             ui.label(widgets::muted(
                 ui,
                 format!(
@@ -561,8 +559,9 @@ impl DataPanel {
             self.step_batch(cx, index);
         }
         let rows = batch.rows.len();
-        self.first_row = self.first_row.min(rows.saturating_sub(1)) / ROWS_PER_PAGE * ROWS_PER_PAGE;
-        let shown = self.first_row..(self.first_row + ROWS_PER_PAGE).min(rows);
+        self.runtime.first_row =
+            self.runtime.first_row.min(rows.saturating_sub(1)) / ROWS_PER_PAGE * ROWS_PER_PAGE;
+        let shown = self.runtime.first_row..(self.runtime.first_row + ROWS_PER_PAGE).min(rows);
         if rows > ROWS_PER_PAGE {
             // Paging moves within this batch; Prev/Next batch above moves through the epoch.
             ui.horizontal_wrapped(|ui| {
@@ -573,7 +572,7 @@ impl DataPanel {
                     )
                     .clicked()
                 {
-                    self.first_row -= ROWS_PER_PAGE;
+                    self.runtime.first_row -= ROWS_PER_PAGE;
                 }
                 ui.label(format!(
                     "Rows {}–{} of {rows} in this batch",
@@ -587,7 +586,7 @@ impl DataPanel {
                     )
                     .clicked()
                 {
-                    self.first_row += ROWS_PER_PAGE;
+                    self.runtime.first_row += ROWS_PER_PAGE;
                 }
             });
         }

@@ -102,32 +102,29 @@ pub struct HubPanel {
     pub task: String,
     /// The last local data path typed or picked.
     pub local_path: String,
+    /// What lives only while the app runs (not persisted).
     #[serde(skip)]
+    runtime: HubRuntime,
+}
+
+/// HubPanel's state that lives only while the app runs.
+#[derive(Default)]
+struct HubRuntime {
     results: Vec<RepoSummary>,
-    #[serde(skip)]
     results_kind: Option<SearchKind>,
     /// How many results the last search asked for.
-    #[serde(skip)]
     limit: usize,
-    #[serde(skip)]
     searched: bool,
     /// The running search; a newer one replaces it.
-    #[serde(skip)]
     search_task: Option<Task<Result<Vec<RepoSummary>, HubError>>>,
-    #[serde(skip)]
     selected: Option<(SearchKind, String)>,
-    #[serde(skip)]
     details: Option<Details>,
     /// Reading the selected repo; selecting another replaces it.
-    #[serde(skip)]
     details_task: Option<Task<Result<Details, HubError>>>,
     /// The download behind "Use for training" (or the local path check): one at a time.
-    #[serde(skip)]
     use_task: Option<Task<Prepared>>,
     /// The open file dialog.
-    #[serde(skip)]
     dialog_task: Option<Task<DialogOutcome>>,
-    #[serde(skip)]
     alert: Option<Alert>,
 }
 
@@ -141,10 +138,10 @@ impl HubPanel {
 
     /// Selects the first result, as a click on it does; false when there is none yet.
     pub fn select_first_result(&mut self, cx: &mut Cx) -> bool {
-        if self.selected.is_some() {
+        if self.runtime.selected.is_some() {
             return true;
         }
-        let Some(first) = self.results.first() else {
+        let Some(first) = self.runtime.results.first() else {
             return false;
         };
         let id = first.id.clone();
@@ -154,7 +151,7 @@ impl HubPanel {
 
     /// Whether the selected repository's details are shown.
     pub fn has_details(&self) -> bool {
-        self.details.is_some()
+        self.runtime.details.is_some()
     }
 
     pub fn ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
@@ -167,10 +164,10 @@ impl HubPanel {
         if cx.hub.offline {
             offline_banner(ui, cx);
         }
-        widgets::alert(ui, &mut self.alert);
+        widgets::alert(ui, &mut self.runtime.alert);
         self.search_bar(ui, cx);
         self.local_bar(ui, cx);
-        if let Some(task) = &self.use_task {
+        if let Some(task) = &self.runtime.use_task {
             progress_line(ui, cx, task.job(), "Downloading for training…");
         }
         ui.separator();
@@ -200,21 +197,21 @@ impl HubPanel {
 
     /// Takes the results of finished tasks (every frame, whichever tab shows).
     pub fn poll(&mut self, cx: &mut Cx) {
-        if let Some(result) = jobs::poll_slot(&mut self.search_task) {
-            self.searched = true;
+        if let Some(result) = jobs::poll_slot(&mut self.runtime.search_task) {
+            self.runtime.searched = true;
             match result {
-                Ok(Ok(results)) => self.results = results,
+                Ok(Ok(results)) => self.runtime.results = results,
                 Ok(Err(err)) => self.search_failed(cx, err.to_string()),
                 Err(err) => self.search_failed(cx, err.to_string()),
             }
         }
-        match jobs::poll_slot(&mut self.details_task) {
-            Some(Ok(Ok(details))) => self.details = Some(details),
+        match jobs::poll_slot(&mut self.runtime.details_task) {
+            Some(Ok(Ok(details))) => self.runtime.details = Some(details),
             Some(Ok(Err(err))) => self.details_failed(cx, err.to_string()),
             Some(Err(err)) => self.details_failed(cx, err.to_string()),
             None => {}
         }
-        match jobs::poll_slot(&mut self.use_task) {
+        match jobs::poll_slot(&mut self.runtime.use_task) {
             Some(Ok(Prepared::HubDataset(Ok(choice)) | Prepared::LocalData(Ok(choice)))) => {
                 self.dataset_ready(cx, &choice)
             }
@@ -232,7 +229,7 @@ impl HubPanel {
             Some(Err(err)) => self.fail(cx, "Could not use it for training", err.to_string()),
             None => {}
         }
-        match jobs::poll_slot(&mut self.dialog_task) {
+        match jobs::poll_slot(&mut self.runtime.dialog_task) {
             Some(Ok(outcome)) => self.dialog_closed(cx, outcome),
             Some(Err(err)) => cx.toasts.error("The file dialog failed", err.to_string()),
             None => {}
@@ -240,18 +237,18 @@ impl HubPanel {
     }
 
     fn search_failed(&mut self, cx: &mut Cx, detail: String) {
-        self.results.clear();
+        self.runtime.results.clear();
         self.fail(cx, "Search failed", detail);
     }
 
     fn details_failed(&mut self, cx: &mut Cx, detail: String) {
-        self.details = None;
+        self.runtime.details = None;
         self.fail(cx, "Could not read the repo", detail);
     }
 
     fn dataset_ready(&mut self, cx: &mut Cx, choice: &DatasetChoice) {
         use_dataset_in_recipe(cx.recipe, choice);
-        self.alert = None;
+        self.runtime.alert = None;
         let config = choice
             .config
             .as_ref()
@@ -273,7 +270,7 @@ impl HubPanel {
 
     fn model_ready(&mut self, cx: &mut Cx, id: &str) {
         use_model_in_recipe(cx.recipe, id);
-        self.alert = None;
+        self.runtime.alert = None;
         cx.toasts
             .success(format!("Model {id} is the recipe's model and tokenizer"));
         cx.actions.push(Action::Navigate(Tab::Data));
@@ -297,7 +294,7 @@ impl HubPanel {
 
     fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
         cx.toasts.error(title, detail.clone());
-        self.alert = Some(Alert::error(title, detail));
+        self.runtime.alert = Some(Alert::error(title, detail));
     }
 
     /// Kind, query, sort and task on one row that wraps, each label before its control.
@@ -357,10 +354,10 @@ impl HubPanel {
                     .response
                     .labelled_by(label.id);
             });
-            if (sort_before != self.sort || task_before != self.task) && self.searched {
+            if (sort_before != self.sort || task_before != self.task) && self.runtime.searched {
                 search = true;
             }
-            let busy = self.search_task.is_some();
+            let busy = self.runtime.search_task.is_some();
             // A newer search replaces a running one (which is cancelled).
             if ui
                 .button("Search")
@@ -392,7 +389,7 @@ impl HubPanel {
                     .labelled_by(label.id);
                 enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             });
-            let busy = self.use_task.is_some();
+            let busy = self.runtime.use_task.is_some();
             if (ui
                 .add_enabled(
                     !busy && !self.local_path.trim().is_empty(),
@@ -409,7 +406,7 @@ impl HubPanel {
                 .on_hover_text("Pick a csv, tsv, jsonl or parquet file")
                 .clicked()
             {
-                self.dialog_task =
+                self.runtime.dialog_task =
                     Some(cx.jobs.task("file-dialog", "choosing a data file", |_| {
                         // rfd blocks until the dialog closes: never on the UI thread.
                         let opened = std::time::Instant::now();
@@ -424,21 +421,21 @@ impl HubPanel {
 
     /// Starts a search asking for `limit` results (a new search or "Load more").
     fn search(&mut self, cx: &mut Cx, limit: usize) {
-        self.alert = None;
+        self.runtime.alert = None;
         if cx.hub.offline {
-            self.results.clear();
-            self.searched = true;
-            self.alert = Some(Alert::warning(
+            self.runtime.results.clear();
+            self.runtime.searched = true;
+            self.runtime.alert = Some(Alert::warning(
                 "Offline mode is on: searching the Hub is disabled",
                 "Turn offline mode off in Settings to search. Cached datasets and models can \
                  still be used by id, and local files work.",
             ));
             // A search still running would otherwise fill the list after all.
-            self.search_task = None;
+            self.runtime.search_task = None;
             return;
         }
-        self.limit = limit;
-        self.results_kind = Some(self.kind);
+        self.runtime.limit = limit;
+        self.runtime.results_kind = Some(self.kind);
         let mut query = SearchQuery::new(self.kind.repo_kind(), self.query.trim());
         query.sort = self.sort;
         query.limit = limit;
@@ -458,43 +455,48 @@ impl HubPanel {
                 self.query.trim()
             )
         };
-        self.search_task = Some(
+        self.runtime.search_task = Some(
             cx.jobs
                 .task("hub-search", what, move |_| hub::search(&settings, &query)),
         );
     }
 
     fn select(&mut self, cx: &mut Cx, kind: SearchKind, id: String, config: Option<String>) {
-        self.selected = Some((kind, id.clone()));
+        self.runtime.selected = Some((kind, id.clone()));
         if self
+            .runtime
             .details
             .as_ref()
             .is_some_and(|d| details_id(d) != id.as_str())
         {
-            self.details = None;
+            self.runtime.details = None;
         }
         let settings = cx.hub.clone();
-        self.details_task = Some(cx.jobs.task("hub-info", format!("reading {id}"), move |r| {
-            match kind {
-                SearchKind::Datasets => {
-                    hub::dataset_details(&settings, &id, config, PREVIEW_ROWS, Some(r.hub_sink()))
-                        .map(|d| Details::Dataset(Arc::new(d)))
+        self.runtime.details_task =
+            Some(cx.jobs.task("hub-info", format!("reading {id}"), move |r| {
+                match kind {
+                    SearchKind::Datasets => hub::dataset_details(
+                        &settings,
+                        &id,
+                        config,
+                        PREVIEW_ROWS,
+                        Some(r.hub_sink()),
+                    )
+                    .map(|d| Details::Dataset(Arc::new(d))),
+                    SearchKind::Models => {
+                        hub::model_details(&settings, &id).map(|d| Details::Model(Arc::new(d)))
+                    }
                 }
-                SearchKind::Models => {
-                    hub::model_details(&settings, &id).map(|d| Details::Model(Arc::new(d)))
-                }
-            }
-        }));
+            }));
     }
 
     fn use_local_path(&mut self, cx: &mut Cx) {
         let path = self.local_path.trim().to_string();
-        self.use_task = Some(
-            cx.jobs
-                .task("local-data", format!("reading {path}"), move |_| {
-                    Prepared::LocalData(hub::check_local_data(Path::new(&path)))
-                }),
-        );
+        self.runtime.use_task = Some(cx.jobs.task(
+            "local-data",
+            format!("reading {path}"),
+            move |_| Prepared::LocalData(hub::check_local_data(Path::new(&path))),
+        ));
     }
 
     fn use_dataset(&mut self, cx: &mut Cx, details: &DatasetDetails) {
@@ -502,41 +504,41 @@ impl HubPanel {
         let id = details.repo.id.clone();
         let config = details.config.clone();
         let names: Vec<String> = details.splits.iter().map(|s| s.name.clone()).collect();
-        self.use_task = Some(
-            cx.jobs
-                .task("hub-download", format!("downloading {id}"), move |r| {
-                    Prepared::HubDataset(hub::download_dataset(
-                        &settings,
-                        &id,
-                        config,
-                        &names,
-                        Some(r.hub_sink()),
-                    ))
-                }),
-        );
+        self.runtime.use_task = Some(cx.jobs.task(
+            "hub-download",
+            format!("downloading {id}"),
+            move |r| {
+                Prepared::HubDataset(hub::download_dataset(
+                    &settings,
+                    &id,
+                    config,
+                    &names,
+                    Some(r.hub_sink()),
+                ))
+            },
+        ));
     }
 
     fn use_model(&mut self, cx: &mut Cx, id: String) {
         let settings = cx.hub.clone();
-        self.use_task = Some(
-            cx.jobs
-                .task("hub-download", format!("downloading {id}"), move |r| {
-                    Prepared::Model(
-                        hub::local_model(&settings, &id, Some(r.hub_sink())).map(|_| id),
-                    )
-                }),
-        );
+        self.runtime.use_task = Some(cx.jobs.task(
+            "hub-download",
+            format!("downloading {id}"),
+            move |r| {
+                Prepared::Model(hub::local_model(&settings, &id, Some(r.hub_sink())).map(|_| id))
+            },
+        ));
     }
 
     fn results_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        if self.results.is_empty() {
-            let busy = self.search_task.is_some();
+        if self.runtime.results.is_empty() {
+            let busy = self.runtime.search_task.is_some();
             if busy {
                 ui.horizontal(|ui| {
                     ui.spinner();
                     ui.label("Searching…");
                 });
-            } else if self.searched && !cx.hub.offline {
+            } else if self.runtime.searched && !cx.hub.offline {
                 widgets::empty_state(
                     ui,
                     "Nothing matches. Try a shorter name, another task, or the other kind.",
@@ -550,10 +552,10 @@ impl HubPanel {
             }
             return;
         }
-        let kind = self.results_kind.unwrap_or(self.kind);
+        let kind = self.runtime.results_kind.unwrap_or(self.kind);
         let mut clicked = None;
-        let selected_id = self.selected.as_ref().map(|(_, id)| id.clone());
-        let more = self.results.len() >= self.limit;
+        let selected_id = self.runtime.selected.as_ref().map(|(_, id)| id.clone());
+        let more = self.runtime.results.len() >= self.runtime.limit;
         let height = (ui.available_height() - if more { 36.0 } else { 4.0 }).max(120.0);
         TableBuilder::new(ui)
             .id_salt("hub-results-table")
@@ -573,7 +575,7 @@ impl HubPanel {
                 }
             })
             .body(|mut body| {
-                for hit in &self.results {
+                for hit in &self.runtime.results {
                     body.row(20.0, |mut row| {
                         let is_selected = selected_id.as_deref() == Some(hit.id.as_str());
                         row.set_selected(is_selected);
@@ -612,12 +614,12 @@ impl HubPanel {
             });
         if more {
             ui.add_space(4.0);
-            let busy = self.search_task.is_some();
+            let busy = self.runtime.search_task.is_some();
             if ui
                 .add_enabled(!busy, egui::Button::new("Load more"))
                 .clicked()
             {
-                let limit = self.limit + PAGE;
+                let limit = self.runtime.limit + PAGE;
                 self.search(cx, limit);
             }
         }
@@ -627,8 +629,8 @@ impl HubPanel {
     }
 
     fn details_ui(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
-        let loading = self.details_task.is_some();
-        let Some(details) = self.details.clone() else {
+        let loading = self.runtime.details_task.is_some();
+        let Some(details) = self.runtime.details.clone() else {
             if loading {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -649,7 +651,7 @@ impl HubPanel {
                 ui.label("Refreshing…");
             });
         }
-        let busy = self.use_task.is_some();
+        let busy = self.runtime.use_task.is_some();
         match details {
             Details::Dataset(d) => self.dataset_ui(ui, cx, &d, busy),
             Details::Model(m) => self.model_ui(ui, cx, &m, busy),
@@ -1236,7 +1238,7 @@ mod tests {
         let mut parts = CxParts::default();
         let mut panel = HubPanel::default();
         panel.search_for(&mut parts.cx(&online), SearchKind::Datasets, "glue");
-        assert!(panel.search_task.is_some());
+        assert!(panel.runtime.search_task.is_some());
         panel.search_for(&mut parts.cx(&offline), SearchKind::Datasets, "glue");
         for _ in 0..1000 {
             let cx = &mut parts.cx(&offline);
@@ -1251,7 +1253,7 @@ mod tests {
             parts.toasts.items().is_empty(),
             "the dropped search says nothing"
         );
-        let alert = panel.alert.as_ref().expect("the offline alert");
+        let alert = panel.runtime.alert.as_ref().expect("the offline alert");
         assert!(
             alert.title.starts_with("Offline mode is on"),
             "{}",

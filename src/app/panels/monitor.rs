@@ -21,10 +21,16 @@ pub struct MonitorPanel {
     /// EMA weight for the smoothed train loss, as TensorBoard's slider.
     pub smoothing: f64,
     pub show_raw_loss: bool,
+    /// What lives only while the app runs (not persisted).
     #[serde(skip)]
+    runtime: MonitorRuntime,
+}
+
+/// MonitorPanel's state that lives only while the app runs.
+#[derive(Default)]
+struct MonitorRuntime {
     run: Option<LiveRun>,
     /// The live run's events, forwarded from its trainer thread (which wakes the UI).
-    #[serde(skip)]
     events: Option<Receiver<Event>>,
 }
 
@@ -33,8 +39,7 @@ impl Default for MonitorPanel {
         Self {
             smoothing: 0.6,
             show_raw_loss: true,
-            run: None,
-            events: None,
+            runtime: MonitorRuntime::default(),
         }
     }
 }
@@ -305,13 +310,13 @@ impl MonitorPanel {
         events: Receiver<Event>,
         config: TrainConfig,
     ) {
-        self.run = Some(LiveRun::new(commands, config));
-        self.events = Some(events);
+        self.runtime.run = Some(LiveRun::new(commands, config));
+        self.runtime.events = Some(events);
     }
 
     /// Takes in the events that arrived since the last frame.
     pub fn poll(&mut self, cx: &mut Cx) {
-        let Some(events) = &self.events else {
+        let Some(events) = &self.runtime.events else {
             return;
         };
         let arrived: Vec<Event> = events.try_iter().collect();
@@ -321,19 +326,23 @@ impl MonitorPanel {
     }
 
     pub fn is_training(&self) -> bool {
-        self.run.as_ref().is_some_and(LiveRun::is_active)
+        self.runtime.run.as_ref().is_some_and(LiveRun::is_active)
     }
 
     pub fn live_run(&self) -> Option<&LiveRun> {
-        self.run.as_ref()
+        self.runtime.run.as_ref()
     }
 
     pub fn progress_fraction(&self) -> Option<f32> {
-        self.run.as_ref().filter(|r| r.is_active())?.fraction()
+        self.runtime
+            .run
+            .as_ref()
+            .filter(|r| r.is_active())?
+            .fraction()
     }
 
     pub fn on_event(&mut self, event: Event, cx: &mut Cx) {
-        let Some(run) = self.run.as_mut() else {
+        let Some(run) = self.runtime.run.as_mut() else {
             return;
         };
         let checkpoint = matches!(event, Event::CheckpointSaved { .. });
@@ -360,13 +369,13 @@ impl MonitorPanel {
     /// What the active run is doing, for the status bar's activity corner: "training ·
     /// step 3/30", "paused · step 3/30"; `None` when no run is active.
     pub fn activity(&self) -> Option<String> {
-        let run = self.run.as_ref()?;
+        let run = self.runtime.run.as_ref()?;
         activity_text(&run.phase, run.last_step.as_ref())
     }
 
     /// The status bar's part: the active run's step, loss and ETA.
     pub fn status_line(&self, ui: &mut egui::Ui) {
-        let Some(run) = &self.run else {
+        let Some(run) = &self.runtime.run else {
             ui.label(widgets::muted(ui, "no active run"));
             return;
         };
@@ -425,9 +434,9 @@ impl MonitorPanel {
         widgets::panel_header(
             ui,
             "Monitor",
-            subtitle(self.run.as_ref().map(|run| &run.phase)),
+            subtitle(self.runtime.run.as_ref().map(|run| &run.phase)),
         );
-        let Some(run) = self.run.as_mut() else {
+        let Some(run) = self.runtime.run.as_mut() else {
             widgets::empty_state(
                 ui,
                 "No run in this session yet. Put a recipe together in Train and press Start;\n\

@@ -116,42 +116,35 @@ pub struct PlaygroundPanel {
     pub text_pair: String,
     pub export_dir: String,
 
+    /// What lives only while the app runs (not persisted).
     #[serde(skip)]
+    runtime: PlaygroundRuntime,
+}
+
+/// PlaygroundPanel's state that lives only while the app runs.
+#[derive(Default)]
+struct PlaygroundRuntime {
     runs: Vec<RunChoice>,
-    #[serde(skip)]
     unpickable: Vec<Unpickable>,
-    #[serde(skip)]
     listed: bool,
     /// Listing the runs folder (a newer refresh replaces it).
-    #[serde(skip)]
     listing: Option<Task<Result<Listing, RunsError>>>,
     /// The model of the selected checkpoint, loaded once.
-    #[serde(skip)]
     model: Option<(PathBuf, Arc<Predictor>)>,
     /// Loading the model of this checkpoint folder.
-    #[serde(skip)]
     loading: Option<(PathBuf, Task<Loaded>)>,
     /// A checkpoint that failed to load (not retried until picked again).
-    #[serde(skip)]
     failed_load: Option<PathBuf>,
-    #[serde(skip)]
     predict_after_load: bool,
     /// The prediction for the latest Predict.
-    #[serde(skip)]
     predicting: Option<Task<Result<Shown, PredictError>>>,
-    #[serde(skip)]
     shown: Option<Shown>,
     /// The folder dialog of the export.
-    #[serde(skip)]
     picking: Option<Task<Option<PathBuf>>>,
-    #[serde(skip)]
     export_after_pick: bool,
     /// Writing and reloading the exported model.
-    #[serde(skip)]
     exporting: Option<Task<Result<ExportCheck, PredictError>>>,
-    #[serde(skip)]
     exported: Option<(PathBuf, ExportCheck)>,
-    #[serde(skip)]
     alert: Option<Alert>,
 }
 
@@ -234,7 +227,7 @@ impl PlaygroundPanel {
     /// The runs folder changed: list it again (on a job).
     pub fn refresh(&mut self, cx: &mut Cx) {
         let root = cx.runs_root.to_path_buf();
-        self.listing = Some(cx.jobs.task("playground-runs", "listing runs", move |_| {
+        self.runtime.listing = Some(cx.jobs.task("playground-runs", "listing runs", move |_| {
             list_choices(&root)
         }));
     }
@@ -242,7 +235,7 @@ impl PlaygroundPanel {
     /// Predicts `text` with the first listed run's best checkpoint, as typing it and
     /// pressing Predict does (for the screenshot tour); false while no run is listed.
     pub fn predict_now(&mut self, cx: &mut Cx, text: &str) -> bool {
-        let Some(first) = self.runs.first() else {
+        let Some(first) = self.runtime.runs.first() else {
             return false;
         };
         if self.run.is_none() {
@@ -255,60 +248,60 @@ impl PlaygroundPanel {
 
     /// Whether a prediction is shown.
     pub fn has_prediction(&self) -> bool {
-        self.shown.is_some()
+        self.runtime.shown.is_some()
     }
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
-        if let Some(result) = poll_slot(&mut self.listing) {
+        if let Some(result) = poll_slot(&mut self.runtime.listing) {
             match flatten(result) {
                 Ok(listing) => {
-                    self.runs = listing.runs;
-                    self.unpickable = listing.unpickable;
-                    self.listed = true;
+                    self.runtime.runs = listing.runs;
+                    self.runtime.unpickable = listing.unpickable;
+                    self.runtime.listed = true;
                     if self.selected_run().is_none() {
-                        self.run = self.runs.first().map(|r| r.name.clone());
+                        self.run = self.runtime.runs.first().map(|r| r.name.clone());
                         self.checkpoint = CheckpointPick::Best;
                     }
                 }
                 Err(err) => {
                     // Show the empty state with the alert rather than a spinner forever.
-                    self.listed = true;
+                    self.runtime.listed = true;
                     self.fail(cx, "Could not list the runs", err);
                 }
             }
         }
-        let loaded = match &mut self.loading {
+        let loaded = match &mut self.runtime.loading {
             Some((dir, task)) => task.poll().map(|result| (dir.clone(), result)),
             None => None,
         };
         if let Some((dir, result)) = loaded {
-            self.loading = None;
+            self.runtime.loading = None;
             let selected = self.selected_dir().map(|(_, d)| d);
             match flatten(result) {
                 Ok(predictor) if selected.as_ref() == Some(&dir) => {
-                    self.model = Some((dir, predictor));
-                    if std::mem::take(&mut self.predict_after_load) {
+                    self.runtime.model = Some((dir, predictor));
+                    if std::mem::take(&mut self.runtime.predict_after_load) {
                         self.start_prediction(cx);
                     }
                 }
                 // The selection moved on meanwhile.
                 Ok(_) => {}
                 Err(err) => {
-                    self.predict_after_load = false;
-                    self.failed_load = Some(dir.clone());
+                    self.runtime.predict_after_load = false;
+                    self.runtime.failed_load = Some(dir.clone());
                     self.fail(cx, &format!("Could not load {}", folder_name(&dir)), err);
                 }
             }
         }
-        if let Some(result) = poll_slot(&mut self.predicting) {
+        if let Some(result) = poll_slot(&mut self.runtime.predicting) {
             match flatten(result) {
-                Ok(shown) => self.shown = Some(shown),
+                Ok(shown) => self.runtime.shown = Some(shown),
                 Err(err) => self.fail(cx, "The prediction failed", err),
             }
         }
-        if let Some(result) = poll_slot(&mut self.picking) {
-            let export = std::mem::take(&mut self.export_after_pick);
+        if let Some(result) = poll_slot(&mut self.runtime.picking) {
+            let export = std::mem::take(&mut self.runtime.export_after_pick);
             match result {
                 Ok(Some(folder)) => {
                     self.export_dir = folder.display().to_string();
@@ -320,7 +313,7 @@ impl PlaygroundPanel {
                 Err(err) => self.fail(cx, "Could not show the folder dialog", err.to_string()),
             }
         }
-        if let Some(result) = poll_slot(&mut self.exporting) {
+        if let Some(result) = poll_slot(&mut self.runtime.exporting) {
             match flatten(result) {
                 Ok(check) => {
                     cx.toasts.success(export_summary(&check));
@@ -330,7 +323,7 @@ impl PlaygroundPanel {
                         .and_then(|f| f.parent())
                         .map(Path::to_path_buf)
                         .unwrap_or_default();
-                    self.exported = Some((folder, check));
+                    self.runtime.exported = Some((folder, check));
                 }
                 Err(err) => self.fail(cx, "The export failed", err),
             }
@@ -339,12 +332,12 @@ impl PlaygroundPanel {
 
     fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
         cx.toasts.error(title, detail.clone());
-        self.alert = Some(Alert::error(title, detail));
+        self.runtime.alert = Some(Alert::error(title, detail));
     }
 
     fn selected_run(&self) -> Option<&RunChoice> {
         let name = self.run.as_deref()?;
-        self.runs.iter().find(|r| r.name == name)
+        self.runtime.runs.iter().find(|r| r.name == name)
     }
 
     /// The selected checkpoint: its step and folder.
@@ -358,12 +351,16 @@ impl PlaygroundPanel {
         let Some((_, dir)) = self.selected_dir() else {
             return;
         };
-        let ready = self.model.as_ref().is_some_and(|(d, _)| *d == dir);
-        let busy = self.loading.as_ref().is_some_and(|(d, _)| *d == dir);
-        if ready || busy || self.failed_load.as_ref() == Some(&dir) {
+        let ready = self.runtime.model.as_ref().is_some_and(|(d, _)| *d == dir);
+        let busy = self
+            .runtime
+            .loading
+            .as_ref()
+            .is_some_and(|(d, _)| *d == dir);
+        if ready || busy || self.runtime.failed_load.as_ref() == Some(&dir) {
             return;
         }
-        self.model = None;
+        self.runtime.model = None;
         let job_dir = dir.clone();
         // A load of another checkpoint still running is dropped: the selection moved on.
         let task = cx.jobs.task(
@@ -375,65 +372,66 @@ impl PlaygroundPanel {
                     .map(Arc::new)
             },
         );
-        self.loading = Some((dir, task));
+        self.runtime.loading = Some((dir, task));
     }
 
     fn predict(&mut self, cx: &mut Cx) {
         if self.selected_dir().is_none() {
-            self.alert = Some(Alert::warning(
+            self.runtime.alert = Some(Alert::warning(
                 "Pick a run and a checkpoint first",
                 "Only runs with a saved checkpoint are listed.",
             ));
             return;
         }
         if self.text.trim().is_empty() {
-            self.alert = Some(Alert::warning(
+            self.runtime.alert = Some(Alert::warning(
                 "Type a text first",
                 "The model classifies the text (with the pair, for two-sentence tasks).",
             ));
             return;
         }
-        self.alert = None;
+        self.runtime.alert = None;
         // Picking Predict again retries a checkpoint that failed to load.
-        self.failed_load = None;
+        self.runtime.failed_load = None;
         // An answer to an earlier Predict would show the wrong text's label.
-        self.predicting = None;
-        let ready = match (&self.model, self.selected_dir()) {
+        self.runtime.predicting = None;
+        let ready = match (&self.runtime.model, self.selected_dir()) {
             (Some((loaded, _)), Some((_, dir))) => *loaded == dir,
             _ => false,
         };
         if ready {
             self.start_prediction(cx);
         } else {
-            self.predict_after_load = true;
+            self.runtime.predict_after_load = true;
             self.ensure_loading(cx);
         }
     }
 
     fn start_prediction(&mut self, cx: &mut Cx) {
-        let Some((dir, predictor)) = self.model.clone() else {
+        let Some((dir, predictor)) = self.runtime.model.clone() else {
             return;
         };
         let text = self.text.clone();
         let pair = Some(self.text_pair.clone()).filter(|p| !p.trim().is_empty());
-        self.predicting = Some(cx.jobs.task("playground-predict", "predicting", move |_| {
-            predictor
-                .predict(&text, pair.as_deref())
-                .map(|prediction| Shown {
-                    prediction,
-                    checkpoint: dir,
-                    text,
-                    text_pair: pair,
-                })
-        }));
+        self.runtime.predicting =
+            Some(cx.jobs.task("playground-predict", "predicting", move |_| {
+                predictor
+                    .predict(&text, pair.as_deref())
+                    .map(|prediction| Shown {
+                        prediction,
+                        checkpoint: dir,
+                        text,
+                        text_pair: pair,
+                    })
+            }));
     }
 
     fn pick_folder(&mut self, cx: &mut Cx, then_export: bool) {
-        if self.picking.is_some() {
+        if self.runtime.picking.is_some() {
             return;
         }
-        self.export_after_pick = then_export;
-        self.picking = Some(cx.jobs.task("playground-pick", "choosing a folder", |_| {
+        self.runtime.export_after_pick = then_export;
+        self.runtime.picking = Some(cx.jobs.task("playground-pick", "choosing a folder", |_| {
             rfd::FileDialog::new()
                 .set_title("Export the model into this folder")
                 .pick_folder()
@@ -442,17 +440,17 @@ impl PlaygroundPanel {
 
     fn start_export(&mut self, cx: &mut Cx) {
         let Some((_, source)) = self.selected_dir() else {
-            self.alert = Some(Alert::warning(
+            self.runtime.alert = Some(Alert::warning(
                 "Pick a run and a checkpoint first",
                 "The export writes the selected checkpoint's model.",
             ));
             return;
         };
         let out = PathBuf::from(self.export_dir.trim());
-        self.alert = None;
-        self.exported = None;
+        self.runtime.alert = None;
+        self.runtime.exported = None;
         // An export still running is dropped; this one's outcome is shown.
-        self.exporting = Some(cx.jobs.task(
+        self.runtime.exporting = Some(cx.jobs.task(
             "playground-export",
             format!("exporting {}", folder_name(&source)),
             move |_| {
@@ -467,15 +465,15 @@ impl PlaygroundPanel {
             "Playground",
             "Try a trained checkpoint on your own text, and export it as a Hugging Face model.",
         );
-        widgets::alert(ui, &mut self.alert);
-        if !self.listed {
+        widgets::alert(ui, &mut self.runtime.alert);
+        if !self.runtime.listed {
             ui.horizontal(|ui| {
                 ui.spinner();
                 ui.label("Listing runs…");
             });
             return;
         }
-        if self.runs.is_empty() {
+        if self.runtime.runs.is_empty() {
             widgets::empty_state(
                 ui,
                 "No run has a saved checkpoint yet. Train one (Train, then Start); each\n\
@@ -506,18 +504,18 @@ impl PlaygroundPanel {
 
     /// The runs that cannot be picked, each with why, so none goes missing silently.
     fn unpickable_runs(&self, ui: &mut egui::Ui) {
-        if self.unpickable.is_empty() {
+        if self.runtime.unpickable.is_empty() {
             return;
         }
         ui.add_space(12.0);
         ui.label(RichText::new("Runs without a checkpoint").strong());
-        for run in &self.unpickable {
+        for run in &self.runtime.unpickable {
             ui.label(widgets::muted(ui, format!("{}: {}", run.name, run.reason)));
         }
     }
 
     fn selection(&mut self, ui: &mut egui::Ui) {
-        let run_names: Vec<String> = self.runs.iter().map(|r| r.name.clone()).collect();
+        let run_names: Vec<String> = self.runtime.runs.iter().map(|r| r.name.clone()).collect();
         let current = self.run.clone().unwrap_or_default();
         ui.horizontal_wrapped(|ui| {
             // Run names are long (a timestamp and the run name): the picker takes at most the
@@ -588,7 +586,7 @@ impl PlaygroundPanel {
             }
             ui.label(widgets::muted(ui, facts.join(" · ")));
         }
-        match (&self.loading, &self.model) {
+        match (&self.runtime.loading, &self.runtime.model) {
             (Some((dir, _)), _) => {
                 ui.horizontal(|ui| {
                     ui.spinner();
@@ -632,7 +630,7 @@ impl PlaygroundPanel {
         .labelled_by(pair_label.id);
         ui.add_space(4.0);
         ui.horizontal(|ui| {
-            let busy = self.predicting.is_some() || self.predict_after_load;
+            let busy = self.runtime.predicting.is_some() || self.runtime.predict_after_load;
             if ui
                 .add_enabled(!busy, egui::Button::new("▶ Predict"))
                 .on_hover_text("Classify the text with the selected checkpoint")
@@ -647,7 +645,7 @@ impl PlaygroundPanel {
     }
 
     fn result(&self, ui: &mut egui::Ui) {
-        let Some(shown) = &self.shown else {
+        let Some(shown) = &self.runtime.shown else {
             ui.label(widgets::muted(
                 ui,
                 "Type a text and press Predict to see the label and its probability.",
@@ -713,8 +711,8 @@ impl PlaygroundPanel {
             "Writes config.json (id2label, label2id), model.safetensors, the tokenizer files \
              and a model card, then reloads the folder and compares logits with the source.",
         ));
-        let picking = self.picking.is_some();
-        let exporting = self.exporting.is_some();
+        let picking = self.runtime.picking.is_some();
+        let exporting = self.runtime.exporting.is_some();
         egui::Grid::new("playground-export")
             .num_columns(2)
             .show(ui, |ui| {
@@ -749,7 +747,7 @@ impl PlaygroundPanel {
                 ui.spinner();
             }
         });
-        if let Some((folder, check)) = &self.exported {
+        if let Some((folder, check)) = &self.runtime.exported {
             ui.label(
                 RichText::new(format!("{} ({})", export_summary(check), folder.display()))
                     .color(crate::app::toasts::Level::Success.color(ui.visuals().dark_mode)),

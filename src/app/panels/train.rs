@@ -247,31 +247,38 @@ pub struct TrainPanel {
     pub toml_path: String,
     /// "Export as Accelerate project…" for the recipe.
     pub accelerate: AccelerateForm,
+    /// What lives only while the app runs (not persisted).
     #[serde(skip)]
+    runtime: TrainRuntime,
+}
+
+/// TrainPanel's state that lives only while the app runs.
+#[derive(Default)]
+struct TrainRuntime {
     drafts: BTreeMap<&'static str, Draft>,
-    #[serde(skip)]
     alert: Option<Alert>,
     /// The file dialog of "Open TOML…" or "Save as TOML…", and which of the two it is for.
-    #[serde(skip)]
     dialog: Option<Task<(FileAction, DialogOutcome)>>,
     /// Reading a TOML recipe: the file and what it holds.
-    #[serde(skip)]
     import: Option<Task<(PathBuf, Result<TrainConfig, ConfigError>)>>,
     /// Writing the recipe as TOML: the file and whether it was written.
-    #[serde(skip)]
     export: Option<Task<(PathBuf, std::io::Result<()>)>>,
     /// The preflight running, with the recipe it runs on.
-    #[serde(skip)]
     preflight_task: Option<Task<PreflightDone>>,
     /// The last preflight: the recipe it ran on and what it found.
-    #[serde(skip)]
     preflight: Option<(Box<TrainConfig>, PreflightResult)>,
 }
 
 impl TrainPanel {
     /// The report of the last preflight, if it succeeded.
     pub fn preflight_report(&self) -> Option<&PreflightReport> {
-        self.preflight.as_ref()?.1.as_ref().ok().map(|r| r.as_ref())
+        self.runtime
+            .preflight
+            .as_ref()?
+            .1
+            .as_ref()
+            .ok()
+            .map(|r| r.as_ref())
     }
 
     /// Runs the preflight, as its button does (for the screenshot tour).
@@ -280,18 +287,21 @@ impl TrainPanel {
     }
 
     pub fn preflight_running(&self) -> bool {
-        self.preflight_task.is_some()
+        self.runtime.preflight_task.is_some()
     }
 
     /// Whether a file dialog, import or export is under way (Open and Save wait for it).
     fn file_busy(&self) -> bool {
-        self.dialog.is_some() || self.import.is_some() || self.export.is_some()
+        self.runtime.dialog.is_some()
+            || self.runtime.import.is_some()
+            || self.runtime.export.is_some()
     }
 
     /// Everything to fix before Start, one per key, in the form's order: fields that do not
     /// parse, then what `problems()` finds in the recipe.
     pub fn problems(&self, recipe: &TrainConfig) -> Vec<Problem> {
         let mut problems: Vec<Problem> = self
+            .runtime
             .drafts
             .iter()
             .filter_map(|(key, draft)| {
@@ -324,7 +334,7 @@ impl TrainPanel {
             "The hyperparameters of the run, with TrainingArguments' names and defaults. \
              Hover a name for what it does.",
         );
-        widgets::alert(ui, &mut self.alert);
+        widgets::alert(ui, &mut self.runtime.alert);
         let problems = self.problems(cx.recipe);
 
         if ui.available_width() < SIDE_BY_SIDE_WIDTH {
@@ -409,7 +419,9 @@ impl TrainPanel {
                         .clicked()
                     {
                         reset_keys(cx.recipe, &resettable);
-                        self.drafts.retain(|key, _| !resettable.contains(key));
+                        self.runtime
+                            .drafts
+                            .retain(|key, _| !resettable.contains(key));
                     }
                 });
         }
@@ -482,6 +494,7 @@ impl TrainPanel {
             Kind::Text => {
                 let label = name_label(ui, name, name_width).on_hover_text(&help);
                 let mut text = self
+                    .runtime
                     .drafts
                     .get(key)
                     .map_or_else(|| current.clone(), |d| d.text.clone());
@@ -500,14 +513,19 @@ impl TrainPanel {
                     .on_hover_text(&help);
                 if response.changed() {
                     self.apply(recipe, key, &text);
-                    if let Some(draft) = self.drafts.get_mut(key) {
+                    if let Some(draft) = self.runtime.drafts.get_mut(key) {
                         draft.text = text;
                     }
                 }
                 // A good value is shown as the recipe has it once the field is left.
-                if !response.has_focus() && self.drafts.get(key).is_some_and(|d| d.error.is_none())
+                if !response.has_focus()
+                    && self
+                        .runtime
+                        .drafts
+                        .get(key)
+                        .is_some_and(|d| d.error.is_none())
                 {
-                    self.drafts.remove(key);
+                    self.runtime.drafts.remove(key);
                 }
             }
         }
@@ -526,7 +544,7 @@ impl TrainPanel {
     /// Applies `key = text` the way `wick train --set` does; a value that does not parse is
     /// kept as a draft with its error, and the recipe keeps its previous value.
     fn apply(&mut self, recipe: &mut TrainConfig, key: &'static str, text: &str) {
-        let draft = self.drafts.entry(key).or_default();
+        let draft = self.runtime.drafts.entry(key).or_default();
         draft.text = text.to_string();
         draft.error = recipe
             .apply_override(&format!("{key}={text}"))
@@ -547,7 +565,7 @@ impl TrainPanel {
                     .clicked()
                 {
                     preset.apply(cx.recipe);
-                    self.drafts.clear();
+                    self.runtime.drafts.clear();
                     cx.toasts.info(format!("Preset applied: {}", preset.name()));
                 }
             }
@@ -565,7 +583,7 @@ impl TrainPanel {
                 .filter(|k| !KEPT_ON_RESET.contains(k))
                 .collect();
             reset_keys(cx.recipe, &keys);
-            self.drafts.clear();
+            self.runtime.drafts.clear();
         }
         ui.separator();
 
@@ -662,6 +680,7 @@ impl TrainPanel {
             problems_box(ui, cx, problems);
         }
         if let Some(status) = self
+            .runtime
             .preflight_task
             .as_ref()
             .and_then(|task| cx.jobs.status(task.job()))
@@ -682,7 +701,7 @@ impl TrainPanel {
                 });
             });
         }
-        if let Some((config, result)) = &self.preflight {
+        if let Some((config, result)) = &self.runtime.preflight {
             ui.add_space(6.0);
             preflight_card(ui, config, result, cx.recipe);
         }
@@ -704,15 +723,16 @@ impl TrainPanel {
     fn start_preflight(&mut self, cx: &mut Cx) {
         let config = cx.recipe.clone();
         let hub = cx.hub.clone();
-        self.preflight_task = Some(cx.jobs.task("preflight", "preflight", move |reporter| {
-            let progress_reporter = reporter.clone();
-            let progress: PreflightProgress =
-                std::sync::Arc::new(move |stage: &str, done, total| {
-                    progress_reporter.progress(done, total, stage);
-                });
-            let result = crate::train::preflight(&config, &hub, progress).map(Box::new);
-            (Box::new(config), result)
-        }));
+        self.runtime.preflight_task =
+            Some(cx.jobs.task("preflight", "preflight", move |reporter| {
+                let progress_reporter = reporter.clone();
+                let progress: PreflightProgress =
+                    std::sync::Arc::new(move |stage: &str, done, total| {
+                        progress_reporter.progress(done, total, stage);
+                    });
+                let result = crate::train::preflight(&config, &hub, progress).map(Box::new);
+                (Box::new(config), result)
+            }));
     }
 
     /// "Open TOML…" and "Save as TOML…": the typed path, or a dialog when there is none.
@@ -730,7 +750,7 @@ impl TrainPanel {
     }
 
     fn import(&mut self, cx: &mut Cx, path: PathBuf) {
-        self.import = Some(cx.jobs.task("import", "importing a TOML recipe", move |_| {
+        self.runtime.import = Some(cx.jobs.task("import", "importing a TOML recipe", move |_| {
             let result = read_recipe(&path);
             (path, result)
         }));
@@ -738,7 +758,7 @@ impl TrainPanel {
 
     fn export(&mut self, cx: &mut Cx, path: PathBuf) {
         let text = exportable(cx.recipe).to_toml_string();
-        self.export = Some(cx.jobs.task("export", "exporting the recipe", move |_| {
+        self.runtime.export = Some(cx.jobs.task("export", "exporting the recipe", move |_| {
             let result = std::fs::write(&path, text);
             (path, result)
         }));
@@ -749,7 +769,7 @@ impl TrainPanel {
             .parent()
             .filter(|p| p.is_dir())
             .map(Path::to_path_buf);
-        self.dialog = Some(cx.jobs.task("file-dialog", "choosing a file", move |_| {
+        self.runtime.dialog = Some(cx.jobs.task("file-dialog", "choosing a file", move |_| {
             // rfd blocks until the dialog closes: never on the UI thread.
             let opened = std::time::Instant::now();
             let mut dialog = rfd::FileDialog::new().add_filter("TOML", &["toml"]);
@@ -767,7 +787,7 @@ impl TrainPanel {
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
         self.accelerate.poll(cx);
-        match poll_slot(&mut self.dialog) {
+        match poll_slot(&mut self.runtime.dialog) {
             Some(Ok((purpose, DialogOutcome::Picked(path)))) => {
                 self.toml_path = path.display().to_string();
                 match purpose {
@@ -783,11 +803,11 @@ impl TrainPanel {
             ),
             Some(Err(err)) => self.fail(cx, "Could not show the file dialog", err.to_string()),
         }
-        match poll_slot(&mut self.import) {
+        match poll_slot(&mut self.runtime.import) {
             Some(Ok((path, Ok(config)))) => {
                 *cx.recipe = config;
-                self.drafts.clear();
-                self.alert = None;
+                self.runtime.drafts.clear();
+                self.runtime.alert = None;
                 let problems = self.problems(cx.recipe);
                 if problems.is_empty() {
                     cx.toasts.success(format!("Imported {}", path.display()));
@@ -808,7 +828,7 @@ impl TrainPanel {
             Some(Err(err)) => self.fail(cx, "Could not import the recipe", err.to_string()),
             None => {}
         }
-        match poll_slot(&mut self.export) {
+        match poll_slot(&mut self.runtime.export) {
             Some(Ok((path, Ok(())))) => {
                 cx.toasts.success(format!("Exported to {}", path.display()))
             }
@@ -820,7 +840,7 @@ impl TrainPanel {
             Some(Err(err)) => self.fail(cx, "Could not export the recipe", err.to_string()),
             None => {}
         }
-        let preflight = match poll_slot(&mut self.preflight_task) {
+        let preflight = match poll_slot(&mut self.runtime.preflight_task) {
             Some(Ok((config, result))) => Some((config, result.map_err(PreflightFailed::from))),
             // The recipe it ran on went with the crashed work: show the one in the form.
             Some(Err(err)) => Some((Box::new(cx.recipe.clone()), Err(err.into()))),
@@ -830,14 +850,14 @@ impl TrainPanel {
             if let Err(err) = &result {
                 cx.toasts.error("Preflight failed", err.to_string());
             }
-            self.preflight = Some((config, result));
+            self.runtime.preflight = Some((config, result));
         }
     }
 
     /// A toast and the alert above the form.
     fn fail(&mut self, cx: &mut Cx, title: &str, detail: String) {
         cx.toasts.error(title, detail.clone());
-        self.alert = Some(Alert::error(title, detail));
+        self.runtime.alert = Some(Alert::error(title, detail));
     }
 }
 
