@@ -415,8 +415,7 @@ impl WickApp {
             state.hub.poll(cx);
             state.data.poll(cx);
             state.train.poll(cx);
-            // Runs' own form (Runs does not poll it itself yet).
-            state.runs.accelerate.poll(cx);
+            state.runs.poll(cx);
             state.playground.poll(cx);
         });
     }
