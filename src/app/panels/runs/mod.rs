@@ -36,11 +36,6 @@ pub use manage::{fork_config, resume_config};
 
 #[derive(Debug)]
 pub enum Msg {
-    Deleted {
-        path: PathBuf,
-        result: Result<(), String>,
-    },
-    OpenFailed(String),
     /// The window's pixels, for the PNG export.
     Screenshot(Arc<egui::ColorImage>),
     Saved {
@@ -221,7 +216,9 @@ struct Runtime {
     rename_text: String,
     rename_for: Option<PathBuf>,
     delete: Option<DeleteRequest>,
-    deleting: Option<PathBuf>,
+    /// The confirmed delete, while it runs; its result is the deleted run's path.
+    deleting: Option<Task<Result<PathBuf, RunsError>>>,
+    opening: Option<Task<Result<(), manage::OpenFolderError>>>,
     checkpoint_step: Option<u64>,
     plot_rect: Option<egui::Rect>,
     pixels_per_point: f32,
@@ -323,6 +320,7 @@ impl RunsPanel {
             None => {}
         }
         self.poll_loads();
+        self.poll_manage(cx);
         self.accelerate.poll(cx);
     }
 
@@ -377,26 +375,6 @@ impl RunsPanel {
 
     pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
         match msg {
-            Msg::Deleted { path, result } => {
-                self.rt.deleting = None;
-                match result {
-                    Ok(()) => {
-                        let name = path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        cx.toasts.success(format!("Deleted {name}"));
-                    }
-                    Err(err) => {
-                        cx.toasts.error("Could not delete the run", err.clone());
-                        self.rt.alert = Some(Alert::error("Could not delete the run", err));
-                    }
-                }
-                cx.actions.push(Action::RunsChanged);
-            }
-            Msg::OpenFailed(err) => {
-                cx.toasts.error("Could not open the folder", err);
-            }
             Msg::Screenshot(image) => {
                 let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect)
                 else {
