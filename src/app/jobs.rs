@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::panels::runs;
 use crate::hub::EventSink;
 
 pub type JobId = u64;
@@ -29,9 +28,7 @@ pub enum Msg {
         detail: String,
     },
     /// A job's thread ended (after its last message).
-    Finished {
-        job: JobId,
-    },
+    Finished { job: JobId },
     /// A job's thread panicked: a bug, reported instead of taking the app down.
     Crashed {
         job: JobId,
@@ -40,7 +37,6 @@ pub enum Msg {
     },
     /// An event from the trainer thread of the active run.
     Trainer(crate::train::Event),
-    Runs(runs::Msg),
 }
 
 /// A job still running, for the status bar.

@@ -402,7 +402,6 @@ impl WickApp {
             for msg in messages {
                 match msg {
                     Msg::Trainer(event) => state.monitor.on_event(event, cx),
-                    Msg::Runs(msg) => state.runs.on_msg(msg, cx),
                     Msg::Crashed { label, reason, .. } => cx.toasts.error(
                         format!("Internal error while {label}"),
                         format!("{reason}\nThis is a bug in Wick; the app keeps running."),

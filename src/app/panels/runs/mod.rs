@@ -31,22 +31,8 @@ mod manage;
 mod table;
 
 pub use curves::default_panels;
-pub use export::save_png_crop;
+pub use export::{ExportError, save_png_crop};
 pub use manage::{fork_config, resume_config};
-
-#[derive(Debug)]
-pub enum Msg {
-    /// The window's pixels, for the PNG export.
-    Screenshot(Arc<egui::ColorImage>),
-    Saved {
-        what: Export,
-        result: Result<PathBuf, String>,
-    },
-    Picked {
-        what: Export,
-        path: Option<PathBuf>,
-    },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
@@ -222,7 +208,11 @@ struct Runtime {
     checkpoint_step: Option<u64>,
     plot_rect: Option<egui::Rect>,
     pixels_per_point: f32,
-    pending_png: Option<PathBuf>,
+    pending_png: Option<export::PendingPng>,
+    saving_png: Option<Task<Result<PathBuf, export::ExportError>>>,
+    saving_csv: Option<Task<Result<PathBuf, export::ExportError>>>,
+    /// A save dialog for the PNG or the CSV path.
+    picking: Option<Task<(Export, Option<PathBuf>)>>,
     overlay: Option<OverlayCache>,
     /// Ticked runs hidden from every compare panel (still ticked for the diffs).
     hidden: std::collections::HashSet<PathBuf>,
@@ -321,6 +311,7 @@ impl RunsPanel {
         }
         self.poll_loads();
         self.poll_manage(cx);
+        self.poll_exports(cx);
         self.accelerate.poll(cx);
     }
 
@@ -368,51 +359,6 @@ impl RunsPanel {
                 }
                 Err(err) => {
                     self.rt.load_errors.insert(path, err);
-                }
-            }
-        }
-    }
-
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Screenshot(image) => {
-                let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect)
-                else {
-                    return;
-                };
-                let ppp = self.rt.pixels_per_point.max(0.1);
-                cx.jobs.spawn("runs-png", "saving the chart", move |r| {
-                    let result = save_png_crop(&image, rect, ppp, &path).map(|()| path);
-                    r.send(jobs::Msg::Runs(Msg::Saved {
-                        what: Export::Png,
-                        result,
-                    }));
-                });
-            }
-            Msg::Saved { what, result } => {
-                let kind = match what {
-                    Export::Png => "chart",
-                    Export::Csv => "metrics",
-                };
-                match result {
-                    Ok(path) => cx
-                        .toasts
-                        .success(format!("Saved the {kind} to {}", path.display())),
-                    Err(err) => {
-                        cx.toasts
-                            .error(format!("Could not save the {kind}"), err.clone());
-                        self.rt.alert =
-                            Some(Alert::error(format!("Could not save the {kind}"), err));
-                    }
-                }
-            }
-            Msg::Picked { what, path } => {
-                if let Some(path) = path {
-                    let text = path.display().to_string();
-                    match what {
-                        Export::Png => self.png_path = text,
-                        Export::Csv => self.csv_path = text,
-                    }
                 }
             }
         }
