@@ -3,9 +3,10 @@
 //! validation examples whose prediction flipped; fork a run from a checkpoint or resume
 //! it; export the overlay as PNG and the metrics as CSV.
 //!
-//! Listing and loading a run's files happen on jobs; a loaded run is cached by its path and
-//! the sizes of `metrics.jsonl` and `predictions.json`, so a run still training reloads
-//! when it logs more.
+//! Listing and loading a run's files happen on tasks the panel owns (a newer request
+//! replaces an older one); a loaded run is cached by its path and the sizes of
+//! `metrics.jsonl` and `predictions.json`, so a run still training reloads when it logs
+//! more.
 
 use egui::RichText;
 use serde::{Deserialize, Serialize};
