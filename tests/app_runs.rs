@@ -417,3 +417,86 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
     harness.run_steps(3);
     assert_in_view(&harness, &all, 1280.0);
 }
+
+/// A run folder with no logs yet (its lock released, as after a crash).
+fn empty_run(runs_root: &Path, name: &str) -> PathBuf {
+    let config = TrainConfig {
+        model: "acme/tiny".into(),
+        dataset: "acme/reviews".into(),
+        run_name: Some(name.into()),
+        ..TrainConfig::default()
+    };
+    let run = RunDir::create(runs_root, &format!("20260101-000000-{name}"), &config).unwrap();
+    run.path().to_path_buf()
+}
+
+/// The panel takes its tasks' results every frame, whichever tab shows: the runs are listed
+/// and a ticked run is read while Train is open.
+#[test]
+fn runs_are_listed_and_read_while_another_tab_shows() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_root = dir.path().join("runs");
+    let path = empty_run(&runs_root, "elsewhere");
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    harness.run_steps(2);
+    harness.get_by_label(&Tab::Train.nav_label()).click();
+    harness.run_steps(1);
+    assert_eq!(harness.state().state.tab, Tab::Train);
+    wait_for(
+        &mut harness,
+        "the runs to be listed off the Runs tab",
+        |h| {
+            h.state()
+                .state
+                .runs
+                .rows()
+                .is_some_and(|rows| rows.len() == 1)
+        },
+    );
+    harness
+        .state_mut()
+        .state
+        .runs
+        .select_for_overlay(std::slice::from_ref(&path));
+    // The read starts when Runs is drawn next (as a click would), then finishes off it.
+    harness.get_by_label(&Tab::Runs.nav_label()).click();
+    harness.run_steps(1);
+    harness.get_by_label(&Tab::Train.nav_label()).click();
+    wait_for(
+        &mut harness,
+        "the ticked run to be read off the Runs tab",
+        |h| h.state().state.tab == Tab::Train && h.state().state.runs.is_loaded(&path),
+    );
+}
+
+/// A CSV export that cannot be written says why (the path and the OS's reason), in an alert
+/// and a toast, and the panel keeps working.
+#[test]
+fn a_csv_export_that_cannot_be_written_names_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_root = dir.path().join("runs");
+    let path = empty_run(&runs_root, "unsaved");
+    let mut harness = harness(
+        dir.path(),
+        HubSettings::with_home(&dir.path().join("hf")).with_offline(true),
+    );
+    open_runs(&mut harness, 1);
+    tick(&mut harness, "unsaved");
+    wait_for(&mut harness, "the run's files to be read", |h| {
+        h.state().state.runs.is_loaded(&path)
+    });
+    let csv_path = dir.path().join("no-such-folder").join("metrics.csv");
+    set_text(&mut harness, "CSV file", &csv_path.display().to_string());
+    click(&mut harness, "Export metrics CSV");
+    wait_for(&mut harness, "the export's error", |h| {
+        has_label(h, "Could not save the metrics")
+    });
+    assert!(has_label_containing(
+        &harness,
+        &format!("{}: ", csv_path.display())
+    ));
+    assert!(!csv_path.exists());
+}

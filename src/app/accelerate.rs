@@ -194,7 +194,7 @@ mod tests {
         let mut recipe = TrainConfig::default();
         let mut actions = Vec::new();
         for _ in 0..1000 {
-            jobs.drain();
+            jobs.update();
             let mut cx = Cx {
                 jobs: &mut *jobs,
                 toasts: &mut toasts,
@@ -266,7 +266,7 @@ mod tests {
         // The first one finishing later changes nothing.
         gate_tx.send(()).unwrap();
         for _ in 0..1000 {
-            jobs.drain();
+            jobs.update();
             if jobs.running().next().is_none() {
                 break;
             }

@@ -13,14 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use super::panels::runs;
 use crate::hub::EventSink;
 
 pub type JobId = u64;
 
-/// Everything that comes back to the UI thread.
+/// What a job's thread tells the status bar.
 #[derive(Debug)]
-pub enum Msg {
+enum Note {
     /// A job's progress; `total` 0 when unknown.
     Progress {
         job: JobId,
@@ -28,17 +27,8 @@ pub enum Msg {
         total: u64,
         detail: String,
     },
-    /// A job's thread ended (after its last message).
-    Finished {
-        job: JobId,
-    },
-    /// A job's thread panicked: a bug, reported instead of taking the app down.
-    Crashed {
-        job: JobId,
-        label: String,
-        reason: String,
-    },
-    Runs(runs::Msg),
+    /// A job's thread ended.
+    Finished { job: JobId },
 }
 
 /// A job still running, for the status bar.
@@ -64,7 +54,7 @@ type Repaint = Arc<dyn Fn() + Send + Sync>;
 #[derive(Clone)]
 pub struct Reporter {
     job: JobId,
-    tx: Sender<Msg>,
+    tx: Sender<Note>,
     repaint: Repaint,
     cancelled: Arc<AtomicBool>,
 }
@@ -80,15 +70,15 @@ impl Reporter {
         self.cancelled.load(Ordering::Relaxed)
     }
 
-    /// Sends a result to the UI thread and wakes it.
-    pub fn send(&self, msg: Msg) {
+    /// Tells the status bar and wakes the UI thread.
+    fn send(&self, note: Note) {
         // The receiver only goes away when the app closes; nothing is left to tell.
-        let _ = self.tx.send(msg);
+        let _ = self.tx.send(note);
         (self.repaint)();
     }
 
     pub fn progress(&self, done: u64, total: u64, detail: impl Into<String>) {
-        self.send(Msg::Progress {
+        self.send(Note::Progress {
             job: self.job,
             done,
             total,
@@ -162,8 +152,8 @@ pub fn poll_slot<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, TaskError>> 
 }
 
 pub struct Jobs {
-    tx: Sender<Msg>,
-    rx: Receiver<Msg>,
+    tx: Sender<Note>,
+    rx: Receiver<Note>,
     repaint: Repaint,
     running: BTreeMap<JobId, JobStatus>,
     next_id: JobId,
@@ -180,51 +170,6 @@ impl Jobs {
             running: BTreeMap::new(),
             next_id: 1,
         }
-    }
-
-    /// Runs `work` on a thread named `wick-{name}`; it shows in the status bar as `label`
-    /// until it returns. A panic is caught and reported as [`Msg::Crashed`].
-    pub fn spawn(
-        &mut self,
-        name: &str,
-        label: impl Into<String>,
-        work: impl FnOnce(&Reporter) + Send + 'static,
-    ) -> JobId {
-        let reporter = self.reporter();
-        let job = reporter.job;
-        let label = label.into();
-        self.running.insert(
-            job,
-            JobStatus {
-                label: label.clone(),
-                done: 0,
-                total: 0,
-                detail: String::new(),
-                started: Instant::now(),
-            },
-        );
-        let spawned = std::thread::Builder::new()
-            .name(format!("wick-{name}"))
-            .spawn(move || {
-                let outcome = catch_unwind(AssertUnwindSafe(|| work(&reporter)));
-                if let Err(panic) = outcome {
-                    reporter.send(Msg::Crashed {
-                        job,
-                        label,
-                        reason: panic_message(panic.as_ref()),
-                    });
-                }
-                reporter.send(Msg::Finished { job });
-            });
-        if let Err(err) = spawned {
-            let _ = self.tx.send(Msg::Crashed {
-                job,
-                label: "starting a background thread".into(),
-                reason: err.to_string(),
-            });
-            let _ = self.tx.send(Msg::Finished { job });
-        }
-        job
     }
 
     /// Runs `work` on a thread named `wick-{name}`, listed in the status bar as `label`
@@ -283,13 +228,13 @@ impl Jobs {
             .name(format!("wick-{name}"))
             .spawn(move || {
                 work(&reporter);
-                reporter.send(Msg::Finished { job });
+                reporter.send(Note::Finished { job });
             });
         if let Err(err) = spawned {
             // The thread never ran: the result channel went with the closure, so the owner's
             // poll says NotStarted; the status bar is cleared.
             log_thread_error(&err);
-            let _ = self.tx.send(Msg::Finished { job });
+            let _ = self.tx.send(Note::Finished { job });
         }
     }
 
@@ -298,9 +243,8 @@ impl Jobs {
         self.repaint.clone()
     }
 
-    /// A sender with a fresh job id that is not listed as running (for long-lived
-    /// forwarders such as the trainer's event pump).
-    pub fn reporter(&mut self) -> Reporter {
+    /// A reporter with a fresh job id.
+    fn reporter(&mut self) -> Reporter {
         let job = self.next_id;
         self.next_id += 1;
         Reporter {
@@ -311,13 +255,12 @@ impl Jobs {
         }
     }
 
-    /// Everything that arrived since the last frame. Progress and completion update the
-    /// running list here; the rest is returned for the panels.
-    pub fn drain(&mut self) -> Vec<Msg> {
-        let mut out = Vec::new();
-        for msg in self.rx.try_iter() {
-            match msg {
-                Msg::Progress {
+    /// Takes in the progress and endings that arrived since the last frame, for the
+    /// status bar. (Results go to each task's owner, not through here.)
+    pub fn update(&mut self) {
+        for note in self.rx.try_iter() {
+            match note {
+                Note::Progress {
                     job,
                     done,
                     total,
@@ -329,13 +272,11 @@ impl Jobs {
                         status.detail = detail;
                     }
                 }
-                Msg::Finished { job } => {
+                Note::Finished { job } => {
                     self.running.remove(&job);
                 }
-                other => out.push(other),
             }
         }
-        out
     }
 
     pub fn running(&self) -> impl Iterator<Item = &JobStatus> {
@@ -368,12 +309,11 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
-    fn drain_until_idle(jobs: &mut Jobs) -> Vec<Msg> {
-        let mut out = Vec::new();
+    fn wait_until_idle(jobs: &mut Jobs) {
         for _ in 0..500 {
-            out.extend(jobs.drain());
+            jobs.update();
             if jobs.running().next().is_none() {
-                return out;
+                return;
             }
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -384,12 +324,13 @@ mod tests {
     fn progress_updates_the_running_list_and_finish_removes_it() {
         let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);
         let mut jobs = Jobs::new(|| {});
-        let job = jobs.spawn("test", "counting", move |r| {
+        let task = jobs.task("test", "counting", move |r| {
             r.progress(3, 10, "three");
             gate_rx.recv().unwrap();
         });
+        let job = task.job();
         for _ in 0..500 {
-            jobs.drain();
+            jobs.update();
             if jobs.status(job).is_some_and(|s| s.done == 3) {
                 break;
             }
@@ -402,24 +343,13 @@ mod tests {
         );
         assert_eq!(status.fraction(), Some(0.3));
         gate_tx.send(()).unwrap();
-        drain_until_idle(&mut jobs);
+        wait_until_idle(&mut jobs);
         assert!(!jobs.is_running(job));
-    }
-
-    #[test]
-    fn a_panicking_job_is_reported_not_propagated() {
-        let mut jobs = Jobs::new(|| {});
-        jobs.spawn("test", "exploding", |_| panic!("boom"));
-        let msgs = drain_until_idle(&mut jobs);
-        assert!(msgs.iter().any(|m| matches!(
-            m,
-            Msg::Crashed { label, reason, .. } if label == "exploding" && reason == "boom"
-        )));
     }
 
     fn wait_for<T>(task: &mut Task<T>, jobs: &mut Jobs) -> Result<T, TaskError> {
         for _ in 0..500 {
-            jobs.drain();
+            jobs.update();
             if let Some(result) = task.poll() {
                 return result;
             }
@@ -437,7 +367,7 @@ mod tests {
         });
         assert_eq!(wait_for(&mut task, &mut jobs), Ok(5));
         assert_eq!(task.poll(), None, "the result comes once");
-        drain_until_idle(&mut jobs);
+        wait_until_idle(&mut jobs);
         assert!(!jobs.is_running(task.job()));
     }
 
@@ -466,7 +396,7 @@ mod tests {
         drop(task);
         gate_tx.send(()).unwrap();
         assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)), Ok(true));
-        drain_until_idle(&mut jobs);
+        wait_until_idle(&mut jobs);
     }
 
     #[test]
@@ -476,8 +406,8 @@ mod tests {
         let mut jobs = Jobs::new(move || {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
-        jobs.spawn("test", "quiet", |r| r.progress(1, 1, ""));
-        drain_until_idle(&mut jobs);
+        let _task = jobs.task("test", "quiet", |r| r.progress(1, 1, ""));
+        wait_until_idle(&mut jobs);
         // One progress plus the finish notice.
         assert!(wakes.load(std::sync::atomic::Ordering::SeqCst) >= 2);
     }

@@ -1,10 +1,10 @@
 //! The desktop app: a left navigation over six panels (Hub, Data, Train, Monitor, Runs,
 //! Playground), a top bar and a status bar.
 //!
-//! The UI thread never blocks: slow work runs on named threads ([`jobs`]) and comes back as
-//! [`jobs::Msg`]s, drained once per frame. The trainer is the same engine `wick train` runs;
-//! its [`crate::train::Event`]s are forwarded into the same channel. Nothing here does tensor
-//! math.
+//! The UI thread never blocks: slow work runs on named threads as typed tasks ([`jobs`])
+//! that the panel which started them owns and polls each frame. The trainer is the same
+//! engine `wick train` runs; Monitor reads its [`crate::train::Event`]s. Nothing here does
+//! tensor math.
 
 pub mod accelerate;
 pub mod charts;
@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use crate::hub::HubSettings;
 use crate::recipe::TrainConfig;
 use crate::train::TrainerOptions;
-use jobs::{Jobs, Msg};
+use jobs::Jobs;
 use panels::{
     data::DataPanel, hub::HubPanel, monitor::MonitorPanel, playground::PlaygroundPanel,
     runs::RunsPanel, train::TrainPanel,
@@ -254,7 +254,7 @@ impl WickApp {
     pub fn show(&mut self, ui: &mut egui::Ui) {
         let ctx = ui.ctx().clone();
         self.apply_theme(&ctx);
-        self.drain_messages();
+        self.poll_background_work();
         self.poll_demo();
         if let Some(mut tour) = self.tour.take()
             && tour.frame(self, &ctx)
@@ -396,27 +396,16 @@ impl WickApp {
         }
     }
 
-    fn drain_messages(&mut self) {
-        let messages = self.jobs.drain();
+    /// The status bar's progress, then every panel's finished tasks.
+    fn poll_background_work(&mut self) {
+        self.jobs.update();
         self.with_cx(|state, cx| {
-            for msg in messages {
-                match msg {
-                    Msg::Runs(msg) => state.runs.on_msg(msg, cx),
-                    Msg::Crashed { label, reason, .. } => cx.toasts.error(
-                        format!("Internal error while {label}"),
-                        format!("{reason}\nThis is a bug in Wick; the app keeps running."),
-                    ),
-                    Msg::Progress { .. } | Msg::Finished { .. } => {}
-                }
-            }
-            // Tasks hand their results to the panel that owns them, whichever tab shows;
-            // after the drain, so a job no longer listed as running has handed it over.
+            // Tasks hand their results to the panel that owns them, whichever tab shows.
             state.monitor.poll(cx);
             state.hub.poll(cx);
             state.data.poll(cx);
             state.train.poll(cx);
-            // Runs' own form (Runs does not poll it itself yet).
-            state.runs.accelerate.poll(cx);
+            state.runs.poll(cx);
             state.playground.poll(cx);
         });
     }

@@ -1242,7 +1242,7 @@ mod tests {
         panel.search_for(&mut parts.cx(&offline), SearchKind::Datasets, "glue");
         for _ in 0..1000 {
             let cx = &mut parts.cx(&offline);
-            cx.jobs.drain();
+            cx.jobs.update();
             panel.poll(cx);
             if cx.jobs.running().next().is_none() {
                 break;

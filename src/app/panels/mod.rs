@@ -1,6 +1,6 @@
-//! One file per panel. Each panel is a struct whose fields persist between launches
-//! (runtime parts are `#[serde(skip)]`), with `ui` to draw it and `on_msg` for the results
-//! of its background jobs.
+//! One file (or folder) per panel. Each panel is a struct whose fields persist between
+//! launches, with its runtime part in one `#[serde(skip)]` struct; `ui` draws it and `poll`
+//! takes the results of the tasks it owns, every frame.
 
 pub mod data;
 pub mod hub;

@@ -1,10 +1,11 @@
 //! The manage section: rename, open, delete, fork or resume the focused run.
 
 use egui::RichText;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 
-use super::{DeleteRequest, Msg, RunRow, RunsPanel};
-use crate::app::jobs;
+use super::{DeleteRequest, RunRow, RunsPanel};
+use crate::app::jobs::{self, Task};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::TrainConfig;
@@ -85,7 +86,7 @@ impl RunsPanel {
                     .on_hover_text(path.display().to_string())
                     .clicked()
                 {
-                    open_folder(&path, cx);
+                    self.rt.opening = Some(open_folder(&path, cx));
                 }
                 let deleting = self.rt.deleting.is_some();
                 if ui
@@ -287,12 +288,10 @@ impl RunsPanel {
         if confirmed {
             let path = request.path.clone();
             self.rt.delete = None;
-            self.rt.deleting = Some(path.clone());
             self.rt.selected.retain(|p| p != &path);
-            cx.jobs.spawn("runs-delete", "deleting a run", move |r| {
-                let result = crate::runs::delete_run(&path).map_err(|e| e.to_string());
-                r.send(jobs::Msg::Runs(Msg::Deleted { path, result }));
-            });
+            self.rt.deleting = Some(cx.jobs.task("runs-delete", "deleting a run", move |_| {
+                crate::runs::delete_run(&path).map(|()| path)
+            }));
         } else if close {
             self.rt.delete = None;
         }
@@ -321,9 +320,66 @@ fn run_state_notes_ui(ui: &mut egui::Ui, run: &RunSummary) {
     }
 }
 
-/// Opens the folder in the file manager on a job (the opener may take a moment); an error
-/// toast if it cannot start or fails.
-fn open_folder(path: &Path, cx: &mut Cx) {
+impl RunsPanel {
+    /// Takes the results of a delete and of opening a folder.
+    pub(super) fn poll_manage(&mut self, cx: &mut Cx) {
+        match jobs::poll_slot(&mut self.rt.deleting) {
+            Some(Ok(Ok(path))) => {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                cx.toasts.success(format!("Deleted {name}"));
+                cx.actions.push(Action::RunsChanged);
+            }
+            Some(Ok(Err(err))) => self.delete_failed(cx, err.to_string()),
+            Some(Err(err)) => self.delete_failed(cx, err.to_string()),
+            None => {}
+        }
+        match jobs::poll_slot(&mut self.rt.opening) {
+            Some(Ok(Err(err))) => cx
+                .toasts
+                .error("Could not open the folder", err.to_string()),
+            Some(Err(err)) => cx
+                .toasts
+                .error("Could not open the folder", err.to_string()),
+            Some(Ok(Ok(()))) | None => {}
+        }
+    }
+
+    fn delete_failed(&mut self, cx: &mut Cx, detail: String) {
+        cx.toasts.error("Could not delete the run", detail.clone());
+        self.rt.alert = Some(Alert::error("Could not delete the run", detail));
+        // Part of it may be gone: list the folder again.
+        cx.actions.push(Action::RunsChanged);
+    }
+}
+
+/// Why the file manager could not show a run's folder.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum OpenFolderError {
+    #[error("{opener} {}: {source}", path.display())]
+    Start {
+        opener: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{opener} {} exited with {status}", path.display())]
+    Failed {
+        opener: &'static str,
+        path: PathBuf,
+        status: ExitStatus,
+    },
+    #[error("{opener}: {source}")]
+    Wait {
+        opener: &'static str,
+        source: std::io::Error,
+    },
+}
+
+/// Opens the folder in the file manager on a task (the opener may take a moment); its
+/// error becomes a toast.
+fn open_folder(path: &Path, cx: &mut Cx) -> Task<Result<(), OpenFolderError>> {
     let opener = if cfg!(target_os = "macos") {
         "open"
     } else if cfg!(target_os = "windows") {
@@ -333,23 +389,29 @@ fn open_folder(path: &Path, cx: &mut Cx) {
     };
     let path = path.to_path_buf();
     cx.jobs
-        .spawn("runs-open", "opening the run folder", move |r| {
-            let result = std::process::Command::new(opener)
+        .task("runs-open", "opening the run folder", move |_| {
+            let mut child = std::process::Command::new(opener)
                 .arg(&path)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
                 .spawn()
-                .map_err(|e| format!("{opener} {}: {e}", path.display()))
-                .and_then(|mut child| match child.wait() {
-                    Ok(status) if status.success() || cfg!(target_os = "windows") => Ok(()),
-                    Ok(status) => Err(format!("{opener} {} exited with {status}", path.display())),
-                    Err(e) => Err(format!("{opener}: {e}")),
-                });
-            if let Err(err) = result {
-                r.send(jobs::Msg::Runs(Msg::OpenFailed(err)));
+                .map_err(|source| OpenFolderError::Start {
+                    opener,
+                    path: path.clone(),
+                    source,
+                })?;
+            match child.wait() {
+                // Explorer exits with 1 even when it opened the folder.
+                Ok(status) if status.success() || cfg!(target_os = "windows") => Ok(()),
+                Ok(status) => Err(OpenFolderError::Failed {
+                    opener,
+                    path,
+                    status,
+                }),
+                Err(source) => Err(OpenFolderError::Wait { opener, source }),
             }
-        });
+        })
 }
 
 #[cfg(test)]

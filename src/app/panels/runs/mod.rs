@@ -3,9 +3,10 @@
 //! validation examples whose prediction flipped; fork a run from a checkpoint or resume
 //! it; export the overlay as PNG and the metrics as CSV.
 //!
-//! Listing and loading a run's files happen on jobs; a loaded run is cached by its path and
-//! the sizes of `metrics.jsonl` and `predictions.json`, so a run still training reloads
-//! when it logs more.
+//! Listing and loading a run's files happen on tasks the panel owns (a newer request
+//! replaces an older one); a loaded run is cached by its path and the sizes of
+//! `metrics.jsonl` and `predictions.json`, so a run still training reloads when it logs
+//! more.
 
 use egui::RichText;
 use serde::{Deserialize, Serialize};
@@ -15,12 +16,14 @@ use std::sync::Arc;
 
 use crate::app::accelerate::AccelerateForm;
 use crate::app::charts::Series;
-use crate::app::jobs::{self, JobId};
+use crate::app::jobs::{self, Task, TaskError};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::TrainConfig;
 use crate::runs::compare::{self, CompareError, Flips, PREDICTIONS_FILE, Predictions, XAxis};
-use crate::runs::{BrokenRun, CheckpointEntry, LogRecord, METRICS_FILE, RunDir, RunSummary};
+use crate::runs::{
+    BrokenRun, CheckpointEntry, LogRecord, METRICS_FILE, RunDir, RunSummary, RunsError,
+};
 
 mod curves;
 mod diff;
@@ -29,36 +32,8 @@ mod manage;
 mod table;
 
 pub use curves::default_panels;
-pub use export::save_png_crop;
+pub use export::{ExportError, save_png_crop};
 pub use manage::{fork_config, resume_config};
-
-#[derive(Debug)]
-pub enum Msg {
-    Listed {
-        generation: u64,
-        result: Result<(Vec<RunRow>, Vec<BrokenRun>), String>,
-    },
-    Loaded {
-        path: PathBuf,
-        fingerprint: Fingerprint,
-        result: Result<Arc<LoadedRun>, String>,
-    },
-    Deleted {
-        path: PathBuf,
-        result: Result<(), String>,
-    },
-    OpenFailed(String),
-    /// The window's pixels, for the PNG export.
-    Screenshot(Arc<egui::ColorImage>),
-    Saved {
-        what: Export,
-        result: Result<PathBuf, String>,
-    },
-    Picked {
-        what: Export,
-        path: Option<PathBuf>,
-    },
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
@@ -110,33 +85,48 @@ pub struct LoadedRun {
     pub records: Vec<LogRecord>,
     /// Unreadable lines of `metrics.jsonl`, skipped.
     pub skipped_lines: usize,
-    pub config: Result<TrainConfig, String>,
-    pub checkpoints: Result<Vec<CheckpointEntry>, String>,
-    pub predictions: Result<Option<Predictions>, String>,
+    pub config: Result<TrainConfig, RunsError>,
+    pub checkpoints: Result<Vec<CheckpointEntry>, RunsError>,
+    pub predictions: Result<Option<Predictions>, RunsError>,
     pub has_elapsed: bool,
     pub curve_keys: Vec<String>,
 }
 
-fn load_run(path: &Path) -> Result<LoadedRun, String> {
-    let run = RunDir::open(path).map_err(|e| e.to_string())?;
-    let read = crate::runs::read_metrics(&run.metrics_path()).map_err(|e| e.to_string())?;
+fn load_run(path: &Path) -> Result<LoadedRun, RunsError> {
+    let run = RunDir::open(path)?;
+    let read = crate::runs::read_metrics(&run.metrics_path())?;
     let records = read.records;
     Ok(LoadedRun {
         has_elapsed: compare::has_elapsed(&records),
         curve_keys: compare::curve_keys(&records),
         skipped_lines: read.bad_lines.len() + usize::from(read.torn_last_line.is_some()),
         records,
-        config: run.config().map_err(|e| e.to_string()),
-        checkpoints: run
-            .checkpoints()
-            .and_then(|c| c.list())
-            .map_err(|e| e.to_string()),
-        predictions: compare::read_predictions(path).map_err(|e| e.to_string()),
+        config: run.config(),
+        checkpoints: run.checkpoints().and_then(|c| c.list()),
+        predictions: compare::read_predictions(path),
     })
 }
 
-fn list(root: &Path) -> Result<(Vec<RunRow>, Vec<BrokenRun>), String> {
-    let listing = crate::runs::list_runs(root).map_err(|e| e.to_string())?;
+/// Why a run's files could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReadFailed {
+    #[error(transparent)]
+    Runs(#[from] RunsError),
+    #[error(transparent)]
+    Task(#[from] TaskError),
+}
+
+/// A run's files being read, for the fingerprint they had when the read started.
+struct Loading {
+    fingerprint: Fingerprint,
+    task: Task<Result<Arc<LoadedRun>, RunsError>>,
+}
+
+/// The runs folder as listed: readable runs, and folders that are not.
+type Listing = (Vec<RunRow>, Vec<BrokenRun>);
+
+fn list(root: &Path) -> Result<Listing, RunsError> {
+    let listing = crate::runs::list_runs(root)?;
     let rows = listing
         .runs
         .into_iter()
@@ -197,26 +187,33 @@ struct PairCache {
 struct Runtime {
     rows: Option<Vec<RunRow>>,
     broken: Vec<BrokenRun>,
-    generation: u64,
-    listing_job: Option<JobId>,
+    /// The folder being listed; a newer refresh replaces (cancels) it.
+    listing: Option<Task<Result<Listing, RunsError>>>,
     /// Ticked runs, in the order they were ticked (A, B, ...).
     selected: Vec<PathBuf>,
     /// The run the manage section is about (the last one clicked or ticked).
     focused: Option<PathBuf>,
     cache: HashMap<PathBuf, (Fingerprint, Arc<LoadedRun>)>,
-    load_errors: HashMap<PathBuf, String>,
-    loading: HashMap<PathBuf, Fingerprint>,
+    load_errors: HashMap<PathBuf, ReadFailed>,
+    /// Runs being read; a newer read of the same run replaces (cancels) the older one.
+    loading: HashMap<PathBuf, Loading>,
     /// The selection changed outside the table (the tour, the UI benchmark): load on the
     /// next frame, as a click would.
     selection_changed: bool,
     rename_text: String,
     rename_for: Option<PathBuf>,
     delete: Option<DeleteRequest>,
-    deleting: Option<PathBuf>,
+    /// The confirmed delete, while it runs; its result is the deleted run's path.
+    deleting: Option<Task<Result<PathBuf, RunsError>>>,
+    opening: Option<Task<Result<(), manage::OpenFolderError>>>,
     checkpoint_step: Option<u64>,
     plot_rect: Option<egui::Rect>,
     pixels_per_point: f32,
-    pending_png: Option<PathBuf>,
+    pending_png: Option<export::PendingPng>,
+    saving_png: Option<Task<Result<PathBuf, export::ExportError>>>,
+    saving_csv: Option<Task<Result<PathBuf, export::ExportError>>>,
+    /// A save dialog for the PNG or the CSV path.
+    picking: Option<Task<(Export, Option<PathBuf>)>>,
     overlay: Option<OverlayCache>,
     /// Ticked runs hidden from every compare panel (still ticked for the diffs).
     hidden: std::collections::HashSet<PathBuf>,
@@ -297,121 +294,72 @@ impl RunsPanel {
 
     /// The runs folder changed: list it again.
     pub fn refresh(&mut self, cx: &mut Cx) {
-        self.rt.generation += 1;
-        let generation = self.rt.generation;
         let root = cx.runs_root.to_path_buf();
-        self.rt.listing_job = Some(cx.jobs.spawn("runs-list", "listing runs", move |r| {
-            r.send(jobs::Msg::Runs(Msg::Listed {
-                generation,
-                result: list(&root),
-            }));
-        }));
+        self.rt.listing = Some(
+            cx.jobs
+                .task("runs-list", "listing runs", move |_| list(&root)),
+        );
     }
 
-    pub fn on_msg(&mut self, msg: Msg, cx: &mut Cx) {
-        match msg {
-            Msg::Listed { generation, result } => {
-                if generation != self.rt.generation {
-                    return;
+    /// Takes the results of the panel's finished tasks; called every frame, whichever tab
+    /// shows.
+    pub fn poll(&mut self, cx: &mut Cx) {
+        match jobs::poll_slot(&mut self.rt.listing) {
+            Some(Ok(Ok(listing))) => self.listed(cx, listing),
+            Some(Ok(Err(err))) => self.listing_failed(cx, err.to_string()),
+            Some(Err(err)) => self.listing_failed(cx, err.to_string()),
+            None => {}
+        }
+        self.poll_loads();
+        self.poll_manage(cx);
+        self.poll_exports(cx);
+        self.accelerate.poll(cx);
+    }
+
+    fn listed(&mut self, cx: &mut Cx, (rows, broken): Listing) {
+        let exists = |p: &PathBuf| rows.iter().any(|r| &r.summary.path == p);
+        self.rt.selected.retain(exists);
+        if self.rt.focused.as_ref().is_some_and(|p| !exists(p)) {
+            self.rt.focused = None;
+        }
+        self.rt.cache.retain(|path, (fingerprint, _)| {
+            rows.iter()
+                .any(|r| &r.summary.path == path && r.fingerprint == *fingerprint)
+        });
+        self.rt.rows = Some(rows);
+        self.rt.broken = broken;
+        self.ensure_loaded(cx);
+    }
+
+    fn listing_failed(&mut self, cx: &mut Cx, detail: String) {
+        cx.toasts.error("Could not list the runs", detail.clone());
+        self.rt.alert = Some(Alert::error("Could not list the runs", detail));
+        self.rt.rows.get_or_insert_with(Vec::new);
+    }
+
+    /// Caches the runs whose files were read, and remembers why the others could not be.
+    fn poll_loads(&mut self) {
+        let finished: Vec<_> = self
+            .rt
+            .loading
+            .iter_mut()
+            .filter_map(|(path, loading)| {
+                let result = loading.task.poll()?;
+                Some((path.clone(), loading.fingerprint, result))
+            })
+            .collect();
+        for (path, fingerprint, result) in finished {
+            self.rt.loading.remove(&path);
+            match result
+                .map_err(ReadFailed::from)
+                .and_then(|read| read.map_err(ReadFailed::from))
+            {
+                Ok(loaded) => {
+                    self.rt.load_errors.remove(&path);
+                    self.rt.cache.insert(path, (fingerprint, loaded));
                 }
-                match result {
-                    Ok((rows, broken)) => {
-                        let exists = |p: &PathBuf| rows.iter().any(|r| &r.summary.path == p);
-                        self.rt.selected.retain(exists);
-                        if self.rt.focused.as_ref().is_some_and(|p| !exists(p)) {
-                            self.rt.focused = None;
-                        }
-                        self.rt.cache.retain(|path, (fingerprint, _)| {
-                            rows.iter()
-                                .any(|r| &r.summary.path == path && r.fingerprint == *fingerprint)
-                        });
-                        self.rt.rows = Some(rows);
-                        self.rt.broken = broken;
-                        self.ensure_loaded(cx);
-                    }
-                    Err(err) => {
-                        cx.toasts.error("Could not list the runs", err.clone());
-                        self.rt.alert = Some(Alert::error("Could not list the runs", err));
-                        self.rt.rows.get_or_insert_with(Vec::new);
-                    }
-                }
-            }
-            Msg::Loaded {
-                path,
-                fingerprint,
-                result,
-            } => {
-                if self.rt.loading.get(&path) == Some(&fingerprint) {
-                    self.rt.loading.remove(&path);
-                }
-                match result {
-                    Ok(loaded) => {
-                        self.rt.load_errors.remove(&path);
-                        self.rt.cache.insert(path, (fingerprint, loaded));
-                    }
-                    Err(err) => {
-                        self.rt.load_errors.insert(path, err);
-                    }
-                }
-            }
-            Msg::Deleted { path, result } => {
-                self.rt.deleting = None;
-                match result {
-                    Ok(()) => {
-                        let name = path
-                            .file_name()
-                            .map(|n| n.to_string_lossy().into_owned())
-                            .unwrap_or_default();
-                        cx.toasts.success(format!("Deleted {name}"));
-                    }
-                    Err(err) => {
-                        cx.toasts.error("Could not delete the run", err.clone());
-                        self.rt.alert = Some(Alert::error("Could not delete the run", err));
-                    }
-                }
-                cx.actions.push(Action::RunsChanged);
-            }
-            Msg::OpenFailed(err) => {
-                cx.toasts.error("Could not open the folder", err);
-            }
-            Msg::Screenshot(image) => {
-                let (Some(path), Some(rect)) = (self.rt.pending_png.take(), self.rt.plot_rect)
-                else {
-                    return;
-                };
-                let ppp = self.rt.pixels_per_point.max(0.1);
-                cx.jobs.spawn("runs-png", "saving the chart", move |r| {
-                    let result = save_png_crop(&image, rect, ppp, &path).map(|()| path);
-                    r.send(jobs::Msg::Runs(Msg::Saved {
-                        what: Export::Png,
-                        result,
-                    }));
-                });
-            }
-            Msg::Saved { what, result } => {
-                let kind = match what {
-                    Export::Png => "chart",
-                    Export::Csv => "metrics",
-                };
-                match result {
-                    Ok(path) => cx
-                        .toasts
-                        .success(format!("Saved the {kind} to {}", path.display())),
-                    Err(err) => {
-                        cx.toasts
-                            .error(format!("Could not save the {kind}"), err.clone());
-                        self.rt.alert =
-                            Some(Alert::error(format!("Could not save the {kind}"), err));
-                    }
-                }
-            }
-            Msg::Picked { what, path } => {
-                if let Some(path) = path {
-                    let text = path.display().to_string();
-                    match what {
-                        Export::Png => self.png_path = text,
-                        Export::Csv => self.csv_path = text,
-                    }
+                Err(err) => {
+                    self.rt.load_errors.insert(path, err);
                 }
             }
         }
@@ -431,20 +379,22 @@ impl RunsPanel {
                 .cache
                 .get(path)
                 .is_some_and(|(f, _)| *f == fingerprint);
-            if cached || self.rt.loading.get(path) == Some(&fingerprint) {
+            let reading = self
+                .rt
+                .loading
+                .get(path)
+                .is_some_and(|loading| loading.fingerprint == fingerprint);
+            if cached || reading {
                 continue;
             }
-            self.rt.loading.insert(path.clone(), fingerprint);
-            let path = path.clone();
             let label = format!("reading {}", row.summary.name);
-            cx.jobs.spawn("runs-load", label, move |r| {
-                let result = load_run(&path).map(Arc::new);
-                r.send(jobs::Msg::Runs(Msg::Loaded {
-                    path,
-                    fingerprint,
-                    result,
-                }));
-            });
+            let run = path.clone();
+            let task = cx
+                .jobs
+                .task("runs-load", label, move |_| load_run(&run).map(Arc::new));
+            self.rt
+                .loading
+                .insert(path.clone(), Loading { fingerprint, task });
         }
     }
 
@@ -475,11 +425,7 @@ impl RunsPanel {
             {
                 self.refresh(cx);
             }
-            if self
-                .rt
-                .listing_job
-                .is_some_and(|job| cx.jobs.is_running(job))
-            {
+            if self.rt.listing.is_some() {
                 ui.spinner();
             }
             // A long path ends in "…" rather than widening the page; the tooltip has it whole.
