@@ -379,10 +379,15 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
         "Dataset",
         "Status",
         "Best metric",
-        "Duration",
+        "Training time",
         "Started (UTC)",
     ];
-    let kept = ["Run (tick to compare)", "Status", "Best metric", "Duration"];
+    let kept = [
+        "Run (tick to compare)",
+        "Status",
+        "Best metric",
+        "Training time",
+    ];
     let assert_in_view = |harness: &Harness<'static, WickApp>, titles: &[&str], width: f32| {
         for title in titles {
             let rect = harness.get_by_label(title).rect();

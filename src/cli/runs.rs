@@ -30,15 +30,20 @@ pub fn list(args: &RunsArgs) -> Result<()> {
         println!("no runs in {}", root.display());
         return Ok(());
     }
-    let rows: Vec<[String; 4]> = listing.runs.iter().map(row).collect();
+    let rows: Vec<[String; 5]> = listing.runs.iter().map(row).collect();
     let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let (w0, w1, w2) = (width(0).max(3), width(1).max(6), width(2).max(7));
-    println!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  best",
-        "run", "status", "started"
+    let (w0, w1, w2, w3) = (
+        width(0).max(3),
+        width(1).max(6),
+        width(2).max(7),
+        width(3).max(4),
     );
-    for [name, status, started, best] in &rows {
-        println!("{name:<w0$}  {status:<w1$}  {started:<w2$}  {best}");
+    println!(
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  best",
+        "run", "status", "started", "time"
+    );
+    for [name, status, started, time, best] in &rows {
+        println!("{name:<w0$}  {status:<w1$}  {started:<w2$}  {time:<w3$}  {best}");
     }
     for broken in &listing.broken {
         println!(
@@ -50,7 +55,7 @@ pub fn list(args: &RunsArgs) -> Result<()> {
     Ok(())
 }
 
-fn row(run: &RunSummary) -> [String; 4] {
+fn row(run: &RunSummary) -> [String; 5] {
     let status = match run.in_use_by {
         Some(pid) => format!("running (process {pid})"),
         None => run.info.status.label().to_string(),
@@ -61,5 +66,11 @@ fn row(run: &RunSummary) -> [String; 4] {
         .as_ref()
         .map(|b| format!("{} {:.4} @ {}", b.name, b.value, b.step))
         .unwrap_or_else(|| "–".into());
-    [run.name.clone(), status, run.info.started_at.clone(), best]
+    [
+        run.name.clone(),
+        status,
+        run.info.started_at.clone(),
+        run.info.durations().label(),
+        best,
+    ]
 }

@@ -221,6 +221,19 @@ fn crash_and_resume(point: &str, nth: u32) {
     assert_eq!(got.trainer_state, want.trainer_state, "{point}");
     assert_eq!(got.predictions, want.predictions, "{point}");
     assert_eq!(got.status, "finished");
+    // The finished run lists with its two durations, named as everywhere else.
+    let table = Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["runs", "--runs-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let table = text(&table);
+    assert!(
+        table.lines().any(|l| l.starts_with("crashed ")
+            && l.contains("training ")
+            && l.contains(" · wall ")),
+        "{table}"
+    );
 }
 
 #[test]

@@ -64,8 +64,8 @@ impl Fingerprint {
 pub struct RunRow {
     pub summary: RunSummary,
     pub fingerprint: Fingerprint,
-    /// Finished minus started, when both are known.
-    pub duration_s: Option<f64>,
+    /// Training time and wall time (`runs::RunDurations`).
+    pub durations: crate::runs::RunDurations,
 }
 
 impl RunRow {
@@ -130,18 +130,10 @@ fn list(root: &Path) -> Result<Listing, RunsError> {
     let rows = listing
         .runs
         .into_iter()
-        .map(|summary| {
-            let started = crate::runs::time::parse_rfc3339(&summary.info.started_at);
-            let finished = summary
-                .info
-                .finished_at
-                .as_deref()
-                .and_then(crate::runs::time::parse_rfc3339);
-            RunRow {
-                fingerprint: Fingerprint::of(&summary.path),
-                duration_s: started.zip(finished).map(|(s, f)| (f - s).max(0) as f64),
-                summary,
-            }
+        .map(|summary| RunRow {
+            fingerprint: Fingerprint::of(&summary.path),
+            durations: summary.info.durations(),
+            summary,
         })
         .collect();
     Ok((rows, listing.broken))

@@ -42,7 +42,7 @@ impl RunColumn {
             Self::Dataset => "Dataset",
             Self::Status => "Status",
             Self::BestMetric => "Best metric",
-            Self::Duration => "Duration",
+            Self::Duration => "Training time",
             Self::Started => "Started (UTC)",
         }
     }
@@ -234,13 +234,21 @@ impl RunsPanel {
                                         ui.label(widgets::muted(ui, "–"));
                                     }
                                 }),
-                                RunColumn::Duration => row.col(|ui| match run.duration_s {
-                                    Some(s) => {
-                                        ui.label(widgets::duration(s));
-                                    }
-                                    None => {
-                                        ui.label(widgets::muted(ui, "–"));
-                                    }
+                                RunColumn::Duration => row.col(|ui| {
+                                    let durations = &run.durations;
+                                    // Training time when known; older runs have only wall time.
+                                    let text = match (durations.training_s, durations.wall_s) {
+                                        (Some(training), _) => widgets::duration(training),
+                                        (None, Some(wall)) => {
+                                            format!("wall {}", widgets::duration(wall))
+                                        }
+                                        (None, None) => "–".into(),
+                                    };
+                                    ui.label(text).on_hover_text(format!(
+                                        "{}\n{}",
+                                        durations.label(),
+                                        crate::runs::RunDurations::EXPLAINED
+                                    ));
                                 }),
                                 RunColumn::Started => row.col(|ui| {
                                     ui.label(started());
