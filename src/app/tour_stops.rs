@@ -15,15 +15,13 @@ pub fn stops() -> Vec<tour::Stop> {
         app.state.tab = tab;
     }
     /// A second demo run with another learning rate, for Monitor live and for Runs.
-    fn second_demo_run(app: &mut WickApp) {
+    /// Trains the offline demo again, changed by `adjust`, from Monitor.
+    fn demo_run(app: &mut WickApp, adjust: fn(&mut TrainConfig)) {
         show(app, Tab::Monitor);
         match crate::demo::materialize(&app.options.data_dir.join("demo")) {
             Ok(files) => {
                 let mut config = crate::demo::config(&files);
-                config.learning_rate = 5e-4;
-                // Long enough (about ten seconds) for the tour to catch it training.
-                config.num_train_epochs = 40.0;
-                config.run_name = Some("offline-demo-lr5e-4".into());
+                adjust(&mut config);
                 app.start_training(config);
             }
             Err(err) => app
@@ -31,6 +29,18 @@ pub fn stops() -> Vec<tour::Stop> {
                 .error("Could not write the offline demo's files", err.to_string()),
         }
     }
+    /// A second demo run with another learning rate, for Monitor live and for Runs.
+    fn second_demo_run(app: &mut WickApp) {
+        demo_run(app, |config| {
+            config.learning_rate = 5e-4;
+            // Long enough (about ten seconds) for the tour to catch it training.
+            config.num_train_epochs = 40.0;
+            config.run_name = Some("offline-demo-lr5e-4".into());
+        });
+    }
+    /// A run that max_steps cuts inside its first epoch: it still evaluates and saves at
+    /// its last step (Trainer's flow), which Runs shows.
+    const SHORT_RUN: &str = "offline-demo-max-steps-25";
     let mut stops = vec![
         tour::Stop {
             name: "welcome",
@@ -123,6 +133,35 @@ pub fn stops() -> Vec<tour::Stop> {
                     return false;
                 }
                 app.state.runs.select_for_overlay(&runs[..2]);
+                app.state.runs.overlay_points() > 0 && !app.is_busy()
+            },
+            max_wait: Duration::from_secs(120),
+            resize_to: None,
+        },
+        tour::Stop {
+            name: "runs-short-run",
+            enter: |app| {
+                demo_run(app, |config| {
+                    config.max_steps = 25;
+                    config.run_name = Some(SHORT_RUN.into());
+                })
+            },
+            ready: |app| {
+                if app.state.monitor.is_training() {
+                    return false;
+                }
+                app.state.tab = Tab::Runs;
+                let short = app.state.runs.rows().and_then(|rows| {
+                    rows.iter()
+                        .find(|row| row.summary.info.run_name.as_deref() == Some(SHORT_RUN))
+                        .map(|row| row.summary.path.clone())
+                });
+                let Some(short) = short else {
+                    return false;
+                };
+                if app.state.runs.selected() != [short.clone()] {
+                    app.state.runs.select_for_overlay(&[short]);
+                }
                 app.state.runs.overlay_points() > 0 && !app.is_busy()
             },
             max_wait: Duration::from_secs(120),
