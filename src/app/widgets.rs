@@ -182,5 +182,7 @@ mod tests {
         assert_eq!(duration(187.0), "3m 07s");
         assert_eq!(duration(3720.0), "1h 02m");
         assert_eq!(duration(f64::NAN), "–");
+        assert_eq!(duration(0.42), "0.4s", "a short run still took time");
+        assert_eq!(duration(0.96), "1s");
     }
 }

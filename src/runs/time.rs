@@ -53,11 +53,15 @@ impl UtcDateTime {
     }
 }
 
-/// Seconds as `1h 02m`, `3m 07s` or `12s` (`–` when unknown): the one way Wick writes a
+/// Seconds as `1h 02m`, `3m 07s`, `12s` or `0.4s` (`–` when unknown): the one way Wick writes a
 /// duration, in the app and on the command line.
 pub fn format_duration(seconds: f64) -> String {
     if !seconds.is_finite() || seconds < 0.0 {
         return "–".into();
+    }
+    // A run shorter than a second still took time: "0.4s", not "0s".
+    if seconds < 0.95 {
+        return format!("{seconds:.1}s");
     }
     let s = seconds.round() as u64;
     match s {
