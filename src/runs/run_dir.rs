@@ -99,12 +99,15 @@ pub struct RunDurations {
 impl RunDurations {
     /// `training 13s · wall 15s`, the words every view uses; an unknown part is left out.
     pub fn label(&self) -> String {
-        let parts: Vec<String> = [("training", self.training_s), ("wall", self.wall_s)]
-            .into_iter()
-            .filter_map(|(name, seconds)| {
-                seconds.map(|s| format!("{name} {}", super::time::format_duration(s)))
-            })
-            .collect();
+        let training = self
+            .training_s
+            .map(|s| format!("training {}", super::time::format_duration(s)));
+        // run.json's times are whole seconds: a shorter run's wall time is "<1s", not 0.
+        let wall = self.wall_s.map(|s| match s {
+            s if s < 1.0 => "wall <1s".to_string(),
+            s => format!("wall {}", super::time::format_duration(s)),
+        });
+        let parts: Vec<String> = training.into_iter().chain(wall).collect();
         if parts.is_empty() {
             "–".into()
         } else {
@@ -579,6 +582,11 @@ mod tests {
         .unwrap();
         assert_eq!(old.durations(), RunDurations::default());
         assert_eq!(old.durations().label(), "–");
+        let quick = RunDurations {
+            training_s: Some(0.2),
+            wall_s: Some(0.0),
+        };
+        assert_eq!(quick.label(), "training 0.2s · wall <1s");
     }
 
     #[test]

@@ -114,7 +114,7 @@ pub const GROUPS: &[Group] = &[
             text("eval_split", "none: no evaluation"),
             text(
                 "validation_split_percentage",
-                "none (with no eval_split, 10 holds out 10% of train)",
+                "none (10: evaluate on 10% of train)",
             ),
             text("output_dir", "a new folder in the runs folder"),
             text("run_name", "named after the model and dataset"),
