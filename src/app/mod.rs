@@ -7,10 +7,12 @@
 //! tensor math.
 
 pub mod accelerate;
+mod actions;
 pub mod charts;
 pub mod jobs;
 pub mod panels;
 pub mod settings;
+mod shell;
 pub mod toasts;
 pub mod tour;
 mod tour_stops;
@@ -22,7 +24,6 @@ use std::path::{Path, PathBuf};
 
 use crate::hub::HubSettings;
 use crate::recipe::TrainConfig;
-use crate::train::TrainerOptions;
 use jobs::Jobs;
 use panels::{
     data::DataPanel, hub::HubPanel, monitor::MonitorPanel, playground::PlaygroundPanel,
@@ -349,41 +350,6 @@ impl WickApp {
         !self.state.welcome_dismissed && !self.runs_exist && !self.state.monitor.is_training()
     }
 
-    /// Generates the offline demo's data and model (first time only) on a job, then trains.
-    pub fn start_demo(&mut self) {
-        if self.demo.is_some() {
-            return;
-        }
-        let root = self.options.data_dir.join("demo");
-        self.demo = Some(
-            self.jobs
-                .task("demo", "preparing the offline demo", move |_| {
-                    crate::demo::materialize(&root)
-                }),
-        );
-    }
-
-    /// Starts the demo's run once its files are written.
-    fn poll_demo(&mut self) {
-        let root = self.options.data_dir.join("demo");
-        match jobs::poll_slot(&mut self.demo) {
-            Some(Ok(Ok(files))) => {
-                let config = crate::demo::config(&files);
-                self.state.recipe = config.clone();
-                self.state.welcome_dismissed = true;
-                self.dispatch_actions(vec![Action::StartTraining(Box::new(config))]);
-            }
-            Some(Ok(Err(err))) => self.toasts.error(
-                "Could not write the offline demo's files",
-                format!("{}: {err}", root.display()),
-            ),
-            Some(Err(err)) => self
-                .toasts
-                .error("Could not write the offline demo's files", err.to_string()),
-            None => {}
-        }
-    }
-
     fn apply_theme(&mut self, ctx: &egui::Context) {
         let theme = self.state.settings.theme;
         if self.applied_theme != Some(theme) {
@@ -407,203 +373,6 @@ impl WickApp {
             state.train.poll(cx);
             state.runs.poll(cx);
             state.playground.poll(cx);
-        });
-    }
-
-    fn dispatch_actions(&mut self, mut actions: Vec<Action>) {
-        while !actions.is_empty() {
-            let mut follow_ups = Vec::new();
-            for action in actions {
-                match action {
-                    Action::Navigate(tab) => self.state.tab = tab,
-                    Action::OpenSettings => self.settings_window.open = true,
-                    Action::StartTraining(config) => {
-                        if self.start_training(*config) {
-                            follow_ups.push(Action::RunsChanged);
-                        }
-                    }
-                    Action::RunsChanged => {
-                        let runs_root = self.runs_root();
-                        self.runs_exist = std::fs::read_dir(&runs_root)
-                            .map(|mut entries| {
-                                entries
-                                    .any(|e| e.is_ok_and(|e| e.path().join("run.json").is_file()))
-                            })
-                            .unwrap_or(false);
-                        self.with_cx(|state, cx| {
-                            state.runs.refresh(cx);
-                            state.playground.refresh(cx);
-                        });
-                    }
-                }
-            }
-            actions = follow_ups;
-        }
-    }
-
-    /// Starts the trainer thread and a forwarder that hands its events to Monitor (waking
-    /// the UI), and shows Monitor. Returns false, with a toast, when it
-    /// cannot start.
-    pub fn start_training(&mut self, config: TrainConfig) -> bool {
-        if self.state.monitor.is_training() {
-            self.toasts.error(
-                "A run is already training",
-                "Stop it in Monitor first; Wick trains one run at a time.",
-            );
-            return false;
-        }
-        if let Err(err) = config.validate() {
-            self.toasts
-                .error("The configuration is not valid", err.to_string());
-            return false;
-        }
-        let options = TrainerOptions {
-            runs_root: Some(self.runs_root()),
-            hub: self.hub.clone(),
-            dataset_cache: true,
-        };
-        let handle = match crate::train::spawn(config.clone(), options) {
-            Ok(handle) => handle,
-            Err(err) => {
-                self.toasts
-                    .error("Could not start the trainer thread", err.to_string());
-                return false;
-            }
-        };
-        let commands = handle.commands.clone();
-        // Monitor reads the events; the forwarder only wakes the UI as each one arrives.
-        let (events_tx, events) = crossbeam_channel::unbounded();
-        let wake = self.jobs.waker();
-        let forwarder = std::thread::Builder::new()
-            .name("wick-trainer-events".into())
-            .spawn(move || {
-                for event in handle.events.iter() {
-                    if events_tx.send(event).is_err() {
-                        // Monitor follows a newer run; this one's events go unread.
-                        continue;
-                    }
-                    wake();
-                }
-                handle.join();
-            });
-        if let Err(err) = forwarder {
-            // Without the forwarder nobody would see the events: stop the run.
-            let _ = commands.send(crate::train::Command::Stop);
-            self.toasts
-                .error("Could not start the trainer thread", err.to_string());
-            return false;
-        }
-        self.state.monitor.attach(commands, events, config);
-        self.state.tab = Tab::Monitor;
-        true
-    }
-
-    fn top_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.label(
-                egui::RichText::new("Wick")
-                    .strong()
-                    .size(18.0)
-                    .color(widgets::accent(ui.visuals().dark_mode)),
-            );
-            ui.label(widgets::muted(
-                ui,
-                "fine-tune Hugging Face models on this machine",
-            ));
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                if ui
-                    .button("⚙ Settings")
-                    .on_hover_text("Hub endpoint, token, caches, offline mode, device, theme")
-                    .clicked()
-                {
-                    self.settings_window.open = true;
-                }
-                let recipe = &self.state.recipe;
-                if !recipe.model.is_empty() || !recipe.dataset.is_empty() {
-                    ui.label(widgets::muted(
-                        ui,
-                        format!(
-                            "recipe: {} on {}{}",
-                            short_name(&recipe.model),
-                            short_name(&recipe.dataset),
-                            recipe
-                                .dataset_config
-                                .as_deref()
-                                .map(|c| format!(" ({c})"))
-                                .unwrap_or_default()
-                        ),
-                    ));
-                }
-                if self.hub.offline {
-                    ui.label(
-                        egui::RichText::new("offline")
-                            .color(toasts::Level::Warning.color(ui.visuals().dark_mode)),
-                    )
-                    .on_hover_text("Only cached Hub files are used (Settings → Offline)");
-                }
-            });
-        });
-    }
-
-    fn navigation(&mut self, ui: &mut egui::Ui) {
-        ui.add_space(6.0);
-        for tab in Tab::ALL {
-            let selected = self.state.tab == tab;
-            let text = egui::RichText::new(tab.nav_label()).size(15.0);
-            let response = ui
-                .add_sized(
-                    [ui.available_width(), 30.0],
-                    egui::Button::selectable(selected, text),
-                )
-                .on_hover_text(tab.help());
-            if response.clicked() {
-                self.state.tab = tab;
-                self.state.welcome_dismissed = true;
-            }
-            if tab == Tab::Monitor
-                && let Some(fraction) = self.state.monitor.progress_fraction()
-            {
-                ui.add(egui::ProgressBar::new(fraction).desired_height(3.0));
-            }
-        }
-    }
-
-    fn status_bar(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            self.state.monitor.status_line(ui);
-            ui.separator();
-            ui.label(format!("device: {}", self.state.recipe.device))
-                .on_hover_text("The device new runs use (Train → Device)");
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-                let running: Vec<_> = self.jobs.running().collect();
-                if let Some(job) = running.first() {
-                    if running.len() > 1 {
-                        ui.label(widgets::muted(ui, format!("+{} more", running.len() - 1)));
-                    }
-                    let text = if job.detail.is_empty() {
-                        job.label.clone()
-                    } else {
-                        format!("{}: {}", job.label, job.detail)
-                    };
-                    match job.fraction() {
-                        Some(fraction) => {
-                            ui.add(
-                                egui::ProgressBar::new(fraction)
-                                    .desired_width(160.0)
-                                    .show_percentage(),
-                            );
-                        }
-                        None => {
-                            ui.spinner();
-                        }
-                    }
-                    ui.label(text);
-                } else if let Some(activity) = self.state.monitor.activity() {
-                    ui.label(activity);
-                } else {
-                    ui.label(widgets::muted(ui, "idle"));
-                }
-            });
         });
     }
 }
