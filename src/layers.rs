@@ -6,6 +6,7 @@
 /// Each top-level module and the modules it may import, lowest first.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("fault", &[]),
+    ("panics", &[]),
     ("recipe", &[]),
     ("model", &[]),
     ("data", &["fault"]),
@@ -14,18 +15,18 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("demo", &["model", "recipe"]),
     (
         "train",
-        &["recipe", "data", "hub", "model", "runs", "fault"],
+        &["recipe", "data", "hub", "model", "runs", "fault", "panics"],
     ),
     (
         "app",
         &[
-            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault",
+            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics",
         ],
     ),
     (
         "cli",
         &[
-            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "app",
+            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics", "app",
         ],
     ),
 ];

@@ -10,7 +10,8 @@
 //! - [`app`]: the egui desktop app (six panels over the same engine);
 //! - [`demo`]: the offline demo's synthetic data and tiny random model;
 //! - [`cli`]: the headless command line (`wick data`, `wick train`, `wick bench`, ...);
-//! - [`fault`]: named crash points for the fault tests (`WICK_FAULT`).
+//! - [`fault`]: named crash points for the fault tests (`WICK_FAULT`);
+//! - [`panics`]: a caught panic in words.
 //!
 //! Lower modules never import higher ones; `layers.rs` lists who may import whom and a test
 //! holds the source to it.
@@ -22,6 +23,7 @@ pub mod demo;
 pub mod fault;
 pub mod hub;
 pub mod model;
+pub mod panics;
 pub mod recipe;
 pub mod runs;
 pub mod train;

@@ -191,7 +191,7 @@ impl Jobs {
             let outcome = catch_unwind(AssertUnwindSafe(|| work(reporter)));
             let result = outcome.map_err(|panic| TaskError::Crashed {
                 label: crash_label,
-                reason: panic_message(panic.as_ref()),
+                reason: crate::panics::panic_message(panic.as_ref()),
             });
             // The owner dropped the task: nobody reads the result, which is fine.
             let _ = result_tx.send(result);
@@ -294,14 +294,6 @@ impl Jobs {
 
 fn log_thread_error(err: &std::io::Error) {
     eprintln!("wick: could not start a background thread: {err}");
-}
-
-fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use super::attention::SelfAttention;
 use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
-use super::layers::{Embedding, LayerNorm, Linear, activation};
+use super::layers::{Embedding, LayerNorm, Linear, activation, first_token};
 use super::params::{ParamTable, SpecList};
 use super::roberta;
 
@@ -206,11 +206,6 @@ impl BertEncoder {
         }
         Ok(xs)
     }
-}
-
-/// First token of each sequence: `[batch, seq, hidden]` → `[batch, hidden]`.
-pub(crate) fn first_token(hidden: &Tensor) -> Result<Tensor> {
-    Ok(hidden.narrow(1, 0, 1)?.squeeze(1)?)
 }
 
 #[derive(Debug, Clone)]

@@ -4,10 +4,10 @@
 use candle_core::{DType, Tensor};
 
 use super::attention::SelfAttention;
-use super::bert::first_token;
 use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
+use super::layers::first_token;
 use super::layers::{Embedding, LayerNorm, Linear, activation};
 use super::params::{ParamTable, SpecList};
 

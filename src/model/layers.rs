@@ -214,6 +214,11 @@ fn dtype_min(dtype: DType) -> Result<f64> {
     })
 }
 
+/// First token of each sequence: `[batch, seq, hidden]` → `[batch, hidden]`.
+pub(crate) fn first_token(hidden: &Tensor) -> Result<Tensor> {
+    Ok(hidden.narrow(1, 0, 1)?.squeeze(1)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,11 +3,11 @@
 
 use candle_core::Tensor;
 
-use super::bert::first_token;
 use super::config::ModelConfig;
 use super::dropout::Dropout;
 use super::error::Result;
 use super::layers::Linear;
+use super::layers::first_token;
 use super::params::{ParamTable, SpecList};
 
 /// HF `create_position_ids_from_input_ids`: real tokens get `padding_idx + 1, +2, ...`

@@ -3,7 +3,7 @@
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
 
-use super::error::OptimError;
+use super::optim_error::OptimError;
 
 /// One gradient per parameter, in the order of the parameter list it was built from.
 #[derive(Debug, Clone)]

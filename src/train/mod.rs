@@ -7,7 +7,6 @@
 pub mod accelerate;
 mod checkpoint;
 pub mod device;
-mod error;
 mod evaluate;
 pub mod events;
 pub mod flow;
@@ -15,6 +14,7 @@ mod grads;
 pub mod inputs;
 pub mod metrics;
 mod optim;
+mod optim_error;
 pub mod predict;
 pub mod preflight;
 mod prepare;
@@ -31,12 +31,12 @@ pub use checkpoint::{Position, SchedulerState};
 pub use crate::recipe::TrainConfig;
 pub use crate::recipe::{config, presets};
 pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
-pub use error::OptimError;
 pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
 pub use inputs::{RecipeInputs, split_request, train_order};
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
+pub use optim_error::OptimError;
 pub use predict::{
     ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
 };

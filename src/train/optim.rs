@@ -7,8 +7,8 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor, Var};
 use rayon::prelude::*;
 
-use super::error::OptimError;
 use super::grads::Gradients;
+use super::optim_error::OptimError;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdamWConfig {

@@ -84,18 +84,13 @@ pub fn run_to_end(
             reason: err.to_string(),
         },
         Err(panic) => Event::Failed {
-            reason: format!("internal error in the trainer: {}", panic_message(&panic)),
+            reason: format!(
+                "internal error in the trainer: {}",
+                crate::panics::panic_message(panic.as_ref())
+            ),
         },
     };
     let _ = events.send(event);
-}
-
-fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "unknown panic".into())
 }
 
 fn run(
