@@ -3,7 +3,6 @@
 //! fork and delete (refused while a process writes the run).
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
@@ -11,11 +10,10 @@ use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::runs::{RunDir, RunStatus};
 use wick::train::config::TrainConfig;
-use wick::train::{Event, TrainerOptions};
 
 mod support;
 use support::app::{harness, has_label, has_label_containing, wait_for};
-use support::tiny::{tiny_dataset, tiny_model};
+use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 
 fn config(dir: &Path, run_name: &str, learning_rate: f64) -> TrainConfig {
     let text = format!(
@@ -36,31 +34,6 @@ seed = 7
         data = tiny_dataset(dir).display(),
     );
     TrainConfig::from_toml_str(&text).expect("test config is valid")
-}
-
-/// Trains `config` to the end with the lib's trainer; returns the run folder.
-fn train(config: TrainConfig, dir: &Path, runs_root: &Path) -> PathBuf {
-    let options = TrainerOptions {
-        runs_root: Some(runs_root.to_path_buf()),
-        hub: HubSettings::with_home(&dir.join("hf")).with_offline(true),
-        dataset_cache: true,
-    };
-    let handle = wick::train::spawn(config, options).unwrap();
-    let mut run_dir = None;
-    loop {
-        let event = handle
-            .events
-            .recv_timeout(Duration::from_secs(600))
-            .expect("the trainer reports within 10 minutes");
-        match event {
-            Event::Started(started) => run_dir = Some(started.run_dir.clone()),
-            Event::Finished(_) => break,
-            Event::Failed { reason } => panic!("the tiny run failed: {reason}"),
-            _ => {}
-        }
-    }
-    handle.join();
-    run_dir.expect("a Started event")
 }
 
 /// Replaces the trainer's `predictions.json` with one for the tiny validation split (12
@@ -181,8 +154,8 @@ fn compare_grid_has_a_panel_per_series_a_colour_per_run_hide_and_a_hover_readout
 fn two_real_runs_are_listed_compared_exported_renamed_forked_and_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let runs_root = dir.path().join("runs");
-    let small = train(config(dir.path(), "lr-small", 1e-3), dir.path(), &runs_root);
-    let big = train(config(dir.path(), "lr-big", 3e-3), dir.path(), &runs_root);
+    let small = train_to_end(config(dir.path(), "lr-small", 1e-3), dir.path(), &runs_root);
+    let big = train_to_end(config(dir.path(), "lr-big", 3e-3), dir.path(), &runs_root);
     write_predictions(&small, &[0, 1]);
     write_predictions(&big, &[0, 2, 5]);
 
