@@ -1,7 +1,7 @@
 //! `wick hub ...` end to end against the loopback mirror. The environment is
 //! set on the child process only.
 
-mod support;
+use crate::support;
 
 use std::process::{Command, Output};
 

@@ -1,7 +1,7 @@
 //! Search, repo details, the dataset viewer and its parquet fallback, and
 //! refusals (traversal, pickle), all against the loopback mirror.
 
-mod support;
+use crate::support;
 
 use support::Hub;
 use wick::hub::mirror::{Fault, FaultRule, MirrorOptions};

@@ -1,7 +1,7 @@
 //! Downloads through the loopback mirror: cache layout, progress, resume
 //! after a cut, offline hits and misses, gated repos and where the token goes.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

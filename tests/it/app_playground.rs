@@ -6,7 +6,7 @@ use std::path::Path;
 use wick::hub::HubSettings;
 use wick::train::config::TrainConfig;
 
-mod support;
+use crate::support;
 use support::app::{harness, has_label, has_label_containing, wait_for};
 use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 

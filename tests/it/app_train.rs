@@ -9,7 +9,7 @@ use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::train::TrainConfig;
 
-mod support;
+use crate::support;
 use support::app::{harness, has_label, has_label_containing, wait_for};
 use support::tiny::{tiny_dataset, tiny_model};
 

@@ -5,7 +5,7 @@ use egui_kittest::kittest::Queryable;
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 
-mod support;
+use crate::support;
 use support::app::{harness, has_label_containing, wait_for};
 
 #[test]

@@ -11,7 +11,7 @@ use wick::hub::HubSettings;
 use wick::runs::{RunDir, RunStatus};
 use wick::train::config::TrainConfig;
 
-mod support;
+use crate::support;
 use support::app::{harness, has_label, has_label_containing, wait_for};
 use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 

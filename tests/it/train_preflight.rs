@@ -7,7 +7,7 @@ use wick::hub::HubSettings;
 use wick::train::TrainConfig;
 use wick::train::preflight::{BatchSource, PreflightProgress, preflight};
 
-mod support;
+use crate::support;
 use support::tiny::{tiny_dataset, tiny_model};
 
 fn config(dir: &Path) -> TrainConfig {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use wick::train::config::TrainConfig;
 use wick::train::{Predictor, export_model};
 
-mod support;
+use crate::support;
 use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 
 /// Trains the tiny BERT for one epoch (5 steps) and returns its last checkpoint.

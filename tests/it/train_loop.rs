@@ -9,7 +9,7 @@ use wick::runs::{RunStatus, read_metrics};
 use wick::train::config::{IntervalStrategy, SaveStrategy, TrainConfig};
 use wick::train::{Command, Event, TrainerOptions};
 
-mod support;
+use crate::support;
 use support::tiny::{fixtures, tiny_dataset, tiny_model};
 
 fn config(dir: &Path, output: &str) -> TrainConfig {

@@ -12,7 +12,7 @@ use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
 use wick::train::config::TrainConfig;
 
-mod support;
+use crate::support;
 use support::app::{add_trainable_repos, cut_at_smallest_window, harness, has_label, wait_for};
 use support::tiny::{tiny_dataset, tiny_model, train_to_end};
 

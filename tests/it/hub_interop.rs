@@ -3,7 +3,7 @@
 //! `python3 -m pip install "huggingface_hub>=0.26,<2"`. Set WICK_PYTHON to
 //! use another interpreter.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

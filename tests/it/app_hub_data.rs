@@ -9,7 +9,7 @@ use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::hub::mirror::{Mirror, MirrorOptions};
 
-mod support;
+use crate::support;
 use support::app::{
     add_trainable_repos, cut_at_smallest_window, harness, has_label, has_label_containing, wait_for,
 };
