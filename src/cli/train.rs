@@ -50,9 +50,7 @@ pub struct TrainArgs {
 /// Reads the config, applies `--set`, and validates, so every error names its key.
 pub fn load_config(path: &std::path::Path, overrides: &[String]) -> Result<TrainConfig> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow!("cannot read {file}: {e}"))?;
-    let mut config = TrainConfig::parse_unvalidated(&text, &file)?;
-    config.resolve_paths_relative_to(path.parent().unwrap_or(std::path::Path::new(".")));
+    let mut config = TrainConfig::read_unvalidated(path)?;
     for item in overrides {
         config.apply_override(item)?;
     }

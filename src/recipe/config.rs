@@ -227,6 +227,15 @@ impl TrainConfig {
     /// Reads, parses and validates `path`; local-looking paths in it are made
     /// relative to the file's folder (see [`Self::resolve_paths_relative_to`]).
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let config = Self::read_unvalidated(path)?;
+        config.validate_in(&path.display().to_string())?;
+        Ok(config)
+    }
+
+    /// Reads and parses `path` without cross-key validation (the one reader of recipe files:
+    /// the CLI applies `--set` before validating, the Train form shows every problem);
+    /// local-looking paths are made relative to the file's folder.
+    pub fn read_unvalidated(path: &Path) -> Result<Self, ConfigError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             file: file.clone(),
@@ -234,7 +243,6 @@ impl TrainConfig {
         })?;
         let mut config = Self::parse_unvalidated(&text, &file)?;
         config.resolve_paths_relative_to(path.parent().unwrap_or(Path::new(".")));
-        config.validate_in(&file)?;
         Ok(config)
     }
 

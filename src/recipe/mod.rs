@@ -1,9 +1,11 @@
 //! The recipe: what a run is made of, as the flat TOML table that `wick train --config
-//! run.toml` reads and the Train form edits. Its keys (with help and defaults), their
-//! validation, and the named presets live here, on the ground floor: `runs`, `train`, `app`
-//! and `cli` depend on it, and it depends on none of them.
+//! run.toml` reads and the Train form edits. Its keys (with help and defaults), reading and
+//! writing TOML, validation, the named presets and the edits (fork, resume, reset, the copy
+//! written to a file) live here, on the ground floor: `runs`, `train`, `app` and `cli`
+//! depend on it, and it depends on none of them.
 
 pub mod config;
+pub mod edits;
 pub mod presets;
 
 pub use config::{

@@ -23,6 +23,7 @@ use crate::app::toasts::Level;
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::TrainConfig;
+use crate::recipe::edits::{self, KEPT_ON_RESET, reset_keys};
 use crate::recipe::presets::Preset;
 use crate::recipe::{ConfigError, KeyOrigin, key_info};
 use crate::train::TrainError;
@@ -216,21 +217,6 @@ impl Problem {
         }
     }
 }
-
-/// Keys a "Reset to defaults" leaves alone: the data and model (from Hub and Data) and the
-/// device.
-const KEPT_ON_RESET: &[&str] = &[
-    "model",
-    "dataset",
-    "dataset_config",
-    "train_split",
-    "eval_split",
-    "validation_split_percentage",
-    "text_column",
-    "text_pair_column",
-    "label_column",
-    "device",
-];
 
 /// What the user typed into a field, kept while it has focus or does not parse.
 #[derive(Debug, Clone, Default)]
@@ -626,7 +612,7 @@ impl TrainPanel {
                 "When one workstation is not enough: the same recipe as a transformers Trainer \
              script and a multi-GPU accelerate config",
             );
-        let recipe = exportable(cx.recipe);
+        let recipe = edits::with_absolute_paths(cx.recipe);
         self.accelerate
             .ui(ui, cx, "train", None, move || Ok(recipe));
         ui.separator();
@@ -757,7 +743,7 @@ impl TrainPanel {
     }
 
     fn export(&mut self, cx: &mut Cx, path: PathBuf) {
-        let text = exportable(cx.recipe).to_toml_string();
+        let text = edits::with_absolute_paths(cx.recipe).to_toml_string();
         self.runtime.export = Some(cx.jobs.task("export", "exporting the recipe", move |_| {
             let result = std::fs::write(&path, text);
             (path, result)
@@ -864,61 +850,7 @@ impl TrainPanel {
 /// Reads a recipe like `wick train --config` does (relative paths against the file's
 /// folder), without cross-key validation: the form shows what to fix.
 pub fn read_recipe(path: &Path) -> Result<TrainConfig, ConfigError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        file: file.clone(),
-        source,
-    })?;
-    let mut config = TrainConfig::parse_unvalidated(&text, &file)?;
-    config.resolve_paths_relative_to(path.parent().unwrap_or(Path::new(".")));
-    Ok(config)
-}
-
-/// The recipe as written to a file: local relative paths made absolute, since the file's
-/// reader resolves them against the file's folder, not this process's working directory.
-pub fn exportable(recipe: &TrainConfig) -> TrainConfig {
-    let mut config = recipe.clone();
-    let absolute = |value: &mut String| {
-        let path = Path::new(value.as_str());
-        if path.is_relative()
-            && (value.starts_with('.') || path.exists())
-            && let Ok(abs) = std::path::absolute(path)
-        {
-            *value = abs.display().to_string();
-        }
-    };
-    absolute(&mut config.model);
-    absolute(&mut config.dataset);
-    if let Some(out) = config.output_dir.as_mut() {
-        absolute(out);
-    }
-    if let Some(resume) = config
-        .resume_from_checkpoint
-        .as_mut()
-        .filter(|r| r.as_str() != "latest")
-    {
-        absolute(resume);
-    }
-    config
-}
-
-/// Sets `keys` back to `TrainConfig::default()`'s values.
-pub fn reset_keys(recipe: &mut TrainConfig, keys: &[&str]) {
-    let (Ok(mut table), Ok(defaults)) = (
-        toml::Table::try_from(&*recipe),
-        toml::Table::try_from(TrainConfig::default()),
-    ) else {
-        return;
-    };
-    for key in keys {
-        match defaults.get(*key) {
-            Some(value) => table.insert(key.to_string(), value.clone()),
-            None => table.remove(*key),
-        };
-    }
-    if let Ok(config) = toml::Value::Table(table).try_into() {
-        *recipe = config;
-    }
+    TrainConfig::read_unvalidated(path)
 }
 
 /// A TOML value as the form shows it: strings bare, small floats in `5e-5` notation,
@@ -1159,21 +1091,6 @@ mod tests {
     }
 
     #[test]
-    fn reset_restores_defaults_and_keeps_the_rest() {
-        let mut config = TrainConfig {
-            model: "m".into(),
-            learning_rate: 1e-3,
-            max_length: Some(64),
-            warmup_ratio: 0.2,
-            ..TrainConfig::default()
-        };
-        reset_keys(&mut config, &["learning_rate", "max_length"]);
-        assert_eq!(config.learning_rate, 5e-5);
-        assert_eq!(config.max_length, None);
-        assert_eq!((config.model.as_str(), config.warmup_ratio), ("m", 0.2));
-    }
-
-    #[test]
     fn drafts_that_do_not_parse_block_start_and_keep_the_old_value() {
         let mut panel = TrainPanel::default();
         let mut recipe = TrainConfig {
@@ -1229,17 +1146,5 @@ mod tests {
                 "warmup_ratio must be in [0, 1]",
             ]
         );
-    }
-
-    #[test]
-    fn exported_relative_paths_become_absolute() {
-        let config = TrainConfig {
-            model: "./models/x".into(),
-            dataset: "org/name".into(),
-            ..TrainConfig::default()
-        };
-        let out = exportable(&config);
-        assert!(Path::new(&out.model).is_absolute(), "{}", out.model);
-        assert_eq!(out.dataset, "org/name", "Hub ids stay");
     }
 }

@@ -8,31 +8,7 @@ use super::{DeleteRequest, RunRow, RunsPanel};
 use crate::app::jobs::{self, Task};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
-use crate::recipe::TrainConfig;
 use crate::runs::{CheckpointEntry, RunDir, RunStatus, RunSummary};
-
-/// The recipe for a fork: the run's config training from `checkpoint`'s weights as a new
-/// run (fresh optimizer and schedule), named `<name>-fork-<step>`.
-pub fn fork_config(
-    config: &TrainConfig,
-    run_name: &str,
-    checkpoint: &CheckpointEntry,
-) -> TrainConfig {
-    let mut fork = config.clone();
-    fork.model = checkpoint.path.display().to_string();
-    fork.resume_from_checkpoint = None;
-    fork.output_dir = None;
-    fork.run_name = Some(format!("{run_name}-fork-{}", checkpoint.step));
-    fork
-}
-
-/// The recipe that resumes a run from `checkpoint` (optimizer, schedule and data order
-/// restored; the trainer continues in the same run folder).
-pub fn resume_config(config: &TrainConfig, checkpoint: &CheckpointEntry) -> TrainConfig {
-    let mut resume = config.clone();
-    resume.resume_from_checkpoint = Some(checkpoint.path.display().to_string());
-    resume
-}
 
 impl RunsPanel {
     pub(super) fn manage_section(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
@@ -212,7 +188,12 @@ impl RunsPanel {
                 .on_hover_text("Edit the hyperparameters in Train, then Start")
                 .clicked()
             {
-                *cx.recipe = fork_config(config, row.display_name(), checkpoint);
+                *cx.recipe = crate::recipe::edits::fork(
+                    config,
+                    row.display_name(),
+                    &checkpoint.path,
+                    checkpoint.step,
+                );
                 cx.toasts.info(format!("Forking from checkpoint-{chosen}: edit the recipe, then Start"));
                 cx.actions.push(Action::Navigate(Tab::Train));
             }
@@ -232,7 +213,7 @@ impl RunsPanel {
                 .on_disabled_hover_text(refusal)
                 .clicked()
             {
-                *cx.recipe = resume_config(config, latest);
+                *cx.recipe = crate::recipe::edits::resume(config, &latest.path);
                 cx.toasts.info(format!("Resuming from checkpoint-{}: press Start in Train", latest.step));
                 cx.actions.push(Action::Navigate(Tab::Train));
             }
@@ -412,43 +393,4 @@ fn open_folder(path: &Path, cx: &mut Cx) -> Task<Result<(), OpenFolderError>> {
                 Err(source) => Err(OpenFolderError::Wait { opener, source }),
             }
         })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::PathBuf;
-
-    fn entry(step: u64) -> CheckpointEntry {
-        CheckpointEntry {
-            step,
-            path: PathBuf::from(format!("/runs/r/checkpoint-{step}")),
-            problems: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn fork_trains_a_new_run_from_the_checkpoint_weights() {
-        let mut config = TrainConfig {
-            model: "bert-base-uncased".into(),
-            dataset: "glue".into(),
-            output_dir: Some("/runs/r".into()),
-            resume_from_checkpoint: Some("/runs/r/checkpoint-10".into()),
-            learning_rate: 3e-5,
-            ..TrainConfig::default()
-        };
-        let fork = fork_config(&config, "baseline", &entry(918));
-        assert_eq!(fork.model, "/runs/r/checkpoint-918");
-        assert_eq!(fork.run_name.as_deref(), Some("baseline-fork-918"));
-        assert_eq!((fork.output_dir, fork.resume_from_checkpoint), (None, None));
-        assert_eq!(fork.learning_rate, 3e-5);
-        config.resume_from_checkpoint = None;
-        let resume = resume_config(&config, &entry(20));
-        assert_eq!(
-            resume.resume_from_checkpoint.as_deref(),
-            Some("/runs/r/checkpoint-20")
-        );
-        assert_eq!(resume.model, "bert-base-uncased");
-        assert_eq!(resume.output_dir.as_deref(), Some("/runs/r"));
-    }
 }

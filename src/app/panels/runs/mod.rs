@@ -33,7 +33,6 @@ mod table;
 
 pub use curves::default_panels;
 pub use export::{ExportError, save_png_crop};
-pub use manage::{fork_config, resume_config};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Export {
