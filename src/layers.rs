@@ -66,11 +66,8 @@ fn imported_modules(text: &str) -> Vec<String> {
     for (at, _) in text.match_indices("crate::") {
         let rest = &text[at + "crate::".len()..];
         let names: Vec<&str> = match rest.strip_prefix('{') {
-            Some(group) => group
-                .split('}')
-                .next()
-                .unwrap_or("")
-                .split(',')
+            Some(group) => top_level_items(group)
+                .into_iter()
                 .map(|item| item.trim().split("::").next().unwrap_or(""))
                 .collect(),
             None => vec![
@@ -82,6 +79,30 @@ fn imported_modules(text: &str) -> Vec<String> {
         found.extend(names.into_iter().map(str::to_string));
     }
     found
+}
+
+/// The comma-separated items of a `{...}` group up to its closing brace, nested groups
+/// kept whole: `data::{A, B}, runs::C}` → [`data::{A, B}`, ` runs::C`].
+fn top_level_items(group: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&group[start..at]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..at]);
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    items
 }
 
 #[test]
@@ -122,4 +143,6 @@ fn no_module_imports_one_above_it() {
 fn the_checker_sees_plain_and_grouped_paths() {
     let text = "use crate::runs::RunDir;\nuse crate::{app::Tab, data};\nlet x = crate::hub::f();";
     assert_eq!(imported_modules(text), ["runs", "app", "data", "hub"]);
+    let nested = "use crate::{data::{A, B}, runs::C};";
+    assert_eq!(imported_modules(nested), ["data", "runs"]);
 }

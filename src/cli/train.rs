@@ -291,14 +291,12 @@ fn print_summary(summary: &Summary) {
         ("epoch".into(), format!("{:.2}", summary.epoch)),
         ("train loss".into(), format!("{:.4}", summary.train_loss)),
         (
-            "training time".into(),
-            crate::runs::time::format_duration(summary.train_runtime_s),
-        ),
-        (
-            "wall time".into(),
-            summary
-                .wall_s
-                .map_or_else(|| "–".into(), crate::runs::time::format_duration),
+            "time".into(),
+            crate::runs::RunDurations {
+                training_s: Some(summary.train_runtime_s),
+                wall_s: summary.wall_s,
+            }
+            .label(),
         ),
         (
             "train samples/s".into(),

@@ -21,13 +21,14 @@ pub struct Holdout {
 }
 
 /// Draws `percent`% of `rows` rows (rounded up, at least one, never all) for evaluation.
-/// The draw is a pure function of `(rows, percent, seed)`, so a resumed run holds out
-/// the same rows.
+/// The draw is a pure function of `(rows, percent, seed)`: the same data and seed always
+/// hold out the same rows (the trainer refuses a resume whose seed would differ).
 pub fn holdout_rows(rows: usize, percent: u32, seed: u64) -> Result<Holdout> {
     let eval_rows = (rows * percent as usize).div_ceil(100).max(1);
     if rows < 2 || eval_rows >= rows {
         return Err(DataError::Invalid(format!(
-            "holding out {percent}% of {rows} training rows leaves nothing to train on"
+            "validation_split_percentage = {percent}: holding out {percent}% of {rows} training \
+             rows leaves nothing to train on"
         )));
     }
     let mut order: Vec<usize> = (0..rows).collect();

@@ -115,7 +115,8 @@ pub struct Summary {
     pub run_dir: PathBuf,
     pub global_step: u64,
     pub epoch: f64,
-    /// Mean training loss over the steps of this session.
+    /// Mean training loss over every step of the run (all sessions, as `train_totals.json`
+    /// keeps them).
     pub train_loss: f64,
     /// Seconds in training steps over the whole run (see [`crate::runs::RunDurations`]).
     pub train_runtime_s: f64,

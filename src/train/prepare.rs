@@ -220,6 +220,7 @@ pub(super) fn create_run(
 /// folder for writing, cut back to the checkpoint's step. Refuses a checkpoint trained for
 /// another number of steps, a run another process writes, and a finished run.
 pub(super) fn restore_run(
+    cfg: &TrainConfig,
     dir: &Path,
     optimizer: &mut AdamW,
     plan: &Plan,
@@ -247,6 +248,7 @@ pub(super) fn restore_run(
             finished_at: run.info().finished_at.clone().unwrap_or_default(),
         });
     }
+    check_same_holdout(cfg, &run, restored.position.data_seed)?;
     run.set_status(RunStatus::Running)?;
     MetricsLog::truncate_after_step(&run.metrics_path(), restored.position.global_step)?;
     Ok(RunProgress {
@@ -256,6 +258,29 @@ pub(super) fn restore_run(
         scheduler: restored.scheduler,
         totals: restored.totals,
     })
+}
+
+/// A held-out share of train is drawn from the data seed: a resume must hold out the same
+/// rows, or it would go on training on rows it evaluates on (and evaluate on rows it trained
+/// on). Refuses a resume whose percentage or data seed differs from the run's.
+fn check_same_holdout(cfg: &TrainConfig, run: &RunDir, data_seed: u64) -> Result<(), TrainError> {
+    let before = run.config()?.holdout_percentage();
+    let now = cfg.holdout_percentage();
+    let seed_differs = now.is_some() && cfg.resolved_data_seed() != data_seed;
+    if before == now && !seed_differs {
+        return Ok(());
+    }
+    let describe = |percent: Option<u32>, seed: u64| match percent {
+        Some(percent) => format!("holds out {percent}% of train with data seed {seed}"),
+        None => "holds out nothing".to_string(),
+    };
+    Err(TrainError::Invalid(format!(
+        "{} {}; this config {}. Resume with the run's validation_split_percentage and \
+         seed/data_seed, so that it never trains on the rows it evaluates on.",
+        run.path().display(),
+        describe(before, data_seed),
+        describe(now, cfg.resolved_data_seed()),
+    )))
 }
 
 /// The run's logged seconds so far: a resumed run's clock goes on from its last logged line,

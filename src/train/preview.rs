@@ -119,7 +119,7 @@ pub fn columns_key(recipe: &TrainConfig) -> String {
 /// The recipe settings a preview depends on; a different one marks the preview stale.
 pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
     format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}|{:?}",
         columns_key(recipe),
         recipe.model,
         recipe.text_column,
@@ -132,6 +132,7 @@ pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
         padding,
         recipe.resolved_data_seed(),
         recipe.dataloader_drop_last,
+        recipe.holdout_percentage(),
     )
 }
 
@@ -182,6 +183,11 @@ pub fn tokenize_preview(
         Some(sink(progress.clone())),
         &|done, total| progress("tokenizing", done as u64, total as u64),
     )?;
+    // The rows that train, as the trainer takes them when a share is held out.
+    let split = match cfg.holdout_percentage() {
+        Some(percent) => crate::data::hold_out(&split, percent, cfg.resolved_data_seed())?.0,
+        None => split,
+    };
     let seconds = started.elapsed().as_secs_f64();
     let training_collator = inputs.collator(cfg);
     let collator = Collator {

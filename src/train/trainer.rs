@@ -182,7 +182,7 @@ impl<'a> Session<'a> {
             scheduler,
             totals,
         } = match &resume_dir {
-            Some(dir) => prepare::restore_run(dir, &mut optimizer, &plan)?,
+            Some(dir) => prepare::restore_run(cfg, dir, &mut optimizer, &plan)?,
             None => prepare::create_run(cfg, options, &plan, rows)?,
         };
         // Said before the run folder existed; kept with the run now that it does.

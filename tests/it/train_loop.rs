@@ -718,14 +718,17 @@ fn local_data_without_an_eval_split_holds_out_a_seeded_share_of_train() {
     let predictions = wick::runs::read_predictions(&run_dir).unwrap().unwrap();
     assert_eq!(predictions.split, "train[held out 10%]");
     assert_eq!(predictions.rows.len(), 4);
+    // Exactly the seeded draw's rows of train, in dataset order.
     let csv = std::fs::read_to_string(&train_file).unwrap();
-    for row in &predictions.rows {
-        assert!(
-            csv.contains(&row.text),
-            "a held-out row comes from train: {}",
-            row.text
-        );
-    }
+    let first_texts: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|line| line.split(',').next().unwrap())
+        .collect();
+    let drawn = wick::data::holdout_rows(40, 10, cfg.resolved_data_seed()).unwrap();
+    let expected: Vec<&str> = drawn.eval.iter().map(|&row| first_texts[row]).collect();
+    let held_out: Vec<&str> = predictions.rows.iter().map(|r| r.text.as_str()).collect();
+    assert_eq!(held_out, expected);
     // The run's config says so, and a second run with the same seed holds out the same rows.
     let saved = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
     assert!(
@@ -733,7 +736,10 @@ fn local_data_without_an_eval_split_holds_out_a_seeded_share_of_train() {
         "{saved}"
     );
     cfg.output_dir = Some(dir.path().join("again").display().to_string());
-    assert_eq!(failure(&run(cfg, options(dir.path()), |_, _| {})), None);
+    assert_eq!(
+        failure(&run(cfg.clone(), options(dir.path()), |_, _| {})),
+        None
+    );
     let again = wick::runs::read_predictions(&dir.path().join("again"))
         .unwrap()
         .unwrap();
@@ -741,4 +747,24 @@ fn local_data_without_an_eval_split_holds_out_a_seeded_share_of_train() {
         p.rows.iter().map(|r| r.text.clone()).collect()
     };
     assert_eq!(texts(&again), texts(&predictions));
+
+    // A resume draws the same rows: one whose seed would draw others is refused.
+    cfg.output_dir = Some(dir.path().join("stopped").display().to_string());
+    let events = run(cfg.clone(), options(dir.path()), |event, commands| {
+        if let Event::Step(s) = event
+            && s.step == 4
+        {
+            commands.send(Command::Stop).unwrap();
+        }
+    });
+    assert_eq!(failure(&events), None);
+    let mut reseeded = cfg.clone();
+    reseeded.seed += 1;
+    reseeded.resume_from_checkpoint = Some("latest".into());
+    let events = run(reseeded, options(dir.path()), |_, _| {});
+    let reason = failure(&events).expect("a resume that would hold out other rows fails");
+    assert!(reason.contains("validation_split_percentage"), "{reason}");
+    let mut resumed = cfg.clone();
+    resumed.resume_from_checkpoint = Some("latest".into());
+    assert_eq!(failure(&run(resumed, options(dir.path()), |_, _| {})), None);
 }

@@ -131,14 +131,15 @@ def main():
             raise SystemExit(f"split {split!r} not found; splits: {', '.join(raw.keys())}")
     train = raw[WICK["train_split"]]
     evaluation = raw[WICK["eval_split"]] if WICK["eval_split"] is not None else None
+    # Columns and label names come from the whole training split, before any hold-out, as
+    # Wick takes them: a class whose rows all land in the held-out share keeps its id.
+    text, pair, label = resolve_columns(train.column_names)
+    names = label_names(train, label)
+    is_class_label = isinstance(train.features[label], ClassLabel)
     if evaluation is None and WICK["validation_split_percentage"] is not None:
         seed = args.data_seed if args.data_seed is not None else args.seed
         held = train.train_test_split(test_size=WICK["validation_split_percentage"] / 100, seed=seed)
         train, evaluation = held["train"], held["test"]
-
-    text, pair, label = resolve_columns(train.column_names)
-    names = label_names(train, label)
-    is_class_label = isinstance(train.features[label], ClassLabel)
 
     tokenizer = AutoTokenizer.from_pretrained(WICK["model"])
     model_config = AutoConfig.from_pretrained(
