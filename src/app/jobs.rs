@@ -2,7 +2,9 @@
 //! events, predictions) runs on a named thread. [`Jobs::task`] hands back a typed [`Task`]
 //! that the panel which started it owns and polls each frame (as egui_demo_app's panels own
 //! their `Promise`, and rerun's background tasks are polled by whoever started them);
-//! dropping a task cancels it, so a newer request simply replaces an older one. Progress and
+//! dropping a task discards its result, so a newer request simply replaces an older one (the
+//! older work is told through `Reporter::is_cancelled`, but most of it runs to its end off the
+//! UI thread, listed in the status bar until then). Progress and
 //! the running list, which the status bar shows, come back over one channel that the app
 //! drains once per frame. Senders wake the UI with `request_repaint`.
 
@@ -107,8 +109,8 @@ pub enum TaskError {
 }
 
 /// Work running on its own thread whose result comes back to the owner, once, through
-/// [`Task::poll`]. Dropping the task cancels it: the result is thrown away and
-/// [`Reporter::is_cancelled`] turns true for the work.
+/// [`Task::poll`]. Dropping the task discards its result and turns
+/// [`Reporter::is_cancelled`] true for the work, which may stop early.
 pub struct Task<T> {
     job: JobId,
     result: Receiver<Result<T, TaskError>>,
@@ -377,7 +379,7 @@ mod tests {
     }
 
     #[test]
-    fn dropping_a_task_cancels_it() {
+    fn dropping_a_task_tells_its_work() {
         let mut jobs = Jobs::new(|| {});
         let (seen_tx, seen_rx) = crossbeam_channel::bounded(1);
         let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(0);

@@ -160,6 +160,14 @@ impl SettingsWindow {
         toasts: &mut super::toasts::Toasts,
         jobs: &mut super::jobs::Jobs,
     ) -> SettingsChange {
+        // The test's answer is taken even while the window is closed.
+        match poll_slot(&mut self.test) {
+            Some(Ok((endpoint, result))) => {
+                self.tested = Some(connection_test_text(&endpoint, result.as_ref()));
+            }
+            Some(Err(err)) => self.tested = Some(err.to_string()),
+            None => {}
+        }
         if !self.open {
             return SettingsChange::None;
         }
@@ -307,13 +315,6 @@ impl SettingsWindow {
         effective: &HubSettings,
         jobs: &mut super::jobs::Jobs,
     ) {
-        match poll_slot(&mut self.test) {
-            Some(Ok((endpoint, result))) => {
-                self.tested = Some(connection_test_text(&endpoint, result.as_ref()));
-            }
-            Some(Err(err)) => self.tested = Some(err.to_string()),
-            None => {}
-        }
         ui.horizontal(|ui| {
             let testing = self.test.is_some();
             if ui

@@ -159,7 +159,8 @@ pub fn stops() -> Vec<tour::Stop> {
                 let Some(short) = short else {
                     return false;
                 };
-                if app.state.runs.selected() != [short.clone()] {
+                // Ticked beside the two runs before it, and the one managed.
+                if !app.state.runs.selected().contains(&short) {
                     app.state.runs.select_for_overlay(&[short]);
                 }
                 app.state.runs.overlay_points() > 0 && !app.is_busy()

@@ -524,5 +524,11 @@ fn local_data_without_an_eval_split_is_offered_a_held_out_share() {
         harness.state().state.recipe.validation_split_percentage,
         None
     );
+    let recipe = &harness.state().state.recipe;
+    assert!(
+        recipe.validate().is_ok(),
+        "taking the offer back leaves a recipe that starts: {:?}",
+        recipe.validate()
+    );
     assert!(has_label_containing(&harness, "no evaluation split"));
 }

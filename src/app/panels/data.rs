@@ -128,6 +128,13 @@ impl DataPanel {
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
+        // The recipe may have moved to other data while Data was not shown (a fork, an
+        // opened TOML file): what was read for the old data must not land in it.
+        if columns_key(cx.recipe) != self.runtime.columns_key {
+            self.runtime.columns_task = None;
+            self.runtime.tokenize_task = None;
+            self.runtime.batch_task = None;
+        }
         match poll_slot(&mut self.runtime.columns_task).map(flatten) {
             Some(Ok(view)) => {
                 adopt_guesses(cx.recipe, &view);
@@ -202,11 +209,15 @@ impl DataPanel {
                 if ui
                     .button("Train on all of train")
                     .on_hover_text(
-                        "Clears validation_split_percentage; evaluation needs a split then",
+                        "Clears validation_split_percentage; with nothing left to evaluate on, \
+                         evaluation goes off (eval_strategy = \"no\")",
                     )
                     .clicked()
                 {
                     recipe.validation_split_percentage = None;
+                    if !recipe.has_eval_data() {
+                        recipe.eval_strategy = IntervalStrategy::No;
+                    }
                 }
             }
         });

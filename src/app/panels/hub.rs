@@ -5,7 +5,7 @@
 //!
 //! Every Hub call runs on a task with the same library functions `wick hub search/info/
 //! download` call; the panel owns each task and polls it every frame, and a newer request
-//! replaces (and so cancels) an older one of its kind.
+//! replaces an older one of its kind, whose result is discarded.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -281,7 +281,11 @@ impl HubPanel {
         match outcome {
             DialogOutcome::Picked(path) => {
                 self.local_path = path.display().to_string();
-                self.use_local_path(cx);
+                // One "Use for training" at a time: a download started meanwhile goes on,
+                // and the picked path waits in the field for "Use local path".
+                if self.runtime.use_task.is_none() {
+                    self.use_local_path(cx);
+                }
             }
             DialogOutcome::Cancelled => {}
             DialogOutcome::Unavailable => cx.toasts.warning(
@@ -358,7 +362,7 @@ impl HubPanel {
                 search = true;
             }
             let busy = self.runtime.search_task.is_some();
-            // A newer search replaces a running one (which is cancelled).
+            // A newer search replaces a running one (its result is discarded).
             if ui
                 .button("Search")
                 .on_hover_text("Search names on the Hub (or the mirror in Settings)")
@@ -397,6 +401,7 @@ impl HubPanel {
                 )
                 .clicked()
                 || enter)
+                && !busy
                 && !self.local_path.trim().is_empty()
             {
                 self.use_local_path(cx);

@@ -184,6 +184,10 @@ impl RunsPanel {
             return;
         };
         let Some(rect) = self.rt.plot_rect else {
+            self.rt.alert = Some(Alert::error(
+                "Could not save the chart",
+                "no chart was on screen to crop; show the curves and try again",
+            ));
             return;
         };
         let ppp = self.rt.pixels_per_point.max(0.1);

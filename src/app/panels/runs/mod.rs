@@ -178,7 +178,7 @@ struct PairCache {
 struct Runtime {
     rows: Option<Vec<RunRow>>,
     broken: Vec<BrokenRun>,
-    /// The folder being listed; a newer refresh replaces (cancels) it.
+    /// The folder being listed; a newer refresh replaces it (the older result is discarded).
     listing: Option<Task<Result<Listing, RunsError>>>,
     /// Ticked runs, in the order they were ticked (A, B, ...).
     selected: Vec<PathBuf>,
@@ -259,8 +259,9 @@ impl RunsPanel {
         self.rt.cache.contains_key(path)
     }
 
-    /// Ticks these runs for comparison, as clicking their checkboxes does (for the
-    /// screenshot tour and the UI benchmark); they load over the next frames.
+    /// Ticks these runs for comparison (beside any already ticked), as clicking their
+    /// checkboxes does (for the screenshot tour and the UI benchmark), and manages the last;
+    /// they load over the next frames.
     pub fn select_for_overlay(&mut self, paths: &[PathBuf]) {
         for path in paths {
             if !self.rt.selected.contains(path) {
