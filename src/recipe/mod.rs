@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod edits;
+pub mod form;
 pub mod presets;
 
 pub use config::{
