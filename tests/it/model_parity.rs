@@ -217,7 +217,15 @@ fn tiny_bert_step_matches_pytorch() {
         for i in 0..got.len() {
             let (g, dg) = (g[i].abs() as f64, (g[i] - gt[i]).abs() as f64);
             let propagated = lr * dg * 1e-8 / (g + 1e-8).powi(2);
-            let allowed = RTOL * (want[i].abs() as f64).max(FLOOR_FRACTION * scale) + propagated;
+            let allowed = if is_key_bias(name) {
+                // Its gradient is rounding noise (checked above), of a size near eps, so
+                // Adam's g / (|g| + eps) is noise too: each framework moves the entry by up
+                // to one first step (lr) from the same start, in a direction the noise picks
+                // (which AVX-512 matmul kernels change).
+                2.0 * lr
+            } else {
+                RTOL * (want[i].abs() as f64).max(FLOOR_FRACTION * scale) + propagated
+            };
             let err = (got[i] - want[i]).abs() as f64;
             assert!(
                 err <= allowed,
