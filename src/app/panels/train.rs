@@ -89,6 +89,9 @@ struct Draft {
     text: String,
     /// Why the text could not be applied (the recipe keeps its previous value).
     error: Option<String>,
+    /// The recipe's value for the key after this text was applied: when it changes from
+    /// outside (Data, Hub, Runs, a file), the draft is stale and goes.
+    recipe_value: String,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -401,6 +404,15 @@ impl TrainPanel {
             .apply_override(&format!("{key}={text}"))
             .err()
             .map(|err| error_message(&err));
+        draft.recipe_value = recipe_value(recipe, key);
+    }
+
+    /// Drops drafts whose key another panel (or a file) has set since: the field then shows
+    /// the recipe's value again, and its old error no longer blocks Start.
+    fn forget_stale_drafts(&mut self, recipe: &TrainConfig) {
+        self.runtime
+            .drafts
+            .retain(|key, draft| draft.recipe_value == recipe_value(recipe, key));
     }
 
     fn side(&mut self, ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
@@ -637,6 +649,7 @@ impl TrainPanel {
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
+        self.forget_stale_drafts(cx.recipe);
         self.accelerate.poll(cx);
         match poll_slot(&mut self.runtime.dialog) {
             Some(Ok((purpose, DialogOutcome::Picked(path)))) => {
@@ -716,6 +729,13 @@ impl TrainPanel {
 /// folder), without cross-key validation: the form shows what to fix.
 pub fn read_recipe(path: &Path) -> Result<TrainConfig, ConfigError> {
     TrainConfig::read_unvalidated(path)
+}
+
+/// The recipe's value for `key`, as the form shows it.
+fn recipe_value(recipe: &TrainConfig, key: &str) -> String {
+    toml::Table::try_from(recipe)
+        .map(|table| value_text(table.get(key)))
+        .unwrap_or_default()
 }
 
 /// A TOML value as the form shows it: strings bare, small floats in `5e-5` notation,
@@ -974,6 +994,31 @@ mod tests {
         panel.apply(&mut recipe, "learning_rate", "2e-5");
         assert_eq!(recipe.learning_rate, 2e-5);
         assert!(panel.problems(&recipe).is_empty());
+    }
+
+    #[test]
+    fn a_draft_goes_when_another_panel_sets_its_key() {
+        let mut panel = TrainPanel::default();
+        let mut recipe = TrainConfig {
+            model: "m".into(),
+            dataset: "d".into(),
+            ..TrainConfig::default()
+        };
+        panel.apply(&mut recipe, "max_length", "long");
+        panel.forget_stale_drafts(&recipe);
+        assert_eq!(
+            panel.problems(&recipe).len(),
+            1,
+            "the typed text is still wrong"
+        );
+        // Data's max_length control sets the key.
+        recipe.max_length = Some(128);
+        panel.forget_stale_drafts(&recipe);
+        assert!(
+            panel.problems(&recipe).is_empty(),
+            "{:?}",
+            panel.problems(&recipe)
+        );
     }
 
     #[test]
