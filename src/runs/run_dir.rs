@@ -368,10 +368,10 @@ impl RunDir {
         self.write_info()
     }
 
-    /// Records the seconds the run has spent in training steps, over all its sessions.
-    pub fn record_train_runtime(&mut self, seconds: f64) -> Result<(), RunsError> {
+    /// Notes the seconds the run has spent in training steps, over all its sessions; written
+    /// with the run's end ([`Self::finish`]), so run.json is written once.
+    pub fn set_train_runtime(&mut self, seconds: f64) {
         self.info.train_runtime_s = Some(seconds);
-        self.write_info()
     }
 
     /// Records the end of the run: `Finished`, `Stopped` or `Failed` with a reason.
@@ -567,7 +567,7 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let mut run = RunDir::create_named(root.path(), &config()).unwrap();
         assert_eq!(run.info().durations(), RunDurations::default());
-        run.record_train_runtime(12.5).unwrap();
+        run.set_train_runtime(12.5);
         run.finish(RunStatus::Finished, None).unwrap();
         let mut info = RunDir::open(run.path()).unwrap().info().clone();
         assert_eq!(info.durations().training_s, Some(12.5));

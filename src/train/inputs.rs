@@ -156,3 +156,17 @@ pub fn train_order(cfg: &TrainConfig, data_seed: u64) -> Order {
         Order::Shuffled { seed: data_seed }
     }
 }
+
+/// The rows of the training split that train: all of it, or what is left once the recipe's
+/// `validation_split_percentage` is held out (the trainer's draw). For the preflight and the
+/// Data preview, which have no use for the held-out part.
+pub fn rows_that_train(
+    cfg: &TrainConfig,
+    split: TokenizedSplit,
+) -> Result<TokenizedSplit, TrainError> {
+    let Some(percent) = cfg.holdout_percentage() else {
+        return Ok(split);
+    };
+    let rows = data::holdout_rows(split.len(), percent, cfg.resolved_data_seed())?;
+    Ok(split.select(&rows.train, &split.meta.split)?)
+}

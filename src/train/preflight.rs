@@ -331,11 +331,7 @@ fn load_train_batches(
             "the {split_name} split has no rows"
         )));
     }
-    // The rows that train, when a share of the split is held out for evaluation.
-    let split = match config.holdout_percentage() {
-        Some(percent) => crate::data::hold_out(&split, percent, config.resolved_data_seed())?.0,
-        None => split,
-    };
+    let split = super::inputs::rows_that_train(config, split)?;
     let lengths = split.lengths();
     let mut by_length: Vec<usize> = (0..lengths.len()).collect();
     by_length.sort_by_key(|&row| std::cmp::Reverse(lengths[row]));

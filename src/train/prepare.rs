@@ -18,7 +18,7 @@ use super::{AdamW, AdamWConfig};
 use crate::data::{DatasetCache, TokenizedSplit};
 use crate::hub;
 use crate::model::{Classifier, LoadReport};
-use crate::recipe::{IntervalStrategy, TrainConfig};
+use crate::recipe::TrainConfig;
 use crate::runs::{Checkpoints, MetricsLog, RunDir, RunStatus, TrainerState};
 
 use super::trainer::TrainerOptions;
@@ -88,25 +88,19 @@ pub(super) fn load_data(
         )
     };
     let train = load(&cfg.train_split, None)?;
-    let (train, eval) = match (cfg.eval_split.as_deref(), cfg.holdout_percentage()) {
-        (_, Some(percent)) => {
+    // `run` validated the recipe: evaluation has rows to go on whenever it is asked for.
+    let (train, eval) = match (cfg.holdout_percentage(), cfg.eval_split.as_deref()) {
+        (Some(percent), _) => {
             let (train, held_out) =
                 crate::data::hold_out(&train, percent, cfg.resolved_data_seed())?;
             (train, Some(held_out))
         }
-        (Some(split), None) if !split.is_empty() => {
+        (None, Some(split)) if !split.is_empty() => {
             let eval = load(split, Some(train.meta.labels.names.clone()))?;
             (train, Some(eval))
         }
         _ => (train, None),
     };
-    if eval.is_none() && cfg.eval_strategy != IntervalStrategy::No {
-        return Err(TrainError::Invalid(
-            "eval_strategy needs rows to evaluate on; set eval_split, \
-             validation_split_percentage, or eval_strategy = \"no\""
-                .into(),
-        ));
-    }
     Ok(TrainingData {
         inputs,
         train,
@@ -264,7 +258,9 @@ pub(super) fn restore_run(
 /// rows, or it would go on training on rows it evaluates on (and evaluate on rows it trained
 /// on). Refuses a resume whose percentage or data seed differs from the run's.
 fn check_same_holdout(cfg: &TrainConfig, run: &RunDir, data_seed: u64) -> Result<(), TrainError> {
-    let before = run.config()?.holdout_percentage();
+    // Parsed, not validated: the question is only what the run held out.
+    let before = TrainConfig::read_unvalidated(&run.path().join(crate::runs::CONFIG_FILE))?
+        .holdout_percentage();
     let now = cfg.holdout_percentage();
     let seed_differs = now.is_some() && cfg.resolved_data_seed() != data_seed;
     if before == now && !seed_differs {

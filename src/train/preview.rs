@@ -183,11 +183,7 @@ pub fn tokenize_preview(
         Some(sink(progress.clone())),
         &|done, total| progress("tokenizing", done as u64, total as u64),
     )?;
-    // The rows that train, as the trainer takes them when a share is held out.
-    let split = match cfg.holdout_percentage() {
-        Some(percent) => crate::data::hold_out(&split, percent, cfg.resolved_data_seed())?.0,
-        None => split,
-    };
+    let split = super::inputs::rows_that_train(cfg, split)?;
     let seconds = started.elapsed().as_secs_f64();
     let training_collator = inputs.collator(cfg);
     let collator = Collator {

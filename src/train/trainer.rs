@@ -678,7 +678,7 @@ impl<'a> Session<'a> {
         } else {
             RunStatus::Finished
         };
-        self.run.record_train_runtime(train_seconds)?;
+        self.run.set_train_runtime(train_seconds);
         self.run.finish(status, None)?;
         Ok(Summary {
             wall_s: self.run.info().durations().wall_s,
