@@ -99,7 +99,7 @@ impl WickApp {
         if self.demo.is_some() {
             return;
         }
-        let root = self.options.data_dir.join("demo");
+        let root = self.demo_root();
         self.demo = Some(
             self.jobs
                 .task("demo", "preparing the offline demo", move |_| {
@@ -108,9 +108,13 @@ impl WickApp {
         );
     }
 
+    /// Where the offline demo's data and model are written (once).
+    pub(super) fn demo_root(&self) -> std::path::PathBuf {
+        self.options.data_dir.join("demo")
+    }
+
     /// Starts the demo's run once its files are written.
     pub(super) fn poll_demo(&mut self) {
-        let root = self.options.data_dir.join("demo");
         match jobs::poll_slot(&mut self.demo) {
             Some(Ok(Ok(files))) => {
                 let config = crate::demo::config(&files);
@@ -120,7 +124,7 @@ impl WickApp {
             }
             Some(Ok(Err(err))) => self.toasts.error(
                 "Could not write the offline demo's files",
-                format!("{}: {err}", root.display()),
+                format!("{}: {err}", self.demo_root().display()),
             ),
             Some(Err(err)) => self
                 .toasts

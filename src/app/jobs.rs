@@ -153,6 +153,17 @@ pub fn poll_slot<T>(slot: &mut Option<Task<T>>) -> Option<Result<T, TaskError>> 
     Some(result)
 }
 
+/// A task's result as the text its owner shows: the work's own error or the task's.
+pub fn flatten<T, E: std::fmt::Display>(
+    result: Result<Result<T, E>, TaskError>,
+) -> Result<T, String> {
+    match result {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
 pub struct Jobs {
     tx: Sender<Note>,
     rx: Receiver<Note>,

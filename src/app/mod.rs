@@ -201,9 +201,10 @@ impl WickApp {
             }
         };
         let repaint_ctx = ctx.clone();
-        let store = state.settings.hub(&options.env_hub).token_store();
-        settings::adopt_legacy_token(&options.data_dir, &store, &mut toasts);
-        let hub = state.settings.hub(&options.env_hub);
+        let mut hub = state.settings.hub(&options.env_hub);
+        settings::adopt_legacy_token(&options.data_dir, &hub.token_store(), &mut toasts);
+        // A token moved in just now is read again.
+        hub.resolve_token();
         let mut app = Self {
             state,
             options,

@@ -18,7 +18,7 @@ pub fn stops() -> Vec<tour::Stop> {
     /// Trains the offline demo again, changed by `adjust`, from Monitor.
     fn demo_run(app: &mut WickApp, adjust: fn(&mut TrainConfig)) {
         show(app, Tab::Monitor);
-        match crate::demo::materialize(&app.options.data_dir.join("demo")) {
+        match crate::demo::materialize(&app.demo_root()) {
             Ok(files) => {
                 let mut config = crate::demo::config(&files);
                 adjust(&mut config);

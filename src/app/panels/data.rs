@@ -14,7 +14,7 @@ use egui::{Color32, RichText};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 use serde::{Deserialize, Serialize};
 
-use crate::app::jobs::{self, Task, TaskError, poll_slot};
+use crate::app::jobs::{self, Task, poll_slot};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 #[cfg(test)]
@@ -130,12 +130,15 @@ impl DataPanel {
     pub fn poll(&mut self, cx: &mut Cx) {
         // The recipe may have moved to other data while Data was not shown (a fork, an
         // opened TOML file): what was read for the old data must not land in it.
-        if columns_key(cx.recipe) != self.runtime.columns_key {
+        let in_flight = self.runtime.columns_task.is_some()
+            || self.runtime.tokenize_task.is_some()
+            || self.runtime.batch_task.is_some();
+        if in_flight && columns_key(cx.recipe) != self.runtime.columns_key {
             self.runtime.columns_task = None;
             self.runtime.tokenize_task = None;
             self.runtime.batch_task = None;
         }
-        match poll_slot(&mut self.runtime.columns_task).map(flatten) {
+        match poll_slot(&mut self.runtime.columns_task).map(jobs::flatten) {
             Some(Ok(view)) => {
                 adopt_guesses(cx.recipe, &view);
                 self.runtime.columns = Some(view);
@@ -146,7 +149,7 @@ impl DataPanel {
             }
             None => {}
         }
-        match poll_slot(&mut self.runtime.tokenize_task).map(flatten) {
+        match poll_slot(&mut self.runtime.tokenize_task).map(jobs::flatten) {
             Some(Ok(tokenized)) => {
                 let Tokenized {
                     prepared,
@@ -843,15 +846,6 @@ fn padding_ui(ui: &mut egui::Ui, report: &Report) {
 fn progress_of(reporter: &jobs::Reporter) -> Progress {
     let reporter = reporter.clone();
     Arc::new(move |detail, done, total| reporter.progress(done, total, detail))
-}
-
-/// A task's result, or why there is none, in words.
-fn flatten<T, E: std::fmt::Display>(result: Result<Result<T, E>, TaskError>) -> Result<T, String> {
-    match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(err) => Err(err.to_string()),
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::app::jobs::{Task, TaskError, poll_slot};
+use crate::app::jobs::{self, Task, poll_slot};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
 use crate::recipe::SaveStrategy;
@@ -151,15 +151,6 @@ struct PlaygroundRuntime {
 /// A checkpoint's model, loaded on a task.
 type Loaded = Result<Arc<Predictor>, PredictError>;
 
-/// A task's result, or why there is none, in words.
-fn flatten<T, E: std::fmt::Display>(result: Result<Result<T, E>, TaskError>) -> Result<T, String> {
-    match result {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(err.to_string()),
-        Err(err) => Err(err.to_string()),
-    }
-}
-
 /// `Exported 4 files; reloaded: max |Δlogit| = 0`.
 pub fn export_summary(check: &ExportCheck) -> String {
     let diff = if check.max_abs_logit_diff == 0.0 {
@@ -254,7 +245,7 @@ impl PlaygroundPanel {
     /// Takes what the panel's tasks finished with; the app calls this every frame.
     pub fn poll(&mut self, cx: &mut Cx) {
         if let Some(result) = poll_slot(&mut self.runtime.listing) {
-            match flatten(result) {
+            match jobs::flatten(result) {
                 Ok(listing) => {
                     self.runtime.runs = listing.runs;
                     self.runtime.unpickable = listing.unpickable;
@@ -278,7 +269,7 @@ impl PlaygroundPanel {
         if let Some((dir, result)) = loaded {
             self.runtime.loading = None;
             let selected = self.selected_dir().map(|(_, d)| d);
-            match flatten(result) {
+            match jobs::flatten(result) {
                 Ok(predictor) if selected.as_ref() == Some(&dir) => {
                     self.runtime.model = Some((dir, predictor));
                     if std::mem::take(&mut self.runtime.predict_after_load) {
@@ -295,7 +286,7 @@ impl PlaygroundPanel {
             }
         }
         if let Some(result) = poll_slot(&mut self.runtime.predicting) {
-            match flatten(result) {
+            match jobs::flatten(result) {
                 Ok(shown) => self.runtime.shown = Some(shown),
                 Err(err) => self.fail(cx, "The prediction failed", err),
             }
@@ -314,7 +305,7 @@ impl PlaygroundPanel {
             }
         }
         if let Some(result) = poll_slot(&mut self.runtime.exporting) {
-            match flatten(result) {
+            match jobs::flatten(result) {
                 Ok(check) => {
                     cx.toasts.success(export_summary(&check));
                     let folder = check

@@ -410,9 +410,16 @@ impl TrainPanel {
     /// Drops drafts whose key another panel (or a file) has set since: the field then shows
     /// the recipe's value again, and its old error no longer blocks Start.
     fn forget_stale_drafts(&mut self, recipe: &TrainConfig) {
+        if self.runtime.drafts.is_empty() {
+            return;
+        }
+        // One TOML view of the recipe per frame, not one per draft.
+        let Ok(table) = toml::Table::try_from(recipe) else {
+            return;
+        };
         self.runtime
             .drafts
-            .retain(|key, draft| draft.recipe_value == recipe_value(recipe, key));
+            .retain(|key, draft| draft.recipe_value == value_text(table.get(*key)));
     }
 
     fn side(&mut self, ui: &mut Ui, cx: &mut Cx, problems: &[Problem]) {
