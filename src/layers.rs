@@ -7,33 +7,37 @@
 const ALLOWED: &[(&str, &[&str])] = &[
     ("fault", &[]),
     ("panics", &[]),
-    ("recipe", &[]),
-    ("model", &[]),
-    ("data", &["fault"]),
+    ("task", &[]),
+    ("recipe", &["task"]),
+    ("model", &["task"]),
+    ("data", &["task", "fault"]),
     ("hub", &["data", "fault"]),
-    ("runs", &["recipe", "fault"]),
+    ("runs", &["recipe", "task", "fault"]),
     ("demo", &["model", "recipe"]),
     (
         "train",
-        &["recipe", "data", "hub", "model", "runs", "fault", "panics"],
+        &[
+            "task", "recipe", "data", "hub", "model", "runs", "fault", "panics",
+        ],
     ),
     (
         "app",
         &[
-            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics",
+            "task", "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics",
         ],
     ),
     (
         "cli",
         &[
-            "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics", "app",
+            "task", "recipe", "data", "hub", "model", "runs", "train", "demo", "fault", "panics",
+            "app",
         ],
     ),
 ];
 
 /// Modules that must not draw: only the app (and `cli`'s UI bench) touch egui.
 const NO_EGUI: &[&str] = &[
-    "fault", "recipe", "model", "data", "hub", "runs", "demo", "train",
+    "task", "fault", "recipe", "model", "data", "hub", "runs", "demo", "train",
 ];
 
 use std::path::{Path, PathBuf};

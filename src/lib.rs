@@ -1,6 +1,7 @@
 //! Wick: fine-tune pre-trained Hugging Face encoders on a workstation, with candle.
 //!
 //! The modules each hold one idea (see `ARCHITECTURE.md`):
+//! - [`task`]: what a run fine-tunes a model to do (the head, labels, loss and metrics follow);
 //! - [`recipe`]: the run's configuration (`TrainConfig`), its keys, validation and presets;
 //! - [`data`]: loading, tokenization, collation, cache;
 //! - [`hub`]: the Hugging Face Hub: search, details, downloads, cache, mirror;
@@ -26,6 +27,7 @@ pub mod model;
 pub mod panics;
 pub mod recipe;
 pub mod runs;
+pub mod task;
 pub mod train;
 
 #[cfg(test)]

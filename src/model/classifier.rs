@@ -1,5 +1,6 @@
-//! `Classifier`: an encoder plus its sequence-classification head, with HF-compatible
-//! parameter names, loading and saving.
+//! `Classifier`: an encoder plus the head its task needs (`*ForSequenceClassification` for
+//! single-label, multi-label and regression, `*ForTokenClassification` for tokens), with
+//! HF-compatible parameter names, loading and saving.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -14,7 +15,9 @@ use super::error::{ModelError, Result};
 use super::layers::additive_mask;
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
 use super::roberta::{self, RobertaHead};
+use super::token_head::{self, TokenHead};
 use super::weights::{self, CONFIG_FILE, WEIGHTS_FILE};
+use crate::task::Task;
 
 /// What `Classifier::load` did with the checkpoint's tensors.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -35,20 +38,30 @@ pub struct EncoderOutput {
 }
 
 #[derive(Debug, Clone)]
-enum Network {
-    Bert(BertEncoder, BertHead),
-    Roberta(BertEncoder, RobertaHead),
-    DistilBert(DistilBertEncoder, DistilBertHead),
+enum Encoder {
+    /// BERT, RoBERTa and XLM-R share one encoder (RoBERTa's positions skip padding).
+    Bert(BertEncoder),
+    DistilBert(DistilBertEncoder),
 }
 
-/// A `*ForSequenceClassification` model. Cloning is shallow: clones share the parameter
-/// variables, so an optimizer step on one is seen by all.
+#[derive(Debug, Clone)]
+enum Head {
+    Bert(BertHead),
+    Roberta(RobertaHead),
+    DistilBert(DistilBertHead),
+    /// Every architecture's token classifier: dropout + linear per token.
+    Tokens(TokenHead),
+}
+
+/// An encoder with a task head (`config().task`). Cloning is shallow: clones share the
+/// parameter variables, so an optimizer step on one is seen by all.
 #[derive(Debug, Clone)]
 pub struct Classifier {
     config: ModelConfig,
     labels: Vec<String>,
     params: Vec<(String, Var)>,
-    network: Network,
+    encoder: Encoder,
+    head: Head,
     device: Device,
     /// The dtype of matmuls and activations: F32, or BF16 for mixed precision.
     compute_dtype: DType,
@@ -60,20 +73,34 @@ pub const DEFAULT_HEAD_SEED: u64 = 42;
 fn param_specs(config: &ModelConfig, num_labels: usize) -> Vec<ParamSpec> {
     let mut list = SpecList::new();
     match config.architecture {
-        Architecture::Bert => {
-            bert::encoder_specs(config, &mut list);
-            bert::head_specs(config, num_labels, &mut list);
+        Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
+            bert::encoder_specs(config, &mut list)
         }
+        Architecture::DistilBert => distilbert::encoder_specs(config, &mut list),
+    }
+    if config.task.per_token() {
+        token_head::head_specs(config, num_labels, &mut list);
+        return list.specs;
+    }
+    match config.architecture {
+        Architecture::Bert => bert::head_specs(config, num_labels, &mut list),
         Architecture::Roberta | Architecture::XlmRoberta => {
-            bert::encoder_specs(config, &mut list);
-            roberta::head_specs(config, num_labels, &mut list);
+            roberta::head_specs(config, num_labels, &mut list)
         }
-        Architecture::DistilBert => {
-            distilbert::encoder_specs(config, &mut list);
-            distilbert::head_specs(config, num_labels, &mut list);
-        }
+        Architecture::DistilBert => distilbert::head_specs(config, num_labels, &mut list),
     }
     list.specs
+}
+
+/// Regression has one output; the other tasks one per label.
+fn check_labels_for(task: Task, labels: &[String]) -> Result<()> {
+    if task == Task::Regression && labels.len() != 1 {
+        return Err(ModelError::Labels(format!(
+            "a regression head has one output, but {} labels were given",
+            labels.len()
+        )));
+    }
+    check_labels(labels)
 }
 
 fn check_labels(labels: &[String]) -> Result<()> {
@@ -143,6 +170,7 @@ impl Classifier {
     /// Loads `config.json` + safetensors weights from `dir`. `labels` fixes the head size; when
     /// empty, the config's `id2label` is used. Missing head tensors are initialised from
     /// [`DEFAULT_HEAD_SEED`].
+    /// The task is the config's (`problem_type`, or the head class in `architectures`).
     pub fn load(dir: &Path, labels: &[String], device: &Device) -> Result<(Self, LoadReport)> {
         Self::load_with_seed(dir, labels, DEFAULT_HEAD_SEED, device)
     }
@@ -154,13 +182,28 @@ impl Classifier {
         head_seed: u64,
         device: &Device,
     ) -> Result<(Self, LoadReport)> {
-        let config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
+        Self::load_for(dir, None, labels, head_seed, device)
+    }
+
+    /// [`Classifier::load_with_seed`] with the head for `task` when given (a pre-trained
+    /// checkpoint fine-tuned for another task keeps its encoder and gets a new head).
+    pub fn load_for(
+        dir: &Path,
+        task: Option<Task>,
+        labels: &[String],
+        head_seed: u64,
+        device: &Device,
+    ) -> Result<(Self, LoadReport)> {
+        let mut config = ModelConfig::from_file(&dir.join(CONFIG_FILE))?;
+        if let Some(task) = task {
+            config.task = task;
+        }
         let (labels, labels_from) = if labels.is_empty() {
             (config.id2label.clone(), "config.json's id2label")
         } else {
             (labels.to_vec(), "the data")
         };
-        check_labels(&labels)?;
+        check_labels_for(config.task, &labels)?;
         let tensors = weights::read_weights(dir, device)?;
         let mut available = weights::by_canonical_name(tensors, config.architecture)?;
         let mut init = Initializer::new(head_seed, config.initializer_range);
@@ -196,9 +239,9 @@ impl Classifier {
         Ok((model, report))
     }
 
-    /// A randomly initialised model, as transformers' `_init_weights` would build it.
-    /// Labels come from the config's `id2label` when it has `num_labels` entries, otherwise
-    /// they are `LABEL_0`, `LABEL_1`, ... like HF.
+    /// A randomly initialised model for `config.task`, as transformers' `_init_weights` would
+    /// build it. Labels come from the config's `id2label` when it has `num_labels` entries,
+    /// otherwise they are `LABEL_0`, `LABEL_1`, ... like HF.
     pub fn from_config_random(
         config: ModelConfig,
         num_labels: usize,
@@ -210,7 +253,7 @@ impl Classifier {
         } else {
             (0..num_labels).map(|i| format!("LABEL_{i}")).collect()
         };
-        check_labels(&labels)?;
+        check_labels_for(config.task, &labels)?;
         let mut init = Initializer::new(seed, config.initializer_range);
         let params = param_specs(&config, num_labels)
             .into_iter()
@@ -231,25 +274,30 @@ impl Classifier {
         device: &Device,
     ) -> Result<Self> {
         let table = ParamTable::new(&params);
-        let network = match config.architecture {
-            Architecture::Bert => Network::Bert(
-                BertEncoder::new(&config, &table)?,
-                BertHead::new(&config, &table)?,
-            ),
-            Architecture::Roberta | Architecture::XlmRoberta => Network::Roberta(
-                BertEncoder::new(&config, &table)?,
-                RobertaHead::new(&config, &table)?,
-            ),
-            Architecture::DistilBert => Network::DistilBert(
-                DistilBertEncoder::new(&config, &table)?,
-                DistilBertHead::new(&config, &table)?,
-            ),
+        let encoder = match config.architecture {
+            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
+                Encoder::Bert(BertEncoder::new(&config, &table)?)
+            }
+            Architecture::DistilBert => {
+                Encoder::DistilBert(DistilBertEncoder::new(&config, &table)?)
+            }
+        };
+        let head = match (config.task.per_token(), config.architecture) {
+            (true, _) => Head::Tokens(TokenHead::new(&config, &table)?),
+            (false, Architecture::Bert) => Head::Bert(BertHead::new(&config, &table)?),
+            (false, Architecture::Roberta | Architecture::XlmRoberta) => {
+                Head::Roberta(RobertaHead::new(&config, &table)?)
+            }
+            (false, Architecture::DistilBert) => {
+                Head::DistilBert(DistilBertHead::new(&config, &table)?)
+            }
         };
         Ok(Self {
             config,
             labels,
             params,
-            network,
+            encoder,
+            head,
             device: device.clone(),
             compute_dtype: DType::F32,
         })
@@ -304,17 +352,13 @@ impl Classifier {
         self.check_inputs(input_ids, token_type_ids, attention_mask)?;
         let compute = self.compute_dtype;
         let mask = additive_mask(attention_mask, compute)?;
-        match &self.network {
-            Network::Bert(encoder, _) => {
-                check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
-            }
-            Network::Roberta(encoder, _) => {
+        match &self.encoder {
+            Encoder::Bert(encoder) => {
                 check_token_types(token_type_ids, self.config.type_vocab_size)?;
                 encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
             }
             // DistilBERT has no token types.
-            Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout, compute),
+            Encoder::DistilBert(encoder) => encoder.forward(input_ids, &mask, dropout, compute),
         }
     }
 
@@ -327,12 +371,12 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<EncoderOutput> {
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
-        let pooler_output = match &self.network {
-            Network::Bert(_, head) => Some(
+        let pooler_output = match &self.head {
+            Head::Bert(head) => Some(
                 head.pool(&hidden.to_dtype(self.compute_dtype)?)?
                     .to_dtype(DType::F32)?,
             ),
-            Network::Roberta(..) | Network::DistilBert(..) => None,
+            Head::Roberta(_) | Head::DistilBert(_) | Head::Tokens(_) => None,
         };
         Ok(EncoderOutput {
             last_hidden_state: hidden,
@@ -340,8 +384,9 @@ impl Classifier {
         })
     }
 
-    /// f32 logits `[batch, num_labels]`. Inputs are u32 `[batch, seq]` on the model's device;
-    /// `attention_mask` is 1 for real tokens. DistilBERT ignores `token_type_ids`.
+    /// f32 logits `[batch, num_labels]`, or `[batch, seq, num_labels]` for token
+    /// classification. Inputs are u32 `[batch, seq]` on the model's device; `attention_mask`
+    /// is 1 for real tokens. DistilBERT ignores `token_type_ids`.
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -352,10 +397,11 @@ impl Classifier {
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
         // The head runs in the compute dtype (its linears follow their input); logits are f32.
         let hidden = hidden.to_dtype(self.compute_dtype)?;
-        let logits = match &self.network {
-            Network::Bert(_, head) => head.forward(&hidden, dropout)?,
-            Network::Roberta(_, head) => head.forward(&hidden, dropout)?,
-            Network::DistilBert(_, head) => head.forward(&hidden, dropout)?,
+        let logits = match &self.head {
+            Head::Bert(head) => head.forward(&hidden, dropout)?,
+            Head::Roberta(head) => head.forward(&hidden, dropout)?,
+            Head::DistilBert(head) => head.forward(&hidden, dropout)?,
+            Head::Tokens(head) => head.forward(&hidden, dropout)?,
         };
         Ok(logits.to_dtype(DType::F32)?)
     }
@@ -408,6 +454,10 @@ impl Classifier {
 
     pub fn config(&self) -> &ModelConfig {
         &self.config
+    }
+
+    pub fn task(&self) -> Task {
+        self.config.task
     }
 
     pub fn labels(&self) -> &[String] {

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::error::{ModelError, Result};
+use crate::task::Task;
 
 /// The model families Wick can fine-tune, chosen from `model_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,14 +44,20 @@ impl Architecture {
         }
     }
 
-    /// Class name transformers instantiates for sequence classification.
-    pub fn hf_class_name(self) -> &'static str {
-        match self {
-            Self::Bert => "BertForSequenceClassification",
-            Self::DistilBert => "DistilBertForSequenceClassification",
-            Self::Roberta => "RobertaForSequenceClassification",
-            Self::XlmRoberta => "XLMRobertaForSequenceClassification",
-        }
+    /// Class name transformers instantiates for `task`.
+    pub fn hf_class_name(self, task: Task) -> String {
+        let family = match self {
+            Self::Bert => "Bert",
+            Self::DistilBert => "DistilBert",
+            Self::Roberta => "Roberta",
+            Self::XlmRoberta => "XLMRoberta",
+        };
+        let head = if task.per_token() {
+            "ForTokenClassification"
+        } else {
+            "ForSequenceClassification"
+        };
+        format!("{family}{head}")
     }
 }
 
@@ -104,6 +111,10 @@ pub struct ModelConfig {
     pub initializer_range: f64,
     /// Labels ordered by id, from `id2label` (empty if the config has none).
     pub id2label: Vec<String>,
+    /// What the head is for: `problem_type`, or token classification when `architectures`
+    /// names a `*ForTokenClassification` class; single-label otherwise. The trainer sets it
+    /// from the recipe before building a model.
+    pub task: Task,
     raw: Map<String, Value>,
 }
 
@@ -158,6 +169,7 @@ impl ModelConfig {
                     pad_token_id: r.opt_u32("pad_token_id")?.or(Some(0)),
                     initializer_range: r.opt_f64("initializer_range")?.unwrap_or(0.02),
                     id2label: r.id2label()?,
+                    task: r.task()?,
                     model_type,
                     architecture,
                     raw: raw.clone(),
@@ -184,6 +196,7 @@ impl ModelConfig {
                 pad_token_id: r.opt_u32("pad_token_id")?,
                 initializer_range: r.opt_f64("initializer_range")?.unwrap_or(0.02),
                 id2label: r.id2label()?,
+                task: r.task()?,
                 model_type,
                 architecture,
                 raw: raw.clone(),
@@ -263,14 +276,28 @@ impl ModelConfig {
         self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
     }
 
+    /// Dropout before a token-classification layer: DistilBERT's token head uses its
+    /// `dropout`, not `seq_classif_dropout`.
+    pub fn token_head_dropout(&self) -> f64 {
+        match self.architecture {
+            Architecture::DistilBert => self.hidden_dropout_prob,
+            _ => self.head_dropout(),
+        }
+    }
+
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads
     }
 
-    /// The config as JSON with `labels` written as `id2label`/`label2id`/`num_labels` and
-    /// `architectures` set to the sequence-classification class.
+    /// The config as JSON with `labels` written as `id2label`/`label2id`/`num_labels`,
+    /// `architectures` set to the class for the task, and `problem_type` for sequence tasks
+    /// (so that `AutoModelForSequenceClassification` reloads it with the right loss).
     pub fn to_json_with_labels(&self, labels: &[String]) -> Value {
         let mut raw = self.raw.clone();
+        match self.task.problem_type() {
+            Some(problem_type) => raw.insert("problem_type".into(), Value::from(problem_type)),
+            None => raw.remove("problem_type"),
+        };
         let id2label: Map<String, Value> = labels
             .iter()
             .enumerate()
@@ -286,7 +313,7 @@ impl ModelConfig {
         raw.insert("num_labels".into(), Value::from(labels.len()));
         raw.insert(
             "architectures".into(),
-            Value::from(vec![self.architecture.hf_class_name()]),
+            Value::from(vec![self.architecture.hf_class_name(self.task)]),
         );
         Value::Object(raw)
     }
@@ -322,6 +349,32 @@ impl Reader<'_> {
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(v) => Err(Self::bad(key, "a boolean", v)),
         }
+    }
+
+    fn task(&self) -> Result<Task> {
+        if let Some(problem_type) = self.opt_string("problem_type")? {
+            return Task::from_name(&problem_type).ok_or_else(|| {
+                ModelError::Config(format!(
+                    "problem_type {problem_type:?} is not one of single_label_classification, \
+                     multi_label_classification, regression"
+                ))
+            });
+        }
+        let token_class = self
+            .0
+            .get("architectures")
+            .and_then(Value::as_array)
+            .is_some_and(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .any(|name| name.ends_with("ForTokenClassification"))
+            });
+        Ok(if token_class {
+            Task::TokenClassification
+        } else {
+            Task::SingleLabelClassification
+        })
     }
 
     fn usize(&self, key: &str) -> Result<usize> {
@@ -480,5 +533,39 @@ mod tests {
         );
         let back = ModelConfig::from_json(out).unwrap();
         assert_eq!(back.id2label, vec!["x", "y", "z"]);
+    }
+
+    #[test]
+    fn the_task_comes_from_problem_type_or_the_class_and_is_written_back() {
+        let c = ModelConfig::from_json(bert_json()).unwrap();
+        assert_eq!(c.task, Task::SingleLabelClassification);
+
+        let mut v = bert_json();
+        v["architectures"] = json!(["BertForTokenClassification"]);
+        let mut c = ModelConfig::from_json(v).unwrap();
+        assert_eq!(c.task, Task::TokenClassification);
+        c.task = Task::MultiLabelClassification;
+        let out = c.to_json_with_labels(&["x".into(), "y".into()]);
+        assert_eq!(out["problem_type"], json!("multi_label_classification"));
+        assert_eq!(
+            out["architectures"][0],
+            json!("BertForSequenceClassification")
+        );
+        let back = ModelConfig::from_json(out).unwrap();
+        assert_eq!(back.task, Task::MultiLabelClassification);
+
+        let mut token = back.clone();
+        token.task = Task::TokenClassification;
+        let out = token.to_json_with_labels(&["O".into(), "B-PER".into()]);
+        assert!(out.get("problem_type").is_none(), "{out}");
+        assert_eq!(out["architectures"][0], json!("BertForTokenClassification"));
+
+        let mut v = bert_json();
+        v["problem_type"] = json!("ranking");
+        let err = ModelConfig::from_json(v).unwrap_err().to_string();
+        assert!(
+            err.contains("problem_type") && err.contains("ranking"),
+            "{err}"
+        );
     }
 }

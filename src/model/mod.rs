@@ -1,5 +1,6 @@
-//! Encoder models for sequence classification (BERT, DistilBERT, RoBERTa, XLM-RoBERTa) built
-//! from differentiable candle ops so that training matches PyTorch.
+//! Encoder models (BERT, DistilBERT, RoBERTa, XLM-RoBERTa) with a head per task (sequence
+//! classification, multi-label, regression, token classification) built from differentiable
+//! candle ops so that training matches PyTorch.
 
 mod attention;
 mod bert;
@@ -10,8 +11,10 @@ mod dropout;
 mod error;
 mod fused;
 mod layers;
+mod loss;
 mod params;
 mod roberta;
+mod token_head;
 mod weights;
 
 pub use classifier::{Classifier, DEFAULT_HEAD_SEED, EncoderOutput, LoadReport};
@@ -19,3 +22,4 @@ pub use config::{Activation, Architecture, ModelConfig};
 pub use dropout::Dropout;
 pub use error::{ModelError, Result};
 pub use layers::cross_entropy;
+pub use loss::{IGNORE_INDEX, task_loss};

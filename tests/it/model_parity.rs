@@ -1,18 +1,26 @@
-//! Parity with PyTorch/transformers on the tiny-bert fixture (dropout off): logits, loss, every
-//! gradient, the gradient norm, and every parameter after clip(0.1) + one AdamW step.
+//! Parity with PyTorch/transformers on the tiny-bert fixtures (dropout off), one per task
+//! (sequence classification, token classification, multi-label, regression): logits, loss,
+//! every gradient, the gradient norm, and every parameter after clip(0.1) + one AdamW step.
 //! The MiniLM test checks a real pretrained BERT's encoder outputs when `../shared` exists.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use wick::model::{Classifier, Dropout, cross_entropy};
+use wick::model::{Classifier, Dropout, task_loss};
+use wick::task::Task;
 use wick::train::{AdamW, AdamWConfig, Gradients};
 
 const RTOL: f64 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert")
+    fixture("tiny-bert")
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
@@ -123,12 +131,53 @@ fn is_key_bias(name: &str) -> bool {
 
 #[test]
 fn tiny_bert_step_matches_pytorch() {
-    let dir = fixture_dir();
+    let model = one_step_matches_pytorch("tiny-bert", Task::SingleLabelClassification, 41);
+    assert_eq!(model.labels(), ["neg", "neu", "pos"]);
+}
+
+#[test]
+fn tiny_bert_token_classification_step_matches_pytorch() {
+    // BertForTokenClassification: no pooler, a classifier on every token, -100 ignored.
+    let model = one_step_matches_pytorch("tiny-bert-token", Task::TokenClassification, 39);
+    assert_eq!(model.labels(), ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]);
+}
+
+#[test]
+fn tiny_bert_multi_label_step_matches_pytorch() {
+    let model =
+        one_step_matches_pytorch("tiny-bert-multilabel", Task::MultiLabelClassification, 41);
+    assert_eq!(model.labels(), ["sports", "politics", "tech", "health"]);
+}
+
+#[test]
+fn tiny_bert_regression_step_matches_pytorch() {
+    let model = one_step_matches_pytorch("tiny-bert-regression", Task::Regression, 41);
+    assert_eq!(model.num_labels(), 1);
+}
+
+/// The fixture's labels in the dtype the task's loss takes.
+fn labels_for(task: Task, labels: &Tensor) -> Tensor {
+    let dtype = match task {
+        Task::SingleLabelClassification => DType::U32,
+        Task::TokenClassification => DType::I64,
+        Task::MultiLabelClassification | Task::Regression => DType::F32,
+    };
+    labels.to_dtype(dtype).unwrap()
+}
+
+/// Loads `tests/fixtures/<name>` (whose config names the task), then checks logits, loss,
+/// every gradient, the norm and the clipped AdamW step against `<name>-step.safetensors`.
+fn one_step_matches_pytorch(name: &str, task: Task, parameters: usize) -> Classifier {
+    let dir = fixture(name);
     let (model, report) = Classifier::load(&dir, &[], &Device::Cpu).unwrap();
     assert!(report.newly_initialized.is_empty(), "{report:?}");
     assert!(report.unused.is_empty(), "{report:?}");
-    assert_eq!(model.labels(), ["neg", "neu", "pos"]);
-    let reference = load_tensors(&dir.join("tiny-bert-step.safetensors"));
+    assert_eq!(
+        model.task(),
+        task,
+        "the task read from {name}'s config.json"
+    );
+    let reference = load_tensors(&dir.join(format!("{name}-step.safetensors")));
     let r = |name: &str| {
         reference
             .get(name)
@@ -142,7 +191,7 @@ fn tiny_bert_step_matches_pytorch() {
         .keys()
         .filter_map(|k| k.strip_prefix("grad.").map(str::to_string))
         .collect();
-    assert_eq!(ours.len(), 41);
+    assert_eq!(ours.len(), parameters);
     assert_eq!(ours, theirs);
 
     let logits = model
@@ -155,7 +204,7 @@ fn tiny_bert_step_matches_pytorch() {
         .unwrap();
     assert_all_close("logits", &[("logits".into(), logits.clone(), r("logits"))]);
 
-    let loss = cross_entropy(&logits, &ids(&r("labels"))).unwrap();
+    let loss = task_loss(task, &logits, &labels_for(task, &r("labels")), None).unwrap();
     assert_all_close(
         "loss",
         &[("loss".into(), loss.reshape(1).unwrap(), r("loss"))],
@@ -183,7 +232,7 @@ fn tiny_bert_step_matches_pytorch() {
             pairs.push((name.clone(), g.clone(), want));
         }
     }
-    assert_eq!(pairs.len(), 39);
+    assert_eq!(pairs.len(), parameters - 2);
     assert_all_close("gradients (key biases checked as ~0 above)", &pairs);
 
     let norm = grads.clip(0.1).unwrap();
@@ -247,6 +296,7 @@ fn tiny_bert_step_matches_pytorch() {
          {:.3e} at {}",
         worst.0, worst.1
     );
+    model
 }
 
 fn adamw_config() -> AdamWConfig {
