@@ -103,6 +103,8 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             label: args.label_column.clone(),
         },
         labels: None,
+        task: None,
+        label_all_tokens: false,
     };
     let options = TokenizeOptions {
         max_length: args.max_length,
@@ -291,10 +293,12 @@ fn print_overview(split: &TokenizedSplit) {
 fn print_token_grid(batch: &HostBatch, split: &TokenizedSplit, tokenizer: &TextTokenizer) {
     const WIDTH: usize = 110;
     for i in 0..batch.len() {
-        let label = batch.labels[i];
         println!(
-            "\n  row {} (label {} = {})",
-            batch.rows[i], label, split.meta.labels.names[label as usize]
+            "\n  row {} ({})",
+            batch.rows[i],
+            batch
+                .labels
+                .describe_row(i, batch.seq_len, &split.meta.labels.names)
         );
         let ids = batch.row(&batch.input_ids, i);
         let mask = batch.row(&batch.attention_mask, i);

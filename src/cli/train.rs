@@ -154,14 +154,18 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             }
             Event::Eval(eval) => {
                 let m = &eval.metrics;
+                let shown: Vec<String> = m
+                    .scalars
+                    .iter()
+                    .take(4)
+                    .map(|(name, value)| format!("{name} {value:.4}"))
+                    .collect();
                 let line = format!(
-                    "eval @ step {} (epoch {:.2}): loss {:.4} accuracy {:.4} f1 {:.4} mcc {:.4}{}",
+                    "eval @ step {} (epoch {:.2}): loss {:.4} {}{}",
                     eval.step,
                     eval.epoch,
                     m.loss.unwrap_or(f64::NAN),
-                    m.accuracy,
-                    m.f1,
-                    m.matthews_correlation,
+                    shown.join(" "),
                     if eval.is_best { "  (best)" } else { "" }
                 );
                 print_line(&bar, line);
@@ -308,11 +312,14 @@ fn print_summary(summary: &Summary) {
             "eval loss".into(),
             format!("{:.4}", m.loss.unwrap_or(f64::NAN)),
         ));
-        rows.push(("eval accuracy".into(), format!("{:.4}", m.accuracy)));
-        rows.push(("eval f1".into(), format!("{:.4}", m.f1)));
-        rows.push(("eval precision".into(), format!("{:.4}", m.precision)));
-        rows.push(("eval recall".into(), format!("{:.4}", m.recall)));
-        rows.push(("eval mcc".into(), format!("{:.4}", m.matthews_correlation)));
+        for (name, value) in &m.scalars {
+            let name = if *name == "matthews_correlation" {
+                "mcc"
+            } else {
+                name
+            };
+            rows.push((format!("eval {name}"), format!("{value:.4}")));
+        }
     }
     if let Some((name, value)) = &summary.best_metric {
         rows.push((format!("best {name}"), format!("{value:.4}")));

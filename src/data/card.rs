@@ -251,7 +251,20 @@ fn parse_feature(entry: &Value) -> Option<Feature> {
                 Vec::new(),
             ),
         },
-        _ if entry.get("sequence").is_some() => ("sequence".to_string(), Vec::new()),
+        // `sequence: class_label: names: [...]` (or `list:`, datasets 5): tags per word or a
+        // set of labels per row.
+        _ if entry
+            .get("sequence")
+            .or_else(|| entry.get("list"))
+            .is_some() =>
+        {
+            let items = entry.get("sequence").or_else(|| entry.get("list"));
+            let names = items
+                .and_then(|items| items.get("class_label"))
+                .map(|label| class_names(label.get("names")))
+                .unwrap_or_default();
+            ("sequence".to_string(), names)
+        }
         _ if entry.get("struct").is_some() => ("struct".to_string(), Vec::new()),
         _ => ("unknown".to_string(), Vec::new()),
     };

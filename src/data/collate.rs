@@ -4,7 +4,7 @@
 use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-use super::dataset::TokenizedSplit;
+use super::dataset::{SplitLabels, TokenizedSplit};
 use super::error::Result;
 use super::tokenize::TextTokenizer;
 
@@ -61,11 +61,97 @@ pub struct HostBatch {
     pub input_ids: Vec<u32>,
     pub token_type_ids: Vec<u32>,
     pub attention_mask: Vec<u32>,
-    pub labels: Vec<u32>,
+    pub labels: HostLabels,
     pub stats: PadStats,
 }
 
-/// A batch on a device: `u32` tensors `[batch, seq]`, labels `[batch]`.
+/// A batch's labels, in the form its task's loss takes (in JSON, as the plain values).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum HostLabels {
+    /// A class id per row: u32 `[rows]`.
+    Classes(Vec<u32>),
+    /// A number per row: f32 `[rows]`.
+    Scores(Vec<f32>),
+    /// Multi-hot rows: f32 `[rows, classes]`.
+    MultiHot { classes: usize, values: Vec<f32> },
+    /// A class per token, padded with -100: i64 `[rows, seq_len]`.
+    Tokens(Vec<i64>),
+}
+
+impl HostLabels {
+    /// Row `i`'s class, when the batch has one class per row.
+    pub fn class(&self, i: usize) -> Option<u32> {
+        match self {
+            HostLabels::Classes(ids) => ids.get(i).copied(),
+            _ => None,
+        }
+    }
+
+    /// Row `i`'s label in words: `label 1 = equivalent`, `score 3.80`, `labels joy, love`,
+    /// or how many of its tokens carry a tag.
+    pub fn describe_row(&self, i: usize, seq_len: usize, names: &[String]) -> String {
+        let name = |id: usize| names.get(id).map_or("?", String::as_str);
+        match self {
+            HostLabels::Classes(ids) => format!("label {} = {}", ids[i], name(ids[i] as usize)),
+            HostLabels::Scores(scores) => format!("score {:.3}", scores[i]),
+            HostLabels::MultiHot { classes, values } => {
+                let on: Vec<&str> = (0..*classes)
+                    .filter(|&c| values[i * classes + c] > 0.5)
+                    .map(name)
+                    .collect();
+                if on.is_empty() {
+                    "no labels".into()
+                } else {
+                    format!("labels {}", on.join(", "))
+                }
+            }
+            HostLabels::Tokens(values) => {
+                let row = &values[i * seq_len..(i + 1) * seq_len];
+                let tagged = row.iter().filter(|&&l| l >= 0).count();
+                format!("{tagged} tokens tagged, the rest -100")
+            }
+        }
+    }
+
+    /// Labels of a batch of `size` copies of the batch's first row.
+    pub fn repeat_first(&self, size: usize, seq_len: usize) -> HostLabels {
+        match self {
+            HostLabels::Classes(ids) => HostLabels::Classes(ids[..1].repeat(size)),
+            HostLabels::Scores(scores) => HostLabels::Scores(scores[..1].repeat(size)),
+            HostLabels::MultiHot { classes, values } => HostLabels::MultiHot {
+                classes: *classes,
+                values: values[..*classes].repeat(size),
+            },
+            HostLabels::Tokens(values) => HostLabels::Tokens(values[..seq_len].repeat(size)),
+        }
+    }
+
+    /// Placeholder labels of the right form for one row of `seq_len` tokens (class 0,
+    /// score 0, no labels, every token class 0), for timing a step on synthetic input.
+    pub fn placeholder(task: crate::task::Task, classes: usize, seq_len: usize) -> HostLabels {
+        use crate::task::Task;
+        match task {
+            Task::SingleLabelClassification => HostLabels::Classes(vec![0]),
+            Task::Regression => HostLabels::Scores(vec![0.0]),
+            Task::MultiLabelClassification => HostLabels::MultiHot {
+                classes,
+                values: vec![0.0; classes],
+            },
+            Task::TokenClassification => HostLabels::Tokens(vec![0; seq_len]),
+        }
+    }
+
+    /// Row `i`'s label per token (token classification), -100 where none.
+    pub fn token_row(&self, i: usize, seq_len: usize) -> Option<&[i64]> {
+        match self {
+            HostLabels::Tokens(values) => Some(&values[i * seq_len..(i + 1) * seq_len]),
+            _ => None,
+        }
+    }
+}
+
+/// A batch on a device: `u32` tensors `[batch, seq]`, labels as [`HostLabels`] says.
 #[derive(Debug, Clone)]
 pub struct Batch {
     pub input_ids: Tensor,
@@ -121,7 +207,7 @@ impl Collator {
             input_ids: Vec::with_capacity(size),
             token_type_ids: Vec::with_capacity(size),
             attention_mask: Vec::with_capacity(size),
-            labels: rows.iter().map(|&r| split.label(r)).collect(),
+            labels: collate_labels(split, rows, seq_len),
             stats: PadStats::default(),
         };
         for &row in rows {
@@ -148,6 +234,35 @@ impl Collator {
     }
 }
 
+/// Labels padded like `DataCollatorForTokenClassification` (-100) and multi-hot encoded.
+fn collate_labels(split: &TokenizedSplit, rows: &[usize], seq_len: usize) -> HostLabels {
+    match split.labels() {
+        SplitLabels::Classes(ids) => HostLabels::Classes(rows.iter().map(|&r| ids[r]).collect()),
+        SplitLabels::Scores(scores) => {
+            HostLabels::Scores(rows.iter().map(|&r| scores[r]).collect())
+        }
+        SplitLabels::ClassSets { .. } => {
+            let classes = split.meta.labels.len();
+            let mut values = vec![0.0; rows.len() * classes];
+            for (i, &row) in rows.iter().enumerate() {
+                for &class in split.class_set(row) {
+                    values[i * classes + class as usize] = 1.0;
+                }
+            }
+            HostLabels::MultiHot { classes, values }
+        }
+        SplitLabels::Tokens(_) => {
+            let mut values = Vec::with_capacity(rows.len() * seq_len);
+            for &row in rows {
+                let labels = split.token_labels(row);
+                values.extend(labels.iter().map(|&l| l as i64));
+                values.extend(std::iter::repeat_n(-100, seq_len - labels.len()));
+            }
+            HostLabels::Tokens(values)
+        }
+    }
+}
+
 impl HostBatch {
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -168,7 +283,14 @@ impl HostBatch {
             input_ids: Tensor::from_slice(&self.input_ids, shape, device)?,
             token_type_ids: Tensor::from_slice(&self.token_type_ids, shape, device)?,
             attention_mask: Tensor::from_slice(&self.attention_mask, shape, device)?,
-            labels: Tensor::from_slice(&self.labels, self.rows.len(), device)?,
+            labels: match &self.labels {
+                HostLabels::Classes(ids) => Tensor::from_slice(ids, self.rows.len(), device)?,
+                HostLabels::Scores(scores) => Tensor::from_slice(scores, self.rows.len(), device)?,
+                HostLabels::MultiHot { classes, values } => {
+                    Tensor::from_slice(values, (self.rows.len(), *classes), device)?
+                }
+                HostLabels::Tokens(values) => Tensor::from_slice(values, shape, device)?,
+            },
             rows: self.rows.clone(),
             stats: self.stats,
         })

@@ -1,8 +1,11 @@
 //! From a split request to a tokenized, labelled, cached table: the `datasets.map` step.
 
-use arrow::array::{Array, ArrayRef, AsArray, ListArray, RecordBatch, UInt8Array, UInt32Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float32Array, Int32Array, ListArray, RecordBatch, UInt8Array,
+    UInt32Array,
+};
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
-use arrow::datatypes::{DataType, Field, Schema, UInt8Type, UInt32Type};
+use arrow::datatypes::{DataType, Field, Float32Type, Int32Type, Schema, UInt8Type, UInt32Type};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -14,7 +17,9 @@ use super::error::{DataError, Result};
 use super::labels::{self, LabelSet, LabelSource};
 use super::read::{RawSplit, read_split};
 use super::source::{SplitSource, resolve_split, split_from_files};
-use super::tokenize::{TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
+use super::task_labels::{RowLabels, align_word_labels, encode_for_task, guess_task, inside_tags};
+use super::tokenize::{TextTokenizer, TokenColumns, TokenizeOptions, tokenize, tokenize_words};
+use crate::task::Task;
 
 /// Columns that tokenization adds next to the original ones.
 pub const INPUT_IDS: &str = "input_ids";
@@ -26,7 +31,7 @@ const ADDED: [&str; 4] = [INPUT_IDS, TOKEN_TYPE_IDS, ATTENTION_MASK, LABELS];
 /// Schema metadata key holding [`SplitMeta`] in a cached table.
 const META_KEY: &str = "wick";
 /// Bumped whenever the cached table layout or tokenization semantics change.
-const CACHE_FORMAT: u32 = 1;
+const CACHE_FORMAT: u32 = 2;
 
 /// Which split to load and how its columns map to roles.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +48,12 @@ pub struct SplitRequest {
     /// folder whose dataset card describes them.
     #[serde(default)]
     pub files: Vec<std::path::PathBuf>,
+    /// The task; `None` reads it off the label column ([`guess_task`]).
+    #[serde(default)]
+    pub task: Option<Task>,
+    /// Token classification: label every piece of a word, not only the first.
+    #[serde(default)]
+    pub label_all_tokens: bool,
 }
 
 /// What a tokenized split is, stored with it in the cache.
@@ -55,8 +66,27 @@ pub struct SplitMeta {
     pub split: String,
     pub mapping: ColumnMapping,
     pub labels: LabelSet,
+    pub task: Task,
+    /// Why the data points to `task` (or that the recipe chose it).
+    pub task_reason: String,
     pub tokenizer: String,
     pub max_length: usize,
+}
+
+/// The labels of a tokenized split, in the form its task trains on.
+#[derive(Debug, Clone)]
+pub enum SplitLabels {
+    /// A class id per row.
+    Classes(ScalarBuffer<u32>),
+    /// A number per row.
+    Scores(ScalarBuffer<f32>),
+    /// Class ids per row: row `i` is `ids[offsets[i]..offsets[i + 1]]`.
+    ClassSets {
+        offsets: OffsetBuffer<i32>,
+        ids: ScalarBuffer<u32>,
+    },
+    /// A class per token, aligned with `input_ids` (-100: not trained on).
+    Tokens(ScalarBuffer<i32>),
 }
 
 /// A tokenized split: the original columns plus `input_ids`, `token_type_ids`,
@@ -69,16 +99,20 @@ pub struct TokenizedSplit {
     ids: ScalarBuffer<u32>,
     type_ids: ScalarBuffer<u8>,
     offsets: OffsetBuffer<i32>,
-    labels: ScalarBuffer<u32>,
+    labels: SplitLabels,
 }
 
 impl TokenizedSplit {
     pub fn len(&self) -> usize {
-        self.labels.len()
+        self.offsets.len() - 1
     }
 
     pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
+        self.len() == 0
+    }
+
+    pub fn task(&self) -> Task {
+        self.meta.task
     }
 
     /// Token ids of row `row`.
@@ -92,12 +126,45 @@ impl TokenizedSplit {
         &self.type_ids[start..end]
     }
 
-    pub fn label(&self, row: usize) -> u32 {
-        self.labels[row]
+    pub fn labels(&self) -> &SplitLabels {
+        &self.labels
     }
 
-    pub fn label_ids(&self) -> &[u32] {
-        &self.labels
+    /// The class ids of a single-label split (`None` for other tasks).
+    pub fn label_ids(&self) -> Option<&[u32]> {
+        match &self.labels {
+            SplitLabels::Classes(ids) => Some(ids),
+            _ => None,
+        }
+    }
+
+    /// Row `row`'s number (regression).
+    pub fn score(&self, row: usize) -> Option<f32> {
+        match &self.labels {
+            SplitLabels::Scores(scores) => Some(scores[row]),
+            _ => None,
+        }
+    }
+
+    /// Row `row`'s classes (multi-label).
+    pub fn class_set(&self, row: usize) -> &[u32] {
+        match &self.labels {
+            SplitLabels::ClassSets { offsets, ids } => {
+                &ids[offsets[row] as usize..offsets[row + 1] as usize]
+            }
+            _ => &[],
+        }
+    }
+
+    /// Row `row`'s label per token (token classification; -100 where not trained on).
+    pub fn token_labels(&self, row: usize) -> &[i32] {
+        match &self.labels {
+            SplitLabels::Tokens(labels) => {
+                let (start, end) = self.bounds(row);
+                &labels[start..end]
+            }
+            _ => &[],
+        }
     }
 
     /// Token count of each row (before padding).
@@ -112,9 +179,23 @@ impl TokenizedSplit {
         self.ids.len()
     }
 
-    /// Rows per class, in class-id order.
+    /// Per class, in class-id order: rows of that class (single-label), rows having it
+    /// (multi-label), or words tagged with it (token classification). Empty for regression.
     pub fn class_balance(&self) -> Vec<usize> {
-        labels::class_balance(&self.labels, self.meta.labels.len())
+        let classes = self.meta.labels.len();
+        match &self.labels {
+            SplitLabels::Classes(ids) => labels::class_balance(ids, classes),
+            SplitLabels::Scores(_) => Vec::new(),
+            SplitLabels::ClassSets { ids, .. } => labels::class_balance(ids, classes),
+            SplitLabels::Tokens(labels) => {
+                let trained: Vec<u32> = labels
+                    .iter()
+                    .filter(|&&l| l >= 0)
+                    .map(|&l| l as u32)
+                    .collect();
+                labels::class_balance(&trained, classes)
+            }
+        }
     }
 
     /// The original columns with their Arrow types (without the tokenization columns).
@@ -171,20 +252,72 @@ impl TokenizedSplit {
             .ok_or_else(|| bad(TOKEN_TYPE_IDS))?
             .values()
             .clone();
-        let labels = table
-            .column_by_name(LABELS)
-            .and_then(|c| c.as_primitive_opt::<UInt32Type>())
-            .ok_or_else(|| bad(LABELS))?
-            .values()
-            .clone();
         let offsets = ids_list.offsets().clone();
+        let column = table.column_by_name(LABELS).ok_or_else(|| bad(LABELS))?;
+        let classes = meta.labels.len();
+        let rows = ids_list.len();
+        let (labels, labels_fit) = match meta.task {
+            Task::SingleLabelClassification => {
+                let ids = column
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| bad(LABELS))?
+                    .values()
+                    .clone();
+                let fit = ids.len() == rows && ids.iter().all(|&l| (l as usize) < classes);
+                (SplitLabels::Classes(ids), fit)
+            }
+            Task::Regression => {
+                let scores = column
+                    .as_primitive_opt::<Float32Type>()
+                    .ok_or_else(|| bad(LABELS))?
+                    .values()
+                    .clone();
+                let fit = scores.len() == rows;
+                (SplitLabels::Scores(scores), fit)
+            }
+            Task::MultiLabelClassification => {
+                let list = column.as_list_opt::<i32>().ok_or_else(|| bad(LABELS))?;
+                let ids = list
+                    .values()
+                    .as_primitive_opt::<UInt32Type>()
+                    .ok_or_else(|| bad(LABELS))?
+                    .values()
+                    .clone();
+                let label_offsets = list.offsets().clone();
+                let fit = list.offset() == 0
+                    && list.len() == rows
+                    && ids.len() == label_offsets.last() as usize
+                    && ids.iter().all(|&l| (l as usize) < classes);
+                (
+                    SplitLabels::ClassSets {
+                        offsets: label_offsets,
+                        ids,
+                    },
+                    fit,
+                )
+            }
+            Task::TokenClassification => {
+                let list = column.as_list_opt::<i32>().ok_or_else(|| bad(LABELS))?;
+                let labels = list
+                    .values()
+                    .as_primitive_opt::<Int32Type>()
+                    .ok_or_else(|| bad(LABELS))?
+                    .values()
+                    .clone();
+                let fit = list.offsets() == &offsets
+                    && labels.len() == offsets.last() as usize
+                    && labels
+                        .iter()
+                        .all(|&l| l == -100 || (0..classes as i32).contains(&l));
+                (SplitLabels::Tokens(labels), fit)
+            }
+        };
         // Row slicing below trusts these invariants; check them once here.
         if ids_list.offset() != 0
             || types_list.offsets() != &offsets
             || ids.len() != offsets.last() as usize
             || type_ids.len() != ids.len()
-            || labels.len() != ids_list.len()
-            || labels.iter().any(|&l| l as usize >= meta.labels.len())
+            || !labels_fit
         {
             return Err(DataError::Cache {
                 path: cache_path(&cache).into(),
@@ -302,6 +435,18 @@ pub fn tokenize_raw(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(RecordBatch, SplitMeta)> {
     let mapping = ColumnMapping::resolve(raw, &request.columns)?;
+    let guess = guess_task(raw, &mapping)?;
+    let (task, task_reason) = match request.task {
+        Some(task) if task != guess.task => (
+            task,
+            format!(
+                "set in the recipe (the data suggests {}: {})",
+                guess.task.title(),
+                guess.reason
+            ),
+        ),
+        _ => (guess.task, guess.reason),
+    };
     let label_set = match &request.labels {
         Some(names) => LabelSet {
             names: names.clone(),
@@ -309,14 +454,38 @@ pub fn tokenize_raw(
         },
         None => labels::label_set(raw, &mapping.label)?,
     };
-    let label_ids = labels::encode_labels(raw, &mapping.label, &label_set)?;
-    let first = text_column(raw, &mapping.text)?;
-    let second = mapping
-        .text_pair
-        .as_deref()
-        .map(|c| text_column(raw, c))
-        .transpose()?;
-    let tokens = tokenize(tokenizer, &first, second.as_deref(), options, progress)?;
+    let (tokens, labels) = if task.per_token() {
+        let words = word_lists(raw, &mapping.text)?;
+        let counts: Vec<usize> = words.iter().map(Vec::len).collect();
+        let RowLabels::WordTags(tags) =
+            encode_for_task(raw, &mapping.label, task, &label_set, Some(&counts))?
+        else {
+            unreachable!("token classification encodes word tags")
+        };
+        let (tokens, word_ids) = tokenize_words(tokenizer, &words, options, progress)?;
+        let inside = inside_tags(&label_set.names);
+        let mut aligned = Vec::with_capacity(word_ids.len());
+        for (row, tags) in tags.iter().enumerate() {
+            let span = tokens.offsets[row] as usize..tokens.offsets[row + 1] as usize;
+            aligned.extend(align_word_labels(
+                &word_ids[span],
+                tags,
+                request.label_all_tokens,
+                &inside,
+            ));
+        }
+        (tokens, LabelColumn::Tokens(aligned))
+    } else {
+        let labels = encode_for_task(raw, &mapping.label, task, &label_set, None)?;
+        let first = text_column(raw, &mapping.text)?;
+        let second = mapping
+            .text_pair
+            .as_deref()
+            .map(|c| text_column(raw, c))
+            .transpose()?;
+        let tokens = tokenize(tokenizer, &first, second.as_deref(), options, progress)?;
+        (tokens, LabelColumn::Rows(labels))
+    };
     let source = &raw.source;
     let meta = SplitMeta {
         format: CACHE_FORMAT,
@@ -330,11 +499,77 @@ pub fn tokenize_raw(
         split: source.split.clone(),
         mapping,
         labels: label_set,
+        task,
+        task_reason,
         tokenizer: tokenizer.path().display().to_string(),
         max_length: options.resolved_max_length(tokenizer),
     };
-    let table = with_token_columns(&raw.table, tokens, label_ids, &meta)?;
+    let table = with_token_columns(&raw.table, tokens, labels, &meta)?;
     Ok((table, meta))
+}
+
+/// Labels before they become the table's `labels` column.
+enum LabelColumn {
+    Rows(RowLabels),
+    /// Per token, aligned with the token columns.
+    Tokens(Vec<i32>),
+}
+
+/// The words of each row of a list-of-strings column (`tokens` in CoNLL-2003).
+fn word_lists<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<Vec<&'a str>>> {
+    let array = raw
+        .table
+        .column_by_name(column)
+        .ok_or_else(|| DataError::MissingColumn {
+            path: raw.source.files.first().cloned().unwrap_or_default(),
+            column: column.into(),
+            available: String::new(),
+        })?;
+    let not_words = || DataError::NotText {
+        path: raw.source.files.first().cloned().unwrap_or_default(),
+        column: column.into(),
+        found: format!(
+            "{} (token classification needs a list of words per row)",
+            array.data_type()
+        ),
+    };
+    let (offsets, values): (Vec<usize>, &ArrayRef) = match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            (
+                list.value_offsets().iter().map(|&o| o as usize).collect(),
+                list.values(),
+            )
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            (
+                list.value_offsets().iter().map(|&o| o as usize).collect(),
+                list.values(),
+            )
+        }
+        _ => return Err(not_words()),
+    };
+    let words: Vec<Option<&str>> = labels::as_strings(values).ok_or_else(not_words)?;
+    (0..array.len())
+        .map(|row| {
+            let null = || {
+                let (path, at) = raw.locate(row);
+                DataError::NullText {
+                    path,
+                    at,
+                    column: column.into(),
+                }
+            };
+            if array.is_null(row) {
+                return Err(null());
+            }
+            words[offsets[row]..offsets[row + 1]]
+                .iter()
+                .map(|w| w.ok_or_else(null))
+                .collect()
+        })
+        .collect()
 }
 
 fn cached_meta(table: &RecordBatch, fingerprint: &str) -> Result<SplitMeta, String> {
@@ -375,6 +610,8 @@ fn fingerprint(
         "split": request.split,
         "columns": request.columns,
         "labels": request.labels,
+        "task": request.task,
+        "label_all_tokens": request.label_all_tokens,
         "tokenizer": tokenizer.file_hash(),
         "max_length": max_length,
         "truncation": "longest_first",
@@ -445,7 +682,7 @@ fn text_column<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<&'a str>> {
 fn with_token_columns(
     original: &RecordBatch,
     tokens: TokenColumns,
-    label_ids: Vec<u32>,
+    labels: LabelColumn,
     meta: &SplitMeta,
 ) -> Result<RecordBatch> {
     let schema = original.schema();
@@ -462,10 +699,24 @@ fn with_token_columns(
     let item_u32 = Arc::new(Field::new("item", DataType::UInt32, false));
     let item_u8 = Arc::new(Field::new("item", DataType::UInt8, false));
     let mask = vec![1u8; tokens.ids.len()];
-    let list = |item: &Arc<Field>, values: ArrayRef| -> Result<ArrayRef> {
+    let list_with = |offsets: &OffsetBuffer<i32>, item: &Arc<Field>, values: ArrayRef| {
         ListArray::try_new(item.clone(), offsets.clone(), values, None)
             .map(|a| Arc::new(a) as ArrayRef)
             .map_err(|e| DataError::Invalid(format!("building token columns: {e}")))
+    };
+    let list = |item: &Arc<Field>, values: ArrayRef| list_with(&offsets, item, values);
+    let labels: ArrayRef = match labels {
+        LabelColumn::Rows(RowLabels::Classes(ids)) => Arc::new(UInt32Array::from(ids)),
+        LabelColumn::Rows(RowLabels::Scores(scores)) => Arc::new(Float32Array::from(scores)),
+        LabelColumn::Rows(RowLabels::ClassSets(sets) | RowLabels::WordTags(sets)) => {
+            let set_offsets = OffsetBuffer::from_lengths(sets.iter().map(Vec::len));
+            let ids: Vec<u32> = sets.into_iter().flatten().collect();
+            list_with(&set_offsets, &item_u32, Arc::new(UInt32Array::from(ids)))?
+        }
+        LabelColumn::Tokens(aligned) => {
+            let item_i32 = Arc::new(Field::new("item", DataType::Int32, false));
+            list(&item_i32, Arc::new(Int32Array::from(aligned)))?
+        }
     };
     let added: [(&str, ArrayRef); 4] = [
         (
@@ -480,7 +731,7 @@ fn with_token_columns(
             ATTENTION_MASK,
             list(&item_u8, Arc::new(UInt8Array::from(mask)))?,
         ),
-        (LABELS, Arc::new(UInt32Array::from(label_ids))),
+        (LABELS, labels),
     ];
     for (name, column) in added {
         fields.push(Arc::new(Field::new(

@@ -79,6 +79,27 @@ pub enum DataError {
         at: RowLocation,
         column: String,
     },
+    #[error("{path}, {at}: '{column}' has {tags} tags for {words} words; every word needs one")]
+    TagCountMismatch {
+        path: PathBuf,
+        at: RowLocation,
+        column: String,
+        tags: usize,
+        words: usize,
+    },
+    #[error("{path}, {at}: '{column}' is empty; token classification needs a tag per word")]
+    EmptyLabelList {
+        path: PathBuf,
+        at: RowLocation,
+        column: String,
+    },
+    #[error("{path}, {at}: label {value} in '{column}' is not a number; regression needs one")]
+    NotANumber {
+        path: PathBuf,
+        at: RowLocation,
+        column: String,
+        value: String,
+    },
     #[error("{path}: label column '{column}' has type {found}; expected integers or strings")]
     BadLabelType {
         path: PathBuf,

@@ -22,6 +22,8 @@ pub enum LabelSource {
     DistinctStrings,
     /// Integer labels without names: `0..=max`.
     IntegerRange,
+    /// A number per row (regression): one output, named after the column.
+    Scores,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -38,6 +40,7 @@ impl std::fmt::Display for LabelSource {
             LabelSource::Given => "given",
             LabelSource::DistinctStrings => "distinct values",
             LabelSource::IntegerRange => "integer labels without names",
+            LabelSource::Scores => "a number per row",
         })
     }
 }
@@ -51,7 +54,7 @@ impl LabelSet {
         self.names.is_empty()
     }
 
-    fn listing(&self) -> String {
+    pub(crate) fn listing(&self) -> String {
         let shown: Vec<String> = self
             .names
             .iter()
@@ -94,6 +97,14 @@ pub fn label_set(split: &RawSplit, column: &str) -> Result<LabelSet> {
     }
     let array = label_array(split, column)?;
     let path = || split.source.files.first().cloned().unwrap_or_default();
+    if array.data_type().is_floating() {
+        return Ok(LabelSet {
+            names: vec![column.to_string()],
+            source: LabelSource::Scores,
+        });
+    }
+    // A list per row (multi-label, or tags per word): the names of its items.
+    let array = list_values(&array).unwrap_or(array);
     if let Some(strings) = as_strings(&array) {
         let names: BTreeSet<&str> = strings.iter().flatten().copied().collect();
         return Ok(LabelSet {
@@ -121,7 +132,14 @@ fn class_label_from_metadata(json: &str, column: &str) -> Option<Vec<String>> {
         .get("info")
         .and_then(|i| i.get("features"))
         .or_else(|| value.get("features"))?;
-    let feature = features.get(column)?;
+    let mut feature = features.get(column)?;
+    // `Sequence(ClassLabel)` (datasets 2-4) or `List(ClassLabel)` (datasets 5).
+    if matches!(
+        feature.get("_type").and_then(|t| t.as_str()),
+        Some("Sequence" | "List" | "LargeList")
+    ) {
+        feature = feature.get("feature")?;
+    }
     if feature.get("_type")?.as_str()? != "ClassLabel" {
         return None;
     }
@@ -133,7 +151,7 @@ fn class_label_from_metadata(json: &str, column: &str) -> Option<Vec<String>> {
         .collect()
 }
 
-fn label_array(split: &RawSplit, column: &str) -> Result<ArrayRef> {
+pub(crate) fn label_array(split: &RawSplit, column: &str) -> Result<ArrayRef> {
     split
         .table
         .column_by_name(column)
@@ -152,7 +170,16 @@ fn label_array(split: &RawSplit, column: &str) -> Result<ArrayRef> {
         })
 }
 
-fn as_strings(array: &ArrayRef) -> Option<Vec<Option<&str>>> {
+/// The items of a list column, flattened (`None` for other columns).
+pub(crate) fn list_values(array: &ArrayRef) -> Option<ArrayRef> {
+    match array.data_type() {
+        DataType::List(_) => Some(array.as_list::<i32>().values().clone()),
+        DataType::LargeList(_) => Some(array.as_list::<i64>().values().clone()),
+        _ => None,
+    }
+}
+
+pub(crate) fn as_strings(array: &ArrayRef) -> Option<Vec<Option<&str>>> {
     match array.data_type() {
         DataType::Utf8 => Some(array.as_string::<i32>().iter().collect()),
         DataType::LargeUtf8 => Some(array.as_string::<i64>().iter().collect()),
@@ -161,7 +188,7 @@ fn as_strings(array: &ArrayRef) -> Option<Vec<Option<&str>>> {
     }
 }
 
-fn as_ints(array: &ArrayRef) -> Option<Vec<Option<i64>>> {
+pub(crate) fn as_ints(array: &ArrayRef) -> Option<Vec<Option<i64>>> {
     if !array.data_type().is_integer() {
         return None;
     }

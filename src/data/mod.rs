@@ -18,16 +18,17 @@ mod read;
 mod sampler;
 mod source;
 mod stats;
+mod task_labels;
 mod tokenize;
 mod wordpiece;
 
 pub use cache::{CacheStatus, DatasetCache};
-pub use collate::{Batch, Collator, HostBatch, PadStats, Padding};
+pub use collate::{Batch, Collator, HostBatch, HostLabels, PadStats, Padding};
 pub use columns::{
     ColumnMapping, ColumnOverrides, GUESSED_LABEL_COLUMNS, GUESSED_TEXT_COLUMNS, GUESSED_TEXT_PAIRS,
 };
 pub use dataset::{
-    SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
+    SplitLabels, SplitMeta, SplitRequest, TokenizedSplit, prepare_split, split_source, tokenize_raw,
 };
 pub use error::{DataError, Result, RowLocation};
 pub use holdout::{Holdout, hold_out, holdout_rows};
@@ -36,4 +37,8 @@ pub use read::{HF_METADATA_KEY, RawSplit, read_split};
 pub use sampler::{Order, epoch_batches};
 pub use source::{Format, SplitSource, list_configs, resolve_split, split_from_files};
 pub use stats::{LengthBucket, LengthSummary, PaddingReport, length_histogram, padding_report};
-pub use tokenize::{DEFAULT_MAX_LENGTH, TextTokenizer, TokenColumns, TokenizeOptions, tokenize};
+pub use task_labels::{RowLabels, TaskGuess, align_word_labels, guess_task, inside_tags};
+pub use tokenize::{
+    DEFAULT_MAX_LENGTH, OffsetEncoding, TextTokenizer, TokenColumns, TokenizeOptions, tokenize,
+    tokenize_words,
+};

@@ -181,6 +181,29 @@ impl TextTokenizer {
         self.model_max_length
     }
 
+    /// One text's tokens with where each sits in `text` (byte ranges; special tokens get
+    /// `None`), truncated to `max_length`, for pipelines that point back into the text.
+    pub fn encode_with_offsets(&self, text: &str, max_length: usize) -> Result<OffsetEncoding> {
+        let encoding = self
+            .truncating(max_length)?
+            .encode(text, true)
+            .map_err(|e| DataError::Tokenizer {
+                path: self.path.clone(),
+                message: e.to_string(),
+            })?;
+        let special = encoding.get_special_tokens_mask();
+        Ok(OffsetEncoding {
+            ids: encoding.get_ids().to_vec(),
+            type_ids: encoding.get_type_ids().to_vec(),
+            spans: encoding
+                .get_offsets()
+                .iter()
+                .zip(special)
+                .map(|(&(start, end), &special)| (special == 0).then_some((start, end)))
+                .collect(),
+        })
+    }
+
     /// The token piece for an id, for the batch inspector.
     pub fn piece(&self, id: u32) -> String {
         self.tokenizer
@@ -272,6 +295,14 @@ impl TokenizeOptions {
     }
 }
 
+/// One encoded text with each token's byte range in it (`None` for special tokens).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OffsetEncoding {
+    pub ids: Vec<u32>,
+    pub type_ids: Vec<u32>,
+    pub spans: Vec<Option<(usize, usize)>>,
+}
+
 /// Tokenized rows in flat, Arrow-friendly form: row `i` is `ids[offsets[i]..offsets[i + 1]]`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenColumns {
@@ -300,54 +331,123 @@ pub fn tokenize(
             "the two text columns have different lengths".into(),
         ));
     }
+    let max_length = checked_max_length(tokenizer, options)?;
+    let truncating = tokenizer.truncating(max_length)?;
+    let encode_row = |row: usize, out: &mut RowBuffers| -> Result<()> {
+        let pair = second.map(|second| second[row]);
+        let fast = tokenizer.fast.as_ref().is_some_and(|fast| {
+            fast.encode(
+                first[row],
+                pair,
+                max_length,
+                &mut out.scratch,
+                &mut out.ids,
+                &mut out.type_ids,
+            )
+        });
+        if !fast {
+            encode_with_crate(
+                &truncating,
+                first[row],
+                pair,
+                &mut out.ids,
+                &mut out.type_ids,
+            )
+            .map_err(|e| DataError::Tokenizer {
+                path: tokenizer.path.clone(),
+                message: format!("row {row}: {e}"),
+            })?;
+        }
+        Ok(())
+    };
+    let (columns, _) = encode_in_chunks(first.len(), options, progress, &encode_row)?;
+    Ok(columns)
+}
+
+/// Tokenizes rows of pre-split words (`is_split_into_words=True`, for token classification),
+/// returning each token's word index beside the columns (-1 for special tokens). Always
+/// through the `tokenizers` crate.
+pub fn tokenize_words(
+    tokenizer: &TextTokenizer,
+    words: &[Vec<&str>],
+    options: &TokenizeOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<(TokenColumns, Vec<i32>)> {
+    let max_length = checked_max_length(tokenizer, options)?;
+    let truncating = tokenizer.truncating(max_length)?;
+    let encode_row = |row: usize, out: &mut RowBuffers| -> Result<()> {
+        let encoding = truncating
+            .encode_fast(words[row].clone(), true)
+            .map_err(|e| DataError::Tokenizer {
+                path: tokenizer.path.clone(),
+                message: format!("row {row}: {e}"),
+            })?;
+        out.ids.extend_from_slice(encoding.get_ids());
+        out.type_ids
+            .extend(encoding.get_type_ids().iter().map(|&t| t as u8));
+        out.word_ids.extend(
+            encoding
+                .get_word_ids()
+                .iter()
+                .map(|w| w.map_or(-1, |w| w as i32)),
+        );
+        Ok(())
+    };
+    encode_in_chunks(words.len(), options, progress, &encode_row)
+}
+
+fn checked_max_length(tokenizer: &TextTokenizer, options: &TokenizeOptions) -> Result<usize> {
     let max_length = options.resolved_max_length(tokenizer);
     if max_length < 4 {
         return Err(DataError::Invalid(format!(
             "max_length {max_length} is too small to hold a text and its special tokens"
         )));
     }
-    let truncating = tokenizer.truncating(max_length)?;
+    Ok(max_length)
+}
+
+/// One chunk's output, appended to row by row.
+#[derive(Default)]
+struct RowBuffers {
+    ids: Vec<u32>,
+    type_ids: Vec<u8>,
+    word_ids: Vec<i32>,
+    lengths: Vec<u32>,
+    scratch: Scratch,
+}
+
+/// Runs `encode_row` over `total` rows in chunks on a named thread pool and joins the chunks
+/// in order.
+fn encode_in_chunks(
+    total: usize,
+    options: &TokenizeOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    encode_row: &(dyn Fn(usize, &mut RowBuffers) -> Result<()> + Sync),
+) -> Result<(TokenColumns, Vec<i32>)> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(options.threads)
         .thread_name(|i| format!("wick-tokenize-{i}"))
         .build()
         .map_err(|e| DataError::Invalid(format!("cannot start tokenizer threads: {e}")))?;
-    let total = first.len();
     let done = AtomicUsize::new(0);
     let chunk_rows = options.chunk_rows.max(1);
-    let encode_chunk = |chunk: usize| -> Result<(Vec<u32>, Vec<u8>, Vec<u32>)> {
+    let encode_chunk = |chunk: usize| -> Result<RowBuffers> {
         let start = chunk * chunk_rows;
         let end = (start + chunk_rows).min(total);
-        let mut ids = Vec::with_capacity((end - start) * 64);
-        let mut type_ids = Vec::with_capacity((end - start) * 64);
-        let mut lengths = Vec::with_capacity(end - start);
-        let mut scratch = Scratch::default();
+        let mut out = RowBuffers {
+            ids: Vec::with_capacity((end - start) * 64),
+            type_ids: Vec::with_capacity((end - start) * 64),
+            lengths: Vec::with_capacity(end - start),
+            ..RowBuffers::default()
+        };
         for row in start..end {
-            let before = ids.len();
-            let pair = second.map(|second| second[row]);
-            let fast = tokenizer.fast.as_ref().is_some_and(|fast| {
-                fast.encode(
-                    first[row],
-                    pair,
-                    max_length,
-                    &mut scratch,
-                    &mut ids,
-                    &mut type_ids,
-                )
-            });
-            if !fast {
-                encode_with_crate(&truncating, first[row], pair, &mut ids, &mut type_ids).map_err(
-                    |e| DataError::Tokenizer {
-                        path: tokenizer.path.clone(),
-                        message: format!("row {row}: {e}"),
-                    },
-                )?;
-            }
-            lengths.push((ids.len() - before) as u32);
+            let before = out.ids.len();
+            encode_row(row, &mut out)?;
+            out.lengths.push((out.ids.len() - before) as u32);
         }
         let finished = done.fetch_add(end - start, Ordering::Relaxed) + (end - start);
         progress(finished, total);
-        Ok((ids, type_ids, lengths))
+        Ok(out)
     };
     let chunks: Vec<_> = pool.install(|| {
         (0..total.div_ceil(chunk_rows))
@@ -356,7 +456,7 @@ pub fn tokenize(
             .collect::<Result<Vec<_>>>()
     })?;
 
-    let total_tokens: usize = chunks.iter().map(|c| c.0.len()).sum();
+    let total_tokens: usize = chunks.iter().map(|c| c.ids.len()).sum();
     if total_tokens > i32::MAX as usize {
         return Err(DataError::Invalid(
             "more than 2^31 tokens in one split; split the dataset into several files".into(),
@@ -369,13 +469,15 @@ pub fn tokenize(
     };
     columns.type_ids.reserve(columns.ids.capacity());
     columns.offsets.push(0);
-    for (ids, type_ids, lengths) in chunks {
-        columns.ids.extend_from_slice(&ids);
-        columns.type_ids.extend_from_slice(&type_ids);
-        for len in lengths {
+    let mut word_ids = Vec::new();
+    for chunk in chunks {
+        columns.ids.extend_from_slice(&chunk.ids);
+        columns.type_ids.extend_from_slice(&chunk.type_ids);
+        word_ids.extend_from_slice(&chunk.word_ids);
+        for len in chunk.lengths {
             let last = *columns.offsets.last().unwrap_or(&0);
             columns.offsets.push(last + len as i32);
         }
     }
-    Ok(columns)
+    Ok((columns, word_ids))
 }

@@ -13,6 +13,7 @@ use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::layers::additive_mask;
+use super::loss::task_loss;
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
 use super::roberta::{self, RobertaHead};
 use super::token_head::{self, TokenHead};
@@ -65,6 +66,8 @@ pub struct Classifier {
     device: Device,
     /// The dtype of matmuls and activations: F32, or BF16 for mixed precision.
     compute_dtype: DType,
+    /// Cross-entropy class weights (`class_weights`), f32 `[num_labels]` on the device.
+    class_weights: Option<Tensor>,
 }
 
 /// Seed for freshly initialised head weights when the caller gives none.
@@ -300,6 +303,7 @@ impl Classifier {
             head,
             device: device.clone(),
             compute_dtype: DType::F32,
+            class_weights: None,
         })
     }
 
@@ -422,6 +426,52 @@ impl Classifier {
 
     pub fn compute_dtype(&self) -> DType {
         self.compute_dtype
+    }
+
+    /// Weights the classes in the cross-entropy loss of single-label and token
+    /// classification, one per label; `None` weighs them all 1.
+    pub fn set_class_weights(&mut self, weights: Option<&[f32]>) -> Result<()> {
+        self.class_weights = match weights {
+            None => None,
+            Some(weights) => {
+                if !self.config.task.uses_cross_entropy() {
+                    return Err(ModelError::Input(format!(
+                        "class weights apply to cross-entropy tasks, not to {}",
+                        self.config.task.title()
+                    )));
+                }
+                if weights.len() != self.labels.len() {
+                    return Err(ModelError::Labels(format!(
+                        "class_weights has {} weights for {} labels ({})",
+                        weights.len(),
+                        self.labels.len(),
+                        name_list(&self.labels)
+                    )));
+                }
+                Some(Tensor::from_slice(weights, weights.len(), &self.device)?)
+            }
+        };
+        Ok(())
+    }
+
+    /// The class weights set with [`Classifier::set_class_weights`].
+    pub fn class_weights(&self) -> Result<Option<Vec<f32>>> {
+        Ok(self
+            .class_weights
+            .as_ref()
+            .map(Tensor::to_vec1::<f32>)
+            .transpose()?)
+    }
+
+    /// The mean training loss of `logits` against a batch's `labels` for this model's task
+    /// (with its class weights), as the `*For...` classes compute it.
+    pub fn loss(&self, logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+        task_loss(
+            self.config.task,
+            logits,
+            labels,
+            self.class_weights.as_ref(),
+        )
     }
 
     /// Every trainable tensor with its HF name, in state-dict order.

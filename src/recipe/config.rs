@@ -10,8 +10,10 @@ mod validate;
 pub use keys::{KEYS, KeyInfo, KeyOrigin, closest_key, key_info};
 pub use validate::DeviceSpec;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::{Path, PathBuf};
+
+use crate::task::Task;
 
 /// When to log, evaluate (HF `IntervalStrategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,6 +45,53 @@ pub enum LrSchedulerType {
     ConstantWithWarmup,
 }
 
+/// Weights of the classes in the cross-entropy loss (`class_weights`), as
+/// `CrossEntropyLoss(weight=...)` takes them.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum ClassWeights {
+    /// Every class weighs 1.
+    #[default]
+    None,
+    /// `n_samples / (n_classes * count)` from the training split, as sklearn's
+    /// `compute_class_weight("balanced")`.
+    Balanced,
+    /// One weight per class, in class-id order.
+    Given(Vec<f64>),
+}
+
+impl Serialize for ClassWeights {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ClassWeights::None => serializer.serialize_str("none"),
+            ClassWeights::Balanced => serializer.serialize_str("balanced"),
+            ClassWeights::Given(weights) => weights.serialize(serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ClassWeights {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Name(String),
+            List(Vec<f64>),
+        }
+        match Written::deserialize(deserializer).map_err(|_| {
+            serde::de::Error::custom("expected \"none\", \"balanced\" or a list of numbers")
+        })? {
+            Written::Name(name) => match name.as_str() {
+                "none" => Ok(ClassWeights::None),
+                "balanced" => Ok(ClassWeights::Balanced),
+                other => Err(serde::de::Error::custom(format!(
+                    "expected \"none\", \"balanced\" or a list of numbers, got {other:?}"
+                ))),
+            },
+            Written::List(weights) => Ok(ClassWeights::Given(weights)),
+        }
+    }
+}
+
 /// The whole training configuration. See [`KEYS`] for one line of help per key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -59,6 +108,11 @@ pub struct TrainConfig {
     pub text_column: Option<String>,
     pub text_pair_column: Option<String>,
     pub label_column: Option<String>,
+    /// What to train for; unset reads it off the label column.
+    pub task: Option<Task>,
+    /// Token classification: label every piece of a word, not only the first.
+    pub label_all_tokens: bool,
+    pub class_weights: ClassWeights,
     pub max_length: Option<u32>,
     pub pad_to_multiple_of: Option<u32>,
     pub tokenize_threads: Option<u32>,
@@ -118,6 +172,9 @@ impl Default for TrainConfig {
             text_column: None,
             text_pair_column: None,
             label_column: None,
+            task: None,
+            label_all_tokens: false,
+            class_weights: ClassWeights::None,
             max_length: None,
             pad_to_multiple_of: None,
             tokenize_threads: None,
@@ -353,6 +410,10 @@ impl TrainConfig {
                 LrSchedulerType::Constant,
                 LrSchedulerType::ConstantWithWarmup,
             ])),
+            "task" => Some(variant_names(&Task::ALL)),
+            "class_weights" => {
+                return "must be \"none\", \"balanced\" or a list of numbers, one per class".into();
+            }
             _ => None,
         };
         if let Some(variants) = variants {

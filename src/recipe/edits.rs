@@ -18,6 +18,7 @@ pub const KEPT_ON_RESET: &[&str] = &[
     "text_column",
     "text_pair_column",
     "label_column",
+    "task",
     "device",
 ];
 

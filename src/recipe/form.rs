@@ -81,6 +81,23 @@ pub const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        title: "Task",
+        fields: &[
+            choice(
+                "task",
+                &[
+                    "",
+                    "single_label_classification",
+                    "multi_label_classification",
+                    "regression",
+                    "token_classification",
+                ],
+            ),
+            text("class_weights", "none (or balanced, or [w0, w1, ...])"),
+            flag("label_all_tokens"),
+        ],
+    },
+    Group {
         title: "Optimizer",
         fields: &[
             text("weight_decay", "0"),

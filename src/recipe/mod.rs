@@ -10,7 +10,7 @@ pub mod form;
 pub mod presets;
 
 pub use config::{
-    ConfigError, DeviceSpec, IntervalStrategy, KEYS, KeyInfo, KeyOrigin, LrSchedulerType,
-    SaveStrategy, TrainConfig, closest_key, key_info,
+    ClassWeights, ConfigError, DeviceSpec, IntervalStrategy, KEYS, KeyInfo, KeyOrigin,
+    LrSchedulerType, SaveStrategy, TrainConfig, closest_key, key_info,
 };
 pub use presets::Preset;

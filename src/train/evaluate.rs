@@ -1,22 +1,44 @@
-//! Evaluation: the model in eval mode (no dropout) over a split in dataset order, then
-//! `compute_metrics` on the predictions.
+//! Evaluation: the model in eval mode (no dropout) over a split in dataset order, then the
+//! task's metrics on what it predicted.
 
-use candle_core::{D, Device};
+use candle_core::{D, Device, Tensor};
 use std::time::Instant;
 
 use super::metrics::{Metrics, compute_metrics};
+use super::scores;
 use super::train_error::TrainError;
 use crate::data::{Collator, Order, TokenizedSplit, epoch_batches};
-use crate::model::{Classifier, Dropout, cross_entropy};
+use crate::model::{Classifier, Dropout};
+use crate::task::Task;
 
-/// Metrics (with `loss` set), the predicted class and class probabilities of every row,
-/// and the wall time.
+/// Metrics (with `loss` set), the predicted class and class probabilities of every row
+/// (single-label; empty for the other tasks, whose outputs are scored as they come), and the
+/// wall time.
 pub struct Evaluation {
     pub metrics: Metrics,
     pub predictions: Vec<u32>,
     /// Softmax of each row's logits, in label-id order.
     pub probabilities: Vec<Vec<f32>>,
     pub runtime_s: f64,
+}
+
+/// What the model said for each row, kept per task until the split is done.
+enum Outputs {
+    /// Single-label: argmax and softmax per row.
+    Classes {
+        predictions: Vec<u32>,
+        probabilities: Vec<Vec<f32>>,
+    },
+    /// Multi-label: a sigmoid per label per row.
+    Sigmoids(Vec<Vec<f32>>),
+    /// Regression: the one output per row.
+    Scores(Vec<f32>),
+    /// Token classification: gold and predicted tag names per row, over the tokens that
+    /// carry a label (a word's first piece, unless every piece is labelled).
+    Tags {
+        gold: Vec<Vec<String>>,
+        predicted: Vec<Vec<String>>,
+    },
 }
 
 pub fn evaluate(
@@ -27,8 +49,20 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation, TrainError> {
     let start = Instant::now();
-    let mut predictions = Vec::with_capacity(split.len());
-    let mut probabilities = Vec::with_capacity(split.len());
+    let task = model.task();
+    let names = &split.meta.labels.names;
+    let mut outputs = match task {
+        Task::SingleLabelClassification => Outputs::Classes {
+            predictions: Vec::with_capacity(split.len()),
+            probabilities: Vec::with_capacity(split.len()),
+        },
+        Task::MultiLabelClassification => Outputs::Sigmoids(Vec::with_capacity(split.len())),
+        Task::Regression => Outputs::Scores(Vec::with_capacity(split.len())),
+        Task::TokenClassification => Outputs::Tags {
+            gold: Vec::with_capacity(split.len()),
+            predicted: Vec::with_capacity(split.len()),
+        },
+    };
     let mut loss_sum = 0.0;
     for rows in epoch_batches(&split.lengths(), batch_size, Order::Sequential, 0, false) {
         let batch = collator.collate(split, &rows).to_device(device)?;
@@ -39,12 +73,47 @@ pub fn evaluate(
             &mut Dropout::off(),
         )?;
         // The per-example mean, weighted by batch size, as HF's evaluation loop averages it.
-        let loss = cross_entropy(&logits, &batch.labels)?.to_scalar::<f32>()? as f64;
+        let loss = model.loss(&logits, &batch.labels)?.to_scalar::<f32>()? as f64;
         loss_sum += loss * rows.len() as f64;
-        predictions.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
-        probabilities.extend(logits.to_vec2::<f32>()?.iter().map(|row| softmax(row)));
+        collect(&mut outputs, &logits, split, &rows, names)?;
     }
-    let mut metrics = compute_metrics(&predictions, split.label_ids(), split.meta.labels.len())?;
+    let (mut metrics, predictions, probabilities) = match outputs {
+        Outputs::Classes {
+            predictions,
+            probabilities,
+        } => {
+            let labels = split.label_ids().ok_or_else(|| {
+                TrainError::Invalid("a single-label model on a split of another task".into())
+            })?;
+            let metrics = compute_metrics(&predictions, labels, names.len())?;
+            (metrics, predictions, probabilities)
+        }
+        Outputs::Sigmoids(sigmoids) => {
+            let targets: Vec<Vec<bool>> = (0..split.len())
+                .map(|row| {
+                    let mut hot = vec![false; names.len()];
+                    for &class in split.class_set(row) {
+                        hot[class as usize] = true;
+                    }
+                    hot
+                })
+                .collect();
+            (
+                multi_label_metrics(&sigmoids, &targets, names)?,
+                vec![],
+                vec![],
+            )
+        }
+        Outputs::Scores(values) => {
+            let targets: Vec<f32> = (0..split.len())
+                .map(|row| split.score(row).unwrap_or(f32::NAN))
+                .collect();
+            (regression_metrics(&values, &targets)?, vec![], vec![])
+        }
+        Outputs::Tags { gold, predicted } => {
+            (token_metrics(&gold, &predicted, names)?, vec![], vec![])
+        }
+    };
     metrics.loss = Some(loss_sum / split.len().max(1) as f64);
     Ok(Evaluation {
         metrics,
@@ -52,6 +121,136 @@ pub fn evaluate(
         probabilities,
         runtime_s: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Adds one batch's outputs (`logits` of `rows`, in order).
+fn collect(
+    outputs: &mut Outputs,
+    logits: &Tensor,
+    split: &TokenizedSplit,
+    rows: &[usize],
+    names: &[String],
+) -> Result<(), TrainError> {
+    match outputs {
+        Outputs::Classes {
+            predictions,
+            probabilities,
+        } => {
+            predictions.extend(logits.argmax(D::Minus1)?.to_vec1::<u32>()?);
+            probabilities.extend(logits.to_vec2::<f32>()?.iter().map(|row| softmax(row)));
+        }
+        Outputs::Sigmoids(sigmoids) => sigmoids.extend(
+            logits
+                .to_vec2::<f32>()?
+                .into_iter()
+                .map(|row| row.into_iter().map(sigmoid).collect::<Vec<_>>()),
+        ),
+        Outputs::Scores(values) => values.extend(logits.squeeze(1)?.to_vec1::<f32>()?),
+        Outputs::Tags { gold, predicted } => {
+            let argmax = logits.argmax(D::Minus1)?.to_vec2::<u32>()?;
+            for (i, &row) in rows.iter().enumerate() {
+                let labels = split.token_labels(row);
+                let (mut g, mut p) = (Vec::new(), Vec::new());
+                for (position, &label) in labels.iter().enumerate() {
+                    if label >= 0 {
+                        g.push(names[label as usize].clone());
+                        p.push(names[argmax[i][position] as usize].clone());
+                    }
+                }
+                gold.push(g);
+                predicted.push(p);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn scores_error(err: scores::ScoreError) -> TrainError {
+    TrainError::Invalid(format!("evaluation: {err}"))
+}
+
+/// seqeval's overall entity scores (the scheme guessed from the tag names) and the accuracy
+/// over labelled tokens.
+fn token_metrics(
+    gold: &[Vec<String>],
+    predicted: &[Vec<String>],
+    names: &[String],
+) -> Result<Metrics, TrainError> {
+    let report = scores::entity_scores(gold, predicted, scores::guess_scheme(names))
+        .map_err(scores_error)?;
+    Ok(Metrics {
+        task: Task::TokenClassification,
+        scalars: vec![
+            ("f1", report.f1),
+            ("precision", report.precision),
+            ("recall", report.recall),
+            ("accuracy", report.token_accuracy),
+        ],
+        confusion_matrix: Vec::new(),
+        averaging: None,
+        num_examples: gold.len(),
+        loss: None,
+    })
+}
+
+/// Scores at the 0.5 threshold, and the micro F1 with each label's threshold tuned on this
+/// split (what tuning would buy; the thresholds themselves are in the report).
+fn multi_label_metrics(
+    sigmoids: &[Vec<f32>],
+    targets: &[Vec<bool>],
+    names: &[String],
+) -> Result<Metrics, TrainError> {
+    let half = vec![0.5; names.len()];
+    let report =
+        scores::multilabel_scores(sigmoids, targets, &half, names).map_err(scores_error)?;
+    let tuned = scores::tune_thresholds(sigmoids, targets).map_err(scores_error)?;
+    let tuned_report =
+        scores::multilabel_scores(sigmoids, targets, &tuned, names).map_err(scores_error)?;
+    Ok(Metrics {
+        task: Task::MultiLabelClassification,
+        scalars: vec![
+            ("micro_f1", report.micro_f1),
+            ("macro_f1", report.macro_f1),
+            ("micro_precision", report.micro_precision),
+            ("micro_recall", report.micro_recall),
+            ("subset_accuracy", report.subset_accuracy),
+            ("hamming_loss", report.hamming_loss),
+            ("tuned_micro_f1", tuned_report.micro_f1),
+        ],
+        confusion_matrix: Vec::new(),
+        averaging: None,
+        num_examples: sigmoids.len(),
+        loss: None,
+    })
+}
+
+fn regression_metrics(predictions: &[f32], targets: &[f32]) -> Result<Metrics, TrainError> {
+    let report = scores::regression_scores(predictions, targets).map_err(scores_error)?;
+    let mut scalars = Vec::new();
+    // An undefined correlation (constant predictions) is left out rather than logged as NaN.
+    if let Some(pearson) = report.pearson {
+        scalars.push(("pearson", pearson));
+    }
+    if let Some(spearman) = report.spearman {
+        scalars.push(("spearman", spearman));
+    }
+    scalars.extend([
+        ("rmse", report.rmse),
+        ("mse", report.mse),
+        ("mae", report.mae),
+    ]);
+    Ok(Metrics {
+        task: Task::Regression,
+        scalars,
+        confusion_matrix: Vec::new(),
+        averaging: None,
+        num_examples: predictions.len(),
+        loss: None,
+    })
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
 }
 
 /// Class probabilities from logits, shifted by the maximum so that large logits do not

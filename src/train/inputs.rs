@@ -145,6 +145,8 @@ pub fn split_request(
             label: cfg.label_column.clone(),
         },
         labels,
+        task: cfg.task,
+        label_all_tokens: cfg.label_all_tokens,
     })
 }
 

@@ -1,8 +1,11 @@
-//! `compute_metrics` for sequence classification, matching scikit-learn (the
-//! GLUE metric of 🤗 `evaluate` calls `accuracy_score`, `f1_score`,
-//! `matthews_corrcoef`).
+//! `Metrics`: one evaluation's scalar metrics by name, per task. `compute_metrics` is the
+//! single-label one, matching scikit-learn (the GLUE metric of 🤗 `evaluate` calls
+//! `accuracy_score`, `f1_score`, `matthews_corrcoef`); the other tasks' come from
+//! `train::scores` through `task_metrics`.
 
 use serde_json::{Map, Value};
+
+use crate::task::Task;
 
 /// How precision, recall and F1 are averaged over classes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,28 +20,44 @@ pub enum Averaging {
 /// Evaluation metrics of one evaluation pass.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Metrics {
-    pub accuracy: f64,
-    pub f1: f64,
-    pub precision: f64,
-    pub recall: f64,
-    pub matthews_correlation: f64,
-    /// `confusion_matrix[true][predicted]` counts, `num_labels` square.
+    pub task: Task,
+    /// Scalar metrics by name (no `eval_` prefix), in [`Metrics::names_for`] order; a metric
+    /// that is undefined on this split (a correlation of constant values) is left out.
+    pub scalars: Vec<(&'static str, f64)>,
+    /// Single-label: `confusion_matrix[true][predicted]` counts, `num_labels` square.
     pub confusion_matrix: Vec<Vec<u64>>,
-    pub averaging: Averaging,
+    /// Single-label: how precision, recall and F1 average over classes.
+    pub averaging: Option<Averaging>,
     pub num_examples: usize,
     /// Mean evaluation loss; the loop fills it in (`compute_metrics` never sees logits).
     pub loss: Option<f64>,
 }
 
-/// Metric names `Metrics::get` knows, without the `eval_` prefix.
-const METRIC_NAMES: &[&str] = &[
+/// Each task's metric names, without the `eval_` prefix; the first after `loss` is the
+/// task's headline metric.
+const SINGLE_LABEL: &[&str] = &[
     "loss",
     "accuracy",
     "f1",
     "precision",
     "recall",
     "matthews_correlation",
+    "macro_f1",
 ];
+/// seqeval's overall (micro) entity scores, and accuracy over the labelled tokens, with the
+/// names of the course's `compute_metrics` for NER.
+const TOKEN: &[&str] = &["loss", "f1", "precision", "recall", "accuracy"];
+const MULTI_LABEL: &[&str] = &[
+    "loss",
+    "micro_f1",
+    "macro_f1",
+    "micro_precision",
+    "micro_recall",
+    "subset_accuracy",
+    "hamming_loss",
+    "tuned_micro_f1",
+];
+const REGRESSION: &[&str] = &["loss", "pearson", "spearman", "rmse", "mse", "mae"];
 
 /// Why metrics cannot be computed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -111,14 +130,20 @@ pub fn compute_metrics(
         )
     };
 
+    let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.present).collect();
+    let macro_f1 = present.iter().map(|c| c.f1).sum::<f64>() / present.len().max(1) as f64;
     Ok(Metrics {
-        accuracy: correct as f64 / n,
-        f1,
-        precision,
-        recall,
-        matthews_correlation: matthews(&confusion),
+        task: Task::SingleLabelClassification,
+        scalars: vec![
+            ("accuracy", correct as f64 / n),
+            ("f1", f1),
+            ("precision", precision),
+            ("recall", recall),
+            ("matthews_correlation", matthews(&confusion)),
+            ("macro_f1", macro_f1),
+        ],
         confusion_matrix: confusion,
-        averaging,
+        averaging: Some(averaging),
         num_examples: labels.len(),
         loss: None,
     })
@@ -172,39 +197,58 @@ fn matthews(confusion: &[Vec<u64>]) -> f64 {
 }
 
 impl Metrics {
-    /// Names accepted by [`Metrics::get`] (each also with an `eval_` prefix),
-    /// for validating `metric_for_best_model` before training starts.
-    pub fn names() -> &'static [&'static str] {
-        METRIC_NAMES
+    /// The metric names of `task` (each also accepted with an `eval_` prefix), `loss` first,
+    /// then the headline metric.
+    pub fn names_for(task: Task) -> &'static [&'static str] {
+        match task {
+            Task::SingleLabelClassification => SINGLE_LABEL,
+            Task::TokenClassification => TOKEN,
+            Task::MultiLabelClassification => MULTI_LABEL,
+            Task::Regression => REGRESSION,
+        }
     }
 
-    /// Whether `name` (e.g. `"f1"` or `"eval_f1"`) is a metric Wick computes.
-    pub fn is_known(name: &str) -> bool {
-        METRIC_NAMES.contains(&strip_eval(name))
+    /// Whether `name` (e.g. `"f1"` or `"eval_f1"`) is a metric Wick computes for `task`
+    /// (`mcc` is an alias of `matthews_correlation`).
+    pub fn is_known_for(task: Task, name: &str) -> bool {
+        let name = canonical(name);
+        Self::names_for(task).contains(&name)
+    }
+
+    /// The metric a run of `task` is judged by (`f1` for single-label and entities,
+    /// `micro_f1`, `pearson`).
+    pub fn headline(task: Task) -> &'static str {
+        Self::names_for(task)[1]
     }
 
     /// A metric by name, `eval_` prefix optional; `mcc` is an alias of
     /// `matthews_correlation`. `loss` is `None` until the loop sets it.
     pub fn get(&self, name: &str) -> Option<f64> {
-        match strip_eval(name) {
-            "accuracy" => Some(self.accuracy),
-            "f1" => Some(self.f1),
-            "precision" => Some(self.precision),
-            "recall" => Some(self.recall),
-            "matthews_correlation" | "mcc" => Some(self.matthews_correlation),
+        match canonical(name) {
             "loss" => self.loss,
-            _ => None,
+            name => self
+                .scalars
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| *v),
         }
     }
 
     /// The scalar metrics as HF log keys with `prefix` (e.g. `"eval_"`):
     /// `eval_loss`, `eval_accuracy`, ... (loss only when set).
     pub fn to_log_entries(&self, prefix: &str) -> Map<String, Value> {
-        METRIC_NAMES
+        Self::names_for(self.task)
             .iter()
             .filter_map(|name| Some((format!("{prefix}{name}"), self.get(name)?)))
             .map(|(key, value)| (key, Value::from(value)))
             .collect()
+    }
+}
+
+fn canonical(name: &str) -> &str {
+    match strip_eval(name) {
+        "mcc" => "matthews_correlation",
+        other => other,
     }
 }
 
@@ -223,13 +267,7 @@ mod tests {
     /// Expected values from scikit-learn 1.9.1 (`average="binary"`/`"macro"`, `zero_division=0`).
     fn check(p: &[u32], l: &[u32], k: usize, expected: [f64; 5], confusion: &[&[u64]]) {
         let m = compute_metrics(p, l, k).unwrap();
-        let got = [
-            m.accuracy,
-            m.f1,
-            m.precision,
-            m.recall,
-            m.matthews_correlation,
-        ];
+        let got = ["accuracy", "f1", "precision", "recall", "mcc"].map(|n| m.get(n).unwrap());
         for (name, (g, e)) in ["accuracy", "f1", "precision", "recall", "mcc"]
             .iter()
             .zip(got.iter().zip(expected))
@@ -347,20 +385,23 @@ mod tests {
         let mut m = compute_metrics(&[1, 0, 1], &[1, 1, 1], 2).unwrap();
         assert_eq!(m.get("accuracy"), m.get("eval_accuracy"));
         assert!(close(m.get("eval_accuracy").unwrap(), 2.0 / 3.0));
-        assert_eq!(m.get("mcc"), Some(m.matthews_correlation));
+        assert_eq!(m.get("mcc"), m.get("matthews_correlation"));
         assert_eq!(m.get("eval_loss"), None);
         m.loss = Some(0.25);
         assert_eq!(m.get("loss"), Some(0.25));
         assert_eq!(m.get("bleu"), None);
-        for name in Metrics::names() {
+        let task = Task::SingleLabelClassification;
+        for name in Metrics::names_for(task) {
             assert!(
-                m.get(name).is_some() && Metrics::is_known(&format!("eval_{name}")),
+                m.get(name).is_some() && Metrics::is_known_for(task, &format!("eval_{name}")),
                 "{name}"
             );
         }
-        assert!(!Metrics::is_known("eval_bleu"));
+        assert!(!Metrics::is_known_for(task, "eval_bleu"));
+        assert!(!Metrics::is_known_for(task, "pearson"));
+        assert!(Metrics::is_known_for(Task::Regression, "eval_pearson"));
         let log = m.to_log_entries("eval_");
         assert_eq!(log.get("eval_loss"), Some(&Value::from(0.25)));
-        assert_eq!(log.len(), Metrics::names().len());
+        assert_eq!(log.len(), Metrics::names_for(task).len());
     }
 }

@@ -7,6 +7,7 @@
 pub mod accelerate;
 mod checkpoint;
 pub mod device;
+mod entity_groups;
 mod evaluate;
 pub mod events;
 pub mod flow;
@@ -31,6 +32,7 @@ pub use checkpoint::{Position, SchedulerState};
 pub use crate::recipe::TrainConfig;
 pub use crate::recipe::{config, presets};
 pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
+pub use entity_groups::{EntityGroup, TaggedToken, group_entities};
 pub use evaluate::{Evaluation, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
@@ -38,7 +40,8 @@ pub use inputs::{RecipeInputs, split_request, train_order};
 pub use optim::{AdamW, AdamWConfig, uses_weight_decay};
 pub use optim_error::OptimError;
 pub use predict::{
-    ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
+    ExportCheck, PredictError, Prediction, Predictor, TaskPrediction, device_from_name,
+    export_model,
 };
 pub use preflight::{PreflightReport, preflight};
 pub use schedule::lr_at;

@@ -1,13 +1,16 @@
-//! Inference with a trained classifier (`pipeline("text-classification")` in the course),
-//! and exporting a checkpoint as a Hugging Face model folder that is reloaded and checked.
+//! Inference with a trained model (`pipeline("text-classification")` or
+//! `pipeline("token-classification", aggregation_strategy="simple")` in the course), and
+//! exporting a checkpoint as a Hugging Face model folder that is reloaded and checked.
 
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 
+use super::entity_groups::{EntityGroup, TaggedToken, group_entities};
 use super::evaluate::softmax;
 use crate::data::{DataError, TextTokenizer, TokenizeOptions, tokenize};
 use crate::model::{Classifier, Dropout, ModelConfig, ModelError};
 use crate::runs::RunDir;
+use crate::task::Task;
 
 /// What a model folder must hold for [`Predictor::load`].
 pub const MODEL_FOLDER_FILES: &[&str] = &["config.json", "model.safetensors", "tokenizer.json"];
@@ -73,7 +76,23 @@ pub struct Prediction {
     pub logits: Vec<f32>,
 }
 
-/// A classifier and its tokenizer, loaded once and used for many predictions.
+/// What a model says about one input, in its task's terms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskPrediction {
+    /// Single-label: the most probable class and every class's softmax probability.
+    Class(Prediction),
+    /// Multi-label: each label's sigmoid; those at or above `threshold` are predicted.
+    Labels {
+        probs: Vec<(String, f32)>,
+        threshold: f32,
+    },
+    /// Regression: the predicted number.
+    Score(f32),
+    /// Token classification: the entities found, grouped as the "simple" aggregation does.
+    Entities(Vec<EntityGroup>),
+}
+
+/// A model and its tokenizer, loaded once and used for many predictions.
 #[derive(Debug)]
 pub struct Predictor {
     dir: PathBuf,
@@ -156,8 +175,86 @@ impl Predictor {
         self.model.labels()
     }
 
-    /// Classifies `text` (with `pair` as the second sentence, for pair tasks).
+    pub fn task(&self) -> Task {
+        self.model.task()
+    }
+
+    /// What the model says about `text` (with `pair` as the second sentence, for pair
+    /// tasks; token classification reads one text).
+    pub fn predict_task(
+        &self,
+        text: &str,
+        pair: Option<&str>,
+    ) -> Result<TaskPrediction, PredictError> {
+        let labels = self.model.labels();
+        Ok(match self.task() {
+            Task::SingleLabelClassification => TaskPrediction::Class(self.predict(text, pair)?),
+            Task::MultiLabelClassification => TaskPrediction::Labels {
+                probs: labels
+                    .iter()
+                    .cloned()
+                    .zip(
+                        self.logits(text, pair)?
+                            .iter()
+                            .map(|&x| 1.0 / (1.0 + (-x).exp())),
+                    )
+                    .collect(),
+                threshold: 0.5,
+            },
+            Task::Regression => {
+                TaskPrediction::Score(self.logits(text, pair)?.first().copied().unwrap_or(0.0))
+            }
+            Task::TokenClassification => TaskPrediction::Entities(self.entities(text)?),
+        })
+    }
+
+    /// Token classification: each token's most probable tag, grouped into entities.
+    fn entities(&self, text: &str) -> Result<Vec<EntityGroup>, PredictError> {
+        let encoding = self.tokenizer.encode_with_offsets(text, self.max_length)?;
+        let device = self.model.device();
+        let length = encoding.ids.len();
+        let input_ids = Tensor::from_slice(&encoding.ids, (1, length), device)?;
+        let token_type_ids = Tensor::from_slice(&encoding.type_ids, (1, length), device)?;
+        let attention_mask = Tensor::ones((1, length), candle_core::DType::U32, device)?;
+        let logits = self
+            .model
+            .forward(
+                &input_ids,
+                &token_type_ids,
+                &attention_mask,
+                &mut Dropout::off(),
+            )?
+            .squeeze(0)?
+            .to_vec2::<f32>()?;
+        let labels = self.model.labels();
+        let tagged: Vec<TaggedToken> = logits
+            .iter()
+            .zip(&encoding.spans)
+            .filter_map(|(row, span)| {
+                let (start, end) = (*span)?;
+                let probs = softmax(row);
+                let (best, score) = probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+                Some(TaggedToken {
+                    tag: labels[best].clone(),
+                    score: *score,
+                    start,
+                    end,
+                })
+            })
+            .collect();
+        Ok(group_entities(text, &tagged))
+    }
+
+    /// Classifies `text` (with `pair` as the second sentence, for pair tasks) with a
+    /// single-label model.
     pub fn predict(&self, text: &str, pair: Option<&str>) -> Result<Prediction, PredictError> {
+        if self.task() != Task::SingleLabelClassification {
+            return Err(PredictError::Invalid(format!(
+                "{} is a {} model; it has no single class to predict",
+                self.dir.display(),
+                self.task().title()
+            )));
+        }
         let logits = self.logits(text, pair)?;
         let probs = softmax(&logits);
         let best = probs
@@ -173,7 +270,8 @@ impl Predictor {
         })
     }
 
-    /// Raw logits for one input, in eval mode (no dropout).
+    /// Raw logits for one input, in eval mode (no dropout), flattened (token classification:
+    /// token by token, the labels of each together).
     pub fn logits(&self, text: &str, pair: Option<&str>) -> Result<Vec<f32>, PredictError> {
         let options = TokenizeOptions {
             max_length: Some(self.max_length),
@@ -200,7 +298,7 @@ impl Predictor {
             &attention_mask,
             &mut Dropout::off(),
         )?;
-        Ok(logits.squeeze(0)?.to_vec1::<f32>()?)
+        Ok(logits.flatten_all()?.to_vec1::<f32>()?)
     }
 }
 
@@ -300,9 +398,13 @@ fn same_folder(a: &Path, b: &Path) -> bool {
 fn model_card(src_dir: &Path, source: &Predictor) -> String {
     let run = src_dir.parent().and_then(|run| RunDir::open(run).ok());
     let name = out_name(src_dir, run.as_ref());
+    let pipeline = match source.task() {
+        Task::TokenClassification => "token-classification",
+        _ => "text-classification",
+    };
     let mut front = vec![
         "library_name: transformers".to_string(),
-        "pipeline_tag: text-classification".to_string(),
+        format!("pipeline_tag: {pipeline}"),
     ];
     let mut lines = vec![format!("# {name}"), String::new()];
     match &run {
@@ -319,8 +421,9 @@ fn model_card(src_dir: &Path, source: &Predictor) -> String {
                 None => info.dataset.clone(),
             };
             lines.push(format!(
-                "A text classifier fine-tuned with Wick from `{}` on `{dataset}` \
+                "A {} model fine-tuned with Wick from `{}` on `{dataset}` \
                  (run `{}`, `{}`).",
+                source.task().title(),
                 info.model,
                 run.name(),
                 src_dir
@@ -336,7 +439,10 @@ fn model_card(src_dir: &Path, source: &Predictor) -> String {
                 ));
             }
         }
-        None => lines.push("A text classifier exported by Wick.".into()),
+        None => lines.push(format!(
+            "A {} model exported by Wick.",
+            source.task().title()
+        )),
     }
     lines.push(String::new());
     lines.push("## Labels".into());
@@ -350,9 +456,9 @@ fn model_card(src_dir: &Path, source: &Predictor) -> String {
     lines.push("```python".into());
     lines.push("from transformers import pipeline".into());
     lines.push(String::new());
-    lines.push(
-        "classifier = pipeline(\"text-classification\", model=\"path/to/this/folder\")".into(),
-    );
+    lines.push(format!(
+        "classifier = pipeline(\"{pipeline}\", model=\"path/to/this/folder\")"
+    ));
     lines.push("classifier(\"I've been waiting for a HuggingFace course my whole life.\")".into());
     lines.push("```".into());
     format!("---\n{}\n---\n\n{}\n", front.join("\n"), lines.join("\n"))

@@ -21,10 +21,11 @@ use super::flow::nothing_kept_warnings;
 use super::inputs::{RecipeInputs, train_order};
 use super::step::{Accumulation, StepLoss, apply_update};
 use super::{AdamW, AdamWConfig, TrainError};
-use crate::data::{self, Collator, DatasetCache, HostBatch, PadStats};
+use crate::data::{self, Collator, DatasetCache, HostBatch, HostLabels, PadStats};
 use crate::hub::{self, HubSettings};
 use crate::model::{Classifier, Dropout, ModelConfig};
 use crate::recipe::{DeviceSpec, TrainConfig};
+use crate::task::Task;
 
 /// Progress as `(stage, done, total)`; `total` is 0 when unknown.
 pub type PreflightProgress = Arc<dyn Fn(&str, u64, u64) + Send + Sync>;
@@ -126,11 +127,17 @@ pub fn preflight(
     let batches =
         match load_train_batches(config, hub_settings, &inputs, &collator, &sink, &progress) {
             Ok(batches) => batches,
-            Err(err) => synthetic_batches(&model_config, &collator, err.to_string()),
+            Err(err) => synthetic_batches(&model_config, config.task, &collator, err.to_string()),
         };
 
     progress("loading the model", 0, 0);
-    let (model, _) = Classifier::load(&model_dir, &batches.labels, &device)?;
+    let (model, _) = Classifier::load_for(
+        &model_dir,
+        Some(batches.task),
+        &batches.labels,
+        crate::model::DEFAULT_HEAD_SEED,
+        &device,
+    )?;
     let mut optimizer = AdamW::new(
         model.params(),
         AdamWConfig {
@@ -272,6 +279,7 @@ pub fn largest_batch_estimate(
 /// What the steps run on.
 struct Batches {
     source: BatchSource,
+    task: Task,
     labels: Vec<String>,
     train_rows: Option<u64>,
     /// The worst-case rows, longest first (repeated when the split has fewer rows).
@@ -352,6 +360,7 @@ fn load_train_batches(
         .map(|rows| collator.collate(&split, rows));
     Ok(Batches {
         source: BatchSource::LongestRows { split: split_name },
+        task: split.task(),
         labels: split.meta.labels.names.clone(),
         train_rows: Some(split.len() as u64),
         worst_rows: WorstRows::Split {
@@ -364,32 +373,40 @@ fn load_train_batches(
 }
 
 /// Full-length rows of ordinary word ids, for when the data cannot be read.
-fn synthetic_batches(model_config: &ModelConfig, collator: &Collator, reason: String) -> Batches {
+fn synthetic_batches(
+    model_config: &ModelConfig,
+    task: Option<Task>,
+    collator: &Collator,
+    reason: String,
+) -> Batches {
     let seq_len = collator.padded_length(collator.max_length);
     // Ids past the special tokens, inside the vocabulary.
     let vocab = model_config.vocab_size.max(2) as u32;
     let input_ids = (0..seq_len as u32)
         .map(|i| 1 + (100 + i * 7) % (vocab - 1))
         .collect();
+    // The recipe's task when it names one; the data could not say.
+    let task = task.unwrap_or_default();
+    let labels = match task {
+        Task::Regression => vec!["score".to_string()],
+        _ if model_config.id2label.len() >= 2 => model_config.id2label.clone(),
+        _ => vec!["LABEL_0".into(), "LABEL_1".into()],
+    };
     let row = HostBatch {
         rows: vec![0],
         seq_len,
         input_ids,
         token_type_ids: vec![0; seq_len],
         attention_mask: vec![1; seq_len],
-        labels: vec![0],
+        labels: HostLabels::placeholder(task, labels.len(), seq_len),
         stats: PadStats {
             real_tokens: seq_len,
             pad_tokens: 0,
         },
     };
-    let labels = if model_config.id2label.len() >= 2 {
-        model_config.id2label.clone()
-    } else {
-        vec!["LABEL_0".into(), "LABEL_1".into()]
-    };
     Batches {
         source: BatchSource::Synthetic { reason },
+        task,
         labels,
         train_rows: None,
         worst_rows: WorstRows::Synthetic(row),
@@ -405,7 +422,7 @@ fn repeat_row(row: &HostBatch, size: usize) -> HostBatch {
         input_ids: repeat(&row.input_ids),
         token_type_ids: repeat(&row.token_type_ids),
         attention_mask: repeat(&row.attention_mask),
-        labels: repeat(&row.labels),
+        labels: row.labels.repeat_first(size, row.seq_len),
         stats: PadStats {
             real_tokens: row.stats.real_tokens * size,
             pad_tokens: row.stats.pad_tokens * size,

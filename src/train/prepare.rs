@@ -18,18 +18,23 @@ use super::{AdamW, AdamWConfig};
 use crate::data::{DatasetCache, TokenizedSplit};
 use crate::hub;
 use crate::model::{Classifier, LoadReport};
-use crate::recipe::TrainConfig;
+use crate::recipe::{ClassWeights, TrainConfig};
 use crate::runs::{Checkpoints, MetricsLog, RunDir, RunStatus, TrainerState};
+use crate::task::Task;
 
 use super::trainer::TrainerOptions;
 
 /// `metric_for_best_model` and whether greater is better, refused when Wick does not
-/// compute that metric.
-pub(super) fn best_metric(cfg: &TrainConfig) -> Result<Option<(String, bool)>, TrainError> {
+/// compute that metric for `task`.
+pub(super) fn best_metric(
+    cfg: &TrainConfig,
+    task: Task,
+) -> Result<Option<(String, bool)>, TrainError> {
     match cfg.resolved_metric_for_best_model() {
-        Some(name) if !Metrics::is_known(&name) => Err(TrainError::Invalid(format!(
-            "metric_for_best_model: '{name}' is not a metric Wick computes (known: {})",
-            Metrics::names().join(", ")
+        Some(name) if !Metrics::is_known_for(task, &name) => Err(TrainError::Invalid(format!(
+            "metric_for_best_model: '{name}' is not a metric Wick computes for {} (known: {})",
+            task.title(),
+            Metrics::names_for(task).join(", ")
         ))),
         Some(name) => Ok(Some((
             name,
@@ -97,6 +102,15 @@ pub(super) fn load_data(
         }
         (None, Some(split)) if !split.is_empty() => {
             let eval = load(split, Some(train.meta.labels.names.clone()))?;
+            if eval.task() != train.task() {
+                return Err(TrainError::Invalid(format!(
+                    "split '{split}' reads as {} ({}) but '{}' as {}; set `task` in the recipe",
+                    eval.task().title(),
+                    eval.meta.task_reason,
+                    cfg.train_split,
+                    train.task().title()
+                )));
+            }
             (train, Some(eval))
         }
         _ => (train, None),
@@ -108,16 +122,24 @@ pub(super) fn load_data(
     })
 }
 
-/// The model from `weights_dir` (the base model, or the checkpoint resumed from) in the
-/// run's compute dtype, and a fresh AdamW over its parameters.
+/// The model from `weights_dir` (the base model, or the checkpoint resumed from) with the
+/// head for the training split's task and its class weights, in the run's compute dtype,
+/// and a fresh AdamW over its parameters.
 pub(super) fn build_model(
     cfg: &TrainConfig,
     weights_dir: &Path,
-    labels: &[String],
+    train: &TokenizedSplit,
     device: &Device,
 ) -> Result<(Classifier, LoadReport, AdamW), TrainError> {
-    let (mut model, report) = Classifier::load(weights_dir, labels, device)?;
+    let (mut model, report) = Classifier::load_for(
+        weights_dir,
+        Some(train.task()),
+        &train.meta.labels.names,
+        crate::model::DEFAULT_HEAD_SEED,
+        device,
+    )?;
     model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
+    model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
     let optimizer = AdamW::new(
         model.params(),
         AdamWConfig {
@@ -128,6 +150,31 @@ pub(super) fn build_model(
         },
     )?;
     Ok((model, report, optimizer))
+}
+
+/// The recipe's `class_weights` for the training split: `balanced` is sklearn's
+/// `n_samples / (n_classes * count)` over the classes the split has (a class it lacks
+/// weighs 0: it has no rows to weigh).
+pub(super) fn class_weights(
+    cfg: &TrainConfig,
+    train: &TokenizedSplit,
+) -> Result<Option<Vec<f32>>, TrainError> {
+    let task = train.task();
+    if cfg.class_weights != ClassWeights::None && !task.uses_cross_entropy() {
+        return Err(TrainError::Invalid(format!(
+            "class_weights: the data reads as {} ({}); class weights apply to single-label \
+             and token classification",
+            task.title(),
+            train.meta.task_reason
+        )));
+    }
+    Ok(match &cfg.class_weights {
+        ClassWeights::None => None,
+        ClassWeights::Given(weights) => Some(weights.iter().map(|&w| w as f32).collect()),
+        ClassWeights::Balanced => Some(super::scores::balanced_class_weights(
+            &train.class_balance(),
+        )),
+    })
 }
 
 /// How many optimizer steps the run takes over `rows` training rows, and where a fresh run

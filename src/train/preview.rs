@@ -92,7 +92,11 @@ pub struct BatchView {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RowView {
     pub row: usize,
+    /// The row's label in words (a class, a score, a set of labels, or a tag count).
     pub label: String,
+    /// Token classification: each token's aligned label name, `None` for -100 (not trained
+    /// on: special tokens, padding, later pieces of a word).
+    pub token_labels: Option<Vec<Option<String>>>,
     pub pieces: Vec<String>,
     pub ids: Vec<u32>,
     pub attention_mask: Vec<u32>,
@@ -265,13 +269,15 @@ pub fn batch_view(prepared: &Prepared, index: usize) -> BatchView {
     let rows = (0..batch.len())
         .map(|i| {
             let ids = batch.row(&batch.input_ids, i).to_vec();
-            let label = batch.labels[i] as usize;
             RowView {
                 row: batch.rows[i],
-                label: names
-                    .get(label)
-                    .map(|n| format!("{label} = {n}"))
-                    .unwrap_or_else(|| label.to_string()),
+                label: batch.labels.describe_row(i, batch.seq_len, names),
+                token_labels: batch.labels.token_row(i, batch.seq_len).map(|labels| {
+                    labels
+                        .iter()
+                        .map(|&l| (l >= 0).then(|| names[l as usize].clone()))
+                        .collect()
+                }),
                 pieces: ids.iter().map(|&id| prepared.tokenizer.piece(id)).collect(),
                 attention_mask: batch.row(&batch.attention_mask, i).to_vec(),
                 type_ids: batch.row(&batch.token_type_ids, i).to_vec(),

@@ -16,11 +16,16 @@ pub struct PredictedBy {
     pub checkpoint: Option<String>,
 }
 
+/// `None` for the tasks whose rows `predictions.json` cannot hold yet (it has one class per
+/// row).
 pub fn split_predictions(
     split: &TokenizedSplit,
     evaluation: &Evaluation,
     by: PredictedBy,
-) -> Result<Predictions, TrainError> {
+) -> Result<Option<Predictions>, TrainError> {
+    let Some(labels) = split.label_ids() else {
+        return Ok(None);
+    };
     let mapping = &split.meta.mapping;
     let texts = column_texts(split, &mapping.text)?;
     let pairs = mapping
@@ -33,21 +38,21 @@ pub fn split_predictions(
     let rows = (0..split.len())
         .map(|row| PredictionRow {
             row,
-            label: split.label(row),
+            label: labels[row],
             prediction: evaluation.predictions[row],
             probs: evaluation.probabilities[row].clone(),
             text: texts[row].clone(),
             text_pair: pairs.as_ref().map(|p| p[row].clone()),
         })
         .collect();
-    Ok(Predictions {
+    Ok(Some(Predictions {
         split: split.meta.split.clone(),
         step: by.step,
         checkpoint: by.checkpoint,
         label_names: split.meta.labels.names.clone(),
         metrics,
         rows,
-    })
+    }))
 }
 
 /// A text column as strings (any Arrow string or binary type; a null reads as "").

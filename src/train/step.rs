@@ -10,9 +10,9 @@ use candle_core::Tensor;
 
 use super::{AdamW, Gradients, TrainError};
 use crate::data::Batch;
-use crate::model::{Classifier, Dropout, cross_entropy};
+use crate::model::{Classifier, Dropout};
 
-/// The forward pass of one micro-batch with dropout on: the mean cross-entropy loss, a
+/// The forward pass of one micro-batch with dropout on: the mean loss of the model's task, a
 /// scalar tensor still on the device (reading it waits for the device).
 pub fn forward_loss(
     model: &Classifier,
@@ -25,7 +25,7 @@ pub fn forward_loss(
         &batch.attention_mask,
         dropout,
     )?;
-    Ok(cross_entropy(&logits, &batch.labels)?)
+    Ok(model.loss(&logits, &batch.labels)?)
 }
 
 /// The backward pass of one micro-batch's `loss`, divided by the group's `micro_batches` so
@@ -157,7 +157,7 @@ mod tests {
                 .collect(),
             token_type_ids: vec![0; rows.len() * seq_len],
             attention_mask: vec![1; rows.len() * seq_len],
-            labels: rows.clone().map(|r| r % 2).collect(),
+            labels: crate::data::HostLabels::Classes(rows.clone().map(|r| r % 2).collect()),
             stats: PadStats {
                 real_tokens: rows.len() * seq_len,
                 pad_tokens: 0,

@@ -155,12 +155,12 @@ impl<'a> Session<'a> {
         events: &'a Sender<Event>,
     ) -> Result<Self, TrainError> {
         let device = device::open_for(cfg)?;
-        let best_metric = prepare::best_metric(cfg)?;
         let TrainingData {
             inputs,
             train,
             eval,
         } = prepare::load_data(cfg, options, events)?;
+        let best_metric = prepare::best_metric(cfg, train.task())?;
         let labels = train.meta.labels.names.clone();
 
         // Model and optimizer, fresh or from a checkpoint.
@@ -172,7 +172,7 @@ impl<'a> Session<'a> {
         let resume_dir = prepare::resume_checkpoint(cfg)?;
         let weights_dir = resume_dir.as_deref().unwrap_or(&inputs.model_dir);
         let (model, report, mut optimizer) =
-            prepare::build_model(cfg, weights_dir, &labels, &device)?;
+            prepare::build_model(cfg, weights_dir, &train, &device)?;
         let rows = train.len() as u64;
         let plan = Plan::new(cfg, rows)?;
         let RunProgress {
@@ -525,7 +525,8 @@ impl<'a> Session<'a> {
 
     /// `trainer.predict(eval split)` with the final model, into `predictions.json`.
     fn write_predictions(&self, by: PredictedBy) -> Result<(), TrainError> {
-        let Some(split) = self.eval.as_ref() else {
+        // predictions.json holds one class per row; other tasks have no rows to write yet.
+        let Some(split) = self.eval.as_ref().filter(|s| s.label_ids().is_some()) else {
             return Ok(());
         };
         let evaluation = evaluate(
@@ -535,8 +536,9 @@ impl<'a> Session<'a> {
             self.cfg.per_device_eval_batch_size as usize,
             &self.device,
         )?;
-        let predictions = split_predictions(split, &evaluation, by)?;
-        crate::runs::write_predictions(self.run.path(), &predictions)?;
+        if let Some(predictions) = split_predictions(split, &evaluation, by)? {
+            crate::runs::write_predictions(self.run.path(), &predictions)?;
+        }
         Ok(())
     }
 
@@ -654,6 +656,7 @@ impl<'a> Session<'a> {
             let labels = self.model.labels().to_vec();
             let (mut model, _) = Classifier::load(best, &labels, &self.device)?;
             model.set_compute_dtype(Precision::of(&self.cfg).compute_dtype())?;
+            model.set_class_weights(self.model.class_weights()?.as_deref())?;
             self.model = model;
         }
         let predicted_by = match (&best_checkpoint, self.cfg.load_best_model_at_end) {

@@ -137,7 +137,7 @@ fn reads_each_format_with_the_same_result() {
     assert_eq!(reference.len(), 2);
     assert_eq!(reference.meta.labels.names, vec!["neg", "pos"]);
     assert_eq!(reference.meta.labels.source, LabelSource::DistinctStrings);
-    assert_eq!(reference.label_ids(), &[1, 0]);
+    assert_eq!(reference.label_ids(), Some(&[1, 0][..]));
     for file in [&csv, &tsv, &jsonl] {
         let split = prepare(&request(file)).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         assert_eq!(
@@ -197,7 +197,7 @@ fn a_glob_concatenates_files_in_order() {
     );
     let glob = dir.path().join("mrpc/train-*");
     let split = prepare(&request(&glob)).unwrap();
-    assert_eq!(split.label_ids(), &[0, 1, 1, 0, 0]);
+    assert_eq!(split.label_ids(), Some(&[0, 1, 1, 0, 0][..]));
     assert_eq!(split.meta.files.len(), 2);
 }
 
@@ -281,7 +281,7 @@ fn columns_are_guessed_and_can_be_overridden() {
     let split = prepare(&req).unwrap();
     assert_eq!(split.meta.mapping.text, "other");
     assert_eq!(split.meta.mapping.text_pair, None);
-    assert_eq!(split.label_ids(), &[0, 1]);
+    assert_eq!(split.label_ids(), Some(&[0, 1][..]));
 
     req.columns.text = Some("nope".into());
     let err = prepare(&req).unwrap_err();
@@ -442,7 +442,7 @@ fn cache_hits_misses_and_survives_a_torn_write() {
     pair_parquet(&file, vec![1, 1, 1, 0], Some(CLASS_LABEL_META));
     let changed = prepare_cached(&req, &cache, None);
     assert!(!changed.cache.is_hit());
-    assert_eq!(changed.label_ids(), &[1, 1, 1, 0]);
+    assert_eq!(changed.label_ids(), Some(&[1, 1, 1, 0][..]));
 
     // A torn file under the final name (as if a crash hit a non-atomic writer) is never
     // read as valid: it is a miss with a reason, and gets rewritten.
@@ -465,7 +465,7 @@ fn cache_hits_misses_and_survives_a_torn_write() {
             "cut at {cut}: {:?}",
             again.cache
         );
-        assert_eq!(again.label_ids(), &[1, 1, 1, 0]);
+        assert_eq!(again.label_ids(), Some(&[1, 1, 1, 0][..]));
         assert!(prepare_cached(&req, &cache, None).cache.is_hit());
     }
     // A temporary file left by a killed writer is never taken for an entry.
@@ -515,7 +515,10 @@ fn collator_matches_data_collator_with_padding_on_mrpc() {
     let tensors = batch.to_device(&candle_core::Device::Cpu).unwrap();
     assert_eq!(tensors.input_ids.dims(), &[8, 74]);
     assert_eq!(tensors.input_ids.dtype(), candle_core::DType::U32);
-    assert_eq!(tensors.labels.to_vec1::<u32>().unwrap(), batch.labels);
+    assert_eq!(
+        wick::data::HostLabels::Classes(tensors.labels.to_vec1::<u32>().unwrap()),
+        batch.labels
+    );
     assert_eq!(
         batch.stats.real_tokens,
         reference.attention_mask.iter().flatten().sum::<u32>() as usize

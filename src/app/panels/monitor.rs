@@ -943,7 +943,7 @@ mod tests {
     fn eval(step: u64, loss: f64, accuracy: f64) -> EvalReport {
         let mut metrics = compute_metrics(&[0, 1], &[0, 1], 2).unwrap();
         metrics.loss = Some(loss);
-        metrics.accuracy = accuracy;
+        metrics.scalars[0] = ("accuracy", accuracy);
         EvalReport {
             step,
             epoch: step as f64 / 100.0,

@@ -74,6 +74,21 @@ pub const KEYS: &[KeyInfo] = &[
         "Column with the class label; guessed when absent.",
     ),
     key(
+        "task",
+        Wick,
+        "single_label_classification, multi_label_classification, regression or token_classification; unset = read off the label column.",
+    ),
+    key(
+        "label_all_tokens",
+        Wick,
+        "Token classification: label every piece of a word (B- becomes I- after the first), not only the first.",
+    ),
+    key(
+        "class_weights",
+        Wick,
+        "Cross-entropy class weights: \"none\", \"balanced\" (n / (classes * count)) or a list, one per class.",
+    ),
+    key(
         "max_length",
         Wick,
         "Truncate inputs to this many tokens; unset = model maximum, capped at 512.",

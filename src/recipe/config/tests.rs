@@ -62,6 +62,7 @@ fn every_key_in_table_is_a_field_and_back() {
         "text_column=a",
         "text_pair_column=b",
         "label_column=c",
+        "task=regression",
         "max_length=64",
         "pad_to_multiple_of=8",
         "tokenize_threads=2",

@@ -62,6 +62,22 @@ impl TrainConfig {
         if self.train_split.trim().is_empty() {
             bad("train_split", "must not be empty");
         }
+        if let super::ClassWeights::Given(weights) = &self.class_weights
+            && (weights.is_empty() || !weights.iter().all(|w| w.is_finite() && *w >= 0.0))
+        {
+            bad(
+                "class_weights",
+                "must list one non-negative number per class",
+            );
+        }
+        if self.class_weights != super::ClassWeights::None
+            && self.task.is_some_and(|task| !task.uses_cross_entropy())
+        {
+            bad(
+                "class_weights",
+                "apply to single-label and token classification (their loss is cross-entropy)",
+            );
+        }
         for (key, value) in [
             ("max_length", self.max_length),
             ("pad_to_multiple_of", self.pad_to_multiple_of),
