@@ -8,11 +8,18 @@
 //! (argmax, sigmoid, the -100 positions dropped) and calls these. Every report is
 //! `Serialize` for `metrics.jsonl` and the Runs panel. Undefined ratios are 0, as
 //! scikit-learn's `zero_division=0`; undefined correlations are `None`, never NaN.
+//!
+//! `scripts/scores_reference.py` computes the same scores with seqeval, scikit-learn and
+//! scipy; `tests/fixtures/scores/reference.json` holds its answers so the comparison also
+//! runs without Python (`python_check.rs`).
 
 pub mod classes;
 pub mod entities;
 pub mod multilabel;
 pub mod regression;
+
+#[cfg(test)]
+mod python_check;
 
 pub use classes::{ClassScores, balanced_class_weights, macro_f1, per_class};
 pub use entities::{
