@@ -21,6 +21,7 @@ pub mod preflight;
 mod prepare;
 pub mod preview;
 mod schedule;
+pub mod scores;
 mod split_predictions;
 pub mod step;
 mod train_error;
