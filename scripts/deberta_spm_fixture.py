@@ -18,6 +18,7 @@ Always   writes tests/fixtures/deberta-v3-spm-expected.json: for the adversarial
            sentencepiece: the original (transformers 4's slow DebertaV2Tokenizer): special tokens
                           split out, every other chunk through SentencePieceProcessor.encode.
          "transformers" and "sentencepiece" are stored only where they differ from "converter".
+         Also the converter's ids with do_lower_case and split_by_punct on the adversarial texts.
 """
 
 import json
@@ -112,12 +113,13 @@ def write_rows(path, header, groups):
     path.write_text("\n".join(lines) + "}\n")
 
 
-def converted():
+def converted(flags=False):
     """DebertaV2Converter on a stand-in for transformers 4's slow tokenizer, then the special
-    tokens PreTrainedTokenizerFast adds from special_tokens_map.json."""
+    tokens PreTrainedTokenizerFast adds from special_tokens_map.json. `flags`: with
+    do_lower_case and split_by_punct (tokenizer_config.json), which DeBERTa-v3 leaves off."""
     processor = spm.SentencePieceProcessor(model_file=str(FIXTURE / "spm.model"))
     original = SimpleNamespace(
-        vocab_file=str(FIXTURE / "spm.model"), split_by_punct=False, do_lower_case=False,
+        vocab_file=str(FIXTURE / "spm.model"), split_by_punct=flags, do_lower_case=flags,
         add_prefix_space=True, convert_tokens_to_ids=processor.piece_to_id,
     )
     tokenizer = DebertaV2Converter(original).converted()
@@ -189,7 +191,18 @@ def main():
                      "tokenizers": __import__("tokenizers").__version__,
                      "sentencepiece": spm.__version__},
     }
-    write_rows(EXPECTED, header, {"adversarial": cases, "mrpc_validation_first_200": mrpc})
+    flagged = converted(flags=True)
+    lower_punct = [
+        {"name": name, "first": first, "second": second,
+         "ids": (e := flagged.encode(*([first] if second is None else [first, second]))).ids,
+         "type_ids": e.type_ids}
+        for name, first, second in ADVERSARIAL
+    ]
+    write_rows(EXPECTED, header, {
+        "adversarial": cases,
+        "mrpc_validation_first_200": mrpc,
+        "adversarial_do_lower_case_split_by_punct": lower_punct,
+    })
     json.loads(EXPECTED.read_text())
     for group, rows in [("adversarial", cases), ("mrpc", mrpc)]:
         for other in ["transformers", "sentencepiece"]:

@@ -117,14 +117,17 @@ pub(super) fn convert(
     model: &SentencePieceModel,
     sources: &Sources,
 ) -> std::result::Result<Tokenizer, String> {
-    match model.model_type {
-        ModelType::Unigram => {}
-        other => {
-            return Err(format!(
-                "a {other:?} SentencePiece model is not supported; Wick converts Unigram models \
-                 (as DeBERTa-v3's)"
-            ));
-        }
+    let unsupported = match model.model_type {
+        ModelType::Unigram => None,
+        ModelType::Bpe => Some("BPE"),
+        ModelType::Word => Some("word"),
+        ModelType::Char => Some("char"),
+    };
+    if let Some(kind) = unsupported {
+        return Err(format!(
+            "a {kind} SentencePiece model is not supported; Wick converts Unigram models (as \
+             DeBERTa-v3's)"
+        ));
     }
     let unk_id = usize::try_from(model.unk_id)
         .ok()
@@ -300,5 +303,44 @@ fn read_json(path: &Path) -> Result<Option<Value>> {
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(DataError::io(path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> SentencePieceModel {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/deberta-v3-spm")
+            .join(SPM_FILE);
+        SentencePieceModel::parse(&std::fs::read(path).unwrap()).unwrap()
+    }
+
+    fn ids(tokenizer: &Tokenizer, text: &str) -> Vec<u32> {
+        tokenizer.encode(text, true).unwrap().get_ids().to_vec()
+    }
+
+    #[test]
+    fn only_unigram_models_with_an_unk_piece_convert() {
+        let mut model = fixture();
+        model.model_type = ModelType::Bpe;
+        let err = convert(&model, &Sources::default()).unwrap_err();
+        assert!(
+            err.contains("BPE SentencePiece model is not supported"),
+            "{err}"
+        );
+        let mut model = fixture();
+        model.unk_id = 800;
+        let err = convert(&model, &Sources::default()).unwrap_err();
+        assert!(err.contains("unk id 800"), "{err}");
+    }
+
+    #[test]
+    fn the_decoder_undoes_the_metaspace() {
+        let tokenizer = convert(&fixture(), &Sources::default()).unwrap();
+        let text = "The company said it expects revenue to rise.";
+        let ids = ids(&tokenizer, text);
+        assert_eq!(tokenizer.decode(&ids, true).unwrap(), text);
     }
 }

@@ -62,6 +62,19 @@ fn encode(
         .collect()
 }
 
+/// Each case's `first` (and `second`) text, one call per case.
+fn encode_cases(tokenizer: &TextTokenizer, cases: &[Value]) -> Vec<(Vec<u64>, Vec<u64>)> {
+    cases
+        .iter()
+        .map(|case| {
+            let first = case["first"].as_str().unwrap();
+            let second = case["second"].as_str();
+            let second = second.as_ref().map(std::slice::from_ref);
+            encode(tokenizer, &[first], second).remove(0)
+        })
+        .collect()
+}
+
 /// The names of the cases where Wick's row differs from `name`'s reference.
 fn differing(cases: &[Value], wick: &[(Vec<u64>, Vec<u64>)], name: Option<&str>) -> Vec<String> {
     cases
@@ -77,15 +90,7 @@ fn deberta_v3_spm_gives_the_converters_and_sentencepieces_ids_on_adversarial_tex
     let tokenizer = deberta();
     let expected = expected();
     let cases = expected["adversarial"].as_array().unwrap();
-    let wick: Vec<_> = cases
-        .iter()
-        .map(|case| {
-            let first = case["first"].as_str().unwrap();
-            let second = case["second"].as_str();
-            let second = second.as_ref().map(std::slice::from_ref);
-            encode(&tokenizer, &[first], second).remove(0)
-        })
-        .collect();
+    let wick = encode_cases(&tokenizer, cases);
     for (case, row) in cases.iter().zip(&wick) {
         assert_eq!(
             *row,
@@ -114,6 +119,30 @@ fn deberta_v3_spm_gives_the_converters_and_sentencepieces_ids_on_adversarial_tex
             "leading underscore marker",
         ]
     );
+}
+
+#[test]
+fn do_lower_case_and_split_by_punct_in_tokenizer_config_give_the_converters_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["spm.model", "special_tokens_map.json", "added_tokens.json"] {
+        std::fs::copy(
+            fixtures().join("deberta-v3-spm").join(name),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("tokenizer_config.json"),
+        r#"{"do_lower_case": true, "split_by_punct": true, "vocab_type": "spm"}"#,
+    )
+    .unwrap();
+    let tokenizer = TextTokenizer::load(dir.path()).unwrap();
+    let expected = expected();
+    let cases = expected["adversarial_do_lower_case_split_by_punct"]
+        .as_array()
+        .unwrap();
+    let wick = encode_cases(&tokenizer, cases);
+    assert_eq!(differing(cases, &wick, None), Vec::<String>::new());
 }
 
 /// `(sentence1, sentence2)` of MRPC validation.
