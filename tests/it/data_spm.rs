@@ -8,6 +8,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use wick::data::{self, TextTokenizer, TokenizeOptions};
+use wick::hub::mirror::{Mirror, MirrorOptions};
+use wick::hub::{self, HubSettings};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -245,4 +247,36 @@ fn a_folder_with_only_spm_model_loads_with_its_special_tokens_and_no_wordpiece_f
             .path()
             .ends_with("tokenizer.json")
     );
+}
+
+#[test]
+fn a_hub_repo_with_only_spm_model_downloads_it_and_its_token_files() {
+    let root = tempfile::tempdir().unwrap();
+    let repo = root.path().join("models/acme/deberta-spm");
+    std::fs::create_dir_all(&repo).unwrap();
+    let fixture = fixtures().join("deberta-v3-spm");
+    for entry in std::fs::read_dir(&fixture).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), repo.join(entry.file_name())).unwrap();
+    }
+    std::fs::write(repo.join("config.json"), r#"{"model_type": "deberta-v2"}"#).unwrap();
+    std::fs::write(repo.join("model.safetensors"), [0u8; 64]).unwrap();
+    let mirror = Mirror::start(root.path(), MirrorOptions::default()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let settings = HubSettings::with_home(home.path())
+        .with_endpoint(&mirror.url())
+        .with_viewer_url(&mirror.viewer_url());
+
+    let dir = hub::resolve_model(&settings, "acme/deberta-spm", None).unwrap();
+    for name in [
+        "spm.model",
+        "added_tokens.json",
+        "special_tokens_map.json",
+        "tokenizer_config.json",
+    ] {
+        assert!(dir.join(name).is_file(), "{name} was not downloaded");
+    }
+    let downloaded = TextTokenizer::load(&dir).unwrap();
+    assert_eq!(downloaded.file_hash(), deberta().file_hash());
+    assert_eq!(downloaded.piece(800), "[MASK]");
 }
