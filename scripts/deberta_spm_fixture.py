@@ -18,7 +18,8 @@ Always   writes tests/fixtures/deberta-v3-spm-expected.json: for the adversarial
            sentencepiece: the original (transformers 4's slow DebertaV2Tokenizer): special tokens
                           split out, every other chunk through SentencePieceProcessor.encode.
          "transformers" and "sentencepiece" are stored only where they differ from "converter".
-         Also the converter's ids with do_lower_case and split_by_punct on the adversarial texts.
+         Also the MRPC pairs truncated to 32 (converter and transformers), and the converter's
+         ids with do_lower_case and split_by_punct on the adversarial texts.
 """
 
 import json
@@ -164,20 +165,21 @@ def main():
     hf = DebertaV2Tokenizer.from_pretrained(str(FIXTURE))
     reference = SentencePieceReference()
 
-    def case(name, first, second, include_text=True):
+    def case(name, first, second, include_text=True, max_length=None):
         args = (first,) if second is None else (first, second)
+        truncation = {} if max_length is None else {"truncation": True, "max_length": max_length}
         encoding = converter.encode(*args)
         row = {"name": name}
         if include_text:
             row["first"], row["second"] = first, second
         row["ids"], row["type_ids"] = encoding.ids, encoding.type_ids
         # Batched, as datasets.map calls it (a single call takes text_pair="" for no pair).
-        out = hf(*([a] for a in args))
+        out = hf(*([a] for a in args), **truncation)
         theirs = (out["input_ids"][0], out["token_type_ids"][0])
         if theirs != (row["ids"], row["type_ids"]):
             row["transformers"] = {"ids": theirs[0], "type_ids": theirs[1]}
         theirs = reference.encode(first, second)
-        if theirs != (row["ids"], row["type_ids"]):
+        if max_length is None and theirs != (row["ids"], row["type_ids"]):
             row["sentencepiece"] = {"ids": theirs[0], "type_ids": theirs[1]}
         return row
 
@@ -191,6 +193,12 @@ def main():
                      "tokenizers": __import__("tokenizers").__version__,
                      "sentencepiece": spm.__version__},
     }
+    # truncation=True, max_length=32 (longest first), as Wick's tokenize truncates every row;
+    # SentencePiece has no truncation of its own, so only the other two are compared.
+    converter.enable_truncation(32, strategy="longest_first")
+    pairs = zip(validation.column("sentence1").to_pylist()[:200], validation.column("sentence2").to_pylist()[:200])
+    truncated = [case(f"mrpc validation {i}", a, b, include_text=False, max_length=32) for i, (a, b) in enumerate(pairs)]
+    converter.no_truncation()
     flagged = converted(flags=True)
     lower_punct = [
         {"name": name, "first": first, "second": second,
@@ -201,10 +209,11 @@ def main():
     write_rows(EXPECTED, header, {
         "adversarial": cases,
         "mrpc_validation_first_200": mrpc,
+        "mrpc_validation_first_200_max_length_32": truncated,
         "adversarial_do_lower_case_split_by_punct": lower_punct,
     })
     json.loads(EXPECTED.read_text())
-    for group, rows in [("adversarial", cases), ("mrpc", mrpc)]:
+    for group, rows in [("adversarial", cases), ("mrpc", mrpc), ("mrpc max_length 32", truncated)]:
         for other in ["transformers", "sentencepiece"]:
             differ = [r["name"] for r in rows if other in r]
             print(f"{group}: {other} differs from converter on {len(differ)}/{len(rows)}: {differ}")
