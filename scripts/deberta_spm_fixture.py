@@ -1,6 +1,6 @@
 """The DeBERTa-v3 SentencePiece fixture and the ids Wick's conversion must give.
 
-    $WICK_PYTHON scripts/deberta_spm_fixture.py [--train]
+    ${WICK_PYTHON:-python3} scripts/deberta_spm_fixture.py [--train]
 
 Needs sentencepiece, transformers (5.x) and tokenizers, and ../shared (MRPC) beside the checkout.
 
@@ -185,7 +185,7 @@ def main():
 
     cases = [case(*c) for c in ADVERSARIAL]
     validation = pq.read_table(MRPC / "validation-00000-of-00001.parquet")
-    pairs = zip(validation.column("sentence1").to_pylist()[:200], validation.column("sentence2").to_pylist()[:200])
+    pairs = list(zip(validation.column("sentence1").to_pylist()[:200], validation.column("sentence2").to_pylist()[:200]))
     mrpc = [case(f"mrpc validation {i}", a, b, include_text=False) for i, (a, b) in enumerate(pairs)]
     header = {
         "generated_by": "scripts/deberta_spm_fixture.py",
@@ -196,7 +196,6 @@ def main():
     # truncation=True, max_length=32 (longest first), as Wick's tokenize truncates every row;
     # SentencePiece has no truncation of its own, so only the other two are compared.
     converter.enable_truncation(32, strategy="longest_first")
-    pairs = zip(validation.column("sentence1").to_pylist()[:200], validation.column("sentence2").to_pylist()[:200])
     truncated = [case(f"mrpc validation {i}", a, b, include_text=False, max_length=32) for i, (a, b) in enumerate(pairs)]
     converter.no_truncation()
     flagged = converted(flags=True)
