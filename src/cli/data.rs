@@ -36,7 +36,8 @@ pub struct InspectArgs {
     /// Split to inspect.
     #[arg(long, default_value = "train")]
     pub split: String,
-    /// A model folder holding `tokenizer.json`, the file itself, or a Hub model id.
+    /// A model folder holding `tokenizer.json` (or DeBERTa-v3's `spm.model`), the file itself, or
+    /// a Hub model id.
     #[arg(long)]
     pub tokenizer: String,
     /// Truncate to this many tokens [default: the tokenizer's model_max_length].

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
 
 use super::error::{DataError, Result};
+use super::spm_tokenizer::{self, SPM_FILE};
 use super::wordpiece::{FastWordPiece, Scratch};
 
 /// Longest input Wick lets a model see when its tokenizer states no sensible limit.
@@ -39,21 +40,37 @@ impl std::fmt::Debug for TextTokenizer {
 
 impl TextTokenizer {
     /// Loads `tokenizer.json` (and `tokenizer_config.json` for the length limit and pad token,
-    /// when present) from a model folder, or a `tokenizer.json` path.
+    /// when present) from a model folder, or a `tokenizer.json` path. A folder with `spm.model`
+    /// and no `tokenizer.json` (DeBERTa-v3), or an `spm.model` path, gets the tokenizer that
+    /// transformers converts from it (`spm_tokenizer`).
     pub fn load(path: &Path) -> Result<Self> {
-        let (dir, file) = if path.is_dir() {
+        let (dir, mut file) = if path.is_dir() {
             (path.to_path_buf(), path.join("tokenizer.json"))
         } else {
             let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
             (dir, path.to_path_buf())
         };
-        let bytes = std::fs::read(&file).map_err(|e| DataError::io(&file, e))?;
+        let spm = if path.is_dir() {
+            Some(dir.join(SPM_FILE)).filter(|spm| !file.exists() && spm.is_file())
+        } else {
+            Some(file.clone()).filter(|file| file.extension().is_some_and(|e| e == "model"))
+        };
+        let config = read_tokenizer_config(&dir)?;
+        let (mut tokenizer, file_hash) = if let Some(spm) = spm {
+            file = spm;
+            spm_tokenizer::load(&file, &dir, config.as_ref())?
+        } else {
+            let bytes = std::fs::read(&file).map_err(|e| DataError::io(&file, e))?;
+            let tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| DataError::Tokenizer {
+                path: file.clone(),
+                message: e.to_string(),
+            })?;
+            (tokenizer, blake3::hash(&bytes).to_hex().to_string())
+        };
         let err = |message: String| DataError::Tokenizer {
             path: file.clone(),
             message,
         };
-        let mut tokenizer = Tokenizer::from_bytes(&bytes).map_err(|e| err(e.to_string()))?;
-        let config = read_tokenizer_config(&dir)?;
 
         // The file may carry padding and truncation of its own (MiniLM's pads to 128);
         // Wick pads in the collator and truncates per request, so both are switched off here.
@@ -89,7 +106,7 @@ impl TextTokenizer {
         let mut loaded = TextTokenizer {
             tokenizer,
             path: file,
-            file_hash: blake3::hash(&bytes).to_hex().to_string(),
+            file_hash,
             pad_id,
             pad_type_id,
             model_max_length,
@@ -163,7 +180,8 @@ impl TextTokenizer {
         &self.path
     }
 
-    /// Content hash of `tokenizer.json`, part of the cache fingerprint.
+    /// Content hash of `tokenizer.json` (or of `spm.model` and the files beside it that name
+    /// tokens), part of the cache fingerprint.
     pub fn file_hash(&self) -> &str {
         &self.file_hash
     }
@@ -260,7 +278,7 @@ fn read_tokenizer_config(dir: &Path) -> Result<Option<serde_json::Value>> {
 }
 
 /// `"[PAD]"` or `{"content": "[PAD]", ...}`.
-fn token_content(value: &serde_json::Value) -> Option<String> {
+pub(super) fn token_content(value: &serde_json::Value) -> Option<String> {
     value
         .as_str()
         .or_else(|| value.get("content")?.as_str())

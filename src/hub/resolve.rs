@@ -17,12 +17,15 @@ use super::settings::HubSettings;
 /// Branch where the Hub keeps auto-converted parquet for datasets without `configs:`.
 pub const PARQUET_BRANCH: &str = "refs/convert/parquet";
 
-/// Tokenizer files fetched alongside the weights when the repo has them.
-const TOKENIZER_FILES: [&str; 4] = [
+/// Tokenizer files fetched alongside the weights when the repo has them (`spm.model` and
+/// `added_tokens.json`: DeBERTa-v3, which ships no `tokenizer.json`).
+const TOKENIZER_FILES: [&str; 6] = [
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
     "vocab.txt",
+    "spm.model",
+    "added_tokens.json",
 ];
 const PICKLE_EXTENSIONS: [&str; 6] = [".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle"];
 

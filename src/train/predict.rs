@@ -23,6 +23,8 @@ const TOKENIZER_FILES: &[&str] = &[
     "vocab.txt",
     "vocab.json",
     "merges.txt",
+    "spm.model",
+    "added_tokens.json",
 ];
 
 /// The largest logit difference an export may show against its source.
@@ -134,6 +136,8 @@ fn missing_model_files(dir: &Path) -> Vec<String> {
     MODEL_FOLDER_FILES
         .iter()
         .filter(|name| !dir.join(name).is_file())
+        // DeBERTa-v3 folders hold spm.model instead (see `TextTokenizer::load`).
+        .filter(|name| !(**name == "tokenizer.json" && dir.join("spm.model").is_file()))
         .map(|name| name.to_string())
         .collect()
 }
@@ -530,5 +534,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("does not exist"), "{err}");
+    }
+
+    #[test]
+    fn spm_model_stands_in_for_tokenizer_json() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["config.json", "model.safetensors", "spm.model"] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        assert!(missing_model_files(dir.path()).is_empty());
     }
 }

@@ -343,6 +343,8 @@ pub(super) fn tokenizer_files(model_dir: &Path) -> Vec<PathBuf> {
         "tokenizer_config.json",
         "special_tokens_map.json",
         "vocab.txt",
+        "spm.model",
+        "added_tokens.json",
     ]
     .iter()
     .map(|name| model_dir.join(name))

@@ -12,6 +12,7 @@ mod app_runs;
 mod app_shell;
 mod app_train;
 mod data_pipeline;
+mod data_spm;
 mod data_wordpiece;
 mod export_cli;
 mod hub_api;
