@@ -69,6 +69,22 @@ impl SpecList {
         self.push(format!("{name}.bias"), vec![dim], Init::Zeros);
     }
 
+    /// A linear layer whose bias exists only when `has_bias` (`nn.Linear(.., bias=...)`).
+    pub fn linear_with_bias(&mut self, name: &str, inp: usize, out: usize, has_bias: bool) {
+        self.push(format!("{name}.weight"), vec![out, inp], Init::Normal);
+        if has_bias {
+            self.push(format!("{name}.bias"), vec![out], Init::Zeros);
+        }
+    }
+
+    /// A LayerNorm whose bias exists only when `has_bias` (`nn.LayerNorm(.., bias=...)`).
+    pub fn layer_norm_with_bias(&mut self, name: &str, dim: usize, has_bias: bool) {
+        self.push(format!("{name}.weight"), vec![dim], Init::Ones);
+        if has_bias {
+            self.push(format!("{name}.bias"), vec![dim], Init::Zeros);
+        }
+    }
+
     pub fn embedding(&mut self, name: &str, rows: usize, dim: usize, padding_idx: Option<u32>) {
         let init = match padding_idx {
             Some(p) => Init::NormalZeroRow(p),
