@@ -10,8 +10,11 @@ mod dropout;
 mod error;
 mod fused;
 mod layers;
+mod modernbert;
+mod modernbert_config;
 mod params;
 mod roberta;
+mod rotary;
 mod weights;
 
 pub use classifier::{Classifier, DEFAULT_HEAD_SEED, EncoderOutput, LoadReport};
