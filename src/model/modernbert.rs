@@ -234,10 +234,17 @@ pub(crate) fn sliding_window_mask(
     dtype: DType,
 ) -> Result<Tensor> {
     let (batch, seq) = attention_mask.dims2()?;
-    let window: Vec<f32> = (0..seq)
-        .flat_map(|i| (0..seq).map(move |j| f32::from(u8::from(i.abs_diff(j) <= half_window))))
-        .collect();
-    let window = Tensor::from_vec(window, (1, 1, seq, seq), attention_mask.device())?;
+    // |i - j| <= half_window, computed on the device (an s x s host table would be large at
+    // ModernBERT's 8k positions).
+    let positions = Tensor::arange(0f32, seq as f32, attention_mask.device())?;
+    let distance = positions
+        .reshape((seq, 1))?
+        .broadcast_sub(&positions.reshape((1, seq))?)?
+        .abs()?;
+    let window = distance
+        .le(half_window as f64)?
+        .to_dtype(DType::F32)?
+        .reshape((1, 1, seq, seq))?;
     let tokens = attention_mask
         .ne(0u32)?
         .to_dtype(DType::F32)?
