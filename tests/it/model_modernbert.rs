@@ -164,7 +164,10 @@ fn step_matches_pytorch(name: &str) {
                 want[i]
             );
             if err / floor > worst.0 {
-                worst = (err / floor, format!("{param}[{i}]"));
+                worst = (
+                    err / floor,
+                    format!("{param}[{i}] (propagated allowance {propagated:.1e})"),
+                );
             }
         }
     }
