@@ -13,20 +13,47 @@ use super::layers::{
     softmax_last_dim,
 };
 use super::modernbert_config::{AttentionKind, ModernBertSettings, Pooling};
-use super::params::{ParamTable, SpecList};
+use super::params::{Init, ParamTable, SpecList};
 use super::rotary::Rotary;
 
 const P: &str = "model.";
 
+/// HF `ModernBertPreTrainedModel._init_weights`: truncated normals with per-module stds.
+struct Inits {
+    /// Embeddings, `Wqkv`, `Wi`: `initializer_range`.
+    input: Init,
+    /// Both `Wo` and `head.dense`: `initializer_range / sqrt(2 * num_layers)`.
+    output: Init,
+    /// The classifier: `hidden_size^-0.5`.
+    final_output: Init,
+}
+
+impl Inits {
+    fn new(c: &ModelConfig, s: &ModernBertSettings) -> Self {
+        let trunc = |std: f64| Init::TruncNormal {
+            std,
+            cutoff: s.init_cutoff,
+        };
+        let range = c.initializer_range;
+        Self {
+            input: trunc(range),
+            output: trunc(range / (2.0 * c.num_hidden_layers as f64).sqrt()),
+            final_output: trunc((c.hidden_size as f64).powf(-0.5)),
+        }
+    }
+}
+
 /// Encoder tensors in HF state-dict order. Layer 0 has no `attn_norm` (HF's `nn.Identity`).
 pub(crate) fn encoder_specs(c: &ModelConfig, list: &mut SpecList) -> Result<()> {
     let s = ModernBertSettings::from_config(c)?;
+    let init = Inits::new(c, &s);
     let h = c.hidden_size;
-    list.embedding(
+    // HF's trunc_normal_ overwrites the whole table, the padding row included.
+    list.embedding_with_init(
         &format!("{P}embeddings.tok_embeddings"),
         c.vocab_size,
         h,
-        c.pad_token_id,
+        init.input,
     );
     list.layer_norm_with_bias(&format!("{P}embeddings.norm"), h, s.norm_bias);
     for i in 0..c.num_hidden_layers {
@@ -34,16 +61,19 @@ pub(crate) fn encoder_specs(c: &ModelConfig, list: &mut SpecList) -> Result<()> 
         if i > 0 {
             list.layer_norm_with_bias(&format!("{l}attn_norm"), h, s.norm_bias);
         }
-        list.linear_with_bias(&format!("{l}attn.Wqkv"), h, 3 * h, s.attention_bias);
-        list.linear_with_bias(&format!("{l}attn.Wo"), h, h, s.attention_bias);
-        list.layer_norm_with_bias(&format!("{l}mlp_norm"), h, s.norm_bias);
+        let attention_bias = s.attention_bias;
         list.linear_with_bias(
-            &format!("{l}mlp.Wi"),
+            &format!("{l}attn.Wqkv"),
             h,
-            2 * c.intermediate_size,
-            s.mlp_bias,
+            3 * h,
+            attention_bias,
+            init.input,
         );
-        list.linear_with_bias(&format!("{l}mlp.Wo"), c.intermediate_size, h, s.mlp_bias);
+        list.linear_with_bias(&format!("{l}attn.Wo"), h, h, attention_bias, init.output);
+        list.layer_norm_with_bias(&format!("{l}mlp_norm"), h, s.norm_bias);
+        let inner = c.intermediate_size;
+        list.linear_with_bias(&format!("{l}mlp.Wi"), h, 2 * inner, s.mlp_bias, init.input);
+        list.linear_with_bias(&format!("{l}mlp.Wo"), inner, h, s.mlp_bias, init.output);
     }
     list.layer_norm_with_bias(&format!("{P}final_norm"), h, s.norm_bias);
     Ok(())
@@ -53,11 +83,12 @@ pub(crate) fn encoder_specs(c: &ModelConfig, list: &mut SpecList) -> Result<()> 
 /// always has a bias in HF.
 pub(crate) fn head_specs(c: &ModelConfig, num_labels: usize, list: &mut SpecList) -> Result<()> {
     let s = ModernBertSettings::from_config(c)?;
+    let init = Inits::new(c, &s);
     let h = c.hidden_size;
     list.start_head();
-    list.linear_with_bias("head.dense", h, h, s.classifier_bias);
+    list.linear_with_bias("head.dense", h, h, s.classifier_bias, init.output);
     list.layer_norm_with_bias("head.norm", h, s.norm_bias);
-    list.linear("classifier", h, num_labels);
+    list.linear_with_bias("classifier", h, num_labels, true, init.final_output);
     Ok(())
 }
 

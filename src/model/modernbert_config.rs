@@ -46,6 +46,8 @@ pub(crate) struct ModernBertSettings {
     pub classifier_activation: Activation,
     pub pooling: Pooling,
     pub embedding_dropout: f64,
+    /// `initializer_cutoff_factor`: initial weights are truncated at ± this many stds.
+    pub init_cutoff: f64,
 }
 
 impl ModernBertSettings {
@@ -79,6 +81,16 @@ impl ModernBertSettings {
             )?,
             pooling,
             embedding_dropout: prob(raw, "embedding_dropout")?,
+            // HF: 2.0 by default, 3 when the config holds null.
+            init_cutoff: match raw.get("initializer_cutoff_factor") {
+                None => 2.0,
+                Some(Value::Null) => 3.0,
+                Some(_) => opt_f64(raw, "initializer_cutoff_factor")?
+                    .filter(|c| *c > 0.0)
+                    .ok_or_else(|| {
+                        ModelError::Config("initializer_cutoff_factor must be positive".into())
+                    })?,
+            },
         })
     }
 }
@@ -310,6 +322,10 @@ mod tests {
             (json!({"mlp_bias": "yes"}), "mlp_bias"),
             (json!({"classifier_activation": "tanhh"}), "tanhh"),
             (json!({"embedding_dropout": 1.0}), "embedding_dropout"),
+            (
+                json!({"initializer_cutoff_factor": 0.0}),
+                "initializer_cutoff_factor",
+            ),
         ] {
             let err = parse(v).unwrap_err().to_string();
             assert!(err.contains(key), "{key}: {err}");

@@ -560,3 +560,55 @@ fn a_modernbert_bpe_tokenizer_goes_through_the_crate_not_the_wordpiece_fast_path
         [3, 34, 44, 7, 10, 8, 27, 7, 46, 7, 44, 25, 12, 37, 4]
     );
 }
+
+#[test]
+fn random_weights_follow_hfs_truncated_normal_init() {
+    // transformers 5.24 on this config (seed 0): token embeddings std 0.0176 with max 0.0400
+    // and a non-zero padding row; Wo and head.dense std 0.0088; classifier std 0.0540, max 0.1250.
+    let config = wick::model::ModelConfig::from_json(serde_json::json!({
+        "model_type": "modernbert", "vocab_size": 1000, "hidden_size": 256,
+        "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+        "pad_token_id": 0, "initializer_range": 0.02
+    }))
+    .unwrap();
+    let model = Classifier::from_config_random(config, 3, 0, &Device::Cpu).unwrap();
+    let params: HashMap<_, _> = model.params().iter().cloned().collect();
+    let stats = |name: &str| {
+        let v: Vec<f32> = params[name].flatten_all().unwrap().to_vec1().unwrap();
+        let n = v.len() as f64;
+        let mean = v.iter().map(|x| *x as f64).sum::<f64>() / n;
+        let var = v.iter().map(|x| (*x as f64 - mean).powi(2)).sum::<f64>() / n;
+        let max = v.iter().fold(0.0f64, |m, x| m.max(x.abs() as f64));
+        (var.sqrt(), max)
+    };
+    // A normal truncated at 2 std keeps 0.88 of its std.
+    for (name, std) in [
+        ("model.embeddings.tok_embeddings.weight", 0.02),
+        ("model.layers.0.attn.Wqkv.weight", 0.02),
+        ("model.layers.1.mlp.Wo.weight", 0.01),
+        ("head.dense.weight", 0.01),
+        ("classifier.weight", 1.0 / 16.0),
+    ] {
+        let (got_std, max) = stats(name);
+        assert!(
+            max <= 2.0 * std + 1e-7,
+            "{name}: max {max} beyond 2 std {std}"
+        );
+        let want = 0.8796 * std;
+        assert!(
+            (got_std - want).abs() < 0.1 * want,
+            "{name}: std {got_std}, want {want}"
+        );
+    }
+    let pad_row = params["model.embeddings.tok_embeddings.weight"]
+        .get(0)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(pad_row > 0.0, "HF leaves the padding row drawn");
+    assert_eq!(stats("classifier.bias").1, 0.0);
+}
