@@ -14,6 +14,7 @@ use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::layers::additive_mask;
 use super::loss::task_loss;
+use super::modernbert::{self, ModernBertEncoder, ModernBertHead};
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
 use super::roberta::{self, RobertaHead};
 use super::token_head::{self, TokenHead};
@@ -43,6 +44,7 @@ enum Encoder {
     /// BERT, RoBERTa and XLM-R share one encoder (RoBERTa's positions skip padding).
     Bert(BertEncoder),
     DistilBert(DistilBertEncoder),
+    ModernBert(ModernBertEncoder),
 }
 
 #[derive(Debug, Clone)]
@@ -50,8 +52,11 @@ enum Head {
     Bert(BertHead),
     Roberta(RobertaHead),
     DistilBert(DistilBertHead),
-    /// Every architecture's token classifier: dropout + linear per token.
+    /// BERT, RoBERTa and DistilBERT's token classifier: dropout + linear per token.
     Tokens(TokenHead),
+    /// ModernBERT's head (dense, activation, norm, dropout, classifier) serves both tasks:
+    /// pooled for a sequence, on every token for token classification.
+    ModernBert(ModernBertHead),
 }
 
 /// An encoder with a task head (`config().task`). Cloning is shallow: clones share the
@@ -73,26 +78,25 @@ pub struct Classifier {
 /// Seed for freshly initialised head weights when the caller gives none.
 pub const DEFAULT_HEAD_SEED: u64 = 42;
 
-fn param_specs(config: &ModelConfig, num_labels: usize) -> Vec<ParamSpec> {
+fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>> {
     let mut list = SpecList::new();
     match config.architecture {
         Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
             bert::encoder_specs(config, &mut list)
         }
         Architecture::DistilBert => distilbert::encoder_specs(config, &mut list),
+        Architecture::ModernBert => modernbert::encoder_specs(config, &mut list)?,
     }
-    if config.task.per_token() {
-        token_head::head_specs(config, num_labels, &mut list);
-        return list.specs;
-    }
-    match config.architecture {
-        Architecture::Bert => bert::head_specs(config, num_labels, &mut list),
-        Architecture::Roberta | Architecture::XlmRoberta => {
+    match (config.task.per_token(), config.architecture) {
+        (_, Architecture::ModernBert) => modernbert::head_specs(config, num_labels, &mut list)?,
+        (true, _) => token_head::head_specs(config, num_labels, &mut list),
+        (false, Architecture::Bert) => bert::head_specs(config, num_labels, &mut list),
+        (false, Architecture::Roberta | Architecture::XlmRoberta) => {
             roberta::head_specs(config, num_labels, &mut list)
         }
-        Architecture::DistilBert => distilbert::head_specs(config, num_labels, &mut list),
+        (false, Architecture::DistilBert) => distilbert::head_specs(config, num_labels, &mut list),
     }
-    list.specs
+    Ok(list.specs)
 }
 
 /// Regression has one output; the other tasks one per label.
@@ -212,7 +216,7 @@ impl Classifier {
         let mut init = Initializer::new(head_seed, config.initializer_range);
         let mut report = LoadReport::default();
         let mut params = Vec::new();
-        for spec in param_specs(&config, labels.len()) {
+        for spec in param_specs(&config, labels.len())? {
             let value = match available.remove(&spec.name) {
                 Some((file_name, tensor)) => {
                     if spec.head {
@@ -258,7 +262,7 @@ impl Classifier {
         };
         check_labels_for(config.task, &labels)?;
         let mut init = Initializer::new(seed, config.initializer_range);
-        let params = param_specs(&config, num_labels)
+        let params = param_specs(&config, num_labels)?
             .into_iter()
             .map(|spec| {
                 Ok((
@@ -284,8 +288,14 @@ impl Classifier {
             Architecture::DistilBert => {
                 Encoder::DistilBert(DistilBertEncoder::new(&config, &table)?)
             }
+            Architecture::ModernBert => {
+                Encoder::ModernBert(ModernBertEncoder::new(&config, &table)?)
+            }
         };
         let head = match (config.task.per_token(), config.architecture) {
+            (_, Architecture::ModernBert) => {
+                Head::ModernBert(ModernBertHead::new(&config, &table)?)
+            }
             (true, _) => Head::Tokens(TokenHead::new(&config, &table)?),
             (false, Architecture::Bert) => Head::Bert(BertHead::new(&config, &table)?),
             (false, Architecture::Roberta | Architecture::XlmRoberta) => {
@@ -363,6 +373,10 @@ impl Classifier {
             }
             // DistilBERT has no token types.
             Encoder::DistilBert(encoder) => encoder.forward(input_ids, &mask, dropout, compute),
+            // ModernBERT has no token types either; it builds its own (windowed) masks.
+            Encoder::ModernBert(encoder) => {
+                encoder.forward(input_ids, attention_mask, dropout, compute)
+            }
         }
     }
 
@@ -380,7 +394,7 @@ impl Classifier {
                 head.pool(&hidden.to_dtype(self.compute_dtype)?)?
                     .to_dtype(DType::F32)?,
             ),
-            Head::Roberta(_) | Head::DistilBert(_) | Head::Tokens(_) => None,
+            Head::Roberta(_) | Head::DistilBert(_) | Head::Tokens(_) | Head::ModernBert(_) => None,
         };
         Ok(EncoderOutput {
             last_hidden_state: hidden,
@@ -406,6 +420,10 @@ impl Classifier {
             Head::Roberta(head) => head.forward(&hidden, dropout)?,
             Head::DistilBert(head) => head.forward(&hidden, dropout)?,
             Head::Tokens(head) => head.forward(&hidden, dropout)?,
+            Head::ModernBert(head) if self.config.task.per_token() => {
+                head.classify(&hidden, dropout)?
+            }
+            Head::ModernBert(head) => head.forward(&hidden, attention_mask, dropout)?,
         };
         Ok(logits.to_dtype(DType::F32)?)
     }

@@ -8,6 +8,7 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 use super::error::{ModelError, Result};
+use super::modernbert_config::ModernBertSettings;
 use crate::task::Task;
 
 /// The model families Wick can fine-tune, chosen from `model_type`.
@@ -17,9 +18,10 @@ pub enum Architecture {
     DistilBert,
     Roberta,
     XlmRoberta,
+    ModernBert,
 }
 
-const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta";
+const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta, modernbert";
 
 impl Architecture {
     pub fn from_model_type(model_type: &str) -> Result<Self> {
@@ -28,6 +30,7 @@ impl Architecture {
             "distilbert" => Ok(Self::DistilBert),
             "roberta" => Ok(Self::Roberta),
             "xlm-roberta" => Ok(Self::XlmRoberta),
+            "modernbert" => Ok(Self::ModernBert),
             other => Err(ModelError::UnsupportedModelType {
                 found: other.to_string(),
                 supported: SUPPORTED.to_string(),
@@ -41,6 +44,7 @@ impl Architecture {
             Self::Bert => "bert.",
             Self::DistilBert => "distilbert.",
             Self::Roberta | Self::XlmRoberta => "roberta.",
+            Self::ModernBert => "model.",
         }
     }
 
@@ -51,6 +55,7 @@ impl Architecture {
             Self::DistilBert => "DistilBert",
             Self::Roberta => "Roberta",
             Self::XlmRoberta => "XLMRoberta",
+            Self::ModernBert => "ModernBert",
         };
         let head = if task.per_token() {
             "ForTokenClassification"
@@ -73,7 +78,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn parse(name: &str) -> Result<Self> {
+    pub(crate) fn parse(name: &str) -> Result<Self> {
         match name {
             "gelu" => Ok(Self::Gelu),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
@@ -175,6 +180,31 @@ impl ModelConfig {
                     raw: raw.clone(),
                 }
             }
+            // ModernBERT's own keys (rotary, window, biases, head) are read by
+            // `ModernBertSettings` from the raw JSON; HF's defaults fill gaps.
+            Architecture::ModernBert => Self {
+                vocab_size: r.opt_usize("vocab_size")?.unwrap_or(50368),
+                hidden_size: r.opt_usize("hidden_size")?.unwrap_or(768),
+                num_hidden_layers: r.opt_usize("num_hidden_layers")?.unwrap_or(22),
+                num_attention_heads: r.opt_usize("num_attention_heads")?.unwrap_or(12),
+                intermediate_size: r.opt_usize("intermediate_size")?.unwrap_or(1152),
+                hidden_act: Activation::parse(
+                    &r.opt_string("hidden_activation")?.unwrap_or("gelu".into()),
+                )?,
+                hidden_dropout_prob: r.prob("mlp_dropout", 0.0)?,
+                attention_probs_dropout_prob: r.prob("attention_dropout", 0.0)?,
+                classifier_dropout: Some(r.prob("classifier_dropout", 0.0)?),
+                layer_norm_eps: r.opt_f64("norm_eps")?.unwrap_or(1e-5),
+                max_position_embeddings: r.opt_usize("max_position_embeddings")?.unwrap_or(8192),
+                type_vocab_size: 0,
+                pad_token_id: r.opt_u32("pad_token_id")?.or(Some(50283)),
+                initializer_range: r.opt_f64("initializer_range")?.unwrap_or(0.02),
+                id2label: r.id2label()?,
+                task: r.task()?,
+                model_type,
+                architecture,
+                raw: raw.clone(),
+            },
             _ => Self {
                 vocab_size: r.usize("vocab_size")?,
                 hidden_size: r.usize("hidden_size")?,
@@ -226,7 +256,11 @@ impl ModelConfig {
                 self.hidden_size, self.num_attention_heads
             )));
         }
-        if self.architecture != Architecture::DistilBert && self.type_vocab_size == 0 {
+        let has_token_types = !matches!(
+            self.architecture,
+            Architecture::DistilBert | Architecture::ModernBert
+        );
+        if has_token_types && self.type_vocab_size == 0 {
             return Err(ModelError::Config(
                 "type_vocab_size must be positive".into(),
             ));
@@ -247,6 +281,9 @@ impl ModelConfig {
                     self.max_position_embeddings
                 )));
             }
+        }
+        if self.architecture == Architecture::ModernBert {
+            ModernBertSettings::from_config(self)?;
         }
         // Written so that NaN fails too.
         let valid = self.layer_norm_eps > 0.0 && self.initializer_range >= 0.0;
@@ -274,6 +311,11 @@ impl ModelConfig {
     /// Dropout applied right before the classification layer.
     pub fn head_dropout(&self) -> f64 {
         self.classifier_dropout.unwrap_or(self.hidden_dropout_prob)
+    }
+
+    /// The config.json object as read, for architecture-specific keys.
+    pub(crate) fn raw(&self) -> &Map<String, Value> {
+        &self.raw
     }
 
     /// Dropout before a token-classification layer: DistilBERT's token head uses its

@@ -14,14 +14,24 @@ use super::params::ParamTable;
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
     weight: Tensor,
-    bias: Tensor,
+    /// `None` for `bias=False` linears (ModernBERT).
+    bias: Option<Tensor>,
 }
 
 impl Linear {
     pub fn new(table: &ParamTable, name: &str) -> Result<Self> {
+        Self::with_bias(table, name, true)
+    }
+
+    /// `has_bias = false`: a `nn.Linear(..., bias=False)`, with only `{name}.weight`.
+    pub fn with_bias(table: &ParamTable, name: &str, has_bias: bool) -> Result<Self> {
         Ok(Self {
             weight: table.get(&format!("{name}.weight"))?,
-            bias: table.get(&format!("{name}.bias"))?,
+            bias: if has_bias {
+                Some(table.get(&format!("{name}.bias"))?)
+            } else {
+                None
+            },
         })
     }
 
@@ -36,16 +46,21 @@ impl Linear {
         };
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, *last))?;
-        let out = if xs.dtype() == self.weight.dtype() {
-            flat.matmul(&self.weight.t()?)?.broadcast_add(&self.bias)?
-        } else {
-            // The bias is added in f32: its gradient is a sum over every row, and candle sums
-            // reduced-precision tensors in that precision.
-            let weight = self.weight.to_dtype(xs.dtype())?;
-            flat.matmul(&weight.t()?)?
-                .to_dtype(DType::F32)?
-                .broadcast_add(&self.bias)?
-                .to_dtype(xs.dtype())?
+        let out = match &self.bias {
+            // Without a bias (ModernBERT) the matmul runs in the input's dtype.
+            None => flat.matmul(&self.weight.to_dtype(xs.dtype())?.t()?)?,
+            Some(bias) if xs.dtype() == self.weight.dtype() => {
+                flat.matmul(&self.weight.t()?)?.broadcast_add(bias)?
+            }
+            Some(bias) => {
+                // The bias is added in f32: its gradient is a sum over every row, and candle
+                // sums reduced-precision tensors in that precision.
+                let weight = self.weight.to_dtype(xs.dtype())?;
+                flat.matmul(&weight.t()?)?
+                    .to_dtype(DType::F32)?
+                    .broadcast_add(bias)?
+                    .to_dtype(xs.dtype())?
+            }
         };
         let mut out_dims = lead.to_vec();
         out_dims.push(self.weight.dim(0)?);
@@ -64,11 +79,19 @@ pub(crate) struct LayerNorm {
 
 impl LayerNorm {
     pub fn new(table: &ParamTable, name: &str, eps: f64) -> Result<Self> {
-        Ok(Self {
-            weight: table.get(&format!("{name}.weight"))?,
-            bias: table.get(&format!("{name}.bias"))?,
-            eps,
-        })
+        Self::with_bias(table, name, eps, true)
+    }
+
+    /// `has_bias = false`: torch's `LayerNorm(bias=False)`, with only `{name}.weight`; the
+    /// bias is a constant zero, which is not a parameter and so takes no gradient.
+    pub fn with_bias(table: &ParamTable, name: &str, eps: f64, has_bias: bool) -> Result<Self> {
+        let weight = table.get(&format!("{name}.weight"))?;
+        let bias = if has_bias {
+            table.get(&format!("{name}.bias"))?
+        } else {
+            weight.zeros_like()?
+        };
+        Ok(Self { weight, bias, eps })
     }
 
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
@@ -200,7 +223,7 @@ pub(crate) fn additive_mask(attention_mask: &Tensor, dtype: DType) -> Result<Ten
 }
 
 /// The most negative finite value of a float dtype, exactly representable in f32.
-fn dtype_min(dtype: DType) -> Result<f64> {
+pub(crate) fn dtype_min(dtype: DType) -> Result<f64> {
     Ok(match dtype {
         DType::F32 => f32::MIN as f64,
         // half's bf16::MIN and f16::MIN (candle does not re-export `half`).

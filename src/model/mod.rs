@@ -12,8 +12,11 @@ mod error;
 mod fused;
 mod layers;
 mod loss;
+mod modernbert;
+mod modernbert_config;
 mod params;
 mod roberta;
+mod rotary;
 mod token_head;
 mod weights;
 

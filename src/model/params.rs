@@ -17,6 +17,12 @@ pub(crate) enum Init {
     NormalZeroRow(u32),
     Zeros,
     Ones,
+    /// normal(0, std) redrawn outside ±cutoff·std (ModernBERT's `trunc_normal_`, whose std
+    /// differs per module)
+    TruncNormal {
+        std: f64,
+        cutoff: f64,
+    },
 }
 
 /// One trainable tensor: its HF name in a `*ForSequenceClassification` checkpoint, its shape,
@@ -69,6 +75,35 @@ impl SpecList {
         self.push(format!("{name}.bias"), vec![dim], Init::Zeros);
     }
 
+    /// A linear layer whose bias exists only when `has_bias` (`nn.Linear(.., bias=...)`),
+    /// its weight drawn by `weight_init`.
+    pub fn linear_with_bias(
+        &mut self,
+        name: &str,
+        inp: usize,
+        out: usize,
+        has_bias: bool,
+        weight_init: Init,
+    ) {
+        self.push(format!("{name}.weight"), vec![out, inp], weight_init);
+        if has_bias {
+            self.push(format!("{name}.bias"), vec![out], Init::Zeros);
+        }
+    }
+
+    /// A LayerNorm whose bias exists only when `has_bias` (`nn.LayerNorm(.., bias=...)`).
+    pub fn layer_norm_with_bias(&mut self, name: &str, dim: usize, has_bias: bool) {
+        self.push(format!("{name}.weight"), vec![dim], Init::Ones);
+        if has_bias {
+            self.push(format!("{name}.bias"), vec![dim], Init::Zeros);
+        }
+    }
+
+    /// An embedding table drawn by `init`, whatever its padding index.
+    pub fn embedding_with_init(&mut self, name: &str, rows: usize, dim: usize, init: Init) {
+        self.push(format!("{name}.weight"), vec![rows, dim], init);
+    }
+
     pub fn embedding(&mut self, name: &str, rows: usize, dim: usize, padding_idx: Option<u32>) {
         let init = match padding_idx {
             Some(p) => Init::NormalZeroRow(p),
@@ -97,6 +132,16 @@ impl Initializer {
         let values: Vec<f32> = match spec.init {
             Init::Zeros => vec![0.0; n],
             Init::Ones => vec![1.0; n],
+            Init::TruncNormal { std, cutoff } => (0..n)
+                .map(|_| {
+                    loop {
+                        let z = self.standard_normal();
+                        if z.abs() <= cutoff {
+                            break (z * std) as f32;
+                        }
+                    }
+                })
+                .collect(),
             Init::Normal | Init::NormalZeroRow(_) => {
                 let mut v: Vec<f32> = (0..n).map(|_| self.normal()).collect();
                 if let Init::NormalZeroRow(row) = spec.init {
@@ -114,10 +159,13 @@ impl Initializer {
 
     /// Box-Muller; `1 - u` keeps the log argument in (0, 1].
     fn normal(&mut self) -> f32 {
+        (self.standard_normal() * self.std) as f32
+    }
+
+    fn standard_normal(&mut self) -> f64 {
         let u1: f64 = 1.0 - self.rng.random::<f64>();
         let u2: f64 = self.rng.random::<f64>();
-        let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        (z * self.std) as f32
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
 

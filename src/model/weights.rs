@@ -101,6 +101,10 @@ pub(crate) fn canonical_name(file_name: &str, arch: Architecture) -> Option<Stri
     }
     let prefix = arch.prefix();
     let is_head_root = name.starts_with("classifier.") || name.starts_with("pre_classifier.");
+    // ModernBERT's head (and the MLM checkpoints' `head.` + `decoder.`) sits beside `model.`.
+    let is_head_root = is_head_root
+        || (arch == Architecture::ModernBert
+            && (name.starts_with("head.") || name.starts_with("decoder.")));
     if name.starts_with(prefix) || is_head_root {
         Some(name)
     } else {

@@ -39,6 +39,8 @@ pub fn uses_weight_decay(name: &str) -> bool {
     !lower
         .split('.')
         .any(|part| part == "ln" || part.starts_with("ln_") || part.ends_with("_ln"))
+        // ModernBERT's LayerNorms: `norm`, `attn_norm`, `mlp_norm`, `final_norm`.
+        && !lower.split('.').any(|part| part == "norm" || part.ends_with("_norm"))
 }
 
 /// Per-parameter state. For CPU parameters the moments live on the host as f32: the update is
@@ -418,6 +420,9 @@ mod tests {
             "distilbert.transformer.layer.0.sa_layer_norm.weight",
             "distilbert.transformer.layer.0.output_layer_norm.weight",
             "h.0.ln_1.weight",
+            "model.layers.1.attn_norm.weight",
+            "model.final_norm.weight",
+            "head.norm.weight",
         ] {
             assert!(!uses_weight_decay(name), "{name}");
         }
@@ -426,6 +431,8 @@ mod tests {
             "classifier.weight",
             "distilbert.transformer.layer.0.ffn.lin1.weight",
             "distilbert.transformer.layer.0.attention.q_lin.weight",
+            "model.layers.0.attn.Wqkv.weight",
+            "head.dense.weight",
         ] {
             assert!(uses_weight_decay(name), "{name}");
         }

@@ -11,7 +11,7 @@ use wick::model::{Classifier, Dropout, task_loss};
 use wick::task::Task;
 use wick::train::{AdamW, AdamWConfig, Gradients};
 
-const RTOL: f64 = 1e-4;
+pub(crate) const RTOL: f64 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
     fixture("tiny-bert")
@@ -23,12 +23,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
+pub(crate) fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(path, &Device::Cpu)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-fn ids(t: &Tensor) -> Tensor {
+pub(crate) fn ids(t: &Tensor) -> Tensor {
     t.to_dtype(DType::U32).unwrap()
 }
 
@@ -36,7 +36,7 @@ fn ids(t: &Tensor) -> Tensor {
 /// floor instead of their own size: an f32 sum carries rounding proportional to its largest
 /// terms, so an entry that cancels down to 1e-4 of the scale keeps an absolute error of ~1e-7
 /// of the scale, which is f32 rounding and not a modelling difference.
-const FLOOR_FRACTION: f64 = 1e-2;
+pub(crate) const FLOOR_FRACTION: f64 = 1e-2;
 
 #[derive(Debug)]
 struct Worst {
@@ -89,7 +89,7 @@ fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
 }
 
 /// Checks every named pair, prints the worst offender, and fails if any exceeds `RTOL`.
-fn assert_all_close(what: &str, pairs: &[(String, Tensor, Tensor)]) {
+pub(crate) fn assert_all_close(what: &str, pairs: &[(String, Tensor, Tensor)]) {
     let mut overall: Option<(String, Worst)> = None;
     let mut failures = Vec::new();
     for (name, got, want) in pairs {
