@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use super::bert::{self, BertEncoder, BertHead, check_token_types};
 use super::config::{Architecture, ModelConfig};
+use super::deberta::{self, DebertaEncoder, DebertaHead};
 use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
@@ -39,6 +40,7 @@ enum Network {
     Bert(BertEncoder, BertHead),
     Roberta(BertEncoder, RobertaHead),
     DistilBert(DistilBertEncoder, DistilBertHead),
+    DebertaV2(DebertaEncoder, DebertaHead),
 }
 
 /// A `*ForSequenceClassification` model. Cloning is shallow: clones share the parameter
@@ -57,7 +59,7 @@ pub struct Classifier {
 /// Seed for freshly initialised head weights when the caller gives none.
 pub const DEFAULT_HEAD_SEED: u64 = 42;
 
-fn param_specs(config: &ModelConfig, num_labels: usize) -> Vec<ParamSpec> {
+fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>> {
     let mut list = SpecList::new();
     match config.architecture {
         Architecture::Bert => {
@@ -72,8 +74,12 @@ fn param_specs(config: &ModelConfig, num_labels: usize) -> Vec<ParamSpec> {
             distilbert::encoder_specs(config, &mut list);
             distilbert::head_specs(config, num_labels, &mut list);
         }
+        Architecture::DebertaV2 => {
+            deberta::encoder_specs(config, &mut list)?;
+            deberta::head_specs(config, num_labels, &mut list);
+        }
     }
-    list.specs
+    Ok(list.specs)
 }
 
 fn check_labels(labels: &[String]) -> Result<()> {
@@ -166,7 +172,7 @@ impl Classifier {
         let mut init = Initializer::new(head_seed, config.initializer_range);
         let mut report = LoadReport::default();
         let mut params = Vec::new();
-        for spec in param_specs(&config, labels.len()) {
+        for spec in param_specs(&config, labels.len())? {
             let value = match available.remove(&spec.name) {
                 Some((file_name, tensor)) => {
                     if spec.head {
@@ -212,7 +218,7 @@ impl Classifier {
         };
         check_labels(&labels)?;
         let mut init = Initializer::new(seed, config.initializer_range);
-        let params = param_specs(&config, num_labels)
+        let params = param_specs(&config, num_labels)?
             .into_iter()
             .map(|spec| {
                 Ok((
@@ -243,6 +249,10 @@ impl Classifier {
             Architecture::DistilBert => Network::DistilBert(
                 DistilBertEncoder::new(&config, &table)?,
                 DistilBertHead::new(&config, &table)?,
+            ),
+            Architecture::DebertaV2 => Network::DebertaV2(
+                DebertaEncoder::new(&config, &table)?,
+                DebertaHead::new(&config, &table)?,
             ),
         };
         Ok(Self {
@@ -315,6 +325,20 @@ impl Classifier {
             }
             // DistilBERT has no token types.
             Network::DistilBert(encoder, _) => encoder.forward(input_ids, &mask, dropout, compute),
+            // Without token types (`type_vocab_size = 0`, DeBERTa-v3) the ids are ignored.
+            Network::DebertaV2(encoder, _) => {
+                if self.config.type_vocab_size > 0 {
+                    check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                }
+                encoder.forward(
+                    input_ids,
+                    token_type_ids,
+                    attention_mask,
+                    &mask,
+                    dropout,
+                    compute,
+                )
+            }
         }
     }
 
@@ -333,6 +357,7 @@ impl Classifier {
                     .to_dtype(DType::F32)?,
             ),
             Network::Roberta(..) | Network::DistilBert(..) => None,
+            Network::DebertaV2(..) => None,
         };
         Ok(EncoderOutput {
             last_hidden_state: hidden,
@@ -356,6 +381,7 @@ impl Classifier {
             Network::Bert(_, head) => head.forward(&hidden, dropout)?,
             Network::Roberta(_, head) => head.forward(&hidden, dropout)?,
             Network::DistilBert(_, head) => head.forward(&hidden, dropout)?,
+            Network::DebertaV2(_, head) => head.forward(&hidden, dropout)?,
         };
         Ok(logits.to_dtype(DType::F32)?)
     }

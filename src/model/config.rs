@@ -16,9 +16,11 @@ pub enum Architecture {
     DistilBert,
     Roberta,
     XlmRoberta,
+    /// DeBERTa-v2 and DeBERTa-v3 (both `model_type = "deberta-v2"`).
+    DebertaV2,
 }
 
-const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta";
+const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta, deberta-v2";
 
 impl Architecture {
     pub fn from_model_type(model_type: &str) -> Result<Self> {
@@ -27,6 +29,7 @@ impl Architecture {
             "distilbert" => Ok(Self::DistilBert),
             "roberta" => Ok(Self::Roberta),
             "xlm-roberta" => Ok(Self::XlmRoberta),
+            "deberta-v2" => Ok(Self::DebertaV2),
             other => Err(ModelError::UnsupportedModelType {
                 found: other.to_string(),
                 supported: SUPPORTED.to_string(),
@@ -40,6 +43,7 @@ impl Architecture {
             Self::Bert => "bert.",
             Self::DistilBert => "distilbert.",
             Self::Roberta | Self::XlmRoberta => "roberta.",
+            Self::DebertaV2 => "deberta.",
         }
     }
 
@@ -50,6 +54,7 @@ impl Architecture {
             Self::DistilBert => "DistilBertForSequenceClassification",
             Self::Roberta => "RobertaForSequenceClassification",
             Self::XlmRoberta => "XLMRobertaForSequenceClassification",
+            Self::DebertaV2 => "DebertaV2ForSequenceClassification",
         }
     }
 }
@@ -66,7 +71,7 @@ pub enum Activation {
 }
 
 impl Activation {
-    fn parse(name: &str) -> Result<Self> {
+    pub(crate) fn parse(name: &str) -> Result<Self> {
         match name {
             "gelu" => Ok(Self::Gelu),
             "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Ok(Self::GeluTanh),
@@ -163,6 +168,41 @@ impl ModelConfig {
                     raw: raw.clone(),
                 }
             }
+            // Every gap gets DebertaV2Config's default; the DeBERTa-only keys are read and
+            // checked by `deberta::DebertaOptions`.
+            Architecture::DebertaV2 => {
+                let config = Self {
+                    vocab_size: r.opt_usize("vocab_size")?.unwrap_or(128_100),
+                    hidden_size: r.opt_usize("hidden_size")?.unwrap_or(1536),
+                    num_hidden_layers: r.opt_usize("num_hidden_layers")?.unwrap_or(24),
+                    num_attention_heads: r.opt_usize("num_attention_heads")?.unwrap_or(24),
+                    intermediate_size: r.opt_usize("intermediate_size")?.unwrap_or(6144),
+                    hidden_act: Activation::parse(
+                        &r.opt_string("hidden_act")?.unwrap_or("gelu".into()),
+                    )?,
+                    hidden_dropout_prob: r.prob("hidden_dropout_prob", 0.1)?,
+                    attention_probs_dropout_prob: r.prob("attention_probs_dropout_prob", 0.1)?,
+                    classifier_dropout: match r.0.get("cls_dropout") {
+                        None | Some(Value::Null) => None,
+                        Some(_) => Some(r.prob("cls_dropout", 0.0)?),
+                    },
+                    layer_norm_eps: r.opt_f64("layer_norm_eps")?.unwrap_or(1e-7),
+                    max_position_embeddings: r.opt_usize("max_position_embeddings")?.unwrap_or(512),
+                    type_vocab_size: r.opt_usize("type_vocab_size")?.unwrap_or(0),
+                    // A missing key means 0, an explicit null means no padding row.
+                    pad_token_id: match r.0.get("pad_token_id") {
+                        None => Some(0),
+                        Some(_) => r.opt_u32("pad_token_id")?,
+                    },
+                    initializer_range: r.opt_f64("initializer_range")?.unwrap_or(0.02),
+                    id2label: r.id2label()?,
+                    model_type,
+                    architecture,
+                    raw: raw.clone(),
+                };
+                super::deberta::DebertaOptions::read(&r, &config)?;
+                config
+            }
             _ => Self {
                 vocab_size: r.usize("vocab_size")?,
                 hidden_size: r.usize("hidden_size")?,
@@ -213,7 +253,11 @@ impl ModelConfig {
                 self.hidden_size, self.num_attention_heads
             )));
         }
-        if self.architecture != Architecture::DistilBert && self.type_vocab_size == 0 {
+        let token_types_optional = matches!(
+            self.architecture,
+            Architecture::DistilBert | Architecture::DebertaV2
+        );
+        if !token_types_optional && self.type_vocab_size == 0 {
             return Err(ModelError::Config(
                 "type_vocab_size must be positive".into(),
             ));
@@ -267,6 +311,11 @@ impl ModelConfig {
         self.hidden_size / self.num_attention_heads
     }
 
+    /// The config as read, for the keys only one architecture knows.
+    pub(crate) fn raw(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
     /// The config as JSON with `labels` written as `id2label`/`label2id`/`num_labels` and
     /// `architectures` set to the sequence-classification class.
     pub fn to_json_with_labels(&self, labels: &[String]) -> Value {
@@ -293,10 +342,10 @@ impl ModelConfig {
 }
 
 /// Typed access to config keys with errors that name the key.
-struct Reader<'a>(&'a Map<String, Value>);
+pub(crate) struct Reader<'a>(pub(crate) &'a Map<String, Value>);
 
 impl Reader<'_> {
-    fn bad(key: &str, want: &str, v: &Value) -> ModelError {
+    pub(crate) fn bad(key: &str, want: &str, v: &Value) -> ModelError {
         ModelError::Config(format!("{key} should be {want}, found {v}"))
     }
 
@@ -308,7 +357,7 @@ impl Reader<'_> {
         self.opt_string(key)?.ok_or_else(|| Self::missing(key))
     }
 
-    fn opt_string(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_string(&self, key: &str) -> Result<Option<String>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -316,7 +365,7 @@ impl Reader<'_> {
         }
     }
 
-    fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -328,7 +377,7 @@ impl Reader<'_> {
         self.opt_usize(key)?.ok_or_else(|| Self::missing(key))
     }
 
-    fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+    pub(crate) fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -348,7 +397,7 @@ impl Reader<'_> {
         }
     }
 
-    fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+    pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -358,7 +407,7 @@ impl Reader<'_> {
         }
     }
 
-    fn prob(&self, key: &str, default: f64) -> Result<f64> {
+    pub(crate) fn prob(&self, key: &str, default: f64) -> Result<f64> {
         let p = self.opt_f64(key)?.unwrap_or(default);
         if (0.0..1.0).contains(&p) {
             Ok(p)

@@ -101,6 +101,9 @@ pub(crate) fn canonical_name(file_name: &str, arch: Architecture) -> Option<Stri
     }
     let prefix = arch.prefix();
     let is_head_root = name.starts_with("classifier.") || name.starts_with("pre_classifier.");
+    // DeBERTa's ContextPooler sits beside `deberta.`, not inside it.
+    let is_head_root =
+        is_head_root || (arch == Architecture::DebertaV2 && name.starts_with("pooler."));
     if name.starts_with(prefix) || is_head_root {
         Some(name)
     } else {

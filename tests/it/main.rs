@@ -19,6 +19,7 @@ mod hub_cli;
 mod hub_download;
 mod hub_interop;
 mod model_architectures;
+mod model_deberta;
 mod model_parity;
 mod model_precision;
 mod train_loop;

@@ -9,18 +9,18 @@ use candle_core::{DType, Device, Tensor};
 use wick::model::{Classifier, Dropout, cross_entropy};
 use wick::train::{AdamW, AdamWConfig, Gradients};
 
-const RTOL: f64 = 1e-4;
+pub(crate) const RTOL: f64 = 1e-4;
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny-bert")
 }
 
-fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
+pub(crate) fn load_tensors(path: &Path) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(path, &Device::Cpu)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
 }
 
-fn ids(t: &Tensor) -> Tensor {
+pub(crate) fn ids(t: &Tensor) -> Tensor {
     t.to_dtype(DType::U32).unwrap()
 }
 
@@ -28,12 +28,12 @@ fn ids(t: &Tensor) -> Tensor {
 /// floor instead of their own size: an f32 sum carries rounding proportional to its largest
 /// terms, so an entry that cancels down to 1e-4 of the scale keeps an absolute error of ~1e-7
 /// of the scale, which is f32 rounding and not a modelling difference.
-const FLOOR_FRACTION: f64 = 1e-2;
+pub(crate) const FLOOR_FRACTION: f64 = 1e-2;
 
 #[derive(Debug)]
-struct Worst {
+pub(crate) struct Worst {
     /// max |a - b| / max(|b|, floor)
-    rel: f64,
+    pub(crate) rel: f64,
     index: usize,
     got: f64,
     want: f64,
@@ -41,7 +41,7 @@ struct Worst {
     scale_rel: f64,
 }
 
-fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
+pub(crate) fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
     assert_eq!(got.dims(), want.dims(), "shape");
     let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
     let want: Vec<f32> = want
@@ -81,7 +81,7 @@ fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
 }
 
 /// Checks every named pair, prints the worst offender, and fails if any exceeds `RTOL`.
-fn assert_all_close(what: &str, pairs: &[(String, Tensor, Tensor)]) {
+pub(crate) fn assert_all_close(what: &str, pairs: &[(String, Tensor, Tensor)]) {
     let mut overall: Option<(String, Worst)> = None;
     let mut failures = Vec::new();
     for (name, got, want) in pairs {
