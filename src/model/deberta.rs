@@ -33,8 +33,36 @@ pub(crate) struct DebertaOptions {
     /// `norm_rel_ebd` contains `layer_norm`: `encoder.LayerNorm` normalises the relative
     /// embeddings.
     pub norm_rel_ebd: bool,
-    pub pooler_act: Activation,
+    pub pooler_act: PoolerActivation,
     pub pooler_dropout: f64,
+}
+
+/// `pooler_hidden_act`: any hidden activation, or tanh (BERT's pooler's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PoolerActivation {
+    Hidden(Activation),
+    Tanh,
+}
+
+impl PoolerActivation {
+    fn parse(name: &str) -> Result<Self> {
+        if name == "tanh" {
+            return Ok(Self::Tanh);
+        }
+        Activation::parse(name).map(Self::Hidden).map_err(|_| {
+            ModelError::Config(format!(
+                "unsupported pooler_hidden_act {name:?}; supported: tanh, gelu, gelu_new, \
+                 gelu_pytorch_tanh, gelu_fast, relu, silu"
+            ))
+        })
+    }
+
+    fn apply(self, xs: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Hidden(act) => activation(xs, act),
+            Self::Tanh => Ok(xs.tanh()?),
+        }
+    }
 }
 
 /// A signed integer key (`-1` means "unset" in DebertaV2Config).
@@ -138,7 +166,7 @@ impl DebertaOptions {
             p2c: types.iter().any(|t| t == "p2c"),
             share_att_key: r.opt_bool("share_att_key")?.unwrap_or(false),
             norm_rel_ebd,
-            pooler_act: Activation::parse(
+            pooler_act: PoolerActivation::parse(
                 &r.opt_string("pooler_hidden_act")?
                     .unwrap_or_else(|| "gelu".into()),
             )?,
@@ -437,7 +465,7 @@ impl DebertaEncoder {
 #[derive(Debug, Clone)]
 pub(crate) struct DebertaHead {
     pooler: Linear,
-    pooler_act: Activation,
+    pooler_act: PoolerActivation,
     pooler_dropout: f64,
     classifier: Linear,
     /// `cls_dropout`, else `hidden_dropout_prob`.
@@ -459,7 +487,7 @@ impl DebertaHead {
     /// `ContextPooler`: dropout on [CLS], dense, `pooler_hidden_act`.
     pub fn pool(&self, hidden: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let cls = dropout.apply(&first_token(hidden)?, self.pooler_dropout)?;
-        activation(&self.pooler.forward(&cls)?, self.pooler_act)
+        self.pooler_act.apply(&self.pooler.forward(&cls)?)
     }
 
     pub fn forward(&self, hidden: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
@@ -500,7 +528,7 @@ mod tests {
                 max_relative_positions: 64
             })
         );
-        assert_eq!(o.pooler_act, Activation::Gelu);
+        assert_eq!(o.pooler_act, PoolerActivation::Hidden(Activation::Gelu));
         let mut list = SpecList::new();
         encoder_specs(&c, &mut list).unwrap();
         let rel = list
