@@ -499,3 +499,44 @@ fn deberta_variants_match_pytorch() {
         assert_all_close(&format!("{variant} gradients"), &pairs);
     }
 }
+
+#[test]
+fn deberta_runs_in_bf16_with_f32_master_gradients() {
+    // Mixed precision through the relative terms (gathers, the pairwise padding mask) on the
+    // CPU: bf16 logits and gradients near f32's, every gradient f32 and finite. The padded row
+    // checks that fully masked query rows stay finite in bf16.
+    let model = random_model(v3_config());
+    let mut bf16 = model.clone();
+    bf16.set_compute_dtype(DType::BF16).unwrap();
+    let (ids, types, mask) = batch();
+    let labels = Tensor::new(&[0u32, 2], &Device::Cpu).unwrap();
+    let run = |m: &Classifier| {
+        let logits = m.forward(&ids, &types, &mask, &mut Dropout::off()).unwrap();
+        let loss = cross_entropy(&logits, &labels).unwrap();
+        let grads = Gradients::from_store(m.params(), &loss.backward().unwrap()).unwrap();
+        (logits, grads)
+    };
+    let (logits32, grads32) = run(&model);
+    let (logits16, grads16) = run(&bf16);
+    assert_eq!(logits16.dtype(), DType::F32);
+    let scale_relative = |got: &Tensor, want: &Tensor| {
+        let diff = (got - want).unwrap().abs().unwrap().max_all().unwrap();
+        let scale = want.abs().unwrap().max_all().unwrap();
+        diff.to_scalar::<f32>().unwrap() / scale.to_scalar::<f32>().unwrap().max(1e-30)
+    };
+    let logits_err = scale_relative(&logits16, &logits32);
+    assert!(logits_err < 3e-2, "bf16 logits off by {logits_err:.2e}");
+    let mut worst = 0.0f32;
+    for ((name, _), (g16, g32)) in model
+        .params()
+        .iter()
+        .zip(grads16.as_slice().iter().zip(grads32.as_slice()))
+    {
+        assert_eq!(g16.dtype(), DType::F32, "{name}");
+        let finite = g16.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        assert!(finite.iter().all(|v| v.is_finite()), "{name}");
+        worst = worst.max(scale_relative(g16, g32));
+    }
+    println!("bf16 against f32: logits {logits_err:.2e}, worst gradient {worst:.2e}");
+    assert!(worst < 0.1, "bf16 gradients off by {worst:.2e}");
+}
