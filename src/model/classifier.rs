@@ -9,6 +9,7 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use super::bert::{self, BertEncoder, BertHead, check_token_types};
 use super::config::{Architecture, ModelConfig};
+use super::deberta::{self, DebertaEncoder, DebertaHead};
 use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
@@ -45,6 +46,7 @@ enum Encoder {
     Bert(BertEncoder),
     DistilBert(DistilBertEncoder),
     ModernBert(ModernBertEncoder),
+    DebertaV2(DebertaEncoder),
 }
 
 #[derive(Debug, Clone)]
@@ -57,6 +59,8 @@ enum Head {
     /// ModernBERT's head (dense, activation, norm, dropout, classifier) serves both tasks:
     /// pooled for a sequence, on every token for token classification.
     ModernBert(ModernBertHead),
+    /// DeBERTa's ContextPooler + classifier (sequence tasks).
+    DebertaV2(DebertaHead),
 }
 
 /// An encoder with a task head (`config().task`). Cloning is shallow: clones share the
@@ -86,6 +90,7 @@ fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>
         }
         Architecture::DistilBert => distilbert::encoder_specs(config, &mut list),
         Architecture::ModernBert => modernbert::encoder_specs(config, &mut list)?,
+        Architecture::DebertaV2 => deberta::encoder_specs(config, &mut list)?,
     }
     match (config.task.per_token(), config.architecture) {
         (_, Architecture::ModernBert) => modernbert::head_specs(config, num_labels, &mut list)?,
@@ -95,6 +100,7 @@ fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>
             roberta::head_specs(config, num_labels, &mut list)
         }
         (false, Architecture::DistilBert) => distilbert::head_specs(config, num_labels, &mut list),
+        (false, Architecture::DebertaV2) => deberta::head_specs(config, num_labels, &mut list),
     }
     Ok(list.specs)
 }
@@ -291,6 +297,7 @@ impl Classifier {
             Architecture::ModernBert => {
                 Encoder::ModernBert(ModernBertEncoder::new(&config, &table)?)
             }
+            Architecture::DebertaV2 => Encoder::DebertaV2(DebertaEncoder::new(&config, &table)?),
         };
         let head = match (config.task.per_token(), config.architecture) {
             (_, Architecture::ModernBert) => {
@@ -304,6 +311,7 @@ impl Classifier {
             (false, Architecture::DistilBert) => {
                 Head::DistilBert(DistilBertHead::new(&config, &table)?)
             }
+            (false, Architecture::DebertaV2) => Head::DebertaV2(DebertaHead::new(&config, &table)?),
         };
         Ok(Self {
             config,
@@ -377,6 +385,20 @@ impl Classifier {
             Encoder::ModernBert(encoder) => {
                 encoder.forward(input_ids, attention_mask, dropout, compute)
             }
+            // Without token types (`type_vocab_size = 0`, DeBERTa-v3) the ids are ignored.
+            Encoder::DebertaV2(encoder) => {
+                if self.config.type_vocab_size > 0 {
+                    check_token_types(token_type_ids, self.config.type_vocab_size)?;
+                }
+                encoder.forward(
+                    input_ids,
+                    token_type_ids,
+                    attention_mask,
+                    &mask,
+                    dropout,
+                    compute,
+                )
+            }
         }
     }
 
@@ -394,7 +416,11 @@ impl Classifier {
                 head.pool(&hidden.to_dtype(self.compute_dtype)?)?
                     .to_dtype(DType::F32)?,
             ),
-            Head::Roberta(_) | Head::DistilBert(_) | Head::Tokens(_) | Head::ModernBert(_) => None,
+            Head::Roberta(_)
+            | Head::DistilBert(_)
+            | Head::Tokens(_)
+            | Head::ModernBert(_)
+            | Head::DebertaV2(_) => None,
         };
         Ok(EncoderOutput {
             last_hidden_state: hidden,
@@ -424,6 +450,7 @@ impl Classifier {
                 head.classify(&hidden, dropout)?
             }
             Head::ModernBert(head) => head.forward(&hidden, attention_mask, dropout)?,
+            Head::DebertaV2(head) => head.forward(&hidden, dropout)?,
         };
         Ok(logits.to_dtype(DType::F32)?)
     }

@@ -19,9 +19,11 @@ pub enum Architecture {
     Roberta,
     XlmRoberta,
     ModernBert,
+    /// DeBERTa-v2 and DeBERTa-v3 (both `model_type = "deberta-v2"`).
+    DebertaV2,
 }
 
-const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta, modernbert";
+const SUPPORTED: &str = "bert, distilbert, roberta, xlm-roberta, modernbert, deberta-v2";
 
 impl Architecture {
     pub fn from_model_type(model_type: &str) -> Result<Self> {
@@ -31,6 +33,7 @@ impl Architecture {
             "roberta" => Ok(Self::Roberta),
             "xlm-roberta" => Ok(Self::XlmRoberta),
             "modernbert" => Ok(Self::ModernBert),
+            "deberta-v2" => Ok(Self::DebertaV2),
             other => Err(ModelError::UnsupportedModelType {
                 found: other.to_string(),
                 supported: SUPPORTED.to_string(),
@@ -45,6 +48,7 @@ impl Architecture {
             Self::DistilBert => "distilbert.",
             Self::Roberta | Self::XlmRoberta => "roberta.",
             Self::ModernBert => "model.",
+            Self::DebertaV2 => "deberta.",
         }
     }
 
@@ -56,6 +60,7 @@ impl Architecture {
             Self::Roberta => "Roberta",
             Self::XlmRoberta => "XLMRoberta",
             Self::ModernBert => "ModernBert",
+            Self::DebertaV2 => "DebertaV2",
         };
         let head = if task.per_token() {
             "ForTokenClassification"
@@ -205,6 +210,42 @@ impl ModelConfig {
                 architecture,
                 raw: raw.clone(),
             },
+            // Every gap gets DebertaV2Config's default; the DeBERTa-only keys are read and
+            // checked by `deberta::DebertaOptions`.
+            Architecture::DebertaV2 => {
+                let config = Self {
+                    vocab_size: r.opt_usize("vocab_size")?.unwrap_or(128_100),
+                    hidden_size: r.opt_usize("hidden_size")?.unwrap_or(1536),
+                    num_hidden_layers: r.opt_usize("num_hidden_layers")?.unwrap_or(24),
+                    num_attention_heads: r.opt_usize("num_attention_heads")?.unwrap_or(24),
+                    intermediate_size: r.opt_usize("intermediate_size")?.unwrap_or(6144),
+                    hidden_act: Activation::parse(
+                        &r.opt_string("hidden_act")?.unwrap_or("gelu".into()),
+                    )?,
+                    hidden_dropout_prob: r.prob("hidden_dropout_prob", 0.1)?,
+                    attention_probs_dropout_prob: r.prob("attention_probs_dropout_prob", 0.1)?,
+                    classifier_dropout: match r.0.get("cls_dropout") {
+                        None | Some(Value::Null) => None,
+                        Some(_) => Some(r.prob("cls_dropout", 0.0)?),
+                    },
+                    layer_norm_eps: r.opt_f64("layer_norm_eps")?.unwrap_or(1e-7),
+                    max_position_embeddings: r.opt_usize("max_position_embeddings")?.unwrap_or(512),
+                    type_vocab_size: r.opt_usize("type_vocab_size")?.unwrap_or(0),
+                    // A missing key means 0, an explicit null means no padding row.
+                    pad_token_id: match r.0.get("pad_token_id") {
+                        None => Some(0),
+                        Some(_) => r.opt_u32("pad_token_id")?,
+                    },
+                    initializer_range: r.opt_f64("initializer_range")?.unwrap_or(0.02),
+                    id2label: r.id2label()?,
+                    task: r.task()?,
+                    model_type,
+                    architecture,
+                    raw: raw.clone(),
+                };
+                super::deberta::DebertaOptions::read(&r, &config)?;
+                config
+            }
             _ => Self {
                 vocab_size: r.usize("vocab_size")?,
                 hidden_size: r.usize("hidden_size")?,
@@ -258,7 +299,7 @@ impl ModelConfig {
         }
         let has_token_types = !matches!(
             self.architecture,
-            Architecture::DistilBert | Architecture::ModernBert
+            Architecture::DistilBert | Architecture::ModernBert | Architecture::DebertaV2
         );
         if has_token_types && self.type_vocab_size == 0 {
             return Err(ModelError::Config(
@@ -319,10 +360,11 @@ impl ModelConfig {
     }
 
     /// Dropout before a token-classification layer: DistilBERT's token head uses its
-    /// `dropout`, not `seq_classif_dropout`.
+    /// `dropout`, not `seq_classif_dropout`, and DeBERTa's its `hidden_dropout_prob`, not
+    /// `cls_dropout`.
     pub fn token_head_dropout(&self) -> f64 {
         match self.architecture {
-            Architecture::DistilBert => self.hidden_dropout_prob,
+            Architecture::DistilBert | Architecture::DebertaV2 => self.hidden_dropout_prob,
             _ => self.head_dropout(),
         }
     }
@@ -362,10 +404,10 @@ impl ModelConfig {
 }
 
 /// Typed access to config keys with errors that name the key.
-struct Reader<'a>(&'a Map<String, Value>);
+pub(crate) struct Reader<'a>(pub(crate) &'a Map<String, Value>);
 
 impl Reader<'_> {
-    fn bad(key: &str, want: &str, v: &Value) -> ModelError {
+    pub(crate) fn bad(key: &str, want: &str, v: &Value) -> ModelError {
         ModelError::Config(format!("{key} should be {want}, found {v}"))
     }
 
@@ -377,7 +419,7 @@ impl Reader<'_> {
         self.opt_string(key)?.ok_or_else(|| Self::missing(key))
     }
 
-    fn opt_string(&self, key: &str) -> Result<Option<String>> {
+    pub(crate) fn opt_string(&self, key: &str) -> Result<Option<String>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -385,7 +427,7 @@ impl Reader<'_> {
         }
     }
 
-    fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
+    pub(crate) fn opt_bool(&self, key: &str) -> Result<Option<bool>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -423,7 +465,7 @@ impl Reader<'_> {
         self.opt_usize(key)?.ok_or_else(|| Self::missing(key))
     }
 
-    fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
+    pub(crate) fn opt_usize(&self, key: &str) -> Result<Option<usize>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -443,7 +485,7 @@ impl Reader<'_> {
         }
     }
 
-    fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
+    pub(crate) fn opt_f64(&self, key: &str) -> Result<Option<f64>> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => v
@@ -453,7 +495,7 @@ impl Reader<'_> {
         }
     }
 
-    fn prob(&self, key: &str, default: f64) -> Result<f64> {
+    pub(crate) fn prob(&self, key: &str, default: f64) -> Result<f64> {
         let p = self.opt_f64(key)?.unwrap_or(default);
         if (0.0..1.0).contains(&p) {
             Ok(p)

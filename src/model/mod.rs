@@ -6,6 +6,8 @@ mod attention;
 mod bert;
 mod classifier;
 mod config;
+mod deberta;
+mod deberta_attention;
 mod distilbert;
 mod dropout;
 mod error;

@@ -105,6 +105,9 @@ pub(crate) fn canonical_name(file_name: &str, arch: Architecture) -> Option<Stri
     let is_head_root = is_head_root
         || (arch == Architecture::ModernBert
             && (name.starts_with("head.") || name.starts_with("decoder.")));
+    // DeBERTa's ContextPooler sits beside `deberta.`, not inside it.
+    let is_head_root =
+        is_head_root || (arch == Architecture::DebertaV2 && name.starts_with("pooler."));
     if name.starts_with(prefix) || is_head_root {
         Some(name)
     } else {

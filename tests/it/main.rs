@@ -20,6 +20,7 @@ mod hub_cli;
 mod hub_download;
 mod hub_interop;
 mod model_architectures;
+mod model_deberta;
 mod model_modernbert;
 mod model_parity;
 mod model_precision;

@@ -39,9 +39,9 @@ pub(crate) fn ids(t: &Tensor) -> Tensor {
 pub(crate) const FLOOR_FRACTION: f64 = 1e-2;
 
 #[derive(Debug)]
-struct Worst {
+pub(crate) struct Worst {
     /// max |a - b| / max(|b|, floor)
-    rel: f64,
+    pub(crate) rel: f64,
     index: usize,
     got: f64,
     want: f64,
@@ -49,7 +49,7 @@ struct Worst {
     scale_rel: f64,
 }
 
-fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
+pub(crate) fn worst_error(got: &Tensor, want: &Tensor) -> Worst {
     assert_eq!(got.dims(), want.dims(), "shape");
     let got: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
     let want: Vec<f32> = want
