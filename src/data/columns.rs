@@ -32,9 +32,9 @@ pub const GUESSED_TEXT_PAIRS: &[(&str, &str)] = &[
     ("sentence_a", "sentence_b"),
     ("text_a", "text_b"),
 ];
-/// Single-text column names, most specific first.
+/// Single-text column names, most specific first; then word lists (token classification).
 pub const GUESSED_TEXT_COLUMNS: &[&str] = &[
-    "text", "sentence", "question", "content", "review", "document",
+    "text", "sentence", "question", "content", "review", "document", "tokens", "words",
 ];
 /// Label column names, tried in order when no label column is named.
 pub const GUESSED_LABEL_COLUMNS: &[&str] = &[
@@ -44,6 +44,8 @@ pub const GUESSED_LABEL_COLUMNS: &[&str] = &[
     "target",
     "class",
     "category",
+    "ner_tags",
+    "tags",
 ];
 
 impl ColumnMapping {

@@ -394,12 +394,14 @@ pub fn tokenize_words(
     let max_length = checked_max_length(tokenizer, options)?;
     let truncating = tokenizer.truncating(max_length)?;
     let encode_row = |row: usize, out: &mut RowBuffers| -> Result<()> {
-        let encoding = truncating
-            .encode_fast(words[row].clone(), true)
-            .map_err(|e| DataError::Tokenizer {
-                path: tokenizer.path.clone(),
-                message: format!("row {row}: {e}"),
-            })?;
+        // `encode_fast` skips offsets and, with them, the word ids this needs.
+        let encoding =
+            truncating
+                .encode(words[row].clone(), true)
+                .map_err(|e| DataError::Tokenizer {
+                    path: tokenizer.path.clone(),
+                    message: format!("row {row}: {e}"),
+                })?;
         out.ids.extend_from_slice(encoding.get_ids());
         out.type_ids
             .extend(encoding.get_type_ids().iter().map(|&t| t as u8));

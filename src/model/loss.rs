@@ -120,13 +120,15 @@ fn weighted_cross_entropy(
     let log_sum_exp = shifted.exp()?.sum_keepdim(1)?.log()?;
     let log_probs = shifted.broadcast_sub(&log_sum_exp)?;
     let picked = log_probs.gather(&targets.unsqueeze(1)?, 1)?.squeeze(1)?;
-    let total_weight = row_weights.sum_all()?.to_scalar::<f32>()?;
-    if total_weight <= 0.0 {
-        // Every token ignored (or weighted 0): torch returns NaN here; a zero loss with
-        // zero gradients keeps a run alive through such a batch.
-        return Ok((picked.sum_all()? * 0.0)?);
-    }
-    Ok(((picked * row_weights)?.sum_all()? * (-1.0 / total_weight as f64))?)
+    // Every token ignored (or weighted 0) gives torch NaN; dividing by 1 instead gives a zero
+    // loss whose zero gradients still reach every parameter, so a run goes on.
+    let total_weight = row_weights.sum_all()?.to_scalar::<f32>()?.max(0.0);
+    let divisor = if total_weight > 0.0 {
+        total_weight
+    } else {
+        1.0
+    };
+    Ok(((picked * row_weights)?.sum_all()? * (-1.0 / divisor as f64))?)
 }
 
 /// `mean(max(x, 0) - x * y + log(1 + exp(-|x|)))`, the stable form torch uses; its gradient

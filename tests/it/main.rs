@@ -28,3 +28,4 @@ mod train_loop;
 mod train_predict;
 mod train_preflight;
 mod train_resume;
+mod train_tasks;

@@ -121,3 +121,97 @@ pub fn train_to_end(
     handle.join();
     run_dir.expect("the trainer reports its run folder")
 }
+
+/// [`tiny_model`] without its classification head (a pre-trained encoder, as MiniLM is), so
+/// that any task's head starts fresh at the data's label count.
+pub fn tiny_encoder(dir: &Path) -> PathBuf {
+    let model = tiny_model(dir);
+    let weights = model.join("model.safetensors");
+    let tensors = candle_core::safetensors::load(&weights, &candle_core::Device::Cpu).unwrap();
+    let encoder: std::collections::HashMap<String, candle_core::Tensor> = tensors
+        .into_iter()
+        .filter(|(name, _)| !name.starts_with("classifier."))
+        .collect();
+    candle_core::safetensors::save(&encoder, &weights).unwrap();
+    model
+}
+
+/// Writes `train.jsonl` and `validation.jsonl` under `dir/<name>/data` from `row(n)`.
+fn jsonl_dataset(dir: &Path, name: &str, row: impl Fn(usize) -> serde_json::Value) -> PathBuf {
+    let data = dir.join(name);
+    std::fs::create_dir_all(data.join("data")).unwrap();
+    for (split, rows, offset) in [("train", 40, 0), ("validation", 12, 1000)] {
+        let lines: Vec<String> = (offset..offset + rows)
+            .map(|n| row(n).to_string())
+            .collect();
+        std::fs::write(
+            data.join(format!("data/{split}.jsonl")),
+            lines.join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    data
+}
+
+/// Named entities in CoNLL-2003's layout (`tokens`, `ner_tags` as tag names): "great" and
+/// "awful" are persons and places whose tags a model can learn from the word itself.
+pub fn tiny_ner_dataset(dir: &Path) -> PathBuf {
+    jsonl_dataset(dir, "entities", |n| {
+        let mut tokens = Vec::new();
+        let mut tags = Vec::new();
+        for k in 0..(4 + n % 4) {
+            let word = WORDS[(n * 5 + k * 3) % WORDS.len()];
+            let tag = match word {
+                "great" => "B-PER",
+                "awful" => "B-LOC",
+                "fun" if tags.last() == Some(&"B-LOC") => "I-LOC",
+                _ => "O",
+            };
+            tokens.push(word);
+            tags.push(tag);
+        }
+        serde_json::json!({"id": n.to_string(), "tokens": tokens, "ner_tags": tags})
+    })
+}
+
+/// Several labels per text (`text`, `labels` as a list of names), each cued by a word.
+pub fn tiny_multilabel_dataset(dir: &Path) -> PathBuf {
+    jsonl_dataset(dir, "tags", |n| {
+        let mut labels = Vec::new();
+        let mut words = vec!["the", "film"];
+        for (bit, (word, label)) in [("great", "joy"), ("awful", "anger"), ("dull", "boredom")]
+            .into_iter()
+            .enumerate()
+        {
+            if (n >> bit) & 1 == 1 {
+                words.push(word);
+                labels.push(label);
+            }
+        }
+        words.push(WORDS[n % WORDS.len()]);
+        serde_json::json!({"text": words.join(" "), "labels": labels})
+    })
+}
+
+/// Sentence pairs with a float similarity score (`sentence1`, `sentence2`, `label`), the
+/// score following how many cue words the pair shares.
+pub fn tiny_regression_dataset(dir: &Path) -> PathBuf {
+    jsonl_dataset(dir, "similarity", |n| {
+        let cue = ["awful", "fine", "great"][n % 3];
+        let shared = n % 4;
+        let second: Vec<&str> = (0..4)
+            .map(|k| {
+                if k < shared {
+                    cue
+                } else {
+                    WORDS[(n + k * 5) % 11]
+                }
+            })
+            .collect();
+        serde_json::json!({
+            "sentence1": format!("the film was {cue}"),
+            "sentence2": second.join(" "),
+            "label": shared as f64 * 1.25,
+        })
+    })
+}
