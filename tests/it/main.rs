@@ -13,6 +13,7 @@ mod app_shell;
 mod app_train;
 mod data_pipeline;
 mod data_spm;
+mod data_tasks;
 mod data_wordpiece;
 mod export_cli;
 mod hub_api;
