@@ -17,7 +17,9 @@ use super::error::{DataError, Result};
 use super::labels::{self, LabelSet, LabelSource};
 use super::read::{RawSplit, read_split};
 use super::source::{SplitSource, resolve_split, split_from_files};
-use super::task_labels::{RowLabels, align_word_labels, encode_for_task, guess_task, inside_tags};
+use super::task_labels::{
+    RowLabels, align_word_labels, encode_for_task, encode_word_tags, guess_task, inside_tags,
+};
 use super::tokenize::{TextTokenizer, TokenColumns, TokenizeOptions, tokenize, tokenize_words};
 use crate::task::Task;
 
@@ -455,13 +457,16 @@ pub fn tokenize_raw(
         None => labels::label_set(raw, &mapping.label)?,
     };
     let (tokens, labels) = if task.per_token() {
+        if let Some(pair) = &mapping.text_pair {
+            return Err(DataError::Invalid(format!(
+                "token classification reads one word list ('{}'); unset text_pair_column \
+                 ('{pair}')",
+                mapping.text
+            )));
+        }
         let words = word_lists(raw, &mapping.text)?;
         let counts: Vec<usize> = words.iter().map(Vec::len).collect();
-        let RowLabels::WordTags(tags) =
-            encode_for_task(raw, &mapping.label, task, &label_set, Some(&counts))?
-        else {
-            unreachable!("token classification encodes word tags")
-        };
+        let tags = encode_word_tags(raw, &mapping.label, &label_set, &counts)?;
         let (tokens, word_ids) = tokenize_words(tokenizer, &words, options, progress)?;
         let inside = inside_tags(&label_set.names);
         let mut aligned = Vec::with_capacity(word_ids.len());
@@ -476,7 +481,7 @@ pub fn tokenize_raw(
         }
         (tokens, LabelColumn::Tokens(aligned))
     } else {
-        let labels = encode_for_task(raw, &mapping.label, task, &label_set, None)?;
+        let labels = encode_for_task(raw, &mapping.label, task, &label_set)?;
         let first = text_column(raw, &mapping.text)?;
         let second = mapping
             .text_pair
@@ -708,7 +713,7 @@ fn with_token_columns(
     let labels: ArrayRef = match labels {
         LabelColumn::Rows(RowLabels::Classes(ids)) => Arc::new(UInt32Array::from(ids)),
         LabelColumn::Rows(RowLabels::Scores(scores)) => Arc::new(Float32Array::from(scores)),
-        LabelColumn::Rows(RowLabels::ClassSets(sets) | RowLabels::WordTags(sets)) => {
+        LabelColumn::Rows(RowLabels::ClassSets(sets)) => {
             let set_offsets = OffsetBuffer::from_lengths(sets.iter().map(Vec::len));
             let ids: Vec<u32> = sets.into_iter().flatten().collect();
             list_with(&set_offsets, &item_u32, Arc::new(UInt32Array::from(ids)))?

@@ -60,24 +60,22 @@ fn is_list(data_type: &DataType) -> bool {
     matches!(data_type, DataType::List(_) | DataType::LargeList(_))
 }
 
-/// Labels per row, before tokenization.
+/// Labels per row of a sequence-level task, before tokenization.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RowLabels {
     Classes(Vec<u32>),
     Scores(Vec<f32>),
     ClassSets(Vec<Vec<u32>>),
-    /// A class per word; the words are the text column's lists.
-    WordTags(Vec<Vec<u32>>),
 }
 
-/// The label column in the form `task` needs, every row checked: classes against `labels`,
-/// numbers for regression, one tag per word (`word_counts`) for token classification.
+/// The label column in the form a sequence-level `task` needs, every row checked: classes
+/// against `labels`, numbers for regression. Token classification's tags come from
+/// [`encode_word_tags`].
 pub fn encode_for_task(
     raw: &RawSplit,
     column: &str,
     task: Task,
     labels: &LabelSet,
-    word_counts: Option<&[usize]>,
 ) -> Result<RowLabels> {
     match task {
         Task::SingleLabelClassification => Ok(RowLabels::Classes(labels::encode_labels(
@@ -87,34 +85,42 @@ pub fn encode_for_task(
         Task::MultiLabelClassification => {
             Ok(RowLabels::ClassSets(class_lists(raw, column, labels)?))
         }
-        Task::TokenClassification => {
-            let tags = class_lists(raw, column, labels)?;
-            let words = word_counts.ok_or_else(|| {
-                DataError::Invalid("token classification needs a word list column".into())
-            })?;
-            for (row, (tags, &words)) in tags.iter().zip(words).enumerate() {
-                if words == 0 {
-                    let (path, at) = raw.locate(row);
-                    return Err(DataError::EmptyLabelList {
-                        path,
-                        at,
-                        column: column.into(),
-                    });
-                }
-                if tags.len() != words {
-                    let (path, at) = raw.locate(row);
-                    return Err(DataError::TagCountMismatch {
-                        path,
-                        at,
-                        column: column.into(),
-                        tags: tags.len(),
-                        words,
-                    });
-                }
-            }
-            Ok(RowLabels::WordTags(tags))
+        Task::TokenClassification => Err(DataError::Invalid(
+            "token classification's tags are read per word (encode_word_tags)".into(),
+        )),
+    }
+}
+
+/// A tag per word for token classification, checked against `labels` and against each row's
+/// word count (`word_counts`, from the word list column).
+pub fn encode_word_tags(
+    raw: &RawSplit,
+    column: &str,
+    labels: &LabelSet,
+    word_counts: &[usize],
+) -> Result<Vec<Vec<u32>>> {
+    let tags = class_lists(raw, column, labels)?;
+    for (row, (tags, &words)) in tags.iter().zip(word_counts).enumerate() {
+        if words == 0 {
+            let (path, at) = raw.locate(row);
+            return Err(DataError::EmptyLabelList {
+                path,
+                at,
+                column: column.into(),
+            });
+        }
+        if tags.len() != words {
+            let (path, at) = raw.locate(row);
+            return Err(DataError::TagCountMismatch {
+                path,
+                at,
+                column: column.into(),
+                tags: tags.len(),
+                words,
+            });
         }
     }
+    Ok(tags)
 }
 
 /// A number per row; text that does not parse as one is an error naming its row.
