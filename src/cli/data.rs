@@ -306,12 +306,7 @@ fn print_overview(split: &TokenizedSplit) {
         };
         println!("  {name:<20} {dtype:<12}{role}");
     }
-    println!(
-        "\nTask: {} ({}): {}",
-        meta.task.title(),
-        meta.task.name(),
-        meta.task_reason
-    );
+    println!("\nTask: {}: {}", meta.task.name(), meta.task_reason);
 }
 
 /// The balance of the labels as the task reads them, with the skew that calls for
@@ -320,7 +315,11 @@ fn print_balance(balance: &Balance) {
     let bars = |counts: &[(String, usize)], total: usize, ids: bool| {
         let total = total.max(1);
         for (id, (name, n)) in counts.iter().enumerate() {
-            let id = if ids { format!("{id:>3}") } else { "   ".into() };
+            let id = if ids {
+                format!("{id:>3}")
+            } else {
+                "   ".into()
+            };
             println!(
                 "  {id} {name:<24} {n:>7}  {:>5.1}%  {}",
                 *n as f64 * 100.0 / total as f64,
@@ -337,9 +336,7 @@ fn print_balance(balance: &Balance) {
             rows_without_labels,
             mean_labels_per_row,
         } => {
-            println!(
-                "\nRows per label ({mean_labels_per_row:.2} labels per row on average):"
-            );
+            println!("\nRows per label ({mean_labels_per_row:.2} labels per row on average):");
             let mut counts = balance.classes.clone();
             counts.push(("(no label)".into(), *rows_without_labels));
             bars(&counts, balance.rows, false);
@@ -363,7 +360,13 @@ fn print_balance(balance: &Balance) {
                 "\nScores: min {:.4}, mean {:.4}, max {:.4} over {} rows",
                 scores.min, scores.mean, scores.max, balance.rows
             );
-            let widest = scores.histogram.iter().map(|b| b.rows).max().unwrap_or(1).max(1);
+            let widest = scores
+                .histogram
+                .iter()
+                .map(|b| b.rows)
+                .max()
+                .unwrap_or(1)
+                .max(1);
             for bucket in &scores.histogram {
                 println!(
                     "  {:>9.4} - {:<9.4} {:>7} {}",
@@ -399,7 +402,9 @@ fn balance_json(balance: &Balance) -> serde_json::Value {
             .collect()
     };
     let mut out = match &balance.detail {
-        TaskBalance::Classes => json!({"kind": "classes", "classes": counts(&balance.classes, "rows")}),
+        TaskBalance::Classes => {
+            json!({"kind": "classes", "classes": counts(&balance.classes, "rows")})
+        }
         TaskBalance::LabelSets {
             rows_without_labels,
             mean_labels_per_row,

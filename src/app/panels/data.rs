@@ -731,8 +731,7 @@ fn task_guess_line(ui: &mut egui::Ui, recipe: &TrainConfig, view: &ColumnsView) 
         None => return,
         Some(Err(reason)) => {
             ui.label(
-                RichText::new(format!("No task guess: {reason}"))
-                    .color(ui.visuals().warn_fg_color),
+                RichText::new(format!("No task guess: {reason}")).color(ui.visuals().warn_fg_color),
             );
             return;
         }
@@ -744,7 +743,11 @@ fn task_guess_line(ui: &mut egui::Ui, recipe: &TrainConfig, view: &ColumnsView) 
             false,
         ),
         Some(task) if task == guess.task => (
-            format!("Set to {} (the data agrees: {})", task.title(), guess.reason),
+            format!(
+                "Set to {} (the data agrees: {})",
+                task.title(),
+                guess.reason
+            ),
             false,
         ),
         Some(task) => (
@@ -1029,11 +1032,18 @@ fn class_weights_offer(ui: &mut egui::Ui, balance: &Balance, recipe: &mut TrainC
     if !balance.task.uses_cross_entropy() {
         if recipe.class_weights != ClassWeights::None {
             ui.horizontal_wrapped(|ui| {
-                ui.label(RichText::new(format!(
-                    "class_weights apply to single-label and token classification, not to {}.",
-                    balance.task.title()
-                )).color(warn));
-                if ui.button(UNWEIGHTED).on_hover_text("Sets class_weights = \"none\"").clicked() {
+                ui.label(
+                    RichText::new(format!(
+                        "class_weights apply to single-label and token classification, not to {}.",
+                        balance.task.title()
+                    ))
+                    .color(warn),
+                );
+                if ui
+                    .button(UNWEIGHTED)
+                    .on_hover_text("Sets class_weights = \"none\"")
+                    .clicked()
+                {
                     recipe.class_weights = ClassWeights::None;
                 }
             });
@@ -1055,17 +1065,20 @@ fn class_weights_offer(ui: &mut egui::Ui, balance: &Balance, recipe: &mut TrainC
                 )
                 .wrap(),
             );
-            if ui
-                .button(WEIGHT_CLASSES)
-                .on_hover_text(format!(
-                    "Sets class_weights = \"balanced\" (sklearn's n_samples / (n_classes * \
-                     count)); on this split: {}",
-                    weights_text(&balance.balanced_weights())
-                ))
-                .clicked()
-            {
-                recipe.class_weights = ClassWeights::Balanced;
-            }
+            // Its own row: a column's justified layout would stretch the button.
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button(WEIGHT_CLASSES)
+                    .on_hover_text(format!(
+                        "Sets class_weights = \"balanced\" (sklearn's n_samples / (n_classes \
+                         * count)); on this split: {}",
+                        weights_text(&balance.balanced_weights())
+                    ))
+                    .clicked()
+                {
+                    recipe.class_weights = ClassWeights::Balanced;
+                }
+            });
         }
         (weights, _) => {
             let shown = match weights {
@@ -1079,13 +1092,15 @@ fn class_weights_offer(ui: &mut egui::Ui, balance: &Balance, recipe: &mut TrainC
                 ),
             };
             ui.add(egui::Label::new(shown).wrap());
-            if ui
-                .button(UNWEIGHTED)
-                .on_hover_text("Sets class_weights = \"none\": every class weighs 1")
-                .clicked()
-            {
-                recipe.class_weights = ClassWeights::None;
-            }
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button(UNWEIGHTED)
+                    .on_hover_text("Sets class_weights = \"none\": every class weighs 1")
+                    .clicked()
+                {
+                    recipe.class_weights = ClassWeights::None;
+                }
+            });
         }
     }
 }

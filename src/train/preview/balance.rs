@@ -293,8 +293,8 @@ mod tests {
     fn balanced_weights_are_sklearns() {
         // sklearn: compute_class_weight("balanced", classes=[0,1], y=[0]*30+[1]*10)
         // = 40 / (2 * [30, 10]) = [0.6667, 2.0]
-        let weights = balance(Task::SingleLabelClassification, &[("a", 30), ("b", 10)])
-            .balanced_weights();
+        let weights =
+            balance(Task::SingleLabelClassification, &[("a", 30), ("b", 10)]).balanced_weights();
         assert!((weights[0] - 2.0 / 3.0).abs() < 1e-6 && (weights[1] - 2.0).abs() < 1e-6);
     }
 
@@ -322,7 +322,11 @@ mod tests {
         assert_eq!(summary.histogram.len(), SCORE_BUCKETS);
         assert_eq!(summary.histogram.iter().map(|b| b.rows).sum::<usize>(), 6);
         assert_eq!(summary.histogram[0].rows, 1);
-        assert_eq!(summary.histogram[SCORE_BUCKETS - 1].rows, 1, "5.0 is in the last");
+        assert_eq!(
+            summary.histogram[SCORE_BUCKETS - 1].rows,
+            1,
+            "5.0 is in the last"
+        );
         // Buckets are 5/12 wide: 1.0 is in bucket 2, 2.6 in 6, 3.5 in 8.
         let rows: Vec<usize> = summary.histogram.iter().map(|b| b.rows).collect();
         assert_eq!(rows, [1, 0, 1, 0, 0, 0, 1, 0, 2, 0, 0, 1]);
