@@ -304,6 +304,18 @@ fn token_classification_balance_counts_entities_per_type_and_offers_class_weight
         ClassWeights::Balanced
     );
     assert!(has_label_containing(&harness, "class_weights = balanced: "));
+    // The Train form's field is the same key.
+    click(&mut harness, &Tab::Train.nav_label());
+    click(&mut harness, "Task");
+    assert_eq!(
+        harness
+            .get_by_label("class_weights")
+            .accesskit_node()
+            .value()
+            .as_deref(),
+        Some("balanced")
+    );
+    click(&mut harness, &Tab::Data.nav_label());
     click(&mut harness, "Unweighted");
     assert_eq!(
         harness.state().state.recipe.class_weights,
