@@ -1,4 +1,6 @@
-//! `wick data inspect`: what the tokenizer and the collator make of a dataset.
+//! `wick data inspect`: what the tokenizer and the collator make of a dataset: the task the
+//! data reads as (and why), the balance of its labels per task, and the first padded batch
+//! (for token classification with each sub-token's aligned label, -100 where not trained on).
 
 use anyhow::Result;
 use clap::Args;
@@ -10,6 +12,8 @@ use crate::data::{
     TextTokenizer, TokenizeOptions, TokenizedSplit,
 };
 use crate::hub::{self, HubSettings};
+use crate::task::Task;
+use crate::train::preview::{Balance, TaskBalance};
 
 pub(super) const EXAMPLES: &str = "\
 Examples:
@@ -22,7 +26,11 @@ Examples:
 
   # Your own CSV, naming the columns
   wick data inspect --data reviews.csv --text-column review --label-column stars \\
-      --tokenizer distilbert/distilbert-base-uncased";
+      --tokenizer distilbert/distilbert-base-uncased
+
+  # Named entities: each sub-token with its aligned tag
+  wick data inspect --data ../shared/hub/datasets/eriktks/conll2003 --split validation \\
+      --tokenizer ../shared/hub/models/sentence-transformers/all-MiniLM-L6-v2";
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {
@@ -61,6 +69,13 @@ pub struct InspectArgs {
     /// Column with the class label [default: guessed].
     #[arg(long)]
     pub label_column: Option<String>,
+    /// The task (single_label_classification, multi_label_classification, regression,
+    /// token_classification) [default: read off the label column's type].
+    #[arg(long, value_parser = parse_task)]
+    pub task: Option<Task>,
+    /// Token classification: label every piece of a word (B- becomes I-), not only the first.
+    #[arg(long)]
+    pub label_all_tokens: bool,
     /// Tokenizer threads [default: one per core].
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
@@ -73,6 +88,13 @@ pub struct InspectArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_task(name: &str) -> Result<Task, String> {
+    Task::from_name(name).ok_or_else(|| {
+        let names: Vec<&str> = Task::ALL.iter().map(|t| t.name()).collect();
+        format!("unknown task '{name}': one of {}", names.join(", "))
+    })
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -104,8 +126,8 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             label: args.label_column.clone(),
         },
         labels: None,
-        task: None,
-        label_all_tokens: false,
+        task: args.task,
+        label_all_tokens: args.label_all_tokens,
     };
     let options = TokenizeOptions {
         max_length: args.max_length,
@@ -149,6 +171,7 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
     let lengths = split.lengths();
     let summary = data::LengthSummary::of(&lengths, split.meta.max_length);
     let histogram = data::length_histogram(&lengths, 12);
+    let task_balance = Balance::of(&split);
 
     if args.json {
         fn rows<'a>(batch: &HostBatch, field: &'a [u32]) -> Vec<&'a [u32]> {
@@ -166,7 +189,10 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             "columns": split.meta.mapping,
             "label_names": split.meta.labels.names,
             "label_source": split.meta.labels.source,
+            "task": split.meta.task.name(),
+            "task_reason": split.meta.task_reason,
             "class_balance": balance.iter().map(|(id, name, n)| json!({"id": id, "name": name, "rows": n})).collect::<Vec<_>>(),
+            "balance": balance_json(&task_balance),
             "max_length": split.meta.max_length,
             "lengths": summary,
             "length_histogram": histogram,
@@ -189,6 +215,7 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
     }
 
     print_overview(&split);
+    print_balance(&task_balance);
     println!(
         "\nToken lengths (max_length {}): min {}, median {}, p95 {}, max {}; {} rows reach max_length",
         split.meta.max_length,
@@ -279,18 +306,141 @@ fn print_overview(split: &TokenizedSplit) {
         };
         println!("  {name:<20} {dtype:<12}{role}");
     }
-    println!("\nClass balance:");
-    let total = split.len().max(1);
-    for (id, name, rows) in class_balance_rows(split) {
+    println!("\nTask: {}: {}", meta.task.name(), meta.task_reason);
+}
+
+/// The balance of the labels as the task reads them, with the skew that calls for
+/// `class_weights = "balanced"`.
+fn print_balance(balance: &Balance) {
+    let bars = |counts: &[(String, usize)], total: usize, ids: bool| {
+        let total = total.max(1);
+        for (id, (name, n)) in counts.iter().enumerate() {
+            let id = if ids {
+                format!("{id:>3}")
+            } else {
+                "   ".into()
+            };
+            println!(
+                "  {id} {name:<24} {n:>7}  {:>5.1}%  {}",
+                *n as f64 * 100.0 / total as f64,
+                "#".repeat(n * 40 / total)
+            );
+        }
+    };
+    match &balance.detail {
+        TaskBalance::Classes => {
+            println!("\nClass balance (rows per class):");
+            bars(&balance.classes, balance.rows, true);
+        }
+        TaskBalance::LabelSets {
+            rows_without_labels,
+            mean_labels_per_row,
+        } => {
+            println!("\nRows per label ({mean_labels_per_row:.2} labels per row on average):");
+            let mut counts = balance.classes.clone();
+            counts.push(("(no label)".into(), *rows_without_labels));
+            bars(&counts, balance.rows, false);
+        }
+        TaskBalance::Entities {
+            per_type,
+            rows_without_entities,
+        } => {
+            let entities: usize = per_type.iter().map(|(_, n)| n).sum();
+            println!(
+                "\nEntities per type ({entities} in {} rows; {rows_without_entities} rows have none):",
+                balance.rows
+            );
+            bars(per_type, entities, false);
+            println!("\nTags (tokens trained on):");
+            let tokens = balance.classes.iter().map(|(_, n)| n).sum();
+            bars(&balance.classes, tokens, true);
+        }
+        TaskBalance::Scores(scores) => {
+            println!(
+                "\nScores: min {:.4}, mean {:.4}, max {:.4} over {} rows",
+                scores.min, scores.mean, scores.max, balance.rows
+            );
+            let widest = scores
+                .histogram
+                .iter()
+                .map(|b| b.rows)
+                .max()
+                .unwrap_or(1)
+                .max(1);
+            for bucket in &scores.histogram {
+                println!(
+                    "  {:>9.4} - {:<9.4} {:>7} {}",
+                    bucket.from,
+                    bucket.to,
+                    bucket.rows,
+                    "#".repeat(bucket.rows * 40 / widest)
+                );
+            }
+        }
+    }
+    if let Some(skew) = balance.skew() {
+        let weights: Vec<String> = balance
+            .classes
+            .iter()
+            .zip(balance.balanced_weights())
+            .map(|((name, _), w)| format!("{name} {w:.3}"))
+            .collect();
         println!(
-            "  {id:>3} {name:<24} {rows:>7}  {:>5.1}%  {}",
-            rows as f64 * 100.0 / total as f64,
-            "#".repeat(rows * 40 / total)
+            "\nSkewed classes: {}. class_weights = \"balanced\" would weigh them {}.",
+            skew.describe(balance.unit()),
+            weights.join(", ")
         );
     }
 }
 
-/// Each row as aligned columns: piece, id, mask, type id. Wraps long rows.
+/// The per-task balance for `--json`: counts as objects, the kind of balance named.
+fn balance_json(balance: &Balance) -> serde_json::Value {
+    let counts = |counts: &[(String, usize)], unit: &str| -> Vec<serde_json::Value> {
+        counts
+            .iter()
+            .map(|(name, n)| json!({"name": name, unit: n}))
+            .collect()
+    };
+    let mut out = match &balance.detail {
+        TaskBalance::Classes => {
+            json!({"kind": "classes", "classes": counts(&balance.classes, "rows")})
+        }
+        TaskBalance::LabelSets {
+            rows_without_labels,
+            mean_labels_per_row,
+        } => json!({
+            "kind": "label_sets",
+            "labels": counts(&balance.classes, "rows"),
+            "rows_without_labels": rows_without_labels,
+            "mean_labels_per_row": mean_labels_per_row,
+        }),
+        TaskBalance::Entities {
+            per_type,
+            rows_without_entities,
+        } => json!({
+            "kind": "entities",
+            "entities": per_type.iter().map(|(kind, n)| json!({"type": kind, "entities": n})).collect::<Vec<_>>(),
+            "rows_without_entities": rows_without_entities,
+            "tags": counts(&balance.classes, "tokens"),
+        }),
+        TaskBalance::Scores(scores) => json!({
+            "kind": "scores",
+            "min": scores.min,
+            "max": scores.max,
+            "mean": scores.mean,
+            "histogram": scores.histogram,
+        }),
+    };
+    out["rows"] = balance.rows.into();
+    out["skewed"] = balance.skew().is_some().into();
+    if balance.task.uses_cross_entropy() {
+        out["balanced_weights"] = balance.balanced_weights().into();
+    }
+    out
+}
+
+/// Each row as aligned columns: piece, (token classification: the aligned label, -100 where
+/// not trained on), id, mask, type id. Wraps long rows.
 fn print_token_grid(batch: &HostBatch, split: &TokenizedSplit, tokenizer: &TextTokenizer) {
     const WIDTH: usize = 110;
     for i in 0..batch.len() {
@@ -304,14 +454,32 @@ fn print_token_grid(batch: &HostBatch, split: &TokenizedSplit, tokenizer: &TextT
         let ids = batch.row(&batch.input_ids, i);
         let mask = batch.row(&batch.attention_mask, i);
         let types = batch.row(&batch.token_type_ids, i);
-        let cells: Vec<[String; 4]> = (0..batch.seq_len)
+        let names = &split.meta.labels.names;
+        let token_labels = batch.labels.token_row(i, batch.seq_len);
+        let tag = |t: usize| match token_labels.map(|labels| labels[t]) {
+            Some(label) => usize::try_from(label)
+                .ok()
+                .and_then(|l| names.get(l).cloned())
+                .unwrap_or_else(|| label.to_string()),
+            None => String::new(),
+        };
+        let rows: &[&str] = if token_labels.is_some() {
+            &["piece", "label", "id", "mask", "type"]
+        } else {
+            &["piece", "id", "mask", "type"]
+        };
+        let cells: Vec<Vec<String>> = (0..batch.seq_len)
             .map(|t| {
-                [
-                    tokenizer.piece(ids[t]),
+                let mut cell = vec![tokenizer.piece(ids[t])];
+                if token_labels.is_some() {
+                    cell.push(tag(t));
+                }
+                cell.extend([
                     ids[t].to_string(),
                     mask[t].to_string(),
                     types[t].to_string(),
-                ]
+                ]);
+                cell
             })
             .collect();
         let mut start = 0;
@@ -331,7 +499,7 @@ fn print_token_grid(batch: &HostBatch, split: &TokenizedSplit, tokenizer: &TextT
                 used += w;
                 end += 1;
             }
-            for (k, name) in ["piece", "id", "mask", "type"].iter().enumerate() {
+            for (k, name) in rows.iter().enumerate() {
                 let line: String = cells[start..end]
                     .iter()
                     .map(|c| {

@@ -3,6 +3,12 @@
 //! through the tokenized-split cache, then the epoch's batches in the sampler's order, a
 //! length histogram with the max_length cut, the class balance and the padding cost of three
 //! batching strategies. Progress goes to a callback; the app turns it into its status bar.
+//! The task the data points to is guessed from the columns' types alone, so the Data panel
+//! says it (and why) as soon as the columns are read, and again for each choice of columns.
+
+mod balance;
+
+pub use balance::{Balance, SKEW_RATIO, ScoreBucket, ScoreSummary, Skew, TaskBalance};
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -11,10 +17,11 @@ use std::time::Instant;
 use super::{RecipeInputs, TrainError, split_request, train_order};
 use crate::data::{
     self, CacheStatus, Collator, ColumnMapping, ColumnOverrides, DatasetCache, LengthBucket,
-    LengthSummary, Padding, PaddingReport, TextTokenizer, TokenizedSplit,
+    LengthSummary, Padding, PaddingReport, RawSplit, TaskGuess, TextTokenizer, TokenizedSplit,
 };
 use crate::hub::{self, EventSink, HubSettings};
 use crate::recipe::TrainConfig;
+use crate::task::Task;
 
 /// Buckets of the length histogram.
 const HISTOGRAM_BUCKETS: usize = 24;
@@ -29,6 +36,29 @@ pub struct ColumnsView {
     /// The guess, or why nothing could be guessed.
     pub guess: Result<ColumnMapping, String>,
     pub rows: usize,
+    /// The split's columns without their rows: all that guessing the task reads.
+    pub shape: Option<RawSplit>,
+}
+
+impl ColumnsView {
+    /// What the data says the task is for the recipe's columns (the guessed ones where
+    /// the recipe names none); `None` until a text and a label column are known.
+    pub fn task_guess(&self, recipe: &TrainConfig) -> Option<Result<TaskGuess, String>> {
+        let shape = self.shape.as_ref()?;
+        let guessed = self.guess.as_ref().ok();
+        let mapping = ColumnMapping {
+            text: recipe
+                .text_column
+                .clone()
+                .or_else(|| guessed.map(|g| g.text.clone()))?,
+            text_pair: recipe.text_pair_column.clone(),
+            label: recipe
+                .label_column
+                .clone()
+                .or_else(|| guessed.map(|g| g.label.clone()))?,
+        };
+        Some(data::guess_task(shape, &mapping).map_err(|e| e.to_string()))
+    }
 }
 
 /// A Tokenize result: the prepared split (kept for stepping through batches) and the numbers.
@@ -69,10 +99,13 @@ pub struct Report {
     pub max_length: usize,
     pub mapping: ColumnMapping,
     pub label_source: String,
+    /// The task the split was prepared for, and why (the data's guess, or the recipe).
+    pub task: Task,
+    pub task_reason: String,
     pub summary: LengthSummary,
     pub histogram: Vec<LengthBucket>,
-    /// Label name and rows, in class-id order.
-    pub balance: Vec<(String, usize)>,
+    /// Per class, and what else the task's balance view shows.
+    pub balance: Balance,
     pub padding: PaddingReport,
     pub batch_size: usize,
     pub order: String,
@@ -103,6 +136,23 @@ pub struct RowView {
     pub type_ids: Vec<u32>,
 }
 
+impl RowView {
+    /// Why token `t` is not trained on, for a -100 in the inspector; `None` when it is.
+    pub fn ignored_because(&self, t: usize) -> Option<&'static str> {
+        let labels = self.token_labels.as_ref()?;
+        if labels.get(t)?.is_some() {
+            return None;
+        }
+        Some(if self.attention_mask.get(t) == Some(&0) {
+            "-100: not trained on (padding)"
+        } else if self.pieces.get(t).is_some_and(|p| p.starts_with("##")) {
+            "-100: not trained on (a later piece of a word)"
+        } else {
+            "-100: not trained on (a special token, or a later piece of a word)"
+        })
+    }
+}
+
 /// How the batch inspector pads (training always pads dynamically).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum PreviewPadding {
@@ -123,7 +173,7 @@ pub fn columns_key(recipe: &TrainConfig) -> String {
 /// The recipe settings a preview depends on; a different one marks the preview stale.
 pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
     format!(
-        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}|{:?}",
+        "{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{}",
         columns_key(recipe),
         recipe.model,
         recipe.text_column,
@@ -137,6 +187,8 @@ pub fn signature(recipe: &TrainConfig, padding: PreviewPadding) -> String {
         recipe.resolved_data_seed(),
         recipe.dataloader_drop_last,
         recipe.holdout_percentage(),
+        recipe.task,
+        recipe.label_all_tokens,
     )
 }
 
@@ -159,10 +211,17 @@ pub fn read_columns(
         .collect();
     let guess =
         ColumnMapping::resolve(&raw, &ColumnOverrides::default()).map_err(|e| e.to_string());
+    let shape = RawSplit {
+        source: raw.source.clone(),
+        table: arrow::record_batch::RecordBatch::new_empty(raw.table.schema()),
+        file_rows: Vec::new(),
+        hf_metadata: raw.hf_metadata.clone(),
+    };
     Ok(ColumnsView {
         columns,
         guess,
         rows: raw.num_rows(),
+        shape: Some(shape),
     })
 }
 
@@ -223,16 +282,11 @@ pub fn tokenize_preview(
         max_length: split.meta.max_length,
         mapping: split.meta.mapping.clone(),
         label_source: split.meta.labels.source.to_string(),
+        task: split.meta.task,
+        task_reason: split.meta.task_reason.clone(),
         summary: LengthSummary::of(&lengths, split.meta.max_length),
         histogram: data::length_histogram(&lengths, HISTOGRAM_BUCKETS),
-        balance: split
-            .meta
-            .labels
-            .names
-            .iter()
-            .cloned()
-            .zip(split.class_balance())
-            .collect(),
+        balance: Balance::of(&split),
         padding: data::padding_report(&split, &training_collator, batch_size, data_seed),
         batch_size,
         order: match order {
@@ -275,7 +329,11 @@ pub fn batch_view(prepared: &Prepared, index: usize) -> BatchView {
                 token_labels: batch.labels.token_row(i, batch.seq_len).map(|labels| {
                     labels
                         .iter()
-                        .map(|&l| (l >= 0).then(|| names[l as usize].clone()))
+                        .map(|&l| {
+                            usize::try_from(l)
+                                .ok()
+                                .map(|l| names.get(l).cloned().unwrap_or_else(|| l.to_string()))
+                        })
                         .collect()
                 }),
                 pieces: ids.iter().map(|&id| prepared.tokenizer.piece(id)).collect(),
@@ -310,5 +368,18 @@ mod tests {
         let mut lr = recipe.clone();
         lr.learning_rate *= 2.0;
         assert_eq!(base, signature(&lr, PreviewPadding::Dynamic));
+        let mut task = recipe.clone();
+        task.task = Some(Task::TokenClassification);
+        assert_ne!(base, signature(&task, PreviewPadding::Dynamic));
+        let mut all_tokens = recipe.clone();
+        all_tokens.label_all_tokens = true;
+        assert_ne!(base, signature(&all_tokens, PreviewPadding::Dynamic));
+        let mut weights = recipe.clone();
+        weights.class_weights = crate::recipe::ClassWeights::Balanced;
+        assert_eq!(
+            base,
+            signature(&weights, PreviewPadding::Dynamic),
+            "weights change the loss, not the batches"
+        );
     }
 }

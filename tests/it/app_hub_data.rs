@@ -146,9 +146,17 @@ fn search_pick_tokenize_and_step_through_batches() {
     tokenize(&mut harness, false);
     let report = harness.state().state.data.report().unwrap().clone();
     assert_eq!(report.rows, 40);
-    let names: Vec<&str> = report.balance.iter().map(|(n, _)| n.as_str()).collect();
+    let names: Vec<&str> = report
+        .balance
+        .classes
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
     assert_eq!(names, ["neg", "neu", "pos"]);
-    assert_eq!(report.balance.iter().map(|(_, n)| n).sum::<usize>(), 40);
+    assert_eq!(
+        report.balance.classes.iter().map(|(_, n)| n).sum::<usize>(),
+        40
+    );
     assert!(report.padding.grouped.pad_tokens <= report.padding.dynamic.pad_tokens);
     assert!(report.padding.dynamic.pad_tokens < report.padding.max_length.pad_tokens);
 
@@ -467,7 +475,7 @@ fn mrpc_and_minilm_from_a_mirror_of_the_shared_hub() {
     let report = harness.state().state.data.report().unwrap().clone();
     assert_eq!(report.rows, 3668);
     assert_eq!(
-        report.balance,
+        report.balance.classes,
         vec![
             ("not_equivalent".to_string(), 1194),
             ("equivalent".to_string(), 2474)

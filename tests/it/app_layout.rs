@@ -280,3 +280,40 @@ fn playground_fits_the_smallest_window_with_a_prediction() {
     });
     assert_fits_smallest_window(&mut harness, "Playground with a prediction");
 }
+
+#[test]
+fn data_fits_the_smallest_window_with_token_labels_and_the_class_weights_offer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), offline(scratch.path()), Tab::Data);
+    harness.state_mut().state.recipe = TrainConfig {
+        model: tiny_model(scratch.path()).display().to_string(),
+        dataset: support::tiny::tiny_ner_dataset(scratch.path())
+            .display()
+            .to_string(),
+        ..Default::default()
+    };
+    wait_for(&mut harness, "the columns", |h| {
+        has_label(h, "Label every piece") && !h.state().is_busy()
+    });
+    click(&mut harness, "Tokenize");
+    wait_for(&mut harness, "the batch inspector", |h| {
+        h.state().state.data.batch_view().is_some() && !h.state().is_busy()
+    });
+    assert_fits_smallest_window(&mut harness, "Data with token labels");
+
+    // Further down: the entity counts and the class-weights offer.
+    harness.set_size(wick::app::MIN_WINDOW_SIZE);
+    harness.run_steps(3);
+    harness
+        .get_by_label("Weight the classes (class_weights = balanced)")
+        .scroll_to_me();
+    harness.run_steps(6);
+    let cut = cut_at_smallest_window(&mut harness);
+    assert!(
+        cut.is_empty(),
+        "Data scrolled to the class-weights offer at 800x600 cuts {} widget(s):\n{}",
+        cut.len(),
+        cut.join("\n")
+    );
+}

@@ -5,12 +5,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod app_data_tasks;
 mod app_hub_data;
 mod app_layout;
 mod app_playground;
 mod app_runs;
 mod app_shell;
 mod app_train;
+mod data_inspect_tasks;
 mod data_pipeline;
 mod data_spm;
 mod data_tasks;

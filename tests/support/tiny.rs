@@ -215,3 +215,17 @@ pub fn tiny_regression_dataset(dir: &Path) -> PathBuf {
         })
     })
 }
+
+/// Two rows of named entities (train only) whose words the tiny tokenizer knows whole or
+/// splits into letters: "zorro" is z ##o ##r ##r ##o, so later pieces of a word show.
+pub fn tiny_split_word_dataset(dir: &Path) -> PathBuf {
+    let data = dir.join("split-words");
+    std::fs::create_dir_all(data.join("data")).unwrap();
+    let rows = [
+        serde_json::json!({"tokens": ["great", "zorro", "was", "fun"], "ner_tags": ["B-PER", "I-PER", "O", "O"]}),
+        serde_json::json!({"tokens": ["awful"], "ner_tags": ["B-LOC"]}),
+    ];
+    let lines: Vec<String> = rows.iter().map(|r| r.to_string()).collect();
+    std::fs::write(data.join("data/train.jsonl"), lines.join("\n") + "\n").unwrap();
+    data
+}

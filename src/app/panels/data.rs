@@ -5,6 +5,12 @@
 //! in the sampler's order), a length histogram with the max_length cut, the class balance and
 //! the padding cost of three batching strategies.
 //!
+//! The task is the data's guess (with its reason) until the user picks one beside the
+//! columns; that writes `recipe.task`, the same key as the Train form's Task group. The
+//! inspector and the balance view draw each task's labels: a tag under each sub-token with
+//! the -100s marked, a label set, a score; entities per type; and, when the classes are
+//! skewed, an offer of `class_weights = "balanced"`.
+//!
 //! Reading, tokenizing, collating and the statistics are [`crate::train::preview`]'s, run on
 //! tasks; `ui` only draws the small structs they hand back.
 
@@ -20,11 +26,12 @@ use crate::app::{Action, Cx, Tab};
 #[cfg(test)]
 use crate::data::ColumnMapping;
 use crate::recipe::IntervalStrategy;
-use crate::recipe::TrainConfig;
+use crate::recipe::{ClassWeights, TrainConfig};
+use crate::task::Task as ModelTask;
 use crate::train::TrainError;
 use crate::train::preview::{
-    BatchView, ColumnsView, Prepared, PreviewPadding, Progress, Report, RowView, Tokenized,
-    batch_view, columns_key, read_columns, signature, tokenize_preview,
+    Balance, BatchView, ColumnsView, Prepared, PreviewPadding, Progress, Report, RowView,
+    TaskBalance, Tokenized, batch_view, columns_key, read_columns, signature, tokenize_preview,
 };
 
 /// Tokens drawn per row in the batch inspector (the rest is summarised).
@@ -516,20 +523,27 @@ impl DataPanel {
                 report.max_length
             ),
         ));
+        ui.add(
+            egui::Label::new(widgets::muted(
+                ui,
+                format!("task: {} ({})", report.task.title(), report.task_reason),
+            ))
+            .wrap(),
+        );
         ui.add_space(4.0);
         self.batch_ui(ui, cx);
         ui.add_space(8.0);
         if ui.available_width() < TWO_COLUMNS_WIDTH {
             histogram_ui(ui, &report);
             ui.add_space(8.0);
-            balance_ui(ui, &report);
+            balance_ui(ui, &report, cx.recipe);
             ui.add_space(8.0);
             padding_ui(ui, &report);
             return;
         }
         ui.columns(2, |columns| {
             histogram_ui(&mut columns[0], &report);
-            balance_ui(&mut columns[1], &report);
+            balance_ui(&mut columns[1], &report, cx.recipe);
             columns[1].add_space(8.0);
             padding_ui(&mut columns[1], &report);
         });
@@ -667,11 +681,94 @@ fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsVie
                     .labelled_by(label.id);
                 ui.end_row();
             }
+            task_picker(ui, recipe, view);
         });
+    task_guess_line(ui, recipe, view);
     ui.label(widgets::muted(
         ui,
         format!("{} rows · columns: {}", view.rows, view.columns.join(", ")),
     ));
+}
+
+/// What the picker shows for "no task in the recipe".
+pub const AUTO_TASK: &str = "auto (from the data)";
+
+/// The task (`recipe.task`: unset follows the data) and, for token classification, whether
+/// later pieces of a word are trained on; two rows of the columns grid.
+fn task_picker(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) {
+    let label = ui.label("Task").on_hover_text(
+        "What the model learns: the head, the loss and the metrics follow it. Auto reads it \
+         off the columns' types; the Train form's `task` is the same setting.",
+    );
+    egui::ComboBox::from_id_salt("data-task")
+        .selected_text(recipe.task.map_or(AUTO_TASK, ModelTask::title))
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut recipe.task, None, AUTO_TASK);
+            for task in ModelTask::ALL {
+                ui.selectable_value(&mut recipe.task, Some(task), task.title());
+            }
+        })
+        .response
+        .labelled_by(label.id);
+    ui.end_row();
+    let effective = recipe
+        .task
+        .or_else(|| view.task_guess(recipe).and_then(Result::ok).map(|g| g.task));
+    if effective == Some(ModelTask::TokenClassification) {
+        ui.label("Word pieces");
+        ui.checkbox(&mut recipe.label_all_tokens, "Label every piece")
+            .on_hover_text(
+                "label_all_tokens: later pieces of a word get its label (B- becomes I-) \
+                 instead of -100, which the loss skips",
+            );
+        ui.end_row();
+    }
+}
+
+/// The data's guess and its reason, and how the recipe's choice relates to it.
+fn task_guess_line(ui: &mut egui::Ui, recipe: &TrainConfig, view: &ColumnsView) {
+    let guess = match view.task_guess(recipe) {
+        None => return,
+        Some(Err(reason)) => {
+            ui.label(
+                RichText::new(format!("No task guess: {reason}")).color(ui.visuals().warn_fg_color),
+            );
+            return;
+        }
+        Some(Ok(guess)) => guess,
+    };
+    let (text, warn) = match recipe.task {
+        None => (
+            format!("The data reads as {}: {}", guess.task.title(), guess.reason),
+            false,
+        ),
+        Some(task) if task == guess.task => (
+            format!(
+                "Set to {} (the data agrees: {})",
+                task.title(),
+                guess.reason
+            ),
+            false,
+        ),
+        Some(task) => (
+            format!(
+                "Set to {}; the data reads as {}: {}",
+                task.title(),
+                guess.task.title(),
+                guess.reason
+            ),
+            true,
+        ),
+    };
+    let text = RichText::new(text);
+    ui.add(
+        egui::Label::new(if warn {
+            text.color(ui.visuals().warn_fg_color)
+        } else {
+            text
+        })
+        .wrap(),
+    );
 }
 
 /// The rows' tokens as columns of piece, id, mask and type, at the monospace body size. One
@@ -693,13 +790,21 @@ fn token_grid(ui: &mut egui::Ui, rows: &[RowView]) {
                 // Tokens never wrap: the rows scroll sideways instead.
                 ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
                 for row in rows {
-                    ui.label(
-                        RichText::new(format!("row {} · label {}", row.row, row.label)).strong(),
-                    );
+                    ui.label(RichText::new(format!("row {} · {}", row.row, row.label)).strong());
+                    let tagged = row.token_labels.is_some();
                     ui.horizontal_top(|ui| {
                         ui.spacing_mut().item_spacing = egui::vec2(3.0, 0.0);
                         ui.vertical(|ui| {
-                            for name in ["piece", "id", "mask", "type"] {
+                            ui.label(RichText::new("piece").monospace().color(weak));
+                            if tagged {
+                                ui.label(RichText::new("label").monospace().color(weak))
+                                    .on_hover_text(
+                                        "The label each sub-token is trained on: the first \
+                                         piece of a word gets the word's tag; -100 is not \
+                                         trained on",
+                                    );
+                            }
+                            for name in ["id", "mask", "type"] {
                                 ui.label(RichText::new(name).monospace().color(weak));
                             }
                         });
@@ -714,8 +819,13 @@ fn token_grid(ui: &mut egui::Ui, rows: &[RowView]) {
                                     ui.vertical(|ui| {
                                         let color =
                                             if pad { weak } else { ui.visuals().text_color() };
+                                        ui.label(
+                                            RichText::new(&row.pieces[t]).monospace().color(color),
+                                        );
+                                        if tagged {
+                                            token_label_cell(ui, row, t, weak);
+                                        }
                                         for text in [
-                                            row.pieces[t].clone(),
                                             row.ids[t].to_string(),
                                             row.attention_mask[t].to_string(),
                                             row.type_ids[t].to_string(),
@@ -736,6 +846,29 @@ fn token_grid(ui: &mut egui::Ui, rows: &[RowView]) {
                 }
             });
     });
+}
+
+/// Token `t`'s aligned label: its tag (entities stand out), or a muted -100 that says why
+/// the loss skips it.
+fn token_label_cell(ui: &mut egui::Ui, row: &RowView, t: usize, weak: Color32) {
+    let tag = row
+        .token_labels
+        .as_ref()
+        .and_then(|labels| labels.get(t).cloned().flatten());
+    match tag {
+        Some(tag) if tag == "O" => {
+            ui.label(RichText::new(tag).monospace());
+        }
+        Some(tag) => {
+            let accent = widgets::accent(ui.visuals().dark_mode);
+            ui.label(RichText::new(tag).monospace().strong().color(accent));
+        }
+        None => {
+            let why = row.ignored_because(t).unwrap_or("-100: not trained on");
+            ui.label(RichText::new("-100").monospace().color(weak))
+                .on_hover_text(why);
+        }
+    }
 }
 
 fn histogram_ui(ui: &mut egui::Ui, report: &Report) {
@@ -787,23 +920,189 @@ fn histogram_ui(ui: &mut egui::Ui, report: &Report) {
     }
 }
 
-fn balance_ui(ui: &mut egui::Ui, report: &Report) {
-    ui.strong("Class balance");
-    let total = report.rows.max(1);
-    egui::Grid::new("data-balance")
-        .num_columns(2)
-        .show(ui, |ui| {
-            for (name, rows) in &report.balance {
-                ui.label(name);
-                let fraction = *rows as f32 / total as f32;
-                ui.add(
-                    egui::ProgressBar::new(fraction)
-                        .desired_width(220.0)
-                        .text(format!("{rows} rows ({:.1}%)", fraction * 100.0)),
+fn balance_ui(ui: &mut egui::Ui, report: &Report, recipe: &mut TrainConfig) {
+    let balance = &report.balance;
+    match &balance.detail {
+        TaskBalance::Classes => {
+            ui.strong("Class balance");
+            count_bars(ui, "data-balance", &balance.classes, balance.rows, "rows");
+        }
+        TaskBalance::LabelSets {
+            rows_without_labels,
+            mean_labels_per_row,
+        } => {
+            ui.strong("Rows per label");
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "a row can have several labels: {mean_labels_per_row:.2} per row on average"
+                ),
+            ));
+            let mut rows = balance.classes.clone();
+            rows.push(("(no label)".into(), *rows_without_labels));
+            count_bars(ui, "data-balance", &rows, balance.rows, "rows");
+        }
+        TaskBalance::Entities {
+            per_type,
+            rows_without_entities,
+        } => {
+            let entities: usize = per_type.iter().map(|(_, n)| n).sum();
+            ui.strong("Entities per type");
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "{entities} entities in {} rows; {rows_without_entities} rows have none",
+                    balance.rows
+                ),
+            ));
+            count_bars(ui, "data-entities", per_type, entities, "entities");
+            ui.add_space(6.0);
+            ui.strong("Tags (tokens trained on)");
+            let tokens: usize = balance.classes.iter().map(|(_, n)| n).sum();
+            count_bars(ui, "data-balance", &balance.classes, tokens, "tokens");
+        }
+        TaskBalance::Scores(scores) => {
+            ui.strong("Scores");
+            ui.label(widgets::muted(
+                ui,
+                format!(
+                    "min {:.3} · mean {:.3} · max {:.3} over {} rows",
+                    scores.min, scores.mean, scores.max, balance.rows
+                ),
+            ));
+            let bars: Vec<Bar> = scores
+                .histogram
+                .iter()
+                .map(|b| {
+                    let width = (b.to - b.from).max(1e-6);
+                    Bar::new((b.from + b.to) / 2.0, b.rows as f64)
+                        .width(width * 0.9)
+                        .name(format!("{:.3}-{:.3}", b.from, b.to))
+                })
+                .collect();
+            Plot::new("data-score-histogram")
+                .height(160.0)
+                .allow_scroll(false)
+                .allow_zoom(false)
+                .x_axis_label("score")
+                .y_axis_label("rows")
+                .include_y(0.0)
+                .show(ui, |plot| plot.bar_chart(BarChart::new("rows", bars)));
+        }
+    }
+    class_weights_offer(ui, balance, recipe);
+}
+
+/// One bar per name: its count and share of `total`.
+fn count_bars(ui: &mut egui::Ui, id: &str, counts: &[(String, usize)], total: usize, unit: &str) {
+    let total = total.max(1);
+    egui::Grid::new(id).num_columns(2).show(ui, |ui| {
+        for (name, n) in counts {
+            ui.label(name);
+            let fraction = *n as f32 / total as f32;
+            ui.add(
+                egui::ProgressBar::new(fraction)
+                    .desired_width(220.0)
+                    .text(format!("{n} {unit} ({:.1}%)", fraction * 100.0)),
+            );
+            ui.end_row();
+        }
+    });
+}
+
+/// The button that weighs the classes by their counts.
+pub const WEIGHT_CLASSES: &str = "Weight the classes (class_weights = balanced)";
+/// The button that takes the weights back.
+pub const UNWEIGHTED: &str = "Unweighted";
+
+/// Skewed classes: say so and offer `class_weights = "balanced"` (with a way back); weights
+/// the task cannot use: say so and offer to drop them.
+fn class_weights_offer(ui: &mut egui::Ui, balance: &Balance, recipe: &mut TrainConfig) {
+    let warn = ui.visuals().warn_fg_color;
+    let weights_text = |weights: &[f32]| {
+        balance
+            .classes
+            .iter()
+            .zip(weights)
+            .map(|((name, _), w)| format!("{name} {w:.2}"))
+            .collect::<Vec<_>>()
+            .join(" · ")
+    };
+    ui.add_space(4.0);
+    if !balance.task.uses_cross_entropy() {
+        if recipe.class_weights != ClassWeights::None {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(
+                    RichText::new(format!(
+                        "class_weights apply to single-label and token classification, not to {}.",
+                        balance.task.title()
+                    ))
+                    .color(warn),
                 );
-                ui.end_row();
-            }
-        });
+                if ui
+                    .button(UNWEIGHTED)
+                    .on_hover_text("Sets class_weights = \"none\"")
+                    .clicked()
+                {
+                    recipe.class_weights = ClassWeights::None;
+                }
+            });
+        }
+        return;
+    }
+    let skew = balance.skew();
+    match (&recipe.class_weights, skew) {
+        (ClassWeights::None, None) => {}
+        (ClassWeights::None, Some(skew)) => {
+            ui.add(
+                egui::Label::new(
+                    RichText::new(format!(
+                        "The classes are skewed: {}. Weighing each class by the inverse of its \
+                         count makes the rare ones count as much in the loss.",
+                        skew.describe(balance.unit())
+                    ))
+                    .color(warn),
+                )
+                .wrap(),
+            );
+            // Its own row: a column's justified layout would stretch the button.
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button(WEIGHT_CLASSES)
+                    .on_hover_text(format!(
+                        "Sets class_weights = \"balanced\" (sklearn's n_samples / (n_classes \
+                         * count)); on this split: {}",
+                        weights_text(&balance.balanced_weights())
+                    ))
+                    .clicked()
+                {
+                    recipe.class_weights = ClassWeights::Balanced;
+                }
+            });
+        }
+        (weights, _) => {
+            let shown = match weights {
+                ClassWeights::Given(given) => {
+                    let given: Vec<f32> = given.iter().map(|&w| w as f32).collect();
+                    format!("class_weights as given: {}", weights_text(&given))
+                }
+                _ => format!(
+                    "class_weights = balanced: {}",
+                    weights_text(&balance.balanced_weights())
+                ),
+            };
+            ui.add(egui::Label::new(shown).wrap());
+            ui.horizontal_wrapped(|ui| {
+                if ui
+                    .button(UNWEIGHTED)
+                    .on_hover_text("Sets class_weights = \"none\": every class weighs 1")
+                    .clicked()
+                {
+                    recipe.class_weights = ClassWeights::None;
+                }
+            });
+        }
+    }
 }
 
 fn padding_ui(ui: &mut egui::Ui, report: &Report) {
@@ -858,6 +1157,7 @@ mod tests {
             columns: vec!["id".into(), "body".into(), "stars".into()],
             guess: Err("no text column among id, body, stars".into()),
             rows: 3,
+            shape: None,
         };
         let mut recipe = TrainConfig::default();
         let warning = column_warning(&recipe, &view).expect("a warning before picking");
@@ -881,6 +1181,7 @@ mod tests {
             columns: columns.iter().map(|c| c.to_string()).collect(),
             guess: Ok(guess),
             rows: 3,
+            shape: None,
         }
     }
 

@@ -317,12 +317,11 @@ impl TrainPanel {
             }
             Kind::Choice(options) => {
                 let label = name_label(ui, name, name_width).on_hover_text(&help);
-                let shown = |v: &str| {
-                    if v.is_empty() {
-                        "auto".to_string()
-                    } else {
-                        v.to_string()
-                    }
+                let shown = |v: &str| match v {
+                    // The task's "auto" is the Data panel's guess; say where it comes from.
+                    "" if key == "task" => crate::app::panels::data::AUTO_TASK.to_string(),
+                    "" => "auto".to_string(),
+                    v => v.to_string(),
                 };
                 let mut picked = None;
                 egui::ComboBox::from_id_salt(("train-choice", key))
