@@ -41,10 +41,10 @@ seed = 3
 fn last_eval(run: &Path) -> serde_json::Map<String, serde_json::Value> {
     let text = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
     text.lines()
+        .rev()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter_map(|record| record.as_object().cloned())
-        .filter(|record| record.contains_key("eval_loss"))
-        .last()
+        .find(|record| record.contains_key("eval_loss"))
         .expect("an evaluation was logged")
 }
 
