@@ -27,7 +27,9 @@ use crate::task::Task;
 pub const INPUT_IDS: &str = "input_ids";
 pub const TOKEN_TYPE_IDS: &str = "token_type_ids";
 pub const ATTENTION_MASK: &str = "attention_mask";
-pub const LABELS: &str = "labels";
+/// The labels in the task's form. Not `labels`: a dataset's own label column is often named
+/// that (GoEmotions), and it stays among the original columns.
+pub const LABELS: &str = "wick_labels";
 const ADDED: [&str; 4] = [INPUT_IDS, TOKEN_TYPE_IDS, ATTENTION_MASK, LABELS];
 
 /// Schema metadata key holding [`SplitMeta`] in a cached table.

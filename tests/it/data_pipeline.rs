@@ -177,7 +177,7 @@ fn reads_each_format_with_the_same_result() {
             "input_ids",
             "token_type_ids",
             "attention_mask",
-            "labels"
+            "wick_labels"
         ]
     );
 }
