@@ -561,6 +561,20 @@ pub fn example_diff(a: &Predictions, b: &Predictions) -> Result<ExampleDiff, Com
     })
 }
 
+/// The task a listed run trains for: `run.json` says it; runs written before tasks may
+/// name it in their config, else they are single-label.
+pub fn run_task(summary: &super::RunSummary) -> Task {
+    summary
+        .info
+        .task
+        .or_else(|| {
+            TrainConfig::read_unvalidated(&summary.path.join(super::CONFIG_FILE))
+                .ok()?
+                .task
+        })
+        .unwrap_or_default()
+}
+
 /// What a curve's x axis is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum XAxis {
@@ -1141,6 +1155,39 @@ mod tests {
         assert_eq!(last_logged(&path, "eval_pearson"), None);
         std::fs::write(&path, "{\"step\":2,\"eval_f1\":0.25}").unwrap();
         assert_eq!(last_logged(&path, "eval_f1"), Some((0.25, Some(2))));
+    }
+
+    #[test]
+    fn a_runs_task_comes_from_run_json_then_its_config_else_single_label() {
+        let root = tempfile::tempdir().unwrap();
+        let make = |name: &str, config_task: Option<Task>, run_task: Option<Task>| {
+            let mut cfg = config("");
+            cfg.task = config_task;
+            let mut run = super::super::RunDir::create(root.path(), name, &cfg).unwrap();
+            if let Some(task) = run_task {
+                run.set_task(task).unwrap();
+            }
+        };
+        make("old", None, None);
+        make("old-with-config", Some(Task::Regression), None);
+        make("new", None, Some(Task::TokenClassification));
+        make(
+            "both",
+            Some(Task::Regression),
+            Some(Task::MultiLabelClassification),
+        );
+        let listing = super::super::list_runs(root.path()).unwrap();
+        let task_of = |name: &str| run_task(listing.runs.iter().find(|r| r.name == name).unwrap());
+        assert_eq!(task_of("old"), Task::SingleLabelClassification);
+        assert_eq!(task_of("old-with-config"), Task::Regression);
+        assert_eq!(task_of("new"), Task::TokenClassification);
+        assert_eq!(task_of("both"), Task::MultiLabelClassification);
+        // run.json keeps it.
+        let text = std::fs::read_to_string(root.path().join("new/run.json")).unwrap();
+        assert!(
+            text.contains("\"task\": \"token_classification\""),
+            "{text}"
+        );
     }
 
     #[test]

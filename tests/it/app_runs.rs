@@ -534,7 +534,7 @@ fn last_logged(run: &Path, key: &str) -> serde_json::Value {
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter_map(|record| record.get(key).cloned())
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("{key} was logged"))
 }
 

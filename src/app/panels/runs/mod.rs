@@ -91,19 +91,6 @@ impl Headline {
     }
 }
 
-/// The run's task: `run.json` says it; older runs' configs may name it.
-fn run_task(summary: &RunSummary) -> crate::task::Task {
-    summary
-        .info
-        .task
-        .or_else(|| {
-            TrainConfig::read_unvalidated(&summary.path.join(crate::runs::CONFIG_FILE))
-                .ok()?
-                .task
-        })
-        .unwrap_or_default()
-}
-
 impl RunRow {
     /// The run's name (`run_name`), else its folder's.
     pub fn display_name(&self) -> &str {
@@ -167,7 +154,7 @@ fn list(root: &Path) -> Result<Listing, RunsError> {
         .runs
         .into_iter()
         .map(|summary| {
-            let task = run_task(&summary);
+            let task = compare::run_task(&summary);
             RunRow {
                 fingerprint: Fingerprint::of(&summary.path),
                 durations: summary.info.durations(),
