@@ -487,8 +487,14 @@ fn a_csv_export_that_cannot_be_written_names_the_path() {
 }
 
 /// Two runs of a task's tiny data (`tiny_encoder`, so the head is the task's), named
-/// `<prefix>-a` and `<prefix>-b`, in `runs_root`.
-fn two_task_runs(dir: &Path, data: &Path, prefix: &str, runs_root: &Path) -> [PathBuf; 2] {
+/// `<prefix>-a` and `<prefix>-b`, in `runs_root`; B's recipe adds `extra_b`.
+fn two_task_runs(
+    dir: &Path,
+    data: &Path,
+    prefix: &str,
+    runs_root: &Path,
+    extra_b: &str,
+) -> [PathBuf; 2] {
     let model = tiny_encoder(dir);
     ["a", "b"].map(|side| {
         let text = format!(
@@ -504,10 +510,12 @@ eval_strategy = "epoch"
 save_strategy = "epoch"
 save_total_limit = 1
 seed = 3
+{extra}
 "#,
             model = model.display(),
             data = data.display(),
             lr = if side == "a" { 1e-3 } else { 3e-3 },
+            extra = if side == "b" { extra_b } else { "" },
         );
         let config = TrainConfig::from_toml_str(&text).expect("test config is valid");
         train_to_end(config, dir, runs_root)
@@ -600,22 +608,10 @@ fn iob2_entities(tags: &[&str]) -> Vec<(String, usize, usize)> {
     entities
 }
 
-#[test]
-fn two_token_classifiers_list_the_entities_one_found_and_the_other_missed() {
-    let dir = tempfile::tempdir().unwrap();
-    let runs_root = dir.path().join("runs");
-    let data = tiny_ner_dataset(dir.path());
-    let [a, b] = two_task_runs(dir.path(), &data, "ner", &runs_root);
-
-    // The trainer's file: the data's words, gold tags and entities, a tag per word.
-    let written = read_json(&a.join("predictions.json"));
-    assert_eq!(written["task"], "token_classification");
-    assert_eq!(written["metrics"]["eval_f1"], last_logged(&a, "eval_f1"));
-    let names: Vec<String> = serde_json::from_value(written["label_names"].clone()).unwrap();
-    let gold = validation_rows(&data);
-    let rows = written["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), gold.len());
-    for (row, data_row) in rows.iter().zip(&gold) {
+/// Token rows as the data has them: its words, its tags (by name), the entities IOB2 reads
+/// off them, and a predicted tag per word.
+fn check_token_rows(rows: &[serde_json::Value], names: &[String], gold: &[serde_json::Value]) {
+    for (row, data_row) in rows.iter().zip(gold) {
         assert_eq!(row["words"], data_row["tokens"]);
         let tags: Vec<&str> = row["tags"]
             .as_array()
@@ -643,6 +639,55 @@ fn two_token_classifiers_list_the_entities_one_found_and_the_other_missed() {
             .collect();
         assert_eq!(entities, iob2_entities(&tags), "row {}", row["row"]);
     }
+}
+
+#[test]
+fn two_token_classifiers_list_the_entities_one_found_and_the_other_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs_root = dir.path().join("runs");
+    let data = tiny_ner_dataset(dir.path());
+    // Validation words of several pieces ("great" "##l" "##y"), so that the tokens that
+    // carry a label are not the words when every piece is labelled.
+    let validation = data.join("data/validation.jsonl");
+    let pieces: Vec<String> = std::fs::read_to_string(&validation)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            let mut row: serde_json::Value = serde_json::from_str(line).unwrap();
+            for word in row["tokens"].as_array_mut().unwrap() {
+                match word.as_str() {
+                    Some("great") => *word = "greatly".into(),
+                    Some("film") => *word = "films".into(),
+                    _ => {}
+                }
+            }
+            row.to_string()
+        })
+        .collect();
+    std::fs::write(&validation, pieces.join("\n") + "\n").unwrap();
+    // B labels every piece of a word: its words come from the tokenizer's word ids.
+    let [a, b] = two_task_runs(
+        dir.path(),
+        &data,
+        "ner",
+        &runs_root,
+        "label_all_tokens = true",
+    );
+
+    // The trainer's files: the data's words, gold tags and entities, a tag per word.
+    let gold = validation_rows(&data);
+    for run in [&b, &a] {
+        let written = read_json(&run.join("predictions.json"));
+        assert_eq!(written["task"], "token_classification");
+        assert_eq!(written["metrics"]["eval_f1"], last_logged(run, "eval_f1"));
+        let names: Vec<String> = serde_json::from_value(written["label_names"].clone()).unwrap();
+        let rows = written["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), gold.len());
+        check_token_rows(rows, &names, &gold);
+    }
+    let written = read_json(&a.join("predictions.json"));
+    let names: Vec<String> = serde_json::from_value(written["label_names"].clone()).unwrap();
+    let rows = written["rows"].as_array().unwrap();
     let info = wick::runs::RunDir::open(&a).unwrap().info().clone();
     assert_eq!(info.task, Some(wick::task::Task::TokenClassification));
 
@@ -739,7 +784,7 @@ fn two_regressors_list_the_rows_whose_error_changed_most() {
     let dir = tempfile::tempdir().unwrap();
     let runs_root = dir.path().join("runs");
     let data = tiny_regression_dataset(dir.path());
-    let [a, b] = two_task_runs(dir.path(), &data, "sts", &runs_root);
+    let [a, b] = two_task_runs(dir.path(), &data, "sts", &runs_root, "");
 
     // The trainer's file: the data's scores and texts, a finite prediction each.
     let written = read_json(&b.join("predictions.json"));
@@ -812,7 +857,7 @@ fn two_multi_label_runs_list_the_rows_whose_label_set_changed() {
     let dir = tempfile::tempdir().unwrap();
     let runs_root = dir.path().join("runs");
     let data = tiny_multilabel_dataset(dir.path());
-    let [a, b] = two_task_runs(dir.path(), &data, "tags", &runs_root);
+    let [a, b] = two_task_runs(dir.path(), &data, "tags", &runs_root, "");
 
     // The trainer's file: the data's label sets, a probability per label, the set at 0.5.
     let written = read_json(&a.join("predictions.json"));
