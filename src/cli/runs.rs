@@ -1,5 +1,5 @@
 //! `wick runs`: the runs folder as a table, the same listing the Runs panel shows (with
-//! runs that nobody writes any more marked `interrupted`).
+//! runs that nobody writes any more marked `interrupted`, and each run's task).
 
 use anyhow::{Result, anyhow};
 use clap::Args;
@@ -30,20 +30,21 @@ pub fn list(args: &RunsArgs) -> Result<()> {
         println!("no runs in {}", root.display());
         return Ok(());
     }
-    let rows: Vec<[String; 5]> = listing.runs.iter().map(row).collect();
+    let rows: Vec<[String; 6]> = listing.runs.iter().map(row).collect();
     let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
-    let (w0, w1, w2, w3) = (
+    let (w0, w1, w2, w3, w4) = (
         width(0).max(3),
         width(1).max(6),
-        width(2).max(7),
-        width(3).max(4),
+        width(2).max(4),
+        width(3).max(7),
+        width(4).max(4),
     );
     println!(
-        "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  best",
-        "run", "status", "started", "time"
+        "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  best",
+        "run", "status", "task", "started", "time"
     );
-    for [name, status, started, time, best] in &rows {
-        println!("{name:<w0$}  {status:<w1$}  {started:<w2$}  {time:<w3$}  {best}");
+    for [name, status, task, started, time, best] in &rows {
+        println!("{name:<w0$}  {status:<w1$}  {task:<w2$}  {started:<w3$}  {time:<w4$}  {best}");
     }
     for broken in &listing.broken {
         println!(
@@ -55,7 +56,7 @@ pub fn list(args: &RunsArgs) -> Result<()> {
     Ok(())
 }
 
-fn row(run: &RunSummary) -> [String; 5] {
+fn row(run: &RunSummary) -> [String; 6] {
     let status = match run.in_use_by {
         Some(pid) => format!("running (process {pid})"),
         None => run.info.status.label().to_string(),
@@ -69,6 +70,7 @@ fn row(run: &RunSummary) -> [String; 5] {
     [
         run.name.clone(),
         status,
+        crate::runs::compare::run_task(run).name().to_string(),
         run.info.started_at.clone(),
         run.info.durations().label(),
         best,

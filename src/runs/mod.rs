@@ -26,7 +26,8 @@ pub use checkpoints::{Checkpoint, CheckpointEntry, Checkpoints, TempCheckpointDi
 pub use lock::{RunLock, lock_holder};
 pub use metrics_log::{LogRecord, MetricsLog, MetricsRead, read_metrics};
 pub use predictions::{
-    PREDICTIONS_FILE, PredictionRow, Predictions, read_predictions, write_predictions,
+    ClassOutput, EntitySpan, LabelsOutput, PREDICTIONS_FILE, PredictionRow, Predictions, RowOutput,
+    ScoreOutput, TagsOutput, read_predictions, write_predictions,
 };
 pub use run_dir::{
     BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunDurations, RunInfo,

@@ -83,6 +83,10 @@ pub struct RunInfo {
     /// summary's `train_runtime`); written when the run ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub train_runtime_s: Option<f64>,
+    /// What the run fine-tunes the model to do, once its data is read (runs written before
+    /// tasks have none: single-label, unless their config names one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<crate::task::Task>,
 }
 
 /// A run's two durations, defined once for Monitor, Runs and `wick train`'s summary.
@@ -278,6 +282,7 @@ impl RunDir {
             wick_version: env!("CARGO_PKG_VERSION").into(),
             warnings: Vec::new(),
             train_runtime_s: None,
+            task: None,
         };
         let run = Self {
             path,
@@ -396,6 +401,15 @@ impl RunDir {
             return Ok(());
         }
         self.info.warnings.push(message.to_string());
+        self.write_info()
+    }
+
+    /// Records the run's task (read off its data, or set in the recipe).
+    pub fn set_task(&mut self, task: crate::task::Task) -> Result<(), RunsError> {
+        if self.info.task == Some(task) {
+            return Ok(());
+        }
+        self.info.task = Some(task);
         self.write_info()
     }
 

@@ -12,14 +12,35 @@ use crate::model::{Classifier, Dropout};
 use crate::task::Task;
 
 /// Metrics (with `loss` set), the predicted class and class probabilities of every row
-/// (single-label; empty for the other tasks, whose outputs are scored as they come), and the
+/// (single-label; empty for the other tasks, whose outputs are in `outputs`), and the
 /// wall time.
 pub struct Evaluation {
     pub metrics: Metrics,
     pub predictions: Vec<u32>,
     /// Softmax of each row's logits, in label-id order.
     pub probabilities: Vec<Vec<f32>>,
+    /// What the model said for each row, per task.
+    pub outputs: TaskOutputs,
     pub runtime_s: f64,
+}
+
+/// Each row's outputs for the tasks beyond single-label, in split order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskOutputs {
+    /// Single-label: in [`Evaluation::predictions`] and [`Evaluation::probabilities`].
+    Classes,
+    /// Multi-label: each label's sigmoid per row, and each label's threshold tuned on the
+    /// split (the metrics' `tuned_micro_f1`).
+    Labels {
+        probabilities: Vec<Vec<f32>>,
+        tuned_thresholds: Vec<f32>,
+    },
+    /// Regression: the predicted number per row.
+    Scores(Vec<f32>),
+    /// Token classification: per row, the predicted label id of each token that carries a
+    /// label (a word's first piece, unless every piece is labelled): what the metrics
+    /// score, in token order.
+    Tags(Vec<Vec<u32>>),
 }
 
 /// What the model said for each row, kept per task until the split is done.
@@ -38,6 +59,7 @@ enum Outputs {
     Tags {
         gold: Vec<Vec<String>>,
         predicted: Vec<Vec<String>>,
+        predicted_ids: Vec<Vec<u32>>,
     },
 }
 
@@ -61,6 +83,7 @@ pub fn evaluate(
         Task::TokenClassification => Outputs::Tags {
             gold: Vec::with_capacity(split.len()),
             predicted: Vec::with_capacity(split.len()),
+            predicted_ids: Vec::with_capacity(split.len()),
         },
     };
     let mut loss_sum = 0.0;
@@ -77,7 +100,7 @@ pub fn evaluate(
         loss_sum += loss * rows.len() as f64;
         collect(&mut outputs, &logits, split, &rows, names)?;
     }
-    let (mut metrics, predictions, probabilities) = match outputs {
+    let (mut metrics, predictions, probabilities, task_outputs) = match outputs {
         Outputs::Classes {
             predictions,
             probabilities,
@@ -86,7 +109,7 @@ pub fn evaluate(
                 TrainError::Invalid("a single-label model on a split of another task".into())
             })?;
             let metrics = compute_metrics(&predictions, labels, names.len())?;
-            (metrics, predictions, probabilities)
+            (metrics, predictions, probabilities, TaskOutputs::Classes)
         }
         Outputs::Sigmoids(sigmoids) => {
             let targets: Vec<Vec<bool>> = (0..split.len())
@@ -98,20 +121,27 @@ pub fn evaluate(
                     hot
                 })
                 .collect();
-            (
-                multi_label_metrics(&sigmoids, &targets, names)?,
-                vec![],
-                vec![],
-            )
+            let (metrics, tuned_thresholds) = multi_label_metrics(&sigmoids, &targets, names)?;
+            let outputs = TaskOutputs::Labels {
+                probabilities: sigmoids,
+                tuned_thresholds,
+            };
+            (metrics, vec![], vec![], outputs)
         }
         Outputs::Scores(values) => {
             let targets: Vec<f32> = (0..split.len())
                 .map(|row| split.score(row).unwrap_or(f32::NAN))
                 .collect();
-            (regression_metrics(&values, &targets)?, vec![], vec![])
+            let metrics = regression_metrics(&values, &targets)?;
+            (metrics, vec![], vec![], TaskOutputs::Scores(values))
         }
-        Outputs::Tags { gold, predicted } => {
-            (token_metrics(&gold, &predicted, names)?, vec![], vec![])
+        Outputs::Tags {
+            gold,
+            predicted,
+            predicted_ids,
+        } => {
+            let metrics = token_metrics(&gold, &predicted, names)?;
+            (metrics, vec![], vec![], TaskOutputs::Tags(predicted_ids))
         }
     };
     metrics.loss = Some(loss_sum / split.len().max(1) as f64);
@@ -119,6 +149,7 @@ pub fn evaluate(
         metrics,
         predictions,
         probabilities,
+        outputs: task_outputs,
         runtime_s: start.elapsed().as_secs_f64(),
     })
 }
@@ -146,19 +177,25 @@ fn collect(
                 .map(|row| row.into_iter().map(sigmoid).collect::<Vec<_>>()),
         ),
         Outputs::Scores(values) => values.extend(logits.squeeze(1)?.to_vec1::<f32>()?),
-        Outputs::Tags { gold, predicted } => {
+        Outputs::Tags {
+            gold,
+            predicted,
+            predicted_ids,
+        } => {
             let argmax = logits.argmax(D::Minus1)?.to_vec2::<u32>()?;
             for (i, &row) in rows.iter().enumerate() {
                 let labels = split.token_labels(row);
-                let (mut g, mut p) = (Vec::new(), Vec::new());
+                let (mut g, mut p, mut ids) = (Vec::new(), Vec::new(), Vec::new());
                 for (position, &label) in labels.iter().enumerate() {
                     if label >= 0 {
                         g.push(names[label as usize].clone());
                         p.push(names[argmax[i][position] as usize].clone());
+                        ids.push(argmax[i][position]);
                     }
                 }
                 gold.push(g);
                 predicted.push(p);
+                predicted_ids.push(ids);
             }
         }
     }
@@ -194,19 +231,19 @@ fn token_metrics(
 }
 
 /// Scores at the 0.5 threshold, and the micro F1 with each label's threshold tuned on this
-/// split (what tuning would buy; the thresholds themselves are in the report).
+/// split (what tuning would buy), with those thresholds.
 fn multi_label_metrics(
     sigmoids: &[Vec<f32>],
     targets: &[Vec<bool>],
     names: &[String],
-) -> Result<Metrics, TrainError> {
+) -> Result<(Metrics, Vec<f32>), TrainError> {
     let half = vec![0.5; names.len()];
     let report =
         scores::multilabel_scores(sigmoids, targets, &half, names).map_err(scores_error)?;
     let tuned = scores::tune_thresholds(sigmoids, targets).map_err(scores_error)?;
     let tuned_report =
         scores::multilabel_scores(sigmoids, targets, &tuned, names).map_err(scores_error)?;
-    Ok(Metrics {
+    let metrics = Metrics {
         task: Task::MultiLabelClassification,
         scalars: vec![
             ("micro_f1", report.micro_f1),
@@ -221,7 +258,8 @@ fn multi_label_metrics(
         averaging: None,
         num_examples: sigmoids.len(),
         loss: None,
-    })
+    };
+    Ok((metrics, tuned))
 }
 
 fn regression_metrics(predictions: &[f32], targets: &[f32]) -> Result<Metrics, TrainError> {

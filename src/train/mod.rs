@@ -34,7 +34,7 @@ pub use crate::recipe::TrainConfig;
 pub use crate::recipe::{config, presets};
 pub use device::{DeviceError, DeviceInfo, GpuSample, GpuSampler, Precision, available_devices};
 pub use entity_groups::{EntityGroup, TaggedToken, group_entities};
-pub use evaluate::{Evaluation, evaluate, softmax};
+pub use evaluate::{Evaluation, TaskOutputs, evaluate, softmax};
 pub use events::{Command, EvalReport, Event, Started, StepReport, Summary};
 pub use grads::Gradients;
 pub use inputs::{RecipeInputs, split_request, train_order};

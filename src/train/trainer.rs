@@ -189,6 +189,7 @@ impl<'a> Session<'a> {
         for message in &inputs.warnings {
             run.add_warning(message)?;
         }
+        run.set_task(train.task())?;
         let elapsed_before = prepare::elapsed_before(&run)?;
         let log = run.metrics_log()?;
         let checkpoints = Checkpoints::open_for_training(run.path())?;
@@ -525,8 +526,7 @@ impl<'a> Session<'a> {
 
     /// `trainer.predict(eval split)` with the final model, into `predictions.json`.
     fn write_predictions(&self, by: PredictedBy) -> Result<(), TrainError> {
-        // predictions.json holds one class per row; other tasks have no rows to write yet.
-        let Some(split) = self.eval.as_ref().filter(|s| s.label_ids().is_some()) else {
+        let Some(split) = self.eval.as_ref() else {
             return Ok(());
         };
         let evaluation = evaluate(
@@ -536,10 +536,45 @@ impl<'a> Session<'a> {
             self.cfg.per_device_eval_batch_size as usize,
             &self.device,
         )?;
-        if let Some(predictions) = split_predictions(split, &evaluation, by)? {
-            crate::runs::write_predictions(self.run.path(), &predictions)?;
-        }
+        let word_ids = self.eval_word_ids(split)?;
+        let predictions = split_predictions(split, &evaluation, by, word_ids.as_deref())?;
+        crate::runs::write_predictions(self.run.path(), &predictions)?;
         Ok(())
+    }
+
+    /// Each eval token's word index (-1 for special tokens), for a token classifier trained
+    /// on every piece of a word (`label_all_tokens`): the labels alone no longer say which
+    /// piece starts a word. The words are tokenized again as the split was; `None` when
+    /// the labels say it (every other case).
+    fn eval_word_ids(&self, split: &TokenizedSplit) -> Result<Option<Vec<Vec<i32>>>, TrainError> {
+        if !(split.task().per_token() && self.cfg.label_all_tokens) {
+            return Ok(None);
+        }
+        let Some(dir) = self.tokenizer_files.first().and_then(|f| f.parent()) else {
+            return Ok(None);
+        };
+        let tokenizer = data::TextTokenizer::load(dir)?;
+        let words = super::split_predictions::column_words(split, &split.meta.mapping.text)?;
+        let words: Vec<Vec<&str>> = words
+            .iter()
+            .map(|row| row.iter().map(String::as_str).collect())
+            .collect();
+        let options = data::TokenizeOptions {
+            max_length: Some(split.meta.max_length),
+            threads: self.cfg.tokenize_threads.unwrap_or(0) as usize,
+            ..data::TokenizeOptions::default()
+        };
+        let (columns, word_ids) = data::tokenize_words(&tokenizer, &words, &options, &|_, _| {})?;
+        let mut rows = Vec::with_capacity(split.len());
+        for (row, bounds) in columns.offsets.windows(2).enumerate() {
+            let span = bounds[0] as usize..bounds[1] as usize;
+            // Not the split's tokens (another tokenizer?): the labels' reading is the best.
+            if columns.ids[span.clone()] != *split.ids(row) {
+                return Ok(None);
+            }
+            rows.push(word_ids[span].to_vec());
+        }
+        Ok(Some(rows))
     }
 
     fn save_checkpoint(&mut self) -> Result<(), TrainError> {

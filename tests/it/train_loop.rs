@@ -211,17 +211,18 @@ fn a_run_reports_events_and_writes_an_hf_style_run_folder() {
     );
     for (i, row) in predictions.rows.iter().enumerate() {
         assert_eq!(row.row, i);
+        let class = row.class().expect("a single-label row");
         assert_eq!(
-            row.label as usize,
+            class.label as usize,
             (i + 1000) % 3,
             "tiny_dataset's label rule"
         );
-        let sum: f32 = row.probs.iter().sum();
-        assert!((sum - 1.0).abs() < 1e-5, "row {i}: {:?}", row.probs);
+        let sum: f32 = class.probs.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5, "row {i}: {:?}", class.probs);
         let argmax = (0..3)
-            .max_by(|&a, &b| row.probs[a].total_cmp(&row.probs[b]))
+            .max_by(|&a, &b| class.probs[a].total_cmp(&class.probs[b]))
             .unwrap();
-        assert_eq!(row.prediction as usize, argmax, "row {i}");
+        assert_eq!(class.prediction as usize, argmax, "row {i}");
         assert!(row.text.starts_with("the film was "), "{}", row.text);
         assert!(row.text_pair.is_some());
     }

@@ -9,6 +9,7 @@ use crate::app::Cx;
 use crate::app::charts::{self, PALETTE, Series};
 use crate::app::widgets;
 use crate::runs::compare::{self, XAxis};
+use crate::train::metrics::Metrics;
 
 fn series_title(key: &str) -> String {
     match key {
@@ -20,17 +21,28 @@ fn series_title(key: &str) -> String {
     }
 }
 
-/// The compare grid's first panels: train loss, eval loss, the first eval metric and the
-/// learning rate (those the runs have), then others, four at most.
-pub fn default_panels(keys: &[String]) -> Vec<String> {
-    let metric = keys
-        .iter()
-        .find(|k| k.starts_with("eval_") && *k != "eval_loss")
-        .cloned();
+/// The compare grid's first panels: train loss, eval loss, each compared run's headline
+/// metric (`headlines`, e.g. `eval_pearson` for a regression run; the first eval metric
+/// when none is logged) and the learning rate (those the runs have), then others, four at
+/// most.
+pub fn default_panels(keys: &[String], headlines: &[String]) -> Vec<String> {
+    let mut metrics: Vec<String> = Vec::new();
+    for key in headlines {
+        if keys.contains(key) && !metrics.contains(key) {
+            metrics.push(key.clone());
+        }
+    }
+    if metrics.is_empty() {
+        metrics.extend(
+            keys.iter()
+                .find(|k| k.starts_with("eval_") && *k != "eval_loss")
+                .cloned(),
+        );
+    }
     let mut panels: Vec<String> = ["loss", "eval_loss"]
         .iter()
         .map(|k| k.to_string())
-        .chain(metric)
+        .chain(metrics)
         .chain(["learning_rate".to_string()])
         .filter(|k| keys.contains(k))
         .collect();
@@ -189,7 +201,12 @@ impl RunsPanel {
         }
         self.panels.retain(|k| keys.contains(k));
         if self.panels.is_empty() {
-            self.panels = default_panels(&keys);
+            let headlines: Vec<String> = loaded
+                .iter()
+                .filter_map(|(_, path, _, _)| self.row(path))
+                .map(|row| format!("eval_{}", Metrics::headline(row.task)))
+                .collect();
+            self.panels = default_panels(&keys, &headlines);
         }
         ui.horizontal_wrapped(|ui| {
             ui.label("Series");
@@ -360,14 +377,54 @@ mod tests {
         .map(|k| k.to_string())
         .collect();
         assert_eq!(
-            default_panels(&keys),
+            default_panels(&keys, &[]),
             ["loss", "eval_loss", "eval_accuracy", "learning_rate"]
         );
         let few: Vec<String> = ["grad_norm", "loss"]
             .iter()
             .map(|k| k.to_string())
             .collect();
-        assert_eq!(default_panels(&few), ["loss", "grad_norm"]);
-        assert!(default_panels(&[]).is_empty());
+        assert_eq!(default_panels(&few, &[]), ["loss", "grad_norm"]);
+        assert!(default_panels(&[], &[]).is_empty());
+    }
+
+    #[test]
+    fn the_compare_grid_shows_each_runs_headline_metric() {
+        let keys: Vec<String> = [
+            "loss",
+            "eval_loss",
+            "eval_accuracy",
+            "eval_f1",
+            "eval_mae",
+            "eval_pearson",
+            "learning_rate",
+        ]
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+        let headline = |task| format!("eval_{}", Metrics::headline(task));
+        use crate::task::Task;
+        // A regression run: its Pearson correlation, not the alphabetically first metric.
+        assert_eq!(
+            default_panels(&keys, &[headline(Task::Regression)]),
+            ["loss", "eval_loss", "eval_pearson", "learning_rate"]
+        );
+        // A token classifier and a regression run: both headlines, in tick order.
+        assert_eq!(
+            default_panels(
+                &keys,
+                &[
+                    headline(Task::TokenClassification),
+                    headline(Task::Regression),
+                    headline(Task::Regression)
+                ]
+            ),
+            ["loss", "eval_loss", "eval_f1", "eval_pearson"]
+        );
+        // A headline no run logged yet: the first eval metric stands in.
+        assert_eq!(
+            default_panels(&keys, &["eval_micro_f1".to_string()]),
+            ["loss", "eval_loss", "eval_accuracy", "learning_rate"]
+        );
     }
 }

@@ -1,7 +1,9 @@
-//! Runs: every run in the runs folder. Rename, delete, open the folder; tick several runs
-//! to overlay their curves, see the config keys that differ and (for two runs) the
-//! validation examples whose prediction flipped; fork a run from a checkpoint or resume
-//! it; export the overlay as PNG and the metrics as CSV.
+//! Runs: every run in the runs folder, with its task and headline metric. Rename, delete,
+//! open the folder; tick several runs to overlay their curves, see the config keys that
+//! differ and (for two runs) the validation examples their task's comparison picks
+//! (flipped predictions, changed label sets, changed errors, entities found by one run
+//! only); fork a run from a checkpoint or resume it; export the overlay as PNG and the
+//! metrics as CSV.
 //!
 //! Listing and loading a run's files happen on tasks the panel owns (a newer request
 //! replaces an older one); a loaded run is cached by its path and the sizes of
@@ -20,7 +22,7 @@ use crate::app::jobs::{self, Task, TaskError};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::TrainConfig;
-use crate::runs::compare::{self, CompareError, Flips, PREDICTIONS_FILE, Predictions, XAxis};
+use crate::runs::compare::{self, CompareError, ExampleDiff, PREDICTIONS_FILE, Predictions, XAxis};
 use crate::runs::{
     BrokenRun, CheckpointEntry, LogRecord, METRICS_FILE, RunDir, RunSummary, RunsError,
 };
@@ -65,6 +67,28 @@ pub struct RunRow {
     pub fingerprint: Fingerprint,
     /// Training time and wall time (`runs::RunDurations`).
     pub durations: crate::runs::RunDurations,
+    /// What the run trains for: `run.json`'s task, else its config's, else single-label
+    /// (runs written before tasks).
+    pub task: crate::task::Task,
+    /// The task's headline metric at the run's last evaluation.
+    pub headline: Option<Headline>,
+}
+
+/// A run's headline metric (`Metrics::headline` of its task) as last logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Headline {
+    /// The logged key, e.g. `eval_pearson`.
+    pub key: String,
+    pub value: f64,
+    pub step: Option<u64>,
+}
+
+impl Headline {
+    fn of(run: &Path, task: crate::task::Task) -> Option<Self> {
+        let key = format!("eval_{}", crate::train::metrics::Metrics::headline(task));
+        let (value, step) = compare::last_logged(&run.join(METRICS_FILE), &key)?;
+        Some(Self { key, value, step })
+    }
 }
 
 impl RunRow {
@@ -129,10 +153,15 @@ fn list(root: &Path) -> Result<Listing, RunsError> {
     let rows = listing
         .runs
         .into_iter()
-        .map(|summary| RunRow {
-            fingerprint: Fingerprint::of(&summary.path),
-            durations: summary.info.durations(),
-            summary,
+        .map(|summary| {
+            let task = compare::run_task(&summary);
+            RunRow {
+                fingerprint: Fingerprint::of(&summary.path),
+                durations: summary.info.durations(),
+                headline: Headline::of(&summary.path, task),
+                task,
+                summary,
+            }
         })
         .collect();
     Ok((rows, listing.broken))
@@ -166,12 +195,10 @@ struct OverlayCache {
     without_wall_time: Vec<String>,
 }
 
-/// Two runs' per-example comparison: flips, confusion delta (B − A), label names.
-type PairDiff = (Flips, Vec<Vec<i64>>, Vec<String>);
-
+/// Two runs' per-example comparison (their task's), for the runs' files as fingerprinted.
 struct PairCache {
     key: [(PathBuf, Fingerprint); 2],
-    result: Result<PairDiff, CompareError>,
+    result: Result<ExampleDiff, CompareError>,
 }
 
 #[derive(Default)]

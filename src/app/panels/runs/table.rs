@@ -1,4 +1,5 @@
-//! The runs table: one row per run, ticked to compare, clicked to manage.
+//! The runs table: one row per run with its task and headline metric, ticked to compare,
+//! clicked to manage.
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
@@ -7,26 +8,29 @@ use super::RunsPanel;
 use super::curves::{color_swatch, run_color};
 use crate::app::widgets;
 use crate::runs::RunStatus;
+use crate::task::Task;
 
 /// A column of the runs table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum RunColumn {
     Run,
+    Task,
     Model,
     Dataset,
     Status,
-    BestMetric,
+    Metric,
     Duration,
     Started,
 }
 
 impl RunColumn {
-    const ALL: [RunColumn; 7] = [
+    const ALL: [RunColumn; 8] = [
         Self::Run,
+        Self::Task,
         Self::Model,
         Self::Dataset,
         Self::Status,
-        Self::BestMetric,
+        Self::Metric,
         Self::Duration,
         Self::Started,
     ];
@@ -38,10 +42,11 @@ impl RunColumn {
     fn title(self) -> &'static str {
         match self {
             Self::Run => "Run (tick to compare)",
+            Self::Task => "Task",
             Self::Model => "Model",
             Self::Dataset => "Dataset",
             Self::Status => "Status",
-            Self::BestMetric => "Best metric",
+            Self::Metric => "Metric",
             Self::Duration => "Training time",
             Self::Started => "Started (UTC)",
         }
@@ -50,10 +55,11 @@ impl RunColumn {
     /// Its starting width and the least it shrinks to.
     fn widths(self) -> (f32, f32) {
         match self {
-            Self::Run => (250.0, 140.0),
+            Self::Run => (200.0, 140.0),
+            Self::Task => (100.0, 80.0),
             Self::Model | Self::Dataset => (150.0, 60.0),
             Self::Status => (80.0, 60.0),
-            Self::BestMetric => (170.0, 80.0),
+            Self::Metric => (150.0, 80.0),
             Self::Duration => (80.0, 50.0),
             Self::Started => (110.0, 110.0),
         }
@@ -63,7 +69,7 @@ impl RunColumn {
     fn clips(self) -> bool {
         matches!(
             self,
-            Self::Run | Self::Model | Self::Dataset | Self::BestMetric
+            Self::Run | Self::Task | Self::Model | Self::Dataset | Self::Metric
         )
     }
 
@@ -183,6 +189,7 @@ impl RunsPanel {
                                     );
                                     for column in &dropped {
                                         let value = match column {
+                                            RunColumn::Task => run.task.title().to_string(),
                                             RunColumn::Model => model(),
                                             RunColumn::Dataset => dataset(),
                                             RunColumn::Started => format!("{} UTC", started()),
@@ -216,24 +223,11 @@ impl RunsPanel {
                                         response.on_hover_text(err);
                                     }
                                 }),
-                                RunColumn::BestMetric => row.col(|ui| match &info.best_metric {
-                                    Some(best) => {
-                                        ui.label(format!("{} {:.4}", best.name, best.value))
-                                            .on_hover_text(format!(
-                                                "{} {:.4} at step {}{}",
-                                                best.name,
-                                                best.value,
-                                                best.step,
-                                                best.checkpoint
-                                                    .as_deref()
-                                                    .map(|c| format!(" ({c})"))
-                                                    .unwrap_or_default()
-                                            ));
-                                    }
-                                    None => {
-                                        ui.label(widgets::muted(ui, "–"));
-                                    }
+                                RunColumn::Task => row.col(|ui| {
+                                    ui.label(task_label(run.task))
+                                        .on_hover_text(run.task.title());
                                 }),
+                                RunColumn::Metric => row.col(|ui| metric_cell(ui, run)),
                                 RunColumn::Duration => row.col(|ui| {
                                     let durations = &run.durations;
                                     // Training time when known; older runs have only wall time.
@@ -264,6 +258,63 @@ impl RunsPanel {
     }
 }
 
+/// The task in a word or two (its title is the tooltip).
+fn task_label(task: Task) -> &'static str {
+    match task {
+        Task::SingleLabelClassification => "single-label",
+        Task::MultiLabelClassification => "multi-label",
+        Task::Regression => "regression",
+        Task::TokenClassification => "entities",
+    }
+}
+
+/// The run's headline metric as last evaluated (the best metric, when the run names one,
+/// in the tooltip); the best metric alone for a run that has not logged its headline.
+fn metric_cell(ui: &mut egui::Ui, run: &super::RunRow) {
+    let best = run.summary.info.best_metric.as_ref().map(|best| {
+        format!(
+            "Best: {} {:.4} at step {}{}",
+            best.name,
+            best.value,
+            best.step,
+            best.checkpoint
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default()
+        )
+    });
+    let headline = crate::train::metrics::Metrics::headline(run.task);
+    match (&run.headline, &run.summary.info.best_metric) {
+        (Some(last), _) => {
+            let mut hover = format!(
+                "{} {:.4}{}: {}'s headline metric, at the last evaluation",
+                last.key,
+                last.value,
+                last.step
+                    .map(|s| format!(" at step {s}"))
+                    .unwrap_or_default(),
+                run.task.title()
+            );
+            if let Some(best) = best {
+                hover.push('\n');
+                hover.push_str(&best);
+            }
+            ui.label(format!("{headline} {:.4}", last.value))
+                .on_hover_text(hover);
+        }
+        (None, Some(b)) => {
+            ui.label(format!("{} {:.4}", b.name, b.value))
+                .on_hover_text(best.unwrap_or_default());
+        }
+        (None, None) => {
+            ui.label(widgets::muted(ui, "–")).on_hover_text(format!(
+                "Not evaluated yet; {} runs are judged by eval_{headline}",
+                run.task.title()
+            ));
+        }
+    }
+}
+
 fn status_text(status: RunStatus) -> (&'static str, crate::app::toasts::Level) {
     use crate::app::toasts::Level;
     let level = match status {
@@ -286,15 +337,21 @@ mod tests {
         assert_eq!(columns_for(1100.0, 8.0), RunColumn::ALL);
         assert_eq!(
             columns_for(900.0, 8.0),
-            [Run, Model, Status, BestMetric, Duration, Started]
+            [Run, Task, Status, Metric, Duration, Started]
         );
         assert_eq!(
-            columns_for(750.0, 8.0),
-            [Run, Status, BestMetric, Duration, Started]
+            columns_for(800.0, 8.0),
+            [Run, Task, Status, Metric, Duration, Started]
         );
-        // The 800x600 window: the run, its status, best metric and duration.
-        assert_eq!(columns_for(620.0, 8.0), [Run, Status, BestMetric, Duration]);
+        // The 800x600 window: the run, its task, status, headline metric and duration.
+        assert_eq!(
+            columns_for(620.0, 8.0),
+            [Run, Task, Status, Metric, Duration]
+        );
         // Narrower still: never fewer than those.
-        assert_eq!(columns_for(100.0, 8.0), [Run, Status, BestMetric, Duration]);
+        assert_eq!(
+            columns_for(100.0, 8.0),
+            [Run, Task, Status, Metric, Duration]
+        );
     }
 }
