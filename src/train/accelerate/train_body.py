@@ -144,11 +144,12 @@ def to_labels(split, label, names, task):
             labels = [[class_id(v) for v in row] for row in values]
         else:
             labels = [class_id(v) for v in values]
-        return {"labels": labels}
+        return {"wick_labels": labels}
 
-    # The old column goes before the new one is written, so a column already named "labels"
-    # is replaced rather than cast to its old feature type.
-    return split.map(encode, batched=True, remove_columns=[label])
+    # Written under a new name and renamed: a map that returns "labels" over a column of that
+    # name would cast the new values to the old feature (multi-hot floats to ClassLabel ids).
+    split = split.map(encode, batched=True, remove_columns=[label])
+    return split.rename_column("wick_labels", "labels")
 
 
 def inside_tags(names):
