@@ -3,11 +3,20 @@
 # about 3 GB with the CUDA libraries it pulls in).
 #
 #   1. builds wick and serves ../shared/hub with `wick hub serve` (a loopback Hub mirror);
-#   2. exports examples/mrpc-minilm.toml with Hub ids and a tiny step budget (8 steps, an
-#      evaluation at the end) using `wick export accelerate`;
+#   2. exports an example with Hub ids and a tiny step budget (8 steps, an evaluation at the
+#      end) using `wick export accelerate`;
 #   3. installs the export's requirements.txt (torch, transformers, datasets, accelerate) in a venv;
 #   4. runs `accelerate launch` on the exported project with HF_ENDPOINT at the mirror and an
-#      empty HF_HOME, and checks that it trained and evaluated.
+#      empty HF_HOME, and checks that it trained the example's task and evaluated with its
+#      metrics.
+#
+# Usage: scripts/check-accelerate-export.sh [mrpc|tasks|all]
+#   mrpc   examples/mrpc-minilm.toml, single-label (the default)
+#   tasks  one example per other task: examples/conll2003-minilm.toml (token classification,
+#          eriktks/conll2003), examples/go-emotions-minilm.toml (multi-label,
+#          google-research-datasets/go_emotions simplified), examples/stsb-minilm.toml
+#          (regression, nyu-mll/glue stsb)
+#   all    both
 #
 # Environment:
 #   WICK_SHARED_HUB       Hub-layout folder to serve       [../shared/hub]
@@ -22,6 +31,11 @@ shared_hub=${WICK_SHARED_HUB:-../shared/hub}
 venv=${WICK_ACCELERATE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/wick/accelerate-venv}
 launch_args=${WICK_LAUNCH_ARGS:---cpu}
 work=${WICK_CHECK_DIR:-target/accelerate-check}
+mode=${1:-mrpc}
+case $mode in
+    mrpc | tasks | all) ;;
+    *) echo "usage: $0 [mrpc|tasks|all]" >&2; exit 2 ;;
+esac
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -57,46 +71,81 @@ done
 [ -n "$endpoint" ] || { echo "error: the mirror did not start" >&2; exit 1; }
 echo "HF_ENDPOINT=$endpoint"
 
-say "exporting examples/mrpc-minilm.toml (Hub ids, 8 steps, evaluation at step 8)"
-"$wick" export accelerate examples/mrpc-minilm.toml "$work/project" --num-processes 1 \
-    --set model=sentence-transformers/all-MiniLM-L6-v2 \
-    --set dataset=nyu-mll/glue --set dataset_config=mrpc \
-    --set max_steps=8 --set logging_steps=2 \
-    --set eval_strategy=steps --set eval_steps=8 --set save_strategy=no
+# Each example: its file, Hub dataset id and config, the task train.py must report, and the
+# eval metric it must log (the task's headline, under Wick's name).
+examples=()
+if [ "$mode" != tasks ]; then
+    examples+=("mrpc-minilm nyu-mll/glue mrpc single_label_classification eval_f1")
+fi
+if [ "$mode" != mrpc ]; then
+    examples+=(
+        "conll2003-minilm eriktks/conll2003 - token_classification eval_f1"
+        "go-emotions-minilm google-research-datasets/go_emotions simplified multi_label_classification eval_tuned_micro_f1"
+        "stsb-minilm nyu-mll/glue stsb regression eval_pearson"
+    )
+fi
 
-say "installing $work/project/requirements.txt into $venv"
+# Exports one example into $work/<name>.
+export_example() {
+    local name=$1 dataset=$2 config=$3
+    local config_args=(--set "dataset=$dataset")
+    [ "$config" != - ] && config_args+=(--set "dataset_config=$config")
+    "$wick" export accelerate "examples/$name.toml" "$work/$name" --num-processes 1 \
+        --set model=sentence-transformers/all-MiniLM-L6-v2 "${config_args[@]}" \
+        --set max_steps=8 --set logging_steps=2 \
+        --set eval_strategy=steps --set eval_steps=8 --set save_strategy=no
+}
+
+for example in "${examples[@]}"; do
+    read -r name dataset config _ _ <<< "$example"
+    say "exporting examples/$name.toml (Hub ids, 8 steps, evaluation at step 8)"
+    export_example "$name" "$dataset" "$config"
+done
+
+first=${examples[0]%% *}
+say "installing $work/$first/requirements.txt into $venv"
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet -r "$work/project/requirements.txt"
+"$venv/bin/pip" install --quiet -r "$work/$first/requirements.txt"
 "$venv/bin/python" - <<'EOF'
 import accelerate, datasets, huggingface_hub, torch, transformers
 for m in (torch, transformers, datasets, accelerate, huggingface_hub):
     print(f"{m.__name__} {m.__version__}")
 EOF
 
-say "accelerate launch --config_file accelerate_config.yaml $launch_args train.py"
-log=$work/train.log
-status=0
-(
-    cd "$work/project"
-    # shellcheck disable=SC2086 # launch_args is a list of flags
-    env -u HF_TOKEN -u HF_HUB_OFFLINE \
-        HF_HOME="$work/hf-home" HF_ENDPOINT="$endpoint" HF_HUB_DISABLE_TELEMETRY=1 \
-        "$venv/bin/accelerate" launch --config_file accelerate_config.yaml $launch_args train.py
-) > "$log" 2>&1 || status=$?
+failed=0
+for example in "${examples[@]}"; do
+    read -r name _ _ task metric <<< "$example"
+    say "$name: accelerate launch --config_file accelerate_config.yaml $launch_args train.py"
+    log=$work/$name.log
+    status=0
+    (
+        cd "$work/$name"
+        # shellcheck disable=SC2086 # launch_args is a list of flags
+        env -u HF_TOKEN -u HF_HUB_OFFLINE \
+            HF_HOME="$work/hf-home" HF_ENDPOINT="$endpoint" HF_HUB_DISABLE_TELEMETRY=1 \
+            "$venv/bin/accelerate" launch --config_file accelerate_config.yaml $launch_args train.py
+    ) > "$log" 2>&1 || status=$?
 
-say "result (full log: $log)"
-grep -E "train rows|^\{'loss'|'loss':|^train: |^eval @ " "$log" | tr '\r' '\n' | grep -E "train rows|'loss'|^train: |^eval @ " || true
+    say "$name: result (full log: $log)"
+    grep -E "train rows|^\{'loss'|'loss':|^train: |^eval @ " "$log" | tr '\r' '\n' | grep -E "train rows|'loss'|^train: |^eval @ " || true
+    if [ "$status" -ne 0 ]; then
+        tail -30 "$log" >&2
+        echo "FAILED: $name: accelerate launch exited with $status" >&2
+        failed=1
+        continue
+    fi
+    if ! grep -q "^task $task " "$log"; then
+        echo "FAILED: $name: train.py did not train $task" >&2
+        failed=1
+    elif ! grep -q "^train: global step 8" "$log" || ! grep -qE "^eval @ step 8: (.*, )?$metric " "$log"; then
+        echo "FAILED: $name: the run did not report 8 steps and $metric at step 8" >&2
+        failed=1
+    else
+        echo "OK: $name trained $task for 8 steps and evaluated ($metric) through the mirror"
+    fi
+done
 requests=$(grep -c "resolve" "$work/mirror.log" || true)
 echo "mirror: $requests resolve requests"
-if [ "$status" -ne 0 ]; then
-    tail -30 "$log" >&2
-    echo "FAILED: accelerate launch exited with $status" >&2
-    exit 1
-fi
-if ! grep -q "^train: global step 8" "$log" || ! grep -q "^eval @ step 8" "$log"; then
-    echo "FAILED: the run did not report 8 steps and an evaluation at step 8" >&2
-    exit 1
-fi
-echo "OK: the exported project trained 8 steps and evaluated through the mirror"
+exit "$failed"

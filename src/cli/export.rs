@@ -8,6 +8,7 @@ use super::train::load_config;
 use crate::recipe::TrainConfig;
 use crate::runs::RunDir;
 use crate::train::accelerate::{AccelerateExport, export_accelerate};
+use crate::train::{Predictor, device_from_name, export_model};
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
@@ -18,6 +19,37 @@ pub enum ExportCommand {
     /// Wick-only setting the script's data code uses; train.py says which beside each value.
     #[command(after_help = ACCELERATE_EXAMPLES)]
     Accelerate(AccelerateArgs),
+    /// Write a checkpoint as a Hugging Face model folder (config.json, model.safetensors,
+    /// tokenizer, model card), reload it and compare its logits with the checkpoint's.
+    ///
+    /// With --logits-for, also print the exported model's raw logits for each text as one JSON
+    /// line (token classification: one row per token, special tokens included), to compare
+    /// with transformers.
+    #[command(after_help = MODEL_EXAMPLES)]
+    Model(ModelArgs),
+}
+
+const MODEL_EXAMPLES: &str = "\
+Examples:
+  wick export model RUN_FOLDER/checkpoint-459 mrpc-model
+  # Logits to compare with AutoModelFor*.from_pretrained(\"mrpc-model\"); a tab separates a pair
+  wick export model RUN_FOLDER/checkpoint-459 mrpc-model --logits-for $'A man plays.\\tSomeone plays.'";
+
+#[derive(Args, Debug)]
+pub struct ModelArgs {
+    /// A run's checkpoint-N folder, or another model folder Wick wrote.
+    #[arg(value_name = "CHECKPOINT")]
+    pub source: PathBuf,
+    /// Folder to write the model into (created if needed).
+    #[arg(value_name = "OUT_DIR")]
+    pub out_dir: PathBuf,
+    /// Device to load the model on (`cpu`, `cuda`, `cuda:N`).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Print the exported model's logits for this text as a JSON line; a tab separates the two
+    /// texts of a pair. Repeatable.
+    #[arg(long = "logits-for", value_name = "TEXT")]
+    pub logits_for: Vec<String>,
 }
 
 const ACCELERATE_EXAMPLES: &str = "\
@@ -52,7 +84,49 @@ pub struct AccelerateArgs {
 pub fn run(command: ExportCommand) -> Result<()> {
     match command {
         ExportCommand::Accelerate(args) => accelerate(&args),
+        ExportCommand::Model(args) => model(&args),
     }
+}
+
+fn model(args: &ModelArgs) -> Result<()> {
+    let device = device_from_name(&args.device)?;
+    let check = export_model(&args.source, &args.out_dir, &device)?;
+    println!(
+        "exported {} to {} (reloaded: max |logit difference| {:e}):",
+        args.source.display(),
+        args.out_dir.display(),
+        check.max_abs_logit_diff
+    );
+    for path in &check.files {
+        println!("  {}", path.display());
+    }
+    if args.logits_for.is_empty() {
+        return Ok(());
+    }
+    let exported = Predictor::load(&args.out_dir, &device)?;
+    let labels = exported.labels().len().max(1);
+    for item in &args.logits_for {
+        let (text, pair) = match item.split_once('\t') {
+            Some((text, pair)) => (text, Some(pair)),
+            None => (item.as_str(), None),
+        };
+        let logits = exported.logits(text, pair)?;
+        let rows: Vec<&[f32]> = logits.chunks(labels).collect();
+        let logits = if exported.task().per_token() {
+            serde_json::json!(rows)
+        } else {
+            serde_json::json!(rows.first().copied().unwrap_or_default())
+        };
+        let line = serde_json::json!({
+            "text": text,
+            "pair": pair,
+            "task": exported.task().name(),
+            "labels": exported.labels(),
+            "logits": logits,
+        });
+        println!("{line}");
+    }
+    Ok(())
 }
 
 fn accelerate(args: &AccelerateArgs) -> Result<()> {

@@ -14,7 +14,10 @@ pub use python::Py;
 
 use crate::data::{self, Format};
 use crate::hub::{Source, classify_source};
-use crate::recipe::{IntervalStrategy, KEYS, LrSchedulerType, SaveStrategy, TrainConfig};
+use crate::recipe::{
+    ClassWeights, IntervalStrategy, KEYS, LrSchedulerType, SaveStrategy, TrainConfig,
+};
+use crate::task::Task;
 
 /// Where one Wick key ends up in the generated `train.py`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +73,7 @@ pub const MAPPING: &[KeyMapping] = &[
     map(
         "model",
         Script,
-        "AutoTokenizer / AutoModelForSequenceClassification.from_pretrained; a local folder is written as an absolute path",
+        "AutoTokenizer / AutoModelFor{Sequence,Token}Classification.from_pretrained; a local folder is written as an absolute path",
         |c| Py::str(&c.model),
     ),
     map(
@@ -110,6 +113,33 @@ pub const MAPPING: &[KeyMapping] = &[
         Script,
         "None: guessed (GUESSED_LABEL_COLUMNS)",
         |c| Py::opt_str(c.label_column.as_deref()),
+    ),
+    map(
+        "task",
+        Script,
+        "None: read off the label column as Wick does (a float: regression; a list beside a word \
+         list: token classification; a list: multi-label; else single-label)",
+        |c| Py::opt_str(c.task.map(Task::name)),
+    ),
+    map(
+        "label_all_tokens",
+        Script,
+        "token classification: later pieces of a word get the I- form of its tag instead of -100 \
+         (run_ner.py's b_to_i_label)",
+        |c| Py::Bool(c.label_all_tokens),
+    ),
+    map(
+        "class_weights",
+        Script,
+        "CrossEntropyLoss(weight=...) in a Trainer subclass's compute_loss; \"balanced\" is counted \
+         on the tokenized training split",
+        |c| match &c.class_weights {
+            ClassWeights::None => Py::str("none"),
+            ClassWeights::Balanced => Py::str("balanced"),
+            ClassWeights::Given(weights) => {
+                Py::List(weights.iter().map(|&w| Py::Float(w)).collect())
+            }
+        },
     ),
     map(
         "max_length",
@@ -715,7 +745,7 @@ fn readme(config: &TrainConfig, options: &AccelerateExport) -> String {
         "# {model} on {dataset}: a 🤗 Accelerate project\n\n\
          Exported by `wick export accelerate` (Wick {version}){source}. `train.py` runs the same\n\
          recipe as Wick with `transformers.Trainer`: the same model, dataset, columns, `max_length`,\n\
-         dynamic padding (`DataCollatorWithPadding`) and every hyperparameter.\n\n\
+         dynamic padding, task (see Tasks below) and every hyperparameter.\n\n\
          ```sh\n\
          python -m venv .venv && . .venv/bin/activate\n\
          pip install -r requirements.txt\n\
@@ -731,14 +761,49 @@ fn readme(config: &TrainConfig, options: &AccelerateExport) -> String {
          - Models and datasets come from `HF_ENDPOINT` (default huggingface.co); local paths in `train.py`\n  \
            are absolute paths on the machine that exported it: copy the files and edit `WICK`/`LOAD_DATASET`.\n\n\
          Where each Wick key went is written beside it in `train.py`; the mapping itself lives in\n\
-         Wick's `src/train/accelerate.rs`.\n",
+         Wick's `src/train/accelerate.rs`.\n\n\
+         ## Tasks\n\n\
+         {task_line}\n\n\
+         - **single-label classification**: `AutoModelForSequenceClassification`, class ids, cross-entropy;\n  \
+           metrics accuracy, f1, precision, recall (binary for two labels, else macro),\n  \
+           matthews_correlation, macro_f1.\n\
+         - **multi-label classification**: `problem_type=\"multi_label_classification\"`, multi-hot float\n  \
+           labels, BCE-with-logits; metrics at the 0.5 threshold micro_f1, macro_f1, micro_precision,\n  \
+           micro_recall, subset_accuracy, hamming_loss, and tuned_micro_f1 (each label's threshold of\n  \
+           0.05, 0.10, ..., 0.95 tuned on the evaluation split).\n\
+         - **regression**: `num_labels=1`, `problem_type=\"regression\"`, float labels, mean squared error;\n  \
+           metrics pearson, spearman, rmse, mse, mae.\n\
+         - **token classification** (the course's chapter 7): words tokenized with\n  \
+           `is_split_into_words=True`, `align_labels_with_tokens` (a word's first piece gets its tag,\n  \
+           later pieces and special tokens -100; with `label_all_tokens` later pieces get the tag's I-\n  \
+           form), `DataCollatorForTokenClassification`, `AutoModelForTokenClassification`; metrics\n  \
+           seqeval's overall entity f1, precision, recall (lenient, as seqeval's default) and the\n  \
+           accuracy over the labelled tokens.\n\n\
+         `class_weights` (single-label and token classification) train with a `Trainer` subclass whose\n\
+         `compute_loss` uses `CrossEntropyLoss(weight=...)`; \"balanced\" is\n\
+         `n_samples / (n_present_classes * count)` on the tokenized training split. The metric names are\n\
+         Wick's, so `metric_for_best_model` means the same on both sides.\n",
         model = config.model,
         dataset = config.dataset,
         version = env!("CARGO_PKG_VERSION"),
         single = u64::from(config.per_device_train_batch_size)
             * u64::from(config.gradient_accumulation_steps),
+        task_line = match config.task {
+            Some(task) => format!(
+                "This recipe sets `task = \"{}\"` ({}).",
+                task.name(),
+                task.title()
+            ),
+            None => "This recipe leaves `task` unset: `train.py` reads it off the label column as Wick \
+                     does (a float: regression; a list of classes beside a word list: token \
+                     classification; a list of classes: multi-label; else single-label) and prints it."
+                .to_string(),
+        },
     )
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod python_metrics;

@@ -159,3 +159,77 @@ fn bad_inputs_fail_with_a_message_that_names_them() {
     }
     assert!(!out.join("train.py").exists(), "nothing written on errors");
 }
+
+/// `wick export model`: a token classifier's checkpoint as a model folder that names its task,
+/// and `--logits-for` printing, per text, the logits the library computes on the checkpoint
+/// (a row per token); a folder that is no model is an error naming it.
+#[test]
+fn exports_a_checkpoint_as_a_model_folder_and_prints_its_logits() {
+    use crate::support::tiny::{tiny_encoder, tiny_ner_dataset, train_to_end};
+    use wick::train::Predictor;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrainConfig::from_toml_str(&format!(
+        "model = {:?}\ndataset = {:?}\noutput_dir = {:?}\nmax_steps = 3\n\
+         per_device_train_batch_size = 4\neval_strategy = \"no\"\nsave_strategy = \"steps\"\n\
+         save_steps = 3\n",
+        tiny_encoder(dir.path()).display().to_string(),
+        tiny_ner_dataset(dir.path()).display().to_string(),
+        dir.path().join("run").display().to_string(),
+    ))
+    .unwrap();
+    let run = train_to_end(config, dir.path(), dir.path());
+    let checkpoint = run.join("checkpoint-3");
+    let out = dir.path().join("model");
+    let texts = ["the great film was awful fun", "fun film"];
+    let output = Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["export", "model"])
+        .arg(&checkpoint)
+        .arg(&out)
+        .args(texts.iter().flat_map(|t| ["--logits-for", t]))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("max |logit difference| 0e0"), "{stdout}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(saved["architectures"][0], "BertForTokenClassification");
+
+    let source = Predictor::load(&checkpoint, &candle_core::Device::Cpu).unwrap();
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter(|line| line.starts_with('{'))
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), texts.len(), "{stdout}");
+    for (line, text) in lines.iter().zip(texts) {
+        assert_eq!(line["text"], text);
+        assert_eq!(line["task"], "token_classification");
+        assert_eq!(line["labels"], serde_json::json!(source.labels()));
+        let rows: Vec<Vec<f32>> = serde_json::from_value(line["logits"].clone()).unwrap();
+        let expected = source.logits(text, None).unwrap();
+        assert_eq!(rows.len() * source.labels().len(), expected.len(), "{line}");
+        assert!(
+            rows.len() > 2,
+            "a row per token, special tokens included: {line}"
+        );
+        let found: Vec<f32> = rows.concat();
+        for (f, e) in found.iter().zip(&expected) {
+            assert!((f - e).abs() <= 1e-6 * e.abs().max(1.0), "{f} vs {e}");
+        }
+    }
+
+    let output = Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["export", "model"])
+        .arg(dir.path())
+        .arg(dir.path().join("elsewhere"))
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("is not a model folder") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -144,7 +144,7 @@ fn a_hub_config_exports_four_files_with_every_setting() {
         r#""early_stopping_patience": 3,"#,
         r#""early_stopping_threshold": 0.001,"#,
         "    # device = \"cpu\" is not used here.",
-        "def compute_metrics(eval_pred):",
+        "def metrics_for(task, names):",
     ] {
         assert!(
             train.contains(expected),
@@ -387,6 +387,146 @@ fn json_of(value: &Py) -> serde_json::Value {
         Py::Int(i) => (*i).into(),
         Py::Float(f) => (*f).into(),
         Py::Str(s) => s.clone().into(),
-        other => panic!("not a scalar: {other:?}"),
+        Py::List(items) => items.iter().map(json_of).collect(),
+        Py::Dict(entries) => entries
+            .iter()
+            .map(|(k, v)| (k.clone(), json_of(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
     }
+}
+
+/// Each task's recipe: the WICK settings name it, and train.py and the README carry the
+/// code and words for it.
+#[test]
+fn every_task_exports_with_its_settings_and_its_code() {
+    let pieces: &[(&str, &str, &[&str])] = &[
+        (
+            "single_label_classification",
+            "class_weights = \"balanced\"",
+            &[
+                r#""task": "single_label_classification","#,
+                r#""class_weights": "balanced","#,
+                "def single_label_metrics(eval_pred):",
+                "\"macro_f1\":",
+                "class WeightedLossTrainer(Trainer):",
+                "torch.nn.CrossEntropyLoss(",
+                "weight=self.class_weights.to(logits.device), ignore_index=IGNORED",
+                "AutoModelForSequenceClassification.from_pretrained",
+                "DataCollatorWithPadding(tokenizer",
+            ],
+        ),
+        (
+            "multi_label_classification",
+            "",
+            &[
+                r#""task": "multi_label_classification","#,
+                r#""class_weights": "none","#,
+                "def multi_label_metrics(eval_pred):",
+                "hot[class_id(value)] = 1.0",
+                "config_kwargs[\"problem_type\"] = task",
+                "\"tuned_micro_f1\"",
+                "\"subset_accuracy\":",
+                "\"hamming_loss\":",
+                "sorted(range(1, 20), key=lambda k: (abs(k - 10), k))",
+            ],
+        ),
+        (
+            "regression",
+            "",
+            &[
+                r#""task": "regression","#,
+                "def regression_metrics(eval_pred):",
+                "return [label]",
+                "(\"spearman\", pearson(average_ranks(x), average_ranks(y)))",
+                "\"rmse\":",
+                "\"mae\":",
+            ],
+        ),
+        (
+            "token_classification",
+            "label_all_tokens = true\nclass_weights = [1.0, 2.0, 2.0]",
+            &[
+                r#""task": "token_classification","#,
+                r#""label_all_tokens": True,"#,
+                r#""class_weights": [1.0, 2.0, 2.0],"#,
+                "is_split_into_words=True",
+                "def align_labels_with_tokens(tags, word_ids, inside):",
+                "def inside_tags(names):",
+                "DataCollatorForTokenClassification(tokenizer",
+                "AutoModelForTokenClassification.from_pretrained",
+                "def entity_chunks(tags):",
+                "def make_token_metrics(names):",
+            ],
+        ),
+    ];
+    for (task, extra, expected) in pieces {
+        let config = TrainConfig::from_toml_str(&format!(
+            "model = \"sentence-transformers/all-MiniLM-L6-v2\"\ndataset = \"some/data\"\n\
+             task = \"{task}\"\n{extra}\n"
+        ))
+        .unwrap_or_else(|e| panic!("{task}: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        export_accelerate(&config, dir.path(), &AccelerateExport::default()).unwrap();
+        let train = std::fs::read_to_string(dir.path().join("train.py")).unwrap();
+        for piece in *expected {
+            assert!(train.contains(piece), "{task}: train.py lacks {piece}");
+        }
+        let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+        assert!(
+            readme.contains(&format!("This recipe sets `task = \"{task}\"`")),
+            "{task}: {readme}"
+        );
+        assert!(
+            readme.contains("`is_split_into_words=True`")
+                && readme.contains("tuned_micro_f1")
+                && readme.contains("pearson, spearman"),
+            "{readme}"
+        );
+    }
+
+    let unset = hub_config();
+    let dir = tempfile::tempdir().unwrap();
+    export_accelerate(&unset, dir.path(), &AccelerateExport::default()).unwrap();
+    let train = std::fs::read_to_string(dir.path().join("train.py")).unwrap();
+    assert!(train.contains(r#""task": None,"#));
+    assert!(train.contains(r#""label_all_tokens": False,"#));
+    let readme = std::fs::read_to_string(dir.path().join("README.md")).unwrap();
+    assert!(readme.contains("leaves `task` unset"), "{readme}");
+}
+
+/// A recipe with every task key set still compiles and its WICK settings read back (lists
+/// included).
+#[test]
+fn task_settings_read_back_in_python() {
+    let Some(python) = python3() else {
+        println!("SKIPPED: python3 not found; cannot read the generated train.py");
+        return;
+    };
+    let mut config = hub_config();
+    config.task = Some(Task::TokenClassification);
+    config.label_all_tokens = true;
+    config.class_weights = ClassWeights::Given(vec![0.5, 1.0, 4.0]);
+    let dir = tempfile::tempdir().unwrap();
+    export_accelerate(&config, dir.path(), &AccelerateExport::default()).unwrap();
+    let reader = r#"
+import ast, json, sys
+for node in ast.parse(open(sys.argv[1]).read()).body:
+    if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "WICK":
+        print(json.dumps(ast.literal_eval(node.value)))
+"#;
+    let read = std::process::Command::new(python)
+        .args(["-c", reader])
+        .arg(dir.path().join("train.py"))
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    let wick: serde_json::Value = serde_json::from_slice(&read.stdout).unwrap();
+    assert_eq!(wick["task"], "token_classification");
+    assert_eq!(wick["label_all_tokens"], true);
+    assert_eq!(wick["class_weights"], serde_json::json!([0.5, 1.0, 4.0]));
 }
