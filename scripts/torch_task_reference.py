@@ -97,10 +97,12 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("example")
     parser.add_argument("out")
-    parser.add_argument("--max-steps", type=int, default=-1)
+    parser.add_argument("--max-steps", type=int, default=None)
     args = parser.parse_args()
     torch.set_num_threads(2)
     cfg = recipe(args.example)
+    if args.max_steps is None:
+        args.max_steps = cfg.get("max_steps", -1)
     task = cfg["task"]
     raw = load_dataset("parquet", data_files=data_files(cfg))
     tokenizer = AutoTokenizer.from_pretrained(cfg["model"])
@@ -162,6 +164,8 @@ def main():
         num_train_epochs=cfg.get("num_train_epochs", 3), max_steps=args.max_steps,
         weight_decay=cfg.get("weight_decay", 0.0), seed=cfg.get("seed", 42),
         lr_scheduler_type=cfg.get("lr_scheduler_type", "linear"),
+        # Wick evaluates each epoch and, when max_steps cuts the run short, at its end: the
+        # final `trainer.evaluate()` below stands in for that last one.
         eval_strategy="epoch" if args.max_steps < 0 else "no", save_strategy="no",
         logging_steps=cfg.get("logging_steps", 500), report_to=[], use_cpu=True,
         dataloader_num_workers=0)
