@@ -27,6 +27,7 @@ mod model_deberta;
 mod model_modernbert;
 mod model_parity;
 mod model_precision;
+mod model_tasks;
 mod train_loop;
 mod train_predict;
 mod train_preflight;
