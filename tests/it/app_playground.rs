@@ -248,15 +248,14 @@ seed = 3
     );
     let config = TrainConfig::from_toml_str(&text).unwrap();
     train_to_end(config, scratch, &data_dir.join("runs"));
-    let checkpoint = std::fs::read_dir(&out)
+    std::fs::read_dir(&out)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .find(|path| {
             path.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
         })
-        .expect("the run saved a checkpoint");
-    checkpoint
+        .expect("the run saved a checkpoint")
 }
 
 /// The Playground open on the only run, its checkpoint loaded.

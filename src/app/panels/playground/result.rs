@@ -288,7 +288,7 @@ mod tests {
 
     #[test]
     fn scores_read_well() {
-        assert_eq!(format_score(3.14159), "3.1416");
+        assert_eq!(format_score(3.45678), "3.4568");
         assert_eq!(format_score(-0.00001), "0.0000");
         assert_eq!(format_score(-2.5), "-2.5000");
     }
