@@ -4,8 +4,10 @@
 # Starts Wick under Xvfb with a fresh data folder and HF_HOME, serving ../shared/hub through
 # the loopback mirror when it exists (so Hub search and the course recipe work offline), and
 # lets the app's screenshot tour (WICK_TOUR_DIR) visit each panel: the welcome view, the
-# offline demo training in Monitor, Hub, Data, Train, Runs and Playground. Each PNG is what
-# the window painted; a last `import -window root` shows the whole X screen.
+# offline demo training in Monitor, Hub, Data, Train, Runs and Playground, the same panels in
+# the smallest window, then Data, Monitor and Playground for entities (ner), multi-label and
+# regression, each trained offline on synthetic reviews. Each PNG is what the window painted;
+# an `import -window root` while the app is up shows the whole X screen.
 #
 # Needs: xvfb, imagemagick (Debian packages). Usage: scripts/screenshots.sh [OUT_DIR]
 set -euo pipefail
@@ -48,7 +50,7 @@ Xvfb "$display" -screen 0 1440x900x24 -nolisten tcp >"$scratch/xvfb.log" 2>&1 &
 xvfb_pid=$!
 sleep 1
 export DISPLAY="$display" WAYLAND_DISPLAY= LIBGL_ALWAYS_SOFTWARE=1
-WICK_TOUR_DIR="$out" timeout 600 "$wick" &
+WICK_TOUR_DIR="$out" timeout 900 "$wick" &
 app_pid=$!
 # One picture of the whole X screen while the app is up, as a person would see it.
 (sleep 8 && import -window root "$out/00-x-screen.png") || true

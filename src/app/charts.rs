@@ -22,24 +22,44 @@ pub const PALETTE: [Color32; 8] = [
     Color32::from_rgb(200, 120, 90),
 ];
 
+/// Palette slots of the known metric names: within each task's metrics
+/// (`Metrics::names_for`) no two share a colour, and none takes the loss's.
+const METRIC_COLORS: &[(&str, usize)] = &[
+    ("accuracy", 0),
+    ("f1", 1),
+    ("precision", 2),
+    ("recall", 3),
+    ("matthews_correlation", 4),
+    ("loss", 5),
+    ("pearson", 6),
+    ("spearmanr", 7),
+    ("macro_f1", 6),
+    // Multi-label.
+    ("subset_accuracy", 0),
+    ("micro_f1", 1),
+    ("micro_precision", 2),
+    ("micro_recall", 3),
+    ("hamming_loss", 4),
+    ("tuned_micro_f1", 7),
+    // Regression.
+    ("spearman", 7),
+    ("rmse", 0),
+    ("mse", 1),
+    ("mae", 2),
+];
+
 /// The colour of the series called `name`: the usual eval metrics get distinct fixed ones,
 /// any other name a stable pick from its hash.
 pub fn series_color(name: &str) -> Color32 {
-    let known = [
-        "accuracy",
-        "f1",
-        "precision",
-        "recall",
-        "matthews_correlation",
-        "loss",
-        "pearson",
-        "spearmanr",
-    ];
     let bare = name.trim_start_matches("eval_");
-    let index = known.iter().position(|k| *k == bare).unwrap_or_else(|| {
-        bare.bytes()
-            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
-    });
+    let index = METRIC_COLORS
+        .iter()
+        .find(|(known, _)| *known == bare)
+        .map(|(_, slot)| *slot)
+        .unwrap_or_else(|| {
+            bare.bytes()
+                .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize))
+        });
     PALETTE[index % PALETTE.len()]
 }
 
@@ -481,6 +501,34 @@ mod tests {
         }
         assert_eq!(series_color("eval_f1"), series_color("f1"));
         assert_eq!(series_color("eval_custom"), series_color("eval_custom"));
+    }
+
+    #[test]
+    fn every_tasks_metrics_get_distinct_colours_apart_from_the_loss() {
+        use crate::task::Task;
+        use crate::train::metrics::Metrics;
+        for task in [
+            Task::SingleLabelClassification,
+            Task::MultiLabelClassification,
+            Task::Regression,
+            Task::TokenClassification,
+        ] {
+            let names = Metrics::names_for(task);
+            let colors: Vec<Color32> = names.iter().map(|n| series_color(n)).collect();
+            for (i, a) in colors.iter().enumerate() {
+                assert!(
+                    !colors[i + 1..].contains(a),
+                    "{task:?}: {} shares a colour",
+                    names[i]
+                );
+            }
+            assert!(
+                names
+                    .iter()
+                    .all(|n| METRIC_COLORS.iter().any(|(k, _)| k == n)),
+                "{task:?}: every metric has a fixed colour"
+            );
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod settings;
 mod shell;
 pub mod toasts;
 pub mod tour;
+mod tour_data;
 mod tour_stops;
 pub mod welcome;
 pub mod widgets;

@@ -63,6 +63,11 @@ impl Tour {
                 if let Some(size) = stop.resize_to {
                     ctx.send_viewport_cmd(egui::ViewportCommand::InnerSize(size));
                 }
+                // The pointer rests on the navigation's empty part, where it shows no
+                // tooltip or hover over what the stop is about.
+                ctx.send_viewport_cmd(egui::ViewportCommand::CursorPosition(egui::pos2(
+                    75.0, 450.0,
+                )));
                 (stop.enter)(app);
                 self.step = Step::Waiting {
                     since: Instant::now(),

@@ -1,10 +1,12 @@
 //! The screenshot tour's stops (`WICK_TOUR_DIR`, `scripts/screenshots.sh`): the states a
-//! person should see each panel in, at the default size and at the smallest window.
+//! person should see each panel in, at the default size and at the smallest window, then
+//! Data, Monitor and Playground for each task beyond single-label classification.
 
 use std::path::PathBuf;
 
-use super::{MIN_WINDOW_SIZE, Tab, WickApp, panels, tour};
+use super::{MIN_WINDOW_SIZE, Tab, WickApp, panels, tour, tour_data};
 use crate::recipe::TrainConfig;
+use crate::task::Task as ModelTask;
 
 /// The screenshot tour's stops, in order: the first run, then each panel in use.
 pub fn stops() -> Vec<tour::Stop> {
@@ -225,5 +227,140 @@ pub fn stops() -> Vec<tour::Stop> {
         max_wait: Duration::from_secs(10),
         resize_to: None,
     });
+    stops.extend(task_stops());
+    stops
+}
+
+/// The tour run of `task` (its files written on first use), or a toast saying why not.
+fn task_run(app: &mut WickApp, task: ModelTask) -> Option<tour_data::TaskRun> {
+    match tour_data::task_run(&app.demo_root(), task) {
+        Ok(run) => run,
+        Err(err) => {
+            app.toasts.error(
+                format!("Could not write the tour's {} files", task.title()),
+                err.to_string(),
+            );
+            None
+        }
+    }
+}
+
+/// Data with the task's data tokenized, Monitor after training it, and the Playground with a
+/// prediction, for entities, multi-label and regression, back at the default window size.
+fn task_stops() -> Vec<tour::Stop> {
+    use std::time::Duration;
+    type Enter = fn(&mut WickApp);
+    type Ready = fn(&mut WickApp) -> bool;
+    /// Data: the task's recipe, its columns read and a batch tokenized.
+    fn data_enter(app: &mut WickApp, task: ModelTask) {
+        app.state.welcome_dismissed = true;
+        app.state.tab = Tab::Data;
+        if let Some(run) = task_run(app, task) {
+            app.state.recipe = run.config;
+        }
+    }
+    fn data_ready(app: &mut WickApp) -> bool {
+        if app.state.data.report().is_none() {
+            if !app.is_busy() {
+                app.with_cx(|state, cx| state.data.tokenize_now(cx));
+            }
+            return false;
+        }
+        app.state.data.batch_view().is_some() && !app.is_busy()
+    }
+    fn monitor_enter(app: &mut WickApp, task: ModelTask) {
+        if let Some(run) = task_run(app, task) {
+            app.start_training(run.config);
+        }
+    }
+    fn monitor_ready(app: &mut WickApp, task: ModelTask) -> bool {
+        let run_name = task_run(app, task).and_then(|r| r.config.run_name);
+        let monitor = &app.state.monitor;
+        monitor
+            .live_run()
+            .is_some_and(|run| run.config.run_name == run_name)
+            && !monitor.is_training()
+    }
+    fn playground_enter(app: &mut WickApp) {
+        app.state.tab = Tab::Playground;
+    }
+    /// Picks the task's run once the Playground lists it, then predicts its text.
+    fn playground_ready(app: &mut WickApp, task: ModelTask) -> bool {
+        let Some(run) = task_run(app, task) else {
+            return false;
+        };
+        let name = run.config.run_name.unwrap_or_default();
+        if !app.state.playground.select_run(&name) {
+            return false;
+        }
+        if app.state.playground.has_prediction() {
+            return !app.is_busy();
+        }
+        if !app.is_busy() {
+            app.with_cx(|state, cx| state.playground.predict_now(cx, run.try_text));
+        }
+        false
+    }
+    let tasks: [(Enter, Enter, Ready, Ready); 3] = [
+        (
+            |app| data_enter(app, ModelTask::TokenClassification),
+            |app| monitor_enter(app, ModelTask::TokenClassification),
+            |app| monitor_ready(app, ModelTask::TokenClassification),
+            |app| playground_ready(app, ModelTask::TokenClassification),
+        ),
+        (
+            |app| data_enter(app, ModelTask::MultiLabelClassification),
+            |app| monitor_enter(app, ModelTask::MultiLabelClassification),
+            |app| monitor_ready(app, ModelTask::MultiLabelClassification),
+            |app| playground_ready(app, ModelTask::MultiLabelClassification),
+        ),
+        (
+            |app| data_enter(app, ModelTask::Regression),
+            |app| monitor_enter(app, ModelTask::Regression),
+            |app| monitor_ready(app, ModelTask::Regression),
+            |app| playground_ready(app, ModelTask::Regression),
+        ),
+    ];
+    let names: [[&'static str; 3]; 3] = [
+        ["ner-data", "ner-monitor", "ner-playground"],
+        [
+            "multilabel-data",
+            "multilabel-monitor",
+            "multilabel-playground",
+        ],
+        [
+            "regression-data",
+            "regression-monitor",
+            "regression-playground",
+        ],
+    ];
+    let mut stops = Vec::new();
+    for ((data, monitor, trained, predicted), [data_name, monitor_name, playground_name]) in
+        tasks.into_iter().zip(names)
+    {
+        let first = stops.is_empty();
+        stops.push(tour::Stop {
+            name: data_name,
+            enter: data,
+            ready: data_ready,
+            max_wait: Duration::from_secs(120),
+            // Back from the smallest window to the default size.
+            resize_to: first.then_some(egui::vec2(1280.0, 820.0)),
+        });
+        stops.push(tour::Stop {
+            name: monitor_name,
+            enter: monitor,
+            ready: trained,
+            max_wait: Duration::from_secs(300),
+            resize_to: None,
+        });
+        stops.push(tour::Stop {
+            name: playground_name,
+            enter: playground_enter,
+            ready: predicted,
+            max_wait: Duration::from_secs(90),
+            resize_to: None,
+        });
+    }
     stops
 }

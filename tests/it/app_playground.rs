@@ -1,14 +1,20 @@
 //! The Playground driven like a user: pick a trained run and checkpoint, type a text,
 //! Predict, then Export and see the reload check.
 
+use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use wick::app::WickApp;
 use wick::hub::HubSettings;
 use wick::train::config::TrainConfig;
+use wick::train::{Predictor, TaskPrediction};
 
 use crate::support;
-use support::app::{harness, has_label, has_label_containing, wait_for};
-use support::tiny::{tiny_dataset, tiny_model, train_to_end};
+use support::app::{cut_at_smallest_window, harness, has_label, has_label_containing, wait_for};
+use support::tiny::{
+    tiny_dataset, tiny_encoder, tiny_model, tiny_multilabel_dataset, tiny_ner_dataset,
+    tiny_regression_dataset, train_to_end,
+};
 
 /// Trains the tiny BERT for two epochs (checkpoints 5 and 10) into `<data_dir>/runs`.
 fn train_tiny_run(scratch: &Path, data_dir: &Path) {
@@ -210,4 +216,200 @@ fn a_short_run_offers_its_final_model_and_an_unsaved_run_says_why() {
         &harness,
         "unsaved-run: no checkpoint: save_strategy = \"no\""
     ));
+}
+
+/// A run of a task beyond single-label classification: the tiny encoder (no head, so the
+/// task's head is new) trained on `data` for `epochs` into `<data_dir>/runs/<name>`; returns
+/// its checkpoint.
+fn train_task_run(
+    scratch: &Path,
+    data_dir: &Path,
+    name: &str,
+    data: &Path,
+    epochs: u32,
+) -> PathBuf {
+    let out = data_dir.join("runs").join(name);
+    let text = format!(
+        r#"
+model = "{model}"
+dataset = "{data}"
+output_dir = "{out}"
+learning_rate = 1e-3
+num_train_epochs = {epochs}
+per_device_train_batch_size = 4
+eval_strategy = "epoch"
+save_strategy = "epoch"
+save_total_limit = 1
+seed = 3
+"#,
+        model = tiny_encoder(scratch).display(),
+        data = data.display(),
+        out = out.display()
+    );
+    let config = TrainConfig::from_toml_str(&text).unwrap();
+    train_to_end(config, scratch, &data_dir.join("runs"));
+    std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| {
+            path.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("checkpoint-"))
+        })
+        .expect("the run saved a checkpoint")
+}
+
+/// The Playground open on the only run, its checkpoint loaded.
+fn playground_on(scratch: &Path, data_dir: &Path) -> Harness<'static, WickApp> {
+    let mut harness = harness(
+        data_dir,
+        HubSettings::with_home(&scratch.join("hf")).with_offline(true),
+    );
+    harness.run_steps(2);
+    harness.get_by_label("▶  Playground").click();
+    wait_for(&mut harness, "the checkpoint to load", |h| {
+        has_label_containing(h, " loaded · ")
+    });
+    harness
+}
+
+/// Types `text` (and `pair`) and presses Predict; waits for the answer.
+fn predict(harness: &mut Harness<'static, WickApp>, text: &str, pair: Option<&str>) {
+    let field = harness.get_by_label("Text");
+    field.focus();
+    field.type_text(text);
+    harness.run_steps(2);
+    if let Some(pair) = pair {
+        let field = harness.get_by_label("Text pair (optional)");
+        field.focus();
+        field.type_text(pair);
+        harness.run_steps(2);
+    }
+    harness.get_by_label("▶ Predict").click();
+    wait_for(harness, "a prediction", |h| {
+        has_label_containing(h, "by checkpoint-")
+    });
+}
+
+fn assert_fits(harness: &mut Harness<'static, WickApp>, what: &str) {
+    let cut = cut_at_smallest_window(harness);
+    assert!(
+        cut.is_empty(),
+        "{what} at 800x600 cuts:\n{}",
+        cut.join("\n")
+    );
+}
+
+#[test]
+fn entities_are_highlighted_in_the_text_and_listed_with_type_and_score() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("app");
+    let data = tiny_ner_dataset(scratch.path());
+    let checkpoint = train_task_run(scratch.path(), &data_dir, "ner-run", &data, 12);
+    let text = "the great film was awful fun";
+    let predictor = Predictor::load(&checkpoint, &candle_core::Device::Cpu).unwrap();
+    let TaskPrediction::Entities(expected) = predictor.predict_task(text, None).unwrap() else {
+        panic!("a token classifier answers with entities");
+    };
+    assert!(!expected.is_empty(), "the tiny NER model finds entities");
+
+    let mut harness = playground_on(scratch.path(), &data_dir);
+    assert!(has_label_containing(&harness, "token classification"));
+    assert!(
+        !has_label(&harness, "Text pair (optional)"),
+        "no pair for token classification"
+    );
+    predict(&mut harness, text, None);
+    assert!(has_label_containing(
+        &harness,
+        "aggregation_strategy=\"simple\""
+    ));
+    // The legend names every entity type of the model.
+    for kind in ["PER", "LOC"] {
+        assert!(has_label(&harness, kind), "{kind} in the legend");
+    }
+    // The text, each entity followed by its type.
+    let mut inline = String::new();
+    let mut cursor = 0;
+    for entity in &expected {
+        inline.push_str(&text[cursor..entity.end]);
+        inline.push_str(&entity.kind);
+        cursor = entity.end;
+    }
+    inline.push_str(&text[cursor..]);
+    assert!(
+        has_label(&harness, &inline),
+        "the highlighted text {inline:?}"
+    );
+    // One row per entity: its text and score as the pipeline's "simple" aggregation gives.
+    for entity in &expected {
+        assert!(has_label(&harness, &entity.text), "{entity:?} listed");
+        assert!(
+            has_label(&harness, &format!("{:.3}", entity.score)),
+            "{entity:?}'s score"
+        );
+    }
+    assert_fits(&mut harness, "the entities view");
+}
+
+#[test]
+fn multi_label_shows_each_labels_probability_against_the_threshold() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("app");
+    let data = tiny_multilabel_dataset(scratch.path());
+    let checkpoint = train_task_run(scratch.path(), &data_dir, "tags-run", &data, 8);
+    let text = "the film great dull";
+    let predictor = Predictor::load(&checkpoint, &candle_core::Device::Cpu).unwrap();
+    let TaskPrediction::Labels { probs, threshold } = predictor.predict_task(text, None).unwrap()
+    else {
+        panic!("a multi-label model answers with labels");
+    };
+
+    let mut harness = playground_on(scratch.path(), &data_dir);
+    assert!(has_label_containing(&harness, "multi-label classification"));
+    predict(&mut harness, text, None);
+    let chosen: Vec<&str> = probs
+        .iter()
+        .filter(|(_, p)| *p >= threshold)
+        .map(|(l, _)| l.as_str())
+        .collect();
+    if chosen.is_empty() {
+        assert!(has_label(&harness, "no label"));
+    } else {
+        assert!(
+            has_label(&harness, &chosen.join(", ")),
+            "predicted {chosen:?}"
+        );
+    }
+    for (label, prob) in &probs {
+        assert!(has_label(&harness, label), "a row for {label}");
+        assert!(
+            has_label(&harness, &format!("{:.1}%", prob * 100.0)),
+            "{label}'s bar says {prob}"
+        );
+    }
+    assert!(has_label_containing(&harness, "threshold 0.5"));
+    assert_fits(&mut harness, "the multi-label view");
+}
+
+#[test]
+fn regression_shows_the_predicted_number_for_a_pair() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("app");
+    let data = tiny_regression_dataset(scratch.path());
+    let checkpoint = train_task_run(scratch.path(), &data_dir, "score-run", &data, 4);
+    let (text, pair) = ("the film was great", "great great fun");
+    let predictor = Predictor::load(&checkpoint, &candle_core::Device::Cpu).unwrap();
+    let TaskPrediction::Score(score) = predictor.predict_task(text, Some(pair)).unwrap() else {
+        panic!("a regression model answers with a number");
+    };
+
+    let mut harness = playground_on(scratch.path(), &data_dir);
+    assert!(has_label_containing(&harness, "regression"));
+    predict(&mut harness, text, Some(pair));
+    assert!(
+        has_label(&harness, &format!("{score:.4}")),
+        "the score {score}"
+    );
+    assert!(has_label_containing(&harness, "with the pair"));
+    assert_fits(&mut harness, "the regression view");
 }

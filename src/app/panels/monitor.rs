@@ -1,6 +1,8 @@
 //! Monitor: the run in progress, live. Charts of train loss (raw and EMA), eval loss, eval
 //! metrics, learning rate, grad norm and throughput; progress and ETA; Pause, Resume, Stop,
 //! Save now and Eval now; and a note when eval loss rises while the metric still improves.
+//! The eval charts and the latest evaluation's numbers use the run's task's metrics
+//! (`Metrics::names_for`), headline first.
 
 use crossbeam_channel::{Receiver, Sender};
 use egui::{Color32, RichText};
@@ -13,6 +15,8 @@ use crate::app::charts::{self, Series};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::{IntervalStrategy, TrainConfig};
+use crate::task::Task as ModelTask;
+use crate::train::metrics::Metrics;
 use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary};
 
 #[derive(Serialize, Deserialize)]
@@ -71,7 +75,8 @@ pub struct LiveRun {
     pub learning_rate: Series,
     pub grad_norm: Series,
     pub samples_per_s: Series,
-    /// `eval_accuracy`, `eval_f1`, ... by name.
+    /// `eval_f1`, `eval_accuracy`, ... by name (shown in [`LiveRun::eval_metric_names`]
+    /// order).
     pub eval_metrics: BTreeMap<String, Series>,
     pub evals: Vec<EvalReport>,
     /// Steps with a saved checkpoint, and where.
@@ -125,13 +130,49 @@ impl LiveRun {
             .unwrap_or_else(|| "new run".into())
     }
 
-    /// The metric that decides the best checkpoint: `metric_for_best_model`, else eval loss.
-    fn best_metric_name(&self) -> String {
+    /// The run's task, as its evaluations report it (none before the first).
+    pub fn task(&self) -> Option<ModelTask> {
+        self.evals.last().map(|e| e.metrics.task)
+    }
+
+    /// The eval metric series' names in the task's order (`Metrics::names_for`: the
+    /// headline first), any other after them by name.
+    pub fn eval_metric_names(&self) -> Vec<String> {
+        let order = self.task().map_or(&[][..], Metrics::names_for);
+        let rank = |name: &str| {
+            order
+                .iter()
+                .position(|n| *n == name.trim_start_matches("eval_"))
+                .unwrap_or(order.len())
+        };
+        let mut names: Vec<String> = self.eval_metrics.keys().cloned().collect();
+        // BTreeMap keys are sorted by name; a stable sort keeps that among equal ranks.
+        names.sort_by_key(|name| rank(name));
+        names
+    }
+
+    /// The metric the overfitting note watches, with its direction: `metric_for_best_model`
+    /// when it is one of the task's metrics (not the loss itself), else the task's headline.
+    fn watched_metric(&self) -> Option<(String, bool)> {
+        let task = self.task()?;
         let config = self.started.as_ref().map_or(&self.config, |s| &s.config);
-        let name = config
-            .resolved_metric_for_best_model()
-            .unwrap_or_else(|| "loss".into());
-        format!("eval_{}", name.trim_start_matches("eval_"))
+        let chosen = config
+            .metric_for_best_model
+            .as_deref()
+            .map(|m| m.trim_start_matches("eval_"))
+            .filter(|m| *m != "loss" && Metrics::is_known_for(task, m));
+        Some(match chosen {
+            Some(name) => (
+                format!("eval_{name}"),
+                config
+                    .greater_is_better
+                    .unwrap_or_else(|| higher_is_better(name)),
+            ),
+            None => {
+                let headline = Metrics::headline(task);
+                (format!("eval_{headline}"), higher_is_better(headline))
+            }
+        })
     }
 
     fn apply(&mut self, event: Event) -> Option<Notice> {
@@ -238,6 +279,13 @@ enum Notice {
     Finished { name: String, stopped: bool },
     Failed { reason: String },
     Warning { message: String },
+}
+
+/// Whether a larger value of the metric `name` is better: not for losses and errors (rmse,
+/// mse, mae, hamming_loss). HF's `greater_is_better` default only knows "ends in loss".
+pub fn higher_is_better(name: &str) -> bool {
+    let bare = name.trim_start_matches("eval_");
+    !(bare.ends_with("loss") || matches!(bare, "rmse" | "mse" | "mae"))
 }
 
 /// Eval loss going up while the chosen metric still improves: the model grows confident on
@@ -475,14 +523,8 @@ impl MonitorPanel {
 }
 
 fn overfit_note_for(run: &LiveRun) -> Option<OverfitNote> {
-    let config = run.started.as_ref().map_or(&run.config, |s| &s.config);
-    let metric = run.best_metric_name();
-    overfit_note(
-        &run.evals,
-        &metric,
-        config.resolved_greater_is_better().unwrap_or(true),
-        &run.checkpoints,
-    )
+    let (metric, greater_is_better) = run.watched_metric()?;
+    overfit_note(&run.evals, &metric, greater_is_better, &run.checkpoints)
 }
 
 fn overfit_banner(ui: &mut egui::Ui, note: &OverfitNote) {
@@ -593,6 +635,38 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
         }
     });
     progress_row(ui, run);
+    latest_eval_row(ui, run);
+}
+
+/// The latest evaluation's numbers, the task's headline metric first and strong:
+/// "Latest eval (step 30): f1 0.8123 · precision 0.79 · … · loss 0.3120".
+fn latest_eval_row(ui: &mut egui::Ui, run: &LiveRun) {
+    let Some(latest) = run.evals.last() else {
+        return;
+    };
+    let metrics = &latest.metrics;
+    let names = Metrics::names_for(metrics.task);
+    let headline = Metrics::headline(metrics.task);
+    ui.horizontal_wrapped(|ui| {
+        ui.label(format!("Latest eval (step {}):", latest.step));
+        let mut first = true;
+        // Loss last: the headline leads, as in the charts.
+        for name in names[1..].iter().chain(&names[..1]) {
+            let Some(value) = metrics.get(name) else {
+                continue;
+            };
+            if !first {
+                ui.label(widgets::muted(ui, "·"));
+            }
+            first = false;
+            let text = RichText::new(format!("{name} {value:.4}"));
+            ui.label(if *name == headline {
+                text.strong()
+            } else {
+                text
+            });
+        }
+    });
 }
 
 fn progress_row(ui: &mut egui::Ui, run: &LiveRun) {
@@ -714,7 +788,7 @@ impl LiveRun {
         if self.eval_metrics.is_empty() {
             charts.push(Chart::EvalPending);
         }
-        charts.extend(self.eval_metrics.keys().cloned().map(Chart::EvalMetric));
+        charts.extend(self.eval_metric_names().into_iter().map(Chart::EvalMetric));
         charts.extend([Chart::LearningRate, Chart::GradNorm, Chart::Throughput]);
         charts
     }
@@ -952,6 +1026,80 @@ mod tests {
             samples_per_s: 1.0,
             is_best: false,
         }
+    }
+
+    /// A regression evaluation: its loss and rmse; pearson falls as the steps go on.
+    fn regression_eval(step: u64, loss: f64, rmse: f64) -> EvalReport {
+        EvalReport {
+            metrics: Metrics {
+                task: ModelTask::Regression,
+                scalars: vec![
+                    ("pearson", 0.9 - step as f64 / 100.0),
+                    ("spearman", 0.7),
+                    ("rmse", rmse),
+                    ("mse", rmse * rmse),
+                    ("mae", rmse * 0.8),
+                ],
+                confusion_matrix: Vec::new(),
+                averaging: None,
+                num_examples: 12,
+                loss: Some(loss),
+            },
+            ..eval(step, loss, 0.0)
+        }
+    }
+
+    #[test]
+    fn losses_and_errors_are_better_lower() {
+        for name in ["eval_loss", "rmse", "mse", "eval_mae", "hamming_loss"] {
+            assert!(!higher_is_better(name), "{name}");
+        }
+        for name in [
+            "f1",
+            "eval_micro_f1",
+            "pearson",
+            "subset_accuracy",
+            "eval_accuracy",
+        ] {
+            assert!(higher_is_better(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_regression_run_charts_its_own_metrics_headline_first_and_watches_them() {
+        let mut run = live_run(TrainConfig::default(), 10);
+        assert_eq!(run.watched_metric(), None, "no task before an evaluation");
+        // Eval loss rises at step 30 while rmse keeps falling: the note names rmse only when
+        // it is chosen (pearson, the headline, falls too).
+        for report in [
+            regression_eval(10, 0.50, 0.90),
+            regression_eval(20, 0.40, 0.80),
+            regression_eval(30, 0.45, 0.70),
+        ] {
+            run.apply(Event::Eval(report));
+        }
+        assert_eq!(
+            run.eval_metric_names(),
+            [
+                "eval_pearson",
+                "eval_spearman",
+                "eval_rmse",
+                "eval_mse",
+                "eval_mae"
+            ]
+        );
+        assert_eq!(run.watched_metric(), Some(("eval_pearson".into(), true)));
+        assert_eq!(overfit_note_for(&run), None);
+
+        run.config.metric_for_best_model = Some("eval_rmse".into());
+        assert_eq!(run.watched_metric(), Some(("eval_rmse".into(), false)));
+        let note = overfit_note_for(&run).expect("rmse still falls while the loss rises");
+        assert_eq!(note.metric, ("eval_rmse".into(), 0.70));
+        assert_eq!(note.lowest_loss, (20, 0.40));
+
+        // A metric the task does not have falls back to the headline.
+        run.config.metric_for_best_model = Some("accuracy".into());
+        assert_eq!(run.watched_metric(), Some(("eval_pearson".into(), true)));
     }
 
     fn step(step: u64, total_steps: u64) -> StepReport {

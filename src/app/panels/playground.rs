@@ -1,6 +1,7 @@
 //! Playground: try a trained checkpoint on your own text (the course's
-//! `pipeline("text-classification")`), and export it as a Hugging Face model folder that is
-//! reloaded to confirm the same logits.
+//! `pipeline("text-classification")`, or `pipeline("token-classification",
+//! aggregation_strategy="simple")` for entities), answered in the model's task's terms, and
+//! export it as a Hugging Face model folder that is reloaded to confirm the same logits.
 //!
 //! Listing runs, loading a model, predicting and exporting all run on jobs; the loaded model
 //! is cached (behind an `Arc`) for the selected checkpoint.
@@ -15,9 +16,12 @@ use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab, short_name};
 use crate::recipe::SaveStrategy;
 use crate::runs::{BestMetric, Checkpoints, RunStatus, RunsError, list_runs};
+use crate::task::Task as ModelTask;
 use crate::train::{
-    ExportCheck, PredictError, Prediction, Predictor, device_from_name, export_model,
+    ExportCheck, PredictError, Predictor, TaskPrediction, device_from_name, export_model,
 };
+
+mod result;
 
 /// Predictions and exports run on the CPU: single inputs are quick there, and a run that
 /// is training keeps the GPU to itself.
@@ -100,7 +104,9 @@ pub enum CheckpointPick {
 /// A prediction with what it was made from.
 #[derive(Debug, Clone)]
 pub struct Shown {
-    pub prediction: Prediction,
+    pub prediction: TaskPrediction,
+    /// The model's labels (entity types and colours come from them).
+    pub labels: Vec<String>,
     pub checkpoint: PathBuf,
     pub text: String,
     pub text_pair: Option<String>,
@@ -240,6 +246,32 @@ impl PlaygroundPanel {
     /// Whether a prediction is shown.
     pub fn has_prediction(&self) -> bool {
         self.runtime.shown.is_some()
+    }
+
+    /// Picks the listed run whose folder is `name` or ends in `-name` (a run name after its
+    /// timestamp), at its best checkpoint; false while no such run is listed.
+    pub fn select_run(&mut self, name: &str) -> bool {
+        let suffix = format!("-{name}");
+        let Some(found) = self
+            .runtime
+            .runs
+            .iter()
+            .find(|r| r.name == name || r.name.ends_with(&suffix))
+        else {
+            return false;
+        };
+        if self.run.as_deref() != Some(found.name.as_str()) {
+            self.run = Some(found.name.clone());
+            self.checkpoint = CheckpointPick::Best;
+            self.runtime.shown = None;
+        }
+        true
+    }
+
+    /// The task of the loaded model, once it is loaded.
+    fn loaded_task(&self) -> Option<ModelTask> {
+        let (dir, predictor) = self.runtime.model.as_ref()?;
+        (Some(dir) == self.selected_dir().map(|(_, d)| d).as_ref()).then(|| predictor.task())
     }
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
@@ -403,13 +435,16 @@ impl PlaygroundPanel {
             return;
         };
         let text = self.text.clone();
-        let pair = Some(self.text_pair.clone()).filter(|p| !p.trim().is_empty());
+        // Token classification tags one text; a pair would be ignored, so none is sent.
+        let pair = Some(self.text_pair.clone())
+            .filter(|p| !p.trim().is_empty() && !predictor.task().per_token());
         self.runtime.predicting =
             Some(cx.jobs.task("playground-predict", "predicting", move |_| {
                 predictor
-                    .predict(&text, pair.as_deref())
+                    .predict_task(&text, pair.as_deref())
                     .map(|prediction| Shown {
                         prediction,
+                        labels: predictor.labels().to_vec(),
                         checkpoint: dir,
                         text,
                         text_pair: pair,
@@ -585,46 +620,53 @@ impl PlaygroundPanel {
                 });
             }
             (None, Some((dir, predictor))) => {
-                ui.label(widgets::muted(
-                    ui,
-                    format!(
-                        "{} loaded · labels: {}",
-                        folder_name(dir),
-                        predictor.labels().join(", ")
-                    ),
-                ));
+                ui.label(widgets::muted(ui, loaded_summary(dir, predictor)));
             }
             (None, None) => {}
         }
     }
 
     fn inputs(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
+        let task = self.loaded_task();
         let text_label = ui.label(RichText::new("Text").strong());
         ui.add(
             egui::TextEdit::multiline(&mut self.text)
-                .hint_text("The sentence to classify")
+                .hint_text(match task {
+                    Some(ModelTask::TokenClassification) => "The sentence to find entities in",
+                    Some(ModelTask::Regression) => "The sentence to score",
+                    _ => "The sentence to classify",
+                })
                 .desired_rows(3)
                 .desired_width(f32::INFINITY),
         )
         .labelled_by(text_label.id);
-        let pair_label = ui
-            .label(RichText::new("Text pair (optional)").strong())
-            .on_hover_text(
-                "The second sentence, for pair tasks such as MRPC (sentence1, sentence2)",
-            );
-        ui.add(
-            egui::TextEdit::multiline(&mut self.text_pair)
-                .hint_text("Leave empty for single-sentence tasks")
-                .desired_rows(2)
-                .desired_width(f32::INFINITY),
-        )
-        .labelled_by(pair_label.id);
+        // Token classification tags the words of one text: no pair to offer.
+        if task.is_some_and(ModelTask::per_token) {
+            ui.label(widgets::muted(
+                ui,
+                "Token classification tags the words of one text (no text pair).",
+            ));
+        } else {
+            let pair_label = ui
+                .label(RichText::new("Text pair (optional)").strong())
+                .on_hover_text(
+                    "The second sentence, for pair tasks such as MRPC or STS-B \
+                     (sentence1, sentence2)",
+                );
+            ui.add(
+                egui::TextEdit::multiline(&mut self.text_pair)
+                    .hint_text("Leave empty for single-sentence tasks")
+                    .desired_rows(2)
+                    .desired_width(f32::INFINITY),
+            )
+            .labelled_by(pair_label.id);
+        }
         ui.add_space(4.0);
         ui.horizontal(|ui| {
             let busy = self.runtime.predicting.is_some() || self.runtime.predict_after_load;
             if ui
                 .add_enabled(!busy, egui::Button::new("▶ Predict"))
-                .on_hover_text("Classify the text with the selected checkpoint")
+                .on_hover_text("Run the selected checkpoint on the text")
                 .clicked()
             {
                 self.predict(cx);
@@ -639,59 +681,48 @@ impl PlaygroundPanel {
         let Some(shown) = &self.runtime.shown else {
             ui.label(widgets::muted(
                 ui,
-                "Type a text and press Predict to see the label and its probability.",
+                match self.loaded_task() {
+                    Some(ModelTask::TokenClassification) => {
+                        "Type a text and press Predict to see the entities the model finds in it."
+                    }
+                    Some(ModelTask::MultiLabelClassification) => {
+                        "Type a text and press Predict to see each label's probability."
+                    }
+                    Some(ModelTask::Regression) => {
+                        "Type a text and press Predict to see the number the model gives it."
+                    }
+                    _ => "Type a text and press Predict to see the label and its probability.",
+                },
             ));
             return;
         };
-        let prediction = &shown.prediction;
-        let dark = ui.visuals().dark_mode;
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
-            ui.horizontal(|ui| {
-                ui.label("Predicted:");
-                ui.label(
-                    RichText::new(&prediction.label)
-                        .strong()
-                        .size(20.0)
-                        .color(widgets::accent(dark)),
-                );
-            });
-            egui::Grid::new("playground-probabilities")
-                .num_columns(2)
-                .spacing([12.0, 6.0])
-                .show(ui, |ui| {
-                    for (label, prob) in &prediction.probs {
-                        let top = *label == prediction.label;
-                        let name = RichText::new(label);
-                        ui.label(if top { name.strong() } else { name });
-                        let mut bar = egui::ProgressBar::new(*prob)
-                            .desired_width(320.0)
-                            .text(format!("{:.1}%", prob * 100.0));
-                        if top {
-                            bar = bar.fill(widgets::accent(dark).gamma_multiply(0.8));
-                        }
-                        ui.add(bar);
-                        ui.end_row();
-                    }
-                });
-            let logits: Vec<String> = prediction
-                .logits
-                .iter()
-                .map(|l| format!("{l:.3}"))
-                .collect();
-            ui.label(widgets::muted(
-                ui,
-                format!(
-                    "by {} · logits [{}]{}",
-                    folder_name(&shown.checkpoint),
-                    logits.join(", "),
-                    if shown.text_pair.is_some() {
-                        " · with the pair"
-                    } else {
-                        ""
-                    }
-                ),
-            ));
+            let mut facts = vec![format!("by {}", folder_name(&shown.checkpoint))];
+            match &shown.prediction {
+                TaskPrediction::Class(prediction) => {
+                    result::class(ui, prediction);
+                    let logits: Vec<String> = prediction
+                        .logits
+                        .iter()
+                        .map(|l| format!("{l:.3}"))
+                        .collect();
+                    facts.push(format!("logits [{}]", logits.join(", ")));
+                }
+                TaskPrediction::Labels { probs, threshold } => {
+                    result::labels(ui, probs, *threshold)
+                }
+                TaskPrediction::Score(value) => result::score(ui, *value),
+                TaskPrediction::Entities(found) => {
+                    let kinds = result::entity_kinds(&shown.labels);
+                    result::entities(ui, &shown.text, found, &kinds);
+                    facts.push("grouped as aggregation_strategy=\"simple\"".into());
+                }
+            }
+            if shown.text_pair.is_some() {
+                facts.push("with the pair".into());
+            }
+            ui.label(widgets::muted(ui, facts.join(" · ")));
         });
     }
 
@@ -765,6 +796,17 @@ pub fn checkpoint_label(run: &RunChoice, pick: &CheckpointPick) -> String {
         },
         CheckpointPick::Step(step) => named(*step),
     }
+}
+
+/// `checkpoint-30 loaded · token classification · labels: B-LOC, B-PER, O`.
+fn loaded_summary(dir: &Path, predictor: &Predictor) -> String {
+    let task = predictor.task();
+    let mut text = format!("{} loaded · {}", folder_name(dir), task.title());
+    // A regression head has one output and no label names worth listing.
+    if task != ModelTask::Regression {
+        text.push_str(&format!(" · labels: {}", predictor.labels().join(", ")));
+    }
+    text
 }
 
 fn folder_name(dir: &Path) -> String {
