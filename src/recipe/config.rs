@@ -490,11 +490,12 @@ impl TrainConfig {
         }
     }
 
-    /// `greater_is_better`, derived like HF: false for metrics ending in "loss".
+    /// `greater_is_better`, derived like HF (false for metrics ending in "loss") and also false
+    /// for the regression errors (see [`greater_is_better_for`]).
     pub fn resolved_greater_is_better(&self) -> Option<bool> {
         self.greater_is_better.or_else(|| {
             self.resolved_metric_for_best_model()
-                .map(|m| !m.ends_with("loss"))
+                .map(|m| greater_is_better_for(&m))
         })
     }
 
@@ -642,6 +643,14 @@ mod empty_string_is_none {
 }
 
 /// The names a unit enum is written with in TOML, comma separated.
+/// Whether a larger value of metric `name` (`eval_` prefix optional) is better. HF's rule is
+/// "not a loss"; Wick also counts the regression errors (`rmse`, `mse`, `mae`) as lower is
+/// better, where HF would keep the worst checkpoint unless told otherwise.
+pub fn greater_is_better_for(name: &str) -> bool {
+    let bare = name.strip_prefix("eval_").unwrap_or(name);
+    !(bare.ends_with("loss") || matches!(bare, "rmse" | "mse" | "mae"))
+}
+
 fn variant_names<T: Serialize>(values: &[T]) -> String {
     values
         .iter()

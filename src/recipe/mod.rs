@@ -11,6 +11,6 @@ pub mod presets;
 
 pub use config::{
     ClassWeights, ConfigError, DeviceSpec, IntervalStrategy, KEYS, KeyInfo, KeyOrigin,
-    LrSchedulerType, SaveStrategy, TrainConfig, closest_key, key_info,
+    LrSchedulerType, SaveStrategy, TrainConfig, closest_key, greater_is_better_for, key_info,
 };
 pub use presets::Preset;

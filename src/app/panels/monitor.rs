@@ -284,8 +284,7 @@ enum Notice {
 /// Whether a larger value of the metric `name` is better: not for losses and errors (rmse,
 /// mse, mae, hamming_loss). HF's `greater_is_better` default only knows "ends in loss".
 pub fn higher_is_better(name: &str) -> bool {
-    let bare = name.trim_start_matches("eval_");
-    !(bare.ends_with("loss") || matches!(bare, "rmse" | "mse" | "mae"))
+    crate::recipe::greater_is_better_for(name)
 }
 
 /// Eval loss going up while the chosen metric still improves: the model grows confident on

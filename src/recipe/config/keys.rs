@@ -217,7 +217,7 @@ pub const KEYS: &[KeyInfo] = &[
     key(
         "greater_is_better",
         Ta,
-        "Whether a larger metric is better; unset = false for *loss, else true.",
+        "Whether a larger metric is better; unset = false for *loss and rmse/mse/mae (HF: only *loss), else true.",
     ),
     key(
         "seed",
