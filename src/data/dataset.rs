@@ -451,13 +451,33 @@ pub fn tokenize_raw(
         ),
         _ => (guess.task, guess.reason),
     };
-    let label_set = match &request.labels {
-        Some(names) => LabelSet {
+    let label_set = match (&request.labels, task) {
+        (Some(names), _) => LabelSet {
             names: names.clone(),
             source: LabelSource::Given,
         },
-        None => labels::label_set(raw, &mapping.label)?,
+        // One output, whatever the column holds (floats, integer ratings, numeric text).
+        (None, Task::Regression) => LabelSet {
+            names: vec![mapping.label.clone()],
+            source: LabelSource::Scores,
+        },
+        (None, _) => labels::label_set(raw, &mapping.label)?,
     };
+    if task.per_token() && label_set.source == LabelSource::IntegerRange {
+        // Entities are read off tag names (B-PER, I-PER, O): "0".."8" would make every
+        // token an entity and the scores meaningless.
+        return Err(DataError::Invalid(format!(
+            "{}: the tags in '{}' are integers without names; token classification needs \
+             them (O, B-PER, I-PER, ...): give the column ClassLabel names in the dataset \
+             card or the parquet metadata, or write the tags as strings",
+            raw.source
+                .files
+                .first()
+                .map(|f| f.display().to_string())
+                .unwrap_or_default(),
+            mapping.label
+        )));
+    }
     let (tokens, labels) = if task.per_token() {
         if let Some(pair) = &mapping.text_pair {
             return Err(DataError::Invalid(format!(

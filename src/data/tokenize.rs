@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tokenizers::{Tokenizer, TruncationParams, TruncationStrategy};
+use tokenizers::{PreTokenizerWrapper, Tokenizer, TruncationParams, TruncationStrategy};
 
 use super::error::{DataError, Result};
 use super::spm_tokenizer::{self, SPM_FILE};
@@ -200,10 +200,11 @@ impl TextTokenizer {
     }
 
     /// One text's tokens with where each sits in `text` (byte ranges; special tokens get
-    /// `None`), truncated to `max_length`, for pipelines that point back into the text.
+    /// `None`), truncated to `max_length`, for token classification's pipeline: encoded as
+    /// the word lists it was trained on are (see [`TextTokenizer::word_list_tokenizer`]).
     pub fn encode_with_offsets(&self, text: &str, max_length: usize) -> Result<OffsetEncoding> {
         let encoding = self
-            .truncating(max_length)?
+            .word_list_tokenizer(max_length)?
             .encode(text, true)
             .map_err(|e| DataError::Tokenizer {
                 path: self.path.clone(),
@@ -229,6 +230,26 @@ impl TextTokenizer {
             .unwrap_or_else(|| format!("<{id}>"))
     }
 
+    /// [`TextTokenizer::truncating`] for word lists: a byte-level BPE (RoBERTa, ModernBERT)
+    /// gets `add_prefix_space`, as transformers requires for `is_split_into_words=True`, so
+    /// every word, the first included, is read as if a space preceded it.
+    pub(super) fn word_list_tokenizer(&self, max_length: usize) -> Result<Tokenizer> {
+        let mut tokenizer = self.truncating(max_length)?;
+        let Some(pre_tokenizer) = tokenizer.get_pre_tokenizer() else {
+            return Ok(tokenizer);
+        };
+        let err = |e: serde_json::Error| DataError::Tokenizer {
+            path: self.path.clone(),
+            message: format!("its pre-tokenizer: {e}"),
+        };
+        let mut json = serde_json::to_value(pre_tokenizer).map_err(err)?;
+        if set_byte_level_prefix_space(&mut json) {
+            let pre_tokenizer: PreTokenizerWrapper = serde_json::from_value(json).map_err(err)?;
+            tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
+        }
+        Ok(tokenizer)
+    }
+
     /// A copy that truncates pairs longest-first to `max_length`, as `truncation=True` does.
     pub(super) fn truncating(&self, max_length: usize) -> Result<Tokenizer> {
         let mut tokenizer = self.tokenizer.clone();
@@ -243,6 +264,28 @@ impl TextTokenizer {
                 message: e.to_string(),
             })?;
         Ok(tokenizer)
+    }
+}
+
+/// Sets `add_prefix_space` on every `ByteLevel` pre-tokenizer in `json` (also inside a
+/// `Sequence`); whether there was one.
+fn set_byte_level_prefix_space(json: &mut serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Object(map) => {
+            let mut found = false;
+            if map.get("type").and_then(|t| t.as_str()) == Some("ByteLevel") {
+                map.insert("add_prefix_space".into(), true.into());
+                found = true;
+            }
+            for value in map.values_mut() {
+                found |= set_byte_level_prefix_space(value);
+            }
+            found
+        }
+        serde_json::Value::Array(items) => items.iter_mut().fold(false, |found, item| {
+            set_byte_level_prefix_space(item) || found
+        }),
+        _ => false,
     }
 }
 
@@ -392,7 +435,7 @@ pub fn tokenize_words(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<(TokenColumns, Vec<i32>)> {
     let max_length = checked_max_length(tokenizer, options)?;
-    let truncating = tokenizer.truncating(max_length)?;
+    let truncating = tokenizer.word_list_tokenizer(max_length)?;
     let encode_row = |row: usize, out: &mut RowBuffers| -> Result<()> {
         // `encode_fast` skips offsets and, with them, the word ids this needs.
         let encoding =

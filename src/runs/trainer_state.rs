@@ -162,7 +162,11 @@ impl TrainerState {
         );
     }
 
+    /// A value that is not a number (an undefined correlation) never improves.
     fn is_improvement(&self, value: f64, greater_is_better: bool, threshold: f64) -> bool {
+        if !value.is_finite() {
+            return false;
+        }
         match self.best_metric {
             None => true,
             Some(best) => {
@@ -251,6 +255,21 @@ mod tests {
         assert_eq!(state.train_batch_size, Some(16));
         assert_eq!(state.early_stopping_counter(), Some(0));
         assert!(state.is_world_process_zero && state.is_local_process_zero);
+    }
+
+    #[test]
+    fn an_undefined_metric_is_never_best_and_counts_against_patience() {
+        let mut state = TrainerState::default();
+        state.set_early_stopping(3, 0.0, 0);
+        // The trainer's order: patience first, then the best. The first evaluation's
+        // pearson is undefined (constant predictions).
+        assert_eq!(state.record_early_stopping(f64::NAN, true), 1);
+        assert!(!state.update_best(f64::NAN, true, None));
+        assert_eq!(state.record_early_stopping(0.3, true), 0);
+        assert!(state.update_best(0.3, true, None));
+        assert_eq!(state.record_early_stopping(f64::NAN, true), 1);
+        assert!(!state.update_best(f64::NAN, true, None));
+        assert_eq!(state.best_metric, Some(0.3));
     }
 
     #[test]

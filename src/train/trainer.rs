@@ -484,9 +484,24 @@ impl<'a> Session<'a> {
 
         let (mut is_best, mut patience_ran_out) = (false, false);
         if let Some((name, greater_is_better)) = self.best_metric.clone() {
-            let value = metrics.get(&name).ok_or_else(|| {
-                TrainError::Invalid(format!("metric_for_best_model '{name}' was not computed"))
-            })?;
+            let value = match metrics.get(&name) {
+                Some(value) => value,
+                // A correlation of constant predictions is undefined: this evaluation does
+                // not improve on anything, and the run goes on.
+                None if Metrics::is_known_for(metrics.task, &name) => {
+                    self.warn(format!(
+                        "{name} is undefined at step {} (constant predictions or labels); \
+                         this evaluation counts as no improvement",
+                        self.position.global_step
+                    ))?;
+                    f64::NAN
+                }
+                None => {
+                    return Err(TrainError::Invalid(format!(
+                        "metric_for_best_model '{name}' was not computed"
+                    )));
+                }
+            };
             if self.cfg.early_stopping_patience.is_some() {
                 let evals_without_improvement =
                     self.state.record_early_stopping(value, greater_is_better);

@@ -264,3 +264,87 @@ fn the_dataset_card_names_a_sequence_of_class_labels() {
     let features = card.features_of("default").unwrap();
     assert_eq!(features[0].class_names, ["O", "B-PER"]);
 }
+
+#[test]
+fn integer_ratings_train_as_one_score_and_unnamed_integer_tags_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // Integer ratings, which alone would read as classes 0..=5.
+    let file = write_jsonl(
+        &dir.path().join("ratings/train.jsonl"),
+        &[
+            r#"{"text": "fine", "label": 3}"#,
+            r#"{"text": "great", "label": 5}"#,
+        ],
+    );
+    let mut req = request(&file);
+    req.task = Some(Task::Regression);
+    let split = prepare(&req).unwrap();
+    assert_eq!(split.meta.labels.names, ["label"]);
+    assert_eq!(split.score(1), Some(5.0));
+
+    let file = write_jsonl(
+        &dir.path().join("unnamed/train.jsonl"),
+        &[r#"{"tokens": ["a", "b"], "ner_tags": [0, 1]}"#],
+    );
+    let err = message(prepare(&request(&file)));
+    assert!(
+        err.contains("train.jsonl") && err.contains("integers without names"),
+        "{err}"
+    );
+}
+
+/// A byte-level BPE tokenizer (RoBERTa's and ModernBERT's kind) with single-character pieces
+/// only, so each piece shows whether a word was read with a leading space (`Ġ`).
+fn byte_level_tokenizer(dir: &Path) -> TextTokenizer {
+    let pieces = ["<s>", "</s>", "<pad>", "Ġ", "t", "h", "e", "i", "s"];
+    let vocab: serde_json::Map<String, serde_json::Value> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.to_string(), i.into()))
+        .collect();
+    let special = |id: u32, content: &str| {
+        serde_json::json!({"id": id, "content": content, "single_word": false, "lstrip": false,
+            "rstrip": false, "normalized": false, "special": true})
+    };
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null,
+        "added_tokens": [special(0, "<s>"), special(1, "</s>"), special(2, "<pad>")],
+        "normalizer": null,
+        "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+            "use_regex": true},
+        "post_processor": {"type": "RobertaProcessing", "sep": ["</s>", 1], "cls": ["<s>", 0],
+            "trim_offsets": true, "add_prefix_space": false},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true,
+            "use_regex": true},
+        "model": {"type": "BPE", "dropout": null, "unk_token": null,
+            "continuing_subword_prefix": null, "end_of_word_suffix": null, "fuse_unk": false,
+            "byte_fallback": false, "ignore_merges": false, "vocab": vocab, "merges": []}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    TextTokenizer::load(dir).unwrap()
+}
+
+#[test]
+fn word_lists_through_a_byte_level_bpe_read_every_word_after_a_space() {
+    // transformers requires add_prefix_space=True for is_split_into_words with these
+    // tokenizers: every word, the first too, is read as " word" (Ġ + its letters).
+    let dir = tempfile::tempdir().unwrap();
+    let tokenizer = byte_level_tokenizer(dir.path());
+    let (columns, word_ids) = data::tokenize_words(
+        &tokenizer,
+        &[vec!["the", "is"]],
+        &TokenizeOptions::default(),
+        &|_, _| {},
+    )
+    .unwrap();
+    let pieces: Vec<String> = columns.ids.iter().map(|&id| tokenizer.piece(id)).collect();
+    assert_eq!(
+        pieces,
+        ["<s>", "Ġ", "t", "h", "e", "Ġ", "i", "s", "</s>"],
+        "word ids {word_ids:?}"
+    );
+    assert_eq!(word_ids, [-1, 0, 0, 0, 0, 1, 1, 1, -1]);
+    // The Playground's entity pipeline reads raw text the same way.
+    let encoded = tokenizer.encode_with_offsets("the is", 512).unwrap();
+    assert_eq!(encoded.ids, columns.ids);
+}

@@ -21,6 +21,8 @@ from transformers import (
 
 # Wick's default truncation length when max_length is unset, before the model's own limit.
 DEFAULT_MAX_LENGTH = 512
+# Model types whose tokenizers are byte-level BPE.
+BYTE_LEVEL_MODELS = ("roberta", "modernbert")
 
 # The tasks, in HF's problem_type spelling (WICK["task"] takes these names).
 SINGLE_LABEL = "single_label_classification"
@@ -473,7 +475,11 @@ def main():
         held = train.train_test_split(test_size=WICK["validation_split_percentage"] / 100, seed=seed)
         train, evaluation = held["train"], held["test"]
 
-    tokenizer = AutoTokenizer.from_pretrained(WICK["model"])
+    tokenizer_kwargs = {}
+    if task == TOKEN_CLASSIFICATION and AutoConfig.from_pretrained(WICK["model"]).model_type in BYTE_LEVEL_MODELS:
+        # Byte-level BPE reads pre-split words only with a leading space (Wick does the same).
+        tokenizer_kwargs["add_prefix_space"] = True
+    tokenizer = AutoTokenizer.from_pretrained(WICK["model"], **tokenizer_kwargs)
     config_kwargs = {
         "num_labels": len(names),
         "id2label": dict(enumerate(names)),
