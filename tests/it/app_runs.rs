@@ -357,7 +357,7 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
         "Model",
         "Dataset",
         "Status",
-        "Metric",
+        "Last eval",
         "Training time",
         "Started (UTC)",
     ];
@@ -365,7 +365,7 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
         "Run (tick to compare)",
         "Task",
         "Status",
-        "Metric",
+        "Last eval",
         "Training time",
     ];
     let assert_in_view = |harness: &Harness<'static, WickApp>, titles: &[&str], width: f32| {
