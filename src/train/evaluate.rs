@@ -351,7 +351,10 @@ mod tests {
             .collect()
     }
 
-    fn row_numbers(breakdown: &Breakdown) -> Vec<(&str, f64, f64, f64, usize, Option<f32>)> {
+    /// name, precision, recall, f1, support, threshold.
+    type RowNumbers<'a> = (&'a str, f64, f64, f64, usize, Option<f32>);
+
+    fn row_numbers(breakdown: &Breakdown) -> Vec<RowNumbers<'_>> {
         breakdown
             .rows
             .iter()
