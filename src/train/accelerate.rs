@@ -303,12 +303,9 @@ pub const MAPPING: &[KeyMapping] = &[
             }))
         },
     ),
-    map(
-        "greater_is_better",
-        Ta("greater_is_better"),
-        "written out when a metric is chosen: Wick counts rmse/mse/mae as lower is better, where HF's default would not",
-        |c| c.resolved_greater_is_better().map_or(Py::None, Py::Bool),
-    ),
+    map("greater_is_better", Ta("greater_is_better"), "written out when a metric is chosen: Wick counts rmse/mse/mae as lower is better, where HF's default would not", |c| {
+        c.resolved_greater_is_better().map_or(Py::None, Py::Bool)
+    }),
     map("seed", Ta("seed"), "", |c| Py::Int(c.seed as i64)),
     map("data_seed", Ta("data_seed"), "", |c| {
         Py::opt_int(c.data_seed.map(|s| s as i64))
