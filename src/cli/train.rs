@@ -340,4 +340,94 @@ fn print_summary(summary: &Summary) {
     for (key, value) in rows {
         println!("  {key:<width$}  {value}");
     }
+    if let Some(breakdown) = summary
+        .last_eval
+        .as_ref()
+        .and_then(|m| m.breakdown.as_ref())
+    {
+        println!();
+        for line in breakdown_lines(breakdown, SUMMARY_BREAKDOWN_ROWS) {
+            println!("  {line}");
+        }
+    }
+}
+
+/// Rows of the final evaluation's breakdown the summary prints (by support).
+const SUMMARY_BREAKDOWN_ROWS: usize = 12;
+
+/// The breakdown as an aligned text table: its title, a header, and the `max_rows` rows
+/// with the most support (then how many are left out).
+fn breakdown_lines(breakdown: &crate::runs::Breakdown, max_rows: usize) -> Vec<String> {
+    let rows = breakdown.by_support();
+    let shown = &rows[..rows.len().min(max_rows)];
+    let noun = breakdown.kind.noun();
+    let width = shown
+        .iter()
+        .map(|r| r.name.chars().count())
+        .chain([noun.len()])
+        .max()
+        .unwrap_or(0);
+    let with_threshold = shown.iter().any(|r| r.threshold.is_some());
+    let mut header = format!(
+        "{noun:<width$}  {:>9}  {:>9}  {:>9}  {:>7}",
+        "precision", "recall", "f1", "support"
+    );
+    if with_threshold {
+        header.push_str("  threshold");
+    }
+    let mut lines = vec![format!("{}:", breakdown.kind.title()), header];
+    for row in shown {
+        let mut line = format!(
+            "{:<width$}  {:>9.4}  {:>9.4}  {:>9.4}  {:>7}",
+            row.name, row.precision, row.recall, row.f1, row.support
+        );
+        if let Some(threshold) = row.threshold {
+            line.push_str(&format!("  {threshold:>9.2}"));
+        }
+        lines.push(line);
+    }
+    if rows.len() > shown.len() {
+        lines.push(format!(
+            "({} more {noun}s with less support)",
+            rows.len() - shown.len()
+        ));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::{Breakdown, BreakdownKind, BreakdownRow};
+
+    fn row(name: &str, f1: f64, support: usize) -> BreakdownRow {
+        BreakdownRow {
+            name: name.into(),
+            precision: f1,
+            recall: f1,
+            f1,
+            support,
+            threshold: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_prints_the_breakdown_with_the_most_support_first() {
+        let breakdown = Breakdown {
+            kind: BreakdownKind::EntityTypes,
+            rows: vec![
+                row("LOC", 0.9, 1837),
+                row("MISC", 0.75, 922),
+                row("ORG", 0.8, 1341),
+                row("PER", 0.95, 1842),
+            ],
+        };
+        let lines = breakdown_lines(&breakdown, 3);
+        assert_eq!(lines[0], "Per entity type:");
+        assert_eq!(lines[1], "type  precision     recall         f1  support");
+        assert_eq!(lines[2], "PER      0.9500     0.9500     0.9500     1842");
+        assert!(lines[3].starts_with("LOC ") && lines[4].starts_with("ORG "));
+        assert_eq!(lines[5], "(1 more types with less support)");
+        assert_eq!(lines.len(), 6);
+    }
 }

@@ -20,6 +20,7 @@ mod sentencepiece;
 mod source;
 mod spm_tokenizer;
 mod stats;
+pub mod tags;
 mod task_labels;
 mod tokenize;
 mod wordpiece;

@@ -278,13 +278,16 @@ fn class_lists(raw: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<Ve
 /// For each class, the class its later word pieces get when every piece is labelled: a
 /// `B-X` tag's `I-X` (as run_ner.py's `b_to_i_label`), the class itself otherwise.
 pub fn inside_tags(names: &[String]) -> Vec<u32> {
+    use super::tags::tag_parts;
     names
         .iter()
         .enumerate()
-        .map(|(id, name)| {
-            name.strip_prefix("B-")
-                .and_then(|kind| names.iter().position(|n| *n == format!("I-{kind}")))
-                .unwrap_or(id) as u32
+        .map(|(id, name)| match tag_parts(name) {
+            (Some('B'), kind) => names
+                .iter()
+                .position(|n| tag_parts(n) == (Some('I'), kind))
+                .unwrap_or(id) as u32,
+            _ => id as u32,
         })
         .collect()
 }

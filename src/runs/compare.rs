@@ -779,6 +779,7 @@ mod tests {
             task,
             threshold: None,
             tuned_thresholds: None,
+            breakdown: None,
             rows: outputs
                 .into_iter()
                 .enumerate()

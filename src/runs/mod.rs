@@ -26,8 +26,9 @@ pub use checkpoints::{Checkpoint, CheckpointEntry, Checkpoints, TempCheckpointDi
 pub use lock::{RunLock, lock_holder};
 pub use metrics_log::{LogRecord, MetricsLog, MetricsRead, read_metrics};
 pub use predictions::{
-    ClassOutput, EntitySpan, LabelsOutput, PREDICTIONS_FILE, PredictionRow, Predictions, RowOutput,
-    ScoreOutput, TagsOutput, read_predictions, write_predictions,
+    Breakdown, BreakdownKind, BreakdownRow, ClassOutput, EntitySpan, LabelsOutput,
+    PREDICTIONS_FILE, PredictionRow, Predictions, RowOutput, ScoreOutput, TagsOutput,
+    read_predictions, write_predictions,
 };
 pub use run_dir::{
     BestMetric, BrokenRun, CONFIG_FILE, METRICS_FILE, RUN_INFO_FILE, RunDir, RunDurations, RunInfo,

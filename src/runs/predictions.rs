@@ -127,6 +127,69 @@ pub struct EntitySpan {
     pub end: usize,
 }
 
+/// What a [`Breakdown`]'s rows are: entity types, labels or classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BreakdownKind {
+    /// Token classification: seqeval's scores per entity type.
+    EntityTypes,
+    /// Multi-label: each label's scores at its threshold tuned on the eval split.
+    Labels,
+    /// Single-label: each class's one-vs-rest scores.
+    Classes,
+}
+
+impl BreakdownKind {
+    /// The table's title.
+    pub fn title(self) -> &'static str {
+        match self {
+            BreakdownKind::EntityTypes => "Per entity type",
+            BreakdownKind::Labels => "Per label (threshold tuned on eval)",
+            BreakdownKind::Classes => "Per class",
+        }
+    }
+
+    /// The header of the name column.
+    pub fn noun(self) -> &'static str {
+        match self {
+            BreakdownKind::EntityTypes => "type",
+            BreakdownKind::Labels => "label",
+            BreakdownKind::Classes => "class",
+        }
+    }
+}
+
+/// One entity type's, label's or class's scores in an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BreakdownRow {
+    pub name: String,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Gold entities of the type, rows carrying the label, or rows of the class.
+    pub support: usize,
+    /// Multi-label: the threshold these scores are taken at (tuned on the eval split).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+}
+
+/// An evaluation's scores per entity type, label or class: what the averages hide.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Breakdown {
+    pub kind: BreakdownKind,
+    /// In label (or type name) order.
+    pub rows: Vec<BreakdownRow>,
+}
+
+impl Breakdown {
+    /// The rows by support, largest first (ties by name), as tables show them.
+    pub fn by_support(&self) -> Vec<&BreakdownRow> {
+        let mut rows: Vec<&BreakdownRow> = self.rows.iter().collect();
+        rows.sort_by(|a, b| b.support.cmp(&a.support).then_with(|| a.name.cmp(&b.name)));
+        rows
+    }
+}
+
 /// serde_json writes a non-finite float as `null`; read it back as NaN.
 fn number_or_nan<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f32, D::Error> {
     Ok(Option::<f32>::deserialize(deserializer)?.unwrap_or(f32::NAN))
@@ -153,6 +216,10 @@ pub struct Predictions {
     /// Multi-label: each label's threshold tuned on this split (for the tuned micro F1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tuned_thresholds: Option<Vec<f32>>,
+    /// The final evaluation's scores per entity type, label or class (absent in files
+    /// written before it, and for regression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub breakdown: Option<Breakdown>,
     pub rows: Vec<PredictionRow>,
 }
 
@@ -174,6 +241,8 @@ struct RawPredictions {
     threshold: Option<f32>,
     #[serde(default)]
     tuned_thresholds: Option<Vec<f32>>,
+    #[serde(default)]
+    breakdown: Option<Breakdown>,
     rows: Vec<Value>,
 }
 
@@ -204,6 +273,7 @@ impl RawPredictions {
             task,
             threshold: self.threshold,
             tuned_thresholds: self.tuned_thresholds,
+            breakdown: self.breakdown,
             rows,
         })
     }
@@ -364,6 +434,7 @@ mod tests {
             task,
             threshold: None,
             tuned_thresholds: None,
+            breakdown: None,
             rows,
         }
     }
@@ -583,5 +654,39 @@ mod tests {
         write_predictions(dir.path(), &tokens).unwrap();
         let err = read_predictions(dir.path()).unwrap_err().to_string();
         assert!(err.contains("entity PER over words 2..3"), "{err}");
+    }
+
+    #[test]
+    fn the_breakdown_round_trips_and_sorts_by_support() {
+        let dir = tempfile::tempdir().unwrap();
+        let row = |name: &str, support: usize, threshold: Option<f32>| BreakdownRow {
+            name: name.into(),
+            precision: 0.5,
+            recall: 0.25,
+            f1: 1.0 / 3.0,
+            support,
+            threshold,
+        };
+        let mut predictions = sample();
+        predictions.breakdown = Some(Breakdown {
+            kind: BreakdownKind::Labels,
+            rows: vec![
+                row("b", 3, Some(0.35)),
+                row("a", 3, Some(0.5)),
+                row("c", 9, None),
+            ],
+        });
+        write_predictions(dir.path(), &predictions).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(PREDICTIONS_FILE)).unwrap();
+        assert!(text.contains(r#""kind":"labels""#), "{text}");
+        let read = read_predictions(dir.path()).unwrap().unwrap();
+        assert_eq!(read, predictions);
+        let breakdown = read.breakdown.unwrap();
+        let order: Vec<&str> = breakdown
+            .by_support()
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect();
+        assert_eq!(order, ["c", "a", "b"]);
     }
 }

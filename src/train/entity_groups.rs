@@ -5,6 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::scores::tag_parts;
+
 /// One token's predicted tag, its probability and its byte range in the text.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaggedToken {
@@ -25,34 +27,45 @@ pub struct EntityGroup {
     pub end: usize,
 }
 
-/// `("B", "PER")` for `B-PER`; a tag without a prefix is inside its own type, as HF reads it.
-fn split_tag(tag: &str) -> (bool, &str) {
-    match tag.split_once('-') {
-        Some(("B", kind)) => (true, kind),
-        Some(("I", kind)) => (false, kind),
+/// HF's `get_tag`: whether the tag begins an entity, and the key neighbours must share to
+/// join it. `B-X` begins `X`, `I-X` continues `X`; any other tag (`O`, `E-X`, `S-X`, a bare
+/// `X`) continues its whole name, so an IOBES `E-X` or `S-X` joins only its own kind of tag,
+/// as the pipeline groups them.
+fn hf_tag(tag: &str) -> (bool, &str) {
+    match tag_parts(tag) {
+        (Some('B'), kind) => (true, kind),
+        (Some('I'), kind) => (false, kind),
         _ => (false, tag),
     }
 }
 
+/// The pipeline's `entity_group`: the group's first tag without its prefix (`S-PER` → `PER`).
+fn group_name(tag: &str) -> &str {
+    tag_parts(tag).1
+}
+
 pub fn group_entities(text: &str, tokens: &[TaggedToken]) -> Vec<EntityGroup> {
-    let mut groups: Vec<(String, Vec<&TaggedToken>)> = Vec::new();
+    // (the joining key, the members); HF compares with the last member's key, which every
+    // member shares.
+    let mut groups: Vec<(&str, Vec<&TaggedToken>)> = Vec::new();
     for token in tokens {
-        let (begins, kind) = split_tag(&token.tag);
+        let (begins, key) = hf_tag(&token.tag);
         match groups.last_mut() {
-            Some((last_kind, members)) if !begins && last_kind == kind => members.push(token),
-            _ => groups.push((kind.to_string(), vec![token])),
+            Some((last_key, members)) if !begins && *last_key == key => members.push(token),
+            _ => groups.push((key, vec![token])),
         }
     }
     groups
         .into_iter()
-        .filter(|(kind, _)| kind != "O")
+        .map(|(_, members)| (group_name(&members[0].tag), members))
+        .filter(|(kind, _)| *kind != "O")
         .map(|(kind, members)| {
             let start = members[0].start;
             let end = members[members.len() - 1].end;
             EntityGroup {
                 score: members.iter().map(|t| t.score).sum::<f32>() / members.len() as f32,
                 text: text.get(start..end).unwrap_or_default().to_string(),
-                kind,
+                kind: kind.to_string(),
                 start,
                 end,
             }
@@ -112,5 +125,35 @@ mod tests {
         let groups = group_entities(text, &tokens);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[1].text, "Berlin");
+    }
+
+    /// transformers 5.24 `TokenClassificationPipeline.group_entities` on these tags gives
+    /// [PER "Ann" 0.9, PER "Lee", LOC "Paris Rome" 0.7, O, ORG "Acme"] (the `O` group dropped
+    /// by `postprocess`'s `ignore_labels`): `get_tag` reads `E-PER`
+    /// as the whole key `E-PER` (not `PER`), so B-PER E-PER split in two; two `S-LOC` in a
+    /// row share the key `S-LOC` and join; every group is named after its first tag's type.
+    #[test]
+    fn iobes_tags_group_as_the_pipeline_groups_them() {
+        let text = "Ann Lee Paris Rome Acme";
+        let tokens = [
+            token("B-PER", 0.9, 0, 3),
+            token("E-PER", 0.7, 4, 7),
+            token("S-LOC", 0.8, 8, 13),
+            token("S-LOC", 0.6, 14, 18),
+            token("O", 0.9, 18, 18),
+            token("S-ORG", 0.5, 19, 23),
+        ];
+        let found: Vec<(String, String)> = group_entities(text, &tokens)
+            .into_iter()
+            .map(|g| (g.kind, g.text))
+            .collect();
+        let expected = [
+            ("PER", "Ann"),
+            ("PER", "Lee"),
+            ("LOC", "Paris Rome"),
+            ("ORG", "Acme"),
+        ];
+        assert_eq!(found, expected.map(|(k, t)| (k.to_string(), t.to_string())));
+        assert!((group_entities(text, &tokens)[2].score - 0.7).abs() < 1e-6);
     }
 }

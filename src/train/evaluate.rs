@@ -4,11 +4,12 @@
 use candle_core::{D, Device, Tensor};
 use std::time::Instant;
 
-use super::metrics::{Metrics, compute_metrics};
+use super::metrics::{Metrics, compute_class_metrics};
 use super::scores;
 use super::train_error::TrainError;
 use crate::data::{Collator, Order, TokenizedSplit, epoch_batches};
 use crate::model::{Classifier, Dropout};
+use crate::runs::{Breakdown, BreakdownKind, BreakdownRow};
 use crate::task::Task;
 
 /// Metrics (with `loss` set), the predicted class and class probabilities of every row
@@ -108,7 +109,7 @@ pub fn evaluate(
             let labels = split.label_ids().ok_or_else(|| {
                 TrainError::Invalid("a single-label model on a split of another task".into())
             })?;
-            let metrics = compute_metrics(&predictions, labels, names.len())?;
+            let metrics = compute_class_metrics(&predictions, labels, names)?;
             (metrics, predictions, probabilities, TaskOutputs::Classes)
         }
         Outputs::Sigmoids(sigmoids) => {
@@ -174,7 +175,7 @@ fn collect(
             logits
                 .to_vec2::<f32>()?
                 .into_iter()
-                .map(|row| row.into_iter().map(sigmoid).collect::<Vec<_>>()),
+                .map(|row| row.into_iter().map(scores::sigmoid).collect::<Vec<_>>()),
         ),
         Outputs::Scores(values) => values.extend(logits.squeeze(1)?.to_vec1::<f32>()?),
         Outputs::Tags {
@@ -207,7 +208,7 @@ fn scores_error(err: scores::ScoreError) -> TrainError {
 }
 
 /// seqeval's overall entity scores (the scheme guessed from the tag names) and the accuracy
-/// over labelled tokens.
+/// over labelled tokens, with the scores per entity type.
 fn token_metrics(
     gold: &[Vec<String>],
     predicted: &[Vec<String>],
@@ -227,17 +228,19 @@ fn token_metrics(
         averaging: None,
         num_examples: gold.len(),
         loss: None,
+        breakdown: Some(entity_breakdown(&report)),
     })
 }
 
-/// Scores at the 0.5 threshold, and the micro F1 with each label's threshold tuned on this
-/// split (what tuning would buy), with those thresholds.
+/// Scores at the default threshold (0.5), and the micro F1 with each label's threshold tuned
+/// on this split (what tuning would buy), with those thresholds; the breakdown holds each
+/// label's scores at its tuned threshold.
 fn multi_label_metrics(
     sigmoids: &[Vec<f32>],
     targets: &[Vec<bool>],
     names: &[String],
 ) -> Result<(Metrics, Vec<f32>), TrainError> {
-    let half = vec![0.5; names.len()];
+    let half = vec![scores::DEFAULT_THRESHOLD; names.len()];
     let report =
         scores::multilabel_scores(sigmoids, targets, &half, names).map_err(scores_error)?;
     let tuned = scores::tune_thresholds(sigmoids, targets).map_err(scores_error)?;
@@ -258,6 +261,7 @@ fn multi_label_metrics(
         averaging: None,
         num_examples: sigmoids.len(),
         loss: None,
+        breakdown: Some(label_breakdown(&tuned_report)),
     };
     Ok((metrics, tuned))
 }
@@ -284,11 +288,48 @@ fn regression_metrics(predictions: &[f32], targets: &[f32]) -> Result<Metrics, T
         averaging: None,
         num_examples: predictions.len(),
         loss: None,
+        breakdown: None,
     })
 }
 
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
+/// seqeval's scores per entity type, by type name.
+pub fn entity_breakdown(report: &scores::EntityReport) -> Breakdown {
+    let rows = report
+        .per_type
+        .iter()
+        .map(|(kind, scores)| BreakdownRow {
+            name: kind.clone(),
+            precision: scores.precision,
+            recall: scores.recall,
+            f1: scores.f1,
+            support: scores.support,
+            threshold: None,
+        })
+        .collect();
+    Breakdown {
+        kind: BreakdownKind::EntityTypes,
+        rows,
+    }
+}
+
+/// Each label's scores at its threshold, in label order.
+pub fn label_breakdown(report: &scores::MultiLabelReport) -> Breakdown {
+    let rows = report
+        .per_label
+        .iter()
+        .map(|label| BreakdownRow {
+            name: label.name.clone(),
+            precision: label.precision,
+            recall: label.recall,
+            f1: label.f1,
+            support: label.support,
+            threshold: Some(label.threshold),
+        })
+        .collect();
+    Breakdown {
+        kind: BreakdownKind::Labels,
+        rows,
+    }
 }
 
 /// Class probabilities from logits, shifted by the maximum so that large logits do not
@@ -302,7 +343,93 @@ pub fn softmax(logits: &[f32]) -> Vec<f32> {
 
 #[cfg(test)]
 mod tests {
-    use super::softmax;
+    use super::*;
+
+    fn strings(rows: &[&[&str]]) -> Vec<Vec<String>> {
+        rows.iter()
+            .map(|row| row.iter().map(|t| t.to_string()).collect())
+            .collect()
+    }
+
+    /// name, precision, recall, f1, support, threshold.
+    type RowNumbers<'a> = (&'a str, f64, f64, f64, usize, Option<f32>);
+
+    fn row_numbers(breakdown: &Breakdown) -> Vec<RowNumbers<'_>> {
+        breakdown
+            .rows
+            .iter()
+            .map(|r| {
+                let (p, rc, f) = (r.precision, r.recall, r.f1);
+                (r.name.as_str(), p, rc, f, r.support, r.threshold)
+            })
+            .collect()
+    }
+
+    /// seqeval 1.2.2's `classification_report` of its docstring example (as
+    /// `scores::entities_tests::seqeval_docstring_example_scores_half`).
+    #[test]
+    fn token_metrics_break_down_per_entity_type_as_seqeval() {
+        let gold = strings(&[
+            &["O", "O", "O", "B-MISC", "I-MISC", "I-MISC", "O"],
+            &["B-PER", "I-PER", "O"],
+        ]);
+        let predicted = strings(&[
+            &["O", "O", "B-MISC", "I-MISC", "I-MISC", "I-MISC", "O"],
+            &["B-PER", "I-PER", "O"],
+        ]);
+        let names = strings(&[&["O", "B-MISC", "I-MISC", "B-PER", "I-PER"]]).remove(0);
+        let metrics = token_metrics(&gold, &predicted, &names).unwrap();
+        let breakdown = metrics.breakdown.as_ref().unwrap();
+        assert_eq!(breakdown.kind, BreakdownKind::EntityTypes);
+        assert_eq!(
+            row_numbers(breakdown),
+            [
+                ("MISC", 0.0, 0.0, 0.0, 1, None),
+                ("PER", 1.0, 1.0, 1.0, 1, None)
+            ]
+        );
+    }
+
+    /// Each label at its tuned threshold (the thresholds of
+    /// `multilabel_tests::thresholds_maximize_each_labels_f1_and_ties_go_towards_one_half`):
+    /// label 0 at 0.3 predicts rows 0, 1, 3 (tp 2, fp 1: P 2/3, R 1, F1 0.8); label 1 has
+    /// no positives; label 2 at 0.5 is exact.
+    #[test]
+    fn multi_label_metrics_break_down_per_label_at_the_tuned_thresholds() {
+        let sigmoids = vec![
+            vec![0.3, 0.9, 0.8],
+            vec![0.7, 0.1, 0.9],
+            vec![0.2, 0.4, 0.2],
+            vec![0.6, 0.6, 0.1],
+        ];
+        let targets: Vec<Vec<bool>> = [[1, 0, 1], [1, 0, 1], [0, 0, 0], [0, 0, 0]]
+            .iter()
+            .map(|row| row.iter().map(|&v| v == 1).collect())
+            .collect();
+        let names = strings(&[&["joy", "anger", "love"]]).remove(0);
+        let (metrics, tuned) = multi_label_metrics(&sigmoids, &targets, &names).unwrap();
+        assert_eq!(tuned, [0.3, 0.5, 0.5]);
+        let breakdown = metrics.breakdown.as_ref().unwrap();
+        assert_eq!(breakdown.kind, BreakdownKind::Labels);
+        let rows = row_numbers(breakdown);
+        assert_eq!(rows[0].0, "joy");
+        assert!((rows[0].1 - 2.0 / 3.0).abs() < 1e-12 && rows[0].2 == 1.0);
+        assert!((rows[0].3 - 0.8).abs() < 1e-12);
+        assert_eq!((rows[0].4, rows[0].5), (2, Some(0.3)));
+        assert_eq!(rows[1], ("anger", 0.0, 0.0, 0.0, 0, Some(0.5)));
+        assert_eq!(rows[2], ("love", 1.0, 1.0, 1.0, 2, Some(0.5)));
+        // The scalars stay at the default threshold.
+        let at_half =
+            scores::multilabel_scores(&sigmoids, &targets, &[scores::DEFAULT_THRESHOLD; 3], &names)
+                .unwrap();
+        assert_eq!(metrics.get("micro_f1"), Some(at_half.micro_f1));
+    }
+
+    #[test]
+    fn regression_has_no_breakdown() {
+        let metrics = regression_metrics(&[1.0, 2.0, 3.0], &[1.5, 2.0, 2.5]).unwrap();
+        assert_eq!(metrics.breakdown, None);
+    }
 
     #[test]
     fn softmax_sums_to_one_and_survives_large_logits() {

@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use super::scores::{self, ClassScores, ScoreError};
+use crate::runs::{Breakdown, BreakdownKind, BreakdownRow};
 use crate::task::Task;
 
 /// How precision, recall and F1 are averaged over classes.
@@ -31,6 +33,9 @@ pub struct Metrics {
     pub num_examples: usize,
     /// Mean evaluation loss; the loop fills it in (`compute_metrics` never sees logits).
     pub loss: Option<f64>,
+    /// Scores per class, label or entity type (none for regression). Shown in tables,
+    /// kept in `predictions.json`, never logged as scalars (28 labels would flood the charts).
+    pub breakdown: Option<Breakdown>,
 }
 
 /// Each task's metric names, without the `eval_` prefix; the first after `loss` is the
@@ -75,40 +80,33 @@ pub enum MetricsError {
 }
 
 /// Accuracy, F1/precision/recall (binary for 2 labels, else macro), MCC and
-/// the confusion matrix. Zero divisions give 0, as sklearn's `zero_division`.
+/// the confusion matrix. Zero divisions give 0, as sklearn's `zero_division`. The
+/// per-class breakdown names the classes by id; [`compute_class_metrics`] names them.
 pub fn compute_metrics(
     predictions: &[u32],
     labels: &[u32],
     num_labels: usize,
 ) -> Result<Metrics, MetricsError> {
-    if predictions.len() != labels.len() {
-        return Err(MetricsError::LengthMismatch {
-            predictions: predictions.len(),
-            labels: labels.len(),
-        });
-    }
-    if labels.is_empty() {
-        return Err(MetricsError::Empty);
-    }
+    let names: Vec<String> = (0..num_labels).map(|k| k.to_string()).collect();
+    compute_class_metrics(predictions, labels, &names)
+}
+
+/// [`compute_metrics`] with the classes' names (one per label id) in the breakdown.
+pub fn compute_class_metrics(
+    predictions: &[u32],
+    labels: &[u32],
+    label_names: &[String],
+) -> Result<Metrics, MetricsError> {
+    let num_labels = label_names.len();
+    let per_class = scores::per_class(predictions, labels, label_names).map_err(metrics_error)?;
+    // per_class has checked every id against num_labels.
     let mut confusion = vec![vec![0u64; num_labels]; num_labels];
     for (&p, &l) in predictions.iter().zip(labels) {
-        for (what, value) in [("prediction", p), ("label", l)] {
-            if value as usize >= num_labels {
-                return Err(MetricsError::OutOfRange {
-                    what,
-                    value,
-                    num_labels,
-                });
-            }
-        }
         confusion[l as usize][p as usize] += 1;
     }
 
     let n = labels.len() as f64;
     let correct: u64 = (0..num_labels).map(|k| confusion[k][k]).sum();
-    let per_class: Vec<ClassScores> = (0..num_labels)
-        .map(|k| ClassScores::of(&confusion, k))
-        .collect();
     let (averaging, precision, recall, f1) = if num_labels == 2 {
         let positive = &per_class[1];
         (
@@ -118,7 +116,11 @@ pub fn compute_metrics(
             positive.f1,
         )
     } else {
-        let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.present).collect();
+        // sklearn's `unique_labels`: the classes in the labels or the predictions.
+        let present: Vec<&ClassScores> = per_class
+            .iter()
+            .filter(|c| c.support + c.predicted > 0)
+            .collect();
         let mean = |f: fn(&ClassScores) -> f64| {
             present.iter().map(|c| f(c)).sum::<f64>() / present.len().max(1) as f64
         };
@@ -126,12 +128,10 @@ pub fn compute_metrics(
             Averaging::Macro,
             mean(|c| c.precision),
             mean(|c| c.recall),
-            mean(|c| c.f1),
+            scores::macro_f1(&per_class),
         )
     };
 
-    let present: Vec<&ClassScores> = per_class.iter().filter(|c| c.present).collect();
-    let macro_f1 = present.iter().map(|c| c.f1).sum::<f64>() / present.len().max(1) as f64;
     Ok(Metrics {
         task: Task::SingleLabelClassification,
         scalars: vec![
@@ -140,37 +140,52 @@ pub fn compute_metrics(
             ("precision", precision),
             ("recall", recall),
             ("matthews_correlation", matthews(&confusion)),
-            ("macro_f1", macro_f1),
+            ("macro_f1", scores::macro_f1(&per_class)),
         ],
         confusion_matrix: confusion,
         averaging: Some(averaging),
         num_examples: labels.len(),
         loss: None,
+        breakdown: Some(Breakdown {
+            kind: BreakdownKind::Classes,
+            rows: per_class.into_iter().map(class_row).collect(),
+        }),
     })
 }
 
-/// One class's one-vs-rest scores.
-struct ClassScores {
-    precision: f64,
-    recall: f64,
-    f1: f64,
-    /// Appears in the labels or the predictions (sklearn's `unique_labels`).
-    present: bool,
+fn class_row(class: ClassScores) -> BreakdownRow {
+    BreakdownRow {
+        name: class.name,
+        precision: class.precision,
+        recall: class.recall,
+        f1: class.f1,
+        support: class.support,
+        threshold: None,
+    }
 }
 
-impl ClassScores {
-    fn of(confusion: &[Vec<u64>], k: usize) -> Self {
-        let tp = confusion[k][k] as f64;
-        let predicted: u64 = confusion.iter().map(|row| row[k]).sum();
-        let actual: u64 = confusion[k].iter().sum();
-        let ratio = |num: f64, den: u64| if den == 0 { 0.0 } else { num / den as f64 };
-        Self {
-            precision: ratio(tp, predicted),
-            recall: ratio(tp, actual),
-            // sklearn >= 1.3 computes F1 as 2tp / (2tp + fp + fn).
-            f1: ratio(2.0 * tp, predicted + actual),
-            present: predicted + actual > 0,
-        }
+/// `per_class`'s complaints in `compute_metrics`' words.
+fn metrics_error(err: ScoreError) -> MetricsError {
+    match err {
+        ScoreError::CountMismatch {
+            left_len,
+            right_len,
+            ..
+        } => MetricsError::LengthMismatch {
+            predictions: left_len,
+            labels: right_len,
+        },
+        ScoreError::OutOfRange {
+            of,
+            value,
+            num_labels,
+            ..
+        } => MetricsError::OutOfRange {
+            what: of,
+            value,
+            num_labels,
+        },
+        _ => MetricsError::Empty,
     }
 }
 
@@ -350,6 +365,43 @@ mod tests {
             [1.0, 1.0, 1.0, 1.0, 0.0],
             &[&[0, 0], &[0, 3]],
         );
+    }
+
+    /// The breakdown is `scores::per_class`'s: sklearn 1.9.1
+    /// `precision_recall_fscore_support(labels, predictions, labels=[0, 1, 2, 3],
+    /// average=None, zero_division=0)` (as `classes::tests::per_class_and_macro_f1_match_sklearn`).
+    #[test]
+    fn the_breakdown_holds_each_class_as_sklearn_scores_it() {
+        let predictions = [0, 1, 2, 2, 1, 0, 2, 1, 1, 0, 2, 2];
+        let labels = [0, 2, 2, 1, 1, 0, 2, 0, 1, 0, 1, 2];
+        let names: Vec<String> = ["neg", "neu", "pos", "unused"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let m = compute_class_metrics(&predictions, &labels, &names).unwrap();
+        let breakdown = m.breakdown.as_ref().unwrap();
+        assert_eq!(breakdown.kind, BreakdownKind::Classes);
+        let sklearn = [
+            ("neg", 1.0, 0.75, 0.8571428571428571, 4),
+            ("neu", 0.5, 0.5, 0.5, 4),
+            ("pos", 0.6, 0.75, 0.6666666666666666, 4),
+            ("unused", 0.0, 0.0, 0.0, 0),
+        ];
+        for (row, e) in breakdown.rows.iter().zip(sklearn) {
+            assert_eq!(
+                (row.name.as_str(), row.support, row.threshold),
+                (e.0, e.4, None)
+            );
+            assert!(
+                close(row.precision, e.1) && close(row.recall, e.2) && close(row.f1, e.3),
+                "{row:?} vs {e:?}"
+            );
+        }
+        assert_eq!(breakdown.rows.len(), 4);
+        // Unnamed, the classes are their ids; the scores are the same.
+        let by_id = compute_metrics(&predictions, &labels, 4).unwrap();
+        assert_eq!(by_id.breakdown.as_ref().unwrap().rows[3].name, "3");
+        assert_eq!(by_id.scalars, m.scalars);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::entity_groups::{EntityGroup, TaggedToken, group_entities};
 use super::evaluate::softmax;
+use super::scores;
 use crate::data::{DataError, TextTokenizer, TokenizeOptions, tokenize};
 use crate::model::{Classifier, Dropout, ModelConfig, ModelError};
 use crate::runs::RunDir;
@@ -197,13 +198,9 @@ impl Predictor {
                 probs: labels
                     .iter()
                     .cloned()
-                    .zip(
-                        self.logits(text, pair)?
-                            .iter()
-                            .map(|&x| 1.0 / (1.0 + (-x).exp())),
-                    )
+                    .zip(self.logits(text, pair)?.into_iter().map(scores::sigmoid))
                     .collect(),
-                threshold: 0.5,
+                threshold: scores::DEFAULT_THRESHOLD,
             },
             Task::Regression => {
                 TaskPrediction::Score(self.logits(text, pair)?.first().copied().unwrap_or(0.0))

@@ -22,9 +22,6 @@ pub struct PredictedBy {
     pub checkpoint: Option<String>,
 }
 
-/// The threshold a multi-label row's `predicted` set is taken at (the metrics' default).
-pub const LABEL_THRESHOLD: f32 = 0.5;
-
 /// The rows of `split` with what `evaluation` says of them. `word_ids` (token
 /// classification, one per token of each row, -1 for special tokens) place each word's
 /// first piece; without them, the labelled tokens are taken as the words' first pieces,
@@ -80,7 +77,7 @@ pub fn split_predictions(
                 (
                     outputs,
                     column_texts(split, &mapping.text)?,
-                    Some(LABEL_THRESHOLD),
+                    Some(scores::DEFAULT_THRESHOLD),
                     Some(tuned_thresholds.clone()),
                 )
             }
@@ -141,12 +138,13 @@ pub fn split_predictions(
         task,
         threshold,
         tuned_thresholds,
+        breakdown: evaluation.metrics.breakdown.clone(),
         rows,
     })
 }
 
 /// A multi-label row: its gold ids (sorted), each label's probability, and the labels at
-/// or above [`LABEL_THRESHOLD`] (as the metrics count a positive).
+/// or above [`scores::DEFAULT_THRESHOLD`] (as the metrics count a positive).
 fn labels_output(gold: &[u32], probabilities: &[f32]) -> LabelsOutput {
     let mut labels = gold.to_vec();
     labels.sort_unstable();
@@ -160,7 +158,7 @@ fn labels_output(gold: &[u32], probabilities: &[f32]) -> LabelsOutput {
 
 fn predicted_set(probabilities: &[f32]) -> Vec<u32> {
     (0..probabilities.len() as u32)
-        .filter(|&label| probabilities[label as usize] >= LABEL_THRESHOLD)
+        .filter(|&label| probabilities[label as usize] >= scores::DEFAULT_THRESHOLD)
         .collect()
 }
 

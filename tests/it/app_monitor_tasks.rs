@@ -124,6 +124,48 @@ fn monitor_charts_and_reports_each_tasks_own_metrics() {
         let loss = latest.metrics.loss.expect("an eval loss");
         assert!(has_label(&harness, &format!("loss {loss:.4}")));
 
+        // The latest evaluation per entity type or label, folded under its title; opened,
+        // its rows come largest support first.
+        match &latest.metrics.breakdown {
+            None => assert_eq!(task, Task::Regression, "{task:?} has a breakdown"),
+            Some(breakdown) => {
+                let expected_title = match task {
+                    Task::TokenClassification => "Per entity type",
+                    _ => "Per label (threshold tuned on eval)",
+                };
+                assert_eq!(breakdown.kind.title(), expected_title);
+                let title = format!(
+                    "{expected_title} · {} {}s",
+                    breakdown.rows.len(),
+                    breakdown.kind.noun()
+                );
+                harness.get_by_label(&title).click();
+                harness.run_steps(3);
+                let top = breakdown.by_support()[0];
+                let most = breakdown.rows.iter().map(|r| r.support).max().unwrap();
+                assert_eq!(top.support, most);
+                for text in [
+                    top.name.clone(),
+                    top.support.to_string(),
+                    format!("{:.4}", top.f1),
+                ] {
+                    assert!(
+                        has_label(&harness, &text),
+                        "{task:?}: the table shows {text}"
+                    );
+                }
+                if task == Task::MultiLabelClassification {
+                    let threshold = top.threshold.expect("a tuned threshold");
+                    assert!(has_label(&harness, "threshold"));
+                    assert!(has_label(&harness, &format!("{threshold:.2}")));
+                }
+                let names: Vec<String> = breakdown.rows.iter().map(|r| r.name.clone()).collect();
+                for name in &names {
+                    assert!(has_label(&harness, name), "{task:?}: a row for {name}");
+                }
+            }
+        }
+
         let cut = cut_at_smallest_window(&mut harness);
         harness.set_size(egui::vec2(1280.0, 820.0));
         harness.run_steps(3);

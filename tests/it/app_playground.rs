@@ -364,13 +364,28 @@ fn multi_label_shows_each_labels_probability_against_the_threshold() {
         panic!("a multi-label model answers with labels");
     };
 
+    assert_eq!(threshold, 0.5, "the default threshold");
+    // The run ended by predicting the eval split with this checkpoint and tuning each
+    // label's threshold there: the Playground applies those.
+    let run = checkpoint.parent().unwrap();
+    let written = wick::runs::read_predictions(run).unwrap().unwrap();
+    assert_eq!(
+        written.checkpoint.as_deref(),
+        checkpoint.file_name().and_then(|n| n.to_str())
+    );
+    let tuned = written
+        .tuned_thresholds
+        .expect("tuned thresholds in predictions.json");
+    assert_eq!(tuned.len(), probs.len());
+
     let mut harness = playground_on(scratch.path(), &data_dir);
     assert!(has_label_containing(&harness, "multi-label classification"));
     predict(&mut harness, text, None);
     let chosen: Vec<&str> = probs
         .iter()
-        .filter(|(_, p)| *p >= threshold)
-        .map(|(l, _)| l.as_str())
+        .zip(&tuned)
+        .filter(|((_, p), t)| p >= t)
+        .map(|((l, _), _)| l.as_str())
         .collect();
     if chosen.is_empty() {
         assert!(has_label(&harness, "no label"));
@@ -387,7 +402,16 @@ fn multi_label_shows_each_labels_probability_against_the_threshold() {
             "{label}'s bar says {prob}"
         );
     }
-    assert!(has_label_containing(&harness, "threshold 0.5"));
+    for t in &tuned {
+        assert!(
+            has_label(&harness, &format!("threshold {t:.2}")),
+            "the tuned threshold {t} is shown"
+        );
+    }
+    assert!(has_label_containing(
+        &harness,
+        "thresholds tuned on the eval split"
+    ));
     assert_fits(&mut harness, "the multi-label view");
 }
 

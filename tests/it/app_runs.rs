@@ -357,7 +357,7 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
         "Model",
         "Dataset",
         "Status",
-        "Metric",
+        "Last eval",
         "Training time",
         "Started (UTC)",
     ];
@@ -365,7 +365,7 @@ fn a_narrow_table_keeps_its_key_columns_and_the_run_tooltip_has_the_rest() {
         "Run (tick to compare)",
         "Task",
         "Status",
-        "Metric",
+        "Last eval",
         "Training time",
     ];
     let assert_in_view = |harness: &Harness<'static, WickApp>, titles: &[&str], width: f32| {
@@ -760,6 +760,28 @@ fn two_token_classifiers_list_the_entities_one_found_and_the_other_missed() {
             .sum::<usize>()
     );
     assert!(has_label_containing(&harness, &summary), "{summary}");
+    // Both runs' final scores per entity type, folded; opened, each type's F1 in A and B.
+    let breakdown = wick::runs::read_predictions(&a)
+        .unwrap()
+        .unwrap()
+        .breakdown
+        .expect("the final evaluation per entity type");
+    let title = "Final F1 per entity type, A and B";
+    scroll_to(&mut harness, title);
+    harness.get_by_label(title).click();
+    harness.run_steps(3);
+    for header in ["F1 A", "F1 B", "B − A"] {
+        assert!(has_label(&harness, header), "{header}");
+    }
+    for row in &breakdown.rows {
+        assert!(has_label(&harness, &row.name), "a row for {}", row.name);
+        assert!(has_label(&harness, &format!("{:.4}", row.f1)));
+    }
+    assert!(
+        has_label(&harness, "+0.0000"),
+        "the same evaluation in both"
+    );
+    fits_smallest_window_at(&mut harness, title);
     assert!(has_label(&harness, "Per entity type"));
     scroll_to(&mut harness, "Per entity type");
     for (row, side) in [

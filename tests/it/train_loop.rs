@@ -619,6 +619,8 @@ fn the_train_command_runs_a_config_file_and_names_bad_keys() {
         "eval @ step 5",
         "eval accuracy",
         "train samples/s",
+        "Per class:",
+        "precision     recall         f1  support",
     ] {
         assert!(
             stdout.contains(needle),

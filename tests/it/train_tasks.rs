@@ -112,6 +112,31 @@ fn named_entities_train_end_to_end() {
         .map(|e| (e.kind.as_str(), e.text.as_str()))
         .collect();
     assert!(found.contains(&("PER", "great")), "{found:?}");
+
+    // predictions.json keeps the final evaluation per entity type; its supports count the
+    // gold entities of the rows, and metrics.jsonl stays scalars only.
+    let predictions = wick::runs::read_predictions(&run).unwrap().unwrap();
+    let breakdown = predictions.breakdown.expect("a breakdown per entity type");
+    assert_eq!(breakdown.kind, wick::runs::BreakdownKind::EntityTypes);
+    let types = wick::train::scores::entity_types(&predictions.label_names);
+    for row in &breakdown.rows {
+        assert!(types.contains(&row.name), "{} in {types:?}", row.name);
+        let gold = predictions
+            .rows
+            .iter()
+            .filter_map(|r| match &r.output {
+                wick::runs::RowOutput::Tags(tags) => Some(tags),
+                _ => None,
+            })
+            .flat_map(|tags| &tags.entities)
+            .filter(|e| e.kind == row.name)
+            .count();
+        assert_eq!(row.support, gold, "{} support", row.name);
+    }
+    assert!(
+        eval.keys()
+            .all(|k| !types.iter().any(|t| k.contains(t.as_str())))
+    );
 }
 
 #[test]
@@ -146,6 +171,29 @@ fn multi_label_trains_end_to_end() {
     assert_eq!(threshold, 0.5);
     let names: Vec<&str> = probs.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["anger", "boredom", "joy"]);
+
+    // Per label at its tuned threshold, in predictions.json beside the thresholds.
+    let predictions = wick::runs::read_predictions(&run).unwrap().unwrap();
+    let breakdown = predictions.breakdown.expect("a breakdown per label");
+    assert_eq!(breakdown.kind, wick::runs::BreakdownKind::Labels);
+    let thresholds: Vec<Option<f32>> = breakdown.rows.iter().map(|r| r.threshold).collect();
+    let tuned = predictions.tuned_thresholds.unwrap();
+    assert_eq!(
+        thresholds,
+        tuned.iter().copied().map(Some).collect::<Vec<_>>()
+    );
+    for (label, row) in breakdown.rows.iter().enumerate() {
+        assert_eq!(row.name, names[label]);
+        let carrying = predictions
+            .rows
+            .iter()
+            .filter(|r| match &r.output {
+                wick::runs::RowOutput::Labels(l) => l.labels.contains(&(label as u32)),
+                _ => false,
+            })
+            .count();
+        assert_eq!(row.support, carrying, "{} support", row.name);
+    }
 }
 
 #[test]

@@ -15,6 +15,7 @@ use crate::app::charts::{self, Series};
 use crate::app::widgets::{self, Alert};
 use crate::app::{Action, Cx, Tab};
 use crate::recipe::{IntervalStrategy, TrainConfig};
+use crate::runs::Breakdown;
 use crate::task::Task as ModelTask;
 use crate::train::metrics::Metrics;
 use crate::train::{Command, EvalReport, Event, Started, StepReport, Summary};
@@ -635,6 +636,83 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
     });
     progress_row(ui, run);
     latest_eval_row(ui, run);
+    latest_breakdown(ui, run);
+}
+
+/// Rows a breakdown table shows at most (by support); the rest are counted below it.
+pub const BREAKDOWN_ROWS: usize = 30;
+
+/// The latest evaluation's scores per entity type, label or class, folded under its title.
+fn latest_breakdown(ui: &mut egui::Ui, run: &LiveRun) {
+    let Some(latest) = run.evals.last() else {
+        return;
+    };
+    let Some(breakdown) = &latest.metrics.breakdown else {
+        return;
+    };
+    egui::CollapsingHeader::new(format!(
+        "{} · {} {}s",
+        breakdown.kind.title(),
+        breakdown.rows.len(),
+        breakdown.kind.noun()
+    ))
+    .id_salt(("monitor-breakdown", run.serial))
+    .show(ui, |ui| {
+        egui::ScrollArea::vertical()
+            .id_salt("monitor-breakdown-rows")
+            .max_height(170.0)
+            .show(ui, |ui| {
+                breakdown_table(ui, "monitor-breakdown-grid", breakdown)
+            });
+    });
+}
+
+/// A breakdown as a table, largest support first, at most [`BREAKDOWN_ROWS`] rows:
+/// name, precision, recall, F1, support (and the threshold, for labels).
+pub fn breakdown_table(ui: &mut egui::Ui, id: &str, breakdown: &Breakdown) {
+    let rows = breakdown.by_support();
+    let with_threshold = rows.iter().any(|r| r.threshold.is_some());
+    egui::Grid::new(id)
+        .num_columns(if with_threshold { 6 } else { 5 })
+        .spacing([14.0, 2.0])
+        .striped(true)
+        .show(ui, |ui| {
+            let mut headers = vec![
+                breakdown.kind.noun(),
+                "precision",
+                "recall",
+                "f1",
+                "support",
+            ];
+            if with_threshold {
+                headers.push("threshold");
+            }
+            for header in headers {
+                ui.label(RichText::new(header).strong());
+            }
+            ui.end_row();
+            for row in rows.iter().take(BREAKDOWN_ROWS) {
+                ui.label(&row.name);
+                for value in [row.precision, row.recall, row.f1] {
+                    ui.label(format!("{value:.4}"));
+                }
+                ui.label(row.support.to_string());
+                if let Some(threshold) = row.threshold {
+                    ui.label(format!("{threshold:.2}"));
+                }
+                ui.end_row();
+            }
+        });
+    if rows.len() > BREAKDOWN_ROWS {
+        ui.label(widgets::muted(
+            ui,
+            format!(
+                "{} more {}s with less support",
+                rows.len() - BREAKDOWN_ROWS,
+                breakdown.kind.noun()
+            ),
+        ));
+    }
 }
 
 /// The latest evaluation's numbers, the task's headline metric first and strong:
@@ -1043,6 +1121,7 @@ mod tests {
                 averaging: None,
                 num_examples: 12,
                 loss: Some(loss),
+                breakdown: None,
             },
             ..eval(step, loss, 0.0)
         }

@@ -110,6 +110,9 @@ pub struct Shown {
     pub checkpoint: PathBuf,
     pub text: String,
     pub text_pair: Option<String>,
+    /// Multi-label: each label's threshold tuned on the eval split, when `predictions.json`
+    /// was made by this checkpoint; else the default threshold applies.
+    pub tuned_thresholds: Option<Vec<f32>>,
 }
 
 #[derive(Default, Serialize, Deserialize)]
@@ -210,6 +213,18 @@ fn list_choices(root: &Path) -> Result<Listing, RunsError> {
         });
     }
     Ok(choices)
+}
+
+/// A multi-label checkpoint's per-label thresholds tuned on the eval split: those in its
+/// run's `predictions.json` when that file was made by this checkpoint and has one per label.
+pub fn tuned_thresholds_of(checkpoint: &Path, num_labels: usize) -> Option<Vec<f32>> {
+    let predictions = crate::runs::read_predictions(checkpoint.parent()?)
+        .ok()
+        .flatten()?;
+    let folder = checkpoint.file_name()?.to_str()?;
+    let tuned = predictions.tuned_thresholds?;
+    (predictions.checkpoint.as_deref() == Some(folder) && tuned.len() == num_labels)
+        .then_some(tuned)
 }
 
 /// The `save_strategy` in a run's `config.toml`, when it can be read.
@@ -440,6 +455,7 @@ impl PlaygroundPanel {
             .filter(|p| !p.trim().is_empty() && !predictor.task().per_token());
         self.runtime.predicting =
             Some(cx.jobs.task("playground-predict", "predicting", move |_| {
+                let tuned_thresholds = tuned_thresholds_of(&dir, predictor.labels().len());
                 predictor
                     .predict_task(&text, pair.as_deref())
                     .map(|prediction| Shown {
@@ -448,6 +464,7 @@ impl PlaygroundPanel {
                         checkpoint: dir,
                         text,
                         text_pair: pair,
+                        tuned_thresholds,
                     })
             }));
     }
@@ -710,11 +727,18 @@ impl PlaygroundPanel {
                     facts.push(format!("logits [{}]", logits.join(", ")));
                 }
                 TaskPrediction::Labels { probs, threshold } => {
-                    result::labels(ui, probs, *threshold)
+                    let thresholds = match &shown.tuned_thresholds {
+                        Some(tuned) => result::Thresholds::Tuned(tuned.clone()),
+                        None => result::Thresholds::Default(*threshold),
+                    };
+                    result::labels(ui, probs, &thresholds);
+                    if shown.tuned_thresholds.is_some() {
+                        facts.push("thresholds tuned on the eval split".into());
+                    }
                 }
                 TaskPrediction::Score(value) => result::score(ui, *value),
                 TaskPrediction::Entities(found) => {
-                    let kinds = result::entity_kinds(&shown.labels);
+                    let kinds = result::entity_kinds(&shown.labels, found);
                     result::entities(ui, &shown.text, found, &kinds);
                     facts.push("grouped as aggregation_strategy=\"simple\"".into());
                 }

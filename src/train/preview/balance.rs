@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::data::TokenizedSplit;
 use crate::task::Task;
-use crate::train::scores::{balanced_class_weights, entity_spans, guess_scheme};
+use crate::train::scores::{balanced_class_weights, entity_spans, entity_types, guess_scheme};
 
 /// Buckets of the score histogram.
 const SCORE_BUCKETS: usize = 12;
@@ -158,23 +158,6 @@ impl Balance {
         let counts: Vec<usize> = self.classes.iter().map(|(_, n)| *n).collect();
         balanced_class_weights(&counts)
     }
-}
-
-/// The entity types the label names mention (`B-PER`, `I-PER` → `PER`), in their order.
-fn entity_types(names: &[String]) -> Vec<String> {
-    let mut types: Vec<String> = Vec::new();
-    for name in names {
-        let kind = match name.split_once('-') {
-            Some((prefix, kind)) if matches!(prefix, "B" | "I" | "E" | "S") && !kind.is_empty() => {
-                kind
-            }
-            _ => continue,
-        };
-        if !types.iter().any(|t| t == kind) {
-            types.push(kind.to_string());
-        }
-    }
-    types
 }
 
 /// Entities per type over the tokens trained on (-100s dropped), each row read on its own.

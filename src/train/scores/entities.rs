@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use serde::{Deserialize, Serialize};
 
 use super::{ScoreError, ratio};
+pub use crate::data::tags::{entity_types, tag_parts};
 
 /// How tags mark where entities begin and end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -202,7 +203,7 @@ pub fn entity_spans(tags: &[String], scheme: TagScheme) -> Vec<Entity> {
 pub fn guess_scheme(label_names: &[String]) -> TagScheme {
     if label_names
         .iter()
-        .any(|name| name.starts_with("E-") || name.starts_with("S-"))
+        .any(|name| matches!(tag_parts(name).0, Some('E' | 'S')))
     {
         TagScheme::Iobes
     } else {
@@ -256,7 +257,13 @@ fn lenient_chunks<'a>(tags: impl Iterator<Item = &'a str>) -> Vec<(&'a str, usiz
     chunks
 }
 
+/// A tag as `get_entities` reads it: [`tag_parts`] for every well-formed tag; other tags
+/// (`O`, a bare `X`, `B-`) the way seqeval splits them, so that even those score as seqeval
+/// scores them.
 fn lenient_parts(chunk: &str) -> (char, &str) {
+    if let (Some(prefix), kind) = tag_parts(chunk) {
+        return (prefix, kind);
+    }
     let Some(tag) = chunk.chars().next() else {
         return ('O', "_");
     };
@@ -310,7 +317,15 @@ impl TagScheme {
     /// seqeval's `Token`: prefix = first character, type = the rest without surrounding
     /// `-` (`_` when empty). `None` when the scheme does not allow the prefix.
     fn parse(self, token: &str) -> Option<StrictToken<'_>> {
-        let first = token.chars().next()?;
+        let (first, kind) = match tag_parts(token) {
+            (Some(prefix), kind) => (prefix, kind),
+            // Not a well-formed tag (`O`, `B-`, `BX`): seqeval's own split.
+            (None, _) => {
+                let first = token.chars().next()?;
+                (first, &token[first.len_utf8()..])
+            }
+        };
+        let kind = kind.trim_matches('-');
         let prefix = match first {
             'I' => Prefix::I,
             'O' => Prefix::O,
@@ -320,7 +335,6 @@ impl TagScheme {
             'S' => Prefix::S,
             _ => return None,
         };
-        let kind = token[first.len_utf8()..].trim_matches('-');
         Some(StrictToken {
             prefix,
             kind: if kind.is_empty() { "_" } else { kind },

@@ -24,10 +24,11 @@ mod python_check;
 pub use classes::{ClassScores, balanced_class_weights, macro_f1, per_class};
 pub use entities::{
     Entity, EntityReport, TagScheme, TypeScores, entity_scores, entity_scores_with, entity_spans,
-    guess_scheme,
+    entity_types, guess_scheme, tag_parts,
 };
 pub use multilabel::{
-    LabelScores, MultiLabelReport, multilabel_scores, threshold_grid, tune_thresholds,
+    DEFAULT_THRESHOLD, LabelScores, MultiLabelReport, multilabel_scores, sigmoid, threshold_grid,
+    tune_thresholds,
 };
 pub use regression::{RegressionReport, regression_scores};
 

@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{ScoreError, ratio};
 
+/// The threshold a label is predicted at unless tuned (the course's `probs >= 0.5`).
+pub const DEFAULT_THRESHOLD: f32 = 0.5;
+
+/// A logit's probability, as `torch.sigmoid`: what every multi-label threshold applies to.
+pub fn sigmoid(logit: f32) -> f32 {
+    1.0 / (1.0 + (-logit).exp())
+}
+
 /// One label's scores at its threshold.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LabelScores {

@@ -6,6 +6,7 @@ use egui::{Color32, RichText};
 
 use crate::app::charts::PALETTE;
 use crate::app::widgets;
+use crate::train::scores::entity_types;
 use crate::train::{EntityGroup, Prediction};
 
 /// Width of the probability bars.
@@ -35,38 +36,57 @@ pub fn class(ui: &mut egui::Ui, prediction: &Prediction) {
         });
 }
 
-/// The labels at or above `threshold`, in label order.
-pub fn predicted_labels(probs: &[(String, f32)], threshold: f32) -> Vec<&str> {
+/// The labels at or above their threshold (`thresholds`, one per label), in label order.
+pub fn predicted_labels<'a>(probs: &'a [(String, f32)], thresholds: &[f32]) -> Vec<&'a str> {
     probs
         .iter()
-        .filter(|(_, p)| *p >= threshold)
-        .map(|(l, _)| l.as_str())
+        .zip(thresholds)
+        .filter(|((_, p), t)| p >= t)
+        .map(|((l, _), _)| l.as_str())
         .collect()
 }
 
-/// Multi-label: the labels over the threshold, and each label's sigmoid as a bar with the
+/// Where a multi-label model's thresholds come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Thresholds {
+    /// One threshold for every label (0.5).
+    Default(f32),
+    /// Each label's threshold, tuned on the eval split when the run ended.
+    Tuned(Vec<f32>),
+}
+
+impl Thresholds {
+    /// One threshold per label of `count`.
+    pub fn per_label(&self, count: usize) -> Vec<f32> {
+        match self {
+            Thresholds::Default(t) => vec![*t; count],
+            Thresholds::Tuned(tuned) => tuned.clone(),
+        }
+    }
+}
+
+/// Multi-label: the labels over their thresholds, and each label's sigmoid as a bar with its
 /// threshold marked on it.
-pub fn labels(ui: &mut egui::Ui, probs: &[(String, f32)], threshold: f32) {
+pub fn labels(ui: &mut egui::Ui, probs: &[(String, f32)], thresholds: &Thresholds) {
     let dark = ui.visuals().dark_mode;
-    let chosen = predicted_labels(probs, threshold);
+    let per_label = thresholds.per_label(probs.len());
+    let chosen = predicted_labels(probs, &per_label);
     if chosen.is_empty() {
         ui.horizontal_wrapped(|ui| {
             ui.label("Predicted:");
             ui.label(RichText::new("no label").strong().size(20.0));
-            ui.label(widgets::muted(
-                ui,
-                format!("(none reaches the threshold {threshold})"),
-            ));
+            ui.label(widgets::muted(ui, "(none reaches its threshold)"));
         });
     } else {
         headline(ui, &chosen.join(", "));
     }
     let marker = ui.visuals().strong_text_color();
+    let tuned = matches!(thresholds, Thresholds::Tuned(_));
     egui::Grid::new("playground-label-probabilities")
-        .num_columns(2)
+        .num_columns(if tuned { 3 } else { 2 })
         .spacing([12.0, 6.0])
         .show(ui, |ui| {
-            for (label, prob) in probs {
+            for ((label, prob), &threshold) in probs.iter().zip(&per_label) {
                 let on = *prob >= threshold;
                 let name = RichText::new(label);
                 ui.label(if on { name.strong() } else { name });
@@ -86,16 +106,23 @@ pub fn labels(ui: &mut egui::Ui, probs: &[(String, f32)], threshold: f32) {
                     ],
                     egui::Stroke::new(2.0, marker),
                 );
+                if tuned {
+                    ui.label(widgets::muted(ui, format!("threshold {threshold:.2}")));
+                }
                 ui.end_row();
             }
         });
-    ui.label(widgets::muted(
-        ui,
-        format!(
+    let note = match thresholds {
+        Thresholds::Default(threshold) => format!(
             "Each label's own sigmoid (they need not add up to 100%); the tick marks the \
              threshold {threshold}: labels at or above it are predicted."
         ),
-    ));
+        Thresholds::Tuned(_) => "Each label's own sigmoid (they need not add up to 100%); the \
+             tick marks its threshold, tuned on the eval split when the run ended: labels at \
+             or above theirs are predicted."
+            .to_string(),
+    };
+    ui.label(widgets::muted(ui, note));
 }
 
 /// Regression: the number the model gives.
@@ -124,17 +151,14 @@ pub fn format_score(value: f32) -> String {
     }
 }
 
-/// The entity types a token classifier knows, in label order: `B-PER`, `I-PER` and `PER`
-/// are all `PER`; `O` is none (the same reading as the "simple" aggregation).
-pub fn entity_kinds(labels: &[String]) -> Vec<String> {
-    let mut kinds: Vec<String> = Vec::new();
-    for label in labels {
-        let kind = match label.split_once('-') {
-            Some(("B" | "I", kind)) => kind,
-            _ => label.as_str(),
-        };
-        if kind != "O" && !kinds.iter().any(|k| k == kind) {
-            kinds.push(kind.to_string());
+/// The legend's entity types: those the model's labels name, in label order (`B-PER`,
+/// `I-PER`, `S-PER` → `PER`; `O` none), then any other type among the entities found (a
+/// label without a prefix is its own type to the pipeline).
+pub fn entity_kinds(labels: &[String], found: &[EntityGroup]) -> Vec<String> {
+    let mut kinds = entity_types(labels);
+    for group in found {
+        if !kinds.contains(&group.kind) {
+            kinds.push(group.kind.clone());
         }
     }
     kinds
@@ -264,16 +288,34 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
+    fn group(kind: &str) -> EntityGroup {
+        EntityGroup {
+            kind: kind.into(),
+            score: 0.9,
+            text: String::new(),
+            start: 0,
+            end: 0,
+        }
+    }
+
     #[test]
     fn entity_types_come_from_the_tags_in_label_order() {
         let labels = strings(&["B-LOC", "B-PER", "I-LOC", "O", "I-MISC", "DATE"]);
-        assert_eq!(
-            entity_kinds(&labels),
-            strings(&["LOC", "PER", "MISC", "DATE"])
-        );
-        let kinds = entity_kinds(&labels);
+        assert_eq!(entity_kinds(&labels, &[]), strings(&["LOC", "PER", "MISC"]));
+        // A bare `DATE` label's entities are named DATE by the pipeline: listed once found.
+        let kinds = entity_kinds(&labels, &[group("PER"), group("DATE")]);
+        assert_eq!(kinds, strings(&["LOC", "PER", "MISC", "DATE"]));
         assert_ne!(kind_color(&kinds, "LOC"), kind_color(&kinds, "PER"));
         assert_eq!(kind_color(&kinds, "LOC"), PALETTE[0]);
+    }
+
+    #[test]
+    fn iobes_prefixes_are_not_types_in_the_legend() {
+        let labels = strings(&["O", "B-PER", "I-PER", "E-PER", "S-PER", "S-LOC", "E-LOC"]);
+        assert_eq!(
+            entity_kinds(&labels, &[group("PER"), group("LOC")]),
+            strings(&["PER", "LOC"])
+        );
     }
 
     #[test]
@@ -283,7 +325,14 @@ mod tests {
             ("anger".to_string(), 0.49),
             ("boredom".to_string(), 0.9),
         ];
-        assert_eq!(predicted_labels(&probs, 0.5), vec!["joy", "boredom"]);
+        assert_eq!(predicted_labels(&probs, &[0.5; 3]), vec!["joy", "boredom"]);
+        assert_eq!(
+            predicted_labels(
+                &probs,
+                &Thresholds::Tuned(vec![0.6, 0.4, 0.95]).per_label(3)
+            ),
+            vec!["anger"]
+        );
     }
 
     #[test]

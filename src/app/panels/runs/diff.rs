@@ -127,6 +127,7 @@ impl RunsPanel {
                 return;
             }
         };
+        breakdown_diff(ui, pa, pb);
         match diff {
             ExampleDiff::Classes {
                 flips,
@@ -137,6 +138,61 @@ impl RunsPanel {
             ExampleDiff::Entities(diff) => entity_diff(ui, pa, diff),
         }
     }
+}
+
+/// Both runs' final scores per class, label or entity type, side by side (folded): the
+/// rows by A's support, each with both F1s and B − A.
+fn breakdown_diff(ui: &mut egui::Ui, pa: &Predictions, pb: &Predictions) {
+    let (Some(a), Some(b)) = (&pa.breakdown, &pb.breakdown) else {
+        return;
+    };
+    if a.kind != b.kind {
+        return;
+    }
+    let f1_of = |name: &str| b.rows.iter().find(|r| r.name == name).map(|r| r.f1);
+    let mut rows: Vec<(&str, usize, Option<f64>, Option<f64>)> = a
+        .by_support()
+        .into_iter()
+        .map(|r| (r.name.as_str(), r.support, Some(r.f1), f1_of(&r.name)))
+        .collect();
+    // Names only B's evaluation found (an entity type A never predicted nor saw).
+    for r in b.by_support() {
+        if !a.rows.iter().any(|x| x.name == r.name) {
+            rows.push((r.name.as_str(), r.support, None, Some(r.f1)));
+        }
+    }
+    let title = a.kind.title().to_lowercase();
+    egui::CollapsingHeader::new(format!("Final F1 {title}, A and B"))
+        .id_salt("runs-breakdown-diff")
+        .show(ui, |ui| {
+            egui::ScrollArea::vertical()
+                .id_salt("runs-breakdown-diff-rows")
+                .max_height(180.0)
+                .show(ui, |ui| {
+                    egui::Grid::new("runs-breakdown-diff-grid")
+                        .num_columns(5)
+                        .spacing([14.0, 2.0])
+                        .striped(true)
+                        .show(ui, |ui| {
+                            for header in [a.kind.noun(), "support (A)", "F1 A", "F1 B", "B − A"]
+                            {
+                                ui.label(RichText::new(header).strong());
+                            }
+                            ui.end_row();
+                            let cell =
+                                |v: Option<f64>| v.map_or("–".into(), |v| format!("{v:.4}"));
+                            for (name, support, f1_a, f1_b) in rows {
+                                ui.label(name);
+                                ui.label(support.to_string());
+                                ui.label(cell(f1_a));
+                                ui.label(cell(f1_b));
+                                let delta = f1_a.zip(f1_b).map(|(x, y)| y - x);
+                                ui.label(delta.map_or("–".into(), |d| format!("{d:+.4}")));
+                                ui.end_row();
+                            }
+                        });
+                });
+        });
 }
 
 /// Single-label: the flip summary, the confusion-matrix delta and the flipped examples.

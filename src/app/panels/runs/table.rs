@@ -46,9 +46,20 @@ impl RunColumn {
             Self::Model => "Model",
             Self::Dataset => "Dataset",
             Self::Status => "Status",
-            Self::Metric => "Metric",
+            Self::Metric => "Last eval",
             Self::Duration => "Training time",
             Self::Started => "Started (UTC)",
+        }
+    }
+
+    /// What the header's tooltip explains, if anything.
+    fn hint(self) -> Option<&'static str> {
+        match self {
+            Self::Metric => Some(
+                "The task's headline metric at the run's last evaluation (its summary value, \
+                 as W&B shows it); hover a value for the best one and its step",
+            ),
+            _ => None,
         }
     }
 
@@ -152,7 +163,10 @@ impl RunsPanel {
                 .header(22.0, |mut header| {
                     for column in &columns {
                         header.col(|ui| {
-                            ui.strong(column.title());
+                            let title = ui.strong(column.title());
+                            if let Some(hint) = column.hint() {
+                                title.on_hover_text(hint);
+                            }
                         });
                     }
                 })
@@ -269,7 +283,8 @@ fn task_label(task: Task) -> &'static str {
 }
 
 /// The run's headline metric as last evaluated (the best metric, when the run names one,
-/// in the tooltip); the best metric alone for a run that has not logged its headline.
+/// in the tooltip); the best metric alone, marked "best", for a run that has not logged its
+/// headline.
 fn metric_cell(ui: &mut egui::Ui, run: &super::RunRow) {
     let best = run.summary.info.best_metric.as_ref().map(|best| {
         format!(
@@ -303,7 +318,7 @@ fn metric_cell(ui: &mut egui::Ui, run: &super::RunRow) {
                 .on_hover_text(hover);
         }
         (None, Some(b)) => {
-            ui.label(format!("{} {:.4}", b.name, b.value))
+            ui.label(format!("best {} {:.4}", b.name, b.value))
                 .on_hover_text(best.unwrap_or_default());
         }
         (None, None) => {
