@@ -22,6 +22,7 @@ mod hub_download;
 mod hub_interop;
 mod model_architectures;
 mod model_deberta;
+mod model_lora;
 mod model_modernbert;
 mod model_parity;
 mod model_precision;

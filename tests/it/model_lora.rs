@@ -1,0 +1,400 @@
+//! LoRA against peft 0.21.2 on tiny-bert (`tests/fixtures/tiny-bert-lora`, copied from
+//! `../shared/reference`): r 4, alpha 8 on `query`/`value`, the classifier in
+//! `modules_to_save`. One step from peft's own initial adapters: logits, loss, every
+//! trainable gradient, the norm, clip(0.1) + AdamW, a second backward after the step, and
+//! `merge_and_unload`'s logits; peft's saved adapter loads onto tiny-bert and gives them too;
+//! Wick's saved adapter and merged model reload to the same logits; the frozen base gets no
+//! gradients.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use wick::model::{Classifier, Dropout, LoraConfig};
+use wick::train::{AdamW, AdamWConfig, Gradients};
+
+use crate::model_parity::{FLOOR_FRACTION, RTOL, assert_all_close, ids, load_tensors};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn adapter_dir() -> PathBuf {
+    fixtures().join("tiny-bert-lora")
+}
+
+fn base() -> Classifier {
+    Classifier::load(&fixtures().join("tiny-bert"), &[], &Device::Cpu)
+        .unwrap()
+        .0
+}
+
+/// The settings the fixture was made with.
+fn fixture_config() -> LoraConfig {
+    LoraConfig {
+        r: 4,
+        lora_alpha: 8.0,
+        lora_dropout: 0.0,
+        target_modules: vec!["query".into(), "value".into()],
+        use_rslora: false,
+        modules_to_save: vec!["classifier".into(), "classifier".into(), "score".into()],
+    }
+}
+
+/// peft's in-memory name of one of our trainable parameters.
+fn peft_name(ours: &str) -> String {
+    let name = ours
+        .replace(".lora_A.", ".lora_A.default.")
+        .replace(".lora_B.", ".lora_B.default.");
+    let name = match name.strip_prefix("classifier.") {
+        Some(rest) => format!("classifier.modules_to_save.default.{rest}"),
+        None => name,
+    };
+    format!("base_model.model.{name}")
+}
+
+struct Reference(HashMap<String, Tensor>);
+
+impl Reference {
+    fn load() -> Self {
+        Self(load_tensors(
+            &adapter_dir().join("tiny-bert-lora-step.safetensors"),
+        ))
+    }
+
+    fn get(&self, name: &str) -> Tensor {
+        self.0
+            .get(name)
+            .unwrap_or_else(|| panic!("fixture lacks {name}"))
+            .clone()
+    }
+
+    fn param(&self, kind: &str, ours: &str) -> Tensor {
+        self.get(&format!("{kind}.{}", peft_name(ours)))
+    }
+}
+
+fn logits(model: &Classifier, r: &Reference) -> Tensor {
+    model
+        .forward(
+            &ids(&r.get("input_ids")),
+            &ids(&r.get("token_type_ids")),
+            &ids(&r.get("attention_mask")),
+            &mut Dropout::off(),
+        )
+        .unwrap()
+}
+
+fn loss_and_grads(model: &Classifier, r: &Reference) -> (Tensor, Gradients) {
+    let loss = model
+        .loss(
+            &logits(model, r),
+            &r.get("labels").to_dtype(DType::U32).unwrap(),
+        )
+        .unwrap();
+    let grads = Gradients::from_store(model.params(), &loss.backward().unwrap()).unwrap();
+    (loss, grads)
+}
+
+fn grad_pairs(
+    model: &Classifier,
+    grads: &Gradients,
+    r: &Reference,
+    kind: &str,
+) -> Vec<(String, Tensor, Tensor)> {
+    model
+        .params()
+        .iter()
+        .zip(grads.as_slice())
+        .map(|((name, _), g)| (name.clone(), g.clone(), r.param(kind, name)))
+        .collect()
+}
+
+/// tiny-bert with the fixture's adapters, set to peft's initial values.
+fn model_at_peft_init(r: &Reference) -> Classifier {
+    let model = base().with_lora(&fixture_config(), 7).unwrap();
+    for (name, var) in model.params() {
+        var.set(&r.param("before", name)).unwrap();
+    }
+    model
+}
+
+#[test]
+fn tiny_bert_lora_step_matches_peft() {
+    let r = Reference::load();
+    let model = base().with_lora(&fixture_config(), 7).unwrap();
+
+    // The 10 trainable tensors are peft's, by name and shape.
+    let ours: BTreeSet<String> = model.params().iter().map(|(n, _)| peft_name(n)).collect();
+    let theirs: BTreeSet<String> =
+        r.0.keys()
+            .filter_map(|k| k.strip_prefix("grad.").map(str::to_string))
+            .collect();
+    assert_eq!(ours, theirs);
+    assert_eq!(model.params().len(), 10);
+    let trainable = model.num_trainable_parameters();
+    let total = model.num_parameters();
+    // 4 adapters of 4x32 + 32x4, the classifier 3x32 + 3.
+    assert_eq!(trainable, 4 * 256 + 99);
+    assert_eq!(total, base().num_parameters() + 4 * 256);
+    println!("trainable parameters: {trainable} of {total}");
+
+    // Our own init draws A like peft (uniform within 1/sqrt(fan_in)) and B = 0; the
+    // classifier starts from tiny-bert's, as peft's copy does.
+    for (name, var) in model.params() {
+        let values: Vec<f32> = var.flatten_all().unwrap().to_vec1().unwrap();
+        let max = values.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if name.contains("lora_A") {
+            let bound = 1.0 / 32f32.sqrt();
+            assert!(max <= bound && max > 0.8 * bound, "{name}: {max}");
+        } else if name.contains("lora_B") {
+            assert_eq!(max, 0.0, "{name}");
+        } else {
+            let want: Vec<f32> = r
+                .param("before", name)
+                .flatten_all()
+                .unwrap()
+                .to_vec1()
+                .unwrap();
+            assert_eq!(values, want, "{name}");
+        }
+    }
+
+    let model = model_at_peft_init(&r);
+    let first = logits(&model, &r);
+    assert_all_close("logits", &[("logits".into(), first, r.get("logits"))]);
+    let (loss, mut grads) = loss_and_grads(&model, &r);
+    assert_all_close(
+        "loss",
+        &[("loss".into(), loss.reshape(1).unwrap(), r.get("loss"))],
+    );
+    // lora_B = 0, so lora_A's gradient is exactly zero, in both.
+    for ((name, _), g) in model.params().iter().zip(grads.as_slice()) {
+        if name.contains("lora_A") {
+            let max = g
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert_eq!(max, 0.0, "{name}");
+        }
+    }
+    assert_all_close("gradients", &grad_pairs(&model, &grads, &r, "grad"));
+
+    let norm = grads.clip(0.1).unwrap();
+    assert_all_close(
+        "grad_norm",
+        &[(
+            "grad_norm".into(),
+            Tensor::new(&[norm as f32], &Device::Cpu).unwrap(),
+            r.get("grad_norm"),
+        )],
+    );
+    let lr = 1e-3;
+    let mut optimizer = AdamW::new(
+        model.params(),
+        AdamWConfig {
+            weight_decay: 0.01,
+            ..AdamWConfig::default()
+        },
+    )
+    .unwrap();
+    let torch_coef = 0.1 / (r.get("grad_norm").to_vec1::<f32>().unwrap()[0] as f64 + 1e-6);
+    optimizer.step(&grads, lr).unwrap();
+    // As model_parity: where a gradient is comparable to eps, Adam's g / (|g| + eps) turns the
+    // gradients' rounding (checked above) into parameter differences of up to
+    // lr * |dg| * eps / (|g| + eps)^2.
+    let mut worst = (0.0f64, String::new());
+    for ((name, var), ours) in model.params().iter().zip(grads.as_slice()) {
+        let flat = |t: &Tensor| -> Vec<f32> { t.flatten_all().unwrap().to_vec1().unwrap() };
+        let got = flat(var.as_tensor());
+        let want = flat(&r.param("after", name));
+        let g = flat(ours);
+        let gt = flat(&(r.param("grad", name) * torch_coef).unwrap());
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs() as f64));
+        for i in 0..got.len() {
+            let (gi, dg) = (g[i].abs() as f64, (g[i] - gt[i]).abs() as f64);
+            let propagated = lr * dg * 1e-8 / (gi + 1e-8).powi(2);
+            let floor = (want[i].abs() as f64).max(FLOOR_FRACTION * scale);
+            let err = (got[i] - want[i]).abs() as f64;
+            assert!(
+                err <= RTOL * floor + propagated,
+                "{name}[{i}]: got {} want {}",
+                got[i],
+                want[i]
+            );
+            if err / floor > worst.0 {
+                worst = (err / floor, format!("{name}[{i}]"));
+            }
+        }
+    }
+    println!(
+        "parameters after clip + AdamW: worst relative error {:.3e} at {}",
+        worst.0, worst.1
+    );
+
+    // A second backward after the step: now lora_A's gradient is not zero.
+    let (loss2, grads2) = loss_and_grads(&model, &r);
+    assert_all_close(
+        "loss2",
+        &[("loss2".into(), loss2.reshape(1).unwrap(), r.get("loss2"))],
+    );
+    assert_all_close(
+        "gradients after the step",
+        &grad_pairs(&model, &grads2, &r, "grad2"),
+    );
+
+    // merge_and_unload after the step.
+    let merged = model.merged().unwrap();
+    assert!(merged.lora().is_none());
+    assert_eq!(merged.params().len(), base().params().len());
+    assert_all_close(
+        "merged logits",
+        &[(
+            "merged_logits".into(),
+            logits(&merged, &r),
+            r.get("merged_logits"),
+        )],
+    );
+}
+
+#[test]
+fn peft_saved_adapter_loads_onto_tiny_bert_and_gives_the_merged_logits() {
+    let r = Reference::load();
+    let model = base().with_adapter(&adapter_dir()).unwrap();
+    let config = model.lora().unwrap();
+    assert_eq!((config.r, config.lora_alpha), (4, 8.0));
+    assert_eq!(config.target_modules, ["query", "value"]);
+    assert_eq!(model.lora_targets().len(), 4);
+    // The file is peft's after-step state.
+    let pairs: Vec<_> = model
+        .params()
+        .iter()
+        .map(|(n, v)| (n.clone(), v.as_tensor().clone(), r.param("after", n)))
+        .collect();
+    assert_all_close("adapter tensors vs after.*", &pairs);
+    assert_all_close(
+        "adapter model logits",
+        &[("logits".into(), logits(&model, &r), r.get("merged_logits"))],
+    );
+    assert_all_close(
+        "its merged model's logits",
+        &[(
+            "logits".into(),
+            logits(&model.merged().unwrap(), &r),
+            r.get("merged_logits"),
+        )],
+    );
+}
+
+#[test]
+fn wick_saved_adapter_and_merged_model_reload_to_the_same_logits() {
+    let r = Reference::load();
+    let model = base().with_adapter(&adapter_dir()).unwrap();
+    let want = logits(&model, &r);
+    let dir = tempfile::tempdir().unwrap();
+
+    let adapter = dir.path().join("adapter");
+    model.save_adapter(&adapter, Some("tiny-bert")).unwrap();
+    // peft's key names, exactly as peft saved the fixture.
+    let keys = |path: &Path| -> BTreeSet<String> { load_tensors(path).into_keys().collect() };
+    assert_eq!(
+        keys(&adapter.join("adapter_model.safetensors")),
+        keys(&adapter_dir().join("adapter_model.safetensors"))
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(adapter.join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(config["peft_type"], "LORA");
+    assert_eq!(config["task_type"], "SEQ_CLS");
+    assert_eq!(config["r"], 4);
+    let reloaded = base().with_adapter(&adapter).unwrap();
+    assert_eq!(
+        logits(&reloaded, &r).to_vec2::<f32>().unwrap(),
+        want.to_vec2::<f32>().unwrap(),
+        "an adapter reloads bit for bit"
+    );
+
+    let merged_dir = dir.path().join("merged");
+    model.save(&merged_dir).unwrap();
+    let (merged, report) = Classifier::load(&merged_dir, &[], &Device::Cpu).unwrap();
+    assert!(
+        report.newly_initialized.is_empty() && report.unused.is_empty(),
+        "{report:?}"
+    );
+    assert!(merged.lora().is_none());
+    assert_all_close(
+        "merged model reloaded vs the adapter model",
+        &[("logits".into(), logits(&merged, &r), want)],
+    );
+}
+
+#[test]
+fn adapters_that_do_not_fit_are_refused_by_name() {
+    let mut config = fixture_config();
+    config.target_modules = vec!["query_proj".into()];
+    let err = base().with_lora(&config, 0).unwrap_err().to_string();
+    assert!(
+        err.contains("query_proj") && err.contains("query, value"),
+        "{err}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    for file in ["adapter_config.json", "adapter_model.safetensors"] {
+        std::fs::copy(adapter_dir().join(file), dir.path().join(file)).unwrap();
+    }
+    let config_path = dir.path().join("adapter_config.json");
+    let text = std::fs::read_to_string(&config_path).unwrap();
+    std::fs::write(&config_path, text.replace("\"r\": 4", "\"r\": 8")).unwrap();
+    let err = base().with_adapter(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("lora_A.weight"), "{err}");
+    std::fs::write(
+        &config_path,
+        text.replace("\"use_dora\": false", "\"use_dora\": true"),
+    )
+    .unwrap();
+    let err = base().with_adapter(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("use_dora"), "{err}");
+}
+
+/// Elements held by a backward pass's gradient store.
+fn store_elements(model: &Classifier, r: &Reference) -> (usize, candle_core::backprop::GradStore) {
+    let loss = model
+        .loss(
+            &logits(model, r),
+            &r.get("labels").to_dtype(DType::U32).unwrap(),
+        )
+        .unwrap();
+    let store = loss.backward().unwrap();
+    let ids: Vec<_> = store.get_ids().copied().collect();
+    let elements = ids
+        .iter()
+        .map(|id| store.get_id(*id).unwrap().elem_count())
+        .sum();
+    (elements, store)
+}
+
+#[test]
+fn the_frozen_base_gets_no_gradients() {
+    let r = Reference::load();
+    let full = base();
+    let (full_elements, _) = store_elements(&full, &r);
+    let lora = model_at_peft_init(&r);
+    let (lora_elements, store) = store_elements(&lora, &r);
+    // No linear weight or embedding of the base has a gradient.
+    for (name, tensor) in lora.frozen_params() {
+        if tensor.rank() == 2 {
+            assert!(store.get(tensor).is_none(), "{name} got a gradient");
+        }
+    }
+    println!(
+        "gradient store of one backward on tiny-bert: {full_elements} elements in full \
+         fine-tuning, {lora_elements} with LoRA ({} trainable of {})",
+        lora.num_trainable_parameters(),
+        lora.num_parameters()
+    );
+    assert!(lora_elements < full_elements);
+}
