@@ -36,6 +36,8 @@ pub struct LoraConfig {
     /// Modules trained in full and saved with the adapter (peft's sequence and token
     /// classification add `classifier` and `score`).
     pub modules_to_save: Vec<String>,
+    /// The base model's Hub id or folder, written into `adapter_config.json`.
+    pub base_model_name_or_path: Option<String>,
 }
 
 impl Default for LoraConfig {
@@ -49,6 +51,7 @@ impl Default for LoraConfig {
             target_modules: Vec::new(),
             use_rslora: false,
             modules_to_save: default_modules_to_save(),
+            base_model_name_or_path: None,
         }
     }
 }

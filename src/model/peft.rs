@@ -31,11 +31,11 @@ fn task_type(task: Task) -> &'static str {
 
 impl LoraConfig {
     /// The `adapter_config.json` peft writes for these settings (peft fills in the rest).
-    pub fn to_peft_json(&self, task: Task, base_model: Option<&str>) -> Value {
+    pub fn to_peft_json(&self, task: Task) -> Value {
         json!({
             "peft_type": "LORA",
             "task_type": task_type(task),
-            "base_model_name_or_path": base_model,
+            "base_model_name_or_path": self.base_model_name_or_path,
             "r": self.r,
             "lora_alpha": self.lora_alpha,
             "lora_dropout": self.lora_dropout,
@@ -145,6 +145,9 @@ impl LoraConfig {
             }
         }
         let use_rslora = get("use_rslora").and_then(Value::as_bool).unwrap_or(false);
+        let base_model_name_or_path = get("base_model_name_or_path")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         Ok(Self {
             r,
             lora_alpha,
@@ -152,14 +155,15 @@ impl LoraConfig {
             target_modules,
             use_rslora,
             modules_to_save,
+            base_model_name_or_path,
         })
     }
 }
 
 impl Classifier {
-    /// Writes the adapter in peft's layout into `dir` (each file atomically). `base_model`
-    /// becomes `base_model_name_or_path`. An error when the model has no adapters.
-    pub fn save_adapter(&self, dir: &Path, base_model: Option<&str>) -> Result<()> {
+    /// Writes the adapter in peft's layout into `dir` (each file atomically). An error when
+    /// the model has no adapters.
+    pub fn save_adapter(&self, dir: &Path) -> Result<()> {
         let Some(config) = self.lora() else {
             return Err(ModelError::Lora(
                 "this model has no adapters to save".into(),
@@ -177,7 +181,7 @@ impl Classifier {
         weights::write_safetensors(&dir.join(ADAPTER_WEIGHTS_FILE), &tensors)?;
         weights::write_json(
             &dir.join(ADAPTER_CONFIG_FILE),
-            &config.to_peft_json(self.task(), base_model),
+            &config.to_peft_json(self.task()),
         )
     }
 

@@ -4,6 +4,7 @@
 //! ```text
 //! checkpoint-459/
 //!   config.json  model.safetensors  tokenizer.json   the model, loadable by transformers
+//!   adapter_config.json  adapter_model.safetensors    LoRA runs: the adapter, peft's layout
 //!   trainer_state.json                                HF's format, with log_history
 //!   optimizer.safetensors                             AdamW step count and moments (f32)
 //!   scheduler.json  rng_state.json                    schedule and data position, seeds
@@ -92,7 +93,12 @@ pub fn save(
     state: &TrainingState,
 ) -> Result<Checkpoint, TrainError> {
     let temp = checkpoints.begin(state.position.global_step)?;
+    // Under LoRA `save` writes the merged model (the checkpoint stays a loadable model
+    // folder) and the adapter goes beside it in peft's layout; a resume reads the adapter.
     model.save(temp.path())?;
+    if model.lora().is_some() {
+        model.save_adapter(temp.path())?;
+    }
     crate::fault::point("mid-checkpoint");
     for file in state.tokenizer_files {
         if let Some(name) = file.file_name() {

@@ -138,6 +138,7 @@ pub fn preflight(
         crate::model::DEFAULT_HEAD_SEED,
         &device,
     )?;
+    let model = super::prepare::with_lora(config, model)?;
     let mut optimizer = AdamW::new(
         model.params(),
         AdamWConfig {

@@ -170,9 +170,13 @@ impl<'a> Session<'a> {
             total: 0,
         });
         let resume_dir = prepare::resume_checkpoint(cfg)?;
-        let weights_dir = resume_dir.as_deref().unwrap_or(&inputs.model_dir);
-        let (model, report, mut optimizer) =
-            prepare::build_model(cfg, weights_dir, &train, &device)?;
+        let (model, report, mut optimizer) = prepare::build_model(
+            cfg,
+            &inputs.model_dir,
+            resume_dir.as_deref(),
+            &train,
+            &device,
+        )?;
         let rows = train.len() as u64;
         let plan = Plan::new(cfg, rows)?;
         let RunProgress {

@@ -27,6 +27,7 @@ mod model_modernbert;
 mod model_parity;
 mod model_precision;
 mod train_loop;
+mod train_lora;
 mod train_predict;
 mod train_preflight;
 mod train_resume;

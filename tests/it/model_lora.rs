@@ -38,6 +38,7 @@ fn fixture_config() -> LoraConfig {
         target_modules: vec!["query".into(), "value".into()],
         use_rslora: false,
         modules_to_save: vec!["classifier".into(), "classifier".into(), "score".into()],
+        base_model_name_or_path: Some("tiny-bert".into()),
     }
 }
 
@@ -297,7 +298,7 @@ fn wick_saved_adapter_and_merged_model_reload_to_the_same_logits() {
     let dir = tempfile::tempdir().unwrap();
 
     let adapter = dir.path().join("adapter");
-    model.save_adapter(&adapter, Some("tiny-bert")).unwrap();
+    model.save_adapter(&adapter).unwrap();
     // peft's key names, exactly as peft saved the fixture.
     let keys = |path: &Path| -> BTreeSet<String> { load_tensors(path).into_keys().collect() };
     assert_eq!(
@@ -311,6 +312,7 @@ fn wick_saved_adapter_and_merged_model_reload_to_the_same_logits() {
     assert_eq!(config["peft_type"], "LORA");
     assert_eq!(config["task_type"], "SEQ_CLS");
     assert_eq!(config["r"], 4);
+    assert_eq!(config["base_model_name_or_path"], "tiny-bert");
     let reloaded = base().with_adapter(&adapter).unwrap();
     assert_eq!(
         logits(&reloaded, &r).to_vec2::<f32>().unwrap(),
