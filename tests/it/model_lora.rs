@@ -457,3 +457,82 @@ fn minilm_lora_backward_keeps_far_fewer_gradients() {
     );
     assert!(lora_store * 5 < full_store, "{lora_store} vs {full_store}");
 }
+
+/// An interpreter with torch, transformers and peft (`WICK_PYTHON`, else `python3`), or why
+/// not.
+fn python_with_peft() -> Option<String> {
+    let python = std::env::var("WICK_PYTHON").unwrap_or_else(|_| "python3".to_string());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", "import torch, safetensors, transformers, peft"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!(
+            "SKIPPED: `{python}` cannot import torch, safetensors, transformers and peft \
+             (set WICK_PYTHON to an interpreter that can)"
+        );
+    }
+    ok.then_some(python)
+}
+
+/// Both export forms in Python (scripts/check_peft_export.py): Wick's adapter loads with
+/// `PeftModel.from_pretrained` and its merged model with `AutoModelForSequenceClassification`,
+/// each giving Wick's logits. rsLoRA, r 2 and `dense` as a target (which peft also matches
+/// on the pooler) with non-zero `B`s, so that peft's matching and scale are both exercised.
+#[test]
+fn wick_adapters_load_in_peft_and_merged_models_in_transformers() {
+    let Some(python) = python_with_peft() else {
+        return;
+    };
+    let r = Reference::load();
+    let config = LoraConfig {
+        r: 2,
+        lora_alpha: 16.0,
+        use_rslora: true,
+        target_modules: vec!["query".into(), "value".into(), "dense".into()],
+        ..LoraConfig::default()
+    };
+    let model = base().with_lora(&config, 3).unwrap();
+    assert_eq!(
+        model.lora_targets().len(),
+        2 * 5 + 1,
+        "{:?}",
+        model.lora_targets()
+    );
+    // Non-zero, fixed `B`s (peft starts them at zero).
+    for (name, var) in model.params() {
+        if name.contains("lora_B") {
+            let values: Vec<f32> = (0..var.elem_count())
+                .map(|i| 0.05 * ((i as f32) * 0.7 + name.len() as f32).sin())
+                .collect();
+            var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap())
+                .unwrap();
+        }
+    }
+    let want = logits(&model, &r);
+    let dir = tempfile::tempdir().unwrap();
+    let (adapter, merged) = (dir.path().join("adapter"), dir.path().join("merged"));
+    model.save_adapter(&adapter).unwrap();
+    model.save(&merged).unwrap();
+    let expected = dir.path().join("expected.safetensors");
+    let tensors: HashMap<String, Tensor> = ["input_ids", "token_type_ids", "attention_mask"]
+        .iter()
+        .map(|n| (n.to_string(), r.get(n)))
+        .chain([("logits".to_string(), want)])
+        .collect();
+    candle_core::safetensors::save(&tensors, &expected).unwrap();
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check_peft_export.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .args([fixtures().join("tiny-bert"), adapter, merged, expected])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{text}");
+    assert!(out.status.success(), "the Python check failed:\n{text}");
+}
