@@ -536,3 +536,185 @@ fn wick_adapters_load_in_peft_and_merged_models_in_transformers() {
     println!("{text}");
     assert!(out.status.success(), "the Python check failed:\n{text}");
 }
+
+/// Every architecture takes LoRA with its default targets: the linear layers the form's help
+/// names exist, the head trains as peft's `modules_to_save` rule says, every trainable tensor
+/// gets a gradient (adapter dropout on), and the merged model answers as the adapter model.
+#[test]
+fn every_architecture_takes_its_default_adapters_and_merges() {
+    use serde_json::json;
+    let cases = [
+        (
+            json!({"model_type": "bert", "vocab_size": 50, "hidden_size": 16,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 32,
+                "max_position_embeddings": 16, "pad_token_id": 0}),
+            &["query", "key", "value", "dense", "classifier"][..],
+            &["classifier.weight", "classifier.bias"][..],
+        ),
+        (
+            json!({"model_type": "distilbert", "vocab_size": 50, "dim": 16, "n_layers": 2,
+                "n_heads": 4, "hidden_dim": 32, "max_position_embeddings": 16,
+                "pad_token_id": 0}),
+            &[
+                "q_lin",
+                "k_lin",
+                "v_lin",
+                "out_lin",
+                "lin1",
+                "lin2",
+                "pre_classifier",
+                "classifier",
+            ][..],
+            // peft's plain `endswith("classifier")` takes pre_classifier too.
+            &[
+                "pre_classifier.weight",
+                "pre_classifier.bias",
+                "classifier.weight",
+                "classifier.bias",
+            ][..],
+        ),
+        (
+            json!({"model_type": "roberta", "vocab_size": 50, "hidden_size": 16,
+                "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 32,
+                "max_position_embeddings": 24, "type_vocab_size": 1, "pad_token_id": 1}),
+            &["query", "key", "value", "dense", "out_proj"][..],
+            &[
+                "classifier.dense.weight",
+                "classifier.dense.bias",
+                "classifier.out_proj.weight",
+                "classifier.out_proj.bias",
+            ][..],
+        ),
+        (
+            json!({"model_type": "modernbert", "vocab_size": 50, "hidden_size": 32,
+                "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+                "global_attn_every_n_layers": 2, "local_attention": 16,
+                "max_position_embeddings": 64, "pad_token_id": 0, "classifier_bias": false}),
+            &["Wqkv", "Wo", "Wi", "dense", "classifier"][..],
+            &["classifier.weight", "classifier.bias"][..],
+        ),
+        (
+            json!({"model_type": "deberta-v2", "vocab_size": 50, "hidden_size": 32,
+                "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2,
+                "max_position_embeddings": 64, "pad_token_id": 0, "relative_attention": true,
+                "position_buckets": 16, "pos_att_type": ["p2c", "c2p"], "share_att_key": true,
+                "norm_rel_ebd": "layer_norm", "position_biased_input": false,
+                "type_vocab_size": 0, "max_relative_positions": -1}),
+            &[
+                "query_proj",
+                "key_proj",
+                "value_proj",
+                "dense",
+                "classifier",
+            ][..],
+            &["classifier.weight", "classifier.bias"][..],
+        ),
+    ];
+    let help = wick::recipe::KEYS
+        .iter()
+        .find(|k| k.name == "lora_target_modules")
+        .unwrap()
+        .help;
+    let ids = Tensor::new(&[[2u32, 5, 9, 7, 3, 0], [2, 4, 3, 0, 0, 0]], &Device::Cpu).unwrap();
+    let mask = ids.ne(0u32).unwrap().to_dtype(DType::U32).unwrap();
+    let types = ids.zeros_like().unwrap();
+    for (config, linear_names, saved) in cases {
+        let config = wick::model::ModelConfig::from_json(config).unwrap();
+        let arch = config.architecture;
+        let model = Classifier::from_config_random(config, 3, 1, &Device::Cpu).unwrap();
+        let names: BTreeSet<String> = model
+            .linear_modules()
+            .unwrap()
+            .iter()
+            .map(|m| m.rsplit('.').next().unwrap().to_string())
+            .collect();
+        let want: BTreeSet<String> = linear_names.iter().map(|s| s.to_string()).collect();
+        assert_eq!(names, want, "{arch:?}");
+        for name in linear_names {
+            let head = ["classifier", "pre_classifier", "out_proj"].contains(name);
+            assert!(head || help.contains(name), "the form's help lacks {name}");
+        }
+
+        let base_logits: Vec<f32> = model
+            .forward(&ids, &types, &mask, &mut Dropout::off())
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
+        let lora = model
+            .with_lora(
+                &LoraConfig {
+                    lora_dropout: 0.1,
+                    ..LoraConfig::default()
+                },
+                5,
+            )
+            .unwrap();
+        let defaults = wick::model::default_target_modules(arch);
+        assert_eq!(lora.lora_targets().len(), 2 * defaults.len(), "{arch:?}");
+        let full: Vec<&str> = lora
+            .params()
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| !n.contains(".lora_"))
+            .collect();
+        assert_eq!(full, saved, "{arch:?}");
+        for (name, var) in lora.params() {
+            if name.contains("lora_B") {
+                let values: Vec<f32> = (0..var.elem_count())
+                    .map(|i| 0.1 * (i as f32 * 0.37).cos())
+                    .collect();
+                var.set(&Tensor::from_vec(values, var.shape(), &Device::Cpu).unwrap())
+                    .unwrap();
+            }
+        }
+        let logits = lora
+            .forward(&ids, &types, &mask, &mut Dropout::train(9, 0))
+            .unwrap();
+        let loss = lora
+            .loss(&logits, &Tensor::new(&[0u32, 2], &Device::Cpu).unwrap())
+            .unwrap();
+        let grads = Gradients::from_store(lora.params(), &loss.backward().unwrap()).unwrap();
+        for ((name, _), g) in lora.params().iter().zip(grads.as_slice()) {
+            let max = g
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(max > 0.0, "{arch:?}: {name} has a zero gradient");
+        }
+        let off = |m: &Classifier| m.forward(&ids, &types, &mask, &mut Dropout::off()).unwrap();
+        let adapted: Vec<f32> = off(&lora).flatten_all().unwrap().to_vec1().unwrap();
+        assert_ne!(
+            adapted, base_logits,
+            "{arch:?}: the adapters change nothing"
+        );
+        assert_all_close(
+            &format!("{arch:?} merged vs adapter logits"),
+            &[("logits".into(), off(&lora.merged().unwrap()), off(&lora))],
+        );
+    }
+}
+
+/// Mixed precision with adapters: bf16 matmuls through the frozen layers and the adapters,
+/// f32 gradients for the f32 adapter masters, logits near f32's.
+#[test]
+fn lora_under_bf16_stays_near_f32_with_f32_gradients() {
+    let r = Reference::load();
+    let model = base().with_adapter(&adapter_dir()).unwrap();
+    let want: Vec<f32> = logits(&model, &r).flatten_all().unwrap().to_vec1().unwrap();
+    let mut half = model.clone();
+    half.set_compute_dtype(DType::BF16).unwrap();
+    let got: Vec<f32> = logits(&half, &r).flatten_all().unwrap().to_vec1().unwrap();
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() <= 0.05 * scale, "{g} vs {w}");
+    }
+    let (_, grads) = loss_and_grads(&half, &r);
+    for ((name, _), g) in half.params().iter().zip(grads.as_slice()) {
+        assert_eq!(g.dtype(), DType::F32, "{name}");
+    }
+}
