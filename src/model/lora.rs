@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::ThreadId;
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, DType, Layout, MetalStorage, Shape, Tensor, Var};
@@ -205,21 +206,24 @@ impl LoraState {
 /// The adapters' dropout stream for the forward pass under way. `Linear::forward` takes no
 /// `Dropout`, so `Classifier::forward` lends one here for its duration
 /// ([`LoraDropoutScope`]), forked from the caller's: masks stay a function of
-/// `(seed, step)`. Clones of a model share it, so two threads must not train one model at
-/// once (nothing does).
+/// `(seed, step)`. Clones of a model share the cell; the stream belongs to the thread that
+/// lent it, so an evaluation on another thread meanwhile draws no masks from it.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct LoraDropout(Arc<Mutex<Option<Dropout>>>);
+pub(crate) struct LoraDropout(Arc<Mutex<Option<(ThreadId, Dropout)>>>);
 
 impl LoraDropout {
-    fn lock(&self) -> MutexGuard<'_, Option<Dropout>> {
+    fn lock(&self) -> MutexGuard<'_, Option<(ThreadId, Dropout)>> {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn apply(&self, xs: &Tensor, p: f64) -> Result<Tensor> {
+        if p <= 0.0 {
+            return Ok(xs.clone());
+        }
         match self.lock().as_mut() {
-            Some(dropout) if p > 0.0 => dropout.apply(xs, p),
+            Some((owner, dropout)) if *owner == std::thread::current().id() => dropout.apply(xs, p),
             _ => Ok(xs.clone()),
         }
     }
@@ -232,7 +236,7 @@ impl LoraDropoutScope {
     pub fn enter(lora: Option<&LoraState>, dropout: &mut Dropout) -> Self {
         match lora {
             Some(state) if state.config.lora_dropout > 0.0 && dropout.is_on() => {
-                *state.dropout.lock() = Some(dropout.fork());
+                *state.dropout.lock() = Some((std::thread::current().id(), dropout.fork()));
                 Self(Some(state.dropout.clone()))
             }
             _ => Self(None),

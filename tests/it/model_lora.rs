@@ -718,3 +718,37 @@ fn lora_under_bf16_stays_near_f32_with_f32_gradients() {
         assert_eq!(g.dtype(), DType::F32, "{name}");
     }
 }
+
+/// `lora_dropout` drops the adapters' input (tiny-bert's own dropout is 0, so only the
+/// adapters draw masks), reproducibly from `(seed, step)`.
+#[test]
+fn lora_dropout_masks_the_adapter_input_reproducibly() {
+    let r = Reference::load();
+    let mut config = fixture_config();
+    config.lora_dropout = 0.5;
+    let model = base().with_lora(&config, 0).unwrap();
+    let adapter = base().with_adapter(&adapter_dir()).unwrap();
+    for ((_, mine), (_, trained)) in model.params().iter().zip(adapter.params()) {
+        mine.set(trained.as_tensor()).unwrap();
+    }
+    let run = |dropout: &mut Dropout| -> Vec<f32> {
+        model
+            .forward(
+                &ids(&r.get("input_ids")),
+                &ids(&r.get("token_type_ids")),
+                &ids(&r.get("attention_mask")),
+                dropout,
+            )
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    };
+    let off = run(&mut Dropout::off());
+    let on = run(&mut Dropout::train(11, 3));
+    assert_ne!(on, off, "the adapters' input was not dropped");
+    assert_eq!(on, run(&mut Dropout::train(11, 3)), "the same (seed, step)");
+    assert_ne!(on, run(&mut Dropout::train(11, 4)), "another step");
+    assert_eq!(off, run(&mut Dropout::off()), "no stream is left behind");
+}
