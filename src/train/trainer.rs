@@ -208,6 +208,7 @@ impl<'a> Session<'a> {
             eval_rows: eval.as_ref().map_or(0, |e| e.len()),
             label_names: labels,
             num_parameters: model.num_parameters(),
+            trainable_parameters: model.num_trainable_parameters(),
             newly_initialized: report.newly_initialized,
             resumed_at_step: resume_dir.as_ref().map(|_| position.global_step),
         })));

@@ -89,6 +89,8 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
     };
     // tiny-bert's 52419 weights plus 4 adapters of r 4 on 32-wide query/value.
     assert_eq!(started.num_parameters, 52419 + 4 * 256);
+    // The adapters and the classifier (3 x 32 + 3).
+    assert_eq!(started.trainable_parameters, 4 * 256 + 99);
     // 40 rows / batch 4 / accumulation 2: 5 steps an epoch, 10 in all.
     assert_eq!(started.total_steps, 10);
 
@@ -202,4 +204,17 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
             "{file} differs between the uninterrupted and the resumed run"
         );
     }
+}
+
+/// The preflight runs the LoRA step and tells trainable from total parameters.
+#[test]
+fn the_preflight_measures_the_lora_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "preflight");
+    let progress: wick::train::preflight::PreflightProgress = std::sync::Arc::new(|_, _, _| {});
+    let hub = HubSettings::with_home(&dir.path().join("hf")).with_offline(true);
+    let report = wick::train::preflight::preflight(&config, &hub, progress).unwrap();
+    assert_eq!(report.num_parameters, 52419 + 4 * 256);
+    assert_eq!(report.trainable_parameters, 4 * 256 + 99);
+    assert!(report.step_time_s > 0.0);
 }
