@@ -149,7 +149,10 @@ pub(super) fn build_model(
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
     let model = with_lora(cfg, model)?;
     if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
-        model.load_adapter_weights(&dir.join(crate::model::ADAPTER_WEIGHTS_FILE))?;
+        model.load_adapter_weights(
+            &dir.join(checkpoint::ADAPTER_DIR)
+                .join(crate::model::ADAPTER_WEIGHTS_FILE),
+        )?;
         // A new head is trained and saved with the adapter: resumed, it is not new.
         let saved: Vec<&String> = model.params().iter().map(|(name, _)| name).collect();
         report

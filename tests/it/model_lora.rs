@@ -511,9 +511,12 @@ fn wick_adapters_load_in_peft_and_merged_models_in_transformers() {
     }
     let want = logits(&model, &r);
     let dir = tempfile::tempdir().unwrap();
-    let (adapter, merged) = (dir.path().join("adapter"), dir.path().join("merged"));
-    model.save_adapter(&adapter).unwrap();
+    // A LoRA checkpoint's layout: the merged model, the adapter in `adapter/` (transformers
+    // must load the merged weights alone, even with peft installed).
+    let merged = dir.path().join("checkpoint");
+    let adapter = merged.join(wick::train::ADAPTER_DIR);
     model.save(&merged).unwrap();
+    model.save_adapter(&adapter).unwrap();
     let expected = dir.path().join("expected.safetensors");
     let tensors: HashMap<String, Tensor> = ["input_ids", "token_type_ids", "attention_mask"]
         .iter()

@@ -95,23 +95,26 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
     assert_eq!(started.total_steps, 10);
 
     let last = dir.path().join("full/checkpoint-10");
+    let adapter_dir = last.join(wick::train::ADAPTER_DIR);
     for file in [
-        "adapter_config.json",
-        "adapter_model.safetensors",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
         "config.json",
         "model.safetensors",
     ] {
         assert!(last.join(file).is_file(), "checkpoint lacks {file}");
     }
+    // Not beside model.safetensors: transformers would apply it on top of the merged model.
+    assert!(!last.join("adapter_config.json").exists());
     let adapter: serde_json::Value =
-        serde_json::from_slice(&read(&last.join("adapter_config.json"))).unwrap();
+        serde_json::from_slice(&read(&adapter_dir.join("adapter_config.json"))).unwrap();
     assert_eq!(adapter["peft_type"], "LORA");
     assert_eq!(
         adapter["target_modules"],
         serde_json::json!(["query", "value"])
     );
     let tensors =
-        candle_core::safetensors::load(last.join("adapter_model.safetensors"), &Device::Cpu)
+        candle_core::safetensors::load(adapter_dir.join("adapter_model.safetensors"), &Device::Cpu)
             .unwrap();
     let mut keys: Vec<&String> = tensors.keys().collect();
     keys.sort();
@@ -126,7 +129,7 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
     let base_dir = tiny_model(dir.path());
     let (base, _) = Classifier::load(&base_dir, &[], &Device::Cpu).unwrap();
     let (merged, _) = Classifier::load(&last, &[], &Device::Cpu).unwrap();
-    let with_adapter = base.clone().with_adapter(&last).unwrap();
+    let with_adapter = base.clone().with_adapter(&adapter_dir).unwrap();
     let ids = candle_core::Tensor::new(&[[2u32, 7, 9, 11, 3]], &Device::Cpu).unwrap();
     let ones = ids.ones_like().unwrap();
     let logits = |m: &Classifier| -> Vec<f32> {
@@ -178,7 +181,11 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
     let checkpoint = dir
         .path()
         .join(format!("interrupted/checkpoint-{stopped_at}"));
-    assert!(checkpoint.join("adapter_model.safetensors").is_file());
+    assert!(
+        checkpoint
+            .join("adapter/adapter_model.safetensors")
+            .is_file()
+    );
 
     let mut resumed = interrupted;
     resumed.resume_from_checkpoint = Some(checkpoint.display().to_string());
@@ -195,7 +202,7 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
     );
     let resumed_last = dir.path().join("interrupted/checkpoint-10");
     for file in [
-        "adapter_model.safetensors",
+        "adapter/adapter_model.safetensors",
         "model.safetensors",
         "optimizer.safetensors",
     ] {
@@ -217,4 +224,42 @@ fn the_preflight_measures_the_lora_step() {
     assert_eq!(report.num_parameters, 52419 + 4 * 256);
     assert_eq!(report.trainable_parameters, 4 * 256 + 99);
     assert!(report.step_time_s > 0.0);
+}
+
+/// Export from a LoRA checkpoint: the merged model (checked against the source's logits by
+/// the export itself) and the adapter folder beside it.
+#[test]
+fn exporting_a_lora_checkpoint_gives_the_merged_model_and_the_adapter() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), "run");
+    cfg.num_train_epochs = 1.0;
+    run(cfg, dir.path(), |_, _| {});
+    let checkpoint = dir.path().join("run/checkpoint-5");
+    let out = dir.path().join("exported");
+    let check = wick::train::export_model(&checkpoint, &out, &Device::Cpu).unwrap();
+    assert!(
+        check.max_abs_logit_diff <= 1e-5,
+        "{}",
+        check.max_abs_logit_diff
+    );
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "adapter/adapter_config.json",
+        "adapter/adapter_model.safetensors",
+    ] {
+        assert!(out.join(file).is_file(), "the export lacks {file}");
+    }
+    let (base, _) = Classifier::load(&tiny_model(dir.path()), &[], &Device::Cpu).unwrap();
+    let exported_adapter = base.with_adapter(&out.join("adapter")).unwrap();
+    let in_checkpoint = Classifier::load(&tiny_model(dir.path()), &[], &Device::Cpu)
+        .unwrap()
+        .0
+        .with_adapter(&checkpoint.join("adapter"))
+        .unwrap();
+    for ((name, a), (_, b)) in exported_adapter.params().iter().zip(in_checkpoint.params()) {
+        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
+        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(a, b, "{name}");
+    }
 }
