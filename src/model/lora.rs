@@ -403,14 +403,16 @@ impl Classifier {
             .filter(|m| is_target(m, &targets_given))
             .cloned()
             .collect();
-        let saved_any = specs
-            .iter()
-            .any(|s| is_saved(&s.name, &config.modules_to_save));
-        if !config.modules_to_save.is_empty() && !saved_any {
-            return Err(ModelError::Lora(format!(
-                "modules_to_save {:?} names no module of this {arch:?} model",
-                config.modules_to_save,
-            )));
+        // peft's head names (`score` is a decoder's) may match nothing; a name given on
+        // purpose must match something.
+        let defaults = default_modules_to_save();
+        for module in &config.modules_to_save {
+            let one = std::slice::from_ref(module);
+            if !defaults.contains(module) && !specs.iter().any(|s| is_saved(&s.name, one)) {
+                return Err(ModelError::Lora(format!(
+                    "modules_to_save: {module:?} names no module of this {arch:?} model"
+                )));
+            }
         }
 
         let values: HashMap<String, Var> = self.params().iter().cloned().collect();

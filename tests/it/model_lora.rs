@@ -343,6 +343,19 @@ fn adapters_that_do_not_fit_are_refused_by_name() {
         err.contains("query_proj") && err.contains("query, value"),
         "{err}"
     );
+    let mut config = fixture_config();
+    config.modules_to_save.push("poolr".into());
+    let err = base().with_lora(&config, 0).unwrap_err().to_string();
+    assert!(err.contains("poolr"), "{err}");
+    config.modules_to_save.pop();
+    config.modules_to_save.push("pooler".into());
+    let with_pooler = base().with_lora(&config, 0).unwrap();
+    assert!(
+        with_pooler
+            .params()
+            .iter()
+            .any(|(n, _)| n == "bert.pooler.dense.weight")
+    );
 
     let dir = tempfile::tempdir().unwrap();
     for file in ["adapter_config.json", "adapter_model.safetensors"] {
