@@ -14,6 +14,7 @@ use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::layers::additive_mask;
+use super::lora::{LoraConfig, LoraDropoutScope, LoraState};
 use super::loss::task_loss;
 use super::modernbert::{self, ModernBertEncoder, ModernBertHead};
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
@@ -77,6 +78,10 @@ pub struct Classifier {
     compute_dtype: DType,
     /// Cross-entropy class weights (`class_weights`), f32 `[num_labels]` on the device.
     class_weights: Option<Tensor>,
+    /// Under LoRA: the base tensors that are not trained, kept outside autograd.
+    frozen: Vec<(String, Tensor)>,
+    /// Under LoRA: its settings, target modules and the adapters' dropout.
+    lora: Option<LoraState>,
 }
 
 /// Seed for freshly initialised head weights when the caller gives none.
@@ -286,7 +291,24 @@ impl Classifier {
         params: Vec<(String, Var)>,
         device: &Device,
     ) -> Result<Self> {
-        let table = ParamTable::new(&params);
+        Self::assemble_parts(config, labels, params, Vec::new(), None, device)
+    }
+
+    /// [`Classifier::assemble`] with frozen base tensors and LoRA adapters (`lora.rs`).
+    pub(super) fn assemble_parts(
+        config: ModelConfig,
+        labels: Vec<String>,
+        params: Vec<(String, Var)>,
+        frozen: Vec<(String, Tensor)>,
+        lora: Option<LoraState>,
+        device: &Device,
+    ) -> Result<Self> {
+        let adapters = lora
+            .as_ref()
+            .map(|state| state.adapters(&params))
+            .transpose()?
+            .unwrap_or_default();
+        let table = ParamTable::with_frozen(&params, &frozen, adapters);
         let encoder = match config.architecture {
             Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
                 Encoder::Bert(BertEncoder::new(&config, &table)?)
@@ -322,6 +344,8 @@ impl Classifier {
             device: device.clone(),
             compute_dtype: DType::F32,
             class_weights: None,
+            frozen,
+            lora,
         })
     }
 
@@ -410,6 +434,7 @@ impl Classifier {
         attention_mask: &Tensor,
         dropout: &mut Dropout,
     ) -> Result<EncoderOutput> {
+        let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
         let pooler_output = match &self.head {
             Head::Bert(head) => Some(
@@ -438,6 +463,7 @@ impl Classifier {
         attention_mask: &Tensor,
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
+        let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
         let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
         // The head runs in the compute dtype (its linears follow their input); logits are f32.
         let hidden = hidden.to_dtype(self.compute_dtype)?;
@@ -519,9 +545,30 @@ impl Classifier {
         )
     }
 
-    /// Every trainable tensor with its HF name, in state-dict order.
+    /// Every trainable tensor with its HF name, in state-dict order. Under LoRA these are the
+    /// adapters (`<module>.lora_A.weight`, `<module>.lora_B.weight`) and `modules_to_save`.
     pub fn params(&self) -> &[(String, Var)] {
         &self.params
+    }
+
+    /// The base tensors that are not trained (LoRA), in state-dict order; empty otherwise.
+    pub fn frozen_params(&self) -> &[(String, Tensor)] {
+        &self.frozen
+    }
+
+    /// The LoRA settings when this model carries adapters.
+    pub fn lora(&self) -> Option<&LoraConfig> {
+        self.lora.as_ref().map(|state| &state.config)
+    }
+
+    /// The module names LoRA adapts (empty without LoRA).
+    pub fn lora_targets(&self) -> &[String] {
+        self.lora.as_ref().map_or(&[], |state| &state.targets)
+    }
+
+    /// This model's tensors as its config lays them out (names, shapes, linear layers).
+    pub(super) fn specs(&self) -> Result<Vec<ParamSpec>> {
+        param_specs(&self.config, self.labels.len())
     }
 
     /// Writes `config.json` (with this model's labels) and `model.safetensors` into `dir`,
@@ -531,6 +578,10 @@ impl Classifier {
             path: dir.to_path_buf(),
             source,
         })?;
+        if self.lora.is_some() {
+            // A LoRA model saves as the plain model it merges into.
+            return self.merged()?.save(dir);
+        }
         let tensors: Vec<(String, Tensor)> = self
             .params
             .iter()
@@ -543,7 +594,18 @@ impl Classifier {
         )
     }
 
+    /// Every parameter, trained or frozen (LoRA adapters included), as peft counts "all".
     pub fn num_parameters(&self) -> usize {
+        self.num_trainable_parameters()
+            + self
+                .frozen
+                .iter()
+                .map(|(_, t)| t.elem_count())
+                .sum::<usize>()
+    }
+
+    /// The parameters that get gradients and optimizer state.
+    pub fn num_trainable_parameters(&self) -> usize {
         self.params.iter().map(|(_, v)| v.elem_count()).sum()
     }
 

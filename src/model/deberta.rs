@@ -221,6 +221,7 @@ pub(crate) fn encoder_specs(c: &ModelConfig, list: &mut SpecList) -> Result<()> 
             shape: vec![h, e],
             init: Init::Normal,
             head: false,
+            linear: false,
         });
     }
     list.layer_norm(&format!("{P}embeddings.LayerNorm"), h);

@@ -39,6 +39,15 @@ impl Dropout {
         }
     }
 
+    /// A stream of its own drawn from this one (off when this is off): the same
+    /// `(seed, step)` forks the same stream, so masks drawn from it replay on resume.
+    pub fn fork(&mut self) -> Self {
+        match self.rng.as_mut() {
+            Some(rng) => Self::train(rng.random::<u64>(), 0),
+            None => Self::off(),
+        }
+    }
+
     pub fn is_on(&self) -> bool {
         self.rng.is_some()
     }

@@ -58,6 +58,10 @@ pub enum ModelError {
     Labels(String),
     #[error("bad model input: {0}")]
     Input(String),
+    #[error("LoRA: {0}")]
+    Lora(String),
+    #[error("adapter {path}: {message}")]
+    Adapter { path: PathBuf, message: String },
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
 }

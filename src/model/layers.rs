@@ -8,6 +8,7 @@ use candle_core::{D, DType, Tensor};
 use super::config::Activation;
 use super::error::{ModelError, Result};
 use super::fused;
+use super::lora::{self, LoraAdapter};
 use super::params::ParamTable;
 
 /// `y = x W^T + b`, weights laid out `[out, in]` like torch.
@@ -16,6 +17,8 @@ pub(crate) struct Linear {
     weight: Tensor,
     /// `None` for `bias=False` linears (ModernBERT).
     bias: Option<Tensor>,
+    /// A LoRA adapter whose output adds to the layer's (`lora_target_modules`).
+    adapter: Option<LoraAdapter>,
 }
 
 impl Linear {
@@ -32,6 +35,7 @@ impl Linear {
             } else {
                 None
             },
+            adapter: table.adapter(name),
         })
     }
 
@@ -46,7 +50,24 @@ impl Linear {
         };
         let rows: usize = lead.iter().product();
         let flat = xs.reshape((rows, *last))?;
-        let out = match &self.bias {
+        let mut out = if self.weight.track_op() {
+            self.trained_forward(&flat)?
+        } else {
+            // A frozen base layer (LoRA): its weight takes no gradient, only its input does.
+            lora::frozen_linear(&flat, &self.weight, self.bias.as_ref())?
+        };
+        if let Some(adapter) = &self.adapter {
+            out = (out + adapter.forward(&flat)?)?;
+        }
+        let mut out_dims = lead.to_vec();
+        out_dims.push(self.weight.dim(0)?);
+        Ok(out.reshape(out_dims)?)
+    }
+
+    /// `flat W^T + b` on `[rows, in]` with both parameters in the autograd graph.
+    fn trained_forward(&self, flat: &Tensor) -> Result<Tensor> {
+        let xs = flat;
+        Ok(match &self.bias {
             // Without a bias (ModernBERT) the matmul runs in the input's dtype.
             None => flat.matmul(&self.weight.to_dtype(xs.dtype())?.t()?)?,
             Some(bias) if xs.dtype() == self.weight.dtype() => {
@@ -61,10 +82,7 @@ impl Linear {
                     .broadcast_add(bias)?
                     .to_dtype(xs.dtype())?
             }
-        };
-        let mut out_dims = lead.to_vec();
-        out_dims.push(self.weight.dim(0)?);
-        Ok(out.reshape(out_dims)?)
+        })
     }
 }
 

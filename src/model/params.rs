@@ -7,6 +7,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::error::{ModelError, Result};
+use super::lora::LoraAdapter;
 
 /// How transformers' `_init_weights` fills a tensor.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -23,6 +24,11 @@ pub(crate) enum Init {
         std: f64,
         cutoff: f64,
     },
+    /// uniform(-bound, bound): torch's `kaiming_uniform_(a=sqrt(5))` with
+    /// `bound = 1/sqrt(fan_in)`, how peft draws `lora_A`
+    Uniform {
+        bound: f64,
+    },
 }
 
 /// One trainable tensor: its HF name in a `*ForSequenceClassification` checkpoint, its shape,
@@ -34,6 +40,8 @@ pub(crate) struct ParamSpec {
     pub shape: Vec<usize>,
     pub init: Init,
     pub head: bool,
+    /// The weight of a linear layer (`nn.Linear`), which LoRA can target.
+    pub linear: bool,
 }
 
 /// Collects specs in the order modules are declared, which fixes `Classifier::params` order.
@@ -62,11 +70,20 @@ impl SpecList {
             shape,
             init,
             head,
+            linear: false,
         });
+    }
+
+    /// The last spec pushed is a linear layer's weight.
+    fn mark_linear(&mut self) {
+        if let Some(spec) = self.specs.last_mut() {
+            spec.linear = true;
+        }
     }
 
     pub fn linear(&mut self, name: &str, inp: usize, out: usize) {
         self.push(format!("{name}.weight"), vec![out, inp], Init::Normal);
+        self.mark_linear();
         self.push(format!("{name}.bias"), vec![out], Init::Zeros);
     }
 
@@ -86,6 +103,7 @@ impl SpecList {
         weight_init: Init,
     ) {
         self.push(format!("{name}.weight"), vec![out, inp], weight_init);
+        self.mark_linear();
         if has_bias {
             self.push(format!("{name}.bias"), vec![out], Init::Zeros);
         }
@@ -131,6 +149,9 @@ impl Initializer {
         let n: usize = spec.shape.iter().product();
         let values: Vec<f32> = match spec.init {
             Init::Zeros => vec![0.0; n],
+            Init::Uniform { bound } => (0..n)
+                .map(|_| ((2.0 * self.rng.random::<f64>() - 1.0) * bound) as f32)
+                .collect(),
             Init::Ones => vec![1.0; n],
             Init::TruncNormal { std, cutoff } => (0..n)
                 .map(|_| {
@@ -169,23 +190,37 @@ impl Initializer {
     }
 }
 
-/// Name → tensor view of the variables, used to wire up modules.
-pub(crate) struct ParamTable(HashMap<String, Tensor>);
+/// Name → tensor view of the variables, used to wire up modules; under LoRA also the frozen
+/// base tensors (plain tensors, outside autograd) and the adapters by module name.
+pub(crate) struct ParamTable {
+    tensors: HashMap<String, Tensor>,
+    adapters: HashMap<String, LoraAdapter>,
+}
 
 impl ParamTable {
-    pub fn new(params: &[(String, Var)]) -> Self {
-        Self(
-            params
-                .iter()
-                .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
-                .collect(),
-        )
+    /// Trainable `params`, `frozen` tensors and LoRA `adapters` keyed by module name.
+    pub fn with_frozen(
+        params: &[(String, Var)],
+        frozen: &[(String, Tensor)],
+        adapters: HashMap<String, LoraAdapter>,
+    ) -> Self {
+        let tensors = params
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .chain(frozen.iter().cloned())
+            .collect();
+        Self { tensors, adapters }
     }
 
     pub fn get(&self, name: &str) -> Result<Tensor> {
-        self.0
+        self.tensors
             .get(name)
             .cloned()
             .ok_or_else(|| ModelError::Config(format!("internal: no parameter named {name}")))
+    }
+
+    /// The LoRA adapter on the linear layer `module`, if it has one.
+    pub fn adapter(&self, module: &str) -> Option<LoraAdapter> {
+        self.adapters.get(module).cloned()
     }
 }

@@ -156,6 +156,45 @@ pub struct TrainConfig {
 
     pub early_stopping_patience: Option<u32>,
     pub early_stopping_threshold: f64,
+
+    /// Train LoRA adapters (peft's `LoraConfig`) instead of every weight.
+    pub use_lora: bool,
+    pub lora_r: u32,
+    pub lora_alpha: f64,
+    pub lora_dropout: f64,
+    /// Module names; empty = the architecture's default. Also written as one string of
+    /// names separated by commas or spaces.
+    #[serde(deserialize_with = "module_names")]
+    pub lora_target_modules: Vec<String>,
+    pub use_rslora: bool,
+    /// Modules trained in full beside the adapters (peft adds the head: classifier, score).
+    #[serde(deserialize_with = "module_names")]
+    pub modules_to_save: Vec<String>,
+}
+
+/// A list of names, or one string of names separated by commas or spaces (what a form
+/// field holds).
+fn module_names<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        List(Vec<String>),
+        Text(String),
+    }
+    let names = match Written::deserialize(deserializer)
+        .map_err(|_| serde::de::Error::custom("expected a list of module names"))?
+    {
+        Written::List(names) => names,
+        Written::Text(text) => text
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .map(str::to_string)
+            .collect(),
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| n.trim().trim_matches(['"', '\'', '[', ']']).to_string())
+        .filter(|n| !n.is_empty())
+        .collect())
 }
 
 impl Default for TrainConfig {
@@ -215,6 +254,13 @@ impl Default for TrainConfig {
             tf32: false,
             early_stopping_patience: None,
             early_stopping_threshold: 0.0,
+            use_lora: false,
+            lora_r: 8,
+            lora_alpha: 8.0,
+            lora_dropout: 0.0,
+            lora_target_modules: Vec::new(),
+            use_rslora: false,
+            modules_to_save: Vec::new(),
         }
     }
 }
@@ -413,6 +459,9 @@ impl TrainConfig {
             "task" => Some(variant_names(&Task::ALL)),
             "class_weights" => {
                 return "must be \"none\", \"balanced\" or a list of numbers, one per class".into();
+            }
+            "lora_target_modules" | "modules_to_save" => {
+                return "must be a list of module names, like [\"query\", \"value\"]".into();
             }
             _ => None,
         };

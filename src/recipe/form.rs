@@ -139,6 +139,21 @@ pub const GROUPS: &[Group] = &[
         ],
     },
     Group {
+        title: "LoRA",
+        fields: &[
+            flag("use_lora"),
+            text("lora_r", "8"),
+            text("lora_alpha", "8"),
+            text("lora_dropout", "0"),
+            text(
+                "lora_target_modules",
+                "the model's default (BERT: query, value)",
+            ),
+            flag("use_rslora"),
+            text("modules_to_save", "the head (classifier, score)"),
+        ],
+    },
+    Group {
         title: "Advanced",
         fields: &[
             text("data_seed", "unset: seed"),

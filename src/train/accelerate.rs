@@ -360,7 +360,53 @@ pub const MAPPING: &[KeyMapping] = &[
         "",
         |c| Py::Float(c.early_stopping_threshold),
     ),
+    map(
+        "use_lora",
+        Ignored,
+        "not exported yet: train.py fine-tunes every weight; for LoRA wrap the model with peft's get_peft_model(model, LoraConfig(task_type=\"SEQ_CLS\", r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=lora_target_modules, use_rslora=use_rslora, modules_to_save=modules_to_save))",
+        |c| Py::Bool(c.use_lora),
+    ),
+    map(
+        "lora_r",
+        Ignored,
+        "peft LoraConfig(r=...), see use_lora",
+        |c| Py::Int(c.lora_r as i64),
+    ),
+    map(
+        "lora_alpha",
+        Ignored,
+        "peft LoraConfig(lora_alpha=...), see use_lora",
+        |c| Py::Float(c.lora_alpha),
+    ),
+    map(
+        "lora_dropout",
+        Ignored,
+        "peft LoraConfig(lora_dropout=...), see use_lora",
+        |c| Py::Float(c.lora_dropout),
+    ),
+    map(
+        "lora_target_modules",
+        Ignored,
+        "peft LoraConfig(target_modules=...), see use_lora; [] = Wick's default for the architecture",
+        |c| names(&c.lora_target_modules),
+    ),
+    map(
+        "use_rslora",
+        Ignored,
+        "peft LoraConfig(use_rslora=...), see use_lora",
+        |c| Py::Bool(c.use_rslora),
+    ),
+    map(
+        "modules_to_save",
+        Ignored,
+        "peft LoraConfig(modules_to_save=...), see use_lora",
+        |c| names(&c.modules_to_save),
+    ),
 ];
+
+fn names(list: &[String]) -> Py {
+    Py::List(list.iter().map(Py::str).collect())
+}
 
 fn interval(strategy: IntervalStrategy) -> Py {
     Py::str(match strategy {

@@ -4,6 +4,10 @@
 //! ```text
 //! checkpoint-459/
 //!   config.json  model.safetensors  tokenizer.json   the model, loadable by transformers
+//!   adapter/adapter_config.json                       LoRA runs: the adapter in peft's layout
+//!   adapter/adapter_model.safetensors                 (in a folder of its own: transformers
+//!                                                     would apply an adapter it finds beside
+//!                                                     model.safetensors on top of it)
 //!   trainer_state.json                                HF's format, with log_history
 //!   optimizer.safetensors                             AdamW step count and moments (f32)
 //!   scheduler.json  rng_state.json                    schedule and data position, seeds
@@ -23,6 +27,10 @@ use crate::runs::{Checkpoint, Checkpoints, TrainerState};
 
 /// Wick's own file; optional, so checkpoints written before it still resume.
 pub const TOTALS_FILE: &str = "train_totals.json";
+
+/// The folder of a LoRA run's checkpoint that holds the adapter (`PeftModel.from_pretrained`
+/// reads it).
+pub const ADAPTER_DIR: &str = "adapter";
 
 /// Where the data loader stands, and the seeds that make the rest reproducible.
 /// Dropout masks derive from `(seed, global_step)` and batch order from `(data_seed, epoch)`,
@@ -92,7 +100,12 @@ pub fn save(
     state: &TrainingState,
 ) -> Result<Checkpoint, TrainError> {
     let temp = checkpoints.begin(state.position.global_step)?;
+    // Under LoRA `save` writes the merged model (the checkpoint stays a loadable model
+    // folder) and the adapter goes into `adapter/`; a resume reads the adapter.
     model.save(temp.path())?;
+    if model.lora().is_some() {
+        model.save_adapter(&temp.path().join(ADAPTER_DIR))?;
+    }
     crate::fault::point("mid-checkpoint");
     for file in state.tokenizer_files {
         if let Some(name) = file.file_name() {

@@ -68,6 +68,8 @@ pub struct Started {
     pub eval_rows: usize,
     pub label_names: Vec<String>,
     pub num_parameters: usize,
+    /// The parameters that train (all of them, or LoRA's adapters and saved modules).
+    pub trainable_parameters: usize,
     /// Tensors that the pre-trained weights did not have (usually the new head).
     pub newly_initialized: Vec<String>,
     /// Set when continuing from a checkpoint: its global step.

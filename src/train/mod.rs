@@ -28,7 +28,7 @@ mod train_error;
 mod trainer;
 
 pub use accelerate::{AccelerateExport, ExportError, export_accelerate};
-pub use checkpoint::{Position, SchedulerState};
+pub use checkpoint::{ADAPTER_DIR, Position, SchedulerState};
 // The recipe moved to `crate::recipe`; these keep the older paths working.
 pub use crate::recipe::TrainConfig;
 pub use crate::recipe::{config, presets};

@@ -350,6 +350,20 @@ pub fn export_model(
             files.push(to);
         }
     }
+    // A LoRA checkpoint's adapter goes along, in its own folder as in the checkpoint.
+    let adapter = src_dir.join(super::checkpoint::ADAPTER_DIR);
+    if adapter.join(crate::model::ADAPTER_CONFIG_FILE).is_file() {
+        let to_dir = out_dir.join(super::checkpoint::ADAPTER_DIR);
+        std::fs::create_dir_all(&to_dir).map_err(io_error(&to_dir))?;
+        for name in [
+            crate::model::ADAPTER_CONFIG_FILE,
+            crate::model::ADAPTER_WEIGHTS_FILE,
+        ] {
+            let to = to_dir.join(name);
+            std::fs::copy(adapter.join(name), &to).map_err(io_error(&to))?;
+            files.push(to);
+        }
+    }
     let card = out_dir.join("README.md");
     std::fs::write(&card, model_card(src_dir, &source)).map_err(io_error(&card))?;
     files.push(card);

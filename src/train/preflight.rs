@@ -72,6 +72,8 @@ pub struct PreflightReport {
     pub device: String,
     pub model_dir: PathBuf,
     pub num_parameters: usize,
+    /// The parameters that train (all of them, or LoRA's adapters and saved modules).
+    pub trainable_parameters: usize,
     pub batch_source: BatchSource,
     /// `per_device_train_batch_size`.
     pub batch_size: usize,
@@ -138,6 +140,7 @@ pub fn preflight(
         crate::model::DEFAULT_HEAD_SEED,
         &device,
     )?;
+    let model = super::prepare::with_lora(config, model)?;
     let mut optimizer = AdamW::new(
         model.params(),
         AdamWConfig {
@@ -236,6 +239,7 @@ pub fn preflight(
         },
         model_dir,
         num_parameters: model.num_parameters(),
+        trainable_parameters: model.num_trainable_parameters(),
         batch_source: batches.source,
         batch_size,
         max_length,

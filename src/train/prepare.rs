@@ -17,7 +17,7 @@ use super::train_error::TrainError;
 use super::{AdamW, AdamWConfig};
 use crate::data::{DatasetCache, TokenizedSplit};
 use crate::hub;
-use crate::model::{Classifier, LoadReport};
+use crate::model::{Classifier, LoadReport, LoraConfig};
 use crate::recipe::{ClassWeights, TrainConfig};
 use crate::runs::{Checkpoints, MetricsLog, RunDir, RunStatus, TrainerState};
 use crate::task::Task;
@@ -122,16 +122,23 @@ pub(super) fn load_data(
     })
 }
 
-/// The model from `weights_dir` (the base model, or the checkpoint resumed from) with the
-/// head for the training split's task and its class weights, in the run's compute dtype,
-/// and a fresh AdamW over its parameters.
+/// The model from `model_dir`, or from the checkpoint `resume_dir`, with the head for the
+/// training split's task and its class weights, in the run's compute dtype, and a fresh
+/// AdamW over its trainable parameters. With `use_lora` the base always comes from
+/// `model_dir` and gets adapters (seeded by `seed`); a resumed run then sets the adapters and
+/// the saved modules from the checkpoint's `adapter_model.safetensors`.
 pub(super) fn build_model(
     cfg: &TrainConfig,
-    weights_dir: &Path,
+    model_dir: &Path,
+    resume_dir: Option<&Path>,
     train: &TokenizedSplit,
     device: &Device,
 ) -> Result<(Classifier, LoadReport, AdamW), TrainError> {
-    let (mut model, report) = Classifier::load_for(
+    let weights_dir = match resume_dir {
+        Some(dir) if !cfg.use_lora => dir,
+        _ => model_dir,
+    };
+    let (mut model, mut report) = Classifier::load_for(
         weights_dir,
         Some(train.task()),
         &train.meta.labels.names,
@@ -140,6 +147,18 @@ pub(super) fn build_model(
     )?;
     model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
+    let model = with_lora(cfg, model)?;
+    if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
+        model.load_adapter_weights(
+            &dir.join(checkpoint::ADAPTER_DIR)
+                .join(crate::model::ADAPTER_WEIGHTS_FILE),
+        )?;
+        // A new head is trained and saved with the adapter: resumed, it is not new.
+        let saved: Vec<&String> = model.params().iter().map(|(name, _)| name).collect();
+        report
+            .newly_initialized
+            .retain(|name| !saved.contains(&name));
+    }
     let optimizer = AdamW::new(
         model.params(),
         AdamWConfig {
@@ -150,6 +169,35 @@ pub(super) fn build_model(
         },
     )?;
     Ok((model, report, optimizer))
+}
+
+/// The recipe's LoRA settings, as peft's `LoraConfig` (the head is always saved, as peft's
+/// sequence and token classification do).
+pub(super) fn lora_config(cfg: &TrainConfig) -> LoraConfig {
+    let mut modules_to_save = cfg.modules_to_save.clone();
+    for head in LoraConfig::default().modules_to_save {
+        if !modules_to_save.contains(&head) {
+            modules_to_save.push(head);
+        }
+    }
+    LoraConfig {
+        r: cfg.lora_r as usize,
+        lora_alpha: cfg.lora_alpha,
+        lora_dropout: cfg.lora_dropout,
+        target_modules: cfg.lora_target_modules.clone(),
+        use_rslora: cfg.use_rslora,
+        modules_to_save,
+        base_model_name_or_path: Some(cfg.model.clone()),
+    }
+}
+
+/// `model` with adapters when the recipe asks for LoRA (their initial values drawn from
+/// `seed`), else unchanged.
+pub(super) fn with_lora(cfg: &TrainConfig, model: Classifier) -> Result<Classifier, TrainError> {
+    if !cfg.use_lora {
+        return Ok(model);
+    }
+    Ok(model.with_lora(&lora_config(cfg), cfg.seed)?)
 }
 
 /// The recipe's `class_weights` for the training split: `balanced` is sklearn's

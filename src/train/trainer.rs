@@ -170,9 +170,13 @@ impl<'a> Session<'a> {
             total: 0,
         });
         let resume_dir = prepare::resume_checkpoint(cfg)?;
-        let weights_dir = resume_dir.as_deref().unwrap_or(&inputs.model_dir);
-        let (model, report, mut optimizer) =
-            prepare::build_model(cfg, weights_dir, &train, &device)?;
+        let (model, report, mut optimizer) = prepare::build_model(
+            cfg,
+            &inputs.model_dir,
+            resume_dir.as_deref(),
+            &train,
+            &device,
+        )?;
         let rows = train.len() as u64;
         let plan = Plan::new(cfg, rows)?;
         let RunProgress {
@@ -205,6 +209,7 @@ impl<'a> Session<'a> {
             eval_rows: eval.as_ref().map_or(0, |e| e.len()),
             label_names: labels,
             num_parameters: model.num_parameters(),
+            trainable_parameters: model.num_trainable_parameters(),
             newly_initialized: report.newly_initialized,
             resumed_at_step: resume_dir.as_ref().map(|_| position.global_step),
         })));

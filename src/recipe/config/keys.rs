@@ -11,7 +11,8 @@ pub enum KeyOrigin {
     TrainingArguments,
     /// An argument of `transformers.EarlyStoppingCallback`.
     EarlyStoppingCallback,
-    /// Wick-only (data loading, tokenization, device): a Python script sets it elsewhere.
+    /// Wick-only (data loading, tokenization, device, LoRA as `peft.LoraConfig`): a Python
+    /// script sets it elsewhere.
     Wick,
 }
 
@@ -259,6 +260,47 @@ pub const KEYS: &[KeyInfo] = &[
         "early_stopping_threshold",
         Callback,
         "Minimum improvement of the metric that resets the patience counter.",
+    ),
+    key(
+        "use_lora",
+        Wick,
+        "Train LoRA adapters (peft) instead of every weight: the base model is frozen, \
+         checkpoints hold the adapter in peft's layout.",
+    ),
+    key(
+        "lora_r",
+        Wick,
+        "LoRA rank r of the adapters' B A (1 or more).",
+    ),
+    key(
+        "lora_alpha",
+        Wick,
+        "LoRA alpha: the adapters' output is scaled by alpha / r.",
+    ),
+    key(
+        "lora_dropout",
+        Wick,
+        "Dropout on the adapters' input, in [0, 1).",
+    ),
+    key(
+        "lora_target_modules",
+        Wick,
+        "Linear layers that get adapters, by name (a name or its last parts); empty = the \
+         model's default. BERT, RoBERTa, XLM-R: query, key, value, dense (default query, \
+         value); DistilBERT: q_lin, k_lin, v_lin, out_lin, lin1, lin2 (q_lin, v_lin); \
+         ModernBERT: Wqkv, Wo, Wi (Wqkv); DeBERTa-v2/v3: query_proj, key_proj, value_proj, \
+         dense (query_proj, value_proj).",
+    ),
+    key(
+        "use_rslora",
+        Wick,
+        "Rank-stabilised LoRA: scale by alpha / sqrt(r) instead of alpha / r.",
+    ),
+    key(
+        "modules_to_save",
+        Wick,
+        "Modules trained in full beside the adapters, by name suffix; the head (classifier, \
+         score) always is, as peft's sequence and token classification do.",
     ),
 ];
 

@@ -468,3 +468,44 @@ fn problems_lists_every_problem_once_per_key_and_validate_reports_the_first() {
     assert_eq!(config.validate().unwrap_err().key(), Some("model"));
     assert!(minimal().problems().is_empty());
 }
+
+#[test]
+fn lora_keys_take_peft_names_lists_or_a_form_string_and_are_checked() {
+    let config = TrainConfig::from_toml_str(
+        "model = \"m\"\ndataset = \"d\"\nuse_lora = true\nlora_r = 16\nlora_alpha = 32\n\
+         lora_dropout = 0.1\nlora_target_modules = [\"query\", \"value\"]\nuse_rslora = true\n",
+    )
+    .unwrap();
+    assert!(config.use_lora && config.use_rslora);
+    assert_eq!((config.lora_r, config.lora_alpha), (16, 32.0));
+    assert_eq!(config.lora_target_modules, ["query", "value"]);
+    assert!(config.modules_to_save.is_empty());
+    // What a form field holds, through --set: names separated by commas or spaces.
+    let mut edited = config.clone();
+    edited
+        .apply_override("lora_target_modules=query_proj, value_proj")
+        .unwrap();
+    assert_eq!(edited.lora_target_modules, ["query_proj", "value_proj"]);
+    edited
+        .apply_override("modules_to_save=classifier pooler")
+        .unwrap();
+    assert_eq!(edited.modules_to_save, ["classifier", "pooler"]);
+    edited.apply_override("lora_target_modules=").unwrap();
+    assert!(edited.lora_target_modules.is_empty(), "empty = the default");
+    // The written file reads back the same.
+    assert_eq!(
+        TrainConfig::from_toml_str(&config.to_toml_string()).unwrap(),
+        config
+    );
+
+    let mut bad = minimal();
+    bad.lora_r = 0;
+    bad.lora_alpha = 0.0;
+    bad.lora_dropout = 1.0;
+    let keys: Vec<String> = bad
+        .problems()
+        .iter()
+        .map(|p| p.key().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(keys, ["lora_r", "lora_alpha", "lora_dropout"]);
+}

@@ -70,6 +70,15 @@ impl TrainConfig {
                 "must list one non-negative number per class",
             );
         }
+        if self.lora_r == 0 {
+            bad("lora_r", "must be at least 1");
+        }
+        if !(self.lora_alpha.is_finite() && self.lora_alpha > 0.0) {
+            bad("lora_alpha", "must be a positive number");
+        }
+        if !(0.0..1.0).contains(&self.lora_dropout) {
+            bad("lora_dropout", "must be in [0, 1)");
+        }
         if self.class_weights != super::ClassWeights::None
             && self.task.is_some_and(|task| !task.uses_cross_entropy())
         {
