@@ -191,7 +191,8 @@ pub fn inspect(args: &InspectArgs) -> Result<()> {
             "label_source": split.meta.labels.source,
             "task": split.meta.task.name(),
             "task_reason": split.meta.task_reason,
-            "class_balance": balance.iter().map(|(id, name, n)| json!({"id": id, "name": name, "rows": n})).collect::<Vec<_>>(),
+            // Kept for single-label (its old readers); `balance` has every task's counts.
+            "class_balance": (split.task() == Task::SingleLabelClassification).then(|| balance.iter().map(|(id, name, n)| json!({"id": id, "name": name, "rows": n})).collect::<Vec<_>>()),
             "balance": balance_json(&task_balance),
             "max_length": split.meta.max_length,
             "lengths": summary,

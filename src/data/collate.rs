@@ -65,7 +65,8 @@ pub struct HostBatch {
     pub stats: PadStats,
 }
 
-/// A batch's labels, in the form its task's loss takes (in JSON, as the plain values).
+/// A batch's labels, in the form its task's loss takes (in JSON, the values themselves; a
+/// multi-hot batch as its class count and values).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum HostLabels {

@@ -437,7 +437,10 @@ impl Reader<'_> {
 
     fn task(&self) -> Result<Task> {
         if let Some(problem_type) = self.opt_string("problem_type")? {
-            return Task::from_name(&problem_type).ok_or_else(|| {
+            // HF's problem types are the sequence tasks; token classification is a class.
+            let sequence_task =
+                Task::from_name(&problem_type).filter(|t| t.problem_type().is_some());
+            return sequence_task.ok_or_else(|| {
                 ModelError::Config(format!(
                     "problem_type {problem_type:?} is not one of single_label_classification, \
                      multi_label_classification, regression"

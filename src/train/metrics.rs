@@ -1,7 +1,7 @@
 //! `Metrics`: one evaluation's scalar metrics by name, per task. `compute_metrics` is the
 //! single-label one, matching scikit-learn (the GLUE metric of 🤗 `evaluate` calls
-//! `accuracy_score`, `f1_score`, `matthews_corrcoef`); the other tasks' come from
-//! `train::scores` through `task_metrics`.
+//! `accuracy_score`, `f1_score`, `matthews_corrcoef`); the other tasks' are built by
+//! `train::evaluate` from `train::scores`.
 
 use serde_json::{Map, Value};
 

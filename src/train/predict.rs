@@ -474,7 +474,16 @@ fn model_card(src_dir: &Path, source: &Predictor) -> String {
     lines.push(format!(
         "classifier = pipeline(\"{pipeline}\", model=\"path/to/this/folder\")"
     ));
-    lines.push("classifier(\"I've been waiting for a HuggingFace course my whole life.\")".into());
+    lines.push(
+        match source.task() {
+            // The pipeline squashes a single output through a sigmoid unless told not to.
+            Task::Regression => "classifier(\"I've been waiting for a HuggingFace course my whole life.\", function_to_apply=\"none\")",
+            // Every label's score, not only the best one.
+            Task::MultiLabelClassification => "classifier(\"I've been waiting for a HuggingFace course my whole life.\", top_k=None)",
+            _ => "classifier(\"I've been waiting for a HuggingFace course my whole life.\")",
+        }
+        .into(),
+    );
     lines.push("```".into());
     format!("---\n{}\n---\n\n{}\n", front.join("\n"), lines.join("\n"))
 }

@@ -722,6 +722,10 @@ fn task_picker(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) 
                  instead of -100, which the loss skips",
             );
         ui.end_row();
+    } else if effective.is_some() {
+        // Hidden for the other tasks, where left on it would still change the cache key and
+        // the export.
+        recipe.label_all_tokens = false;
     }
 }
 

@@ -134,7 +134,7 @@ pub fn score(ui: &mut egui::Ui, value: f32) {
     ));
 }
 
-/// A regression output as shown: four significant decimals, no `-0.0000`.
+/// A regression output as shown: four decimal places, no `-0.0000`.
 pub fn format_score(value: f32) -> String {
     if !value.is_finite() {
         return value.to_string();
