@@ -552,13 +552,10 @@ fn word_lists<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<Vec<&'a str>>> 
             column: column.into(),
             available: String::new(),
         })?;
-    let not_words = || DataError::NotText {
+    let not_words = || DataError::NotWordList {
         path: raw.source.files.first().cloned().unwrap_or_default(),
         column: column.into(),
-        found: format!(
-            "{} (token classification needs a list of words per row)",
-            array.data_type()
-        ),
+        found: array.data_type().to_string(),
     };
     let (offsets, values): (Vec<usize>, &ArrayRef) = match array.data_type() {
         DataType::List(_) => {

@@ -100,6 +100,23 @@ pub enum DataError {
         column: String,
         value: String,
     },
+    #[error("{path}: label column '{column}' holds {found}; {task} needs {expected}")]
+    WrongLabelForm {
+        path: PathBuf,
+        column: String,
+        found: String,
+        task: &'static str,
+        expected: &'static str,
+    },
+    #[error(
+        "{path}: column '{column}' holds {found}, not a list of words per row, which token \
+         classification reads"
+    )]
+    NotWordList {
+        path: PathBuf,
+        column: String,
+        found: String,
+    },
     #[error("{path}: label column '{column}' has type {found}; expected integers or strings")]
     BadLabelType {
         path: PathBuf,

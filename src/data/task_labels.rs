@@ -163,10 +163,12 @@ fn scores(raw: &RawSplit, column: &str) -> Result<Vec<f32>> {
             .iter()
             .collect()
     } else {
-        return Err(DataError::BadLabelType {
+        return Err(DataError::WrongLabelForm {
             path: raw.source.files.first().cloned().unwrap_or_default(),
             column: column.into(),
-            found: format!("{} (regression needs numbers)", array.data_type()),
+            found: array.data_type().to_string(),
+            task: "regression",
+            expected: "a number per row",
         });
     };
     values
@@ -195,10 +197,12 @@ fn class_lists(raw: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<Ve
             (offsets, list.values().clone())
         }
         other => {
-            return Err(DataError::BadLabelType {
+            return Err(DataError::WrongLabelForm {
                 path: raw.source.files.first().cloned().unwrap_or_default(),
                 column: column.into(),
-                found: format!("{other} (this task needs a list of classes per row)"),
+                found: other.to_string(),
+                task: "multi-label and token classification",
+                expected: "a list of classes per row",
             });
         }
     };
