@@ -100,13 +100,13 @@ pub enum DataError {
         column: String,
         value: String,
     },
-    #[error("{path}: label column '{column}' holds {found}; {task} needs {expected}")]
+    #[error("{path}: label column '{column}' holds {found}; {needs}")]
     WrongLabelForm {
         path: PathBuf,
         column: String,
         found: String,
-        task: &'static str,
-        expected: &'static str,
+        /// What the task needs, in words ("regression needs a number per row").
+        needs: &'static str,
     },
     #[error(
         "{path}: column '{column}' holds {found}, not a list of words per row, which token \

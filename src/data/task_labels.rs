@@ -167,8 +167,7 @@ fn scores(raw: &RawSplit, column: &str) -> Result<Vec<f32>> {
             path: raw.source.files.first().cloned().unwrap_or_default(),
             column: column.into(),
             found: array.data_type().to_string(),
-            task: "regression",
-            expected: "a number per row",
+            needs: "regression needs a number per row",
         });
     };
     values
@@ -201,8 +200,7 @@ fn class_lists(raw: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<Ve
                 path: raw.source.files.first().cloned().unwrap_or_default(),
                 column: column.into(),
                 found: other.to_string(),
-                task: "multi-label and token classification",
-                expected: "a list of classes per row",
+                needs: "multi-label and token classification need a list of classes per row",
             });
         }
     };

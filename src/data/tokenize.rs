@@ -282,9 +282,14 @@ fn set_byte_level_prefix_space(json: &mut serde_json::Value) -> bool {
             }
             found
         }
-        serde_json::Value::Array(items) => items.iter_mut().fold(false, |found, item| {
-            set_byte_level_prefix_space(item) || found
-        }),
+        serde_json::Value::Array(items) => {
+            // Every item is visited: a Sequence may hold more than one ByteLevel.
+            let mut found = false;
+            for item in items {
+                found |= set_byte_level_prefix_space(item);
+            }
+            found
+        }
         _ => false,
     }
 }
