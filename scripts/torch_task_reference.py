@@ -133,8 +133,10 @@ def main():
 
         def tokenize(batch):
             enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
-            enc["labels"] = [[1.0 if k in row else 0.0 for k in range(len(names))]
-                             for row in batch["labels"]]
+            # Not "labels" yet: map would cast the floats back to the int64 of the dataset's
+            # own `labels` column. Renamed below.
+            enc["multi_hot"] = [[1.0 if k in row else 0.0 for k in range(len(names))]
+                                for row in batch["labels"]]
             return enc
         columns = raw["train"].column_names
         model = AutoModelForSequenceClassification.from_pretrained(
@@ -157,6 +159,8 @@ def main():
         raise SystemExit(f"task {task!r}: this script covers the three new tasks")
 
     tokenized = raw.map(tokenize, batched=True, remove_columns=columns)
+    if "multi_hot" in tokenized["train"].column_names:
+        tokenized = tokenized.rename_column("multi_hot", "labels")
     training_args = TrainingArguments(
         output_dir=args.out, learning_rate=cfg.get("learning_rate", 5e-5),
         per_device_train_batch_size=cfg.get("per_device_train_batch_size", 8),
