@@ -70,8 +70,9 @@ impl RunColumn {
             Self::Task => (100.0, 80.0),
             Self::Model | Self::Dataset => (150.0, 60.0),
             Self::Status => (80.0, 60.0),
-            Self::Metric => (150.0, 80.0),
-            Self::Duration => (80.0, 50.0),
+            Self::Metric => (130.0, 80.0),
+            // Wide enough for its header: as the last column it only gets its least width.
+            Self::Duration => (90.0, 90.0),
             Self::Started => (110.0, 110.0),
         }
     }
