@@ -14,13 +14,14 @@ use wick::train::{AdamW, AdamWConfig, Gradients, uses_weight_decay};
 use crate::model_parity::{FLOOR_FRACTION, RTOL, assert_all_close, ids, load_tensors, worst_error};
 
 fn shared_fixture() -> Option<(PathBuf, PathBuf)> {
-    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    // Copied from ../shared/reference into tests/fixtures so CI runs it.
+    let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference");
     let model = reference.join("tiny-deberta-v2");
     let step = reference.join("tiny-deberta-v2-step.safetensors");
     if model.is_dir() && step.is_file() {
         Some((model, step))
     } else {
-        println!("SKIPPED: ../shared/reference/tiny-deberta-v2 not found");
+        println!("SKIPPED: tests/fixtures/reference/tiny-deberta-v2 not found");
         None
     }
 }

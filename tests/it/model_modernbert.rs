@@ -1,4 +1,4 @@
-//! ModernBERT against PyTorch/transformers (`../shared/reference/tiny-modernbert*`, dropout
+//! ModernBERT against PyTorch/transformers (`tiny-modernbert*`, copied from ../shared/reference into tests/fixtures/reference; dropout
 //! off): logits, loss, every gradient, the gradient norm and every parameter after clipping +
 //! one AdamW step, with `cls` and `mean` pooling. Loading the HF layouts (ModernBertModel
 //! without the prefix, ModernBertForMaskedLM as on the Hub) and a save → reload round trip.
@@ -16,8 +16,9 @@ use wick::train::{AdamW, AdamWConfig, Gradients, uses_weight_decay};
 
 use crate::model_parity::{FLOOR_FRACTION, RTOL, assert_all_close, ids, load_tensors};
 
+/// The PyTorch fixtures, copied from ../shared/reference into tests/fixtures so CI runs them.
 fn reference_dir() -> Option<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reference");
     dir.join("tiny-modernbert/config.json")
         .is_file()
         .then_some(dir)
