@@ -149,6 +149,7 @@ pub(super) fn build_model(
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
     let model = with_lora(cfg, model)?;
     if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
+        check_adapter_settings(cfg, &dir.join(checkpoint::ADAPTER_DIR))?;
         model.load_adapter_weights(
             &dir.join(checkpoint::ADAPTER_DIR)
                 .join(crate::model::ADAPTER_WEIGHTS_FILE),
@@ -169,6 +170,41 @@ pub(super) fn build_model(
         },
     )?;
     Ok((model, report, optimizer))
+}
+
+/// A resumed LoRA run must scale its adapters as it was trained to: A and B of another
+/// `lora_alpha`, `use_rslora` or `lora_dropout` would load (their shapes match) and silently
+/// make another model.
+fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<(), TrainError> {
+    let path = adapter_dir.join(crate::model::ADAPTER_CONFIG_FILE);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
+    let saved = LoraConfig::from_peft_json(&json, &path)?;
+    let wanted = lora_config(cfg);
+    let differences: Vec<String> = [
+        ("lora_r", saved.r as f64, wanted.r as f64),
+        ("lora_alpha", saved.lora_alpha, wanted.lora_alpha),
+        ("lora_dropout", saved.lora_dropout, wanted.lora_dropout),
+        (
+            "use_rslora",
+            f64::from(u8::from(saved.use_rslora)),
+            f64::from(u8::from(wanted.use_rslora)),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| (a - b).abs() > 1e-12)
+    .map(|(key, a, b)| format!("{key} {a} (the recipe says {b})"))
+    .collect();
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::Invalid(format!(
+        "resume_from_checkpoint: the checkpoint's adapter was trained with {}; resume with the \
+         settings it was trained with",
+        differences.join(", ")
+    )))
 }
 
 /// The recipe's LoRA settings, as peft's `LoraConfig` (the head is always saved, as peft's
@@ -202,7 +238,7 @@ pub(super) fn with_lora(cfg: &TrainConfig, model: Classifier) -> Result<Classifi
 
 /// The recipe's `class_weights` for the training split: `balanced` is sklearn's
 /// `n_samples / (n_classes * count)` over the classes the split has (a class it lacks
-/// weighs 0: it has no rows to weigh).
+/// weighs 1: it has no rows, so its weight never counts).
 pub(super) fn class_weights(
     cfg: &TrainConfig,
     train: &TokenizedSplit,

@@ -187,6 +187,28 @@ fn a_lora_run_checkpoints_peft_adapters_and_resumes_bit_identical() {
             .is_file()
     );
 
+    // Other adapter scaling would load (the shapes match) and make another model: refused.
+    let mut rescaled = interrupted.clone();
+    rescaled.resume_from_checkpoint = Some(checkpoint.display().to_string());
+    rescaled.lora_alpha *= 2.0;
+    let handle = wick::train::spawn(rescaled, options(dir.path())).unwrap();
+    let reason = loop {
+        match handle
+            .events
+            .recv_timeout(Duration::from_secs(600))
+            .expect("the trainer reports within 10 minutes")
+        {
+            Event::Failed { reason } => break reason,
+            Event::Finished(_) => panic!("a resume with another lora_alpha trained"),
+            _ => {}
+        }
+    };
+    handle.join();
+    assert!(
+        reason.contains("lora_alpha") && reason.contains("the recipe says"),
+        "{reason}"
+    );
+
     let mut resumed = interrupted;
     resumed.resume_from_checkpoint = Some(checkpoint.display().to_string());
     let events = run(resumed, dir.path(), |_, _| {});
