@@ -117,6 +117,10 @@ pub(crate) struct ModernBertEncoder {
     act: Activation,
     attention_dropout: f64,
     mlp_dropout: f64,
+    /// Rotary tables up to `max_position_embeddings`, built once: a step takes the first
+    /// `seq` rows instead of recomputing them.
+    global_rotary: Rotary,
+    local_rotary: Rotary,
 }
 
 impl ModernBertEncoder {
@@ -145,7 +149,14 @@ impl ModernBertEncoder {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let device = table
+            .get(&format!("{P}embeddings.tok_embeddings.weight"))?
+            .device()
+            .clone();
+        let positions = c.max_position_embeddings;
         Ok(Self {
+            global_rotary: Rotary::new(s.global_rope_theta, c.head_dim(), positions, &device)?,
+            local_rotary: Rotary::new(s.local_rope_theta, c.head_dim(), positions, &device)?,
             tokens: Embedding::new(
                 table,
                 &format!("{P}embeddings.tok_embeddings"),
@@ -177,8 +188,15 @@ impl ModernBertEncoder {
         let (_, seq) = input_ids.dims2()?;
         let device = input_ids.device();
         let s = &self.settings;
-        let global = Rotary::new(s.global_rope_theta, self.head_dim, seq, device)?;
-        let local = Rotary::new(s.local_rope_theta, self.head_dim, seq, device)?;
+        // Longer inputs than the tables (HF enforces no limit either) get tables of their own.
+        let rotary_for = |tables: &Rotary, theta: f64| -> Result<Rotary> {
+            match tables.first(seq)? {
+                Some(rotary) => Ok(rotary),
+                None => Rotary::new(theta, self.head_dim, seq, device),
+            }
+        };
+        let global = rotary_for(&self.global_rotary, s.global_rope_theta)?;
+        let local = rotary_for(&self.local_rotary, s.local_rope_theta)?;
         let global_mask = additive_mask(attention_mask, compute)?;
         let local_mask = sliding_window_mask(attention_mask, s.half_window, compute)?;
 

@@ -42,6 +42,17 @@ impl Rotary {
         })
     }
 
+    /// The tables of positions `0..seq`, when these tables reach that far.
+    pub fn first(&self, seq: usize) -> Result<Option<Self>> {
+        if seq > self.cos.dim(0)? {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            cos: self.cos.narrow(0, 0, seq)?,
+            sin: self.sin.narrow(0, 0, seq)?,
+        }))
+    }
+
     /// `x * cos + rotate_half(x) * sin` for `xs` `[batch, heads, seq, head_dim]`, computed in
     /// f32 (as HF does under autocast) and returned in `xs`'s dtype.
     pub fn apply(&self, xs: &Tensor) -> Result<Tensor> {

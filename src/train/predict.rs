@@ -212,19 +212,8 @@ impl Predictor {
     /// Token classification: each token's most probable tag, grouped into entities.
     fn entities(&self, text: &str) -> Result<Vec<EntityGroup>, PredictError> {
         let encoding = self.tokenizer.encode_with_offsets(text, self.max_length)?;
-        let device = self.model.device();
-        let length = encoding.ids.len();
-        let input_ids = Tensor::from_slice(&encoding.ids, (1, length), device)?;
-        let token_type_ids = Tensor::from_slice(&encoding.type_ids, (1, length), device)?;
-        let attention_mask = Tensor::ones((1, length), candle_core::DType::U32, device)?;
         let logits = self
-            .model
-            .forward(
-                &input_ids,
-                &token_type_ids,
-                &attention_mask,
-                &mut Dropout::off(),
-            )?
+            .forward_one(&encoding.ids, &encoding.type_ids)?
             .squeeze(0)?
             .to_vec2::<f32>()?;
         let labels = self.model.labels();
@@ -287,19 +276,21 @@ impl Predictor {
             &options,
             &|_, _| {},
         )?;
-        let length = tokens.ids.len();
-        let device = self.model.device();
         let type_ids: Vec<u32> = tokens.type_ids.iter().map(|&t| u32::from(t)).collect();
-        let input_ids = Tensor::from_slice(&tokens.ids, (1, length), device)?;
-        let token_type_ids = Tensor::from_slice(&type_ids, (1, length), device)?;
-        let attention_mask = Tensor::ones((1, length), candle_core::DType::U32, device)?;
-        let logits = self.model.forward(
-            &input_ids,
-            &token_type_ids,
-            &attention_mask,
-            &mut Dropout::off(),
-        )?;
+        let logits = self.forward_one(&tokens.ids, &type_ids)?;
         Ok(logits.flatten_all()?.to_vec1::<f32>()?)
+    }
+
+    /// The model on one encoded input (every token attended), in eval mode.
+    fn forward_one(&self, ids: &[u32], type_ids: &[u32]) -> Result<Tensor, PredictError> {
+        let device = self.model.device();
+        let shape = (1, ids.len());
+        Ok(self.model.forward(
+            &Tensor::from_slice(ids, shape, device)?,
+            &Tensor::from_slice(type_ids, shape, device)?,
+            &Tensor::ones(shape, candle_core::DType::U32, device)?,
+            &mut Dropout::off(),
+        )?)
     }
 }
 

@@ -168,12 +168,12 @@ fn predicted_set(probabilities: &[f32]) -> Vec<u32> {
 /// starts a word).
 fn word_tags(labels: &[i32], predicted: &[u32], word_ids: Option<&[i32]>) -> (Vec<u32>, Vec<u32>) {
     let labelled: Vec<usize> = (0..labels.len()).filter(|&p| labels[p] >= 0).collect();
-    let prediction_at = |position: usize| {
-        labelled
-            .iter()
-            .position(|&p| p == position)
-            .and_then(|i| predicted.get(i).copied())
-    };
+    // Each position's index among the labelled ones, found once rather than per word.
+    let mut order = vec![None; labels.len()];
+    for (i, &position) in labelled.iter().enumerate() {
+        order[position] = Some(i);
+    }
+    let prediction_at = |position: usize| order[position].and_then(|i| predicted.get(i).copied());
     match word_ids {
         None => labelled
             .iter()

@@ -282,11 +282,8 @@ enum Notice {
     Warning { message: String },
 }
 
-/// Whether a larger value of the metric `name` is better: not for losses and errors (rmse,
-/// mse, mae, hamming_loss). HF's `greater_is_better` default only knows "ends in loss".
-pub fn higher_is_better(name: &str) -> bool {
-    crate::recipe::greater_is_better_for(name)
-}
+/// Whether a larger value of the metric `name` is better: the recipe's one rule.
+pub use crate::recipe::greater_is_better_for as higher_is_better;
 
 /// Eval loss going up while the chosen metric still improves: the model grows confident on
 /// what it gets wrong, the usual first sign of overfitting.

@@ -620,7 +620,9 @@ impl TrainPanel {
 
     fn import(&mut self, cx: &mut Cx, path: PathBuf) {
         self.runtime.import = Some(cx.jobs.task("import", "importing a TOML recipe", move |_| {
-            let result = read_recipe(&path);
+            // As `wick train --config` reads it, without cross-key validation: the form shows
+            // what to fix.
+            let result = TrainConfig::read_unvalidated(&path);
             (path, result)
         }));
     }
@@ -729,12 +731,6 @@ impl TrainPanel {
         cx.toasts.error(title, detail.clone());
         self.runtime.alert = Some(Alert::error(title, detail));
     }
-}
-
-/// Reads a recipe like `wick train --config` does (relative paths against the file's
-/// folder), without cross-key validation: the form shows what to fix.
-pub fn read_recipe(path: &Path) -> Result<TrainConfig, ConfigError> {
-    TrainConfig::read_unvalidated(path)
 }
 
 /// The recipe's value for `key`, as the form shows it.

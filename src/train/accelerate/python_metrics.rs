@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::train::metrics::{Metrics, compute_metrics};
-use crate::train::scores;
+use crate::train::scores::{self, sigmoid};
 
 /// The Python side computes in float64 from the same float32 inputs; only summation order
 /// differs.
@@ -58,10 +58,6 @@ fn python() -> String {
 
 fn names() -> Vec<String> {
     TAGS.iter().map(|s| s.to_string()).collect()
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
 }
 
 fn argmax(row: &[f32]) -> usize {
