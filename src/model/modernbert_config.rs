@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::config::{Activation, ModelConfig};
+use super::config::{Activation, ModelConfig, Reader};
 use super::error::{ModelError, Result};
 
 /// HF `default_theta`.
@@ -57,8 +57,14 @@ impl ModernBertSettings {
 
     fn parse(raw: &Map<String, Value>, num_layers: usize) -> Result<Self> {
         let (global_rope_theta, local_rope_theta) = rope_thetas(raw)?;
-        let local_attention = opt_usize(raw, "local_attention")?.unwrap_or(LOCAL_ATTENTION);
-        let pooling = match opt_str(raw, "classifier_pooling")?.unwrap_or("cls") {
+        let local_attention = Reader(raw)
+            .opt_usize("local_attention")?
+            .unwrap_or(LOCAL_ATTENTION);
+        let pooling = match Reader(raw)
+            .opt_string("classifier_pooling")?
+            .as_deref()
+            .unwrap_or("cls")
+        {
             "cls" => Pooling::Cls,
             "mean" => Pooling::Mean,
             other => {
@@ -72,20 +78,24 @@ impl ModernBertSettings {
             global_rope_theta,
             local_rope_theta,
             half_window: local_attention / 2,
-            attention_bias: opt_bool(raw, "attention_bias")?.unwrap_or(false),
-            mlp_bias: opt_bool(raw, "mlp_bias")?.unwrap_or(false),
-            norm_bias: opt_bool(raw, "norm_bias")?.unwrap_or(false),
-            classifier_bias: opt_bool(raw, "classifier_bias")?.unwrap_or(false),
+            attention_bias: Reader(raw).opt_bool("attention_bias")?.unwrap_or(false),
+            mlp_bias: Reader(raw).opt_bool("mlp_bias")?.unwrap_or(false),
+            norm_bias: Reader(raw).opt_bool("norm_bias")?.unwrap_or(false),
+            classifier_bias: Reader(raw).opt_bool("classifier_bias")?.unwrap_or(false),
             classifier_activation: Activation::parse(
-                opt_str(raw, "classifier_activation")?.unwrap_or("gelu"),
+                Reader(raw)
+                    .opt_string("classifier_activation")?
+                    .as_deref()
+                    .unwrap_or("gelu"),
             )?,
             pooling,
-            embedding_dropout: prob(raw, "embedding_dropout")?,
+            embedding_dropout: Reader(raw).prob("embedding_dropout", 0.0)?,
             // HF: 2.0 by default, 3 when the config holds null.
             init_cutoff: match raw.get("initializer_cutoff_factor") {
                 None => 2.0,
                 Some(Value::Null) => 3.0,
-                Some(_) => opt_f64(raw, "initializer_cutoff_factor")?
+                Some(_) => Reader(raw)
+                    .opt_f64("initializer_cutoff_factor")?
                     .filter(|c| *c > 0.0)
                     .ok_or_else(|| {
                         ModelError::Config("initializer_cutoff_factor must be positive".into())
@@ -100,8 +110,9 @@ impl ModernBertSettings {
 fn layer_kinds(raw: &Map<String, Value>, num_layers: usize) -> Result<Vec<AttentionKind>> {
     match raw.get("layer_types") {
         None | Some(Value::Null) => {
-            let every =
-                opt_usize(raw, "global_attn_every_n_layers")?.unwrap_or(GLOBAL_ATTN_EVERY_N_LAYERS);
+            let every = Reader(raw)
+                .opt_usize("global_attn_every_n_layers")?
+                .unwrap_or(GLOBAL_ATTN_EVERY_N_LAYERS);
             if every == 0 {
                 return Err(ModelError::Config(
                     "global_attn_every_n_layers must be positive".into(),
@@ -135,7 +146,7 @@ fn layer_kinds(raw: &Map<String, Value>, num_layers: usize) -> Result<Vec<Attent
                 })
                 .collect()
         }
-        Some(v) => Err(bad("layer_types", "a list", v)),
+        Some(v) => Err(Reader::bad("layer_types", "a list", v)),
     }
 }
 
@@ -151,17 +162,17 @@ fn rope_thetas(raw: &Map<String, Value>) -> Result<(f64, f64)> {
     let parameters = match raw.get("rope_parameters") {
         None | Some(Value::Null) => None,
         Some(Value::Object(map)) => Some(map),
-        Some(v) => return Err(bad("rope_parameters", "an object", v)),
+        Some(v) => return Err(Reader::bad("rope_parameters", "an object", v)),
     };
     let theta = |layer_type: &str, legacy_key: &str, default: f64| -> Result<f64> {
         let key = format!("rope_parameters.{layer_type}");
         let entry = match parameters.and_then(|p| p.get(layer_type)) {
             None | Some(Value::Null) => None,
             Some(Value::Object(map)) => Some(map),
-            Some(v) => return Err(bad(&key, "an object", v)),
+            Some(v) => return Err(Reader::bad(&key, "an object", v)),
         };
         if let Some(entry) = entry {
-            match opt_str(entry, "rope_type")? {
+            match Reader(entry).opt_string("rope_type")?.as_deref() {
                 None | Some("default") => {}
                 Some(other) => {
                     return Err(ModelError::Config(format!(
@@ -171,12 +182,12 @@ fn rope_thetas(raw: &Map<String, Value>) -> Result<(f64, f64)> {
             }
         }
         let value = match entry
-            .map(|e| opt_f64(e, "rope_theta"))
+            .map(|e| Reader(e).opt_f64("rope_theta"))
             .transpose()?
             .flatten()
         {
             Some(v) => v,
-            None => opt_f64(raw, legacy_key)?.unwrap_or(default),
+            None => Reader(raw).opt_f64(legacy_key)?.unwrap_or(default),
         };
         // Written so that NaN fails too.
         if !(value > 0.0 && value.is_finite()) {
@@ -190,56 +201,6 @@ fn rope_thetas(raw: &Map<String, Value>) -> Result<(f64, f64)> {
         theta("full_attention", "global_rope_theta", GLOBAL_ROPE_THETA)?,
         theta("sliding_attention", "local_rope_theta", LOCAL_ROPE_THETA)?,
     ))
-}
-
-fn bad(key: &str, want: &str, v: &Value) -> ModelError {
-    ModelError::Config(format!("{key} should be {want}, found {v}"))
-}
-
-fn opt_bool(raw: &Map<String, Value>, key: &str) -> Result<Option<bool>> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(v) => Err(bad(key, "a boolean", v)),
-    }
-}
-
-fn opt_str<'a>(raw: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s)),
-        Some(v) => Err(bad(key, "a string", v)),
-    }
-}
-
-fn opt_usize(raw: &Map<String, Value>, key: &str) -> Result<Option<usize>> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| usize::try_from(n).ok())
-            .map(Some)
-            .ok_or_else(|| bad(key, "a non-negative integer", v)),
-    }
-}
-
-fn opt_f64(raw: &Map<String, Value>, key: &str) -> Result<Option<f64>> {
-    match raw.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_f64().map(Some).ok_or_else(|| bad(key, "a number", v)),
-    }
-}
-
-/// A dropout probability, 0 when absent.
-fn prob(raw: &Map<String, Value>, key: &str) -> Result<f64> {
-    let p = opt_f64(raw, key)?.unwrap_or(0.0);
-    if (0.0..1.0).contains(&p) {
-        Ok(p)
-    } else {
-        Err(ModelError::Config(format!(
-            "{key} must be a probability in [0, 1), found {p}"
-        )))
-    }
 }
 
 #[cfg(test)]
