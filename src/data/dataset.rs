@@ -557,23 +557,7 @@ fn word_lists<'a>(raw: &'a RawSplit, column: &str) -> Result<Vec<Vec<&'a str>>> 
         column: column.into(),
         found: array.data_type().to_string(),
     };
-    let (offsets, values): (Vec<usize>, &ArrayRef) = match array.data_type() {
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            (
-                list.value_offsets().iter().map(|&o| o as usize).collect(),
-                list.values(),
-            )
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            (
-                list.value_offsets().iter().map(|&o| o as usize).collect(),
-                list.values(),
-            )
-        }
-        _ => return Err(not_words()),
-    };
+    let (offsets, values) = labels::list_parts(array).ok_or_else(not_words)?;
     let words: Vec<Option<&str>> = labels::as_strings(values).ok_or_else(not_words)?;
     (0..array.len())
         .map(|row| {

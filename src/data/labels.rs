@@ -170,6 +170,24 @@ pub(crate) fn label_array(split: &RawSplit, column: &str) -> Result<ArrayRef> {
         })
 }
 
+/// A list column's row offsets (row `i` is `values[offsets[i]..offsets[i + 1]]`) and its
+/// flattened items; `None` for other columns.
+pub fn list_parts(array: &ArrayRef) -> Option<(Vec<usize>, &ArrayRef)> {
+    match array.data_type() {
+        DataType::List(_) => {
+            let list = array.as_list::<i32>();
+            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
+            Some((offsets, list.values()))
+        }
+        DataType::LargeList(_) => {
+            let list = array.as_list::<i64>();
+            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
+            Some((offsets, list.values()))
+        }
+        _ => None,
+    }
+}
+
 /// The items of a list column, flattened (`None` for other columns).
 pub(crate) fn list_values(array: &ArrayRef) -> Option<ArrayRef> {
     match array.data_type() {

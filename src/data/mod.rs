@@ -35,7 +35,7 @@ pub use dataset::{
 };
 pub use error::{DataError, Result, RowLocation};
 pub use holdout::{Holdout, hold_out, holdout_rows};
-pub use labels::{LabelSet, LabelSource, class_balance};
+pub use labels::{LabelSet, LabelSource, class_balance, list_parts};
 pub use read::{HF_METADATA_KEY, RawSplit, read_split};
 pub use sampler::{Order, epoch_batches};
 pub use source::{Format, SplitSource, list_configs, resolve_split, split_from_files};

@@ -2,7 +2,7 @@
 //! a class per row, a number per row, a set of classes per row, or a class per word aligned
 //! to the word's sub-tokens.
 
-use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::array::{Array, AsArray};
 use arrow::datatypes::DataType;
 use serde::{Deserialize, Serialize};
 
@@ -184,27 +184,18 @@ fn scores(raw: &RawSplit, column: &str) -> Result<Vec<f32>> {
 /// A list of classes per row (ids in range, or names from `labels`).
 fn class_lists(raw: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<Vec<u32>>> {
     let array = label_array(raw, column)?;
-    let (offsets, values): (Vec<usize>, ArrayRef) = match array.data_type() {
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
-            (offsets, list.values().clone())
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
-            (offsets, list.values().clone())
-        }
-        other => {
+    let (offsets, values) = match labels::list_parts(&array) {
+        Some(parts) => parts,
+        None => {
             return Err(DataError::WrongLabelForm {
                 path: raw.source.files.first().cloned().unwrap_or_default(),
                 column: column.into(),
-                found: other.to_string(),
+                found: array.data_type().to_string(),
                 needs: "multi-label and token classification need a list of classes per row",
             });
         }
     };
-    let ids: Vec<Option<i64>> = if let Some(strings) = as_strings(&values) {
+    let ids: Vec<Option<i64>> = if let Some(strings) = as_strings(values) {
         strings
             .iter()
             .map(|name| {
@@ -218,13 +209,13 @@ fn class_lists(raw: &RawSplit, column: &str, labels: &LabelSet) -> Result<Vec<Ve
             })
             .collect()
     } else {
-        as_ints(&values).ok_or_else(|| DataError::BadLabelType {
+        as_ints(values).ok_or_else(|| DataError::BadLabelType {
             path: raw.source.files.first().cloned().unwrap_or_default(),
             column: column.into(),
             found: format!("a list of {}", values.data_type()),
         })?
     };
-    let names = || as_strings(&values);
+    let names = || as_strings(values);
     (0..array.len())
         .map(|row| {
             let located = || raw.locate(row);

@@ -235,23 +235,12 @@ pub(super) fn column_words(
     column: &str,
 ) -> Result<Vec<Vec<String>>, TrainError> {
     let array = column_array(split, column)?;
-    let (offsets, values): (Vec<usize>, &ArrayRef) = match array.data_type() {
-        DataType::List(_) => {
-            let list = array.as_list::<i32>();
-            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
-            (offsets, list.values())
-        }
-        DataType::LargeList(_) => {
-            let list = array.as_list::<i64>();
-            let offsets = list.value_offsets().iter().map(|&o| o as usize).collect();
-            (offsets, list.values())
-        }
-        other => {
-            return Err(TrainError::Invalid(format!(
-                "split '{}': column '{column}' is {other}, not a list of words",
-                split.meta.split
-            )));
-        }
+    let Some((offsets, values)) = crate::data::list_parts(array) else {
+        return Err(TrainError::Invalid(format!(
+            "split '{}': column '{column}' is {}, not a list of words",
+            split.meta.split,
+            array.data_type()
+        )));
     };
     let words = strings(split, column, values)?;
     Ok((0..array.len())
