@@ -1,14 +1,14 @@
 //! `wick export accelerate`: a run or a config file as a 🤗 Accelerate project.
 
 use anyhow::{Result, anyhow, bail};
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 
 use super::train::load_config;
 use crate::recipe::TrainConfig;
 use crate::runs::RunDir;
 use crate::train::accelerate::{AccelerateExport, export_accelerate};
-use crate::train::{Predictor, device_from_name, export_model};
+use crate::train::{ExportForm, Predictor, device_from_name, export_model};
 
 #[derive(Subcommand, Debug)]
 pub enum ExportCommand {
@@ -22,6 +22,11 @@ pub enum ExportCommand {
     /// Write a checkpoint as a Hugging Face model folder (config.json, model.safetensors,
     /// tokenizer, model card), reload it and compare its logits with the checkpoint's.
     ///
+    /// A LoRA run's checkpoint exports as the merged model (the default) or, with
+    /// --form adapter, as its adapter in peft's layout (adapter_config.json,
+    /// adapter_model.safetensors, the fine-tuned config.json for the labels, tokenizer, card),
+    /// checked by putting it back on its base.
+    ///
     /// With --logits-for, also print the exported model's raw logits for each text as one JSON
     /// line (token classification: one row per token, special tokens included), to compare
     /// with transformers.
@@ -33,7 +38,9 @@ const MODEL_EXAMPLES: &str = "\
 Examples:
   wick export model RUN_FOLDER/checkpoint-459 mrpc-model
   # Logits to compare with AutoModelFor*.from_pretrained(\"mrpc-model\"); a tab separates a pair
-  wick export model RUN_FOLDER/checkpoint-459 mrpc-model --logits-for $'A man plays.\\tSomeone plays.'";
+  wick export model RUN_FOLDER/checkpoint-459 mrpc-model --logits-for $'A man plays.\\tSomeone plays.'
+  # A LoRA run: its adapter alone, for PeftModel.from_pretrained(base, \"mrpc-adapter\")
+  wick export model LORA_RUN_FOLDER/checkpoint-1377 mrpc-adapter --form adapter";
 
 #[derive(Args, Debug)]
 pub struct ModelArgs {
@@ -46,10 +53,29 @@ pub struct ModelArgs {
     /// Device to load the model on (`cpu`, `cuda`, `cuda:N`).
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// `merged`: the whole model (LoRA merged into its weights); `adapter`: a LoRA run's
+    /// adapter alone, in peft's layout.
+    #[arg(long, value_enum, default_value_t = FormArg::Merged)]
+    pub form: FormArg,
     /// Print the exported model's logits for this text as a JSON line; a tab separates the two
     /// texts of a pair. Repeatable.
     #[arg(long = "logits-for", value_name = "TEXT")]
     pub logits_for: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormArg {
+    Merged,
+    Adapter,
+}
+
+impl From<FormArg> for ExportForm {
+    fn from(form: FormArg) -> Self {
+        match form {
+            FormArg::Merged => ExportForm::Merged,
+            FormArg::Adapter => ExportForm::Adapter,
+        }
+    }
 }
 
 const ACCELERATE_EXAMPLES: &str = "\
@@ -90,7 +116,7 @@ pub fn run(command: ExportCommand) -> Result<()> {
 
 fn model(args: &ModelArgs) -> Result<()> {
     let device = device_from_name(&args.device)?;
-    let check = export_model(&args.source, &args.out_dir, &device)?;
+    let check = export_model(&args.source, &args.out_dir, args.form.into(), &device)?;
     println!(
         "exported {} to {} (reloaded: max |logit difference| {:e}):",
         args.source.display(),

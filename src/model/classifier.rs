@@ -588,6 +588,11 @@ impl Classifier {
             .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
             .collect();
         weights::write_safetensors(&dir.join(WEIGHTS_FILE), &tensors)?;
+        self.save_config(dir)
+    }
+
+    /// Writes `config.json` alone (architecture, task, labels), atomically.
+    pub fn save_config(&self, dir: &Path) -> Result<()> {
         weights::write_json(
             &dir.join(CONFIG_FILE),
             &self.config.to_json_with_labels(&self.labels),

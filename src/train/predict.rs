@@ -1,23 +1,23 @@
 //! Inference with a trained model (`pipeline("text-classification")` or
-//! `pipeline("token-classification", aggregation_strategy="simple")` in the course), and
-//! exporting a checkpoint as a Hugging Face model folder that is reloaded and checked.
+//! `pipeline("token-classification", aggregation_strategy="simple")` in the course): a
+//! checkpoint, an exported model, or a LoRA adapter on its base.
 
 use candle_core::{Device, Tensor};
 use std::path::{Path, PathBuf};
 
+use super::adapter_folder::{is_adapter_folder, load_adapter_model};
 use super::entity_groups::{EntityGroup, TaggedToken, group_entities};
 use super::evaluate::softmax;
 use super::scores;
 use crate::data::{DataError, TextTokenizer, TokenizeOptions, tokenize};
 use crate::model::{Classifier, Dropout, ModelConfig, ModelError};
-use crate::runs::RunDir;
 use crate::task::Task;
 
 /// What a model folder must hold for [`Predictor::load`].
 pub const MODEL_FOLDER_FILES: &[&str] = &["config.json", "model.safetensors", "tokenizer.json"];
 
 /// Tokenizer files copied into an exported folder when the source has them.
-const TOKENIZER_FILES: &[&str] = &[
+pub(super) const TOKENIZER_FILES: &[&str] = &[
     "tokenizer.json",
     "tokenizer_config.json",
     "special_tokens_map.json",
@@ -63,7 +63,7 @@ pub enum PredictError {
     Invalid(String),
 }
 
-fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PredictError + '_ {
+pub(super) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PredictError + '_ {
     move |source| PredictError::Io {
         path: path.to_path_buf(),
         source,
@@ -99,7 +99,7 @@ pub enum TaskPrediction {
 #[derive(Debug)]
 pub struct Predictor {
     dir: PathBuf,
-    model: Classifier,
+    pub(super) model: Classifier,
     tokenizer: TextTokenizer,
     max_length: usize,
 }
@@ -145,8 +145,14 @@ fn missing_model_files(dir: &Path) -> Vec<String> {
 
 impl Predictor {
     /// Loads a run checkpoint (`checkpoint-N`) or an exported model folder: `config.json`
-    /// with `id2label`, `model.safetensors` and `tokenizer.json`.
+    /// with `id2label`, `model.safetensors` and `tokenizer.json`; or a LoRA adapter folder
+    /// (a checkpoint's `adapter/`, an exported adapter) on the base model it names.
     pub fn load(dir: &Path, device: &Device) -> Result<Predictor, PredictError> {
+        if is_adapter_folder(dir) {
+            let adapter = load_adapter_model(dir, device)?;
+            let tokenizer = TextTokenizer::load(&adapter.tokenizer_dir)?;
+            return Ok(Self::new(dir, adapter.model, tokenizer, &adapter.config));
+        }
         let missing = missing_model_files(dir);
         if !missing.is_empty() {
             return Err(PredictError::NotAModelFolder {
@@ -157,17 +163,26 @@ impl Predictor {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let (model, _) = Classifier::load(dir, &[], device)?;
         let tokenizer = TextTokenizer::load(dir)?;
+        Ok(Self::new(dir, model, tokenizer, &config))
+    }
+
+    fn new(dir: &Path, model: Classifier, tokenizer: TextTokenizer, config: &ModelConfig) -> Self {
         // The same limit the trainer uses: the tokenizer's, within the position table.
         let position_limit = config
             .max_position_embeddings
             .saturating_sub(if config.is_roberta() { 2 } else { 0 });
         let max_length = tokenizer.model_max_length().min(position_limit);
-        Ok(Predictor {
+        Predictor {
             dir: dir.to_path_buf(),
             model,
             tokenizer,
             max_length,
-        })
+        }
+    }
+
+    /// Whether the model carries LoRA adapters (it was loaded from an adapter folder).
+    pub fn has_adapter(&self) -> bool {
+        self.model.lora().is_some()
     }
 
     /// The folder this predictor was loaded from.
@@ -294,213 +309,6 @@ impl Predictor {
     }
 }
 
-/// What [`export_model`] wrote and how closely the reloaded copy matched the source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ExportCheck {
-    pub files: Vec<PathBuf>,
-    pub max_abs_logit_diff: f32,
-}
-
-/// Inputs the exported model must score like the source (single texts and a pair).
-const PROBES: &[(&str, Option<&str>)] = &[
-    ("the film was great", None),
-    ("This is a short test sentence, with punctuation.", None),
-    (
-        "A man is playing a guitar.",
-        Some("Someone plays an instrument."),
-    ),
-];
-
-/// Writes `src_dir`'s model as a Hugging Face folder in `out_dir` (`config.json` with
-/// `id2label`/`label2id`, `model.safetensors`, the tokenizer files and a `README.md` model
-/// card), then reloads it and compares logits with the source on probe inputs. Fails when
-/// they differ by more than [`EXPORT_TOLERANCE`].
-pub fn export_model(
-    src_dir: &Path,
-    out_dir: &Path,
-    device: &Device,
-) -> Result<ExportCheck, PredictError> {
-    let source = Predictor::load(src_dir, device)?;
-    if same_folder(src_dir, out_dir) {
-        return Err(PredictError::Invalid(format!(
-            "{}: export into a different folder than the source",
-            out_dir.display()
-        )));
-    }
-    std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
-    source.model.save(out_dir)?;
-    let mut files = vec![
-        out_dir.join("config.json"),
-        out_dir.join("model.safetensors"),
-    ];
-    for name in TOKENIZER_FILES {
-        let from = src_dir.join(name);
-        if from.is_file() {
-            let to = out_dir.join(name);
-            std::fs::copy(&from, &to).map_err(io_error(&to))?;
-            files.push(to);
-        }
-    }
-    // A LoRA checkpoint's adapter goes along, in its own folder as in the checkpoint.
-    let adapter = src_dir.join(super::checkpoint::ADAPTER_DIR);
-    if adapter.join(crate::model::ADAPTER_CONFIG_FILE).is_file() {
-        let to_dir = out_dir.join(super::checkpoint::ADAPTER_DIR);
-        std::fs::create_dir_all(&to_dir).map_err(io_error(&to_dir))?;
-        for name in [
-            crate::model::ADAPTER_CONFIG_FILE,
-            crate::model::ADAPTER_WEIGHTS_FILE,
-        ] {
-            let to = to_dir.join(name);
-            std::fs::copy(adapter.join(name), &to).map_err(io_error(&to))?;
-            files.push(to);
-        }
-    }
-    let card = out_dir.join("README.md");
-    std::fs::write(&card, model_card(src_dir, &source)).map_err(io_error(&card))?;
-    files.push(card);
-
-    let exported = Predictor::load(out_dir, device)?;
-    if exported.labels() != source.labels() {
-        return Err(PredictError::Invalid(format!(
-            "{}: the exported labels {:?} differ from the source's {:?}",
-            out_dir.display(),
-            exported.labels(),
-            source.labels()
-        )));
-    }
-    let mut max_abs_logit_diff = 0.0f32;
-    for (text, pair) in PROBES {
-        let expected = source.logits(text, *pair)?;
-        let found = exported.logits(text, *pair)?;
-        let diff = expected
-            .iter()
-            .zip(&found)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
-        if diff > EXPORT_TOLERANCE || diff.is_nan() || expected.len() != found.len() {
-            return Err(PredictError::ExportMismatch {
-                out_dir: out_dir.to_path_buf(),
-                max_abs_diff: diff,
-                probe: text.to_string(),
-            });
-        }
-        max_abs_logit_diff = max_abs_logit_diff.max(diff);
-    }
-    Ok(ExportCheck {
-        files,
-        max_abs_logit_diff,
-    })
-}
-
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
-}
-
-/// A short model card: what it is, where it came from (the run, when the source is one of
-/// its checkpoints), its labels, and how to use it.
-fn model_card(src_dir: &Path, source: &Predictor) -> String {
-    let run = src_dir.parent().and_then(|run| RunDir::open(run).ok());
-    let name = out_name(src_dir, run.as_ref());
-    let pipeline = match source.task() {
-        Task::TokenClassification => "token-classification",
-        _ => "text-classification",
-    };
-    let mut front = vec![
-        "library_name: transformers".to_string(),
-        format!("pipeline_tag: {pipeline}"),
-    ];
-    let mut lines = vec![format!("# {name}"), String::new()];
-    match &run {
-        Some(run) => {
-            let info = run.info();
-            if looks_like_hub_id(&info.model) {
-                front.push(format!("base_model: {}", info.model));
-            }
-            if looks_like_hub_id(&info.dataset) {
-                front.push(format!("datasets:\n- {}", info.dataset));
-            }
-            let dataset = match &info.dataset_config {
-                Some(config) => format!("{} ({config})", info.dataset),
-                None => info.dataset.clone(),
-            };
-            lines.push(format!(
-                "A {} model fine-tuned with Wick from `{}` on `{dataset}` \
-                 (run `{}`, `{}`).",
-                source.task().title(),
-                info.model,
-                run.name(),
-                src_dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            ));
-            if let Some(best) = &info.best_metric {
-                lines.push(String::new());
-                lines.push(format!(
-                    "Best {}: {:.4} at step {}.",
-                    best.name, best.value, best.step
-                ));
-            }
-        }
-        None => lines.push(format!(
-            "A {} model exported by Wick.",
-            source.task().title()
-        )),
-    }
-    lines.push(String::new());
-    lines.push("## Labels".into());
-    lines.push(String::new());
-    for (id, label) in source.labels().iter().enumerate() {
-        lines.push(format!("- {id}: {label}"));
-    }
-    lines.push(String::new());
-    lines.push("## Usage".into());
-    lines.push(String::new());
-    lines.push("```python".into());
-    lines.push("from transformers import pipeline".into());
-    lines.push(String::new());
-    lines.push(format!(
-        "classifier = pipeline(\"{pipeline}\", model=\"path/to/this/folder\")"
-    ));
-    lines.push(
-        match source.task() {
-            // The pipeline squashes a single output through a sigmoid unless told not to.
-            Task::Regression => "classifier(\"I've been waiting for a HuggingFace course my whole life.\", function_to_apply=\"none\")",
-            // Every label's score, not only the best one.
-            Task::MultiLabelClassification => "classifier(\"I've been waiting for a HuggingFace course my whole life.\", top_k=None)",
-            _ => "classifier(\"I've been waiting for a HuggingFace course my whole life.\")",
-        }
-        .into(),
-    );
-    lines.push("```".into());
-    format!("---\n{}\n---\n\n{}\n", front.join("\n"), lines.join("\n"))
-}
-
-fn out_name(src_dir: &Path, run: Option<&RunDir>) -> String {
-    match run {
-        Some(run) => run.name(),
-        None => src_dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into()),
-    }
-}
-
-/// `owner/name` or `name` with Hub-safe characters (not a local path).
-fn looks_like_hub_id(id: &str) -> bool {
-    let parts: Vec<&str> = id.split('/').collect();
-    parts.len() <= 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && !p.starts_with('.')
-                && p.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,16 +317,6 @@ mod tests {
     fn a_predictor_can_be_shared_across_threads() {
         fn shared<T: Send + Sync>() {}
         shared::<Predictor>();
-    }
-
-    #[test]
-    fn hub_ids_are_told_from_paths() {
-        assert!(looks_like_hub_id("bert-base-uncased"));
-        assert!(looks_like_hub_id("glue"));
-        assert!(looks_like_hub_id("nyu-mll/glue"));
-        assert!(!looks_like_hub_id("/tmp/tiny-bert"));
-        assert!(!looks_like_hub_id("./model"));
-        assert!(!looks_like_hub_id("a/b/c"));
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub(super) fn lora_config(cfg: &TrainConfig) -> LoraConfig {
         target_modules: cfg.lora_target_modules.clone(),
         use_rslora: cfg.use_rslora,
         modules_to_save,
-        base_model_name_or_path: Some(cfg.model.clone()),
+        base_model_name_or_path: Some(super::adapter_folder::portable_base(&cfg.model)),
     }
 }
 

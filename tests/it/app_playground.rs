@@ -437,3 +437,81 @@ fn regression_shows_the_predicted_number_for_a_pair() {
     assert!(has_label_containing(&harness, "with the pair"));
     assert_fits(&mut harness, "the regression view");
 }
+
+/// A LoRA run: the Playground offers the merged model or the base with the adapter (the same
+/// prediction either way), and exports the adapter alone in peft's layout.
+#[test]
+fn a_lora_run_predicts_with_its_adapter_on_the_base_and_exports_it() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = scratch.path().join("app");
+    train_run(
+        scratch.path(),
+        &data_dir,
+        "lora-run",
+        "num_train_epochs = 1\nsave_strategy = \"epoch\"\nuse_lora = true\nlora_r = 4",
+    );
+    let mut harness = harness(
+        &data_dir,
+        HubSettings::with_home(&scratch.path().join("hf")).with_offline(true),
+    );
+    harness.run_steps(2);
+    harness.get_by_label("▶  Playground").click();
+    wait_for(&mut harness, "the LoRA run's weights picker", |h| {
+        has_label(h, "Weights")
+    });
+    wait_for(&mut harness, "the merged model to load", |h| {
+        has_label_containing(h, "checkpoint-5 loaded")
+    });
+    let text = harness.get_by_label("Text");
+    text.focus();
+    text.type_text("the film was great");
+    harness.run_steps(2);
+    harness.get_by_label("▶ Predict").click();
+    wait_for(&mut harness, "a prediction", |h| has_label(h, "Predicted:"));
+    let merged = predicted_percentages(&harness);
+
+    harness.get_by_label("Weights").click();
+    harness.run_steps(2);
+    harness.get_by_label("base + adapter").click();
+    harness.run_steps(2);
+    wait_for(&mut harness, "the adapter on its base to load", |h| {
+        has_label_containing(h, "checkpoint-5's adapter on its base model loaded")
+    });
+    assert!(!has_label_containing(
+        &harness,
+        "its adapter on the base model"
+    ));
+    harness.get_by_label("▶ Predict").click();
+    wait_for(&mut harness, "the adapter's prediction", |h| {
+        has_label_containing(h, "its adapter on the base model")
+    });
+    assert_eq!(predicted_percentages(&harness), merged);
+
+    harness.get_by_label("LoRA adapter (peft)").click();
+    let out = scratch.path().join("exported/adapter");
+    let field = harness.get_by_label("Export folder");
+    field.focus();
+    field.type_text(&out.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Export model…").click();
+    wait_for(&mut harness, "the export confirmation", |h| {
+        has_label_containing(h, "reloaded: max |Δlogit|")
+    });
+    for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "config.json",
+    ] {
+        assert!(out.join(file).is_file(), "the export lacks {file}");
+    }
+    assert!(!out.join("model.safetensors").exists());
+}
+
+/// The probability rows' percentages, in order.
+fn predicted_percentages(harness: &Harness<'static, WickApp>) -> Vec<String> {
+    harness
+        .query_all_by_label_contains("%")
+        .filter_map(|node| node.accesskit_node().label())
+        .filter(|label| label.trim_end_matches('%').parse::<f32>().is_ok())
+        .collect()
+}

@@ -9,7 +9,7 @@ use candle_core::Device;
 use wick::hub::HubSettings;
 use wick::model::{Classifier, Dropout};
 use wick::recipe::TrainConfig;
-use wick::train::{Command, Event, TrainerOptions};
+use wick::train::{Command, Event, ExportForm, Predictor, TrainerOptions, export_model};
 
 use crate::support::tiny::{tiny_dataset, tiny_model};
 
@@ -248,40 +248,111 @@ fn the_preflight_measures_the_lora_step() {
     assert!(report.step_time_s > 0.0);
 }
 
-/// Export from a LoRA checkpoint: the merged model (checked against the source's logits by
-/// the export itself) and the adapter folder beside it.
+/// Export from a LoRA checkpoint in both forms: the merged model (no adapter beside it) and
+/// the adapter alone, which reloads on its base (named by an absolute path) to the source's
+/// logits, and is the checkpoint's adapter tensor for tensor. A full checkpoint has no
+/// adapter to export.
 #[test]
-fn exporting_a_lora_checkpoint_gives_the_merged_model_and_the_adapter() {
+fn a_lora_checkpoint_exports_as_the_merged_model_or_as_its_adapter() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path(), "run");
     cfg.num_train_epochs = 1.0;
     run(cfg, dir.path(), |_, _| {});
     let checkpoint = dir.path().join("run/checkpoint-5");
-    let out = dir.path().join("exported");
-    let check = wick::train::export_model(&checkpoint, &out, &Device::Cpu).unwrap();
+
+    let merged = dir.path().join("merged");
+    let check = export_model(&checkpoint, &merged, ExportForm::Merged, &Device::Cpu).unwrap();
+    assert!(
+        check.max_abs_logit_diff <= 1e-5,
+        "{}",
+        check.max_abs_logit_diff
+    );
+    assert!(merged.join("model.safetensors").is_file());
+    assert!(
+        !merged.join("adapter").exists(),
+        "the merged form carries no adapter"
+    );
+
+    let adapter = dir.path().join("adapter");
+    let check = export_model(&checkpoint, &adapter, ExportForm::Adapter, &Device::Cpu).unwrap();
     assert!(
         check.max_abs_logit_diff <= 1e-5,
         "{}",
         check.max_abs_logit_diff
     );
     for file in [
+        "adapter_config.json",
+        "adapter_model.safetensors",
         "config.json",
-        "model.safetensors",
-        "adapter/adapter_config.json",
-        "adapter/adapter_model.safetensors",
+        "tokenizer.json",
+        "README.md",
     ] {
-        assert!(out.join(file).is_file(), "the export lacks {file}");
+        assert!(
+            adapter.join(file).is_file(),
+            "the adapter export lacks {file}"
+        );
     }
-    let (base, _) = Classifier::load(&tiny_model(dir.path()), &[], &Device::Cpu).unwrap();
-    let exported_adapter = base.with_adapter(&out.join("adapter")).unwrap();
+    assert!(
+        !adapter.join("model.safetensors").exists(),
+        "the adapter form has no full weights"
+    );
+    let config: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(adapter.join("adapter_config.json")).unwrap(),
+    )
+    .unwrap();
+    let base = config["base_model_name_or_path"].as_str().unwrap();
+    assert!(Path::new(base).is_absolute(), "{base}");
+    let card = std::fs::read_to_string(adapter.join("README.md")).unwrap();
+    assert!(
+        card.contains("library_name: peft") && card.contains("PeftModel.from_pretrained"),
+        "{card}"
+    );
+
+    // The same tensors as the checkpoint's adapter, and the same predictions.
+    let exported = Classifier::load(&tiny_model(dir.path()), &[], &Device::Cpu)
+        .unwrap()
+        .0
+        .with_adapter(&adapter)
+        .unwrap();
     let in_checkpoint = Classifier::load(&tiny_model(dir.path()), &[], &Device::Cpu)
         .unwrap()
         .0
         .with_adapter(&checkpoint.join("adapter"))
         .unwrap();
-    for ((name, a), (_, b)) in exported_adapter.params().iter().zip(in_checkpoint.params()) {
+    for ((name, a), (_, b)) in exported.params().iter().zip(in_checkpoint.params()) {
         let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
         let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(a, b, "{name}");
     }
+    let source = Predictor::load(&checkpoint, &Device::Cpu).unwrap();
+    for loaded in [&adapter, &checkpoint.join("adapter")] {
+        let on_base = Predictor::load(loaded, &Device::Cpu).unwrap();
+        assert!(
+            on_base.has_adapter(),
+            "{} loads as an adapter",
+            loaded.display()
+        );
+        assert_eq!(on_base.labels(), source.labels());
+        let want = source.logits("a fine small test", None).unwrap();
+        let got = on_base.logits("a fine small test", None).unwrap();
+        let diff = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff <= 1e-5, "{}: {diff}", loaded.display());
+    }
+
+    // A folder with the merged model only has no adapter to export.
+    let plain = dir.path().join("plain");
+    export_model(&checkpoint, &plain, ExportForm::Merged, &Device::Cpu).unwrap();
+    let err = export_model(
+        &plain,
+        &dir.path().join("again"),
+        ExportForm::Adapter,
+        &Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("no adapter to export"), "{err}");
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use wick::train::config::TrainConfig;
-use wick::train::{Predictor, export_model};
+use wick::train::{ExportForm, Predictor, export_model};
 
 use crate::support;
 use support::tiny::{tiny_dataset, tiny_model, train_to_end};
@@ -76,7 +76,13 @@ fn an_exported_model_reloads_to_the_same_logits() {
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = trained_checkpoint(dir.path());
     let out = dir.path().join("export/my-model");
-    let check = export_model(&checkpoint, &out, &candle_core::Device::Cpu).unwrap();
+    let check = export_model(
+        &checkpoint,
+        &out,
+        ExportForm::Merged,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
     assert_eq!(check.max_abs_logit_diff, 0.0);
     let mut names: Vec<String> = check
         .files
@@ -140,9 +146,14 @@ fn bad_folders_get_errors_that_say_what_is_wrong() {
         .to_string();
     assert!(err.contains("model.safetensors"), "{err}");
 
-    let err = export_model(&empty, &dir.path().join("out"), &candle_core::Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = export_model(
+        &empty,
+        &dir.path().join("out"),
+        ExportForm::Merged,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("is not a model folder"), "{err}");
     assert!(
         !dir.path().join("out").exists(),
@@ -154,8 +165,13 @@ fn bad_folders_get_errors_that_say_what_is_wrong() {
 fn exporting_onto_the_source_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let model = tiny_model(dir.path());
-    let err = export_model(&model, &model, &candle_core::Device::Cpu)
-        .unwrap_err()
-        .to_string();
+    let err = export_model(
+        &model,
+        &model,
+        ExportForm::Merged,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("different folder"), "{err}");
 }

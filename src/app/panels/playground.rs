@@ -18,7 +18,8 @@ use crate::recipe::SaveStrategy;
 use crate::runs::{BestMetric, Checkpoints, RunStatus, RunsError, list_runs};
 use crate::task::Task as ModelTask;
 use crate::train::{
-    ExportCheck, PredictError, Predictor, TaskPrediction, device_from_name, export_model,
+    ADAPTER_DIR, ExportCheck, ExportForm, PredictError, Predictor, TaskPrediction, adapter_of,
+    device_from_name, export_model,
 };
 
 mod result;
@@ -41,6 +42,8 @@ pub struct RunChoice {
     /// The checkpoint holding the model the run ended with (the one `predictions.json`
     /// was made by), when it was saved.
     pub final_step: Option<u64>,
+    /// A LoRA run: its checkpoints hold the adapter beside the merged model.
+    pub lora: bool,
 }
 
 /// A run the Playground cannot offer, and why.
@@ -101,6 +104,25 @@ pub enum CheckpointPick {
     Step(u64),
 }
 
+/// Which weights of a LoRA checkpoint predict: the merged model, or the base model with the
+/// adapter put on it (as `PeftModel.from_pretrained` does). Both give the same predictions;
+/// the second shows the adapter works on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum WeightsPick {
+    #[default]
+    Merged,
+    BaseWithAdapter,
+}
+
+impl WeightsPick {
+    fn title(self) -> &'static str {
+        match self {
+            Self::Merged => "merged model",
+            Self::BaseWithAdapter => "base + adapter",
+        }
+    }
+}
+
 /// A prediction with what it was made from.
 #[derive(Debug, Clone)]
 pub struct Shown {
@@ -108,6 +130,8 @@ pub struct Shown {
     /// The model's labels (entity types and colours come from them).
     pub labels: Vec<String>,
     pub checkpoint: PathBuf,
+    /// Made by the checkpoint's LoRA adapter on its base (not the merged model).
+    pub from_adapter: bool,
     pub text: String,
     pub text_pair: Option<String>,
     /// Multi-label: each label's threshold tuned on the eval split, when `predictions.json`
@@ -121,6 +145,9 @@ pub struct PlaygroundPanel {
     /// The selected run's folder name.
     pub run: Option<String>,
     pub checkpoint: CheckpointPick,
+    /// For a LoRA run: which weights predict, and which form is exported.
+    pub weights: WeightsPick,
+    pub export_form: ExportForm,
     pub text: String,
     pub text_pair: String,
     pub export_dir: String,
@@ -201,7 +228,11 @@ fn list_choices(root: &Path) -> Result<Listing, RunsError> {
                     .copied()
                     .find(|s| checkpoint_folder(*s) == name)
             });
+        let lora = checkpoints
+            .last()
+            .is_some_and(|&step| adapter_of(&run.path.join(checkpoint_folder(step))).is_some());
         choices.runs.push(RunChoice {
+            lora,
             name: run.name,
             path: run.path,
             model: run.info.model,
@@ -286,7 +317,7 @@ impl PlaygroundPanel {
     /// The task of the loaded model, once it is loaded.
     fn loaded_task(&self) -> Option<ModelTask> {
         let (dir, predictor) = self.runtime.model.as_ref()?;
-        (Some(dir) == self.selected_dir().map(|(_, d)| d).as_ref()).then(|| predictor.task())
+        (Some(dir) == self.selected_model_dir().as_ref()).then(|| predictor.task())
     }
 
     /// Takes what the panel's tasks finished with; the app calls this every frame.
@@ -315,7 +346,7 @@ impl PlaygroundPanel {
         };
         if let Some((dir, result)) = loaded {
             self.runtime.loading = None;
-            let selected = self.selected_dir().map(|(_, d)| d);
+            let selected = self.selected_model_dir();
             match jobs::flatten(result) {
                 Ok(predictor) if selected.as_ref() == Some(&dir) => {
                     self.runtime.model = Some((dir, predictor));
@@ -383,10 +414,21 @@ impl PlaygroundPanel {
         self.selected_run()?.resolve(&self.checkpoint)
     }
 
+    /// What predicts: the selected checkpoint, or its adapter on the base model.
+    fn selected_model_dir(&self) -> Option<PathBuf> {
+        let (_, dir) = self.selected_dir()?;
+        let lora = self.selected_run().is_some_and(|run| run.lora);
+        Some(if lora && self.weights == WeightsPick::BaseWithAdapter {
+            dir.join(ADAPTER_DIR)
+        } else {
+            dir
+        })
+    }
+
     /// Loads the selected checkpoint's model on a job unless it is loaded, loading, or
     /// failed to load already.
     fn ensure_loading(&mut self, cx: &mut Cx) {
-        let Some((_, dir)) = self.selected_dir() else {
+        let Some(dir) = self.selected_model_dir() else {
             return;
         };
         let ready = self.runtime.model.as_ref().is_some_and(|(d, _)| *d == dir);
@@ -433,8 +475,8 @@ impl PlaygroundPanel {
         self.runtime.failed_load = None;
         // An answer to an earlier Predict would show the wrong text's label.
         self.runtime.predicting = None;
-        let ready = match (&self.runtime.model, self.selected_dir()) {
-            (Some((loaded, _)), Some((_, dir))) => *loaded == dir,
+        let ready = match (&self.runtime.model, self.selected_model_dir()) {
+            (Some((loaded, _)), Some(dir)) => *loaded == dir,
             _ => false,
         };
         if ready {
@@ -446,8 +488,16 @@ impl PlaygroundPanel {
     }
 
     fn start_prediction(&mut self, cx: &mut Cx) {
-        let Some((dir, predictor)) = self.runtime.model.clone() else {
+        let Some((model_dir, predictor)) = self.runtime.model.clone() else {
             return;
+        };
+        // Base + adapter loads the checkpoint's `adapter/`; the checkpoint is one up.
+        let dir = if predictor.has_adapter() {
+            model_dir
+                .parent()
+                .map_or(model_dir.clone(), Path::to_path_buf)
+        } else {
+            model_dir
         };
         let text = self.text.clone();
         // Token classification tags one text; a pair would be ignored, so none is sent.
@@ -462,6 +512,7 @@ impl PlaygroundPanel {
                         prediction,
                         labels: predictor.labels().to_vec(),
                         checkpoint: dir,
+                        from_adapter: predictor.has_adapter(),
                         text,
                         text_pair: pair,
                         tuned_thresholds,
@@ -490,6 +541,12 @@ impl PlaygroundPanel {
             return;
         };
         let out = PathBuf::from(self.export_dir.trim());
+        let lora = self.selected_run().is_some_and(|run| run.lora);
+        let form = if lora {
+            self.export_form
+        } else {
+            ExportForm::Merged
+        };
         self.runtime.alert = None;
         self.runtime.exported = None;
         // An export still running is dropped; this one's outcome is shown.
@@ -497,7 +554,8 @@ impl PlaygroundPanel {
             "playground-export",
             format!("exporting {}", folder_name(&source)),
             move |_| {
-                device_from_name(DEVICE).and_then(|device| export_model(&source, &out, &device))
+                device_from_name(DEVICE)
+                    .and_then(|device| export_model(&source, &out, form, &device))
             },
         ));
     }
@@ -615,6 +673,26 @@ impl PlaygroundPanel {
                          else the latest; final: the model the run ended with",
                     );
             });
+            if run.lora {
+                widgets::keep_together(ui, "playground-weights", |ui| {
+                    let label = ui.label("Weights");
+                    egui::ComboBox::from_id_salt("playground-weights")
+                        .selected_text(self.weights.title())
+                        .width(130.0)
+                        .show_ui(ui, |ui| {
+                            for pick in [WeightsPick::Merged, WeightsPick::BaseWithAdapter] {
+                                ui.selectable_value(&mut self.weights, pick, pick.title());
+                            }
+                        })
+                        .response
+                        .labelled_by(label.id)
+                        .on_hover_text(
+                            "A LoRA run's checkpoint: the merged model, or the base model with \
+                             the checkpoint's adapter/ put on it (as PeftModel.from_pretrained \
+                             does); both predict the same",
+                        );
+                });
+            }
         });
         if let Some(run) = self.selected_run() {
             let mut facts = vec![
@@ -716,6 +794,9 @@ impl PlaygroundPanel {
         egui::Frame::group(ui.style()).show(ui, |ui| {
             ui.set_width(ui.available_width());
             let mut facts = vec![format!("by {}", folder_name(&shown.checkpoint))];
+            if shown.from_adapter {
+                facts.push("its adapter on the base model".into());
+            }
             match &shown.prediction {
                 TaskPrediction::Class(prediction) => {
                     result::class(ui, prediction);
@@ -752,10 +833,44 @@ impl PlaygroundPanel {
 
     fn export(&mut self, ui: &mut egui::Ui, cx: &mut Cx) {
         ui.label(RichText::new("Export").strong());
+        let lora = self.selected_run().is_some_and(|run| run.lora);
+        if lora {
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Form");
+                for form in [ExportForm::Merged, ExportForm::Adapter] {
+                    ui.radio_value(&mut self.export_form, form, form.title())
+                        .on_hover_text(match form {
+                            ExportForm::Merged => {
+                                "The whole model with the adapters merged into its weights: \
+                                 loads with AutoModelFor…from_pretrained"
+                            }
+                            ExportForm::Adapter => {
+                                "The adapter and the head alone, in peft's layout (a few MB): \
+                                 loads with PeftModel.from_pretrained onto the base model"
+                            }
+                        });
+                }
+            });
+        }
+        let form = if lora {
+            self.export_form
+        } else {
+            ExportForm::Merged
+        };
         ui.label(widgets::muted(
             ui,
-            "Writes config.json (id2label, label2id), model.safetensors, the tokenizer files \
-             and a model card, then reloads the folder and compares logits with the source.",
+            match form {
+                ExportForm::Merged => {
+                    "Writes config.json (id2label, label2id), model.safetensors, the tokenizer \
+                     files and a model card, then reloads the folder and compares logits with \
+                     the source."
+                }
+                ExportForm::Adapter => {
+                    "Writes adapter_config.json, adapter_model.safetensors, config.json (the \
+                     labels), the tokenizer files and a model card, then puts the adapter back \
+                     on its base model and compares logits with the source."
+                }
+            },
         ));
         let picking = self.runtime.picking.is_some();
         let exporting = self.runtime.exporting.is_some();
@@ -825,7 +940,11 @@ pub fn checkpoint_label(run: &RunChoice, pick: &CheckpointPick) -> String {
 /// `checkpoint-30 loaded · token classification · labels: B-LOC, B-PER, O`.
 fn loaded_summary(dir: &Path, predictor: &Predictor) -> String {
     let task = predictor.task();
-    let mut text = format!("{} loaded · {}", folder_name(dir), task.title());
+    let what = match dir.parent().filter(|_| predictor.has_adapter()) {
+        Some(checkpoint) => format!("{}'s adapter on its base model", folder_name(checkpoint)),
+        None => folder_name(dir),
+    };
+    let mut text = format!("{what} loaded · {}", task.title());
     // A regression head has one output and no label names worth listing.
     if task != ModelTask::Regression {
         text.push_str(&format!(" · labels: {}", predictor.labels().join(", ")));
@@ -858,6 +977,7 @@ mod tests {
             }),
             checkpoints,
             final_step: None,
+            lora: false,
         }
     }
 

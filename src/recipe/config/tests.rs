@@ -326,6 +326,10 @@ fn paths_resolve_relative_to_config_folder() {
     c.dataset = "./data.csv".into();
     c.resolve_paths_relative_to(dir.path());
     assert_eq!(Path::new(&c.dataset), dir.path().join("./data.csv"));
+    // A config named without a folder (`--config run.toml`) still saves absolute paths.
+    c.model = "./local/model".into();
+    c.resolve_paths_relative_to(Path::new(""));
+    assert!(Path::new(&c.model).is_absolute(), "{}", c.model);
 }
 
 #[test]
