@@ -58,6 +58,16 @@ impl RunLora {
             self.alpha
         )
     }
+
+    /// The settings and the adapter, `LoRA r=8, α=16 on query, value · adapter 1.2 MiB
+    /// (checkpoint-1377)`, with sizes in the front end's words (`bytes`).
+    pub fn label(&self, bytes: impl Fn(u64) -> String) -> String {
+        let adapter = match &self.adapter {
+            Some(a) => format!("adapter {} ({})", bytes(a.bytes), a.checkpoint),
+            None => "no checkpoint yet".to_string(),
+        };
+        format!("{} · {adapter}", self.settings_label())
+    }
 }
 
 /// The LoRA settings of the run in `run_dir` (its `config.toml`) and the adapter of its
@@ -182,7 +192,10 @@ mod tests {
                 bytes: 2345
             })
         );
-        assert_eq!(lora.settings_label(), "LoRA r=8, α=16 on query, value");
+        assert_eq!(
+            lora.label(|b| format!("{b} B")),
+            "LoRA r=8, α=16 on query, value · adapter 2345 B (checkpoint-1377)"
+        );
     }
 
     #[test]
@@ -194,6 +207,11 @@ mod tests {
         assert_eq!(
             before.settings_label(),
             "rsLoRA r=8, α=8 on the model's default modules"
+        );
+        assert!(
+            before
+                .label(|b| b.to_string())
+                .ends_with(" · no checkpoint yet")
         );
         checkpoint(&run, 5, 10, r#"["Wqkv"]"#);
         let after = read_run_lora(&run).unwrap().unwrap();
