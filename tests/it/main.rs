@@ -23,6 +23,7 @@ mod hub_api;
 mod hub_cli;
 mod hub_download;
 mod hub_interop;
+mod lora_ui;
 mod model_architectures;
 mod model_deberta;
 mod model_lora;
