@@ -8,6 +8,7 @@ mod support;
 mod app_data_tasks;
 mod app_hub_data;
 mod app_layout;
+mod app_lora;
 mod app_monitor_tasks;
 mod app_playground;
 mod app_runs;
