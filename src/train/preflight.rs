@@ -219,8 +219,8 @@ pub fn preflight(
 
     let full_fine_tuning = if config.use_lora {
         progress("measuring full fine-tuning", 5, total_phases);
-        // LoRA's model and moments go first, so the full step's peak is its own.
-        drop(stepper);
+        // LoRA's model and moments go first (the stepper's borrows ended with its last
+        // step), so the full step's peak is its own.
         drop(optimizer);
         drop(model);
         let (full_model, _) = Classifier::load_for(

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use egui_kittest::Harness;
-use egui_kittest::kittest::{NodeT, Queryable};
+use egui_kittest::kittest::Queryable;
 use wick::app::{Tab, WickApp};
 use wick::hub::HubSettings;
 use wick::runs::RunDir;
