@@ -168,6 +168,20 @@ pub fn keep_together<R>(ui: &mut Ui, id_salt: &str, add: impl FnOnce(&mut Ui) ->
     inner.inner
 }
 
+/// `22.7M parameters`, or `22.8M parameters, 65.3k trainable (0.29%)` when only some train
+/// (LoRA): Monitor's header, the preflight card and `wick train`'s start line.
+pub fn parameters(total: usize, trainable: usize) -> String {
+    let all = format!("{} parameters", compact_count(total as u64));
+    if trainable == total || total == 0 {
+        return all;
+    }
+    format!(
+        "{all}, {} trainable ({:.2}%)",
+        compact_count(trainable as u64),
+        trainable as f64 / total as f64 * 100.0
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +198,10 @@ mod tests {
         assert_eq!(duration(f64::NAN), "–");
         assert_eq!(duration(0.42), "0.4s", "a short run still took time");
         assert_eq!(duration(0.96), "1s");
+        assert_eq!(parameters(22_700_000, 22_700_000), "22.7M parameters");
+        assert_eq!(
+            parameters(22_780_000, 65_300),
+            "22.8M parameters, 65.3k trainable (0.29%)"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! `wick runs`: the runs folder as a table, the same listing the Runs panel shows (with
-//! runs that nobody writes any more marked `interrupted`, and each run's task).
+//! runs that nobody writes any more marked `interrupted`, each run's task, and a line
+//! with the LoRA settings and adapter size under each LoRA run).
 
 use anyhow::{Result, anyhow};
 use clap::Args;
@@ -43,8 +44,12 @@ pub fn list(args: &RunsArgs) -> Result<()> {
         "{:<w0$}  {:<w1$}  {:<w2$}  {:<w3$}  {:<w4$}  best",
         "run", "status", "task", "started", "time"
     );
-    for [name, status, task, started, time, best] in &rows {
+    for (run, [name, status, task, started, time, best]) in listing.runs.iter().zip(&rows) {
         println!("{name:<w0$}  {status:<w1$}  {task:<w2$}  {started:<w3$}  {time:<w4$}  {best}");
+        // LoRA runs get a line of their own; full fine-tuning runs nothing extra.
+        if let Ok(Some(lora)) = crate::runs::read_run_lora(&run.path) {
+            println!("  {}", lora.label(crate::app::widgets::bytes));
+        }
     }
     for broken in &listing.broken {
         println!(

@@ -103,11 +103,14 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 }
                 println!("run folder: {}", started.run_dir.display());
                 println!(
-                    "{} train rows, {} eval rows, labels [{}]; {} parameters on {}",
+                    "{} train rows, {} eval rows, labels [{}]; {} on {}",
                     started.train_rows,
                     started.eval_rows,
                     started.label_names.join(", "),
-                    started.num_parameters,
+                    crate::app::widgets::parameters(
+                        started.num_parameters,
+                        started.trainable_parameters
+                    ),
                     started.device
                 );
                 if !started.newly_initialized.is_empty() {

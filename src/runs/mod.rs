@@ -9,6 +9,7 @@
 //!   metrics.jsonl      one HF log_history entry per line (MetricsLog)
 //!   predictions.json   the final model on the eval split, row by row (Predictions)
 //!   checkpoint-459/    model.safetensors, config.json, trainer_state.json, ...
+//!     adapter/         LoRA runs: the adapter in peft's layout (RunLora)
 //!   tmp-checkpoint-918/  a checkpoint being written (ignored, cleaned)
 //! ```
 
@@ -16,6 +17,7 @@ pub mod checkpoints;
 pub mod compare;
 mod fsio;
 pub mod lock;
+pub mod lora;
 pub mod metrics_log;
 pub mod predictions;
 mod run_dir;
@@ -24,6 +26,7 @@ pub mod trainer_state;
 
 pub use checkpoints::{Checkpoint, CheckpointEntry, Checkpoints, TempCheckpointDir};
 pub use lock::{RunLock, lock_holder};
+pub use lora::{ADAPTER_DIR, AdapterFile, RunLora, read_run_lora};
 pub use metrics_log::{LogRecord, MetricsLog, MetricsRead, read_metrics};
 pub use predictions::{
     Breakdown, BreakdownKind, BreakdownRow, ClassOutput, EntitySpan, LabelsOutput,

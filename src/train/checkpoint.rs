@@ -30,7 +30,7 @@ pub const TOTALS_FILE: &str = "train_totals.json";
 
 /// The folder of a LoRA run's checkpoint that holds the adapter (`PeftModel.from_pretrained`
 /// reads it).
-pub const ADAPTER_DIR: &str = "adapter";
+pub const ADAPTER_DIR: &str = crate::runs::ADAPTER_DIR;
 
 /// Where the data loader stands, and the seeds that make the rest reproducible.
 /// Dropout masks derive from `(seed, global_step)` and batch order from `(data_seed, epoch)`,

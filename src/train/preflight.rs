@@ -8,6 +8,11 @@
 //! (MemAvailable); the largest batch size is extrapolated from the peak at two batch sizes
 //! and labelled an estimate.
 //!
+//! For a LoRA recipe it then measures what LoRA saves: the LoRA model and its optimizer are
+//! dropped, the same model is built without adapters (every weight trains) and one step runs
+//! on the same worst-case batch, its peak (CPU) and time reported beside LoRA's
+//! ([`FullFineTuning`]).
+//!
 //! It also says what the recipe will keep nothing of: no loss line, no evaluation, no
 //! checkpoint (from the config and the step counts, [`nothing_kept_warnings`]).
 
@@ -66,6 +71,28 @@ pub struct LargestBatch {
     pub estimated: bool,
 }
 
+/// For a LoRA recipe: the same worst-case step with every weight training, measured after
+/// LoRA's, so the saving is measured rather than estimated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FullFineTuning {
+    /// The parameters full fine-tuning trains: every one of the model without adapters.
+    pub trainable_parameters: usize,
+    /// Seconds per optimizer step on the worst-case batch (one step, not warmed up).
+    pub worst_step_time_s: f64,
+    /// CPU only: the peak resident set (VmHWM, reset before the step) of LoRA's worst-case
+    /// step and of the full one; `None` elsewhere or when the peak cannot be reset.
+    pub lora_peak: Option<u64>,
+    pub full_peak: Option<u64>,
+}
+
+impl FullFineTuning {
+    /// Bytes LoRA's step peaks below full fine-tuning's (negative when above), when both
+    /// peaks were measured.
+    pub fn saved_bytes(&self) -> Option<i64> {
+        Some(self.full_peak? as i64 - self.lora_peak? as i64)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreflightReport {
     /// The device the step ran on, e.g. "cpu (2 threads)".
@@ -101,6 +128,8 @@ pub struct PreflightReport {
     /// What the recipe will log, evaluate or save nothing of ([`nothing_kept_warnings`]),
     /// when the run's steps are known.
     pub warnings: Vec<String>,
+    /// LoRA recipes only: full fine-tuning's step on the same batch, for comparison.
+    pub full_fine_tuning: Option<FullFineTuning>,
 }
 
 /// Runs one real training step (after a warm-up) for `config` and reports time and memory.
@@ -141,15 +170,7 @@ pub fn preflight(
         &device,
     )?;
     let model = super::prepare::with_lora(config, model)?;
-    let mut optimizer = AdamW::new(
-        model.params(),
-        AdamWConfig {
-            beta1: config.adam_beta1,
-            beta2: config.adam_beta2,
-            eps: config.adam_epsilon,
-            weight_decay: config.weight_decay,
-        },
-    )?;
+    let mut optimizer = AdamW::new(model.params(), adamw_config(config))?;
     let mut stepper = Stepper {
         config,
         device: &device,
@@ -165,7 +186,8 @@ pub fn preflight(
         (1, 2)
     };
     let cpu = matches!(device, Device::Cpu);
-    let total_phases = 5;
+    // A LoRA recipe adds full fine-tuning's step, for comparison.
+    let total_phases = 5 + u64::from(config.use_lora);
     progress("warm-up step", 0, total_phases);
     stepper.run(&batches.worst(small))?;
     progress("measuring memory", 1, total_phases);
@@ -178,7 +200,9 @@ pub fn preflight(
     let peak_large = proc_status_kib("VmHWM").map(|k| k * 1024);
     progress("measuring the worst-case step", 3, total_phases);
     let worst = batches.worst(batch_size);
+    reset_peak_rss();
     let worst_timing = stepper.run(&worst)?;
+    let worst_peak = proc_status_kib("VmHWM").map(|k| k * 1024);
     let typical_timing = match &batches.typical {
         Some(typical) if typical.seq_len != worst.seq_len => {
             progress("measuring a typical step", 4, total_phases);
@@ -186,10 +210,48 @@ pub fn preflight(
         }
         _ => None,
     };
-    progress("done", total_phases, total_phases);
-
     let accumulation = config.gradient_accumulation_steps.max(1) as f64;
     let per_optimizer_step = |t: StepTiming| accumulation * t.forward_backward_s + t.update_s;
+    let num_parameters = model.num_parameters();
+    let trainable_parameters = model.num_trainable_parameters();
+    let rss_after = proc_status_kib("VmRSS").map_or(0, |k| k * 1024);
+    let peak_so_far = proc_status_kib("VmHWM").map_or(0, |k| k * 1024);
+
+    let full_fine_tuning = if config.use_lora {
+        progress("measuring full fine-tuning", 5, total_phases);
+        // LoRA's model and moments go first (the stepper's borrows ended with its last
+        // step), so the full step's peak is its own.
+        drop(optimizer);
+        drop(model);
+        let (full_model, _) = Classifier::load_for(
+            &model_dir,
+            Some(batches.task),
+            &batches.labels,
+            crate::model::DEFAULT_HEAD_SEED,
+            &device,
+        )?;
+        let mut full_optimizer = AdamW::new(full_model.params(), adamw_config(config))?;
+        let full_reset = reset_peak_rss();
+        let timing = Stepper {
+            config,
+            device: &device,
+            model: &full_model,
+            optimizer: &mut full_optimizer,
+            step: 0,
+        }
+        .run(&worst)?;
+        let full_peak = proc_status_kib("VmHWM").map(|k| k * 1024);
+        let measured = cpu && peak_reset && full_reset;
+        Some(FullFineTuning {
+            trainable_parameters: full_model.num_trainable_parameters(),
+            worst_step_time_s: per_optimizer_step(timing),
+            lora_peak: worst_peak.filter(|_| measured),
+            full_peak: full_peak.filter(|_| measured),
+        })
+    } else {
+        None
+    };
+    progress("done", total_phases, total_phases);
     let worst_step_time_s = per_optimizer_step(worst_timing);
     let (typical_seq_len, step_time_s) = match typical_timing {
         Some((len, timing)) => (len, per_optimizer_step(timing)),
@@ -211,10 +273,8 @@ pub fn preflight(
                 .filter(|&bytes| bytes >= 4096);
             Some(MemoryReport {
                 rss_before,
-                rss_after: proc_status_kib("VmRSS").map_or(0, |k| k * 1024),
-                peak: peak_small
-                    .max(peak_large)
-                    .max(proc_status_kib("VmHWM").map_or(0, |k| k * 1024)),
+                rss_after,
+                peak: peak_small.max(peak_large).max(peak_so_far),
                 peak_reset,
                 available: meminfo_kib("MemAvailable").map(|k| k * 1024),
                 per_sample,
@@ -238,8 +298,8 @@ pub fn preflight(
             _ => format!("cpu ({} threads)", rayon::current_num_threads()),
         },
         model_dir,
-        num_parameters: model.num_parameters(),
-        trainable_parameters: model.num_trainable_parameters(),
+        num_parameters,
+        trainable_parameters,
         batch_source: batches.source,
         batch_size,
         max_length,
@@ -256,7 +316,17 @@ pub fn preflight(
         warnings: total_steps.map_or_else(Vec::new, |total| {
             nothing_kept_warnings(config, steps_per_epoch.unwrap_or(total), total)
         }),
+        full_fine_tuning,
     })
+}
+
+fn adamw_config(config: &TrainConfig) -> AdamWConfig {
+    AdamWConfig {
+        beta1: config.adam_beta1,
+        beta2: config.adam_beta2,
+        eps: config.adam_epsilon,
+        weight_decay: config.weight_decay,
+    }
 }
 
 /// The largest batch whose extrapolated peak stays under 90% of what the process could

@@ -564,11 +564,11 @@ fn header(ui: &mut egui::Ui, run: &mut LiveRun, cx: &mut Cx) {
             ui.label(widgets::muted(
                 ui,
                 format!(
-                    "{} · {} · {} · {} parameters · {} train / {} eval rows",
+                    "{} · {} · {} · {} · {} train / {} eval rows",
                     crate::app::short_name(&started.config.model),
                     crate::app::short_name(&started.config.dataset),
                     started.device,
-                    widgets::compact_count(started.num_parameters as u64),
+                    widgets::parameters(started.num_parameters, started.trainable_parameters),
                     started.train_rows,
                     started.eval_rows
                 ),

@@ -878,6 +878,39 @@ fn preflight_card(
                         ),
                         "The same on the longest rows",
                     );
+                    row(
+                        ui,
+                        "Parameters",
+                        widgets::parameters(report.num_parameters, report.trainable_parameters),
+                        "All of the model's parameters, and those that train (LoRA: the adapters and the saved modules)",
+                    );
+                    if let Some(full) = &report.full_fine_tuning {
+                        row(
+                            ui,
+                            "LoRA vs full",
+                            format!(
+                                "step {:.3} s vs {:.3} s",
+                                report.worst_step_time_s, full.worst_step_time_s
+                            ),
+                            "The worst-case step with LoRA, and the same step with every weight training (full fine-tuning, measured once after LoRA's, without a warm-up)",
+                        );
+                        let peaks = match (full.lora_peak, full.full_peak, full.saved_bytes()) {
+                            (Some(lora), Some(all), Some(saved)) => format!(
+                                "peak {} vs {} ({} {})",
+                                widgets::bytes(lora),
+                                widgets::bytes(all),
+                                if saved >= 0 { "saves" } else { "costs" },
+                                widgets::bytes(saved.unsigned_abs())
+                            ),
+                            _ => "peak not measured on this device".into(),
+                        };
+                        row(
+                            ui,
+                            "LoRA memory",
+                            peaks,
+                            "Process resident set peak (VmHWM, reset before each) of LoRA's worst-case step and of full fine-tuning's on the same batch",
+                        );
+                    }
                     let steps = match (report.steps_per_epoch, report.total_steps) {
                         (Some(per_epoch), Some(total)) => format!("{total} ({per_epoch} per epoch)"),
                         (None, Some(total)) => total.to_string(),

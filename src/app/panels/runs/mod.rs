@@ -72,6 +72,8 @@ pub struct RunRow {
     pub task: crate::task::Task,
     /// The task's headline metric at the run's last evaluation.
     pub headline: Option<Headline>,
+    /// LoRA settings and adapter size; `None` for full fine-tuning (or an unreadable config).
+    pub lora: Option<crate::runs::RunLora>,
 }
 
 /// A run's headline metric (`Metrics::headline` of its task) as last logged.
@@ -159,6 +161,7 @@ fn list(root: &Path) -> Result<Listing, RunsError> {
                 fingerprint: Fingerprint::of(&summary.path),
                 durations: summary.info.durations(),
                 headline: Headline::of(&summary.path, task),
+                lora: crate::runs::read_run_lora(&summary.path).ok().flatten(),
                 task,
                 summary,
             }

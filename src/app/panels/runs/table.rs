@@ -212,9 +212,20 @@ impl RunsPanel {
                                         };
                                         hover.push_str(&format!("\n{}: {value}", column.title()));
                                     }
+                                    // A long name is cut, never the LoRA badge after it.
+                                    let name_width = ui.available_width()
+                                        - run.lora.as_ref().map_or(0.0, |_| LORA_BADGE_WIDTH);
                                     let response = ui
-                                        .checkbox(&mut ticked, run.display_name())
+                                        .allocate_ui_with_layout(
+                                            egui::vec2(name_width, ui.available_height()),
+                                            *ui.layout(),
+                                            |ui| ui.checkbox(&mut ticked, run.display_name()),
+                                        )
+                                        .inner
                                         .on_hover_text(hover);
+                                    if let Some(lora) = &run.lora {
+                                        lora_badge(ui, lora);
+                                    }
                                     if response.changed() {
                                         if ticked {
                                             selected.push(path.clone());
@@ -271,6 +282,23 @@ impl RunsPanel {
                 });
         });
     }
+}
+
+/// Room kept after a run's name for its LoRA badge.
+const LORA_BADGE_WIDTH: f32 = 44.0;
+
+/// A small "LoRA" tag; its tooltip has the settings and the newest adapter's size.
+fn lora_badge(ui: &mut egui::Ui, lora: &crate::runs::RunLora) {
+    let dark = ui.visuals().dark_mode;
+    let accent = widgets::accent(dark);
+    egui::Frame::new()
+        .stroke(egui::Stroke::new(1.0, accent))
+        .corner_radius(3.0)
+        .inner_margin(egui::Margin::symmetric(3, 0))
+        .show(ui, |ui| {
+            ui.label(RichText::new("LoRA").small().color(accent))
+                .on_hover_text(lora.label(widgets::bytes));
+        });
 }
 
 /// The task in a word or two (its title is the tooltip).
