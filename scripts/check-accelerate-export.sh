@@ -10,13 +10,14 @@
 #      empty HF_HOME, and checks that it trained the example's task and evaluated with its
 #      metrics.
 #
-# Usage: scripts/check-accelerate-export.sh [mrpc|tasks|all]
+# Usage: scripts/check-accelerate-export.sh [mrpc|tasks|lora|all]
 #   mrpc   examples/mrpc-minilm.toml, single-label (the default)
+#   lora   examples/mrpc-minilm-lora.toml: peft's get_peft_model, only adapters and head train
 #   tasks  one example per other task: examples/conll2003-minilm.toml (token classification,
 #          eriktks/conll2003), examples/go-emotions-minilm.toml (multi-label,
 #          google-research-datasets/go_emotions simplified), examples/stsb-minilm.toml
 #          (regression, nyu-mll/glue stsb)
-#   all    both
+#   all    all of them
 #
 # Environment:
 #   WICK_SHARED_HUB       Hub-layout folder to serve       [../shared/hub]
@@ -33,8 +34,8 @@ launch_args=${WICK_LAUNCH_ARGS:---cpu}
 work=${WICK_CHECK_DIR:-target/accelerate-check}
 mode=${1:-mrpc}
 case $mode in
-    mrpc | tasks | all) ;;
-    *) echo "usage: $0 [mrpc|tasks|all]" >&2; exit 2 ;;
+    mrpc | tasks | lora | all) ;;
+    *) echo "usage: $0 [mrpc|tasks|lora|all]" >&2; exit 2 ;;
 esac
 
 say() { printf '\n== %s\n' "$*"; }
@@ -74,10 +75,13 @@ echo "HF_ENDPOINT=$endpoint"
 # Each example: its file, Hub dataset id and config, the task train.py must report, and the
 # eval metric it must log (the task's headline, under Wick's name).
 examples=()
-if [ "$mode" != tasks ]; then
+if [ "$mode" = lora ] || [ "$mode" = all ]; then
+    examples+=("mrpc-minilm-lora nyu-mll/glue mrpc single_label_classification eval_f1")
+fi
+if [ "$mode" = mrpc ] || [ "$mode" = all ]; then
     examples+=("mrpc-minilm nyu-mll/glue mrpc single_label_classification eval_f1")
 fi
-if [ "$mode" != mrpc ]; then
+if [ "$mode" = tasks ] || [ "$mode" = all ]; then
     examples+=(
         "conll2003-minilm eriktks/conll2003 - token_classification eval_f1"
         "go-emotions-minilm google-research-datasets/go_emotions simplified multi_label_classification eval_tuned_micro_f1"
@@ -141,6 +145,9 @@ for example in "${examples[@]}"; do
         failed=1
     elif ! grep -q "^train: global step 8" "$log" || ! grep -qE "^eval @ step 8: (.*, )?$metric " "$log"; then
         echo "FAILED: $name: the run did not report 8 steps and $metric at step 8" >&2
+        failed=1
+    elif [[ $name == *-lora ]] && ! grep -q "^trainable params: " "$log"; then
+        echo "FAILED: $name: peft did not wrap the model (no 'trainable params' line)" >&2
         failed=1
     else
         echo "OK: $name trained $task for 8 steps and evaluated ($metric) through the mirror"

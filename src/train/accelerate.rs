@@ -362,44 +362,35 @@ pub const MAPPING: &[KeyMapping] = &[
     ),
     map(
         "use_lora",
-        Ignored,
-        "not exported yet: train.py fine-tunes every weight; for LoRA wrap the model with peft's get_peft_model(model, LoraConfig(task_type=\"SEQ_CLS\", r=lora_r, lora_alpha=lora_alpha, lora_dropout=lora_dropout, target_modules=lora_target_modules, use_rslora=use_rslora, modules_to_save=modules_to_save))",
+        Script,
+        "wraps the model with peft's get_peft_model(model, LoraConfig(task_type=SEQ_CLS or TOKEN_CLS, ...)) from the keys below",
         |c| Py::Bool(c.use_lora),
     ),
-    map(
-        "lora_r",
-        Ignored,
-        "peft LoraConfig(r=...), see use_lora",
-        |c| Py::Int(c.lora_r as i64),
-    ),
-    map(
-        "lora_alpha",
-        Ignored,
-        "peft LoraConfig(lora_alpha=...), see use_lora",
-        |c| Py::Float(c.lora_alpha),
-    ),
+    map("lora_r", Script, "LoraConfig(r=...)", |c| {
+        Py::Int(c.lora_r as i64)
+    }),
+    map("lora_alpha", Script, "LoraConfig(lora_alpha=...)", |c| {
+        Py::Float(c.lora_alpha)
+    }),
     map(
         "lora_dropout",
-        Ignored,
-        "peft LoraConfig(lora_dropout=...), see use_lora",
+        Script,
+        "LoraConfig(lora_dropout=...)",
         |c| Py::Float(c.lora_dropout),
     ),
     map(
         "lora_target_modules",
-        Ignored,
-        "peft LoraConfig(target_modules=...), see use_lora; [] = Wick's default for the architecture",
+        Script,
+        "LoraConfig(target_modules=...); [] = Wick's default for the model type (LORA_DEFAULT_TARGETS)",
         |c| names(&c.lora_target_modules),
     ),
-    map(
-        "use_rslora",
-        Ignored,
-        "peft LoraConfig(use_rslora=...), see use_lora",
-        |c| Py::Bool(c.use_rslora),
-    ),
+    map("use_rslora", Script, "LoraConfig(use_rslora=...)", |c| {
+        Py::Bool(c.use_rslora)
+    }),
     map(
         "modules_to_save",
-        Ignored,
-        "peft LoraConfig(modules_to_save=...), see use_lora",
+        Script,
+        "LoraConfig(modules_to_save=...); peft saves the classifier head by itself, as Wick does",
         |c| names(&c.modules_to_save),
     ),
 ];
@@ -496,7 +487,11 @@ pub fn export_accelerate(
     let contents = [
         train_py(&config, &load_dataset, options),
         accelerate_config_yaml(&config, options),
-        REQUIREMENTS.to_string(),
+        if config.use_lora {
+            format!("{REQUIREMENTS}{LORA_REQUIREMENT}")
+        } else {
+            REQUIREMENTS.to_string()
+        },
         readme(&config, options),
     ];
     std::fs::create_dir_all(out_dir).map_err(ExportError::io(out_dir))?;
@@ -753,6 +748,9 @@ datasets>=4
 accelerate>=1.0
 numpy
 ";
+
+/// `use_lora` needs peft besides (checked with peft 0.21).
+const LORA_REQUIREMENT: &str = "peft>=0.15\n";
 
 fn accelerate_config_yaml(config: &TrainConfig, options: &AccelerateExport) -> String {
     let processes = options.num_processes;

@@ -530,3 +530,50 @@ for node in ast.parse(open(sys.argv[1]).read()).body:
     assert_eq!(wick["label_all_tokens"], true);
     assert_eq!(wick["class_weights"], serde_json::json!([0.5, 1.0, 4.0]));
 }
+
+/// `use_lora` exports as peft's get_peft_model with the recipe's settings, peft in the
+/// requirements, and the script's default targets are Wick's for every model type.
+#[test]
+fn a_lora_recipe_exports_with_peft_and_wicks_default_targets() {
+    let mut config = hub_config();
+    config.use_lora = true;
+    config.lora_r = 16;
+    config.lora_alpha = 32.0;
+    config.lora_target_modules = vec!["query".into(), "key".into()];
+    let dir = tempfile::tempdir().unwrap();
+    export_accelerate(&config, dir.path(), &AccelerateExport::default()).unwrap();
+    let train = std::fs::read_to_string(dir.path().join("train.py")).unwrap();
+    for piece in [
+        r#""use_lora": True,"#,
+        r#""lora_r": 16,"#,
+        r#""lora_target_modules": ["query", "key"],"#,
+        "model = with_lora(model, model_config.model_type, task)",
+        "get_peft_model(model, config)",
+    ] {
+        assert!(train.contains(piece), "train.py lacks {piece}");
+    }
+    let requirements = std::fs::read_to_string(dir.path().join("requirements.txt")).unwrap();
+    assert!(requirements.contains("peft>="), "{requirements}");
+    // The script's defaults, model type by model type, are Wick's.
+    for model_type in [
+        "bert",
+        "roberta",
+        "xlm-roberta",
+        "distilbert",
+        "modernbert",
+        "deberta-v2",
+    ] {
+        let arch = crate::model::Architecture::from_model_type(model_type).unwrap();
+        let wanted: Vec<String> = crate::model::default_target_modules(arch)
+            .iter()
+            .map(|t| format!("{t:?}"))
+            .collect();
+        let line = format!("    {model_type:?}: [{}],", wanted.join(", "));
+        assert!(train.contains(&line), "LORA_DEFAULT_TARGETS lacks {line}");
+    }
+    // Without LoRA, no peft.
+    config.use_lora = false;
+    export_accelerate(&config, dir.path(), &AccelerateExport::default()).unwrap();
+    let requirements = std::fs::read_to_string(dir.path().join("requirements.txt")).unwrap();
+    assert!(!requirements.contains("peft"), "{requirements}");
+}

@@ -23,6 +23,16 @@ from transformers import (
 DEFAULT_MAX_LENGTH = 512
 # Model types whose tokenizers are byte-level BPE.
 BYTE_LEVEL_MODELS = ("roberta", "modernbert")
+# LoRA's target modules when the recipe names none: Wick's defaults per model type
+# (src/model/lora.rs default_target_modules; peft's own mapping where it has one).
+LORA_DEFAULT_TARGETS = {
+    "bert": ["query", "value"],
+    "roberta": ["query", "value"],
+    "xlm-roberta": ["query", "value"],
+    "distilbert": ["q_lin", "v_lin"],
+    "modernbert": ["Wqkv"],
+    "deberta-v2": ["query_proj", "value_proj"],
+}
 
 # The tasks, in HF's problem_type spelling (WICK["task"] takes these names).
 SINGLE_LABEL = "single_label_classification"
@@ -457,6 +467,29 @@ def metrics_for(task, names):
     return single_label_metrics
 
 
+
+def with_lora(model, model_type, task):
+    """The model with peft's LoRA adapters, as Wick's use_lora trains it: only the adapters and
+    the head (peft's SEQ_CLS / TOKEN_CLS save the classifier) train."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = WICK["lora_target_modules"] or LORA_DEFAULT_TARGETS.get(model_type)
+    if not targets:
+        raise SystemExit(f"use_lora: no default LoRA targets for model type {model_type!r}; set lora_target_modules")
+    config = LoraConfig(
+        task_type=TaskType.TOKEN_CLS if task == TOKEN_CLASSIFICATION else TaskType.SEQ_CLS,
+        r=WICK["lora_r"],
+        lora_alpha=WICK["lora_alpha"],
+        lora_dropout=WICK["lora_dropout"],
+        target_modules=targets,
+        use_rslora=WICK["use_rslora"],
+        modules_to_save=WICK["modules_to_save"] or None,
+    )
+    model = get_peft_model(model, config)
+    model.print_trainable_parameters()
+    return model
+
+
 def main():
     args = TrainingArguments(**TRAINING_ARGUMENTS)
     raw = load_dataset(**LOAD_DATASET)
@@ -527,6 +560,8 @@ def main():
     else:
         model = AutoModelForSequenceClassification.from_pretrained(WICK["model"], config=model_config)
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=WICK["pad_to_multiple_of"])
+    if WICK["use_lora"]:
+        model = with_lora(model, model_config.model_type, task)
     callbacks = [EarlyStoppingCallback(**EARLY_STOPPING)] if EARLY_STOPPING is not None else []
     trainer_class, extra = (Trainer, {}) if weights is None else (WeightedLossTrainer, {"class_weights": weights})
     trainer = trainer_class(
