@@ -87,7 +87,7 @@ pub struct Classifier {
 /// Seed for freshly initialised head weights when the caller gives none.
 pub const DEFAULT_HEAD_SEED: u64 = 42;
 
-fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>> {
+pub(super) fn param_specs(config: &ModelConfig, num_labels: usize) -> Result<Vec<ParamSpec>> {
     let mut list = SpecList::new();
     match config.architecture {
         Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {

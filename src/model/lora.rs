@@ -16,8 +16,8 @@ use std::thread::ThreadId;
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CudaStorage, DType, Layout, MetalStorage, Shape, Tensor, Var};
 
-use super::classifier::Classifier;
-use super::config::Architecture;
+use super::classifier::{Classifier, param_specs};
+use super::config::{Architecture, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::params::{Init, Initializer, ParamSpec};
@@ -158,11 +158,27 @@ pub(crate) fn adapter_names(module: &str) -> (String, String) {
 
 /// The last name part of every linear layer, for messages and the form.
 fn short_names(modules: &[String]) -> String {
+    distinct_short_names(modules).join(", ")
+}
+
+fn distinct_short_names(modules: &[String]) -> Vec<String> {
     let names: BTreeSet<&str> = modules
         .iter()
         .map(|m| m.rsplit('.').next().unwrap_or(m))
         .collect();
-    names.into_iter().collect::<Vec<_>>().join(", ")
+    names.into_iter().map(str::to_string).collect()
+}
+
+/// The names `lora_target_modules` can take for a model with `config`: the last name part of
+/// each linear layer of its encoder (the head is `modules_to_save`'s), for the Train form.
+pub fn target_module_names(config: &ModelConfig) -> Result<Vec<String>> {
+    let modules: Vec<String> = param_specs(config, 2)?
+        .iter()
+        .filter(|s| s.linear)
+        .map(|s| module_of(&s.name).to_string())
+        .filter(|m| !is_saved(&format!("{m}.weight"), &default_modules_to_save()))
+        .collect();
+    Ok(distinct_short_names(&modules))
 }
 
 /// The LoRA part of a `Classifier`.
@@ -569,6 +585,33 @@ mod tests {
             "bert.encoder.layer.0.output.dense",
             &save
         ));
+    }
+
+    #[test]
+    fn the_form_lists_each_architectures_linear_layers_outside_the_head() {
+        let distilbert = ModelConfig::from_json(serde_json::json!({
+            "model_type": "distilbert", "vocab_size": 100, "dim": 8, "n_layers": 2,
+            "n_heads": 2, "hidden_dim": 16, "max_position_embeddings": 32
+        }))
+        .unwrap();
+        // pre_classifier and classifier are the head's (modules_to_save), not targets.
+        assert_eq!(
+            target_module_names(&distilbert).unwrap(),
+            ["k_lin", "lin1", "lin2", "out_lin", "q_lin", "v_lin"]
+        );
+        let modernbert = ModelConfig::from_json(serde_json::json!({
+            "model_type": "modernbert", "vocab_size": 100, "hidden_size": 8,
+            "intermediate_size": 12, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "pad_token_id": 3
+        }))
+        .unwrap();
+        let names = target_module_names(&modernbert).unwrap();
+        for name in ["Wqkv", "Wo", "Wi"] {
+            assert!(names.contains(&name.to_string()), "{names:?}");
+        }
+        for default in default_target_modules(Architecture::ModernBert) {
+            assert!(names.contains(&default.to_string()));
+        }
     }
 
     #[test]

@@ -266,3 +266,27 @@ fn the_preflight_card_compares_lora_with_full_fine_tuning() {
     }
     assert_fits(&mut harness, "Train with a LoRA preflight");
 }
+
+/// The LoRA group names the model's layers: its default targets and every name
+/// `lora_target_modules` takes, read from the model's config (a missing model says so).
+#[test]
+fn the_lora_group_lists_the_models_layer_names() {
+    let scratch = tempfile::tempdir().unwrap();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut harness = app(data_dir.path(), scratch.path(), Tab::Train);
+    harness.state_mut().state.recipe = config(scratch.path(), "lora-form", true);
+    harness.run_steps(2);
+    harness.get_by_label("LoRA").click();
+    wait_for(&mut harness, "the layer names", |h| {
+        has_label_containing(h, "This bert model: adapters on query, value by default")
+    });
+    assert!(has_label_containing(
+        &harness,
+        "lora_target_modules takes any of dense, key, query, value."
+    ));
+    assert_fits(&mut harness, "Train with the LoRA group open");
+    harness.state_mut().state.recipe.model = scratch.path().join("absent").display().to_string();
+    wait_for(&mut harness, "the missing model's note", |h| {
+        has_label_containing(h, "The model's layer names:")
+    });
+}

@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod hub;
+pub mod lora_note;
 pub mod monitor;
 pub mod playground;
 pub mod runs;

@@ -121,6 +121,8 @@ struct TrainRuntime {
     preflight_task: Option<Task<PreflightDone>>,
     /// The last preflight: the recipe it ran on and what it found.
     preflight: Option<(Box<TrainConfig>, PreflightResult)>,
+    /// The LoRA group's note on the model's layer names.
+    lora_note: super::lora_note::LoraNote,
 }
 
 impl TrainPanel {
@@ -259,6 +261,9 @@ impl TrainPanel {
                                 self.field(ui, cx.recipe, field, &table, &defaults, problem);
                             }
                         });
+                    if group.title == "LoRA" {
+                        self.runtime.lora_note.ui(ui, cx);
+                    }
                     ui.add_space(2.0);
                     let resettable: Vec<&str> = group
                         .keys()
