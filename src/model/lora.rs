@@ -135,7 +135,7 @@ fn inside_saved_module(module: &str, modules_to_save: &[String]) -> bool {
 }
 
 /// peft's `modules_to_save` rule: some module above the parameter ends with an entry.
-pub(crate) fn is_saved(param: &str, modules_to_save: &[String]) -> bool {
+pub fn is_saved(param: &str, modules_to_save: &[String]) -> bool {
     let parts: Vec<&str> = param.split('.').collect();
     (1..parts.len()).any(|n| {
         let module = parts[..n].join(".");

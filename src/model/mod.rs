@@ -29,6 +29,6 @@ pub use config::{Activation, Architecture, ModelConfig};
 pub use dropout::Dropout;
 pub use error::{ModelError, Result};
 pub use layers::cross_entropy;
-pub use lora::{LoraConfig, default_target_modules, target_module_names};
+pub use lora::{LoraConfig, default_target_modules, is_saved, target_module_names};
 pub use loss::{IGNORE_INDEX, task_loss};
 pub use peft::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE};

@@ -162,14 +162,14 @@ pub fn preflight(
         };
 
     progress("loading the model", 0, 0);
-    let (model, _) = Classifier::load_for(
+    let (model, report) = Classifier::load_for(
         &model_dir,
         Some(batches.task),
         &batches.labels,
         crate::model::DEFAULT_HEAD_SEED,
         &device,
     )?;
-    let model = super::prepare::with_lora(config, model)?;
+    let model = super::prepare::with_lora(config, model, &report.newly_initialized)?;
     let mut optimizer = AdamW::new(model.params(), adamw_config(config))?;
     let mut stepper = Stepper {
         config,

@@ -147,7 +147,7 @@ pub(super) fn build_model(
     )?;
     model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
-    let model = with_lora(cfg, model)?;
+    let model = with_lora(cfg, model, &report.newly_initialized)?;
     if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
         check_adapter_settings(cfg, &dir.join(checkpoint::ADAPTER_DIR))?;
         model.load_adapter_weights(
@@ -182,7 +182,7 @@ fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<(), T
     let json: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
     let saved = LoraConfig::from_peft_json(&json, &path)?;
-    let wanted = lora_config(cfg);
+    let wanted = lora_config(cfg, &[]);
     let differences: Vec<String> = [
         ("lora_r", saved.r as f64, wanted.r as f64),
         ("lora_alpha", saved.lora_alpha, wanted.lora_alpha),
@@ -207,13 +207,27 @@ fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<(), T
     )))
 }
 
-/// The recipe's LoRA settings, as peft's `LoraConfig` (the head is always saved, as peft's
-/// sequence and token classification do).
-pub(super) fn lora_config(cfg: &TrainConfig) -> LoraConfig {
+/// The recipe's LoRA settings, as peft's `LoraConfig`. The head is always saved, as peft's
+/// sequence and token classification do; so is any other module the base lacked
+/// (`newly_initialized` names its parameters, e.g. DeBERTa's `pooler.dense` on a pre-trained
+/// encoder): frozen, it would stay random, where peft leaves it so.
+pub(super) fn lora_config(cfg: &TrainConfig, newly_initialized: &[String]) -> LoraConfig {
     let mut modules_to_save = cfg.modules_to_save.clone();
-    for head in LoraConfig::default().modules_to_save {
-        if !modules_to_save.contains(&head) {
-            modules_to_save.push(head);
+    let new_modules = newly_initialized.iter().map(|param| {
+        param
+            .rsplit_once('.')
+            .map_or(param.as_str(), |(module, _)| module)
+    });
+    for module in LoraConfig::default()
+        .modules_to_save
+        .into_iter()
+        .chain(new_modules.map(str::to_string))
+    {
+        let saved = |m: &String| {
+            crate::model::is_saved(&format!("{module}.weight"), std::slice::from_ref(m))
+        };
+        if !modules_to_save.iter().any(saved) && !modules_to_save.contains(&module) {
+            modules_to_save.push(module);
         }
     }
     LoraConfig {
@@ -228,12 +242,16 @@ pub(super) fn lora_config(cfg: &TrainConfig) -> LoraConfig {
 }
 
 /// `model` with adapters when the recipe asks for LoRA (their initial values drawn from
-/// `seed`), else unchanged.
-pub(super) fn with_lora(cfg: &TrainConfig, model: Classifier) -> Result<Classifier, TrainError> {
+/// `seed`; the modules in `newly_initialized` trained in full), else unchanged.
+pub(super) fn with_lora(
+    cfg: &TrainConfig,
+    model: Classifier,
+    newly_initialized: &[String],
+) -> Result<Classifier, TrainError> {
     if !cfg.use_lora {
         return Ok(model);
     }
-    Ok(model.with_lora(&lora_config(cfg), cfg.seed)?)
+    Ok(model.with_lora(&lora_config(cfg, newly_initialized), cfg.seed)?)
 }
 
 /// The recipe's `class_weights` for the training split: `balanced` is sklearn's
@@ -470,4 +488,35 @@ pub(super) fn resume_checkpoint(cfg: &TrainConfig) -> Result<Option<PathBuf>, Tr
         )));
     }
     Ok(Some(path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modules_the_base_lacked_train_under_lora_beside_the_head() {
+        let cfg = TrainConfig {
+            use_lora: true,
+            modules_to_save: vec!["extra".into()],
+            ..TrainConfig::default()
+        };
+        // DeBERTa's pooler is new on a pre-trained encoder; the classifier is the head.
+        let new = [
+            "pooler.dense.weight".to_string(),
+            "pooler.dense.bias".to_string(),
+            "classifier.weight".to_string(),
+            "classifier.bias".to_string(),
+        ];
+        let config = lora_config(&cfg, &new);
+        assert_eq!(
+            config.modules_to_save,
+            ["extra", "classifier", "score", "pooler.dense"]
+        );
+        // Nothing new: the head only, as peft saves it.
+        assert_eq!(
+            lora_config(&TrainConfig::default(), &[]).modules_to_save,
+            ["classifier", "score"]
+        );
+    }
 }
