@@ -228,7 +228,96 @@ pub fn stops() -> Vec<tour::Stop> {
         resize_to: None,
     });
     stops.extend(task_stops());
+    stops.extend(lora_stops());
     stops
+}
+
+/// The LoRA demo run's name.
+const LORA_RUN: &str = "offline-demo-lora";
+
+/// The offline demo with LoRA: its preflight (LoRA vs full fine-tuning), the run in Runs with
+/// its badge, and the Playground predicting with the adapter on the base.
+fn lora_stops() -> Vec<tour::Stop> {
+    use std::time::Duration;
+    fn lora_recipe(app: &mut WickApp) -> Option<TrainConfig> {
+        match crate::demo::materialize(&app.demo_root()) {
+            Ok(files) => {
+                let mut config = crate::demo::config(&files);
+                config.use_lora = true;
+                config.lora_r = 8;
+                config.lora_alpha = 16.0;
+                config.learning_rate = 1e-3;
+                config.run_name = Some(LORA_RUN.into());
+                Some(config)
+            }
+            Err(err) => {
+                app.toasts
+                    .error("Could not write the offline demo's files", err.to_string());
+                None
+            }
+        }
+    }
+    vec![
+        tour::Stop {
+            name: "lora-train",
+            enter: |app| {
+                app.state.tab = Tab::Train;
+                if let Some(config) = lora_recipe(app) {
+                    app.state.recipe = config;
+                }
+                app.with_cx(|state, cx| state.train.preflight_now(cx));
+            },
+            ready: |app| app.state.train.preflight_report().is_some() && !app.is_busy(),
+            max_wait: Duration::from_secs(120),
+            resize_to: None,
+        },
+        tour::Stop {
+            name: "lora-runs",
+            enter: |app| {
+                if let Some(config) = lora_recipe(app) {
+                    app.start_training(config);
+                }
+            },
+            ready: |app| {
+                if app.state.monitor.is_training() {
+                    return false;
+                }
+                app.state.tab = Tab::Runs;
+                let listed = app.state.runs.rows().is_some_and(|rows| {
+                    rows.iter()
+                        .any(|row| row.summary.info.run_name.as_deref() == Some(LORA_RUN))
+                });
+                listed && !app.is_busy()
+            },
+            max_wait: Duration::from_secs(180),
+            resize_to: None,
+        },
+        tour::Stop {
+            name: "lora-playground",
+            enter: |app| {
+                app.state.tab = Tab::Playground;
+                app.state.playground.weights = panels::playground::WeightsPick::BaseWithAdapter;
+            },
+            ready: |app| {
+                if !app.state.playground.select_run(LORA_RUN) {
+                    return false;
+                }
+                if app.state.playground.has_prediction() {
+                    return !app.is_busy();
+                }
+                if !app.is_busy() {
+                    app.with_cx(|state, cx| {
+                        state
+                            .playground
+                            .predict_now(cx, "honestly the soundtrack was superb from start to finish")
+                    });
+                }
+                false
+            },
+            max_wait: Duration::from_secs(90),
+            resize_to: None,
+        },
+    ]
 }
 
 /// The tour run of `task` (its files written on first use), or a toast saying why not.

@@ -247,7 +247,8 @@ impl TrainPanel {
             };
             egui::CollapsingHeader::new(title)
                 .id_salt(group.title)
-                .default_open(index == 0)
+                // A LoRA recipe opens its group (the layer names are there).
+                .default_open(index == 0 || (group.title == "LoRA" && cx.recipe.use_lora))
                 .show(ui, |ui| {
                     // Name, value, marker: an error only fills the marker cell, so no row
                     // changes height and nothing moves under the pointer.
