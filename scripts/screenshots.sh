@@ -6,7 +6,9 @@
 # lets the app's screenshot tour (WICK_TOUR_DIR) visit each panel: the welcome view, the
 # offline demo training in Monitor, Hub, Data, Train, Runs and Playground, the same panels in
 # the smallest window, then Data, Monitor and Playground for entities (ner), multi-label and
-# regression, each trained offline on synthetic reviews. Each PNG is what the window painted;
+# regression, each trained offline on synthetic reviews, and last a LoRA run of the demo (its
+# preflight against full fine-tuning, its Runs badge, the Playground with the adapter on the
+# base). Each PNG is what the window painted;
 # an `import -window root` while the app is up shows the whole X screen.
 #
 # Needs: xvfb, imagemagick (Debian packages). Usage: scripts/screenshots.sh [OUT_DIR]

@@ -246,7 +246,10 @@ fn lora_stops() -> Vec<tour::Stop> {
                 config.use_lora = true;
                 config.lora_r = 8;
                 config.lora_alpha = 16.0;
-                config.learning_rate = 1e-3;
+                // The frozen random base learns through its adapters only: more steps, a
+                // higher rate (it reaches about 0.9 accuracy, as full fine-tuning does).
+                config.learning_rate = 5e-3;
+                config.num_train_epochs = 8.0;
                 config.run_name = Some(LORA_RUN.into());
                 Some(config)
             }
@@ -307,14 +310,29 @@ fn lora_stops() -> Vec<tour::Stop> {
                 }
                 if !app.is_busy() {
                     app.with_cx(|state, cx| {
-                        state
-                            .playground
-                            .predict_now(cx, "honestly the soundtrack was superb from start to finish")
+                        state.playground.predict_now(
+                            cx,
+                            "honestly the soundtrack was superb from start to finish",
+                        )
                     });
                 }
                 false
             },
             max_wait: Duration::from_secs(90),
+            resize_to: None,
+        },
+        tour::Stop {
+            name: "small-lora-playground",
+            enter: |app| app.state.tab = Tab::Playground,
+            ready: |app| !app.is_busy(),
+            max_wait: Duration::from_secs(30),
+            resize_to: Some(MIN_WINDOW_SIZE),
+        },
+        tour::Stop {
+            name: "small-lora-runs",
+            enter: |app| app.state.tab = Tab::Runs,
+            ready: |app| !app.is_busy(),
+            max_wait: Duration::from_secs(30),
             resize_to: None,
         },
     ]
