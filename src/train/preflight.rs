@@ -162,13 +162,17 @@ pub fn preflight(
         };
 
     progress("loading the model", 0, 0);
-    let (model, report) = Classifier::load_for(
-        &model_dir,
-        Some(batches.task),
-        &batches.labels,
-        crate::model::DEFAULT_HEAD_SEED,
-        &device,
-    )?;
+    // The model as the trainer builds it: the base with the head for the data's task.
+    let load_model = || {
+        Classifier::load_for(
+            &model_dir,
+            Some(batches.task),
+            &batches.labels,
+            crate::model::DEFAULT_HEAD_SEED,
+            &device,
+        )
+    };
+    let (model, report) = load_model()?;
     let model = super::prepare::with_lora(config, model, &report.newly_initialized)?;
     let mut optimizer = AdamW::new(model.params(), adamw_config(config))?;
     let mut stepper = Stepper {
@@ -223,13 +227,7 @@ pub fn preflight(
         // step), so the full step's peak is its own.
         drop(optimizer);
         drop(model);
-        let (full_model, _) = Classifier::load_for(
-            &model_dir,
-            Some(batches.task),
-            &batches.labels,
-            crate::model::DEFAULT_HEAD_SEED,
-            &device,
-        )?;
+        let (full_model, _) = load_model()?;
         let mut full_optimizer = AdamW::new(full_model.params(), adamw_config(config))?;
         let full_reset = reset_peak_rss();
         let timing = Stepper {
