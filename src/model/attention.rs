@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::dropout::Dropout;
 use super::error::Result;
-use super::layers::{Linear, softmax_last_dim};
+use super::layers::{Linear, Rows, softmax_last_dim};
 use super::params::ParamTable;
 
 #[derive(Debug, Clone)]
@@ -38,17 +38,26 @@ impl SelfAttention {
     }
 
     /// `xs` `[batch, seq, hidden]`, `mask` additive `[batch, 1, 1, seq]`; returns the context
-    /// `[batch, seq, hidden]` before the output projection.
-    pub fn forward(&self, xs: &Tensor, mask: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
+    /// `[batch, rows, hidden]` before the output projection, for the query `rows` (keys and
+    /// values always come from every token).
+    pub fn forward(
+        &self,
+        xs: &Tensor,
+        mask: &Tensor,
+        dropout: &mut Dropout,
+        rows: Rows,
+    ) -> Result<Tensor> {
         let (batch, seq, hidden) = xs.dims3()?;
-        let split = |t: Tensor| -> Result<Tensor> {
-            Ok(t.reshape((batch, seq, self.heads, self.head_dim))?
+        let queries = rows.select(xs)?;
+        let query_len = queries.dim(1)?;
+        let split = |t: Tensor, len: usize| -> Result<Tensor> {
+            Ok(t.reshape((batch, len, self.heads, self.head_dim))?
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = split(self.query.forward(xs)?)?;
-        let k = split(self.key.forward(xs)?)?;
-        let v = split(self.value.forward(xs)?)?;
+        let q = split(self.query.forward(&queries)?, query_len)?;
+        let k = split(self.key.forward(xs)?, seq)?;
+        let v = split(self.value.forward(xs)?, seq)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
         let probs = softmax_last_dim(&scores)?;
@@ -56,7 +65,7 @@ impl SelfAttention {
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
-            .reshape((batch, seq, hidden))?;
+            .reshape((batch, query_len, hidden))?;
         Ok(context)
     }
 }

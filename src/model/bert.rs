@@ -7,7 +7,7 @@ use super::attention::SelfAttention;
 use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
-use super::layers::{Embedding, LayerNorm, Linear, activation, first_token};
+use super::layers::{Embedding, LayerNorm, Linear, Rows, activation, first_token};
 use super::params::{ParamTable, SpecList};
 use super::roberta;
 
@@ -169,9 +169,10 @@ impl BertEncoder {
         Ok(ids)
     }
 
-    /// Last hidden state `[batch, seq, hidden]`, f32. Matmuls, attention and activations run
-    /// in `compute` (the `mask` must be in it too); embeddings, the residual stream and
-    /// LayerNorm stay f32, as under torch autocast.
+    /// Last hidden state `[batch, seq, hidden]`, f32 (`[batch, 1, hidden]` when the last
+    /// layer computes only the first token's row: `last_rows`). Matmuls, attention and
+    /// activations run in `compute` (the `mask` must be in it too); embeddings, the residual
+    /// stream and LayerNorm stay f32, as under torch autocast.
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -179,6 +180,7 @@ impl BertEncoder {
         mask: &Tensor,
         dropout: &mut Dropout,
         compute: DType,
+        last_rows: Rows,
     ) -> Result<Tensor> {
         let positions = self.position_ids(input_ids)?;
         // HF adds token types first, then positions.
@@ -186,15 +188,16 @@ impl BertEncoder {
             + self.token_type.forward(token_type_ids)?)?
             + self.position.forward(&positions)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.hidden_dropout)?;
-        for layer in &self.layers {
+        for (index, layer) in self.layers.iter().enumerate() {
+            let rows = last_rows.for_layer(index, self.layers.len());
             let context = layer
                 .attention
-                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
+                .forward(&xs.to_dtype(compute)?, mask, dropout, rows)?;
             let attended =
                 dropout.apply(&layer.attention_out.forward(&context)?, self.hidden_dropout)?;
             let xs1 = layer
                 .attention_norm
-                .forward(&(attended.to_dtype(DType::F32)? + &xs)?)?;
+                .forward(&(attended.to_dtype(DType::F32)? + rows.select(&xs)?)?)?;
             let inner = activation(
                 &layer.intermediate.forward(&xs1.to_dtype(compute)?)?,
                 self.act,

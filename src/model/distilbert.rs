@@ -8,7 +8,7 @@ use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::layers::first_token;
-use super::layers::{Embedding, LayerNorm, Linear, activation};
+use super::layers::{Embedding, LayerNorm, Linear, Rows, activation};
 use super::params::{ParamTable, SpecList};
 
 const P: &str = "distilbert.";
@@ -108,13 +108,15 @@ impl DistilBertEncoder {
         })
     }
 
-    /// Last hidden state, f32; see `BertEncoder::forward` for what runs in `compute`.
+    /// Last hidden state, f32; see `BertEncoder::forward` for what runs in `compute` and
+    /// what `last_rows` does.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
         dropout: &mut Dropout,
         compute: DType,
+        last_rows: Rows,
     ) -> Result<Tensor> {
         let (batch, seq) = input_ids.dims2()?;
         if seq > self.max_positions {
@@ -129,12 +131,13 @@ impl DistilBertEncoder {
             .contiguous()?;
         let embeddings = (self.word.forward(input_ids)? + self.position.forward(&positions)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.dropout_p)?;
-        for block in &self.blocks {
+        for (index, block) in self.blocks.iter().enumerate() {
+            let rows = last_rows.for_layer(index, self.blocks.len());
             let context = block
                 .attention
-                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
+                .forward(&xs.to_dtype(compute)?, mask, dropout, rows)?;
             let attended = block.out_lin.forward(&context)?.to_dtype(DType::F32)?;
-            let sa = block.sa_norm.forward(&(attended + &xs)?)?;
+            let sa = block.sa_norm.forward(&(attended + rows.select(&xs)?)?)?;
             let inner = activation(&block.lin1.forward(&sa.to_dtype(compute)?)?, self.act)?;
             let ffn = dropout.apply(&block.lin2.forward(&inner)?, self.dropout_p)?;
             xs = block

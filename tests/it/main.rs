@@ -31,6 +31,7 @@ mod model_lora;
 mod model_modernbert;
 mod model_parity;
 mod model_precision;
+mod model_rows;
 mod model_tasks;
 mod train_loop;
 mod train_lora;
