@@ -17,6 +17,7 @@ use super::layers::{Rows, additive_mask};
 use super::lora::{LoraConfig, LoraDropoutScope, LoraState};
 use super::loss::task_loss;
 use super::modernbert::{self, ModernBertEncoder, ModernBertHead};
+use super::packing::Packing;
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
 use super::roberta::{self, RobertaHead};
 use super::token_head::{self, TokenHead};
@@ -85,6 +86,8 @@ pub struct Classifier {
     /// Compute every row of the last layer even when the head reads only the first token
     /// (`set_full_last_layer`; parity tests and A/B runs).
     full_last_layer: bool,
+    /// Run first-token heads' encoders on padded batches as they are (`set_unpadded`).
+    keep_padding: bool,
 }
 
 /// Seed for freshly initialised head weights when the caller gives none.
@@ -350,6 +353,7 @@ impl Classifier {
             frozen,
             lora,
             full_last_layer: false,
+            keep_padding: false,
         })
     }
 
@@ -400,6 +404,7 @@ impl Classifier {
         attention_mask: &Tensor,
         dropout: &mut Dropout,
         rows: Rows,
+        packing: Option<&Packing>,
     ) -> Result<Tensor> {
         self.check_inputs(input_ids, token_type_ids, attention_mask)?;
         let compute = self.compute_dtype;
@@ -407,11 +412,19 @@ impl Classifier {
         match &self.encoder {
             Encoder::Bert(encoder) => {
                 check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                encoder.forward(input_ids, token_type_ids, &mask, dropout, compute, rows)
+                encoder.forward(
+                    input_ids,
+                    token_type_ids,
+                    &mask,
+                    dropout,
+                    compute,
+                    rows,
+                    packing,
+                )
             }
             // DistilBERT has no token types.
             Encoder::DistilBert(encoder) => {
-                encoder.forward(input_ids, &mask, dropout, compute, rows)
+                encoder.forward(input_ids, &mask, dropout, compute, rows, packing)
             }
             // ModernBERT has no token types either; it builds its own (windowed) masks.
             Encoder::ModernBert(encoder) => {
@@ -449,6 +462,7 @@ impl Classifier {
             attention_mask,
             dropout,
             Rows::All,
+            None,
         )?;
         let pooler_output = match &self.head {
             Head::Bert(head) => Some(
@@ -478,12 +492,15 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
+        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let packing = self.packing(attention_mask)?;
         let hidden = self.last_hidden_state(
             input_ids,
             token_type_ids,
             attention_mask,
             dropout,
             self.head_rows(),
+            packing.as_ref(),
         )?;
         // The head runs in the compute dtype (its linears follow their input); logits are f32.
         let hidden = hidden.to_dtype(self.compute_dtype)?;
@@ -510,6 +527,24 @@ impl Classifier {
             Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Rows::FirstOnly,
             Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Rows::All,
         }
+    }
+
+    /// Unpadding (`packing.rs`) for the heads that read only the first token, whose
+    /// encoders (BERT, RoBERTa/XLM-R, DistilBERT) then run all but attention on the real
+    /// tokens; `None` for the other heads, and where `Packing` declines.
+    fn packing(&self, attention_mask: &Tensor) -> Result<Option<Packing>> {
+        match &self.head {
+            _ if self.keep_padding => Ok(None),
+            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Packing::new(attention_mask),
+            Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Ok(None),
+        }
+    }
+
+    /// `false` runs the encoder on the padded batch as it is, where first-token heads
+    /// otherwise run every layer but attention on the real tokens only (the default; the
+    /// logits are the same up to float rounding). For parity tests and A/B measurements.
+    pub fn set_unpadded(&mut self, unpadded: bool) {
+        self.keep_padding = !unpadded;
     }
 
     /// `true` computes every row of the last encoder layer even where the head reads only
@@ -701,6 +736,7 @@ mod tests {
                 &mask,
                 &mut Dropout::off(),
                 model.head_rows(),
+                None,
             )
             .unwrap();
         hidden.dim(1).unwrap()

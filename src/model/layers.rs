@@ -9,6 +9,7 @@ use super::config::Activation;
 use super::error::{ModelError, Result};
 use super::fused;
 use super::lora::{self, LoraAdapter};
+use super::packing::Packing;
 use super::params::ParamTable;
 
 /// `y = x W^T + b`, weights laid out `[out, in]` like torch.
@@ -267,11 +268,13 @@ pub(crate) enum Rows {
 }
 
 impl Rows {
-    /// `xs` `[batch, seq, ...]` narrowed to these rows (`[batch, 1, ...]` for `FirstOnly`).
-    pub fn select(self, xs: &Tensor) -> Result<Tensor> {
-        Ok(match self {
-            Rows::All => xs.clone(),
-            Rows::FirstOnly => xs.narrow(1, 0, 1)?,
+    /// `xs` (padded `[batch, seq, ...]`, or packed `[1, n_real, ...]` with its `packing`)
+    /// narrowed to these rows: `[batch, 1, ...]` for `FirstOnly`.
+    pub fn select(self, xs: &Tensor, packing: Option<&Packing>) -> Result<Tensor> {
+        Ok(match (self, packing) {
+            (Rows::All, _) => xs.clone(),
+            (Rows::FirstOnly, None) => xs.narrow(1, 0, 1)?,
+            (Rows::FirstOnly, Some(packing)) => packing.firsts(xs)?,
         })
     }
 

@@ -33,6 +33,7 @@ mod model_parity;
 mod model_precision;
 mod model_rows;
 mod model_tasks;
+mod model_unpadding;
 mod train_loop;
 mod train_lora;
 mod train_predict;

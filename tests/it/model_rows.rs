@@ -16,13 +16,13 @@ use wick::train::Gradients;
 use crate::model_parity::{assert_all_close, worst_error};
 
 const VOCAB: u32 = 60;
-const SEQUENCE_TASKS: [Task; 3] = [
+pub(crate) const SEQUENCE_TASKS: [Task; 3] = [
     Task::SingleLabelClassification,
     Task::MultiLabelClassification,
     Task::Regression,
 ];
 
-struct Family {
+pub(crate) struct Family {
     name: &'static str,
     config: Value,
     pad: u32,
@@ -31,7 +31,7 @@ struct Family {
     token_types: u32,
 }
 
-fn families() -> Vec<Family> {
+pub(crate) fn families() -> Vec<Family> {
     vec![
         Family {
             name: "bert",
@@ -79,13 +79,18 @@ fn families() -> Vec<Family> {
 }
 
 /// A padded batch: `real[b]` tokens per row ([CLS] first, [SEP] last), the rest padding.
-struct Batch {
-    ids: Tensor,
-    types: Tensor,
-    mask: Tensor,
+pub(crate) struct Batch {
+    pub(crate) ids: Tensor,
+    pub(crate) types: Tensor,
+    pub(crate) mask: Tensor,
 }
 
-fn random_batch(family: &Family, real: &[usize], seq: usize, rng: &mut ChaCha8Rng) -> Batch {
+pub(crate) fn random_batch(
+    family: &Family,
+    real: &[usize],
+    seq: usize,
+    rng: &mut ChaCha8Rng,
+) -> Batch {
     let (mut ids, mut types, mut mask) = (Vec::new(), Vec::new(), Vec::new());
     for &len in real {
         for position in 0..seq {
@@ -113,7 +118,7 @@ fn random_batch(family: &Family, real: &[usize], seq: usize, rng: &mut ChaCha8Rn
     }
 }
 
-fn random_labels(task: Task, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
+pub(crate) fn random_labels(task: Task, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
     let device = &Device::Cpu;
     match task {
         Task::SingleLabelClassification => {
@@ -135,7 +140,7 @@ fn random_labels(task: Task, batch: usize, rng: &mut ChaCha8Rng) -> Tensor {
 }
 
 /// Logits, loss and every gradient (named), with dropout off.
-fn run(model: &Classifier, batch: &Batch, labels: &Tensor) -> Vec<(String, Tensor)> {
+pub(crate) fn run(model: &Classifier, batch: &Batch, labels: &Tensor) -> Vec<(String, Tensor)> {
     let logits = model
         .forward(&batch.ids, &batch.types, &batch.mask, &mut Dropout::off())
         .unwrap();
@@ -153,7 +158,7 @@ fn run(model: &Classifier, batch: &Batch, labels: &Tensor) -> Vec<(String, Tenso
 
 /// Key biases cannot change attention (softmax is shift-invariant per query): their exact
 /// gradient is zero, so both paths give rounding noise, small against the largest gradient.
-fn is_key_bias(name: &str) -> bool {
+pub(crate) fn is_key_bias(name: &str) -> bool {
     name.ends_with("attention.self.key.bias") || name.ends_with("attention.k_lin.bias")
 }
 
@@ -170,31 +175,33 @@ fn max_abs(t: &Tensor) -> f32 {
 /// computation with three more padding columns (which changes only gemm's blocking) was
 /// measured at up to 8e-5 in this metric, so the tolerance sits above that; a wrong row, a
 /// lost residual or a missing gradient path is off by far more.
-const ROUNDING_RTOL: f64 = 1e-3;
+pub(crate) const ROUNDING_RTOL: f64 = 1e-3;
 
-/// Checks one case; `worst` keeps the largest error seen for logits, loss and gradients.
-fn first_token_matches_all_rows(
-    family: &Family,
-    task: Task,
-    real: &[usize],
-    seq: usize,
+/// One case: the same random model and batch run as `configure_got` and `configure_want`
+/// leave it; `worst` keeps the largest error seen for logits, loss and gradients.
+pub(crate) fn compare_paths(
+    case: (&Family, Task, &[usize], usize),
+    configure_got: impl Fn(&mut Classifier),
+    configure_want: impl Fn(&mut Classifier),
     worst: &mut [f64; 3],
 ) {
+    let (family, task, real, seq) = case;
     let what = format!("{} {task} rows {real:?} seq {seq}", family.name);
     let mut rng = ChaCha8Rng::seed_from_u64(real.iter().sum::<usize>() as u64 * 31 + seq as u64);
     let mut config = ModelConfig::from_json(family.config.clone()).unwrap();
     config.task = task;
     let labels_count = if task == Task::Regression { 1 } else { 3 };
-    let first_only = Classifier::from_config_random(config, labels_count, 11, &Device::Cpu)
+    let mut got_model = Classifier::from_config_random(config, labels_count, 11, &Device::Cpu)
         .unwrap_or_else(|e| panic!("{what}: {e}"));
-    // A shallow clone: the same parameter variables, computing every row.
-    let mut all_rows = first_only.clone();
-    all_rows.set_full_last_layer(true);
+    // A shallow clone: the same parameter variables.
+    let mut want_model = got_model.clone();
+    configure_got(&mut got_model);
+    configure_want(&mut want_model);
 
     let batch = random_batch(family, real, seq, &mut rng);
     let labels = random_labels(task, real.len(), &mut rng);
-    let got = run(&first_only, &batch, &labels);
-    let want = run(&all_rows, &batch, &labels);
+    let got = run(&got_model, &batch, &labels);
+    let want = run(&want_model, &batch, &labels);
     let largest_grad = want
         .iter()
         .filter(|(name, _)| name.starts_with("grad."))
@@ -225,28 +232,43 @@ fn first_token_matches_all_rows(
     }
 }
 
+/// The shapes every comparison runs: a batch of one unpadded and padded, then random
+/// shapes with a row of only [CLS] + [SEP] real and one of only [CLS].
+pub(crate) fn cases(rng: &mut ChaCha8Rng) -> Vec<(Vec<usize>, usize)> {
+    let seq = rng.random_range(3..10);
+    let mut cases = vec![(vec![seq], seq), (vec![4], 9)];
+    for _ in 0..2 {
+        let batch = rng.random_range(2..5);
+        let seq = rng.random_range(4..14);
+        let mut real: Vec<usize> = (0..batch).map(|_| rng.random_range(2..=seq)).collect();
+        real[0] = seq;
+        real[1] = 2;
+        if batch > 2 {
+            real[2] = 1;
+        }
+        cases.push((real, seq));
+    }
+    cases
+}
+
 #[test]
 fn first_token_last_layer_matches_all_rows_for_every_sequence_head() {
     let mut rng = ChaCha8Rng::seed_from_u64(2026_11_30);
     let mut worst = [0.0f64; 3];
     for family in families() {
         for task in SEQUENCE_TASKS {
-            // A batch of one with no padding.
-            let seq = rng.random_range(3..10);
-            first_token_matches_all_rows(&family, task, &[seq], seq, &mut worst);
-            // A batch of one padded to more than its length.
-            first_token_matches_all_rows(&family, task, &[4], 9, &mut worst);
-            // Random shapes, with a row of only [CLS] + [SEP] real and one of only [CLS].
-            for _ in 0..2 {
-                let batch = rng.random_range(2..5);
-                let seq = rng.random_range(4..14);
-                let mut real: Vec<usize> = (0..batch).map(|_| rng.random_range(2..=seq)).collect();
-                real[0] = seq;
-                real[1] = 2;
-                if batch > 2 {
-                    real[2] = 1;
+            for (real, seq) in cases(&mut rng) {
+                for unpadded in [false, true] {
+                    compare_paths(
+                        (&family, task, &real, seq),
+                        |model| model.set_unpadded(unpadded),
+                        |model| {
+                            model.set_unpadded(unpadded);
+                            model.set_full_last_layer(true);
+                        },
+                        &mut worst,
+                    );
                 }
-                first_token_matches_all_rows(&family, task, &real, seq, &mut worst);
             }
         }
     }
@@ -261,9 +283,12 @@ fn first_token_last_layer_matches_all_rows_for_every_sequence_head() {
 fn first_token_last_layer_matches_all_rows_on_the_pytorch_tiny_bert_fixture() {
     // The PyTorch fixture's weights (initializer_range 0.02, as HF initialises).
     let dir = crate::support::tiny::fixtures().join("tiny-bert");
-    let (first_only, _) = Classifier::load(&dir, &[], &Device::Cpu).unwrap();
+    let (mut first_only, _) = Classifier::load(&dir, &[], &Device::Cpu).unwrap();
     let mut all_rows = first_only.clone();
     all_rows.set_full_last_layer(true);
+    for model in [&mut first_only, &mut all_rows] {
+        model.set_unpadded(false);
+    }
     let family = &families()[0];
     let mut rng = ChaCha8Rng::seed_from_u64(5);
     let batch = random_batch(family, &[12, 2, 7, 1], 12, &mut rng);
