@@ -232,8 +232,8 @@ pub(crate) fn compare_paths(
     }
 }
 
-/// The shapes every comparison runs: a batch of one unpadded and padded, then random
-/// shapes with a row of only [CLS] + [SEP] real and one of only [CLS].
+/// The shapes every comparison runs: a batch of one unpadded and padded, random shapes
+/// with a row of only [CLS] + [SEP] real and one of only [CLS], and a fully padded row.
 pub(crate) fn cases(rng: &mut ChaCha8Rng) -> Vec<(Vec<usize>, usize)> {
     let seq = rng.random_range(3..10);
     let mut cases = vec![(vec![seq], seq), (vec![4], 9)];
@@ -248,6 +248,8 @@ pub(crate) fn cases(rng: &mut ChaCha8Rng) -> Vec<(Vec<usize>, usize)> {
         }
         cases.push((real, seq));
     }
+    // A fully padded row (its mask all zeros; unpadding then keeps the padded layout).
+    cases.push((vec![6, 0, 3], 6));
     cases
 }
 
