@@ -255,7 +255,7 @@ pub(crate) fn cases(rng: &mut ChaCha8Rng) -> Vec<(Vec<usize>, usize)> {
 
 #[test]
 fn first_token_last_layer_matches_all_rows_for_every_sequence_head() {
-    let mut rng = ChaCha8Rng::seed_from_u64(2026_11_30);
+    let mut rng = ChaCha8Rng::seed_from_u64(20_261_130);
     let mut worst = [0.0f64; 3];
     for family in families() {
         for task in SEQUENCE_TASKS {

@@ -15,7 +15,7 @@ use crate::model_rows::{SEQUENCE_TASKS, cases, compare_paths, families, is_key_b
 
 #[test]
 fn unpadded_encoders_match_the_padded_ones_for_every_sequence_head() {
-    let mut rng = ChaCha8Rng::seed_from_u64(2026_12_01);
+    let mut rng = ChaCha8Rng::seed_from_u64(20_261_201);
     let mut worst = [0.0f64; 3];
     for family in families() {
         for task in SEQUENCE_TASKS {
