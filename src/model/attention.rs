@@ -4,7 +4,8 @@ use candle_core::Tensor;
 
 use super::dropout::Dropout;
 use super::error::Result;
-use super::layers::{Linear, softmax_last_dim};
+use super::layers::{Linear, Rows, softmax_last_dim};
+use super::packing::Packing;
 use super::params::ParamTable;
 
 #[derive(Debug, Clone)]
@@ -37,18 +38,46 @@ impl SelfAttention {
         })
     }
 
-    /// `xs` `[batch, seq, hidden]`, `mask` additive `[batch, 1, 1, seq]`; returns the context
-    /// `[batch, seq, hidden]` before the output projection.
-    pub fn forward(&self, xs: &Tensor, mask: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-        let (batch, seq, hidden) = xs.dims3()?;
-        let split = |t: Tensor| -> Result<Tensor> {
-            Ok(t.reshape((batch, seq, self.heads, self.head_dim))?
+    /// `xs` `[batch, seq, hidden]` (or packed `[1, n_real, hidden]` with its `packing`),
+    /// `mask` additive `[batch, 1, 1, seq]`; returns the context before the output
+    /// projection for the query `rows`, in `xs`'s layout (`[batch, 1, hidden]` for
+    /// `Rows::FirstOnly`). Keys and values always come from every token; packed ones are
+    /// unpacked (zero at padding, which the mask hides) for the scores and the context.
+    pub fn forward(
+        &self,
+        xs: &Tensor,
+        mask: &Tensor,
+        dropout: &mut Dropout,
+        rows: Rows,
+        packing: Option<&Packing>,
+    ) -> Result<Tensor> {
+        let hidden = xs.dim(2)?;
+        let (batch, seq) = match packing {
+            Some(packing) => packing.padded_dims(),
+            None => (xs.dim(0)?, xs.dim(1)?),
+        };
+        let queries = rows.select(xs, packing)?;
+        let (mut q, mut k, mut v) = (
+            self.query.forward(&queries)?,
+            self.key.forward(xs)?,
+            self.value.forward(xs)?,
+        );
+        if let Some(packing) = packing {
+            if rows == Rows::All {
+                q = packing.unpack(&q)?;
+            }
+            k = packing.unpack(&k)?;
+            v = packing.unpack(&v)?;
+        }
+        let query_len = q.dim(1)?;
+        let split = |t: Tensor, len: usize| -> Result<Tensor> {
+            Ok(t.reshape((batch, len, self.heads, self.head_dim))?
                 .transpose(1, 2)?
                 .contiguous()?)
         };
-        let q = split(self.query.forward(xs)?)?;
-        let k = split(self.key.forward(xs)?)?;
-        let v = split(self.value.forward(xs)?)?;
+        let q = split(q, query_len)?;
+        let k = split(k, seq)?;
+        let v = split(v, seq)?;
         let scale = 1.0 / (self.head_dim as f64).sqrt();
         let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?;
         let probs = softmax_last_dim(&scores)?;
@@ -56,7 +85,10 @@ impl SelfAttention {
         let context = probs
             .matmul(&v)?
             .transpose(1, 2)?
-            .reshape((batch, seq, hidden))?;
-        Ok(context)
+            .reshape((batch, query_len, hidden))?;
+        match (packing, rows) {
+            (Some(packing), Rows::All) => packing.pack(&context),
+            _ => Ok(context),
+        }
     }
 }

@@ -7,7 +7,8 @@ use super::attention::SelfAttention;
 use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
-use super::layers::{Embedding, LayerNorm, Linear, activation, first_token};
+use super::layers::{Embedding, LayerNorm, Linear, Rows, activation, first_token};
+use super::packing::Packing;
 use super::params::{ParamTable, SpecList};
 use super::roberta;
 
@@ -169,9 +170,13 @@ impl BertEncoder {
         Ok(ids)
     }
 
-    /// Last hidden state `[batch, seq, hidden]`, f32. Matmuls, attention and activations run
-    /// in `compute` (the `mask` must be in it too); embeddings, the residual stream and
-    /// LayerNorm stay f32, as under torch autocast.
+    /// Last hidden state `[batch, seq, hidden]`, f32 (`[batch, 1, hidden]` when the last
+    /// layer computes only the first token's row: `last_rows`). Matmuls, attention and
+    /// activations run in `compute` (the `mask` must be in it too); embeddings, the residual
+    /// stream and LayerNorm stay f32, as under torch autocast. With a `packing`, every
+    /// layer but attention runs on the real tokens only (`packing.rs`); padding comes out
+    /// zero.
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -179,22 +184,30 @@ impl BertEncoder {
         mask: &Tensor,
         dropout: &mut Dropout,
         compute: DType,
+        last_rows: Rows,
+        packing: Option<&Packing>,
     ) -> Result<Tensor> {
         let positions = self.position_ids(input_ids)?;
+        let pack = |ids: &Tensor| match packing {
+            Some(packing) => packing.pack(ids),
+            None => Ok(ids.clone()),
+        };
         // HF adds token types first, then positions.
-        let embeddings = ((self.word.forward(input_ids)?
-            + self.token_type.forward(token_type_ids)?)?
-            + self.position.forward(&positions)?)?;
+        let embeddings = ((self.word.forward(&pack(input_ids)?)?
+            + self.token_type.forward(&pack(token_type_ids)?)?)?
+            + self.position.forward(&pack(&positions)?)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.hidden_dropout)?;
-        for layer in &self.layers {
-            let context = layer
-                .attention
-                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
+        for (index, layer) in self.layers.iter().enumerate() {
+            let rows = last_rows.for_layer(index, self.layers.len());
+            let context =
+                layer
+                    .attention
+                    .forward(&xs.to_dtype(compute)?, mask, dropout, rows, packing)?;
             let attended =
                 dropout.apply(&layer.attention_out.forward(&context)?, self.hidden_dropout)?;
             let xs1 = layer
                 .attention_norm
-                .forward(&(attended.to_dtype(DType::F32)? + &xs)?)?;
+                .forward(&(attended.to_dtype(DType::F32)? + rows.select(&xs, packing)?)?)?;
             let inner = activation(
                 &layer.intermediate.forward(&xs1.to_dtype(compute)?)?,
                 self.act,
@@ -204,7 +217,10 @@ impl BertEncoder {
                 .output_norm
                 .forward(&(out.to_dtype(DType::F32)? + xs1)?)?;
         }
-        Ok(xs)
+        match (packing, last_rows) {
+            (Some(packing), Rows::All) => packing.unpack(&xs),
+            _ => Ok(xs),
+        }
     }
 }
 

@@ -13,10 +13,11 @@ use super::deberta::{self, DebertaEncoder, DebertaHead};
 use super::distilbert::{self, DistilBertEncoder, DistilBertHead};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
-use super::layers::additive_mask;
+use super::layers::{Rows, additive_mask};
 use super::lora::{LoraConfig, LoraDropoutScope, LoraState};
 use super::loss::task_loss;
 use super::modernbert::{self, ModernBertEncoder, ModernBertHead};
+use super::packing::Packing;
 use super::params::{Initializer, ParamSpec, ParamTable, SpecList};
 use super::roberta::{self, RobertaHead};
 use super::token_head::{self, TokenHead};
@@ -82,6 +83,11 @@ pub struct Classifier {
     frozen: Vec<(String, Tensor)>,
     /// Under LoRA: its settings, target modules and the adapters' dropout.
     lora: Option<LoraState>,
+    /// Compute every row of the last layer even when the head reads only the first token
+    /// (`set_full_last_layer`; parity tests and A/B runs).
+    full_last_layer: bool,
+    /// Run first-token heads' encoders on padded batches as they are (`set_unpadded`).
+    keep_padding: bool,
 }
 
 /// Seed for freshly initialised head weights when the caller gives none.
@@ -346,6 +352,8 @@ impl Classifier {
             class_weights: None,
             frozen,
             lora,
+            full_last_layer: false,
+            keep_padding: false,
         })
     }
 
@@ -387,13 +395,16 @@ impl Classifier {
         Ok(())
     }
 
-    /// The encoder's last hidden state `[batch, seq, hidden]`, after checking the inputs.
+    /// The encoder's last hidden state `[batch, seq, hidden]` (`[batch, 1, hidden]` for
+    /// `Rows::FirstOnly`, on the encoders that support it), after checking the inputs.
     fn last_hidden_state(
         &self,
         input_ids: &Tensor,
         token_type_ids: &Tensor,
         attention_mask: &Tensor,
         dropout: &mut Dropout,
+        rows: Rows,
+        packing: Option<&Packing>,
     ) -> Result<Tensor> {
         self.check_inputs(input_ids, token_type_ids, attention_mask)?;
         let compute = self.compute_dtype;
@@ -401,10 +412,20 @@ impl Classifier {
         match &self.encoder {
             Encoder::Bert(encoder) => {
                 check_token_types(token_type_ids, self.config.type_vocab_size)?;
-                encoder.forward(input_ids, token_type_ids, &mask, dropout, compute)
+                encoder.forward(
+                    input_ids,
+                    token_type_ids,
+                    &mask,
+                    dropout,
+                    compute,
+                    rows,
+                    packing,
+                )
             }
             // DistilBERT has no token types.
-            Encoder::DistilBert(encoder) => encoder.forward(input_ids, &mask, dropout, compute),
+            Encoder::DistilBert(encoder) => {
+                encoder.forward(input_ids, &mask, dropout, compute, rows, packing)
+            }
             // ModernBERT has no token types either; it builds its own (windowed) masks.
             Encoder::ModernBert(encoder) => {
                 encoder.forward(input_ids, attention_mask, dropout, compute)
@@ -435,7 +456,14 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<EncoderOutput> {
         let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
-        let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
+        let hidden = self.last_hidden_state(
+            input_ids,
+            token_type_ids,
+            attention_mask,
+            dropout,
+            Rows::All,
+            None,
+        )?;
         let pooler_output = match &self.head {
             Head::Bert(head) => Some(
                 head.pool(&hidden.to_dtype(self.compute_dtype)?)?
@@ -464,7 +492,16 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
-        let hidden = self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout)?;
+        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let packing = self.packing(attention_mask)?;
+        let hidden = self.last_hidden_state(
+            input_ids,
+            token_type_ids,
+            attention_mask,
+            dropout,
+            self.head_rows(),
+            packing.as_ref(),
+        )?;
         // The head runs in the compute dtype (its linears follow their input); logits are f32.
         let hidden = hidden.to_dtype(self.compute_dtype)?;
         let logits = match &self.head {
@@ -479,6 +516,42 @@ impl Classifier {
             Head::DebertaV2(head) => head.forward(&hidden, dropout)?,
         };
         Ok(logits.to_dtype(DType::F32)?)
+    }
+
+    /// The rows of the last layer the head reads: the first token's for the sequence heads
+    /// of BERT, RoBERTa/XLM-R and DistilBERT (pooler, `classifier.dense`, `pre_classifier`
+    /// on [CLS]/`<s>`), every row for token heads, ModernBERT's mean pooling and DeBERTa.
+    fn head_rows(&self) -> Rows {
+        match &self.head {
+            _ if self.full_last_layer => Rows::All,
+            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Rows::FirstOnly,
+            Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Rows::All,
+        }
+    }
+
+    /// Unpadding (`packing.rs`) for the heads that read only the first token, whose
+    /// encoders (BERT, RoBERTa/XLM-R, DistilBERT) then run all but attention on the real
+    /// tokens; `None` for the other heads, and where `Packing` declines.
+    fn packing(&self, attention_mask: &Tensor) -> Result<Option<Packing>> {
+        match &self.head {
+            _ if self.keep_padding => Ok(None),
+            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Packing::new(attention_mask),
+            Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Ok(None),
+        }
+    }
+
+    /// `false` runs the encoder on the padded batch as it is, where first-token heads
+    /// otherwise run every layer but attention on the real tokens only (the default; the
+    /// logits are the same up to float rounding). For parity tests and A/B measurements.
+    pub fn set_unpadded(&mut self, unpadded: bool) {
+        self.keep_padding = !unpadded;
+    }
+
+    /// `true` computes every row of the last encoder layer even where the head reads only
+    /// the first token (the default computes that row alone; the logits are the same up to
+    /// float rounding). For parity tests and A/B measurements.
+    pub fn set_full_last_layer(&mut self, full: bool) {
+        self.full_last_layer = full;
     }
 
     /// Mixed precision: `DType::BF16` (or F16) runs matmuls, attention and activations in that
@@ -632,5 +705,62 @@ impl Classifier {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny(model_type: &str, task: Task) -> Classifier {
+        let mut config = ModelConfig::from_json(serde_json::json!({
+            "model_type": model_type, "vocab_size": 30, "hidden_size": 8, "dim": 8,
+            "num_hidden_layers": 2, "n_layers": 2, "num_attention_heads": 2, "n_heads": 2,
+            "intermediate_size": 16, "hidden_dim": 16, "max_position_embeddings": 20,
+            "type_vocab_size": 1, "pad_token_id": 1
+        }))
+        .unwrap();
+        config.task = task;
+        let labels = if task == Task::Regression { 1 } else { 2 };
+        Classifier::from_config_random(config, labels, 0, &Device::Cpu).unwrap()
+    }
+
+    /// The rows the last layer computes under `forward`, read off the hidden state's shape.
+    fn last_layer_rows(model: &Classifier) -> usize {
+        let ids = Tensor::new(&[[0u32, 5, 6, 2, 1], [0, 7, 2, 1, 1]], &Device::Cpu).unwrap();
+        let mask = ids.ne(1u32).unwrap().to_dtype(DType::U32).unwrap();
+        let hidden = model
+            .last_hidden_state(
+                &ids,
+                &ids.zeros_like().unwrap(),
+                &mask,
+                &mut Dropout::off(),
+                model.head_rows(),
+                None,
+            )
+            .unwrap();
+        hidden.dim(1).unwrap()
+    }
+
+    #[test]
+    fn first_token_heads_compute_one_row_of_the_last_layer() {
+        for model_type in ["bert", "roberta", "distilbert"] {
+            for task in [
+                Task::SingleLabelClassification,
+                Task::MultiLabelClassification,
+                Task::Regression,
+            ] {
+                let mut model = tiny(model_type, task);
+                assert_eq!(last_layer_rows(&model), 1, "{model_type} {task}");
+                model.set_full_last_layer(true);
+                assert_eq!(last_layer_rows(&model), 5, "{model_type} {task} (full)");
+            }
+            let model = tiny(model_type, Task::TokenClassification);
+            assert_eq!(
+                last_layer_rows(&model),
+                5,
+                "{model_type} token classification"
+            );
+        }
     }
 }

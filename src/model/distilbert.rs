@@ -8,7 +8,8 @@ use super::config::{Activation, ModelConfig};
 use super::dropout::Dropout;
 use super::error::{ModelError, Result};
 use super::layers::first_token;
-use super::layers::{Embedding, LayerNorm, Linear, activation};
+use super::layers::{Embedding, LayerNorm, Linear, Rows, activation};
+use super::packing::Packing;
 use super::params::{ParamTable, SpecList};
 
 const P: &str = "distilbert.";
@@ -108,13 +109,16 @@ impl DistilBertEncoder {
         })
     }
 
-    /// Last hidden state, f32; see `BertEncoder::forward` for what runs in `compute`.
+    /// Last hidden state, f32; see `BertEncoder::forward` for what runs in `compute` and
+    /// what `last_rows` and `packing` do.
     pub fn forward(
         &self,
         input_ids: &Tensor,
         mask: &Tensor,
         dropout: &mut Dropout,
         compute: DType,
+        last_rows: Rows,
+        packing: Option<&Packing>,
     ) -> Result<Tensor> {
         let (batch, seq) = input_ids.dims2()?;
         if seq > self.max_positions {
@@ -127,21 +131,32 @@ impl DistilBertEncoder {
             .unsqueeze(0)?
             .broadcast_as((batch, seq))?
             .contiguous()?;
-        let embeddings = (self.word.forward(input_ids)? + self.position.forward(&positions)?)?;
+        let (ids, positions) = match packing {
+            Some(packing) => (packing.pack(input_ids)?, packing.pack(&positions)?),
+            None => (input_ids.clone(), positions),
+        };
+        let embeddings = (self.word.forward(&ids)? + self.position.forward(&positions)?)?;
         let mut xs = dropout.apply(&self.norm.forward(&embeddings)?, self.dropout_p)?;
-        for block in &self.blocks {
-            let context = block
-                .attention
-                .forward(&xs.to_dtype(compute)?, mask, dropout)?;
+        for (index, block) in self.blocks.iter().enumerate() {
+            let rows = last_rows.for_layer(index, self.blocks.len());
+            let context =
+                block
+                    .attention
+                    .forward(&xs.to_dtype(compute)?, mask, dropout, rows, packing)?;
             let attended = block.out_lin.forward(&context)?.to_dtype(DType::F32)?;
-            let sa = block.sa_norm.forward(&(attended + &xs)?)?;
+            let sa = block
+                .sa_norm
+                .forward(&(attended + rows.select(&xs, packing)?)?)?;
             let inner = activation(&block.lin1.forward(&sa.to_dtype(compute)?)?, self.act)?;
             let ffn = dropout.apply(&block.lin2.forward(&inner)?, self.dropout_p)?;
             xs = block
                 .output_norm
                 .forward(&(ffn.to_dtype(DType::F32)? + sa)?)?;
         }
-        Ok(xs)
+        match (packing, last_rows) {
+            (Some(packing), Rows::All) => packing.unpack(&xs),
+            _ => Ok(xs),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use super::config::Activation;
 use super::error::{ModelError, Result};
 use super::fused;
 use super::lora::{self, LoraAdapter};
+use super::packing::Packing;
 use super::params::ParamTable;
 
 /// `y = x W^T + b`, weights laid out `[out, in]` like torch.
@@ -253,6 +254,34 @@ pub(crate) fn dtype_min(dtype: DType) -> Result<f64> {
             )));
         }
     })
+}
+
+/// The positions whose output an encoder layer computes. Heads that read only the first
+/// token ([CLS], `<s>`) need the last layer's output at that row alone: its keys and values
+/// still come from every token, but the queries, the attention output, the residual,
+/// LayerNorm and the FFN run on one row per sequence. Exact: row 0's output depends on the
+/// other rows only through keys and values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rows {
+    All,
+    FirstOnly,
+}
+
+impl Rows {
+    /// `xs` (padded `[batch, seq, ...]`, or packed `[1, n_real, ...]` with its `packing`)
+    /// narrowed to these rows: `[batch, 1, ...]` for `FirstOnly`.
+    pub fn select(self, xs: &Tensor, packing: Option<&Packing>) -> Result<Tensor> {
+        Ok(match (self, packing) {
+            (Rows::All, _) => xs.clone(),
+            (Rows::FirstOnly, None) => xs.narrow(1, 0, 1)?,
+            (Rows::FirstOnly, Some(packing)) => packing.firsts(xs)?,
+        })
+    }
+
+    /// The rows layer `index` of `count` computes: `self` for the last, all for the others.
+    pub fn for_layer(self, index: usize, count: usize) -> Rows {
+        if index + 1 == count { self } else { Rows::All }
+    }
 }
 
 /// First token of each sequence: `[batch, seq, hidden]` → `[batch, hidden]`.

@@ -17,6 +17,7 @@ mod lora;
 mod loss;
 mod modernbert;
 mod modernbert_config;
+mod packing;
 mod params;
 mod peft;
 mod roberta;
