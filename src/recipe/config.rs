@@ -638,9 +638,11 @@ impl TrainConfig {
 
     /// Makes local-looking `model`, `dataset`, `output_dir` and
     /// `resume_from_checkpoint` values relative to `dir` (the config file's
-    /// folder), made absolute so that a run's saved config means the same folders from
-    /// anywhere. Local-looking: starts with `.` or is absolute, or exists under `dir`;
-    /// anything else (`org/name`) stays a Hub id.
+    /// folder). Local `model` and `dataset` folders are made absolute, so that a run's saved
+    /// config (and a LoRA adapter's base) names the same folders from anywhere; `output_dir`
+    /// keeps its form (the Accelerate export keeps a relative one for the cluster).
+    /// Local-looking: starts with `.` or is absolute, or exists under `dir`; anything else
+    /// (`org/name`) stays a Hub id.
     pub fn resolve_paths_relative_to(&mut self, dir: &Path) {
         let resolve = |value: &mut String, always_local: bool| {
             let path = Path::new(value.as_str());
@@ -648,7 +650,12 @@ impl TrainConfig {
                 return;
             }
             let joined = dir.join(path);
-            let joined = std::path::absolute(&joined).unwrap_or(joined);
+            // Data and model folders: absolute (output folders stay as written).
+            let joined = if always_local {
+                joined
+            } else {
+                std::path::absolute(&joined).unwrap_or(joined)
+            };
             if always_local || value.starts_with('.') || joined.exists() {
                 *value = joined.display().to_string();
             }

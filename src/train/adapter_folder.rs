@@ -52,7 +52,7 @@ pub(super) fn load_adapter_model(
             dir.join(ADAPTER_CONFIG_FILE).display()
         ))
     })?;
-    let base = base_folder(base_value, dir)?;
+    let base = resolve_base(base_value, dir)?.dir().to_path_buf();
     let described = [Some(dir), dir.parent()]
         .into_iter()
         .flatten()
@@ -86,18 +86,45 @@ pub(super) fn load_adapter_model(
     })
 }
 
-/// The base model's folder: `value` as a local folder (absolute, or relative to the adapter
-/// folder), else as a Hub id in the HF cache (nothing is downloaded here).
-fn base_folder(value: &str, adapter_dir: &Path) -> Result<PathBuf, PredictError> {
+/// An adapter's base model, found.
+pub(super) enum Base {
+    Local(PathBuf),
+    Hub { id: String, dir: PathBuf },
+}
+
+impl Base {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Base::Local(dir) | Base::Hub { dir, .. } => dir,
+        }
+    }
+
+    /// How an exported adapter names it: the folder as an absolute path, or the Hub id.
+    pub fn written(&self) -> String {
+        match self {
+            Base::Local(dir) => dir
+                .canonicalize()
+                .unwrap_or_else(|_| dir.clone())
+                .display()
+                .to_string(),
+            Base::Hub { id, .. } => id.clone(),
+        }
+    }
+}
+
+/// The base model `value` names: a local folder (absolute, or relative to the adapter folder,
+/// else to the working folder, as adapters written before paths were made absolute name
+/// it), else a Hub id in the HF cache (nothing is downloaded here).
+pub(super) fn resolve_base(value: &str, adapter_dir: &Path) -> Result<Base, PredictError> {
     let path = Path::new(value);
-    let local = if path.is_absolute() {
-        Some(path.to_path_buf())
+    let candidates = if path.is_absolute() {
+        vec![path.to_path_buf()]
     } else {
-        Some(adapter_dir.join(path)).filter(|p| p.is_dir())
+        vec![adapter_dir.join(path), path.to_path_buf()]
     };
-    if let Some(dir) = local {
+    if let Some(dir) = candidates.iter().find(|p| p.is_dir()) {
         return if dir.join("config.json").is_file() {
-            Ok(dir)
+            Ok(Base::Local(dir.clone()))
         } else {
             Err(PredictError::Invalid(format!(
                 "the adapter's base model {} is not a model folder (no config.json)",
@@ -108,16 +135,21 @@ fn base_folder(value: &str, adapter_dir: &Path) -> Result<PathBuf, PredictError>
     match hub::classify_source(value) {
         Source::Hub(id) => {
             let settings = HubSettings::from_env().with_offline(true);
-            hub::local_model(&settings, &id, None).map_err(|e| {
+            let dir = hub::local_model(&settings, &id, None).map_err(|e| {
                 PredictError::Invalid(format!(
                     "the adapter's base model {id} is not in the HF cache ({e}); download it \
                      in the Hub panel or with `wick hub download model {id}`"
                 ))
-            })
+            })?;
+            Ok(Base::Hub { id, dir })
         }
-        Source::Local(path) => Err(PredictError::Invalid(format!(
-            "the adapter's base model {} does not exist",
-            path.display()
+        Source::Local(_) => Err(PredictError::Invalid(format!(
+            "the adapter's base model {value} was not found (looked for {})",
+            candidates
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" and ")
         ))),
     }
 }
@@ -156,14 +188,22 @@ mod tests {
     #[test]
     fn a_base_that_is_not_there_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = base_folder("/no/such/base", dir.path())
-            .unwrap_err()
+        let err = resolve_base("/no/such/base", dir.path())
+            .err()
+            .unwrap()
             .to_string();
         assert!(err.contains("/no/such/base"), "{err}");
         let empty = dir.path().join("empty");
         std::fs::create_dir(&empty).unwrap();
-        let err = base_folder("empty", dir.path()).unwrap_err().to_string();
+        let err = resolve_base("empty", dir.path()).err().unwrap().to_string();
         assert!(err.contains("no config.json"), "{err}");
+        // Relative to the adapter folder, found there.
+        let base = dir.path().join("base");
+        std::fs::create_dir(&base).unwrap();
+        std::fs::write(base.join("config.json"), "{}").unwrap();
+        let found = resolve_base("base", dir.path()).ok().unwrap();
+        assert_eq!(found.dir(), base);
+        assert!(Path::new(&found.written()).is_absolute());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use super::adapter_folder::{is_adapter_folder, portable_base, read_adapter_config};
+use super::adapter_folder::{is_adapter_folder, read_adapter_config, resolve_base};
 use super::checkpoint::ADAPTER_DIR;
 use super::predict::{EXPORT_TOLERANCE, PredictError, Predictor, TOKENIZER_FILES, io_error};
 use crate::model::{ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE};
@@ -75,13 +75,26 @@ pub fn export_model(
     device: &Device,
 ) -> Result<ExportCheck, PredictError> {
     let source = Predictor::load(src_dir, device)?;
-    if same_folder(src_dir, out_dir) {
+    if overlapping(src_dir, out_dir) {
         return Err(PredictError::Invalid(format!(
-            "{}: export into a different folder than the source",
+            "{}: export into a different folder than the source, neither inside it nor \
+             holding it (the source's files would be overwritten)",
             out_dir.display()
         )));
     }
     std::fs::create_dir_all(out_dir).map_err(io_error(out_dir))?;
+    // The other form's files from an earlier export would decide what loads: peft-aware
+    // transformers prefers an adapter_config.json, Wick a model.safetensors.
+    let stale: &[&str] = match form {
+        ExportForm::Merged => &[ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE],
+        ExportForm::Adapter => &["model.safetensors"],
+    };
+    for name in stale {
+        let path = out_dir.join(name);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(io_error(&path))?;
+        }
+    }
     let mut files = match form {
         ExportForm::Merged => {
             source.model.save(out_dir)?;
@@ -93,7 +106,8 @@ pub fn export_model(
         ExportForm::Adapter => write_adapter(src_dir, out_dir, &source)?,
     };
     for name in TOKENIZER_FILES {
-        let from = src_dir.join(name);
+        // An adapter folder's tokenizer may be one up (a checkpoint's) or the base's.
+        let from = source.tokenizer_dir().join(name);
         if from.is_file() {
             let to = out_dir.join(name);
             std::fs::copy(&from, &to).map_err(io_error(&to))?;
@@ -137,11 +151,16 @@ pub fn export_model(
     })
 }
 
-fn same_folder(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => a == b,
-    }
+/// Whether `out` is `src`, lies inside it, or holds it (compared as absolute paths, through
+/// links where they exist).
+fn overlapping(src: &Path, out: &Path) -> bool {
+    let resolved = |path: &Path| {
+        path.canonicalize()
+            .or_else(|_| std::path::absolute(path))
+            .unwrap_or_else(|_| path.to_path_buf())
+    };
+    let (src, out) = (resolved(src), resolved(out));
+    out.starts_with(&src) || src.starts_with(&out)
 }
 
 /// Writes the adapter of `src_dir` (see [`adapter_of`]) into `out_dir` in peft's layout,
@@ -158,13 +177,11 @@ fn write_adapter(
             src_dir.display()
         ))
     })?;
-    let (_, mut config) = read_adapter_config(&adapter)?;
-    if let Some(base) = config
-        .get("base_model_name_or_path")
-        .and_then(|v| v.as_str())
-        .map(portable_base)
-    {
-        config["base_model_name_or_path"] = serde_json::Value::String(base);
+    let (lora, mut config) = read_adapter_config(&adapter)?;
+    // The base as the reload below finds it: an absolute folder, or the Hub id.
+    if let Some(value) = lora.base_model_name_or_path.as_deref() {
+        let base = resolve_base(value, &adapter)?;
+        config["base_model_name_or_path"] = serde_json::Value::String(base.written());
     }
     let config_path = out_dir.join(ADAPTER_CONFIG_FILE);
     let text = serde_json::to_string_pretty(&config)

@@ -99,6 +99,9 @@ pub enum TaskPrediction {
 #[derive(Debug)]
 pub struct Predictor {
     dir: PathBuf,
+    /// Where the tokenizer files were read (the folder, or for an adapter folder the
+    /// checkpoint's or the base's).
+    tokenizer_dir: PathBuf,
     pub(super) model: Classifier,
     tokenizer: TextTokenizer,
     max_length: usize,
@@ -151,7 +154,13 @@ impl Predictor {
         if is_adapter_folder(dir) {
             let adapter = load_adapter_model(dir, device)?;
             let tokenizer = TextTokenizer::load(&adapter.tokenizer_dir)?;
-            return Ok(Self::new(dir, adapter.model, tokenizer, &adapter.config));
+            return Ok(Self::new(
+                dir,
+                &adapter.tokenizer_dir,
+                adapter.model,
+                tokenizer,
+                &adapter.config,
+            ));
         }
         let missing = missing_model_files(dir);
         if !missing.is_empty() {
@@ -163,10 +172,16 @@ impl Predictor {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let (model, _) = Classifier::load(dir, &[], device)?;
         let tokenizer = TextTokenizer::load(dir)?;
-        Ok(Self::new(dir, model, tokenizer, &config))
+        Ok(Self::new(dir, dir, model, tokenizer, &config))
     }
 
-    fn new(dir: &Path, model: Classifier, tokenizer: TextTokenizer, config: &ModelConfig) -> Self {
+    fn new(
+        dir: &Path,
+        tokenizer_dir: &Path,
+        model: Classifier,
+        tokenizer: TextTokenizer,
+        config: &ModelConfig,
+    ) -> Self {
         // The same limit the trainer uses: the tokenizer's, within the position table.
         let position_limit = config
             .max_position_embeddings
@@ -174,10 +189,16 @@ impl Predictor {
         let max_length = tokenizer.model_max_length().min(position_limit);
         Predictor {
             dir: dir.to_path_buf(),
+            tokenizer_dir: tokenizer_dir.to_path_buf(),
             model,
             tokenizer,
             max_length,
         }
+    }
+
+    /// The folder the tokenizer files were read from.
+    pub fn tokenizer_dir(&self) -> &Path {
+        &self.tokenizer_dir
     }
 
     /// Whether the model carries LoRA adapters (it was loaded from an adapter folder).

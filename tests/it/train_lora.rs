@@ -343,6 +343,45 @@ fn a_lora_checkpoint_exports_as_the_merged_model_or_as_its_adapter() {
         assert!(diff <= 1e-5, "{}: {diff}", loaded.display());
     }
 
+    // Into the checkpoint's own adapter folder (inside the source): refused, nothing lost.
+    let before = read(&checkpoint.join("adapter/adapter_model.safetensors"));
+    let err = export_model(
+        &checkpoint,
+        &checkpoint.join("adapter"),
+        ExportForm::Adapter,
+        &Device::Cpu,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("different folder"), "{err}");
+    assert_eq!(
+        read(&checkpoint.join("adapter/adapter_model.safetensors")),
+        before
+    );
+
+    // One form over the other: the other's files go, so what loads is what was exported.
+    export_model(&checkpoint, &adapter, ExportForm::Merged, &Device::Cpu).unwrap();
+    assert!(adapter.join("model.safetensors").is_file());
+    assert!(!adapter.join("adapter_config.json").exists());
+    export_model(&checkpoint, &merged, ExportForm::Adapter, &Device::Cpu).unwrap();
+    assert!(!merged.join("model.safetensors").exists());
+    assert!(
+        Predictor::load(&merged, &Device::Cpu)
+            .unwrap()
+            .has_adapter()
+    );
+
+    // From the checkpoint's adapter folder: the tokenizer comes from the checkpoint.
+    let again = dir.path().join("from-adapter");
+    export_model(
+        &checkpoint.join("adapter"),
+        &again,
+        ExportForm::Adapter,
+        &Device::Cpu,
+    )
+    .unwrap();
+    assert!(again.join("tokenizer.json").is_file());
+
     // A folder with the merged model only has no adapter to export.
     let plain = dir.path().join("plain");
     export_model(&checkpoint, &plain, ExportForm::Merged, &Device::Cpu).unwrap();

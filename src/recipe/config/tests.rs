@@ -326,10 +326,13 @@ fn paths_resolve_relative_to_config_folder() {
     c.dataset = "./data.csv".into();
     c.resolve_paths_relative_to(dir.path());
     assert_eq!(Path::new(&c.dataset), dir.path().join("./data.csv"));
-    // A config named without a folder (`--config run.toml`) still saves absolute paths.
+    // A config named without a folder (`--config run.toml`) still saves an absolute model
+    // path; a relative output_dir stays relative.
     c.model = "./local/model".into();
+    c.output_dir = Some("out".into());
     c.resolve_paths_relative_to(Path::new(""));
     assert!(Path::new(&c.model).is_absolute(), "{}", c.model);
+    assert_eq!(c.output_dir.as_deref(), Some("out"));
 }
 
 #[test]
