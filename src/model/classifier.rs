@@ -763,4 +763,22 @@ mod tests {
             );
         }
     }
+
+    /// Unpadding is taken where it applies (else the parity tests would compare the padded
+    /// path with itself): first-token heads on a padded batch, not token heads, not when
+    /// switched off, not without padding.
+    #[test]
+    fn first_token_heads_pack_padded_batches() {
+        let padded = Tensor::new(&[[1u32, 1, 1, 0], [1, 1, 0, 0]], &Device::Cpu).unwrap();
+        let full = Tensor::new(&[[1u32, 1, 1, 1], [1, 1, 1, 1]], &Device::Cpu).unwrap();
+        for model_type in ["bert", "roberta", "distilbert"] {
+            let mut model = tiny(model_type, Task::SingleLabelClassification);
+            assert!(model.packing(&padded).unwrap().is_some(), "{model_type}");
+            assert!(model.packing(&full).unwrap().is_none(), "{model_type}");
+            model.set_unpadded(false);
+            assert!(model.packing(&padded).unwrap().is_none(), "{model_type}");
+            let tokens = tiny(model_type, Task::TokenClassification);
+            assert!(tokens.packing(&padded).unwrap().is_none(), "{model_type}");
+        }
+    }
 }

@@ -390,7 +390,7 @@ pub const MAPPING: &[KeyMapping] = &[
     map(
         "modules_to_save",
         Script,
-        "LoraConfig(modules_to_save=...); peft saves the classifier head by itself, as Wick does",
+        "LoraConfig(modules_to_save=...); peft saves the classifier head by itself, and with_lora adds the modules the checkpoint lacked, as Wick does",
         |c| names(&c.modules_to_save),
     ),
 ];

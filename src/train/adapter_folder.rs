@@ -207,6 +207,17 @@ mod tests {
     }
 
     #[test]
+    fn the_runs_module_names_the_adapter_files_as_peft_does() {
+        // `runs` sits below `model` and keeps its own copies of the names.
+        assert_eq!(
+            crate::runs::lora::ADAPTER_WEIGHTS_FILE,
+            crate::model::ADAPTER_WEIGHTS_FILE
+        );
+        assert_eq!(crate::runs::lora::ADAPTER_CONFIG_FILE, ADAPTER_CONFIG_FILE);
+        assert_eq!(crate::runs::ADAPTER_DIR, super::super::ADAPTER_DIR);
+    }
+
+    #[test]
     fn an_adapter_folder_is_told_from_a_model_folder() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!is_adapter_folder(dir.path()));

@@ -221,33 +221,61 @@ pub fn preflight(
     let rss_after = proc_status_kib("VmRSS").map_or(0, |k| k * 1024);
     let peak_so_far = proc_status_kib("VmHWM").map_or(0, |k| k * 1024);
 
-    let full_fine_tuning = if config.use_lora {
-        progress("measuring full fine-tuning", 5, total_phases);
-        // LoRA's model and moments go first (the stepper's borrows ended with its last
-        // step), so the full step's peak is its own.
-        drop(optimizer);
-        drop(model);
-        let (full_model, _) = load_model()?;
-        let mut full_optimizer = AdamW::new(full_model.params(), adamw_config(config))?;
-        let full_reset = reset_peak_rss();
-        let timing = Stepper {
-            config,
-            device: &device,
-            model: &full_model,
-            optimizer: &mut full_optimizer,
-            step: 0,
+    // LoRA's figures stand on their own: the comparison is skipped, with a warning, when
+    // full fine-tuning would not fit in memory or its step fails (LoRA is often chosen for
+    // exactly that).
+    let mut comparison_warning = None;
+    // Weights, gradients and two AdamW moments, 4 bytes each, on top of what is resident.
+    let full_needs = 16 * num_parameters as u64;
+    let available = meminfo_kib("MemAvailable").map(|k| k * 1024);
+    let full_fine_tuning = match available {
+        _ if !config.use_lora => None,
+        Some(available) if cpu && full_needs > available => {
+            comparison_warning = Some(format!(
+                "Full fine-tuning was not measured for comparison: it needs about {:.1} GB \
+                 for weights, gradients and AdamW moments, and {:.1} GB is available",
+                full_needs as f64 / 1e9,
+                available as f64 / 1e9
+            ));
+            None
         }
-        .run(&worst)?;
-        let full_peak = proc_status_kib("VmHWM").map(|k| k * 1024);
-        let measured = cpu && peak_reset && full_reset;
-        Some(FullFineTuning {
-            trainable_parameters: full_model.num_trainable_parameters(),
-            worst_step_time_s: per_optimizer_step(timing),
-            lora_peak: worst_peak.filter(|_| measured),
-            full_peak: full_peak.filter(|_| measured),
-        })
-    } else {
-        None
+        _ => {
+            progress("measuring full fine-tuning", 5, total_phases);
+            // LoRA's model and moments go first (the stepper's borrows ended with its last
+            // step), so the full step's peak is its own.
+            drop(optimizer);
+            drop(model);
+            let measure = || -> Result<FullFineTuning, TrainError> {
+                let (full_model, _) = load_model()?;
+                let mut full_optimizer = AdamW::new(full_model.params(), adamw_config(config))?;
+                let full_reset = reset_peak_rss();
+                let timing = Stepper {
+                    config,
+                    device: &device,
+                    model: &full_model,
+                    optimizer: &mut full_optimizer,
+                    step: 0,
+                }
+                .run(&worst)?;
+                let full_peak = proc_status_kib("VmHWM").map(|k| k * 1024);
+                let measured = cpu && peak_reset && full_reset;
+                Ok(FullFineTuning {
+                    trainable_parameters: full_model.num_trainable_parameters(),
+                    worst_step_time_s: per_optimizer_step(timing),
+                    lora_peak: worst_peak.filter(|_| measured),
+                    full_peak: full_peak.filter(|_| measured),
+                })
+            };
+            match measure() {
+                Ok(full) => Some(full),
+                Err(err) => {
+                    comparison_warning = Some(format!(
+                        "Full fine-tuning's step could not be measured for comparison: {err}"
+                    ));
+                    None
+                }
+            }
+        }
     };
     progress("done", total_phases, total_phases);
     let worst_step_time_s = per_optimizer_step(worst_timing);
@@ -311,9 +339,13 @@ pub fn preflight(
         eta_s: total_steps.map(|steps| step_time_s * steps as f64),
         memory,
         largest_batch,
-        warnings: total_steps.map_or_else(Vec::new, |total| {
-            nothing_kept_warnings(config, steps_per_epoch.unwrap_or(total), total)
-        }),
+        warnings: total_steps
+            .map_or_else(Vec::new, |total| {
+                nothing_kept_warnings(config, steps_per_epoch.unwrap_or(total), total)
+            })
+            .into_iter()
+            .chain(comparison_warning)
+            .collect(),
         full_fine_tuning,
     })
 }

@@ -147,9 +147,26 @@ pub(super) fn build_model(
     )?;
     model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
-    let model = with_lora(cfg, model, &report.newly_initialized)?;
+    let resumed_adapter = match resume_dir.filter(|_| cfg.use_lora) {
+        Some(dir) => Some(check_adapter_settings(
+            cfg,
+            &dir.join(checkpoint::ADAPTER_DIR),
+        )?),
+        None => None,
+    };
+    let model = match &resumed_adapter {
+        // The modules the checkpoint saved, as they were (a checkpoint from before new
+        // modules joined modules_to_save has none of theirs).
+        Some(saved) => model.with_lora(
+            &LoraConfig {
+                modules_to_save: saved.modules_to_save.clone(),
+                ..lora_config(cfg, &report.newly_initialized)
+            },
+            cfg.seed,
+        )?,
+        _ => with_lora(cfg, model, &report.newly_initialized)?,
+    };
     if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
-        check_adapter_settings(cfg, &dir.join(checkpoint::ADAPTER_DIR))?;
         model.load_adapter_weights(
             &dir.join(checkpoint::ADAPTER_DIR)
                 .join(crate::model::ADAPTER_WEIGHTS_FILE),
@@ -174,8 +191,8 @@ pub(super) fn build_model(
 
 /// A resumed LoRA run must scale its adapters as it was trained to: A and B of another
 /// `lora_alpha`, `use_rslora` or `lora_dropout` would load (their shapes match) and silently
-/// make another model.
-fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<(), TrainError> {
+/// make another model. Returns the checkpoint's settings.
+fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<LoraConfig, TrainError> {
     let path = adapter_dir.join(crate::model::ADAPTER_CONFIG_FILE);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| TrainError::Invalid(format!("{}: {e}", path.display())))?;
@@ -198,7 +215,7 @@ fn check_adapter_settings(cfg: &TrainConfig, adapter_dir: &Path) -> Result<(), T
     .map(|(key, a, b)| format!("{key} {a} (the recipe says {b})"))
     .collect();
     if differences.is_empty() {
-        return Ok(());
+        return Ok(saved);
     }
     Err(TrainError::Invalid(format!(
         "resume_from_checkpoint: the checkpoint's adapter was trained with {}; resume with the \

@@ -1,7 +1,10 @@
 //! The Train form's LoRA group note: for the recipe's model, its architecture, the adapters'
 //! default targets and every name `lora_target_modules` takes. Read from the model's
-//! `config.json` (a local folder, or a Hub snapshot already in the cache) on a job, again only
-//! when the recipe's model changes.
+//! `config.json` (a local folder, or a Hub snapshot already in the cache) on a job, again when
+//! the recipe's model changes or, after a failed read, every few seconds (the model may be
+//! downloading).
+
+use std::time::{Duration, Instant};
 
 use egui::Ui;
 
@@ -23,8 +26,9 @@ pub struct ModuleNames {
 /// Reads `model`'s config without downloading anything.
 pub fn module_names(model: &str, hub: &HubSettings) -> Result<ModuleNames, String> {
     let offline = hub.clone().with_offline(true);
+    // Only a Hub id can fail here (a local path is taken as it is, and read below).
     let dir = hub::local_model(&offline, model, None).map_err(|_| {
-        "not downloaded yet: the names show once the model is in the cache".to_string()
+        "not in the HF cache yet: they show once the model is downloaded".to_string()
     })?;
     let config = ModelConfig::from_file(&dir.join("config.json")).map_err(|e| e.to_string())?;
     Ok(ModuleNames {
@@ -43,14 +47,24 @@ pub struct LoraNote {
     model: Option<String>,
     reading: Option<Task<Result<ModuleNames, String>>>,
     read: Option<Result<ModuleNames, String>>,
+    /// When `read` came back.
+    read_at: Option<Instant>,
 }
+
+/// How long a failed read stands before the note reads again.
+const RETRY_AFTER: Duration = Duration::from_secs(3);
 
 impl LoraNote {
     pub fn ui(&mut self, ui: &mut Ui, cx: &mut Cx) {
         let model = cx.recipe.model.trim().to_string();
-        if self.model.as_deref() != Some(model.as_str()) {
+        let failed_a_while_ago = matches!(self.read, Some(Err(_)))
+            && self.reading.is_none()
+            && self.read_at.is_some_and(|at| at.elapsed() > RETRY_AFTER);
+        if self.model.as_deref() != Some(model.as_str()) || failed_a_while_ago {
+            if self.model.as_deref() != Some(model.as_str()) {
+                self.read = None;
+            }
             self.model = Some(model.clone());
-            self.read = None;
             let hub = cx.hub.clone();
             // A reading for another model still running is dropped.
             self.reading = (!model.is_empty()).then(|| {
@@ -62,6 +76,7 @@ impl LoraNote {
         }
         if let Some(result) = poll_slot(&mut self.reading) {
             self.read = Some(flatten(result));
+            self.read_at = Some(Instant::now());
         }
         let text = match &self.read {
             Some(Ok(names)) => format!(

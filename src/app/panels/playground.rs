@@ -414,6 +414,16 @@ impl PlaygroundPanel {
         self.selected_run()?.resolve(&self.checkpoint)
     }
 
+    /// The export's form: the one picked for a LoRA run, the merged model otherwise (a run
+    /// trained in full has no adapter).
+    fn export_form_for_selection(&self) -> ExportForm {
+        if self.selected_run().is_some_and(|run| run.lora) {
+            self.export_form
+        } else {
+            ExportForm::Merged
+        }
+    }
+
     /// What predicts: the selected checkpoint, or its adapter on the base model.
     fn selected_model_dir(&self) -> Option<PathBuf> {
         let (_, dir) = self.selected_dir()?;
@@ -541,12 +551,7 @@ impl PlaygroundPanel {
             return;
         };
         let out = PathBuf::from(self.export_dir.trim());
-        let lora = self.selected_run().is_some_and(|run| run.lora);
-        let form = if lora {
-            self.export_form
-        } else {
-            ExportForm::Merged
-        };
+        let form = self.export_form_for_selection();
         self.runtime.alert = None;
         self.runtime.exported = None;
         // An export still running is dropped; this one's outcome is shown.
@@ -852,11 +857,7 @@ impl PlaygroundPanel {
                 }
             });
         }
-        let form = if lora {
-            self.export_form
-        } else {
-            ExportForm::Merged
-        };
+        let form = self.export_form_for_selection();
         ui.label(widgets::muted(
             ui,
             match form {

@@ -547,7 +547,8 @@ fn a_lora_recipe_exports_with_peft_and_wicks_default_targets() {
         r#""use_lora": True,"#,
         r#""lora_r": 16,"#,
         r#""lora_target_modules": ["query", "key"],"#,
-        "model = with_lora(model, model_config.model_type, task)",
+        "model = with_lora(model, model_config.model_type, task, loading[\"missing_keys\"])",
+        "output_loading_info=True",
         "get_peft_model(model, config)",
     ] {
         assert!(train.contains(piece), "train.py lacks {piece}");

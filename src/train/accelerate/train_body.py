@@ -468,10 +468,18 @@ def metrics_for(task, names):
 
 
 
-def with_lora(model, model_type, task):
+def with_lora(model, model_type, task, missing_keys):
     """The model with peft's LoRA adapters, as Wick's use_lora trains it: only the adapters and
-    the head (peft's SEQ_CLS / TOKEN_CLS save the classifier) train."""
+    the head (peft's SEQ_CLS / TOKEN_CLS save the classifier) train, and so do the other
+    modules the checkpoint lacked (e.g. a new pooler), which peft would leave random."""
     from peft import LoraConfig, TaskType, get_peft_model
+
+    modules_to_save = list(WICK["modules_to_save"])
+    for key in missing_keys:
+        module = key.rsplit(".", 1)[0]
+        head = module.split(".")[0] in ("classifier", "score")
+        if not head and not any(module.endswith(m) for m in modules_to_save):
+            modules_to_save.append(module)
 
     targets = WICK["lora_target_modules"] or LORA_DEFAULT_TARGETS.get(model_type)
     if not targets:
@@ -483,7 +491,7 @@ def with_lora(model, model_type, task):
         lora_dropout=WICK["lora_dropout"],
         target_modules=targets,
         use_rslora=WICK["use_rslora"],
-        modules_to_save=WICK["modules_to_save"] or None,
+        modules_to_save=modules_to_save or None,
     )
     model = get_peft_model(model, config)
     model.print_trainable_parameters()
@@ -555,13 +563,17 @@ def main():
     # two runs of the script start from the same weights.
     set_seed(args.seed)
     if task == TOKEN_CLASSIFICATION:
-        model = AutoModelForTokenClassification.from_pretrained(WICK["model"], config=model_config)
+        model, loading = AutoModelForTokenClassification.from_pretrained(
+            WICK["model"], config=model_config, output_loading_info=True
+        )
         collator = DataCollatorForTokenClassification(tokenizer, pad_to_multiple_of=WICK["pad_to_multiple_of"])
     else:
-        model = AutoModelForSequenceClassification.from_pretrained(WICK["model"], config=model_config)
+        model, loading = AutoModelForSequenceClassification.from_pretrained(
+            WICK["model"], config=model_config, output_loading_info=True
+        )
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=WICK["pad_to_multiple_of"])
     if WICK["use_lora"]:
-        model = with_lora(model, model_config.model_type, task)
+        model = with_lora(model, model_config.model_type, task, loading["missing_keys"])
     callbacks = [EarlyStoppingCallback(**EARLY_STOPPING)] if EARLY_STOPPING is not None else []
     trainer_class, extra = (Trainer, {}) if weights is None else (WeightedLossTrainer, {"class_weights": weights})
     trainer = trainer_class(
