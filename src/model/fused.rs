@@ -7,6 +7,8 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::fast_math;
+
 type CResult<T> = candle_core::Result<T>;
 
 /// Rows per rayon task: enough work per task to amortise the scheduling.
@@ -134,7 +136,7 @@ impl CustomOp1 for GeluErf {
             .zip(x.par_chunks(16384))
             .for_each(|(o, x)| {
                 for (o, &x) in o.iter_mut().zip(x) {
-                    let erf = candle_core::cpu::erf::erf_f32(x * FRAC_1_SQRT_2);
+                    let erf = fast_math::erf_f32(x * FRAC_1_SQRT_2);
                     *o = (x * 0.5) * (erf + 1.0);
                 }
             });
@@ -172,8 +174,9 @@ impl CustomOp2 for GeluErfBwd {
             .zip(g.par_chunks(16384))
             .for_each(|((o, x), g)| {
                 for ((o, &x), &g) in o.iter_mut().zip(x).zip(g) {
-                    let erf = candle_core::cpu::erf::erf_f32(x * FRAC_1_SQRT_2);
-                    let d = 0.5 * (1.0 + erf) + x * (-0.5 * x * x).exp() * FRAC_1_SQRT_2PI;
+                    let erf = fast_math::erf_f32(x * FRAC_1_SQRT_2);
+                    let d =
+                        0.5 * (1.0 + erf) + x * fast_math::exp_f32(-0.5 * x * x) * FRAC_1_SQRT_2PI;
                     *o = g * d;
                 }
             });

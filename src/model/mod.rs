@@ -11,6 +11,7 @@ mod deberta_attention;
 mod distilbert;
 mod dropout;
 mod error;
+mod fast_math;
 mod fused;
 mod layers;
 mod lora;
