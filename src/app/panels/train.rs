@@ -123,6 +123,8 @@ struct TrainRuntime {
     preflight: Option<(Box<TrainConfig>, PreflightResult)>,
     /// The LoRA group's note on the model's layer names.
     lora_note: super::lora_note::LoraNote,
+    /// `use_lora` as the form last drew it (its turning on opens the LoRA group).
+    lora_seen: bool,
 }
 
 impl TrainPanel {
@@ -245,10 +247,13 @@ impl TrainPanel {
             } else {
                 RichText::new(group.title).strong()
             };
+            // A recipe that turns LoRA on (the checkbox, a preset, a file) opens its group
+            // once: the layer names are there.
+            let open_lora = group.title == "LoRA" && cx.recipe.use_lora && !self.runtime.lora_seen;
             egui::CollapsingHeader::new(title)
                 .id_salt(group.title)
-                // A LoRA recipe opens its group (the layer names are there).
-                .default_open(index == 0 || (group.title == "LoRA" && cx.recipe.use_lora))
+                .default_open(index == 0)
+                .open(open_lora.then_some(true))
                 .show(ui, |ui| {
                     // Name, value, marker: an error only fills the marker cell, so no row
                     // changes height and nothing moves under the pointer.
@@ -285,6 +290,7 @@ impl TrainPanel {
                     }
                 });
         }
+        self.runtime.lora_seen = cx.recipe.use_lora;
     }
 
     fn field(
