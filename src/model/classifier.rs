@@ -403,10 +403,17 @@ impl Classifier {
         token_type_ids: &Tensor,
         attention_mask: &Tensor,
         dropout: &mut Dropout,
-        rows: Rows,
-        packing: Option<&Packing>,
+        head_shortcuts: bool,
     ) -> Result<Tensor> {
         self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        // What the head reads decides the shortcuts (`head_rows`, `packing`); the encoder's
+        // whole output (`forward_encoder`) takes none.
+        let (rows, packing) = if head_shortcuts {
+            (self.head_rows(), self.packing(attention_mask)?)
+        } else {
+            (Rows::All, None)
+        };
+        let packing = packing.as_ref();
         let compute = self.compute_dtype;
         let mask = additive_mask(attention_mask, compute)?;
         match &self.encoder {
@@ -456,14 +463,8 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<EncoderOutput> {
         let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
-        let hidden = self.last_hidden_state(
-            input_ids,
-            token_type_ids,
-            attention_mask,
-            dropout,
-            Rows::All,
-            None,
-        )?;
+        let hidden =
+            self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout, false)?;
         let pooler_output = match &self.head {
             Head::Bert(head) => Some(
                 head.pool(&hidden.to_dtype(self.compute_dtype)?)?
@@ -492,16 +493,8 @@ impl Classifier {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         let _lora_dropout = LoraDropoutScope::enter(self.lora.as_ref(), dropout);
-        self.check_inputs(input_ids, token_type_ids, attention_mask)?;
-        let packing = self.packing(attention_mask)?;
-        let hidden = self.last_hidden_state(
-            input_ids,
-            token_type_ids,
-            attention_mask,
-            dropout,
-            self.head_rows(),
-            packing.as_ref(),
-        )?;
+        let hidden =
+            self.last_hidden_state(input_ids, token_type_ids, attention_mask, dropout, true)?;
         // The head runs in the compute dtype (its linears follow their input); logits are f32.
         let hidden = hidden.to_dtype(self.compute_dtype)?;
         let logits = match &self.head {
@@ -522,21 +515,29 @@ impl Classifier {
     /// of BERT, RoBERTa/XLM-R and DistilBERT (pooler, `classifier.dense`, `pre_classifier`
     /// on [CLS]/`<s>`), every row for token heads, ModernBERT's mean pooling and DeBERTa.
     fn head_rows(&self) -> Rows {
-        match &self.head {
-            _ if self.full_last_layer => Rows::All,
-            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Rows::FirstOnly,
-            Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Rows::All,
+        if self.reads_first_token() && !self.full_last_layer {
+            Rows::FirstOnly
+        } else {
+            Rows::All
         }
+    }
+
+    /// A sequence head of BERT, RoBERTa/XLM-R or DistilBERT: it reads the first token only.
+    fn reads_first_token(&self) -> bool {
+        matches!(
+            self.head,
+            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_)
+        )
     }
 
     /// Unpadding (`packing.rs`) for the heads that read only the first token, whose
     /// encoders (BERT, RoBERTa/XLM-R, DistilBERT) then run all but attention on the real
     /// tokens; `None` for the other heads, and where `Packing` declines.
     fn packing(&self, attention_mask: &Tensor) -> Result<Option<Packing>> {
-        match &self.head {
-            _ if self.keep_padding => Ok(None),
-            Head::Bert(_) | Head::Roberta(_) | Head::DistilBert(_) => Packing::new(attention_mask),
-            Head::Tokens(_) | Head::ModernBert(_) | Head::DebertaV2(_) => Ok(None),
+        if self.reads_first_token() && !self.keep_padding {
+            Packing::new(attention_mask)
+        } else {
+            Ok(None)
         }
     }
 
@@ -735,8 +736,7 @@ mod tests {
                 &ids.zeros_like().unwrap(),
                 &mask,
                 &mut Dropout::off(),
-                model.head_rows(),
-                None,
+                true,
             )
             .unwrap();
         hidden.dim(1).unwrap()

@@ -10,7 +10,10 @@ use candle_core::Device;
 
 use super::predict::PredictError;
 use crate::hub::{self, HubSettings, Source};
-use crate::model::{ADAPTER_CONFIG_FILE, Classifier, DEFAULT_HEAD_SEED, LoraConfig, ModelConfig};
+use crate::model::{
+    ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, Classifier, DEFAULT_HEAD_SEED, LoraConfig,
+    ModelConfig,
+};
 
 /// True for a folder that holds an adapter and no full model.
 pub fn is_adapter_folder(dir: &Path) -> bool {
@@ -72,7 +75,10 @@ pub(super) fn load_adapter_model(
         DEFAULT_HEAD_SEED,
         device,
     )?;
-    let model = model.with_adapter(dir)?;
+    // The settings read above, then the weights (`Classifier::with_adapter` would read the
+    // config again).
+    let model = model.with_lora(&lora, 0)?;
+    model.load_adapter_weights(&dir.join(ADAPTER_WEIGHTS_FILE))?;
     let tokenizer_dir = [Some(dir), dir.parent(), Some(base.as_path())]
         .into_iter()
         .flatten()

@@ -25,7 +25,7 @@ use super::device;
 use super::flow::nothing_kept_warnings;
 use super::inputs::{RecipeInputs, train_order};
 use super::step::{Accumulation, StepLoss, apply_update};
-use super::{AdamW, AdamWConfig, TrainError};
+use super::{AdamW, TrainError};
 use crate::data::{self, Collator, DatasetCache, HostBatch, HostLabels, PadStats};
 use crate::hub::{self, HubSettings};
 use crate::model::{Classifier, Dropout, ModelConfig};
@@ -174,7 +174,7 @@ pub fn preflight(
     };
     let (model, report) = load_model()?;
     let model = super::prepare::with_lora(config, model, &report.newly_initialized)?;
-    let mut optimizer = AdamW::new(model.params(), adamw_config(config))?;
+    let mut optimizer = AdamW::new(model.params(), super::prepare::adamw_config(config))?;
     let mut stepper = Stepper {
         config,
         device: &device,
@@ -247,7 +247,8 @@ pub fn preflight(
             drop(model);
             let measure = || -> Result<FullFineTuning, TrainError> {
                 let (full_model, _) = load_model()?;
-                let mut full_optimizer = AdamW::new(full_model.params(), adamw_config(config))?;
+                let mut full_optimizer =
+                    AdamW::new(full_model.params(), super::prepare::adamw_config(config))?;
                 let full_reset = reset_peak_rss();
                 let timing = Stepper {
                     config,
@@ -348,15 +349,6 @@ pub fn preflight(
             .collect(),
         full_fine_tuning,
     })
-}
-
-fn adamw_config(config: &TrainConfig) -> AdamWConfig {
-    AdamWConfig {
-        beta1: config.adam_beta1,
-        beta2: config.adam_beta2,
-        eps: config.adam_epsilon,
-        weight_decay: config.weight_decay,
-    }
 }
 
 /// The largest batch whose extrapolated peak stays under 90% of what the process could

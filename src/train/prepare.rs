@@ -177,16 +177,18 @@ pub(super) fn build_model(
             .newly_initialized
             .retain(|name| !saved.contains(&name));
     }
-    let optimizer = AdamW::new(
-        model.params(),
-        AdamWConfig {
-            beta1: cfg.adam_beta1,
-            beta2: cfg.adam_beta2,
-            eps: cfg.adam_epsilon,
-            weight_decay: cfg.weight_decay,
-        },
-    )?;
+    let optimizer = AdamW::new(model.params(), adamw_config(cfg))?;
     Ok((model, report, optimizer))
+}
+
+/// The recipe's AdamW settings.
+pub(super) fn adamw_config(cfg: &TrainConfig) -> AdamWConfig {
+    AdamWConfig {
+        beta1: cfg.adam_beta1,
+        beta2: cfg.adam_beta2,
+        eps: cfg.adam_epsilon,
+        weight_decay: cfg.weight_decay,
+    }
 }
 
 /// A resumed LoRA run must scale its adapters as it was trained to: A and B of another
@@ -240,10 +242,7 @@ pub(super) fn lora_config(cfg: &TrainConfig, newly_initialized: &[String]) -> Lo
         .into_iter()
         .chain(new_modules.map(str::to_string))
     {
-        let saved = |m: &String| {
-            crate::model::is_saved(&format!("{module}.weight"), std::slice::from_ref(m))
-        };
-        if !modules_to_save.iter().any(saved) && !modules_to_save.contains(&module) {
+        if !crate::model::is_saved(&format!("{module}.weight"), &modules_to_save) {
             modules_to_save.push(module);
         }
     }

@@ -657,7 +657,7 @@ fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsVie
     if let Some(warning) = column_warning(recipe, view) {
         ui.label(RichText::new(warning).color(ui.visuals().warn_fg_color));
     }
-    egui::Grid::new("data-columns")
+    let guess = egui::Grid::new("data-columns")
         .num_columns(2)
         .show(ui, |ui| {
             for (title, field, optional) in [
@@ -681,9 +681,13 @@ fn column_pickers(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsVie
                     .labelled_by(label.id);
                 ui.end_row();
             }
-            task_picker(ui, recipe, view);
-        });
-    task_guess_line(ui, recipe, view);
+            // Once a frame, for the picker and the line below (it reads the columns' types).
+            let guess = view.task_guess(recipe);
+            task_picker(ui, recipe, guess.as_ref());
+            guess
+        })
+        .inner;
+    task_guess_line(ui, recipe, guess);
     ui.label(widgets::muted(
         ui,
         format!("{} rows · columns: {}", view.rows, view.columns.join(", ")),
@@ -695,7 +699,11 @@ pub const AUTO_TASK: &str = "auto (from the data)";
 
 /// The task (`recipe.task`: unset follows the data) and, for token classification, whether
 /// later pieces of a word are trained on; two rows of the columns grid.
-fn task_picker(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) {
+fn task_picker(
+    ui: &mut egui::Ui,
+    recipe: &mut TrainConfig,
+    guess: Option<&Result<crate::data::TaskGuess, String>>,
+) {
     let label = ui.label("Task").on_hover_text(
         "What the model learns: the head, the loss and the metrics follow it. Auto reads it \
          off the columns' types; the Train form's `task` is the same setting.",
@@ -713,7 +721,7 @@ fn task_picker(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) 
     ui.end_row();
     let effective = recipe
         .task
-        .or_else(|| view.task_guess(recipe).and_then(Result::ok).map(|g| g.task));
+        .or_else(|| guess.and_then(|g| g.as_ref().ok()).map(|g| g.task));
     if effective == Some(ModelTask::TokenClassification) {
         ui.label("Word pieces");
         ui.checkbox(&mut recipe.label_all_tokens, "Label every piece")
@@ -730,8 +738,12 @@ fn task_picker(ui: &mut egui::Ui, recipe: &mut TrainConfig, view: &ColumnsView) 
 }
 
 /// The data's guess and its reason, and how the recipe's choice relates to it.
-fn task_guess_line(ui: &mut egui::Ui, recipe: &TrainConfig, view: &ColumnsView) {
-    let guess = match view.task_guess(recipe) {
+fn task_guess_line(
+    ui: &mut egui::Ui,
+    recipe: &TrainConfig,
+    guess: Option<Result<crate::data::TaskGuess, String>>,
+) {
+    let guess = match guess {
         None => return,
         Some(Err(reason)) => {
             ui.label(

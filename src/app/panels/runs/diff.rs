@@ -149,22 +149,23 @@ fn breakdown_diff(ui: &mut egui::Ui, pa: &Predictions, pb: &Predictions) {
     if a.kind != b.kind {
         return;
     }
-    let f1_of = |name: &str| b.rows.iter().find(|r| r.name == name).map(|r| r.f1);
-    let mut rows: Vec<(&str, usize, Option<f64>, Option<f64>)> = a
-        .by_support()
-        .into_iter()
-        .map(|r| (r.name.as_str(), r.support, Some(r.f1), f1_of(&r.name)))
-        .collect();
-    // Names only B's evaluation found (an entity type A never predicted nor saw).
-    for r in b.by_support() {
-        if !a.rows.iter().any(|x| x.name == r.name) {
-            rows.push((r.name.as_str(), r.support, None, Some(r.f1)));
-        }
-    }
     let title = a.kind.title().to_lowercase();
     egui::CollapsingHeader::new(format!("Final F1 {title}, A and B"))
         .id_salt("runs-breakdown-diff")
         .show(ui, |ui| {
+            // Built only while the section is open (it sorts and joins both breakdowns).
+            let f1_of = |name: &str| b.rows.iter().find(|r| r.name == name).map(|r| r.f1);
+            let mut rows: Vec<(&str, usize, Option<f64>, Option<f64>)> = a
+                .by_support()
+                .into_iter()
+                .map(|r| (r.name.as_str(), r.support, Some(r.f1), f1_of(&r.name)))
+                .collect();
+            // Names only B's evaluation found (an entity type A never predicted nor saw).
+            for r in b.by_support() {
+                if !a.rows.iter().any(|x| x.name == r.name) {
+                    rows.push((r.name.as_str(), r.support, None, Some(r.f1)));
+                }
+            }
             egui::ScrollArea::vertical()
                 .id_salt("runs-breakdown-diff-rows")
                 .max_height(180.0)
