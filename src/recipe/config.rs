@@ -700,7 +700,6 @@ mod empty_string_is_none {
     }
 }
 
-/// The names a unit enum is written with in TOML, comma separated.
 /// Whether a larger value of metric `name` (`eval_` prefix optional) is better. HF's rule is
 /// "not a loss"; Wick also counts the regression errors (`rmse`, `mse`, `mae`) as lower is
 /// better, where HF would keep the worst checkpoint unless told otherwise.
@@ -709,6 +708,7 @@ pub fn greater_is_better_for(name: &str) -> bool {
     !(bare.ends_with("loss") || matches!(bare, "rmse" | "mse" | "mae"))
 }
 
+/// The names a unit enum is written with in TOML, comma separated.
 fn variant_names<T: Serialize>(values: &[T]) -> String {
     values
         .iter()
