@@ -20,7 +20,11 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 fn tune_allocator() {
     for (option, env, value) in [
         (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", -1),
-        (MI_OPTION_ALLOW_LARGE_OS_PAGES, "MIMALLOC_ALLOW_LARGE_OS_PAGES", 1),
+        (
+            MI_OPTION_ALLOW_LARGE_OS_PAGES,
+            "MIMALLOC_ALLOW_LARGE_OS_PAGES",
+            1,
+        ),
     ] {
         if std::env::var_os(env).is_none() {
             // SAFETY: mimalloc's options are plain atomics, settable at any time.

@@ -1,9 +1,10 @@
 //! Multi-head self-attention shared by every encoder family.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 
 use super::dropout::Dropout;
 use super::error::Result;
+use super::fused_attention::{self, AttentionSpec, Segment};
 use super::layers::{Linear, Rows, softmax_last_dim};
 use super::packing::Packing;
 use super::params::ParamTable;
@@ -62,6 +63,9 @@ impl SelfAttention {
             self.key.forward(xs)?,
             self.value.forward(xs)?,
         );
+        if fused_attention::usable(&q) {
+            return self.fused(&q, &k, &v, mask, dropout, rows, packing, (batch, seq));
+        }
         if let Some(packing) = packing {
             if rows == Rows::All {
                 q = packing.unpack(&q)?;
@@ -90,5 +94,52 @@ impl SelfAttention {
             (Some(packing), Rows::All) => packing.pack(&context),
             _ => Ok(context),
         }
+    }
+
+    /// The same attention as one fused CPU op (`fused_attention`): each sequence a segment of
+    /// rows in the projections' own layout, packed rows without any mask.
+    #[allow(clippy::too_many_arguments)]
+    fn fused(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        mask: &Tensor,
+        dropout: &mut Dropout,
+        rows: Rows,
+        packing: Option<&Packing>,
+        (batch, seq): (usize, usize),
+    ) -> Result<Tensor> {
+        let keys = |b: usize| match packing {
+            Some(packing) => packing.row_range(b),
+            None => b * seq..(b + 1) * seq,
+        };
+        let segments = (0..batch)
+            .map(|b| Segment {
+                queries: match rows {
+                    Rows::All => keys(b),
+                    Rows::FirstOnly => b..b + 1,
+                },
+                keys: keys(b),
+            })
+            .collect();
+        // Packed rows are all real tokens; the padded layout keeps its additive mask.
+        let key_bias = match packing {
+            Some(_) => None,
+            None => Some(mask.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?),
+        };
+        let spec = AttentionSpec {
+            heads: self.heads,
+            head_dim: self.head_dim,
+            segments,
+            key_bias,
+            dropout: dropout.kernel_draw(self.dropout_p),
+        };
+        let flat = |t: &Tensor| -> Result<Tensor> {
+            let width = t.dim(2)?;
+            Ok(t.reshape((t.elem_count() / width, width))?)
+        };
+        let context = fused_attention::attention(&flat(q)?, &flat(k)?, &flat(v)?, spec)?;
+        Ok(context.reshape(q.shape())?)
     }
 }

@@ -9,6 +9,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::error::Result;
+use super::fused_attention::DropoutDraw;
 
 /// Either off (evaluation) or on with a deterministic mask stream.
 #[derive(Debug, Clone)]
@@ -50,6 +51,16 @@ impl Dropout {
 
     pub fn is_on(&self) -> bool {
         self.rng.is_some()
+    }
+
+    /// For a kernel that draws its own masks (`fused_attention`): the probability and a seed
+    /// from this stream, or `None` when this is off or `p` is zero.
+    pub(crate) fn kernel_draw(&mut self, p: f64) -> Option<DropoutDraw> {
+        let rng = self.rng.as_mut()?;
+        (p > 0.0).then(|| DropoutDraw {
+            p: p as f32,
+            seed: rng.random::<u64>(),
+        })
     }
 
     /// HF/torch semantics: zero each element with probability `p`, scale kept ones by 1/(1-p).

@@ -13,6 +13,7 @@ mod dropout;
 mod error;
 mod fast_math;
 mod fused;
+mod fused_attention;
 mod layers;
 mod lora;
 mod loss;

@@ -17,6 +17,8 @@ pub(crate) struct Packing {
     scatter: Tensor,
     /// The packed index of each row's first token: `[batch]`.
     firsts: Tensor,
+    /// Each row's packed tokens: `row_starts[r]..row_starts[r + 1]`.
+    row_starts: Vec<usize>,
     batch: usize,
     seq: usize,
     real_count: usize,
@@ -37,8 +39,10 @@ impl Packing {
         let mut real = Vec::with_capacity(real_count);
         let mut scatter = Vec::with_capacity(batch * seq);
         let mut firsts = Vec::with_capacity(batch);
+        let mut row_starts = Vec::with_capacity(batch + 1);
         for (r, row) in rows.iter().enumerate() {
             firsts.push(real.len() as u32);
+            row_starts.push(real.len());
             for (c, m) in row.iter().enumerate() {
                 if *m != 0 {
                     scatter.push(real.len() as u32);
@@ -48,11 +52,13 @@ impl Packing {
                 }
             }
         }
+        row_starts.push(real.len());
         let device: &Device = attention_mask.device();
         Ok(Some(Self {
             real: Tensor::from_vec(real, real_count, device)?,
             scatter: Tensor::from_vec(scatter, batch * seq, device)?,
             firsts: Tensor::from_vec(firsts, batch, device)?,
+            row_starts,
             batch,
             seq,
             real_count,
@@ -62,6 +68,11 @@ impl Packing {
     /// The padded layout's `(batch, seq)`.
     pub fn padded_dims(&self) -> (usize, usize) {
         (self.batch, self.seq)
+    }
+
+    /// Row `r`'s tokens in the packed layout.
+    pub fn row_range(&self, r: usize) -> std::ops::Range<usize> {
+        self.row_starts[r]..self.row_starts[r + 1]
     }
 
     /// `[batch, seq, ...]` → `[1, n_real, ...]` (ids, positions or hidden states).
@@ -127,6 +138,8 @@ mod tests {
             .to_vec1()
             .unwrap();
         assert_eq!(firsts, [0.0, 3.0, 6.0]);
+        let ranges: Vec<_> = (0..3).map(|r| packing.row_range(r)).collect();
+        assert_eq!(ranges, [0..2, 2..3, 3..6]);
         let ids = Tensor::new(&[[5u32, 6, 0], [7, 0, 0], [8, 9, 10]], device).unwrap();
         let ids: Vec<u32> = packing
             .pack(&ids)
