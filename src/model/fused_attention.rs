@@ -197,6 +197,7 @@ struct FusedAttention {
 struct SharedMut(*mut f32);
 // SAFETY: blocks write disjoint regions (checked by `Plan::new`).
 unsafe impl Send for SharedMut {}
+// SAFETY: as for Send: the blocks write disjoint regions.
 unsafe impl Sync for SharedMut {}
 
 impl SharedMut {
@@ -241,6 +242,7 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: View, lhs: View, rhs: View, 
     if m == 0 || n == 0 {
         return;
     }
+    // SAFETY: the caller's contract (valid views, `dst` this thread's own).
     unsafe {
         gemm::gemm(
             m,
@@ -326,16 +328,17 @@ impl FusedAttention {
                 return;
             }
             let col = block.head * d;
-            // SAFETY: the block's probabilities, mask bytes and output columns are its own.
+            // SAFETY: the block's probabilities are its own (`block_offsets` do not overlap).
             let probs = unsafe {
                 std::slice::from_raw_parts_mut(probs_ptr.get().add(block.offset), lq * lk)
             };
+            // SAFETY: `probs` is this block's own slice; q and k hold the block's rows (Plan::new).
             unsafe {
                 matmul(
                     lq,
                     lk,
                     d,
-                    View::rows(probs.as_ptr(), lk),
+                    View::rows(probs.as_mut_ptr(), lk),
                     View::rows(q[block.queries.start * width + col..].as_ptr(), width),
                     View::rows(k[block.keys.start * width + col..].as_ptr(), width).t(),
                     scale,
@@ -347,6 +350,7 @@ impl FusedAttention {
             }
             let mut dropped: Vec<f32> = Vec::new();
             if let Some(dropout) = plan.spec.dropout {
+                // SAFETY: the block's own mask bytes (`block_offsets` do not overlap).
                 let keep = unsafe {
                     std::slice::from_raw_parts_mut((keep_ptr as *mut u8).add(block.offset), lq * lk)
                 };
@@ -362,6 +366,7 @@ impl FusedAttention {
             } else {
                 &dropped
             };
+            // SAFETY: the output rows and head columns are this block's own; v holds its key rows.
             unsafe {
                 matmul(
                     lq,
@@ -415,12 +420,13 @@ impl FusedAttention {
             let grad_out = View::rows(grad[q_at..].as_ptr(), width);
             // d(weights) = dO · vᵀ, then through dropout: d(probs).
             let mut d_probs = vec![0f32; lq * lk];
+            // SAFETY: `d_probs` is this block's; v holds its key rows.
             unsafe {
                 matmul(
                     lq,
                     lk,
                     d,
-                    View::rows(d_probs.as_ptr(), lk),
+                    View::rows(d_probs.as_mut_ptr(), lk),
                     grad_out,
                     View::rows(v[kv_at..].as_ptr(), width).t(),
                     1.0,
@@ -442,6 +448,7 @@ impl FusedAttention {
                 }
                 None => probs,
             };
+            // SAFETY: dv's key rows and head columns are this block's own.
             unsafe {
                 matmul(
                     lk,
@@ -461,6 +468,7 @@ impl FusedAttention {
                 }
             }
             let d_scores = View::rows(d_probs.as_ptr(), lk);
+            // SAFETY: dq's and dk's rows and head columns are this block's own.
             unsafe {
                 matmul(
                     lq,
