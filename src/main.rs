@@ -3,11 +3,16 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// candle's barrier pool spins 25,000 times before parking an idle worker; with 2 cores and
-/// rayon's (gemm's) workers also running, the spinning threads steal the cores from the
-/// working ones (a third of all CPU samples). 256 spins measured about 2x faster steps.
-/// Set unless the user set it.
-const CANDLE_SPIN_LIMIT: (&str, &str) = ("CANDLE_BARRIER_POOL_SPIN_LIMIT", "256");
+/// candle's own thread pool (a barrier pool beside rayon's, for its elementwise ops) shares
+/// the cores with rayon's gemm and fused-kernel workers: on 2 cores a third of the CPU sat idle
+/// waiting at its barriers. One thread runs those ops on the caller; the heavy ones are
+/// rayon kernels of Wick's own. If a user asks for more candle threads, its workers spin 256
+/// times (not 25,000) before parking, so that they do not steal the cores from working
+/// threads. Each is set unless the user set it.
+const CANDLE_DEFAULTS: [(&str, &str); 2] = [
+    ("CANDLE_NUM_THREADS", "1"),
+    ("CANDLE_BARRIER_POOL_SPIN_LIMIT", "256"),
+];
 
 /// mimalloc's option numbers (`mi_option_e` in mimalloc.h, v3).
 const MI_OPTION_ALLOW_LARGE_OS_PAGES: libmimalloc_sys::mi_option_t = 6;
@@ -35,11 +40,12 @@ fn tune_allocator() {
 
 fn main() -> std::process::ExitCode {
     tune_allocator();
-    let (key, value) = CANDLE_SPIN_LIMIT;
-    if std::env::var_os(key).is_none() {
-        // SAFETY: first thing in main, before any thread exists that could read the
-        // environment concurrently.
-        unsafe { std::env::set_var(key, value) };
+    for (key, value) in CANDLE_DEFAULTS {
+        if std::env::var_os(key).is_none() {
+            // SAFETY: first thing in main, before any thread exists that could read the
+            // environment concurrently.
+            unsafe { std::env::set_var(key, value) };
+        }
     }
     wick::cli::main()
 }
