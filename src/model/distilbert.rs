@@ -148,10 +148,8 @@ impl DistilBertEncoder {
                 .sa_norm
                 .forward(&(attended + rows.select(&xs, packing)?)?)?;
             let inner = activation(&block.lin1.forward(&sa.to_dtype(compute)?)?, self.act)?;
-            let ffn = dropout.apply(&block.lin2.forward(&inner)?, self.dropout_p)?;
-            xs = block
-                .output_norm
-                .forward(&(ffn.to_dtype(DType::F32)? + sa)?)?;
+            let ffn = dropout.apply_add(&block.lin2.forward(&inner)?, &sa, self.dropout_p)?;
+            xs = block.output_norm.forward(&ffn)?;
         }
         match (packing, last_rows) {
             (Some(packing), Rows::All) => packing.unpack(&xs),

@@ -4,11 +4,12 @@
 //! masks. Here each optimizer step gets its own stream `(seed, step)`: a resumed run recreates
 //! the exact masks of the step it resumes at.
 
-use candle_core::Tensor;
+use candle_core::{DType, Tensor};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::error::Result;
+use super::fused;
 use super::fused_attention::DropoutDraw;
 
 /// Either off (evaluation) or on with a deterministic mask stream.
@@ -61,6 +62,20 @@ impl Dropout {
             p: p as f32,
             seed: rng.random::<u64>(),
         })
+    }
+
+    /// A residual connection: `dropout(xs)` cast to `residual`'s dtype, plus `residual`. On
+    /// the CPU in f32 one fused kernel draws the mask in parallel and adds.
+    pub fn apply_add(&mut self, xs: &Tensor, residual: &Tensor, p: f64) -> Result<Tensor> {
+        if let Some(rng) = self.rng.as_mut()
+            && p > 0.0
+            && fused::usable(xs)
+            && residual.dtype() == DType::F32
+        {
+            let seed = rng.random::<u64>();
+            return Ok(fused::dropout_add(xs, residual, p as f32, seed)?);
+        }
+        Ok((self.apply(xs, p)?.to_dtype(residual.dtype())? + residual)?)
     }
 
     /// HF/torch semantics: zero each element with probability `p`, scale kept ones by 1/(1-p).

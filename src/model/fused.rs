@@ -338,6 +338,218 @@ pub(crate) fn layer_norm(
         .apply_op3(weight, bias, LayerNorm { eps: eps as f32 })
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bias add: `x + b` over the last dimension, whose backward sums the rows for `db`.
+
+struct BiasAdd;
+
+impl CustomOp2 for BiasAdd {
+    fn name(&self) -> &'static str {
+        "wick-bias-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "bias add")?;
+        let b = f32_slice(s2, l2, "bias add")?;
+        let n = b.len();
+        if n == 0 || *l1.dims().last().unwrap_or(&0) != n {
+            candle_core::bail!("bias add: bias of {n} for {:?}", l1.dims());
+        }
+        let mut out = vec![0f32; x.len()];
+        let chunk = n * rows_per_task(n);
+        out.par_chunks_mut(chunk)
+            .zip(x.par_chunks(chunk))
+            .for_each(|(out, x)| {
+                for (o, x) in out.chunks_mut(n).zip(x.chunks(n)) {
+                    for ((o, x), b) in o.iter_mut().zip(x).zip(b) {
+                        *o = x + b;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        bias: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let db = grad.contiguous()?.apply_op1_no_bwd(&ColumnSums)?;
+        Ok((Some(grad.clone()), Some(db.reshape(bias.shape())?)))
+    }
+}
+
+/// Sums over every row, `[.., n]` → `[n]`: each fixed chunk of rows in parallel, then the
+/// chunks' sums in order, so the result does not depend on the threads (resume replays it).
+struct ColumnSums;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "wick-column-sums"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
+        let g = f32_slice(s, l, "column sums")?;
+        let n = *l.dims().last().unwrap_or(&1);
+        let partials: Vec<Vec<f32>> = g
+            .par_chunks(n * rows_per_task(n))
+            .map(|rows| {
+                let mut acc = vec![0f32; n];
+                for row in rows.chunks(n) {
+                    for (a, g) in acc.iter_mut().zip(row) {
+                        *a += g;
+                    }
+                }
+                acc
+            })
+            .collect();
+        let mut sums = vec![0f32; n];
+        for partial in partials {
+            for (s, p) in sums.iter_mut().zip(partial) {
+                *s += p;
+            }
+        }
+        Ok((CpuStorage::F32(sums), Shape::from(n)))
+    }
+}
+
+/// `xs + bias` with `bias` `[n]` broadcast over `xs`'s rows `[.., n]`.
+pub(crate) fn bias_add(xs: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
+    xs.contiguous()?.apply_op2(&bias.contiguous()?, BiasAdd)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dropout then a residual add: `x * keep / (1 - p) + residual`, with the mask drawn in
+// parallel (a ChaCha stream per chunk of a seed) and kept as bytes for backward.
+
+/// Elements per dropout chunk: each chunk draws from its own stream.
+const DROPOUT_CHUNK: usize = 16384;
+
+struct DropoutAdd {
+    p: f32,
+    seed: u64,
+    /// The kept mask (1 = kept), saved by forward for backward.
+    keep: std::sync::Mutex<Vec<u8>>,
+}
+
+impl DropoutAdd {
+    fn keep_scale(&self) -> f32 {
+        if self.p >= 1.0 {
+            0.0
+        } else {
+            1.0 / (1.0 - self.p)
+        }
+    }
+}
+
+/// The mask of chunk `index` (1 = kept): stream `index` of `seed`.
+fn draw_keep_chunk(p: f32, seed: u64, index: usize, keep: &mut [u8]) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(index as u64);
+    for k in keep {
+        *k = (rng.random::<f32>() >= p) as u8;
+    }
+}
+
+impl CustomOp2 for DropoutAdd {
+    fn name(&self) -> &'static str {
+        "wick-dropout-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> CResult<(CpuStorage, Shape)> {
+        let x = f32_slice(s1, l1, "dropout add")?;
+        let residual = f32_slice(s2, l2, "dropout add")?;
+        if l1.dims() != l2.dims() {
+            candle_core::bail!("dropout add: {:?} and {:?}", l1.dims(), l2.dims());
+        }
+        let mut out = vec![0f32; x.len()];
+        let mut keep = vec![0u8; x.len()];
+        let scale = self.keep_scale();
+        out.par_chunks_mut(DROPOUT_CHUNK)
+            .zip(keep.par_chunks_mut(DROPOUT_CHUNK))
+            .zip(
+                x.par_chunks(DROPOUT_CHUNK)
+                    .zip(residual.par_chunks(DROPOUT_CHUNK)),
+            )
+            .enumerate()
+            .for_each(|(index, ((out, keep), (x, residual)))| {
+                draw_keep_chunk(self.p, self.seed, index, keep);
+                for (((o, k), x), r) in out.iter_mut().zip(keep.iter()).zip(x).zip(residual) {
+                    *o = x * (*k as f32 * scale) + r;
+                }
+            });
+        *self.keep.lock().unwrap_or_else(|e| e.into_inner()) = keep;
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        _x: &Tensor,
+        _residual: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
+        let keep = std::mem::take(&mut *self.keep.lock().unwrap_or_else(|e| e.into_inner()));
+        let grad = grad.contiguous()?;
+        let dx = {
+            let (storage, layout) = grad.storage_and_layout();
+            let candle_core::Storage::Cpu(storage) = &*storage else {
+                candle_core::bail!("dropout add: backward on the CPU only");
+            };
+            let g = f32_slice(storage, layout, "dropout add bwd")?;
+            if keep.len() != g.len() {
+                candle_core::bail!("dropout add: backward without a saved forward");
+            }
+            let scale = self.keep_scale();
+            let mut dx = vec![0f32; g.len()];
+            dx.par_chunks_mut(DROPOUT_CHUNK)
+                .zip(
+                    g.par_chunks(DROPOUT_CHUNK)
+                        .zip(keep.par_chunks(DROPOUT_CHUNK)),
+                )
+                .for_each(|(dx, (g, keep))| {
+                    for ((d, g), k) in dx.iter_mut().zip(g).zip(keep) {
+                        *d = g * (*k as f32 * scale);
+                    }
+                });
+            dx
+        };
+        let dx = Tensor::from_vec(dx, grad.shape(), grad.device())?;
+        Ok((Some(dx), Some(grad)))
+    }
+}
+
+/// `dropout(xs) + residual` (HF semantics: zero with probability `p`, scale kept ones by
+/// `1 / (1 - p)`), the mask drawn from `seed`.
+pub(crate) fn dropout_add(
+    xs: &Tensor,
+    residual: &Tensor,
+    p: f32,
+    seed: u64,
+) -> candle_core::Result<Tensor> {
+    let op = DropoutAdd {
+        p,
+        seed,
+        keep: std::sync::Mutex::new(Vec::new()),
+    };
+    xs.contiguous()?.apply_op2(&residual.contiguous()?, op)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +656,54 @@ mod tests {
             gp.get(x.as_tensor()).unwrap(),
         );
         assert!(d < 1e-5, "{d}");
+    }
+
+    #[test]
+    fn bias_add_matches_composed() {
+        // More rows than one task takes, so the row sums come from several chunks.
+        let x = randn(&[3, 700, 33], 0.4);
+        let b = randn(&[33], 1.9);
+        let probe = randn(&[3, 700, 33], 2.6).as_tensor().detach();
+        let fused = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
+        let plain = x.as_tensor().broadcast_add(b.as_tensor()).unwrap();
+        assert!(max_diff(&fused, &plain) < 1e-6);
+        let gf = loss(&fused, &probe).backward().unwrap();
+        let gp = loss(&plain, &probe).backward().unwrap();
+        for v in [&x, &b] {
+            let d = max_diff(
+                gf.get(v.as_tensor()).unwrap(),
+                gp.get(v.as_tensor()).unwrap(),
+            );
+            assert!(d < 1e-3, "{d}");
+        }
+    }
+
+    #[test]
+    fn dropout_add_matches_composed_with_the_same_mask() {
+        let shape = [2, 40_000];
+        let (p, seed) = (0.1f32, 99);
+        let x = randn(&shape, 0.3);
+        let r = randn(&shape, 1.7);
+        let probe = randn(&shape, 2.1).as_tensor().detach();
+        let fused = dropout_add(x.as_tensor(), r.as_tensor(), p, seed).unwrap();
+        let mut keep = vec![0u8; 80_000];
+        for (index, chunk) in keep.chunks_mut(DROPOUT_CHUNK).enumerate() {
+            draw_keep_chunk(p, seed, index, chunk);
+        }
+        let dropped = keep.iter().filter(|k| **k == 0).count() as f64 / 80_000.0;
+        assert!((dropped - 0.1).abs() < 0.01, "dropped {dropped}");
+        let mask: Vec<f32> = keep.iter().map(|k| *k as f32 / (1.0 - p)).collect();
+        let mask = Tensor::from_vec(mask, &shape, &Device::Cpu).unwrap();
+        let plain = ((x.as_tensor() * &mask).unwrap() + r.as_tensor()).unwrap();
+        assert!(max_diff(&fused, &plain) < 1e-6);
+        let gf = loss(&fused, &probe).backward().unwrap();
+        let gp = loss(&plain, &probe).backward().unwrap();
+        for v in [&x, &r] {
+            let d = max_diff(
+                gf.get(v.as_tensor()).unwrap(),
+                gp.get(v.as_tensor()).unwrap(),
+            );
+            assert!(d < 1e-6, "{d}");
+        }
     }
 }

@@ -72,7 +72,12 @@ impl Linear {
             // Without a bias (ModernBERT) the matmul runs in the input's dtype.
             None => flat.matmul(&self.weight.to_dtype(xs.dtype())?.t()?)?,
             Some(bias) if xs.dtype() == self.weight.dtype() => {
-                flat.matmul(&self.weight.t()?)?.broadcast_add(bias)?
+                let product = flat.matmul(&self.weight.t()?)?;
+                if fused::usable(&product) {
+                    fused::bias_add(&product, bias)?
+                } else {
+                    product.broadcast_add(bias)?
+                }
             }
             Some(bias) => {
                 // The bias is added in f32: its gradient is a sum over every row, and candle
