@@ -32,6 +32,6 @@ for shape in "$@"; do
     --batch "$batch" --seq "$seq" --steps "$steps" --warmup "$warmup" >"$scratch/wick.json" 2>/dev/null
   t=$(field "$scratch/torch.json" 'd["samples_per_s"]')
   w=$(field "$scratch/wick.json" 'd["samples_per_s"]')
-  phases=$(field "$scratch/wick.json" '" / ".join(f"{d[\"phase_ms\"][k]:.0f}" for k in ("forward", "backward", "clip", "optimizer"))')
+  phases=$(field "$scratch/wick.json" '" / ".join("%.0f" % d["phase_ms"][k] for k in ("forward", "backward", "clip", "optimizer"))')
   python3 -c "print(f'| $batch | $seq | {$t:.2f} | {$w:.2f} | **{$w/$t:.2f}** | $phases | $(rss "$scratch/torch.time") / $(rss "$scratch/wick.time") |')"
 done
