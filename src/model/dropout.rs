@@ -12,6 +12,22 @@ use super::error::Result;
 use super::fused;
 use super::fused_attention::DropoutDraw;
 
+/// Fills `keep` with a dropout mask (1 = kept, 0 = dropped with probability `p`) from stream
+/// `stream` of `seed`: fused kernels draw each chunk or block from its own stream, so their
+/// masks do not depend on how the work is spread over threads.
+pub(crate) fn draw_keep_mask(p: f32, seed: u64, stream: u64, keep: &mut [u8]) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    for kept in keep {
+        *kept = (rng.random::<f32>() >= p) as u8;
+    }
+}
+
+/// What kept elements are multiplied by: `1 / (1 - p)`, or 0 when everything is dropped.
+pub(crate) fn keep_scale(p: f32) -> f32 {
+    if p >= 1.0 { 0.0 } else { 1.0 / (1.0 - p) }
+}
+
 /// Either off (evaluation) or on with a deterministic mask stream.
 #[derive(Debug, Clone)]
 pub struct Dropout {

@@ -7,6 +7,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
+use super::dropout::{draw_keep_mask, keep_scale};
 use super::fast_math;
 
 type CResult<T> = candle_core::Result<T>;
@@ -16,7 +17,7 @@ fn rows_per_task(row_len: usize) -> usize {
     (16384 / row_len.max(1)).max(1)
 }
 
-fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<&'a [f32]> {
+pub(super) fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> CResult<&'a [f32]> {
     let data = match s {
         CpuStorage::F32(d) => d,
         _ => candle_core::bail!("{what}: fused kernels take f32"),
@@ -440,26 +441,6 @@ struct DropoutAdd {
     keep: std::sync::Mutex<Vec<u8>>,
 }
 
-impl DropoutAdd {
-    fn keep_scale(&self) -> f32 {
-        if self.p >= 1.0 {
-            0.0
-        } else {
-            1.0 / (1.0 - self.p)
-        }
-    }
-}
-
-/// The mask of chunk `index` (1 = kept): stream `index` of `seed`.
-fn draw_keep_chunk(p: f32, seed: u64, index: usize, keep: &mut [u8]) {
-    use rand::{Rng, SeedableRng};
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(index as u64);
-    for k in keep {
-        *k = (rng.random::<f32>() >= p) as u8;
-    }
-}
-
 impl CustomOp2 for DropoutAdd {
     fn name(&self) -> &'static str {
         "wick-dropout-add"
@@ -479,7 +460,7 @@ impl CustomOp2 for DropoutAdd {
         }
         let mut out = vec![0f32; x.len()];
         let mut keep = vec![0u8; x.len()];
-        let scale = self.keep_scale();
+        let scale = keep_scale(self.p);
         out.par_chunks_mut(DROPOUT_CHUNK)
             .zip(keep.par_chunks_mut(DROPOUT_CHUNK))
             .zip(
@@ -488,7 +469,7 @@ impl CustomOp2 for DropoutAdd {
             )
             .enumerate()
             .for_each(|(index, ((out, keep), (x, residual)))| {
-                draw_keep_chunk(self.p, self.seed, index, keep);
+                draw_keep_mask(self.p, self.seed, index as u64, keep);
                 for (((o, k), x), r) in out.iter_mut().zip(keep.iter()).zip(x).zip(residual) {
                     *o = x * (*k as f32 * scale) + r;
                 }
@@ -515,7 +496,7 @@ impl CustomOp2 for DropoutAdd {
             if keep.len() != g.len() {
                 candle_core::bail!("dropout add: backward without a saved forward");
             }
-            let scale = self.keep_scale();
+            let scale = keep_scale(self.p);
             let mut dx = vec![0f32; g.len()];
             dx.par_chunks_mut(DROPOUT_CHUNK)
                 .zip(
@@ -688,7 +669,7 @@ mod tests {
         let fused = dropout_add(x.as_tensor(), r.as_tensor(), p, seed).unwrap();
         let mut keep = vec![0u8; 80_000];
         for (index, chunk) in keep.chunks_mut(DROPOUT_CHUNK).enumerate() {
-            draw_keep_chunk(p, seed, index, chunk);
+            draw_keep_mask(p, seed, index as u64, chunk);
         }
         let dropped = keep.iter().filter(|k| **k == 0).count() as f64 / 80_000.0;
         assert!((dropped - 0.1).abs() < 0.01, "dropped {dropped}");

@@ -14,11 +14,11 @@ use std::sync::Mutex;
 
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor};
 use gemm::Parallelism;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use super::dropout::{draw_keep_mask, keep_scale};
 use super::fast_math;
+use super::fused::f32_slice;
 
 type CResult<T> = candle_core::Result<T>;
 
@@ -162,11 +162,7 @@ impl Plan {
 
     /// The factor kept probabilities are multiplied by.
     fn keep_scale(&self) -> f32 {
-        match self.spec.dropout {
-            Some(d) if d.p >= 1.0 => 0.0,
-            Some(d) => 1.0 / (1.0 - d.p),
-            None => 1.0,
-        }
+        self.spec.dropout.map_or(1.0, |d| keep_scale(d.p))
     }
 }
 
@@ -268,26 +264,6 @@ unsafe fn matmul(m: usize, n: usize, k: usize, dst: View, lhs: View, rhs: View, 
     }
 }
 
-fn f32_data<'a>(s: &'a CpuStorage, l: &Layout) -> CResult<&'a [f32]> {
-    let CpuStorage::F32(data) = s else {
-        candle_core::bail!("fused attention takes f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("fused attention takes contiguous tensors"),
-    }
-}
-
-/// Block `index`'s dropout mask (1 = kept), row by row: its own stream of the draw's seed,
-/// so the masks do not depend on how the blocks are spread over threads.
-fn draw_keep_mask(draw: DropoutDraw, index: usize, keep: &mut [u8]) {
-    let mut rng = ChaCha8Rng::seed_from_u64(draw.seed);
-    rng.set_stream(index as u64);
-    for kept in keep {
-        *kept = (rng.random::<f32>() >= draw.p) as u8;
-    }
-}
-
 /// In place: `row = softmax(row + bias)` (the scores are already scaled).
 fn softmax_row(row: &mut [f32], bias: Option<&[f32]>) {
     if let Some(bias) = bias {
@@ -354,7 +330,7 @@ impl FusedAttention {
                 let keep = unsafe {
                     std::slice::from_raw_parts_mut((keep_ptr as *mut u8).add(block.offset), lq * lk)
                 };
-                draw_keep_mask(dropout, block.index, keep);
+                draw_keep_mask(dropout.p, dropout.seed, block.index as u64, keep);
                 dropped = probs
                     .iter()
                     .zip(keep.iter())
@@ -510,7 +486,11 @@ impl CustomOp3 for FusedAttention {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> CResult<(CpuStorage, Shape)> {
-        let (q, k, v) = (f32_data(s1, l1)?, f32_data(s2, l2)?, f32_data(s3, l3)?);
+        let (q, k, v) = (
+            f32_slice(s1, l1, "attention")?,
+            f32_slice(s2, l2, "attention")?,
+            f32_slice(s3, l3, "attention")?,
+        );
         let (out, saved) = self.forward(q, k, v);
         if self.saves {
             *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
@@ -547,10 +527,10 @@ impl CustomOp3 for FusedAttention {
             };
             self.backward(
                 &saved,
-                f32_data(qs, ql)?,
-                f32_data(ks, kl)?,
-                f32_data(vs, vl)?,
-                f32_data(gs, gl)?,
+                f32_slice(qs, ql, "attention bwd")?,
+                f32_slice(ks, kl, "attention bwd")?,
+                f32_slice(vs, vl, "attention bwd")?,
+                f32_slice(gs, gl, "attention bwd")?,
                 want_dk,
             )
         };
@@ -571,6 +551,8 @@ impl CustomOp3 for FusedAttention {
 mod tests {
     use super::*;
     use candle_core::{D, Device, Var};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
 
     /// Deterministic pseudo-random values in [-2, 2).
     fn values(n: usize, seed: u64) -> Vec<f32> {
@@ -616,7 +598,7 @@ mod tests {
                 let mut probs = e.broadcast_div(&e.sum_keepdim(D::Minus1).unwrap()).unwrap();
                 if let Some(draw) = spec.dropout {
                     let mut keep = vec![0u8; lq * lk];
-                    draw_keep_mask(draw, s * spec.heads + h, &mut keep);
+                    draw_keep_mask(draw.p, draw.seed, (s * spec.heads + h) as u64, &mut keep);
                     let mask: Vec<f32> = keep.iter().map(|k| *k as f32).collect();
                     let mask = Tensor::from_vec(mask, (lq, lk), &Device::Cpu).unwrap();
                     probs = ((probs * mask).unwrap() * keep_scale).unwrap();
@@ -779,7 +761,7 @@ mod tests {
         };
         check(rows, rows, spec, 60);
         let mut keep = vec![0u8; 4000];
-        draw_keep_mask(DropoutDraw { p: 0.3, seed: 7 }, 1, &mut keep);
+        draw_keep_mask(0.3, 7, 1, &mut keep);
         let dropped = keep.iter().filter(|k| **k == 0).count() as f64 / 4000.0;
         assert!((dropped - 0.3).abs() < 0.03, "dropped {dropped}");
     }
