@@ -444,19 +444,19 @@ impl DebertaEncoder {
                 relative.as_ref(),
                 dropout,
             )?;
-            let attended =
-                dropout.apply(&layer.attention_out.forward(&context)?, self.hidden_dropout)?;
-            let xs1 = layer
-                .attention_norm
-                .forward(&(attended.to_dtype(DType::F32)? + &xs)?)?;
+            let attended = dropout.apply_add(
+                &layer.attention_out.forward(&context)?,
+                &xs,
+                self.hidden_dropout,
+            )?;
+            let xs1 = layer.attention_norm.forward(&attended)?;
             let inner = activation(
                 &layer.intermediate.forward(&xs1.to_dtype(compute)?)?,
                 self.act,
             )?;
-            let out = dropout.apply(&layer.output.forward(&inner)?, self.hidden_dropout)?;
-            xs = layer
-                .output_norm
-                .forward(&(out.to_dtype(DType::F32)? + xs1)?)?;
+            let out =
+                dropout.apply_add(&layer.output.forward(&inner)?, &xs1, self.hidden_dropout)?;
+            xs = layer.output_norm.forward(&out)?;
         }
         Ok(xs)
     }
