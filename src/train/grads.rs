@@ -1,4 +1,7 @@
-//! Gradients aligned with `Classifier::params()`: accumulation and torch-style clipping.
+//! Gradients aligned with `Classifier::params()`: accumulation and torch-style clipping. The
+//! clip coefficient is kept as a pending factor that the optimizer applies as it reads each
+//! gradient (the same f32 product torch's in-place `mul_` makes), which saves a pass that
+//! would rewrite every gradient.
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Tensor, Var};
@@ -9,6 +12,8 @@ use super::optim_error::OptimError;
 #[derive(Debug, Clone)]
 pub struct Gradients {
     grads: Vec<Tensor>,
+    /// What every gradient is still to be multiplied by: 1, or the clip coefficient.
+    pending_scale: f32,
 }
 
 impl Gradients {
@@ -25,11 +30,31 @@ impl Gradients {
                     .ok_or_else(|| OptimError::MissingGradient(name.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { grads })
+        Ok(Self {
+            grads,
+            pending_scale: 1.0,
+        })
     }
 
+    /// The gradients before the pending scale (see [`Gradients::pending_scale`]).
     pub fn as_slice(&self) -> &[Tensor] {
         &self.grads
+    }
+
+    /// The factor the optimizer multiplies each gradient by as it reads it: 1, or the clip
+    /// coefficient once [`Gradients::clip`] clipped.
+    pub fn pending_scale(&self) -> f32 {
+        self.pending_scale
+    }
+
+    /// Applies the pending scale to the tensors themselves.
+    fn settle(&mut self) -> Result<(), OptimError> {
+        if self.pending_scale != 1.0 {
+            let factor = self.pending_scale as f64;
+            self.pending_scale = 1.0;
+            self.scale(factor)?;
+        }
+        Ok(())
     }
 
     pub fn len(&self) -> usize {
@@ -42,6 +67,9 @@ impl Gradients {
 
     /// Adds `other` element-wise (gradient accumulation over micro-batches).
     pub fn accumulate(&mut self, other: &Gradients) -> Result<(), OptimError> {
+        let mut other = other.clone();
+        other.settle()?;
+        self.settle()?;
         if self.grads.len() != other.grads.len() {
             return Err(OptimError::Mismatch(format!(
                 "{} gradients vs {}",
@@ -70,7 +98,7 @@ impl Gradients {
         Ok(())
     }
 
-    /// L2 norm over all gradients together.
+    /// L2 norm over all gradients together (with the pending scale).
     pub fn global_norm(&self) -> Result<f64, OptimError> {
         let mut sum = 0.0f64;
         // Off the CPU the per-tensor sums stay on the device and are read back once.
@@ -93,7 +121,7 @@ impl Gradients {
         if let Some(acc) = device_sum {
             sum += acc.to_scalar::<f32>()? as f64;
         }
-        Ok(sum.sqrt())
+        Ok(sum.sqrt() * self.pending_scale as f64)
     }
 
     /// torch `clip_grad_norm_`: scale by `max_norm / (norm + 1e-6)` when that is below 1.
@@ -106,7 +134,8 @@ impl Gradients {
         }
         let coef = max_norm / (norm + 1e-6);
         if coef < 1.0 {
-            self.scale(coef)?;
+            // torch multiplies in f32 by the coefficient rounded to f32; so does the optimizer.
+            self.pending_scale *= coef as f32;
         }
         Ok(norm)
     }
@@ -164,6 +193,13 @@ mod tests {
         let pre = g.clip(1.0).unwrap();
         assert_eq!(pre, norm);
         assert!((g.global_norm().unwrap() - 1.0).abs() < 1e-5);
+        assert!((g.pending_scale() as f64 - 1.0 / norm).abs() < 1e-6);
+        // Accumulating settles the pending scale into the tensors.
+        let mut settled = g.clone();
+        settled.accumulate(&grads_of(&p, 1.0)).unwrap(); // + [2, 4], [1]
+        assert_eq!(settled.pending_scale(), 1.0);
+        let a = settled.as_slice()[0].to_vec1::<f32>().unwrap();
+        assert!((a[0] as f64 - (6.0 / norm + 2.0)).abs() < 1e-6, "{a:?}");
         // Already below the limit: untouched.
         let before = g.as_slice()[0].to_vec1::<f32>().unwrap();
         g.clip(10.0).unwrap();

@@ -114,7 +114,10 @@ impl Slot {
                 self.name
             )));
         };
-        let g = grad.to_dtype(DType::F32)?;
+        let mut g = grad.to_dtype(DType::F32)?;
+        if s.grad_scale != 1.0 {
+            g = g.affine(s.grad_scale as f64, 0.0)?;
+        }
         let mut p = self.var.as_tensor().detach();
         if decay {
             p = p.affine(s.decay_factor as f64, 0.0)?;
@@ -156,6 +159,8 @@ const STEP_KEY: &str = "step";
 /// Scalars of one step, rounded to f32 where torch's f32 kernels round them.
 #[derive(Clone, Copy)]
 struct StepScalars {
+    /// The gradients' pending clip coefficient (`Gradients::pending_scale`).
+    grad_scale: f32,
     decay_factor: f32,
     one_minus_beta1: f32,
     beta2: f32,
@@ -170,6 +175,8 @@ struct StepScalars {
 /// `p += -lr/bc1 * m / (sqrt(v)/sqrt(bc2) + eps)`.
 #[inline]
 fn update(p: &mut f32, m: &mut f32, v: &mut f32, g: f32, s: StepScalars, decay: bool) {
+    // clip_grad_norm_'s `g.mul_(clip_coef)`, folded in (a product by 1 changes nothing).
+    let g = g * s.grad_scale;
     if decay {
         *p *= s.decay_factor;
     }
@@ -281,6 +288,7 @@ impl AdamW {
         let bias_correction1 = 1.0 - c.beta1.powf(step as f64);
         let bias_correction2 = 1.0 - c.beta2.powf(step as f64);
         let scalars = StepScalars {
+            grad_scale: grads.pending_scale(),
             decay_factor: (1.0 - lr * c.weight_decay) as f32,
             one_minus_beta1: (1.0 - c.beta1) as f32,
             beta2: c.beta2 as f32,
