@@ -383,7 +383,7 @@ impl CustomOp2 for BiasAdd {
         _res: &Tensor,
         grad: &Tensor,
     ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
-        let db = grad.contiguous()?.apply_op1_no_bwd(&ColumnSums)?;
+        let db = column_sums(grad)?;
         Ok((Some(grad.clone()), Some(db.reshape(bias.shape())?)))
     }
 }
@@ -420,6 +420,11 @@ impl CustomOp1 for ColumnSums {
         }
         Ok((CpuStorage::F32(sums), Shape::from(n)))
     }
+}
+
+/// The sums over every row of `g` `[.., n]`: `[n]` (a bias's gradient), not differentiated.
+pub(super) fn column_sums(g: &Tensor) -> candle_core::Result<Tensor> {
+    g.contiguous()?.apply_op1_no_bwd(&ColumnSums)
 }
 
 /// `xs + bias` with `bias` `[n]` broadcast over `xs`'s rows `[.., n]`.

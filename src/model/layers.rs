@@ -8,6 +8,7 @@ use candle_core::{D, DType, Tensor};
 use super::config::Activation;
 use super::error::{ModelError, Result};
 use super::fused;
+use super::fused_linear;
 use super::lora::{self, LoraAdapter};
 use super::packing::Packing;
 use super::params::ParamTable;
@@ -43,6 +44,11 @@ impl Linear {
     /// Computes in `xs`'s dtype: under bf16 the f32 master weight is cast per call, and the
     /// cast's backward hands an f32 gradient to the master.
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
+        if let (Some(bias), None) = (&self.bias, &self.adapter)
+            && fused_linear::usable(xs, &self.weight, bias)
+        {
+            return Ok(fused_linear::linear(xs, &self.weight, bias)?);
+        }
         let dims = xs.dims().to_vec();
         let Some((last, lead)) = dims.split_last() else {
             return Err(ModelError::Input(

@@ -14,6 +14,7 @@ mod error;
 mod fast_math;
 mod fused;
 mod fused_attention;
+mod fused_linear;
 mod layers;
 mod lora;
 mod loss;
