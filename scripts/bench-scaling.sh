@@ -5,7 +5,9 @@
 # markdown row per shape: samples/s of each, the ratio, Wick's phase medians and both peak
 # RSS figures (whole process, /usr/bin/time).
 #
-# Needs a venv with torch (the one scripts/bench-vs-torch.sh makes) and /usr/bin/time.
+# Needs a venv with torch (the one scripts/bench-vs-torch.sh makes) and /usr/bin/time. torch
+# is pinned to 2 threads and Wick uses its default pool (the physical cores): on a machine
+# with more than 2 cores, set RAYON_NUM_THREADS=2 for Wick or raise torch's --threads.
 # Usage: scripts/bench-scaling.sh SIZE STEPS WARMUP SHAPE...   (SHAPE = BATCHxSEQ)
 #   scripts/bench-scaling.sh minilm 8 2 8x64 8x128 16x128 32x128 8x256 16x256 32x256
 #   scripts/bench-scaling.sh base 4 1 8x128 16x128 32x128 8x256 16x256

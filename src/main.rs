@@ -14,27 +14,23 @@ const CANDLE_DEFAULTS: [(&str, &str); 2] = [
     ("CANDLE_BARRIER_POOL_SPIN_LIMIT", "256"),
 ];
 
-/// mimalloc's option numbers (`mi_option_e` in mimalloc.h, v3).
-const MI_OPTION_ALLOW_LARGE_OS_PAGES: libmimalloc_sys::mi_option_t = 6;
+/// mimalloc's `mi_option_purge_delay` (`mi_option_e` in mimalloc.h; libmimalloc-sys 0.1.49
+/// does not name it).
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
-/// A training step frees and re-allocates the same large buffers: never purge freed memory
-/// (by default it is handed back after 10 ms, so every step page-faulted its activations
-/// afresh), and back it with transparent huge pages. mimalloc reads its environment before
-/// `main`, so setting `MIMALLOC_*` here would do nothing; a value the user exported wins.
+/// A training step frees and re-allocates the same large buffers. mimalloc hands freed memory
+/// back to the OS after 1 s by default, and steps page-faulted their buffers afresh (the
+/// recipe ran 13-19% slower than with them kept: BENCHMARKS.md item 9); 10 s keeps them
+/// through training while the desktop app still returns a finished run's memory soon after. mimalloc reads its
+/// environment before `main`, so setting the variable here would do nothing; a value the user
+/// exported (under this name or the older `MIMALLOC_RESET_DELAY`) wins.
 fn tune_allocator() {
-    for (option, env, value) in [
-        (MI_OPTION_PURGE_DELAY, "MIMALLOC_PURGE_DELAY", -1),
-        (
-            MI_OPTION_ALLOW_LARGE_OS_PAGES,
-            "MIMALLOC_ALLOW_LARGE_OS_PAGES",
-            1,
-        ),
-    ] {
-        if std::env::var_os(env).is_none() {
-            // SAFETY: mimalloc's options are plain atomics, settable at any time.
-            unsafe { libmimalloc_sys::mi_option_set(option, value) };
-        }
+    if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_none())
+    {
+        // SAFETY: mimalloc's options are plain atomics, settable at any time.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 10_000) };
     }
 }
 

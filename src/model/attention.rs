@@ -42,9 +42,9 @@ impl SelfAttention {
     /// `xs` `[batch, seq, hidden]` (or packed `[1, n_real, hidden]` with its `packing`),
     /// `mask` additive `[batch, 1, 1, seq]`; returns the context before the output
     /// projection for the query `rows`, in `xs`'s layout (`[batch, 1, hidden]` for
-    /// `Rows::FirstOnly`). Keys and values always come from every token. On the CPU one
-    /// fused op computes it all (`fused`); elsewhere packed rows are unpacked (zero at
-    /// padding, which the mask hides) for the scores and the context.
+    /// `Rows::FirstOnly`). Keys and values always come from every token. On the CPU in f32
+    /// one fused op computes it all (`fused`; not under `WICK_NO_FUSED`); elsewhere packed rows
+    /// are unpacked (zero at padding, which the mask hides) for the scores and the context.
     pub fn forward(
         &self,
         xs: &Tensor,

@@ -1,5 +1,6 @@
 //! Fused CPU kernels with hand-written backward passes: LayerNorm, softmax over the last
-//! dimension, and erf-GELU. Each replaces a chain of composed candle ops (one full-size tensor
+//! dimension, erf-GELU, and dropout followed by a residual add (plus the sum over rows that
+//! a bias's gradient is). Each replaces a chain of composed candle ops (one full-size tensor
 //! per op, forward and backward) with one pass over memory. Only used for contiguous f32 CPU
 //! tensors; callers fall back to the composed versions elsewhere. Tests compare values and
 //! gradients with the composed versions.
@@ -340,65 +341,19 @@ pub(crate) fn layer_norm(
 }
 
 // ---------------------------------------------------------------------------------------------
-// Bias add: `x + b` over the last dimension, whose backward sums the rows for `db`.
-
-struct BiasAdd;
-
-impl CustomOp2 for BiasAdd {
-    fn name(&self) -> &'static str {
-        "wick-bias-add"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> CResult<(CpuStorage, Shape)> {
-        let x = f32_slice(s1, l1, "bias add")?;
-        let b = f32_slice(s2, l2, "bias add")?;
-        let n = b.len();
-        if n == 0 || *l1.dims().last().unwrap_or(&0) != n {
-            candle_core::bail!("bias add: bias of {n} for {:?}", l1.dims());
-        }
-        let mut out = vec![0f32; x.len()];
-        let chunk = n * rows_per_task(n);
-        out.par_chunks_mut(chunk)
-            .zip(x.par_chunks(chunk))
-            .for_each(|(out, x)| {
-                for (o, x) in out.chunks_mut(n).zip(x.chunks(n)) {
-                    for ((o, x), b) in o.iter_mut().zip(x).zip(b) {
-                        *o = x + b;
-                    }
-                }
-            });
-        Ok((CpuStorage::F32(out), l1.shape().clone()))
-    }
-
-    fn bwd(
-        &self,
-        _x: &Tensor,
-        bias: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> CResult<(Option<Tensor>, Option<Tensor>)> {
-        let db = column_sums(grad)?;
-        Ok((Some(grad.clone()), Some(db.reshape(bias.shape())?)))
-    }
-}
+// The sum over rows (a bias's gradient).
 
 /// Sums over every row, `[.., n]` → `[n]`: each fixed chunk of rows in parallel, then the
 /// chunks' sums in order, so the result does not depend on the threads (resume replays it).
-struct ColumnSums;
+struct SumOverRows;
 
-impl CustomOp1 for ColumnSums {
+impl CustomOp1 for SumOverRows {
     fn name(&self) -> &'static str {
-        "wick-column-sums"
+        "wick-sum-over-rows"
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> CResult<(CpuStorage, Shape)> {
-        let g = f32_slice(s, l, "column sums")?;
+        let g = f32_slice(s, l, "sum over rows")?;
         let n = *l.dims().last().unwrap_or(&1);
         let partials: Vec<Vec<f32>> = g
             .par_chunks(n * rows_per_task(n))
@@ -422,14 +377,9 @@ impl CustomOp1 for ColumnSums {
     }
 }
 
-/// The sums over every row of `g` `[.., n]`: `[n]` (a bias's gradient), not differentiated.
-pub(super) fn column_sums(g: &Tensor) -> candle_core::Result<Tensor> {
-    g.contiguous()?.apply_op1_no_bwd(&ColumnSums)
-}
-
-/// `xs + bias` with `bias` `[n]` broadcast over `xs`'s rows `[.., n]`.
-pub(crate) fn bias_add(xs: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
-    xs.contiguous()?.apply_op2(&bias.contiguous()?, BiasAdd)
+/// The sum over the rows of `g` `[.., n]`: `[n]` (a bias's gradient), not differentiated.
+pub(super) fn sum_over_rows(g: &Tensor) -> candle_core::Result<Tensor> {
+    g.contiguous()?.apply_op1_no_bwd(&SumOverRows)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -645,23 +595,12 @@ mod tests {
     }
 
     #[test]
-    fn bias_add_matches_composed() {
-        // More rows than one task takes, so the row sums come from several chunks.
-        let x = randn(&[3, 700, 33], 0.4);
-        let b = randn(&[33], 1.9);
-        let probe = randn(&[3, 700, 33], 2.6).as_tensor().detach();
-        let fused = bias_add(x.as_tensor(), b.as_tensor()).unwrap();
-        let plain = x.as_tensor().broadcast_add(b.as_tensor()).unwrap();
-        assert!(max_diff(&fused, &plain) < 1e-6);
-        let gf = loss(&fused, &probe).backward().unwrap();
-        let gp = loss(&plain, &probe).backward().unwrap();
-        for v in [&x, &b] {
-            let d = max_diff(
-                gf.get(v.as_tensor()).unwrap(),
-                gp.get(v.as_tensor()).unwrap(),
-            );
-            assert!(d < 1e-3, "{d}");
-        }
+    fn sum_over_rows_matches_candles_sum() {
+        // More rows than one task takes, so the sum comes from several chunks.
+        let g = randn(&[3, 700, 33], 0.4).as_tensor().detach();
+        let fused = sum_over_rows(&g).unwrap();
+        let plain = g.sum((0, 1)).unwrap();
+        assert!(max_diff(&fused, &plain) < 1e-3);
     }
 
     #[test]

@@ -140,6 +140,20 @@ impl Plan {
         })
     }
 
+    /// The unsafe kernels read `rows x width` elements from each input: check the buffers
+    /// hold exactly that.
+    fn check_lengths(&self, q: &[f32], k: &[f32], v: &[f32], grad: Option<&[f32]>) -> CResult<()> {
+        let (queries, keys) = (self.query_rows * self.width, self.key_rows * self.width);
+        if q.len() != queries
+            || k.len() != keys
+            || v.len() != keys
+            || grad.is_some_and(|g| g.len() != queries)
+        {
+            candle_core::bail!("fused attention: buffers do not match the plan");
+        }
+        Ok(())
+    }
+
     fn blocks(&self) -> usize {
         self.block_offsets.len() - 1
     }
@@ -175,6 +189,15 @@ struct Block {
     offset: usize,
 }
 
+/// Which inputs backward computes a gradient for (those that are trained, or lead to a
+/// trained parameter).
+#[derive(Clone, Copy)]
+struct Wanted {
+    q: bool,
+    k: bool,
+    v: bool,
+}
+
 /// What forward leaves for backward.
 struct Saved {
     probs: Vec<f32>,
@@ -189,16 +212,28 @@ struct FusedAttention {
 }
 
 /// A pointer shared by the parallel blocks, each of which writes only its own rows/columns.
-#[derive(Clone, Copy)]
-struct SharedMut(*mut f32);
-// SAFETY: blocks write disjoint regions (checked by `Plan::new`).
-unsafe impl Send for SharedMut {}
-// SAFETY: as for Send: the blocks write disjoint regions.
-unsafe impl Sync for SharedMut {}
+struct SharedMut<T>(*mut T);
 
-impl SharedMut {
+impl<T> Clone for SharedMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for SharedMut<T> {}
+
+// SAFETY: blocks write disjoint regions (checked by `Plan::new`).
+unsafe impl<T> Send for SharedMut<T> {}
+// SAFETY: as for Send: the blocks write disjoint regions.
+unsafe impl<T> Sync for SharedMut<T> {}
+
+impl<T> SharedMut<T> {
+    fn new(data: &mut [T]) -> Self {
+        Self(data.as_mut_ptr())
+    }
+
     /// Through a method, so that closures capture the whole (Sync) wrapper, not its field.
-    fn get(self) -> *mut f32 {
+    fn get(self) -> *mut T {
         self.0
     }
 }
@@ -294,8 +329,8 @@ impl FusedAttention {
             Some(_) => vec![0u8; probs.len()],
             None => Vec::new(),
         };
-        let (out_ptr, probs_ptr) = (SharedMut(out.as_mut_ptr()), SharedMut(probs.as_mut_ptr()));
-        let keep_ptr = keep.as_mut_ptr() as usize;
+        let (out_ptr, probs_ptr) = (SharedMut::new(&mut out), SharedMut::new(&mut probs));
+        let keep_ptr = SharedMut::new(&mut keep);
         let (scale, keep_scale) = (plan.scale(), plan.keep_scale());
         (0..plan.blocks()).into_par_iter().for_each(|index| {
             let block = plan.block(index);
@@ -328,7 +363,7 @@ impl FusedAttention {
             if let Some(dropout) = plan.spec.dropout {
                 // SAFETY: the block's own mask bytes (`block_offsets` do not overlap).
                 let keep = unsafe {
-                    std::slice::from_raw_parts_mut((keep_ptr as *mut u8).add(block.offset), lq * lk)
+                    std::slice::from_raw_parts_mut(keep_ptr.get().add(block.offset), lq * lk)
                 };
                 draw_keep_mask(dropout.p, dropout.seed, block.index as u64, keep);
                 dropped = probs
@@ -358,27 +393,26 @@ impl FusedAttention {
         (out, Saved { probs, keep })
     }
 
-    /// Gradients of `q`, `k` and `v` (`dk` only when `want_dk`: LoRA on queries and values
-    /// leaves the key projection frozen).
+    /// Gradients of `q`, `k` and `v`, each only where `want` asks for it (empty otherwise:
+    /// e.g. LoRA on queries and values leaves the key projection frozen).
     fn backward(
         &self,
         saved: &Saved,
-        q: &[f32],
-        k: &[f32],
-        v: &[f32],
+        (q, k, v): (&[f32], &[f32], &[f32]),
         grad: &[f32],
-        want_dk: bool,
+        want: Wanted,
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let plan = &self.plan;
         let width = plan.width;
         let d = plan.spec.head_dim;
-        let mut dq = vec![0f32; plan.query_rows * width];
-        let mut dk = vec![0f32; if want_dk { plan.key_rows * width } else { 0 }];
-        let mut dv = vec![0f32; plan.key_rows * width];
+        let buffer = |wanted: bool, rows: usize| vec![0f32; if wanted { rows * width } else { 0 }];
+        let mut dq = buffer(want.q, plan.query_rows);
+        let mut dk = buffer(want.k, plan.key_rows);
+        let mut dv = buffer(want.v, plan.key_rows);
         let (dq_ptr, dk_ptr, dv_ptr) = (
-            SharedMut(dq.as_mut_ptr()),
-            SharedMut(dk.as_mut_ptr()),
-            SharedMut(dv.as_mut_ptr()),
+            SharedMut::new(&mut dq),
+            SharedMut::new(&mut dk),
+            SharedMut::new(&mut dv),
         );
         let (scale, keep_scale) = (plan.scale(), plan.keep_scale());
         (0..plan.blocks()).into_par_iter().for_each(|index| {
@@ -424,17 +458,19 @@ impl FusedAttention {
                 }
                 None => probs,
             };
-            // SAFETY: dv's key rows and head columns are this block's own.
-            unsafe {
-                matmul(
-                    lk,
-                    d,
-                    lq,
-                    View::rows(dv_ptr.get().add(kv_at), width),
-                    View::rows(weights.as_ptr(), lk).t(),
-                    grad_out,
-                    1.0,
-                );
+            if want.v {
+                // SAFETY: dv's key rows and head columns are this block's own.
+                unsafe {
+                    matmul(
+                        lk,
+                        d,
+                        lq,
+                        View::rows(dv_ptr.get().add(kv_at), width),
+                        View::rows(weights.as_ptr(), lk).t(),
+                        grad_out,
+                        1.0,
+                    );
+                }
             }
             // Softmax backward, in place: d(scores) = p * (dp - Σ dp·p).
             for (g, p) in d_probs.chunks_mut(lk).zip(probs.chunks(lk)) {
@@ -446,16 +482,18 @@ impl FusedAttention {
             let d_scores = View::rows(d_probs.as_ptr(), lk);
             // SAFETY: dq's and dk's rows and head columns are this block's own.
             unsafe {
-                matmul(
-                    lq,
-                    d,
-                    lk,
-                    View::rows(dq_ptr.get().add(q_at), width),
-                    d_scores,
-                    View::rows(k[kv_at..].as_ptr(), width),
-                    scale,
-                );
-                if want_dk {
+                if want.q {
+                    matmul(
+                        lq,
+                        d,
+                        lk,
+                        View::rows(dq_ptr.get().add(q_at), width),
+                        d_scores,
+                        View::rows(k[kv_at..].as_ptr(), width),
+                        scale,
+                    );
+                }
+                if want.k {
                     matmul(
                         lk,
                         d,
@@ -491,6 +529,7 @@ impl CustomOp3 for FusedAttention {
             f32_slice(s2, l2, "attention")?,
             f32_slice(s3, l3, "attention")?,
         );
+        self.plan.check_lengths(q, k, v, None)?;
         let (out, saved) = self.forward(q, k, v);
         if self.saves {
             *self.saved.lock().unwrap_or_else(|e| e.into_inner()) = Some(saved);
@@ -509,12 +548,17 @@ impl CustomOp3 for FusedAttention {
         _res: &Tensor,
         grad: &Tensor,
     ) -> CResult<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        // Backward runs once per forward: hand the saved probabilities over and free them.
+        // One backward per forward (as every caller does): hand the saved probabilities over
+        // and free them; a second backward through the same graph is refused.
         let Some(saved) = self.saved.lock().unwrap_or_else(|e| e.into_inner()).take() else {
             candle_core::bail!("fused attention: backward without a saved forward");
         };
         let grad = grad.contiguous()?;
-        let want_dk = k.track_op();
+        let want = Wanted {
+            q: q.track_op(),
+            k: k.track_op(),
+            v: v.track_op(),
+        };
         let (dq, dk, dv) = {
             let (qs, ql) = q.storage_and_layout();
             let (ks, kl) = k.storage_and_layout();
@@ -525,24 +569,27 @@ impl CustomOp3 for FusedAttention {
             else {
                 candle_core::bail!("fused attention: backward on the CPU only");
             };
-            self.backward(
-                &saved,
+            let inputs = (
                 f32_slice(qs, ql, "attention bwd")?,
                 f32_slice(ks, kl, "attention bwd")?,
                 f32_slice(vs, vl, "attention bwd")?,
-                f32_slice(gs, gl, "attention bwd")?,
-                want_dk,
-            )
+            );
+            let grad = f32_slice(gs, gl, "attention bwd")?;
+            self.plan
+                .check_lengths(inputs.0, inputs.1, inputs.2, Some(grad))?;
+            self.backward(&saved, inputs, grad, want)
         };
         let device = q.device();
         let (q_rows, k_rows, width) = (self.plan.query_rows, self.plan.key_rows, self.plan.width);
-        let dk = want_dk
-            .then(|| Tensor::from_vec(dk, (k_rows, width), device))
-            .transpose()?;
+        let tensor = |wanted: bool, data: Vec<f32>, rows: usize| {
+            wanted
+                .then(|| Tensor::from_vec(data, (rows, width), device))
+                .transpose()
+        };
         Ok((
-            Some(Tensor::from_vec(dq, (q_rows, width), device)?),
-            dk,
-            Some(Tensor::from_vec(dv, (k_rows, width), device)?),
+            tensor(want.q, dq, q_rows)?,
+            tensor(want.k, dk, k_rows)?,
+            tensor(want.v, dv, k_rows)?,
         ))
     }
 }

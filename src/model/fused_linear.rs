@@ -1,5 +1,6 @@
 //! A linear layer `x Wᵀ + b` as one CPU op with its own backward (gemm for the three
-//! products, the bias in the forward product's accumulator, the bias gradient as row sums).
+//! products, the bias in the forward product's accumulator, the bias gradient as the sum over
+//! rows).
 //!
 //! Composed, a linear layer is five autograd nodes (reshape, transpose, matmul, bias add,
 //! reshape), and candle's backward allocates a zero tensor and adds into it for each input of
@@ -22,17 +23,26 @@ pub(crate) fn usable(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> bool {
 /// `xs Wᵀ + b`: `xs` `[.., in]`, `weight` `[out, in]`, `bias` `[out]`; returns `[.., out]`.
 pub(crate) fn linear(xs: &Tensor, weight: &Tensor, bias: &Tensor) -> candle_core::Result<Tensor> {
     xs.contiguous()?
-        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, Linear)
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, LinearOp)
 }
 
-struct Linear;
+struct LinearOp;
+
+/// Threads for gemm: candle's own count (`RAYON_NUM_THREADS`, else the physical cores), read
+/// once (candle reads the environment on every call).
+fn gemm_parallelism() -> Parallelism {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    match *THREADS.get_or_init(candle_core::utils::get_num_threads) {
+        0 | 1 => Parallelism::None,
+        n => Parallelism::Rayon(n),
+    }
+}
 
 /// `dst (m x n) = [dst +] lhs (m x k) · rhs (k x n)` over strided views (row stride, column
 /// stride), threaded by gemm on rayon's pool.
 ///
 /// # Safety
 /// Each view must be valid for its extent.
-#[allow(clippy::too_many_arguments)]
 unsafe fn gemm_into(
     (m, n, k): (usize, usize, usize),
     dst: *mut f32,
@@ -61,7 +71,7 @@ unsafe fn gemm_into(
             false,
             false,
             false,
-            Parallelism::Rayon(0),
+            gemm_parallelism(),
         )
     }
 }
@@ -83,7 +93,7 @@ fn dims(x: &Layout, w: &Layout, b: &Layout) -> CResult<(usize, usize, usize)> {
     Ok((x.shape().elem_count() / input, input, out))
 }
 
-impl CustomOp3 for Linear {
+impl CustomOp3 for LinearOp {
     fn name(&self) -> &'static str {
         "wick-linear"
     }
@@ -142,6 +152,9 @@ impl CustomOp3 for Linear {
             let x = f32_slice(xs, xl, "linear bwd")?;
             let w = f32_slice(ws, wl, "linear bwd")?;
             let g = f32_slice(gs, gl, "linear bwd")?;
+            if g.len() != rows * out {
+                candle_core::bail!("linear: a gradient of {} for {rows} x {out}", g.len());
+            }
             let mut dx = Vec::new();
             if want_dx {
                 dx = vec![0f32; rows * input];
@@ -180,7 +193,7 @@ impl CustomOp3 for Linear {
             .transpose()?;
         let db = b
             .track_op()
-            .then(|| fused::column_sums(&grad))
+            .then(|| fused::sum_over_rows(&grad))
             .transpose()?;
         Ok((dx, dw, db))
     }

@@ -1,7 +1,9 @@
-//! Building blocks made only of differentiable candle ops.
+//! Building blocks whose gradients reach every parameter.
 //!
 //! Candle's fused `layer_norm`/`softmax_last_dim` kernels have no backward pass, so gradients
-//! would silently stop at them; everything here is composed from ops that do.
+//! would silently stop at them: on the CPU in f32 these blocks use Wick's own fused ops with
+//! hand-written backward (`fused`, `fused_linear`), elsewhere compositions of differentiable
+//! candle ops.
 
 use candle_core::{D, DType, Tensor};
 
@@ -42,7 +44,8 @@ impl Linear {
     }
 
     /// Computes in `xs`'s dtype: under bf16 the f32 master weight is cast per call, and the
-    /// cast's backward hands an f32 gradient to the master.
+    /// cast's backward hands an f32 gradient to the master. On the CPU in f32 a layer with a
+    /// bias and no LoRA adapter is one fused op (`fused_linear`).
     pub fn forward(&self, xs: &Tensor) -> Result<Tensor> {
         if let (Some(bias), None) = (&self.bias, &self.adapter)
             && fused_linear::usable(xs, &self.weight, bias)
@@ -78,12 +81,7 @@ impl Linear {
             // Without a bias (ModernBERT) the matmul runs in the input's dtype.
             None => flat.matmul(&self.weight.to_dtype(xs.dtype())?.t()?)?,
             Some(bias) if xs.dtype() == self.weight.dtype() => {
-                let product = flat.matmul(&self.weight.t()?)?;
-                if fused::usable(&product) {
-                    fused::bias_add(&product, bias)?
-                } else {
-                    product.broadcast_add(bias)?
-                }
+                flat.matmul(&self.weight.t()?)?.broadcast_add(bias)?
             }
             Some(bias) => {
                 // The bias is added in f32: its gradient is a sum over every row, and candle

@@ -1,6 +1,6 @@
 //! Unpadding: the linear layers, LayerNorm, dropout and the FFN run on the real tokens only,
-//! packed into `[1, n_real, hidden]`. On the CPU attention takes each row's packed tokens as
-//! one segment (`fused_attention`); elsewhere it unpacks keys, values and queries into the
+//! packed into `[1, n_real, hidden]`. On the CPU in f32 attention takes each row's packed
+//! tokens as one segment (`fused_attention`); elsewhere it unpacks keys, values and queries into the
 //! padded `[batch, seq, hidden]` layout (padding rows zero, masked as before) and packs its
 //! context back. Exact up to float rounding: a padded position never reaches a real one.
 //! Packing and unpacking are `index_select`s, whose backward is candle's `index_add`.

@@ -124,7 +124,9 @@ impl Gradients {
         Ok(sum.sqrt() * self.pending_scale as f64)
     }
 
-    /// torch `clip_grad_norm_`: scale by `max_norm / (norm + 1e-6)` when that is below 1.
+    /// torch `clip_grad_norm_`: scale by `max_norm / (norm + 1e-6)` when that is below 1 (as
+    /// the pending scale; once per step, as torch clips: a second clip would multiply two
+    /// rounded coefficients).
     /// Returns the norm before clipping. A non-finite norm is an error (torch would NaN
     /// every parameter).
     pub fn clip(&mut self, max_norm: f64) -> Result<f64, OptimError> {

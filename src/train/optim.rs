@@ -477,7 +477,48 @@ mod tests {
     /// path, on the CPU: same parameters after three steps with weight decay, and the same
     /// saved state.
     #[test]
+    fn a_pending_clip_scale_updates_as_gradients_scaled_beforehand() {
+        // In place on the host and with device moments: clipping's pending factor, applied as
+        // the update reads each gradient, gives the same bits as gradients scaled first.
+        let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
+        for on_device in [false, true] {
+            let run = |pending: bool| -> Vec<f32> {
+                FORCE_DEVICE_MOMENTS.store(on_device, std::sync::atomic::Ordering::Relaxed);
+                let w = Var::new(&[[0.5f32, -0.25, 2.0], [1e-3, -4.0, 0.0]], &Device::Cpu).unwrap();
+                let params = vec![("layer.weight".to_string(), w.clone())];
+                let mut opt = AdamW::new(&params, AdamWConfig::default()).unwrap();
+                FORCE_DEVICE_MOMENTS.store(false, std::sync::atomic::Ordering::Relaxed);
+                assert_eq!(opt.slots[0].device_moments.is_some(), on_device);
+                for step in 0..3 {
+                    let loss = (w.as_tensor().powf(3.0).unwrap() * (step as f64 + 1.0))
+                        .unwrap()
+                        .sum_all()
+                        .unwrap();
+                    let mut grads =
+                        Gradients::from_store(&params, &loss.backward().unwrap()).unwrap();
+                    let mut clipped = grads.clone();
+                    clipped.clip(0.5).unwrap();
+                    let coef = clipped.pending_scale();
+                    assert!(coef < 1.0);
+                    if pending {
+                        grads = clipped;
+                    } else {
+                        grads.scale(coef as f64).unwrap();
+                    }
+                    opt.step(&grads, 1e-2).unwrap();
+                }
+                w.flatten_all().unwrap().to_vec1::<f32>().unwrap()
+            };
+            assert_eq!(run(true), run(false), "device moments: {on_device}");
+        }
+    }
+
+    /// Serializes the tests that set `FORCE_DEVICE_MOMENTS` (tests run in parallel).
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    #[test]
     fn device_moments_match_the_host_update() {
+        let _hook = HOOK.lock().unwrap_or_else(|e| e.into_inner());
         let run = |on_device: bool, dir: &Path| -> (Vec<f32>, Vec<u8>) {
             FORCE_DEVICE_MOMENTS.store(on_device, std::sync::atomic::Ordering::Relaxed);
             let w = Var::new(&[[0.5f32, -0.25, 2.0], [1e-3, -4.0, 0.0]], &Device::Cpu).unwrap();
