@@ -596,21 +596,11 @@ impl CustomOp3 for FusedAttention {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{max_relative, random_var, values};
     use super::*;
-    use candle_core::{D, Device, Var};
+    use candle_core::{D, Device};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-
-    /// Deterministic pseudo-random values in [-2, 2).
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        (0..n).map(|_| rng.random::<f32>() * 4.0 - 2.0).collect()
-    }
-
-    fn var(rows: usize, width: usize, seed: u64) -> Var {
-        let t = Tensor::from_vec(values(rows * width, seed), (rows, width), &Device::Cpu);
-        Var::from_tensor(&t.unwrap()).unwrap()
-    }
 
     /// The same attention from candle's composed ops, block by block.
     fn composed(q: &Tensor, k: &Tensor, v: &Tensor, spec: &AttentionSpec) -> Tensor {
@@ -657,24 +647,13 @@ mod tests {
         Tensor::cat(&segments, 0).unwrap()
     }
 
-    fn max_relative(a: &Tensor, b: &Tensor) -> f32 {
-        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
-        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
-        a.iter()
-            .zip(&b)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-            / scale
-    }
-
     /// Values and the gradients of q, k and v, fused against composed.
     fn check(query_rows: usize, key_rows: usize, spec: AttentionSpec, seed: u64) {
         let width = spec.heads * spec.head_dim;
         let (q, k, v) = (
-            var(query_rows, width, seed),
-            var(key_rows, width, seed + 1),
-            var(key_rows, width, seed + 2),
+            random_var(&[query_rows, width], seed),
+            random_var(&[key_rows, width], seed + 1),
+            random_var(&[key_rows, width], seed + 2),
         );
         let probe = Tensor::from_vec(
             values(query_rows * width, seed + 3),

@@ -201,28 +201,8 @@ impl CustomOp3 for LinearOp {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{max_relative, random_var as var};
     use super::*;
-    use candle_core::{Device, Var};
-    use rand::{Rng, SeedableRng};
-    use rand_chacha::ChaCha8Rng;
-
-    fn var(shape: &[usize], seed: u64) -> Var {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let n = shape.iter().product();
-        let v: Vec<f32> = (0..n).map(|_| rng.random::<f32>() * 2.0 - 1.0).collect();
-        Var::from_tensor(&Tensor::from_vec(v, shape, &Device::Cpu).unwrap()).unwrap()
-    }
-
-    fn max_relative(a: &Tensor, b: &Tensor) -> f32 {
-        let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
-        let b: Vec<f32> = b.flatten_all().unwrap().to_vec1().unwrap();
-        assert_eq!(a.len(), b.len());
-        let scale = b.iter().fold(1e-3f32, |m, x| m.max(x.abs()));
-        a.iter()
-            .zip(&b)
-            .fold(0f32, |m, (x, y)| m.max((x - y).abs()))
-            / scale
-    }
 
     fn composed(x: &Tensor, w: &Tensor, b: &Tensor) -> Tensor {
         let dims = x.dims().to_vec();

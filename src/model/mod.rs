@@ -25,6 +25,8 @@ mod params;
 mod peft;
 mod roberta;
 mod rotary;
+#[cfg(test)]
+mod test_support;
 mod token_head;
 mod weights;
 
