@@ -315,32 +315,7 @@ impl Classifier {
             .transpose()?
             .unwrap_or_default();
         let table = ParamTable::with_frozen(&params, &frozen, adapters);
-        let encoder = match config.architecture {
-            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
-                Encoder::Bert(BertEncoder::new(&config, &table)?)
-            }
-            Architecture::DistilBert => {
-                Encoder::DistilBert(DistilBertEncoder::new(&config, &table)?)
-            }
-            Architecture::ModernBert => {
-                Encoder::ModernBert(ModernBertEncoder::new(&config, &table)?)
-            }
-            Architecture::DebertaV2 => Encoder::DebertaV2(DebertaEncoder::new(&config, &table)?),
-        };
-        let head = match (config.task.per_token(), config.architecture) {
-            (_, Architecture::ModernBert) => {
-                Head::ModernBert(ModernBertHead::new(&config, &table)?)
-            }
-            (true, _) => Head::Tokens(TokenHead::new(&config, &table)?),
-            (false, Architecture::Bert) => Head::Bert(BertHead::new(&config, &table)?),
-            (false, Architecture::Roberta | Architecture::XlmRoberta) => {
-                Head::Roberta(RobertaHead::new(&config, &table)?)
-            }
-            (false, Architecture::DistilBert) => {
-                Head::DistilBert(DistilBertHead::new(&config, &table)?)
-            }
-            (false, Architecture::DebertaV2) => Head::DebertaV2(DebertaHead::new(&config, &table)?),
-        };
+        let (encoder, head) = Self::modules(&config, &table)?;
         Ok(Self {
             config,
             labels,
@@ -354,6 +329,50 @@ impl Classifier {
             lora,
             full_last_layer: false,
             keep_padding: false,
+        })
+    }
+
+    /// The encoder and head of `config`'s architecture and task, wired to `table`.
+    fn modules(config: &ModelConfig, table: &ParamTable) -> Result<(Encoder, Head)> {
+        let encoder = match config.architecture {
+            Architecture::Bert | Architecture::Roberta | Architecture::XlmRoberta => {
+                Encoder::Bert(BertEncoder::new(config, table)?)
+            }
+            Architecture::DistilBert => Encoder::DistilBert(DistilBertEncoder::new(config, table)?),
+            Architecture::ModernBert => Encoder::ModernBert(ModernBertEncoder::new(config, table)?),
+            Architecture::DebertaV2 => Encoder::DebertaV2(DebertaEncoder::new(config, table)?),
+        };
+        let head = match (config.task.per_token(), config.architecture) {
+            (_, Architecture::ModernBert) => Head::ModernBert(ModernBertHead::new(config, table)?),
+            (true, _) => Head::Tokens(TokenHead::new(config, table)?),
+            (false, Architecture::Bert) => Head::Bert(BertHead::new(config, table)?),
+            (false, Architecture::Roberta | Architecture::XlmRoberta) => {
+                Head::Roberta(RobertaHead::new(config, table)?)
+            }
+            (false, Architecture::DistilBert) => {
+                Head::DistilBert(DistilBertHead::new(config, table)?)
+            }
+            (false, Architecture::DebertaV2) => Head::DebertaV2(DebertaHead::new(config, table)?),
+        };
+        Ok((encoder, head))
+    }
+
+    /// This model for evaluation and prediction: the same weights (shared storage, so it sees
+    /// every later update) detached from autograd, so its forward records no graph and keeps
+    /// no intermediate for a backward that never comes. Its outputs cannot be differentiated.
+    pub fn for_inference(&self) -> Result<Self> {
+        let adapters = self
+            .lora
+            .as_ref()
+            .map(|state| state.adapters(&self.params))
+            .transpose()?
+            .unwrap_or_default();
+        let table = ParamTable::with_frozen(&self.params, &self.frozen, adapters).detached();
+        let (encoder, head) = Self::modules(&self.config, &table)?;
+        Ok(Self {
+            encoder,
+            head,
+            ..self.clone()
         })
     }
 

@@ -280,6 +280,15 @@ pub(crate) struct LoraAdapter {
 }
 
 impl LoraAdapter {
+    /// This adapter on tensors detached from autograd (sharing their storage).
+    pub fn detached(&self) -> Self {
+        Self {
+            a: self.a.detach(),
+            b: self.b.detach(),
+            ..self.clone()
+        }
+    }
+
     pub fn forward(&self, flat: &Tensor) -> Result<Tensor> {
         let dtype = flat.dtype();
         let xs = self.dropout.apply(flat, self.dropout_p)?;

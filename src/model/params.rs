@@ -212,6 +212,23 @@ impl ParamTable {
         Self { tensors, adapters }
     }
 
+    /// The same table with every tensor and adapter detached from autograd (they share the
+    /// variables' storage, so they see every update): for inference.
+    pub fn detached(&self) -> Self {
+        Self {
+            tensors: self
+                .tensors
+                .iter()
+                .map(|(name, t)| (name.clone(), t.detach()))
+                .collect(),
+            adapters: self
+                .adapters
+                .iter()
+                .map(|(name, a)| (name.clone(), a.detached()))
+                .collect(),
+        }
+    }
+
     pub fn get(&self, name: &str) -> Result<Tensor> {
         self.tensors
             .get(name)

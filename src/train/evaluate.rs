@@ -72,6 +72,8 @@ pub fn evaluate(
     device: &Device,
 ) -> Result<Evaluation, TrainError> {
     let start = Instant::now();
+    // The same weights without autograd: no graph, no intermediates kept for a backward.
+    let model = &model.for_inference()?;
     let task = model.task();
     let names = &split.meta.labels.names;
     let mut outputs = match task {

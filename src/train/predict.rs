@@ -154,13 +154,13 @@ impl Predictor {
         if is_adapter_folder(dir) {
             let adapter = load_adapter_model(dir, device)?;
             let tokenizer = TextTokenizer::load(&adapter.tokenizer_dir)?;
-            return Ok(Self::new(
+            return Self::new(
                 dir,
                 &adapter.tokenizer_dir,
                 adapter.model,
                 tokenizer,
                 &adapter.config,
-            ));
+            );
         }
         let missing = missing_model_files(dir);
         if !missing.is_empty() {
@@ -172,7 +172,7 @@ impl Predictor {
         let config = ModelConfig::from_file(&dir.join("config.json"))?;
         let (model, _) = Classifier::load(dir, &[], device)?;
         let tokenizer = TextTokenizer::load(dir)?;
-        Ok(Self::new(dir, dir, model, tokenizer, &config))
+        Self::new(dir, dir, model, tokenizer, &config)
     }
 
     fn new(
@@ -181,19 +181,20 @@ impl Predictor {
         model: Classifier,
         tokenizer: TextTokenizer,
         config: &ModelConfig,
-    ) -> Self {
+    ) -> Result<Self, PredictError> {
         // The same limit the trainer uses: the tokenizer's, within the position table.
         let position_limit = config
             .max_position_embeddings
             .saturating_sub(if config.is_roberta() { 2 } else { 0 });
         let max_length = tokenizer.model_max_length().min(position_limit);
-        Predictor {
+        Ok(Predictor {
             dir: dir.to_path_buf(),
             tokenizer_dir: tokenizer_dir.to_path_buf(),
-            model,
+            // A predictor never trains: its forward records no autograd graph.
+            model: model.for_inference()?,
             tokenizer,
             max_length,
-        }
+        })
     }
 
     /// The folder the tokenizer files were read from.

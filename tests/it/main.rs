@@ -27,6 +27,7 @@ mod hub_interop;
 mod lora_ui;
 mod model_architectures;
 mod model_deberta;
+mod model_inference;
 mod model_lora;
 mod model_modernbert;
 mod model_parity;

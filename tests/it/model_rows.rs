@@ -23,8 +23,8 @@ pub(crate) const SEQUENCE_TASKS: [Task; 3] = [
 ];
 
 pub(crate) struct Family {
-    name: &'static str,
-    config: Value,
+    pub(crate) name: &'static str,
+    pub(crate) config: Value,
     pad: u32,
     cls: u32,
     sep: u32,
