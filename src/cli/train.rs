@@ -390,9 +390,10 @@ fn breakdown_lines(breakdown: &crate::runs::Breakdown, max_rows: usize) -> Vec<S
         lines.push(line);
     }
     if rows.len() > shown.len() {
+        let more = rows.len() - shown.len();
         lines.push(format!(
-            "({} more {noun}s with less support)",
-            rows.len() - shown.len()
+            "({more} more {} with less support)",
+            breakdown.kind.noun_for(more)
         ));
     }
     lines
@@ -430,7 +431,7 @@ mod tests {
         assert_eq!(lines[1], "type  precision     recall         f1  support");
         assert_eq!(lines[2], "PER      0.9500     0.9500     0.9500     1842");
         assert!(lines[3].starts_with("LOC ") && lines[4].starts_with("ORG "));
-        assert_eq!(lines[5], "(1 more types with less support)");
+        assert_eq!(lines[5], "(1 more type with less support)");
         assert_eq!(lines.len(), 6);
     }
 }

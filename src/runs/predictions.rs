@@ -157,6 +157,16 @@ impl BreakdownKind {
             BreakdownKind::Classes => "class",
         }
     }
+
+    /// The noun for `n` rows of this kind: "class" for 1, "classes" for 3, "types" for 2.
+    pub fn noun_for(self, n: usize) -> &'static str {
+        match (n, self) {
+            (1, _) => self.noun(),
+            (_, BreakdownKind::EntityTypes) => "types",
+            (_, BreakdownKind::Labels) => "labels",
+            (_, BreakdownKind::Classes) => "classes",
+        }
+    }
 }
 
 /// One entity type's, label's or class's scores in an evaluation.
@@ -422,6 +432,14 @@ pub fn read_predictions(run_dir: &Path) -> Result<Option<Predictions>, RunsError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn breakdown_nouns_agree_with_their_count() {
+        assert_eq!(BreakdownKind::Classes.noun_for(3), "classes");
+        assert_eq!(BreakdownKind::Classes.noun_for(1), "class");
+        assert_eq!(BreakdownKind::EntityTypes.noun_for(4), "types");
+        assert_eq!(BreakdownKind::Labels.noun_for(0), "labels");
+    }
     use serde_json::json;
 
     fn header(task: Task, label_names: &[&str], rows: Vec<PredictionRow>) -> Predictions {

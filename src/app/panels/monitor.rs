@@ -648,10 +648,10 @@ fn latest_breakdown(ui: &mut egui::Ui, run: &LiveRun) {
         return;
     };
     egui::CollapsingHeader::new(format!(
-        "{} · {} {}s",
+        "{} · {} {}",
         breakdown.kind.title(),
         breakdown.rows.len(),
-        breakdown.kind.noun()
+        breakdown.kind.noun_for(breakdown.rows.len())
     ))
     .id_salt(("monitor-breakdown", run.serial))
     .show(ui, |ui| {
@@ -701,14 +701,13 @@ pub fn breakdown_table(ui: &mut egui::Ui, id: &str, breakdown: &Breakdown) {
             }
         });
     if rows.len() > BREAKDOWN_ROWS {
-        ui.label(widgets::muted(
-            ui,
+        ui.label(widgets::muted(ui, {
+            let more = rows.len() - BREAKDOWN_ROWS;
             format!(
-                "{} more {}s with less support",
-                rows.len() - BREAKDOWN_ROWS,
-                breakdown.kind.noun()
-            ),
-        ));
+                "{more} more {} with less support",
+                breakdown.kind.noun_for(more)
+            )
+        }));
     }
 }
 
