@@ -4,6 +4,7 @@ use candle_core::{DType, Tensor};
 
 use super::dropout::Dropout;
 use super::error::Result;
+use super::fused;
 use super::fused_attention::{self, AttentionSpec, Segment};
 use super::layers::{Linear, Rows, softmax_last_dim};
 use super::packing::Packing;
@@ -64,7 +65,7 @@ impl SelfAttention {
             self.key.forward(xs)?,
             self.value.forward(xs)?,
         );
-        if fused_attention::usable(&q) {
+        if fused::usable(&q) {
             return self.fused(&q, &k, &v, mask, dropout, rows, packing, (batch, seq));
         }
         if let Some(packing) = packing {

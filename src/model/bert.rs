@@ -174,8 +174,8 @@ impl BertEncoder {
     /// layer computes only the first token's row: `last_rows`). Matmuls, attention and
     /// activations run in `compute` (the `mask` must be in it too); embeddings, the residual
     /// stream and LayerNorm stay f32, as under torch autocast. With a `packing`, every
-    /// layer but attention runs on the real tokens only (`packing.rs`); padding comes out
-    /// zero.
+    /// layer runs on the real tokens only (`packing.rs`; attention unpacks them where it is
+    /// not fused); padding comes out zero.
     #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,

@@ -309,12 +309,7 @@ impl Classifier {
         lora: Option<LoraState>,
         device: &Device,
     ) -> Result<Self> {
-        let adapters = lora
-            .as_ref()
-            .map(|state| state.adapters(&params))
-            .transpose()?
-            .unwrap_or_default();
-        let table = ParamTable::with_frozen(&params, &frozen, adapters);
+        let table = param_table(&params, &frozen, lora.as_ref())?;
         let (encoder, head) = Self::modules(&config, &table)?;
         Ok(Self {
             config,
@@ -361,13 +356,7 @@ impl Classifier {
     /// every later update) detached from autograd, so its forward records no graph and keeps
     /// no intermediate for a backward that never comes. Its outputs cannot be differentiated.
     pub fn for_inference(&self) -> Result<Self> {
-        let adapters = self
-            .lora
-            .as_ref()
-            .map(|state| state.adapters(&self.params))
-            .transpose()?
-            .unwrap_or_default();
-        let table = ParamTable::with_frozen(&self.params, &self.frozen, adapters).detached();
+        let table = param_table(&self.params, &self.frozen, self.lora.as_ref())?.detached();
         let (encoder, head) = Self::modules(&self.config, &table)?;
         Ok(Self {
             encoder,
@@ -550,8 +539,8 @@ impl Classifier {
     }
 
     /// Unpadding (`packing.rs`) for the heads that read only the first token, whose
-    /// encoders (BERT, RoBERTa/XLM-R, DistilBERT) then run all but attention on the real
-    /// tokens; `None` for the other heads, and where `Packing` declines.
+    /// encoders (BERT, RoBERTa/XLM-R, DistilBERT) then run on the real tokens only (attention
+    /// too where it is fused); `None` for the other heads, and where `Packing` declines.
     fn packing(&self, attention_mask: &Tensor) -> Result<Option<Packing>> {
         if self.reads_first_token() && !self.keep_padding {
             Packing::new(attention_mask)
@@ -561,7 +550,7 @@ impl Classifier {
     }
 
     /// `false` runs the encoder on the padded batch as it is, where first-token heads
-    /// otherwise run every layer but attention on the real tokens only (the default; the
+    /// otherwise run every layer on the real tokens only (the default; the
     /// logits are the same up to float rounding). For parity tests and A/B measurements.
     pub fn set_unpadded(&mut self, unpadded: bool) {
         self.keep_padding = !unpadded;
@@ -726,6 +715,20 @@ impl Classifier {
     pub fn device(&self) -> &Device {
         &self.device
     }
+}
+
+/// The name → tensor table the modules are wired to: the trainable `params`, the `frozen`
+/// base tensors and, under LoRA, the adapters.
+fn param_table(
+    params: &[(String, Var)],
+    frozen: &[(String, Tensor)],
+    lora: Option<&LoraState>,
+) -> Result<ParamTable> {
+    let adapters = lora
+        .map(|state| state.adapters(params))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(ParamTable::with_frozen(params, frozen, adapters))
 }
 
 #[cfg(test)]

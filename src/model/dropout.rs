@@ -10,7 +10,6 @@ use rand_chacha::ChaCha8Rng;
 
 use super::error::Result;
 use super::fused;
-use super::fused_attention::DropoutDraw;
 
 /// Fills `keep` with a dropout mask (1 = kept, 0 = dropped with probability `p`) from stream
 /// `stream` of `seed`: fused kernels draw each chunk or block from its own stream, so their
@@ -26,6 +25,15 @@ pub(crate) fn draw_keep_mask(p: f32, seed: u64, stream: u64, keep: &mut [u8]) {
 /// What kept elements are multiplied by: `1 / (1 - p)`, or 0 when everything is dropped.
 pub(crate) fn keep_scale(p: f32) -> f32 {
     if p >= 1.0 { 0.0 } else { 1.0 / (1.0 - p) }
+}
+
+/// Dropout for a kernel that draws its own masks (fused attention, dropout + residual): zero each element with
+/// chance `p` (HF semantics, kept ones scaled by `1 / (1 - p)`), masks drawn from `seed` with
+/// [`draw_keep_mask`], one stream per block of the kernel's work.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DropoutDraw {
+    pub p: f32,
+    pub seed: u64,
 }
 
 /// Either off (evaluation) or on with a deterministic mask stream.
@@ -70,7 +78,8 @@ impl Dropout {
         self.rng.is_some()
     }
 
-    /// For a kernel that draws its own masks (`fused_attention`): the probability and a seed
+    /// For a kernel that draws its own masks (fused attention, dropout + residual): the
+    /// probability and a seed
     /// from this stream, or `None` when this is off or `p` is zero.
     pub(crate) fn kernel_draw(&mut self, p: f64) -> Option<DropoutDraw> {
         let rng = self.rng.as_mut()?;
@@ -83,13 +92,11 @@ impl Dropout {
     /// A residual connection: `dropout(xs)` cast to `residual`'s dtype, plus `residual`. On
     /// the CPU in f32 one fused kernel draws the mask in parallel and adds.
     pub fn apply_add(&mut self, xs: &Tensor, residual: &Tensor, p: f64) -> Result<Tensor> {
-        if let Some(rng) = self.rng.as_mut()
-            && p > 0.0
-            && fused::usable(xs)
+        if fused::usable(xs)
             && residual.dtype() == DType::F32
+            && let Some(draw) = self.kernel_draw(p)
         {
-            let seed = rng.random::<u64>();
-            return Ok(fused::dropout_add(xs, residual, p as f32, seed)?);
+            return Ok(fused::dropout_add(xs, residual, draw)?);
         }
         Ok((self.apply(xs, p)?.to_dtype(residual.dtype())? + residual)?)
     }

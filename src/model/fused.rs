@@ -8,7 +8,7 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::dropout::{draw_keep_mask, keep_scale};
+use super::dropout::{DropoutDraw, draw_keep_mask, keep_scale};
 use super::fast_math;
 
 type CResult<T> = candle_core::Result<T>;
@@ -471,16 +471,15 @@ impl CustomOp2 for DropoutAdd {
 }
 
 /// `dropout(xs) + residual` (HF semantics: zero with probability `p`, scale kept ones by
-/// `1 / (1 - p)`), the mask drawn from `seed`.
+/// `1 / (1 - p)`), the masks drawn as `draw` says.
 pub(crate) fn dropout_add(
     xs: &Tensor,
     residual: &Tensor,
-    p: f32,
-    seed: u64,
+    draw: DropoutDraw,
 ) -> candle_core::Result<Tensor> {
     let op = DropoutAdd {
-        p,
-        seed,
+        p: draw.p,
+        seed: draw.seed,
         keep: std::sync::Mutex::new(Vec::new()),
     };
     xs.contiguous()?.apply_op2(&residual.contiguous()?, op)
@@ -610,7 +609,7 @@ mod tests {
         let x = randn(&shape, 0.3);
         let r = randn(&shape, 1.7);
         let probe = randn(&shape, 2.1).as_tensor().detach();
-        let fused = dropout_add(x.as_tensor(), r.as_tensor(), p, seed).unwrap();
+        let fused = dropout_add(x.as_tensor(), r.as_tensor(), DropoutDraw { p, seed }).unwrap();
         let mut keep = vec![0u8; 80_000];
         for (index, chunk) in keep.chunks_mut(DROPOUT_CHUNK).enumerate() {
             draw_keep_mask(p, seed, index as u64, chunk);

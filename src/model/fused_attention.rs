@@ -16,7 +16,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Storage, Tensor};
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::dropout::{draw_keep_mask, keep_scale};
+use super::dropout::{DropoutDraw, draw_keep_mask, keep_scale};
 use super::fast_math;
 use super::fused::f32_slice;
 
@@ -30,15 +30,6 @@ pub(crate) struct Segment {
     pub keys: Range<usize>,
 }
 
-/// Attention dropout: zero each probability with chance `p` (HF semantics, kept ones scaled
-/// by `1 / (1 - p)`), from masks drawn from `seed` (one ChaCha stream per segment and head,
-/// so the masks do not depend on how the work is split across threads).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DropoutDraw {
-    pub p: f32,
-    pub seed: u64,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct AttentionSpec {
     pub heads: usize,
@@ -48,12 +39,6 @@ pub(crate) struct AttentionSpec {
     /// every key row is a real token.
     pub key_bias: Option<Vec<f32>>,
     pub dropout: Option<DropoutDraw>,
-}
-
-/// True when the fused op can run on `xs` (CPU f32; `WICK_NO_FUSED` turns every fused kernel
-/// off for A/B runs).
-pub(crate) fn usable(xs: &Tensor) -> bool {
-    super::fused::usable(xs)
 }
 
 /// `softmax(q kᵀ / sqrt(head_dim) + key_bias) v` per segment and head, with dropout on the
