@@ -147,38 +147,39 @@ pub(super) fn build_model(
     )?;
     model.set_compute_dtype(Precision::of(cfg).compute_dtype())?;
     model.set_class_weights(class_weights(cfg, train)?.as_deref())?;
-    let resumed_adapter = match resume_dir.filter(|_| cfg.use_lora) {
-        Some(dir) => Some(check_adapter_settings(
-            cfg,
-            &dir.join(checkpoint::ADAPTER_DIR),
-        )?),
-        None => None,
+    let model = match resume_dir.filter(|_| cfg.use_lora) {
+        None => with_lora(cfg, model, &report.newly_initialized)?,
+        Some(dir) => resume_lora(cfg, model, &mut report, &dir.join(checkpoint::ADAPTER_DIR))?,
     };
-    let model = match &resumed_adapter {
-        // The modules the checkpoint saved, as they were (a checkpoint from before new
-        // modules joined modules_to_save has none of theirs).
-        Some(saved) => model.with_lora(
-            &LoraConfig {
-                modules_to_save: saved.modules_to_save.clone(),
-                ..lora_config(cfg, &report.newly_initialized)
-            },
-            cfg.seed,
-        )?,
-        _ => with_lora(cfg, model, &report.newly_initialized)?,
-    };
-    if let Some(dir) = resume_dir.filter(|_| cfg.use_lora) {
-        model.load_adapter_weights(
-            &dir.join(checkpoint::ADAPTER_DIR)
-                .join(crate::model::ADAPTER_WEIGHTS_FILE),
-        )?;
-        // A new head is trained and saved with the adapter: resumed, it is not new.
-        let saved: Vec<&String> = model.params().iter().map(|(name, _)| name).collect();
-        report
-            .newly_initialized
-            .retain(|name| !saved.contains(&name));
-    }
     let optimizer = AdamW::new(model.params(), adamw_config(cfg))?;
     Ok((model, report, optimizer))
+}
+
+/// A LoRA run resumed from the checkpoint's `adapter_dir`: adapters with the recipe's
+/// settings (checked against the checkpoint's) and the checkpoint's `modules_to_save` as they
+/// were (a checkpoint from before new modules joined them has none of theirs), then its
+/// weights.
+fn resume_lora(
+    cfg: &TrainConfig,
+    model: Classifier,
+    report: &mut LoadReport,
+    adapter_dir: &Path,
+) -> Result<Classifier, TrainError> {
+    let saved = check_adapter_settings(cfg, adapter_dir)?;
+    let model = model.with_lora(
+        &LoraConfig {
+            modules_to_save: saved.modules_to_save,
+            ..lora_config(cfg, &report.newly_initialized)
+        },
+        cfg.seed,
+    )?;
+    model.load_adapter_weights(&adapter_dir.join(crate::model::ADAPTER_WEIGHTS_FILE))?;
+    // A new head is trained and saved with the adapter: resumed, it is not new.
+    let saved: Vec<&String> = model.params().iter().map(|(name, _)| name).collect();
+    report
+        .newly_initialized
+        .retain(|name| !saved.contains(&name));
+    Ok(model)
 }
 
 /// The recipe's AdamW settings.
