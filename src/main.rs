@@ -21,9 +21,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// A training step frees and re-allocates the same large buffers. mimalloc hands freed memory
 /// back to the OS after 1 s by default, and steps page-faulted their buffers afresh (the
 /// recipe ran 13-19% slower than with them kept: BENCHMARKS.md item 9); 10 s keeps them
-/// through training while the desktop app still returns a finished run's memory soon after. mimalloc reads its
-/// environment before `main`, so setting the variable here would do nothing; a value the user
-/// exported (under this name or the older `MIMALLOC_RESET_DELAY`) wins.
+/// through training while the desktop app still returns a finished run's memory soon after.
+/// mimalloc reads its environment before `main`, so setting the variable here would do
+/// nothing; a value the user exported (under this name or the older `MIMALLOC_RESET_DELAY`)
+/// wins.
 fn tune_allocator() {
     if ["MIMALLOC_PURGE_DELAY", "MIMALLOC_RESET_DELAY"]
         .iter()

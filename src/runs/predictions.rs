@@ -432,6 +432,7 @@ pub fn read_predictions(run_dir: &Path) -> Result<Option<Predictions>, RunsError
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn breakdown_nouns_agree_with_their_count() {
@@ -440,7 +441,6 @@ mod tests {
         assert_eq!(BreakdownKind::EntityTypes.noun_for(4), "types");
         assert_eq!(BreakdownKind::Labels.noun_for(0), "labels");
     }
-    use serde_json::json;
 
     fn header(task: Task, label_names: &[&str], rows: Vec<PredictionRow>) -> Predictions {
         Predictions {

@@ -60,8 +60,9 @@ impl LoraNote {
         let failed_a_while_ago = matches!(self.read, Some(Err(_)))
             && self.reading.is_none()
             && self.read_at.is_some_and(|at| at.elapsed() > RETRY_AFTER);
-        if self.model.as_deref() != Some(model.as_str()) || failed_a_while_ago {
-            if self.model.as_deref() != Some(model.as_str()) {
+        let model_changed = self.model.as_deref() != Some(model.as_str());
+        if model_changed || failed_a_while_ago {
+            if model_changed {
                 self.read = None;
             }
             self.model = Some(model.clone());
